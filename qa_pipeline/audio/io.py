@@ -1,0 +1,162 @@
+"""Decode a recording from any supported container into a validated :class:`LoadedAudio`.
+
+WAV (PCM 16/24/32, float, mu-law, A-law), FLAC and OGG go through libsndfile; MP3, M4A/AAC,
+Opus and anything libsndfile rejects go through FFmpeg (PyAV). Both paths yield float32
+``(channels, time)`` at the source rate, which is then resampled to the working rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa_pipeline.audio import checks
+from qa_pipeline.errors import AudioDecodeError, EmptyAudioError
+from qa_pipeline.types import LoadedAudio
+
+logger = logging.getLogger(__name__)
+
+WORKING_SAMPLE_RATE_HZ = 16_000
+
+
+@dataclass(frozen=True, slots=True)
+class AudioOptions:
+    """Limits and target format for ingest."""
+
+    target_sample_rate_hz: int = WORKING_SAMPLE_RATE_HZ
+    min_duration_s: float = 1.0
+    max_duration_s: float = 4 * 3600.0
+    min_sample_rate_hz: int = 8_000
+    max_sample_rate_hz: int = 48_000
+    max_file_bytes: int = 2 * 1024**3
+    # Peak level below which a recording counts as digital silence.
+    silence_peak_dbfs: float = -70.0
+    max_channels: int = 2
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file's content (the call's identity)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_audio(
+    path: str | os.PathLike[str],
+    options: AudioOptions | None = None,
+    *,
+    expected_channels: int | None = None,
+    call_id: str | None = None,
+) -> LoadedAudio:
+    """Decode, validate and resample one recording.
+
+    Args:
+        path: audio file.
+        options: ingest limits; defaults to :class:`AudioOptions`.
+        expected_channels: channel count the tenant's channel map requires (None: any).
+        call_id: identity to record; defaults to the first 16 hex digits of the sha256.
+
+    Raises:
+        AudioError: a subclass naming exactly what is wrong with the file.
+    """
+    opts = options or AudioOptions()
+    p = Path(path)
+    name = str(p)
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise AudioDecodeError(f"cannot read file: {e.strerror}", path=name) from e
+    if size == 0:
+        raise EmptyAudioError("file is empty (0 bytes)", path=name)
+    checks.check_file_size(size, opts.max_file_bytes, name)
+    digest = sha256_file(p)
+
+    samples, rate, fmt = _decode(p, opts)
+    checks.check_decoded(samples, rate, opts, name, expected_channels)
+    if rate != opts.target_sample_rate_hz:
+        samples = _resample(samples, rate, opts.target_sample_rate_hz)
+    return LoadedAudio(
+        call_id=call_id or digest[:16],
+        path=name,
+        samples=np.ascontiguousarray(samples, dtype=np.float32),
+        sample_rate_hz=opts.target_sample_rate_hz,
+        source_sample_rate_hz=rate,
+        source_format=fmt,
+        sha256=digest,
+    )
+
+
+def _decode(path: Path, opts: AudioOptions) -> tuple[np.ndarray, int, str]:
+    """Decode with libsndfile, falling back to FFmpeg. Returns (channels x time, rate, format)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception as sf_error:  # libsndfile rejects the container: try FFmpeg
+        logger.debug("libsndfile cannot open %s (%s); trying FFmpeg", path, sf_error)
+        return _decode_ffmpeg(path, opts)
+    checks.check_header(info.samplerate, info.channels, info.frames / max(info.samplerate, 1),
+                        opts, str(path))
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioDecodeError(f"corrupt or truncated audio data ({e})", path=str(path)) from e
+    fmt = f"{info.format}/{info.subtype}".lower()
+    return data.T, int(rate), fmt
+
+
+def _decode_ffmpeg(path: Path, opts: AudioOptions) -> tuple[np.ndarray, int, str]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as e:
+        raise AudioDecodeError(f"not a readable audio file ({type(e).__name__}: {e})",
+                               path=str(path)) from e
+    with container:
+        if not container.streams.audio:
+            raise AudioDecodeError("file has no audio stream", path=str(path))
+        stream = container.streams.audio[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate or 0)
+        channels = int(stream.codec_context.channels or 0)
+        header_duration_s = (float(stream.duration * stream.time_base)
+                             if stream.duration and stream.time_base else 0.0)
+        checks.check_header(rate, channels, header_duration_s, opts, str(path))
+        # Planar float keeps channels apart whatever the codec's native sample format.
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
+        chunks: list[np.ndarray] = []
+        decoded_s = 0.0
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray()
+                    chunks.append(arr)
+                    decoded_s += arr.shape[1] / rate
+                if decoded_s > opts.max_duration_s:
+                    checks.check_duration(decoded_s, opts, str(path))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except av.error.FFmpegError as e:
+            if not chunks:
+                raise AudioDecodeError(f"corrupt audio data ({e})", path=str(path)) from e
+            # A truncated tail is common in recorder exports; keep what decoded cleanly.
+            logger.warning("%s: decoding stopped early (%s); using the decoded part", path, e)
+        fmt = f"{container.format.name}/{stream.codec_context.name}"
+    if not chunks:
+        raise EmptyAudioError("no audio frames could be decoded", path=str(path))
+    data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    return data, rate, fmt
+
+
+def _resample(samples: np.ndarray, source_hz: int, target_hz: int) -> np.ndarray:
+    import soxr
+
+    out = [soxr.resample(ch, source_hz, target_hz, quality="HQ") for ch in samples]
+    return np.stack(out).astype(np.float32, copy=False)

@@ -1,0 +1,296 @@
+"""``qa-pipeline`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from qa_pipeline.batch import Failure, discover, failure_from, quarantine
+from qa_pipeline.errors import QAPipelineError, RubricValidationError
+from qa_pipeline.manifest import CallMeta, is_manifest, read_manifest
+from qa_pipeline.version import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Automated QA for contact-center calls (zh + en).")
+rubric_app = typer.Typer(no_args_is_help=True, help="Validate, test and export rubrics.")
+models_app = typer.Typer(no_args_is_help=True, help="Model registry.")
+app.add_typer(rubric_app, name="rubric")
+app.add_typer(models_app, name="models")
+console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@dataclass
+class _Job:
+    path: Path
+    meta: CallMeta
+
+
+@dataclass
+class _BatchReport:
+    done: list[str] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+
+
+def _jobs(paths: list[Path], tenant: str | None, extra_suffixes: tuple[str, ...] = ()
+          ) -> list[_Job]:
+    jobs: list[_Job] = []
+    plain: list[Path] = []
+    for p in paths:
+        if is_manifest(p):
+            jobs.extend(_Job(Path(m.path), m) for m in read_manifest(p, tenant))
+        else:
+            plain.append(p)
+    if plain:
+        if not tenant:
+            raise typer.BadParameter("--tenant is required for files and folders "
+                                     "(manifests carry tenant_id per row)")
+        for f in discover(plain, extra_suffixes):
+            jobs.append(_Job(f, CallMeta(path=str(f), tenant_id=tenant)))
+    return jobs
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.completed}/{task.total}"), TimeElapsedColumn(), console=console, transient=False)
+
+
+def _run_batch(jobs: list[_Job], out: Path, work: Any, label: str) -> _BatchReport:
+    """Run ``work(job)`` per job; failures are quarantined and the batch goes on."""
+    report = _BatchReport()
+    with _progress() as progress:
+        task = progress.add_task(label, total=len(jobs))
+        for job in jobs:
+            progress.update(task, description=f"{label} {job.path.name}")
+            try:
+                report.done.append(work(job))
+            except QAPipelineError as e:
+                failure = failure_from(job.path, e)
+                report.failed.append(failure)
+                quarantine(out / job.meta.tenant_id, failure)
+                console.print(f"[red]✗ {job.path}[/red]: {failure.error_type}: {e}")
+            progress.advance(task)
+    return report
+
+
+def _summarise(report: _BatchReport, what: str) -> None:
+    console.print(f"{what}: {len(report.done)} ok, {len(report.failed)} failed")
+    if report.failed:
+        table = Table("file", "reason", "error")
+        for f in report.failed:
+            table.add_row(f.path, f.reason, f.message)
+        console.print(table)
+        raise typer.Exit(1)
+
+
+class _FrontEnds:
+    """One loaded front end per tenant (models load once per batch)."""
+
+    def __init__(self, asr_model: str | None, diarizer: str | None) -> None:
+        self.asr_model = asr_model
+        self.diarizer = diarizer
+        self._cache: dict[str, Any] = {}
+
+    def get(self, tenant_id: str) -> Any:
+        from qa_pipeline.frontend import FrontEnd, asr_options_for
+        from qa_pipeline.tenants import load_tenant
+
+        if tenant_id not in self._cache:
+            tenant = load_tenant(tenant_id)
+            opts = asr_options_for(tenant, model=self.asr_model)
+            self._cache[tenant_id] = FrontEnd.for_tenant(tenant, opts, self.diarizer)
+        return self._cache[tenant_id]
+
+
+@app.command()
+def transcribe(
+    paths: Annotated[list[Path], typer.Argument(help="audio files, folders or manifest CSVs")],
+    out: Annotated[Path, typer.Option(help="output folder")],
+    tenant: Annotated[str | None, typer.Option(help="tenant id (tenants/<id>.yaml)")] = None,
+    asr_model: Annotated[str | None, typer.Option(
+        help="Whisper model name (base, large-v3, large-v3-turbo) or local directory")] = None,
+    diarizer: Annotated[str | None, typer.Option(
+        help="mono diarization backend (offline, pyannote)")] = None,
+    exports: Annotated[bool, typer.Option(help="also write RTTM, SRT and VTT")] = True,
+) -> None:
+    """Recordings -> OUT/<call_id>/conversation.json (+ .rttm/.srt/.vtt)."""
+    from qa_pipeline.conversation.export import to_rttm, to_srt, to_vtt, write_conversation
+
+    jobs = _jobs(paths, tenant)
+    frontends = _FrontEnds(asr_model, diarizer)
+
+    def work(job: _Job) -> str:
+        conv = frontends.get(job.meta.tenant_id).transcribe_file(job.path, job.meta.call_id)
+        target = out / conv.call_id
+        write_conversation(conv, target / "conversation.json")
+        if exports:
+            (target / "conversation.rttm").write_text(to_rttm(conv), encoding="utf-8")
+            (target / "conversation.srt").write_text(to_srt(conv), encoding="utf-8")
+            (target / "conversation.vtt").write_text(to_vtt(conv), encoding="utf-8")
+        return str(conv.call_id)
+
+    _summarise(_run_batch(jobs, out, work, "transcribe"), "transcribed")
+
+
+@app.command()
+def score(
+    paths: Annotated[list[Path], typer.Argument(
+        help="audio files, conversation.json files, folders or manifest CSVs")],
+    out: Annotated[Path, typer.Option(help="output folder")],
+    tenant: Annotated[str | None, typer.Option(help="tenant id (tenants/<id>.yaml)")] = None,
+    rubric: Annotated[Path | None, typer.Option(
+        help="rubric YAML (default: the tenant's rubric for the call's language)")] = None,
+    asr_model: Annotated[str | None, typer.Option(help="Whisper model name or directory")] = None,
+    diarizer: Annotated[str | None, typer.Option(help="mono diarization backend")] = None,
+) -> None:
+    """Audio or conversation.json -> OUT/<call_id>/scorecard.json + scorecard.html."""
+    from qa_pipeline.conversation.export import read_conversation, write_conversation
+    from qa_pipeline.pipeline import rubric_for, score_conversation
+    from qa_pipeline.scorecard.render import write_scorecard
+    from qa_pipeline.tenants import load_tenant
+
+    if rubric is not None:
+        from qa_pipeline.rubric.loader import load_rubric
+
+        load_rubric(rubric)  # fail before any audio is processed
+    jobs = _jobs(paths, tenant, extra_suffixes=("conversation.json",))
+    frontends = _FrontEnds(asr_model, diarizer)
+
+    def work(job: _Job) -> str:
+        tenant_cfg = load_tenant(job.meta.tenant_id)
+        if job.path.name.endswith(".json"):
+            conv = read_conversation(job.path)
+            if conv.tenant_id != tenant_cfg.id:
+                raise QAPipelineError(
+                    f"{job.path} belongs to tenant {conv.tenant_id!r}, not {tenant_cfg.id!r}")
+        else:
+            conv = frontends.get(tenant_cfg.id).transcribe_file(job.path, job.meta.call_id)
+            write_conversation(conv, out / conv.call_id / "conversation.json")
+        rub = rubric_for(tenant_cfg, conv.language, str(rubric) if rubric else None)
+        meta = job.meta.to_dict()
+        meta["call_id"] = conv.call_id
+        card = score_conversation(conv, rub, call_meta=meta)
+        write_scorecard(card, out, conv)
+        console.print(f"[green]✓[/green] {job.path.name}: {card.total_score:.1f} {card.grade}"
+                      f"{' FATAL' if card.has_fatal else ''}"
+                      f"{' (needs review)' if card.needs_review else ''}")
+        return str(card.call_id)
+
+    _summarise(_run_batch(jobs, out, work, "score"), "scored")
+
+
+@rubric_app.command("validate")
+def rubric_validate(files: Annotated[list[Path], typer.Argument(help="rubric YAML files")]) -> None:
+    """Check rubric files; errors name file, line and key."""
+    from qa_pipeline.rubric.loader import load_rubric
+
+    bad = 0
+    for f in files:
+        try:
+            r = load_rubric(f)
+            typer.echo(f"ok  {f}  {r.ref}  ({len(r.criteria())} criteria)")
+        except RubricValidationError as e:
+            bad += 1
+            typer.echo(f"ERR {e}", err=True)
+    if bad:
+        raise typer.Exit(1)
+
+
+@rubric_app.command("schema")
+def rubric_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Print (or write) the JSON Schema of rubric files for editors."""
+    from qa_pipeline.rubric.loader import rubric_json_schema_text
+
+    text = rubric_json_schema_text()
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@rubric_app.command("test")
+def rubric_test(
+    rubric: Annotated[Path, typer.Argument(help="rubric YAML")],
+    cases: Annotated[Path, typer.Option(help="folder of labelled cases")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the report as JSON")
+                        ] = None,
+) -> None:
+    """Per-criterion precision / recall of a rubric on labelled conversations.
+
+    CASES holds ``*.conversation.json`` files, each with a ``*.labels.json`` beside it
+    (``{"expected": {criterion_id: pass|fail|not_applicable}}``).
+    """
+    from qa_pipeline.rubric.evaluation import evaluate_cases, load_cases
+    from qa_pipeline.rubric.loader import load_rubric
+
+    report = evaluate_cases(load_rubric(rubric), load_cases(cases))
+    table = Table("criterion", "severity", "tp", "fp", "fn", "tn", "precision", "recall", "f1")
+    for row in report.rows:
+        table.add_row(row.criterion_id, row.severity, str(row.tp), str(row.fp), str(row.fn),
+                      str(row.tn), f"{row.precision:.3f}", f"{row.recall:.3f}", f"{row.f1:.3f}")
+    Console().print(table)
+    typer.echo(f"cases: {report.cases}  needs_review items: {report.needs_review}")
+    if json_out:
+        json_out.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Registered model names and their sources."""
+    from qa_pipeline.weights import load_manifest
+
+    for kind, entries in load_manifest().items():
+        for name, entry in entries.items():
+            typer.echo(f"{kind:16s} {name:16s} {entry['source']:10s} "
+                       f"{entry.get('repo_id') or entry.get('pip', '')}")
+
+
+@models_app.command("resolve")
+def models_resolve(
+    name: Annotated[str, typer.Argument(help="model name or local path")],
+    kind: Annotated[str, typer.Option(help="whisper or speaker_encoder")] = "whisper",
+) -> None:
+    """Assemble / verify a model and print where it lives."""
+    from qa_pipeline.weights import resolve
+
+    try:
+        resolved = resolve(kind, name)
+    except QAPipelineError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{resolved.model_id}\n{resolved.path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except QAPipelineError as e:
+        console.print(f"[red]error:[/red] {e}")
+        sys.exit(2)

@@ -1,0 +1,120 @@
+"""Map speakers to agent / customer roles, each with a confidence.
+
+Stereo: the tenant's channel map decides (confidence 1). Mono: text cues vote — who speaks
+first, the tenant's greeting and company phrases, agent-style service questions and
+customer-style requests — and the margin between the two best candidates sets the confidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+
+from qa_pipeline.tenants import TenantConfig
+from qa_pipeline.types import Role, Utterance
+
+UNKNOWN_SPEAKER = "unknown"
+
+# Generic cues (lower-cased, matched as substrings). Tenant greeting/company phrases add to
+# the agent cues with a higher weight.
+AGENT_CUES = (
+    "您好", "你好", "很高兴为您服务", "请问", "有什么可以帮", "为您", "帮您", "您的", "请稍等",
+    "感谢您的来电", "还有其他", "工号", "客服", "核实", "给您",
+    "thank you for calling", "how can i help", "how may i help", "may i have", "can i have",
+    "could you please", "is there anything else", "let me check", "please hold", "speaking",
+    "my name is", "i can help", "let me", "your account", "your order", "for calling",
+)
+CUSTOMER_CUES = (
+    "我想", "我要", "我的", "我买", "我在", "我刚", "怎么回事", "为什么", "投诉", "退款", "还没",
+    "i want", "i'd like", "i would like", "i need", "my order", "my account", "i'm looking",
+    "i am looking", "can you help me", "i have a problem", "why", "i called",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignment:
+    """The role chosen for one speaker."""
+
+    speaker: str
+    role: Role
+    confidence: float
+    score: float
+
+
+def _count(text: str, cues: tuple[str, ...]) -> int:
+    lowered = text.lower()
+    return sum(1 for cue in cues if cue in lowered)
+
+
+def speaker_scores(utterances: tuple[Utterance, ...], tenant: TenantConfig) -> dict[str, float]:
+    """Agent-likeness score per speaker (higher: more agent-like)."""
+    scores: dict[str, float] = {}
+    first_seen: list[str] = []
+    tenant_cues = tuple(p.lower() for p in (*tenant.greeting_phrases, *tenant.company_names) if p)
+    per_speaker_utts: dict[str, list[Utterance]] = {}
+    for u in utterances:
+        if u.speaker == UNKNOWN_SPEAKER:
+            continue
+        per_speaker_utts.setdefault(u.speaker, []).append(u)
+        if u.speaker not in first_seen:
+            first_seen.append(u.speaker)
+    for speaker, utts in per_speaker_utts.items():
+        text = " ".join(u.text for u in utts)
+        opening = " ".join(u.text for u in utts[:2])
+        score = 0.0
+        score += 2.0 * _count(opening, tenant_cues)
+        score += 0.5 * min(_count(text, AGENT_CUES), 8)
+        score -= 0.5 * min(_count(text, CUSTOMER_CUES), 8)
+        # Service questions are asked by the agent ("请问您的订单号是?", "may I have ...?").
+        questions = len(re.findall(r"[?？]", text))
+        score += 0.1 * min(questions, 5)
+        scores[speaker] = score
+    if first_seen:
+        scores[first_seen[0]] = scores.get(first_seen[0], 0.0) + 1.0  # inbound: agent answers
+    return scores
+
+
+def assign_roles_mono(utterances: tuple[Utterance, ...], tenant: TenantConfig
+                      ) -> dict[str, RoleAssignment]:
+    """Roles for diarized mono speakers from text cues."""
+    scores = speaker_scores(utterances, tenant)
+    if not scores:
+        return {}
+    ranked = sorted(scores, key=lambda s: scores[s], reverse=True)
+    agent = ranked[0]
+    margin = scores[agent] - (scores[ranked[1]] if len(ranked) > 1 else 0.0)
+    confidence = 1.0 / (1.0 + math.exp(-1.5 * margin)) if len(ranked) > 1 else 0.6
+    out = {agent: RoleAssignment(agent, Role.AGENT, confidence, scores[agent])}
+    for other in ranked[1:]:
+        # With more than two speakers only the clearly customer-like ones are labelled.
+        if len(ranked) == 2 or scores[other] < 0:
+            out[other] = RoleAssignment(other, Role.CUSTOMER, confidence, scores[other])
+        else:
+            out[other] = RoleAssignment(other, Role.UNKNOWN, 0.0, scores[other])
+    return out
+
+
+def assign_roles_channels(speakers: list[str], agent_channel: int) -> dict[str, RoleAssignment]:
+    """Roles for channel speakers ``ch0``/``ch1`` from the tenant's channel map."""
+    out = {}
+    for speaker in speakers:
+        if speaker == UNKNOWN_SPEAKER:
+            continue
+        channel = int(speaker.removeprefix("ch"))
+        role = Role.AGENT if channel == agent_channel else Role.CUSTOMER
+        out[speaker] = RoleAssignment(speaker, role, 1.0, 0.0)
+    return out
+
+
+def apply_roles(utterances: tuple[Utterance, ...], roles: dict[str, RoleAssignment]
+                ) -> tuple[Utterance, ...]:
+    """New utterances with roles filled in (UNKNOWN with confidence 0 when unmapped)."""
+    out = []
+    for u in utterances:
+        ra = roles.get(u.speaker)
+        if ra is None:
+            out.append(replace(u, role=Role.UNKNOWN, role_confidence=0.0))
+        else:
+            out.append(replace(u, role=ra.role, role_confidence=ra.confidence))
+    return tuple(out)

@@ -1,0 +1,188 @@
+"""The speech front end: recording -> role-labelled, word-timed :class:`Conversation`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from qa_pipeline.alignment.speakers import (
+    AlignmentOptions,
+    SpeakerWord,
+    assign_words,
+    build_utterances,
+    clamp_to_regions,
+)
+from qa_pipeline.asr.base import AsrOptions, Transcriber
+from qa_pipeline.asr.registry import get_transcriber
+from qa_pipeline.audio.io import AudioOptions, load_audio
+from qa_pipeline.diarization.base import DiarizationOptions, Diarizer
+from qa_pipeline.diarization.channel import ChannelDiarizer, channel_speaker
+from qa_pipeline.diarization.registry import get_diarizer
+from qa_pipeline.diarization.roles import apply_roles, assign_roles_channels, assign_roles_mono
+from qa_pipeline.errors import ChannelLayoutError
+from qa_pipeline.hooks import StageHook
+from qa_pipeline.tenants import TenantConfig
+from qa_pipeline.types import Conversation, LoadedAudio, Provenance
+from qa_pipeline.version import __version__
+
+logger = logging.getLogger(__name__)
+
+
+def asr_options_for(tenant: TenantConfig, **overrides: object) -> AsrOptions:
+    """The ASR options a tenant's config implies (CLI overrides win)."""
+    base = AsrOptions(
+        model=tenant.asr.model,
+        device=tenant.asr.device,
+        compute_type=tenant.asr.compute_type,
+        beam_size=tenant.asr.beam_size,
+        batch_size=tenant.asr.batch_size,
+        languages=tenant.languages,
+        hotwords=tenant.hotwords,
+        initial_prompt=tenant.initial_prompt,
+    )
+    fields = {k: v for k, v in overrides.items() if v is not None}
+    return AsrOptions(**{**{f: getattr(base, f) for f in base.__slots__}, **fields})  # type: ignore[arg-type]
+
+
+def diarization_options_for(tenant: TenantConfig) -> DiarizationOptions:
+    """The diarization options a tenant's config implies."""
+    d = tenant.diarization
+    return DiarizationOptions(
+        num_speakers=d.num_speakers,
+        min_speakers=d.min_speakers,
+        max_speakers=d.max_speakers,
+        pyannote_model=d.pyannote_model,
+        hf_token=os.environ.get("HF_TOKEN"),
+    )
+
+
+@dataclass
+class FrontEnd:
+    """Holds loaded backends so a batch of calls reuses one model per stage."""
+
+    tenant: TenantConfig
+    transcriber: Transcriber
+    mono_diarizer: Diarizer
+    diarization_options: DiarizationOptions
+    audio_options: AudioOptions = field(default_factory=AudioOptions)
+    alignment_options: AlignmentOptions = field(default_factory=AlignmentOptions)
+
+    @classmethod
+    def for_tenant(cls, tenant: TenantConfig, asr_options: AsrOptions | None = None,
+                   mono_diarizer: str | None = None) -> FrontEnd:
+        """Build backends from a tenant's config."""
+        opts = asr_options or asr_options_for(tenant)
+        return cls(
+            tenant=tenant,
+            transcriber=get_transcriber(tenant.asr.backend, opts),
+            mono_diarizer=get_diarizer(mono_diarizer or tenant.diarization.mono_backend),
+            diarization_options=diarization_options_for(tenant),
+            audio_options=AudioOptions(max_duration_s=tenant.max_duration_s),
+        )
+
+    def load(self, path: str | os.PathLike[str], call_id: str | None = None) -> LoadedAudio:
+        """Decode and validate a recording against this tenant's limits and channel map."""
+        return load_audio(path, self.audio_options,
+                          expected_channels=self.tenant.expected_channels, call_id=call_id)
+
+    def transcribe_file(self, path: str | os.PathLike[str], call_id: str | None = None,
+                        hook: StageHook | None = None) -> Conversation:
+        """Recording file -> Conversation."""
+        t0 = time.perf_counter()
+        audio = self.load(path, call_id)
+        return self.transcribe_audio(audio, hook=hook, load_s=time.perf_counter() - t0)
+
+    def transcribe_audio(self, audio: LoadedAudio, hook: StageHook | None = None,
+                         load_s: float = 0.0) -> Conversation:
+        """Decoded audio -> Conversation (stereo by channel map, mono by diarization)."""
+        timings = {"load": load_s}
+        notes: list[str] = []
+        if audio.num_channels == 2 and self.tenant.channel_layout != "mono":
+            try:
+                return self._stereo(audio, timings, hook)
+            except ChannelLayoutError as e:
+                notes.append(f"stereo fallback to mono diarization: {e}")
+                logger.info("%s: %s", audio.call_id, e)
+        return self._mono(audio, timings, notes, hook)
+
+    def _stereo(self, audio: LoadedAudio, timings: dict[str, float], hook: StageHook | None
+                ) -> Conversation:
+        t0 = time.perf_counter()
+        diarization = ChannelDiarizer().diarize(audio, self.diarization_options, hook)
+        timings["diarization"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        words: list[SpeakerWord] = []
+        languages: dict[str, str] = {}
+        for ch in range(2):
+            transcript = self.transcriber.transcribe(audio.samples[ch], audio.call_id,
+                                                     channel=ch, hook=hook)
+            speaker = channel_speaker(ch)
+            languages[speaker] = transcript.language
+            regions = [(t.start_s, t.end_s) for t in diarization.turns if t.channel == ch]
+            words.extend(SpeakerWord(w, speaker, ch)
+                         for w in clamp_to_regions(transcript.words, regions))
+        timings["asr"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        utterances = build_utterances(words, languages, self.alignment_options)
+        roles = assign_roles_channels([channel_speaker(0), channel_speaker(1)],
+                                      self.tenant.agent_channel_index)
+        utterances = apply_roles(utterances, roles)
+        timings["alignment"] = time.perf_counter() - t0
+        provenance = Provenance(
+            pipeline_version=__version__,
+            diarization_backend=diarization.backend,
+            diarization_model_id=diarization.model_id,
+            asr_backend=self.transcriber.name,
+            asr_model_id=self.transcriber.model_id,
+            role_method=f"channel_map(agent={self.tenant.agent_channel})",
+            processing_s=timings,
+        )
+        return self._conversation(audio, utterances, provenance)
+
+    def _mono(self, audio: LoadedAudio, timings: dict[str, float], notes: list[str],
+              hook: StageHook | None) -> Conversation:
+        t0 = time.perf_counter()
+        diarization = self.mono_diarizer.diarize(audio, self.diarization_options, hook)
+        timings["diarization"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        transcript = self.transcriber.transcribe(audio.mono(), audio.call_id, hook=hook)
+        timings["asr"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        regions = [(t.start_s, t.end_s) for t in diarization.turns]
+        words = assign_words(clamp_to_regions(transcript.words, regions), diarization.turns,
+                             self.alignment_options)
+        utterances = build_utterances(words, transcript.language, self.alignment_options)
+        utterances = apply_roles(utterances, assign_roles_mono(utterances, self.tenant))
+        timings["alignment"] = time.perf_counter() - t0
+        provenance = Provenance(
+            pipeline_version=__version__,
+            diarization_backend=diarization.backend,
+            diarization_model_id=diarization.model_id,
+            asr_backend=self.transcriber.name,
+            asr_model_id=self.transcriber.model_id,
+            role_method="text_cues(first_speaker, greeting, service_questions)",
+            processing_s=timings,
+            notes=tuple(notes),
+        )
+        return self._conversation(audio, utterances, provenance)
+
+    def _conversation(self, audio: LoadedAudio, utterances: tuple, provenance: Provenance  # type: ignore[type-arg]
+                      ) -> Conversation:
+        counts: Counter[str] = Counter()
+        for u in utterances:
+            counts[u.language] += len(u.words)
+        language = counts.most_common(1)[0][0] if counts else (self.tenant.languages[0])
+        return Conversation(
+            call_id=audio.call_id,
+            tenant_id=self.tenant.id,
+            duration_s=audio.duration_s,
+            language=language,
+            utterances=utterances,
+            provenance=provenance,
+            sha256=audio.sha256,
+            source_path=audio.path,
+            channels=audio.num_channels,
+        )

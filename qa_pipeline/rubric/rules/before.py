@@ -1,0 +1,64 @@
+"""before: an anchor (e.g. identity verification) must happen before a target (e.g. an
+account detail is disclosed).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.registry import RuleSpec, register_rule
+from qa_pipeline.rubric.rules.conditions import Condition, evidence_for, find_hits
+from qa_pipeline.types import RuleOutcome, Status
+
+
+class BeforeSpec(RuleSpec):
+    """YAML block of a ``before`` rule."""
+
+    type: Literal["before"]
+    anchor: Condition
+    target: Condition
+
+    @model_validator(mode="after")
+    def _matchers(self) -> BeforeSpec:
+        for name in ("anchor", "target"):
+            if not getattr(self, name).has_matcher():
+                raise ValueError(f"{name} needs phrases or patterns")
+        return self
+
+
+@register_rule("before", spec=BeforeSpec)
+def before(spec: BeforeSpec, ctx: EvaluationContext) -> RuleOutcome:
+    """The anchor must occur before the first target.
+
+    Passes when: the target occurs and an anchor utterance starts before the first target.
+    Fails when: the target occurs with no anchor before it (the target and, when present,
+    the late anchor are quoted).
+    Not applicable when: the target never occurs.
+
+    Example YAML:
+        rule:
+          type: before
+          anchor: {role: agent, phrases: [身份已经核实, 核实身份]}
+          target: {role: agent, phrases: [账户余额, 账单是], pinyin: true}
+    """
+    targets = find_hits(spec.target, ctx)
+    if not targets:
+        return RuleOutcome(Status.NOT_APPLICABLE, message="target never occurs")
+    first_u, first_hit = targets[0]
+    anchors = find_hits(spec.anchor, ctx)
+    target_pos = first_u.text.find(first_hit.matched_text)
+    earlier = [(u, h) for u, h in anchors if u.start_s < first_u.start_s or (
+        u.index == first_u.index and u.text.find(h.matched_text) < target_pos)]
+    target_ev = evidence_for(first_u, first_hit, "target")
+    if earlier:
+        u, h = earlier[0]
+        return RuleOutcome(Status.PASS, (evidence_for(u, h, "anchor"), target_ev),
+                           "anchor precedes target", (u.index, first_u.index))
+    late = tuple(evidence_for(u, h, "late anchor") for u, h in anchors[:1])
+    return RuleOutcome(Status.FAIL, (target_ev, *late),
+                       "target occurs before any anchor" + (" (anchor came later)" if late else ""),
+                       tuple(u.index for u in ctx.conversation.utterances
+                             if u.start_s <= first_u.start_s))

@@ -1,0 +1,122 @@
+"""Shared building blocks for phrase-based rules: scope (role, time window) and matching."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.matching import MatchOptions, match_phrase
+from qa_pipeline.types import Evidence, MatchHit, Role, Utterance
+
+RoleName = Literal["agent", "customer", "any"]
+
+
+def role_of(name: RoleName) -> Role | None:
+    """``any`` -> None (no role filter)."""
+    return None if name == "any" else Role(name)
+
+
+def compile_check(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """Reject invalid regular expressions at load time, not at evaluation time."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"invalid regular expression {pattern!r}: {e}") from e
+    return patterns
+
+
+class Scope(BaseModel):
+    """Which utterances a condition looks at."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    role: RoleName = "agent"
+    within_s: float | None = Field(None, gt=0, description="only the first N seconds of the call")
+    last_s: float | None = Field(None, gt=0, description="only the last N seconds of the call")
+
+    def select(self, ctx: EvaluationContext) -> tuple[Utterance, ...]:
+        """The utterances in scope."""
+        return ctx.utterances(role_of(self.role), self.within_s, self.last_s)
+
+
+class Matching(BaseModel):
+    """Phrases and regular expressions, with ASR-tolerant options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    phrases: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = Field((), description="regular expressions (Python syntax)")
+    fuzzy: float | None = Field(None, ge=0.5, le=1.0,
+                                description="edit similarity threshold for fuzzy matching")
+    pinyin: bool = Field(False, description="homophone-tolerant matching of Chinese phrases")
+
+    @field_validator("patterns")
+    @classmethod
+    def _compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return compile_check(value)
+
+    def find(self, utterance: Utterance, normalized: str) -> MatchHit | None:
+        """First phrase or pattern that matches the utterance."""
+        options = MatchOptions(fuzzy=self.fuzzy, pinyin=self.pinyin)
+        for phrase in self.phrases:
+            hit = match_phrase(phrase, utterance.text, options)
+            if hit:
+                return hit
+        for pattern in self.patterns:
+            m = re.search(pattern, utterance.text, re.IGNORECASE) or re.search(
+                pattern, normalized, re.IGNORECASE)
+            if m:
+                return MatchHit(pattern, "regex", 1.0, m.group(0))
+        return None
+
+
+class Condition(Scope, Matching):
+    """A scope plus what to look for (used inside order and anchor rules)."""
+
+    def has_matcher(self) -> bool:
+        """Whether any phrase or pattern is configured."""
+        return bool(self.phrases or self.patterns)
+
+
+def evidence_for(utterance: Utterance, hit: MatchHit | None, note: str = "") -> Evidence:
+    """Evidence quoting an utterance; word probability from the words the match covers."""
+    return Evidence(
+        utterance_index=utterance.index,
+        role=utterance.role,
+        start_s=utterance.start_s,
+        end_s=utterance.end_s,
+        quote=utterance.text,
+        word_probability=matched_word_probability(utterance, hit),
+        role_confidence=utterance.role_confidence,
+        match=hit,
+        note=note,
+    )
+
+
+def matched_word_probability(utterance: Utterance, hit: MatchHit | None) -> float:
+    """Mean ASR probability of the words that make up the match (the whole utterance when
+    the match cannot be located word by word).
+    """
+    from qa_pipeline.rubric.matching import normalize
+
+    if not utterance.words:
+        return 1.0
+    if hit is not None and hit.matched_text:
+        target = hit.matched_text.replace(" ", "")
+        covered = [w for w in utterance.words
+                   if (n := normalize(w.text).replace(" ", "")) and n in target]
+        if covered:
+            return sum(w.probability for w in covered) / len(covered)
+    return utterance.mean_word_probability
+
+
+def find_hits(cond: Condition, ctx: EvaluationContext) -> list[tuple[Utterance, MatchHit]]:
+    """All (utterance, hit) pairs for a condition, in call order."""
+    hits = []
+    for u in cond.select(ctx):
+        hit = cond.find(u, ctx.normalized[u.index])
+        if hit:
+            hits.append((u, hit))
+    return hits

@@ -1,0 +1,75 @@
+"""follows: a response (e.g. empathy) must follow a trigger (e.g. a complaint) within N
+utterances.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.registry import RuleSpec, register_rule
+from qa_pipeline.rubric.rules.conditions import Condition, evidence_for, find_hits
+from qa_pipeline.types import RuleOutcome, Status
+
+
+class FollowsSpec(RuleSpec):
+    """YAML block of a ``follows`` rule."""
+
+    type: Literal["follows"]
+    trigger: Condition
+    response: Condition
+    within_utterances: int = Field(3, ge=1, description="utterances after the trigger")
+    within_s: float | None = Field(None, gt=0, description="seconds after the trigger ends")
+
+    @model_validator(mode="after")
+    def _matchers(self) -> FollowsSpec:
+        for name in ("trigger", "response"):
+            if not getattr(self, name).has_matcher():
+                raise ValueError(f"{name} needs phrases or patterns")
+        return self
+
+
+@register_rule("follows", spec=FollowsSpec)
+def follows(spec: FollowsSpec, ctx: EvaluationContext) -> RuleOutcome:
+    """Every trigger must be answered by a response soon after.
+
+    Passes when: each trigger utterance is followed, within ``within_utterances`` utterances
+    (and ``within_s`` seconds when set), by a response in a later utterance.
+    Fails when: a trigger has no timely response (the unanswered trigger is quoted).
+    Not applicable when: no trigger occurs.
+
+    Example YAML:
+        rule:
+          type: follows
+          trigger: {role: customer, phrases: [投诉, 太差了]}
+          response: {role: agent, phrases: [抱歉, 对不起, 理解您]}
+          within_utterances: 2
+    """
+    triggers = find_hits(spec.trigger, ctx)
+    if not triggers:
+        return RuleOutcome(Status.NOT_APPLICABLE, message="no trigger in the call")
+    responses = find_hits(spec.response, ctx)
+    evidence = []
+    unanswered = []
+    for u, hit in triggers:
+        answer = next(
+            ((r, rh) for r, rh in responses
+             if u.index < r.index <= u.index + spec.within_utterances
+             and (spec.within_s is None or r.start_s - u.end_s <= spec.within_s)),
+            None,
+        )
+        if answer is None:
+            unanswered.append(evidence_for(u, hit, "unanswered trigger"))
+        else:
+            evidence.append(evidence_for(u, hit, "trigger"))
+            evidence.append(evidence_for(answer[0], answer[1], "response"))
+    considered = tuple(sorted({i for u, _ in triggers
+                               for i in range(u.index, u.index + spec.within_utterances + 1)
+                               if i < len(ctx.conversation.utterances)}))
+    if unanswered:
+        return RuleOutcome(Status.FAIL, tuple(unanswered),
+                           f"{len(unanswered)} of {len(triggers)} trigger(s) without a response",
+                           considered)
+    return RuleOutcome(Status.PASS, tuple(evidence), "every trigger was answered", considered)

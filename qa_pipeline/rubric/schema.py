@@ -1,0 +1,140 @@
+"""The rubric file format (validated with pydantic; rule blocks by the rule registry)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from qa_pipeline.rubric.registry import ParsedRule
+
+Severity = Literal["fatal", "non_fatal"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GradeBand(_Strict):
+    """A score band: total (rounded to an integer percent) >= ``min`` earns ``grade``."""
+
+    min: float = Field(..., ge=0, le=100)
+    grade: str
+    label: str = ""
+
+
+# DOMAIN.md: >=95 A 卓越, 90-94 B 甲等, 80-89 C 乙等, 71-79 D 丙等, <=70 E 丁等.
+DEFAULT_GRADE_BANDS: tuple[GradeBand, ...] = (
+    GradeBand(min=95, grade="A", label="卓越"),
+    GradeBand(min=90, grade="B", label="甲等"),
+    GradeBand(min=80, grade="C", label="乙等"),
+    GradeBand(min=71, grade="D", label="丙等"),
+    GradeBand(min=0, grade="E", label="丁等"),
+)
+
+
+class ReviewThresholds(_Strict):
+    """Evidence confidence below these marks a finding ``needs_review``."""
+
+    min_word_probability: float = Field(0.5, ge=0, le=1)
+    min_role_confidence: float = Field(0.8, ge=0, le=1)
+
+
+class ReviewPolicy(_Strict):
+    """Per-severity thresholds for routing findings to a human."""
+
+    fatal: ReviewThresholds = ReviewThresholds(min_word_probability=0.5, min_role_confidence=0.8)
+    non_fatal: ReviewThresholds = ReviewThresholds(min_word_probability=0.35,
+                                                   min_role_confidence=0.6)
+
+    def for_severity(self, severity: Severity) -> ReviewThresholds:
+        """Thresholds of one severity."""
+        return self.fatal if severity == "fatal" else self.non_fatal
+
+
+class Criterion(_Strict):
+    """One scorable item of a rubric."""
+
+    id: str = Field(..., pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    severity: Severity = "non_fatal"
+    # error: failing it is an agent error (counts in scores and KPIs). flag: an observation
+    # about the call (e.g. the customer complained) shown on the scorecard, never scored.
+    kind: Literal["error", "flag"] = "error"
+    points: float | None = Field(None, ge=0, description="earned when the criterion passes")
+    deduction: float | None = Field(None, ge=0, description="subtracted when it fails")
+    rule: dict[str, Any]
+    review: ReviewThresholds | None = None
+    _parsed: ParsedRule | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _scoring(self) -> Criterion:
+        if self.points is not None and self.deduction is not None:
+            raise ValueError("use either points or deduction, not both")
+        if self.kind == "error" and self.points is None and self.deduction is None \
+                and self.severity == "non_fatal":
+            raise ValueError("a non-fatal error criterion needs points or deduction")
+        return self
+
+    @property
+    def parsed_rule(self) -> ParsedRule:
+        """The validated rule (set by the loader)."""
+        if self._parsed is None:
+            raise RuntimeError(f"criterion {self.id!r} was not loaded through load_rubric")
+        return self._parsed
+
+
+class Section(_Strict):
+    """A weighted group of criteria."""
+
+    id: str = Field(..., pattern=r"^[a-z][a-z0-9_]*$")
+    title: str = ""
+    weight: float = Field(..., ge=0)
+    criteria: tuple[Criterion, ...] = Field(..., min_length=1)
+
+
+class Rubric(_Strict):
+    """A versioned rubric: sections of criteria, grade bands, review policy."""
+
+    id: str = Field(..., pattern=r"^[a-z][a-z0-9_.-]*$")
+    version: int | str
+    tenant: str = "*"
+    languages: tuple[str, ...] = ("zh", "en")
+    title: str = ""
+    description: str = ""
+    knockout_scope: Literal["call", "section"] = "call"
+    grade_bands: tuple[GradeBand, ...] = DEFAULT_GRADE_BANDS
+    review: ReviewPolicy = ReviewPolicy()
+    sections: tuple[Section, ...] = Field(..., min_length=1)
+
+    @property
+    def ref(self) -> str:
+        """``id@version`` as recorded on scorecards."""
+        return f"{self.id}@{self.version}"
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Rubric:
+        seen: set[str] = set()
+        for section in self.sections:
+            for c in section.criteria:
+                if c.id in seen:
+                    raise ValueError(f"duplicate criterion id {c.id!r}")
+                seen.add(c.id)
+        bands = sorted(b.min for b in self.grade_bands)
+        if not bands or bands[0] != 0:
+            raise ValueError("grade_bands must include a band with min 0")
+        return self
+
+    def criteria(self) -> list[tuple[Section, Criterion]]:
+        """All criteria with their sections, in file order."""
+        return [(s, c) for s in self.sections for c in s.criteria]
+
+    def grade_for(self, score_percent: float) -> GradeBand:
+        """The band of a total score (rounded half up to an integer percent first, since the
+        bands are integer ranges: 70.4 -> 70 -> E, 70.5 -> 71 -> D).
+        """
+        rounded = int(score_percent + 0.5)
+        for band in sorted(self.grade_bands, key=lambda b: -b.min):
+            if rounded >= band.min:
+                return band
+        return self.grade_bands[-1]

@@ -1,0 +1,138 @@
+"""Per-tenant settings: channel map, languages, vocabulary, model choices, rubric.
+
+Each tenant is one YAML file ``tenants/<tenant_id>.yaml``. A tenant's files never mix with
+another's: everything the pipeline writes lives under a tenant-scoped path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qa_pipeline.errors import ConfigError, UnknownTenantError
+
+_REPO_TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
+_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class AsrSettings(BaseModel):
+    """Tenant-level ASR choices (mirrors :class:`qa_pipeline.asr.AsrOptions`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    backend: str = "faster_whisper"
+    model: str = "base"
+    device: str = "auto"
+    compute_type: str = "auto"
+    beam_size: int = Field(1, ge=1, le=10)
+    batch_size: int = Field(1, ge=1, le=64)
+
+
+class DiarizationSettings(BaseModel):
+    """Tenant-level diarization choices."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mono_backend: str = "offline"
+    num_speakers: int | None = 2
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    pyannote_model: str = "pyannote/speaker-diarization-community-1"
+
+
+class TenantConfig(BaseModel):
+    """Everything the pipeline needs to know about one tenant (client company)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    name: str = ""
+    languages: tuple[str, ...] = ("zh", "en")
+    # auto: stereo files use the channel map, mono files are diarized. stereo/mono: files of
+    # the other layout are rejected (ChannelLayoutError) because the recorder is known.
+    channel_layout: Literal["auto", "stereo", "mono"] = "auto"
+    agent_channel: Literal["left", "right"] = "left"
+    company_names: tuple[str, ...] = ()
+    greeting_phrases: tuple[str, ...] = ()
+    hotwords: tuple[str, ...] = ()
+    initial_prompt: str | None = None
+    max_duration_s: float = 4 * 3600.0
+    asr: AsrSettings = AsrSettings()
+    diarization: DiarizationSettings = DiarizationSettings()
+    # Rubric per language (path relative to the repository root or absolute).
+    rubrics: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def agent_channel_index(self) -> int:
+        """0 for left, 1 for right."""
+        return 0 if self.agent_channel == "left" else 1
+
+    @property
+    def expected_channels(self) -> int | None:
+        """Channel count the recorder writes, when known."""
+        return {"stereo": 2, "mono": 1}.get(self.channel_layout)
+
+
+def tenants_dir() -> Path:
+    """``$QA_PIPELINE_TENANTS_DIR`` or the repository's ``tenants/``."""
+    return Path(os.environ.get("QA_PIPELINE_TENANTS_DIR", _REPO_TENANTS_DIR))
+
+
+def validate_tenant_id(tenant_id: str) -> str:
+    """Tenant ids become path components: only lowercase letters, digits, ``-`` and ``_``."""
+    if not _TENANT_ID.match(tenant_id):
+        raise ConfigError(
+            f"invalid tenant id {tenant_id!r}: use 1-64 lowercase letters, digits, '-' or '_'"
+        )
+    return tenant_id
+
+
+def known_tenants(directory: Path | None = None) -> list[str]:
+    """Tenant ids with a config file."""
+    d = directory or tenants_dir()
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def load_tenant_file(path: str | os.PathLike[str]) -> TenantConfig:
+    """Parse and validate one tenant file."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{p}: cannot read tenant config: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: tenant config must be a mapping")
+    try:
+        cfg = TenantConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(f"{p}: invalid tenant config:\n{e}") from e
+    validate_tenant_id(cfg.id)
+    return cfg
+
+
+@lru_cache(maxsize=64)
+def _load_cached(path: str, mtime_ns: int) -> TenantConfig:
+    return load_tenant_file(path)
+
+
+def load_tenant(tenant_id: str, directory: Path | None = None) -> TenantConfig:
+    """Load ``<tenants_dir>/<tenant_id>.yaml``.
+
+    Raises:
+        UnknownTenantError: no such tenant (the message lists the known ones).
+    """
+    validate_tenant_id(tenant_id)
+    d = directory or tenants_dir()
+    path = d / f"{tenant_id}.yaml"
+    if not path.is_file():
+        raise UnknownTenantError(
+            f"unknown tenant {tenant_id!r}; known tenants: {', '.join(known_tenants(d)) or 'none'}"
+            f" (config files in {d})"
+        )
+    cfg = _load_cached(str(path), path.stat().st_mtime_ns)
+    if cfg.id != tenant_id:
+        raise ConfigError(f"{path}: file declares id {cfg.id!r}, expected {tenant_id!r}")
+    return cfg

@@ -1,0 +1,171 @@
+"""Text normalisation shared by ASR post-processing, metrics and rubric matching.
+
+zh: Traditional -> Simplified, full-width -> half-width, punctuation and spaces removed,
+Chinese numerals -> digits. en: lower case, contractions expanded, number words -> digits,
+punctuation removed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> Simplified Chinese (identity for text without Han characters)."""
+    if not any("\u3400" <= ch <= "\u9fff" for ch in text):
+        return text
+    return str(_t2s().convert(text))
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_NON_WORD = re.compile(r"[^\w\u3400-\u9fff]+", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+# --- Chinese numerals ------------------------------------------------------------------------
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9, "壹": 1, "贰": 2, "叁": 3, "肆": 4, "伍": 5,
+              "陆": 6, "柒": 7, "捌": 8, "玖": 9}
+_ZH_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000, "万": 10_000,
+             "亿": 100_000_000}
+_ZH_NUM_RUN = re.compile(f"[{''.join(_ZH_DIGITS)}{''.join(_ZH_UNITS)}]+")
+# Words where a numeral character is not a number (一下 "a moment", 一起 "together", ...).
+_ZH_NUMERAL_WORDS = ("一下", "一起", "一直", "一样", "一些", "一定", "一点", "一般", "一切", "万一",
+                     "一会", "统一", "唯一", "一旦", "一边", "之一", "一致", "十分", "千万", "一向")
+
+
+def zh_numeral_to_int(run: str) -> int | None:
+    """Value of a Chinese numeral such as 三百二十 (320) or 两万五 (25000); None if invalid."""
+    if all(ch in _ZH_DIGITS for ch in run):
+        return None  # digit strings (一三八...) are handled digit by digit
+    total, section, number = 0, 0, 0
+    last_unit = 1
+    for ch in run:
+        if ch in _ZH_DIGITS:
+            number = _ZH_DIGITS[ch]
+        elif ch in _ZH_UNITS:
+            unit = _ZH_UNITS[ch]
+            if unit >= 10_000:
+                section = (section + number) * unit
+                total += section
+                section, number = 0, 0
+            else:
+                section += (number or 1) * unit
+                number = 0
+            last_unit = unit
+    if number:
+        # 两万五 = 25000: a trailing digit after a unit scales to the next lower unit.
+        section += number * (last_unit // 10 if last_unit >= 10 and run[-1] in _ZH_DIGITS
+                             and len(run) > 1 and run[-2] in _ZH_UNITS else 1)
+    return total + section
+
+
+def _zh_numbers_to_digits(text: str) -> str:
+    protected: dict[str, str] = {}
+    for i, word in enumerate(_ZH_NUMERAL_WORDS):
+        if word in text:
+            token = f"\ue000{i}\ue001"
+            protected[token] = word
+            text = text.replace(word, token)
+
+    def convert(m: re.Match[str]) -> str:
+        run = m.group(0)
+        if all(ch in _ZH_DIGITS for ch in run):
+            if len(run) == 1 and run in "两":
+                return "2"
+            return "".join(str(_ZH_DIGITS[ch]) for ch in run)
+        value = zh_numeral_to_int(run)
+        return str(value) if value is not None else run
+
+    text = _ZH_NUM_RUN.sub(convert, text)
+    for token, word in protected.items():
+        text = text.replace(token, word)
+    return text
+
+
+# --- English numbers and contractions ------------------------------------------------------------
+_EN_ONES = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_EN_TENS = {w: 10 * (i + 2) for i, w in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_EN_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_CONTRACTIONS = (
+    (re.compile(r"\bwon't\b"), "will not"), (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\bcannot\b"), "can not"), (re.compile(r"\bain't\b"), "is not"),
+    (re.compile(r"\bshan't\b"), "shall not"), (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'re\b"), " are"), (re.compile(r"'ll\b"), " will"),
+    (re.compile(r"'ve\b"), " have"),
+    (re.compile(r"'d\b"), " would"), (re.compile(r"\bi'm\b"), "i am"),
+    (re.compile(r"\blet's\b"), "let us"), (re.compile(r"\b(it|that|what|there|he|she|who)'s\b"),
+                                           r"\1 is"),
+)
+
+
+def _en_numbers_to_digits(words: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in _EN_ONES or w in _EN_TENS or (w in _EN_SCALES and out and out[-1].isdigit()):
+            total, current, j = 0, 0, i
+            consumed = False
+            while j < len(words):
+                t = words[j]
+                if t in _EN_ONES:
+                    current += _EN_ONES[t]
+                elif t in _EN_TENS:
+                    current += _EN_TENS[t]
+                elif t in _EN_SCALES and consumed:
+                    scale = _EN_SCALES[t]
+                    if scale == 100:
+                        current *= 100
+                    else:
+                        total += current * scale
+                        current = 0
+                elif t == "and" and consumed and j + 1 < len(words) and (
+                        words[j + 1] in _EN_ONES or words[j + 1] in _EN_TENS):
+                    pass
+                else:
+                    break
+                consumed = True
+                j += 1
+            if consumed:
+                out.append(str(total + current))
+                i = j
+                continue
+        out.append(w)
+        i += 1
+    return out
+
+
+def is_chinese(text: str) -> bool:
+    """True when the text contains Han characters."""
+    return bool(_CJK.search(text))
+
+
+@lru_cache(maxsize=65536)
+def normalize(text: str) -> str:
+    """Canonical form for matching (language detected from the text itself)."""
+    t = unicodedata.normalize("NFKC", text)  # full-width -> half-width
+    if is_chinese(t):
+        t = to_simplified(t)
+        t = _zh_numbers_to_digits(t)
+        t = t.lower()
+        t = _NON_WORD.sub("", t)
+        return t
+    t = t.lower().replace("\u2019", "'")
+    for pattern, repl in _CONTRACTIONS:
+        t = pattern.sub(repl, t)
+    t = _NON_WORD.sub(" ", t)
+    words = _en_numbers_to_digits(t.split())
+    return " ".join(words)

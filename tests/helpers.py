@@ -1,0 +1,50 @@
+"""Test helpers: hand-built conversations and the time-aligned-data contract."""
+
+from __future__ import annotations
+
+from qa_pipeline.types import Conversation, Provenance, Role, Utterance, Word
+
+
+def make_conversation(rows, duration_s: float | None = None, call_id: str = "c1",
+                      tenant_id: str = "default", language: str = "zh",
+                      role_confidence: float = 1.0) -> Conversation:
+    """rows: [role, start_s, end_s, text] or [role, start_s, end_s, text, probability]."""
+    utts = []
+    for i, row in enumerate(rows):
+        role, start, end, text = row[:4]
+        prob = float(row[4]) if len(row) > 4 else 0.95
+        tokens = list(text) if any("\u4e00" <= ch <= "\u9fff" for ch in text) else text.split()
+        tokens = [t for t in tokens if t.strip()] or [text]
+        step = (end - start) / len(tokens)
+        words = tuple(Word(start + k * step, start + (k + 1) * step, t, prob)
+                      for k, t in enumerate(tokens))
+        utts.append(Utterance(i, f"spk_{role}", Role(role), role_confidence, float(start),
+                              float(end), text, language, words))
+    dur = duration_s if duration_s is not None else max((u.end_s for u in utts), default=0) + 1
+    prov = Provenance("test", "hand", "hand", "hand", "hand", "hand")
+    return Conversation(call_id, tenant_id, float(dur), language, tuple(utts), prov)
+
+
+def assert_valid_conversation(conv: Conversation, *, both_roles: bool = True) -> None:
+    """Contract for every front-end backend (STYLE principle 14)."""
+    assert conv.duration_s > 0
+    last_start = -1.0
+    for i, u in enumerate(conv.utterances):
+        assert u.index == i
+        assert 0.0 <= u.start_s <= u.end_s <= conv.duration_s + 0.05, u
+        assert u.start_s >= last_start - 1e-6, "utterances must be in start order"
+        last_start = u.start_s
+        assert isinstance(u.role, Role)
+        assert 0.0 <= u.role_confidence <= 1.0
+        assert u.text.strip()
+        assert u.words, "every utterance carries its words"
+        prev = -1.0
+        for w in u.words:
+            assert 0.0 <= w.start_s <= w.end_s <= conv.duration_s + 0.05, w
+            assert u.start_s - 1e-6 <= w.start_s and w.end_s <= u.end_s + 1e-6, (w, u)
+            assert w.start_s >= prev - 1e-6, "words monotonic within an utterance"
+            prev = w.start_s
+            assert 0.0 <= w.probability <= 1.0
+    if both_roles:
+        roles = {u.role for u in conv.utterances}
+        assert {Role.AGENT, Role.CUSTOMER} <= roles, roles

@@ -1,0 +1,80 @@
+"""CLI batches: bad inputs are quarantined with a specific reason, the rest succeed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from qa_pipeline.cli import app
+from tests.integration.conftest import DATA
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def batch_dir(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(DATA / "calls" / "en_good_mono_8k.wav", d / "good.wav")
+    (d / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    (d / "empty.wav").write_bytes(b"")
+    sf.write(d / "silence.wav", np.zeros(8000 * 3, dtype=np.float32), 8000)
+    sf.write(d / "short.wav", 0.3 * np.sin(np.arange(4000) / 5).astype(np.float32), 8000)
+    sf.write(d / "rate.wav", 0.3 * np.sin(np.arange(96000 * 2) / 5).astype(np.float32), 96000)
+    return d
+
+
+def test_transcribe_batch_isolates_failures(batch_dir, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["transcribe", str(batch_dir), "--tenant", "default",
+                                      "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    convs = list(out.glob("*/conversation.json"))
+    assert len(convs) == 1
+    assert (convs[0].parent / "conversation.rttm").exists()
+    q = {p.name: json.loads(p.read_text()) for p in (out / "default" / "_quarantine").glob("*")}
+    assert {k: v["reason"] for k, v in q.items()} == {
+        "corrupt.wav.json": "corrupt", "empty.wav.json": "empty",
+        "silence.wav.json": "silent", "short.wav.json": "too_short",
+        "rate.wav.json": "sample_rate",
+    }
+    # Re-running is idempotent: same outputs, same quarantine, nothing duplicated.
+    again = CliRunner().invoke(app, ["transcribe", str(batch_dir), "--tenant", "default",
+                                     "--out", str(out)])
+    assert again.exit_code == 1
+    assert len(list(out.glob("*/conversation.json"))) == 1
+    assert len(list((out / "default" / "_quarantine").glob("*"))) == 5
+
+
+def test_channel_map_contradiction_is_quarantined(tmp_path):
+    out = tmp_path / "out"
+    # swift_express records stereo; a mono file contradicts its channel map.
+    result = CliRunner().invoke(app, ["transcribe", str(DATA / "calls" / "en_good_mono_8k.wav"),
+                                      "--tenant", "swift_express", "--out", str(out)])
+    assert result.exit_code == 1
+    q = json.loads(next((out / "swift_express" / "_quarantine").glob("*")).read_text())
+    assert q["reason"] == "channel_layout" and "expects stereo" in q["message"]
+
+
+def test_unknown_tenant_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["transcribe", str(DATA / "calls"), "--tenant", "nobody",
+                                      "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "unknown tenant 'nobody'" in result.output
+
+
+def test_rubric_validate_cli(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nversion: 1\nsections:\n  - id: s\n    weight: 1\n    criteria:\n"
+                   "      - id: c\n        points: 1\n        rule: {type: nope}\n")
+    result = CliRunner().invoke(app, ["rubric", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert "bad.yaml:9" in result.output and "unknown rule type 'nope'" in result.output
+    ok = CliRunner().invoke(app, ["rubric", "validate", str(DATA.parent / "rubrics" /
+                                                             "customer_service_zh.yaml")])
+    assert ok.exit_code == 0 and "customer_service_zh@1" in ok.output

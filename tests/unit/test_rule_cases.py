@@ -1,0 +1,83 @@
+"""YAML rule cases (tests/rubric_cases/*.yml), one test per case (sqlfluff style)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qa_pipeline.conversation.metrics import compute_metrics
+from qa_pipeline.errors import RubricValidationError
+from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.embeddings import CharNgramEmbedder
+from qa_pipeline.rubric.registry import parse_rule, rule_types
+from qa_pipeline.sentiment import SentimentTrack, UtteranceSentiment
+from qa_pipeline.types import Status
+from tests.helpers import make_conversation
+
+CASES_DIR = Path(__file__).resolve().parent.parent / "rubric_cases"
+
+
+def _load_cases():
+    cases = []
+    for path in sorted(CASES_DIR.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        rule_type = data.pop("rule_type")
+        for name, case in data.items():
+            cases.append(pytest.param(rule_type, case, id=f"{rule_type}:{name}"))
+    return cases
+
+
+def pytest_generate_tests(metafunc):
+    if "rule_case" in metafunc.fixturenames:
+        metafunc.parametrize("rule_type,rule_case", _load_cases())
+
+
+def test_rule_case(rule_type, rule_case):
+    expect = rule_case["expect"]
+    if "error" in expect:
+        with pytest.raises(RubricValidationError):
+            parse_rule(rule_case["rule"])
+        return
+    parsed = parse_rule(rule_case["rule"])
+    assert parsed.rule_type.name == rule_type
+    conv = make_conversation(rule_case.get("conversation", []),
+                             duration_s=rule_case.get("duration_s"),
+                             role_confidence=rule_case.get("role_confidence", 1.0))
+    sentiment = None
+    if "sentiment" in rule_case:
+        items = tuple(UtteranceSentiment(i, "negative" if s < -0.2 else "positive" if s > 0.2
+                                         else "neutral", float(s))
+                      for i, s in rule_case["sentiment"])
+        sentiment = SentimentTrack(conv.call_id, items, "test")
+    ctx = EvaluationContext(conv, compute_metrics(conv), sentiment,
+                            embedder_factory=CharNgramEmbedder)
+    outcome = parsed.evaluate(ctx)
+    assert outcome.status is Status(expect["status"]), outcome.message
+    if "evidence" in expect:
+        assert [e.utterance_index for e in outcome.evidence] == expect["evidence"]
+    if "method" in expect:
+        assert outcome.evidence and outcome.evidence[0].match is not None
+        assert outcome.evidence[0].match.method == expect["method"]
+    if "message" in expect:
+        assert expect["message"] in outcome.message
+
+
+def test_every_rule_type_has_cases_of_each_kind():
+    covered: dict[str, set[str]] = {}
+    for path in CASES_DIR.glob("*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        kinds = covered.setdefault(data.pop("rule_type"), set())
+        for case in data.values():
+            kinds.add(case["expect"].get("status", "error"))
+    for name in rule_types():
+        assert name in covered, f"no YAML cases for rule type {name!r}"
+        missing = {"pass", "fail", "not_applicable", "error"} - covered[name]
+        assert not missing, f"{name}: no {missing} case"
+
+
+def test_rule_docstrings_follow_the_template():
+    for name, rt in rule_types().items():
+        for heading in ("Passes when", "Fails when", "Not applicable when", "Example YAML"):
+            assert heading in rt.doc, f"{name} docstring lacks {heading!r}"
