@@ -119,7 +119,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 def _expected_sha(entry: dict[str, Any], filename: str) -> str | None:
     """The manifest's sha256 for a file (validated: a malformed value must not disable the
-    check, e.g. an unquoted all-digit hash that YAML reads as a number)."""
+    check, e.g. an unquoted all-digit hash that YAML reads as a number).
+    """
     value = entry.get("sha256", {}).get(filename)
     if value is None:
         return None

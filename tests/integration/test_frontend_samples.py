@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from qa_pipeline.conversation.export import read_conversation, to_rttm, to_srt, to_vtt
-from qa_pipeline.conversation.export import write_conversation
+from qa_pipeline.conversation.export import (
+    read_conversation,
+    to_rttm,
+    to_srt,
+    to_vtt,
+    write_conversation,
+)
 from qa_pipeline.types import Role
 from tests.helpers import assert_valid_conversation
 from tests.integration.conftest import DATA
