@@ -98,24 +98,6 @@ class FasterWhisperTranscriber:
                           min_silence_duration_ms=self.options.vad_min_silence_ms,
                           speech_pad_ms=self.options.vad_speech_pad_ms)
 
-    def detect_language(self, samples_16k: np.ndarray) -> tuple[str, float]:
-        """Most likely language among ``options.languages`` and its renormalised probability."""
-        opts = self.options
-        if opts.language:
-            return opts.language, 1.0
-        model, lock = self._model()
-        with lock:
-            _, _, all_probs = model.detect_language(
-                samples_16k, vad_filter=opts.vad_filter,
-                vad_parameters=self._vad_parameters(),
-            )
-        allowed = {lang: p for lang, p in all_probs if lang in opts.languages}
-        if not allowed:
-            return opts.languages[0], 0.0
-        total = sum(allowed.values()) or 1.0
-        best = max(allowed, key=lambda k: allowed[k])
-        return best, allowed[best] / total
-
     def transcribe(
         self,
         samples_16k: np.ndarray,
@@ -127,10 +109,8 @@ class FasterWhisperTranscriber:
         """Transcribe one 16 kHz mono stream (a whole call, or one channel)."""
         opts = self.options
         audio = np.asarray(samples_16k, dtype=np.float32)
-        language, language_p = self.detect_language(audio)
         model, lock = self._model()
         kwargs: dict[str, Any] = dict(
-            language=language,
             beam_size=opts.beam_size,
             word_timestamps=True,
             vad_filter=opts.vad_filter,
@@ -143,19 +123,18 @@ class FasterWhisperTranscriber:
             # Conditioning on previous text propagates hallucination loops across windows.
             condition_on_previous_text=False,
         )
-        try:
-            with lock:
-                if opts.batch_size > 1:
-                    from faster_whisper import BatchedInferencePipeline
-
-                    pipe = BatchedInferencePipeline(model)
-                    raw_segments, _info = pipe.transcribe(audio, batch_size=opts.batch_size,
-                                                          **kwargs)
-                else:
-                    raw_segments, _info = model.transcribe(audio, **kwargs)
-                raw = list(raw_segments)  # consume the generator inside the lock
-        except Exception as e:
-            raise StageError("asr", call_id, f"faster-whisper failed: {e}") from e
+        # Language detection happens inside transcribe (on VAD-filtered speech, no extra
+        # pass); a language outside the tenant's set is replaced by the likeliest allowed one.
+        language, raw, probs = self._run(model, lock, audio, opts.language, kwargs, call_id)
+        if opts.language is None and language not in opts.languages:
+            allowed = {lang: p for lang, p in probs.items() if lang in opts.languages}
+            fallback = max(allowed, key=lambda k: allowed[k]) if allowed else opts.languages[0]
+            logger.info("%s: detected %s, not in %s; using %s", call_id, language,
+                        opts.languages, fallback)
+            language, raw, _ = self._run(model, lock, audio, fallback, kwargs, call_id)
+        allowed_total = sum(p for lang, p in probs.items() if lang in opts.languages)
+        language_p = (probs.get(language, 0.0) / allowed_total if allowed_total > 0
+                      else (1.0 if opts.language else 0.0))
 
         segments: list[Segment] = []
         dropped = 0
@@ -177,6 +156,28 @@ class FasterWhisperTranscriber:
                 hook("asr", completed=i + 1, total=None)
         return Transcript(call_id, language, language_p, tuple(segments), self.name,
                           self.model_id, channel, dropped)
+
+    def _run(self, model: Any, lock: threading.Lock, audio: np.ndarray, language: str | None,
+             kwargs: dict[str, Any], call_id: str) -> tuple[str, list[Any], dict[str, float]]:
+        """One faster-whisper pass: (language, segments, language probabilities)."""
+        try:
+            with lock:
+                if self.options.batch_size > 1:
+                    from faster_whisper import BatchedInferencePipeline
+
+                    pipe = BatchedInferencePipeline(model)
+                    segments, info = pipe.transcribe(audio, language=language,
+                                                     batch_size=self.options.batch_size,
+                                                     **kwargs)
+                else:
+                    segments, info = model.transcribe(audio, language=language, **kwargs)
+                raw = list(segments)  # consume the generator inside the lock
+        except Exception as e:
+            raise StageError("asr", call_id, f"faster-whisper failed: {e}") from e
+        probs = dict(info.all_language_probs or [])
+        if language and language not in probs:
+            probs[language] = 1.0
+        return str(info.language or language), raw, probs
 
     def _convert(self, s: Any, language: str, channel: int | None) -> Segment:
         simplify = self.options.simplify_chinese and language == "zh"

@@ -20,8 +20,11 @@ class DiarizationOptions:
     dual_mono_correlation: float = 0.97
     # offline backend: embedding windows.
     window_s: float = 1.6
-    hop_s: float = 0.4
+    hop_s: float = 0.6
     min_turn_s: float = 0.25
+    # Same-speaker turns separated by a pause this short are one turn (a breath, not a
+    # hand-over); pyannote calls this min_duration_off.
+    fill_gap_s: float = 0.5
     # pyannote backend: local directory or hub id, and device ("auto", "cpu", "cuda").
     pyannote_model: str = "pyannote/speaker-diarization-community-1"
     hf_token: str | None = None

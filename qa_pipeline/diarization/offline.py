@@ -60,6 +60,18 @@ def frames_to_turns(labels: np.ndarray, regions: list[tuple[int, int]], min_turn
     return turns
 
 
+def fill_short_gaps(turns: list[SpeakerTurn], max_gap_s: float) -> list[SpeakerTurn]:
+    """Merge consecutive turns of the same speaker separated by at most ``max_gap_s``."""
+    out: list[SpeakerTurn] = []
+    for turn in sorted(turns, key=lambda t: t.start_s):
+        if out and out[-1].speaker == turn.speaker and turn.start_s - out[-1].end_s <= max_gap_s:
+            out[-1] = SpeakerTurn(out[-1].start_s, max(out[-1].end_s, turn.end_s), turn.speaker,
+                                  turn.channel)
+        else:
+            out.append(turn)
+    return out
+
+
 def _runs(seg: np.ndarray) -> list[tuple[int, int, int]]:
     out: list[tuple[int, int, int]] = []
     start = 0
@@ -127,6 +139,7 @@ class OfflineDiarizer:
         turns = frames_to_turns(
             frame_labels, regions, int(options.min_turn_s * FRAMES_PER_SECOND), audio.duration_s
         )
+        turns = fill_short_gaps(turns, options.fill_gap_s)
         if hook:
             hook("diarization", completed=3, total=3)
         return Diarization(audio.call_id, tuple(turns), self.name, model_id, audio.duration_s)

@@ -19,17 +19,22 @@ UNKNOWN_SPEAKER = "unknown"
 # Generic cues (lower-cased, matched as substrings). Tenant greeting/company phrases add to
 # the agent cues with a higher weight.
 AGENT_CUES = (
-    "您好", "你好", "很高兴为您服务", "请问", "有什么可以帮", "为您", "帮您", "您的", "请稍等",
-    "感谢您的来电", "还有其他", "工号", "客服", "核实", "给您",
-    "thank you for calling", "how can i help", "how may i help", "may i have", "can i have",
-    "could you please", "is there anything else", "let me check", "please hold", "speaking",
-    "my name is", "i can help", "let me", "your account", "your order", "for calling",
+    "您好", "你好", "很高兴为您服务", "请问", "有什么可以帮", "为您", "帮您", "给您", "请稍等",
+    "感谢您的来电", "还有其他", "工号", "客服", "核实", "您看", "您这边", "麻烦您",
+    "thank you for calling", "how can i help", "how may i help", "what can i do for you",
+    "may i have", "can i have", "could you please", "is there anything else", "anything else",
+    "let me check", "please hold", "speaking", "my name is", "i can help", "your account",
+    "your order", "for calling", "do you have any", "are you looking for", "would you like",
+    "how many", "for you", "options for you", "i have booked", "your reference",
 )
 CUSTOMER_CUES = (
     "我想", "我要", "我的", "我买", "我在", "我刚", "怎么回事", "为什么", "投诉", "退款", "还没",
-    "i want", "i'd like", "i would like", "i need", "my order", "my account", "i'm looking",
-    "i am looking", "can you help me", "i have a problem", "why", "i called",
+    "帮我", "能不能", "i want", "i'd like", "i would like", "i need", "my order", "my account",
+    "i'm looking", "i am looking", "can you help me", "i have a problem", "i called",
+    "can you book", "can you find", "i hope", "for me", "i'm traveling", "i am traveling",
 )
+_YOU = re.compile(r"\b(you|your|yours)\b|您")
+_I = re.compile(r"\b(i|i'm|my|me|mine)\b|我")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,34 +49,37 @@ class RoleAssignment:
 
 def _count(text: str, cues: tuple[str, ...]) -> int:
     lowered = text.lower()
-    return sum(1 for cue in cues if cue in lowered)
+    return sum(lowered.count(cue) for cue in cues)
 
 
 def speaker_scores(utterances: tuple[Utterance, ...], tenant: TenantConfig) -> dict[str, float]:
-    """Agent-likeness score per speaker (higher: more agent-like)."""
+    """Agent-likeness score per speaker (higher: more agent-like).
+
+    Cues: the tenant's greeting and company phrases in the speaker's first utterances, service
+    phrases versus request phrases, how much the speaker addresses the other party ("you",
+    您) rather than themselves ("I", 我), how often they ask questions, and who speaks first.
+    """
     scores: dict[str, float] = {}
-    first_seen: list[str] = []
     tenant_cues = tuple(p.lower() for p in (*tenant.greeting_phrases, *tenant.company_names) if p)
-    per_speaker_utts: dict[str, list[Utterance]] = {}
+    per_speaker: dict[str, list[Utterance]] = {}
     for u in utterances:
-        if u.speaker == UNKNOWN_SPEAKER:
-            continue
-        per_speaker_utts.setdefault(u.speaker, []).append(u)
-        if u.speaker not in first_seen:
-            first_seen.append(u.speaker)
-    for speaker, utts in per_speaker_utts.items():
+        if u.speaker != UNKNOWN_SPEAKER:
+            per_speaker.setdefault(u.speaker, []).append(u)
+    for speaker, utts in per_speaker.items():
         text = " ".join(u.text for u in utts)
+        lowered = text.lower()
         opening = " ".join(u.text for u in utts[:2])
-        score = 0.0
-        score += 2.0 * _count(opening, tenant_cues)
-        score += 0.5 * min(_count(text, AGENT_CUES), 8)
-        score -= 0.5 * min(_count(text, CUSTOMER_CUES), 8)
-        # Service questions are asked by the agent ("请问您的订单号是?", "may I have ...?").
-        questions = len(re.findall(r"[?？]", text))
-        score += 0.1 * min(questions, 5)
+        score = 2.0 * _count(opening, tenant_cues)
+        score += 0.5 * min(_count(text, AGENT_CUES), 10)
+        score -= 0.5 * min(_count(text, CUSTOMER_CUES), 10)
+        n_you, n_i = len(_YOU.findall(lowered)), len(_I.findall(lowered))
+        score += 2.0 * (n_you - n_i) / (n_you + n_i + 2)
+        questions = sum(1 for u in utts if u.text.rstrip().endswith(("?", "？", "吗", "呢")))
+        score += 1.0 * questions / len(utts)
         scores[speaker] = score
-    if first_seen:
-        scores[first_seen[0]] = scores.get(first_seen[0], 0.0) + 1.0  # inbound: agent answers
+    first = next(iter(per_speaker), None)
+    if first is not None:
+        scores[first] += 0.5  # inbound calls: the agent usually answers first
     return scores
 
 

@@ -32,8 +32,9 @@ def _reference_turns(name):
 
 def _role_accuracy(conv, name):
     """Role accuracy by speech time: over 50 ms frames where both the reference and the
-    hypothesis have speech, the share where the roles speaking are exactly right. Frames the
-    hypothesis misses are missed speech (a diarization error), not role errors."""
+    hypothesis have speech, the share where every role the hypothesis has speaking is
+    speaking in the reference. Frames the hypothesis misses are missed speech (a diarization
+    error), not role errors."""
     step = 0.05
     ref = _reference_turns(name)
     total = correct = 0
@@ -44,7 +45,7 @@ def _role_accuracy(conv, name):
             if not hyp:
                 continue
             total += 1
-            correct += hyp == truth
+            correct += hyp <= truth
     return correct / total
 
 
@@ -68,8 +69,8 @@ def test_mono_uses_offline_diarizer(sample_conversations):
 
 
 @pytest.mark.parametrize("name,minimum", [
-    ("zh_good_stereo_8k", 0.95), ("en_bad_stereo_8k", 0.95), ("zh_express_stereo_8k", 0.95),
-    ("zh_bad_mono_16k", 0.85), ("en_good_mono_8k", 0.75),
+    ("zh_good_stereo_8k", 0.99), ("en_bad_stereo_8k", 0.99), ("zh_express_stereo_8k", 0.99),
+    ("zh_bad_mono_16k", 0.85), ("en_good_mono_8k", 0.85),
 ])
 def test_role_accuracy_by_speech_time(sample_conversations, name, minimum):
     assert _role_accuracy(sample_conversations[name], name) >= minimum

@@ -64,3 +64,17 @@ def test_conversation_of_other_tenant_is_refused(tmp_path, sample_conversations)
                                       "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert "belongs to tenant 'swift_express'" in result.output
+
+
+def test_outputs_validate_against_documented_schemas(sample_conversations, sample_rows):
+    import jsonschema
+
+    pkg = DATA.parent / "qa_pipeline"
+    conv_schema = json.loads((pkg / "conversation" / "conversation.schema.json").read_text())
+    card_schema = json.loads((pkg / "scorecard" / "scorecard.schema.json").read_text())
+    for row in sample_rows:
+        conv = sample_conversations[row["path"].split("/")[-1].removesuffix(".wav")]
+        jsonschema.validate(json.loads(json.dumps(conv.to_dict())), conv_schema)
+        card = score_conversation(conv, rubric_for(load_tenant(row["tenant_id"]), conv.language),
+                                  call_meta=row)
+        jsonschema.validate(json.loads(json.dumps(card.to_dict())), card_schema)
