@@ -138,8 +138,8 @@ def telephone(track: np.ndarray, sr: int, out_sr: int) -> np.ndarray:
 def write_call(call: Call) -> dict[str, str]:
     track, rendered, sr = render(call)
     audio = telephone(track, sr, call.sample_rate_hz)
-    OUT_CALLS.mkdir(exist_ok=True)
-    OUT_REF.mkdir(exist_ok=True)
+    OUT_CALLS.mkdir(parents=True, exist_ok=True)
+    OUT_REF.mkdir(parents=True, exist_ok=True)
     if call.layout == "stereo":
         agent_ch = 0 if call.agent_channel == "left" else 1
         channels = [audio[0], audio[1]] if agent_ch == 0 else [audio[1], audio[0]]

@@ -8,6 +8,7 @@ also carries those spans, so a rubric finding can quote them.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,17 +197,17 @@ def _classify_silences(gaps: list[tuple[float, float]], agent_utts: list[Utteran
                        opts: MetricsOptions) -> tuple[list[tuple[float, float]],
                                                       list[tuple[float, float]]]:
     """Split long silences into announced holds and unannounced dead air."""
-    hold_norm = tuple(normalize(p) for p in opts.hold_phrases)
     holds: list[tuple[float, float]] = []
     dead: list[tuple[float, float]] = []
-    for start, end in gaps:
-        if end - start < opts.dead_air_min_s:
-            continue
-        announced = any(
-            start - opts.hold_announcement_window_s <= u.end_s <= start + 0.5
-            and any(p and p in normalize(u.text) for p in hold_norm)
-            for u in agent_utts
-        )
+    long_gaps = [(s, e) for s, e in gaps if e - s >= opts.dead_air_min_s]
+    if not long_gaps:
+        return holds, dead
+    hold_norm = tuple(p for p in (normalize(h) for h in opts.hold_phrases) if p)
+    announcements = [u.end_s for u in agent_utts
+                     if any(p in normalize(u.text) for p in hold_norm)]
+    for start, end in long_gaps:
+        announced = any(start - opts.hold_announcement_window_s <= t <= start + 0.5
+                        for t in announcements)
         (holds if announced else dead).append((start, end))
     return holds, dead
 
@@ -216,13 +217,20 @@ def _interruptions(speaker: list[Utterance], other: list[Utterance], opts: Metri
     """Utterances of ``speaker`` that start while ``other`` is mid-utterance and cut in
     for real (not a short backchannel, and the other was still talking).
     """
+    # Latest end among the other party's utterances that started before each time point:
+    # sorted starts plus a running maximum make each query a binary search.
+    others = sorted(other, key=lambda o: o.start_s)
+    starts = [o.start_s for o in others]
+    running_max: list[float] = []
+    latest = float("-inf")
+    for o in others:
+        latest = max(latest, o.end_s)
+        running_max.append(latest)
     out = []
     for u in speaker:
         if u.end_s - u.start_s <= opts.backchannel_max_s:
             continue
-        for o in other:
-            still_talking_s = o.end_s - u.start_s
-            if o.start_s + 1e-6 < u.start_s and still_talking_s >= opts.interruption_min_overlap_s:
-                out.append(u)
-                break
+        i = bisect.bisect_left(starts, u.start_s - 1e-6)  # others starting strictly before u
+        if i and running_max[i - 1] - u.start_s >= opts.interruption_min_overlap_s:
+            out.append(u)
     return out

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from qa_pipeline.rubric.matching import normalize
-from qa_pipeline.types import Conversation, Role, Utterance
+from qa_pipeline.rubric.matching import (
+    SEPARATOR,
+    CompiledMatcher,
+    is_chinese,
+    normalize,
+    pinyin_syllables,
+)
+from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
 
 if TYPE_CHECKING:
     from qa_pipeline.conversation.metrics import ConversationMetrics
@@ -29,11 +35,70 @@ class EvaluationContext:
     sentiment: SentimentTrack | None = None
     embedder_factory: Callable[[], Embedder] | None = None
     _embeddings: dict[str, object] = field(default_factory=dict, repr=False)
+    _syllables: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _exact: dict[int, dict[int, MatchHit]] = field(default_factory=dict, repr=False)
+    _tolerant: dict[tuple[int, int], MatchHit | None] = field(default_factory=dict, repr=False)
+    _viable: dict[int, tuple[Any, ...]] = field(default_factory=dict, repr=False)
+    _call_syllables: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def normalized(self) -> tuple[str, ...]:
         """Normalised text per utterance (computed once, shared by all rules)."""
         return tuple(normalize(u.text) for u in self.conversation.utterances)
+
+    @cached_property
+    def _joined(self) -> tuple[str, list[int]]:
+        offsets = []
+        position = 0
+        for text in self.normalized:
+            offsets.append(position)
+            position += len(text) + len(SEPARATOR)
+        return SEPARATOR.join(self.normalized), offsets
+
+    def hit(self, matcher: CompiledMatcher, index: int) -> MatchHit | None:
+        """The matcher's hit in one utterance.
+
+        Exact matching scans the whole call once per matcher (one regular expression over the
+        joined text); the slower tolerant matching (fuzzy, pinyin, regex) runs only for the
+        utterances a rule asks about, once each.
+        """
+        key = id(matcher)
+        exact = self._exact.get(key)
+        if exact is None:
+            joined, offsets = self._joined
+            exact = self._exact[key] = matcher.find_exact_all(joined, offsets)
+        found = exact.get(index)
+        if found is not None or not matcher.tolerant:
+            return found
+        cache_key = (key, index)
+        if cache_key not in self._tolerant:
+            norm = self.normalized[index]
+            syllables = (self.syllables(index) if matcher.pinyin_phrases and is_chinese(norm)
+                         else None)
+            self._tolerant[cache_key] = matcher.find_tolerant(
+                self.conversation.utterances[index].text, norm, syllables,
+                self._viable_pinyin(matcher) if syllables is not None else None)
+        return self._tolerant[cache_key]
+
+    def _viable_pinyin(self, matcher: CompiledMatcher) -> tuple[Any, ...]:
+        """The matcher's pinyin phrases that could match somewhere in this call (most phrases
+        of a rubric cannot, and are then skipped for every utterance)."""
+        key = id(matcher)
+        if key not in self._viable:
+            if "call" not in self._call_syllables:
+                present: set[str] = set()
+                for i, norm in enumerate(self.normalized):
+                    if is_chinese(norm):
+                        present.update(self.syllables(i))
+                self._call_syllables["call"] = frozenset(present)
+            self._viable[key] = matcher.viable_pinyin(self._call_syllables["call"])
+        return self._viable[key]
+
+    def syllables(self, index: int) -> tuple[str, ...]:
+        """Pinyin syllables of an utterance's normalised text (computed once per call)."""
+        if index not in self._syllables:
+            self._syllables[index] = pinyin_syllables(self.normalized[index])
+        return self._syllables[index]
 
     def utterances(self, role: Role | None = None, within_s: float | None = None,
                    last_s: float | None = None) -> tuple[Utterance, ...]:

@@ -7,14 +7,22 @@ ch/c, sh/s, n/l, -ng/-n), so ASR homophones such as 克服 for 客服 or 投注 
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
 from qa_pipeline.text import is_chinese, normalize
 from qa_pipeline.types import MatchHit
 
-__all__ = ["MatchOptions", "is_chinese", "match_phrase", "normalize", "pinyin_syllables"]
+__all__ = [
+    "CompiledMatcher", "MatchOptions", "compile_matcher", "is_chinese", "match_phrase", "normalize",
+    "pinyin_syllables",
+]
 
 # --- pinyin ------------------------------------------------------------------------------------
 _PINYIN_MERGES = (("zh", "z"), ("ch", "c"), ("sh", "s"))
@@ -35,18 +43,22 @@ def _fuzzy_syllable(syl: str) -> str:
     return syl
 
 
-@lru_cache(maxsize=65536)
-def pinyin_syllables(text: str) -> tuple[str, ...]:
-    """Tone-less, confusion-merged pinyin of the Han characters (other characters kept)."""
+@lru_cache(maxsize=None)
+def _char_syllable(ch: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
-    def keep_chars(chars: str) -> Any:  # one entry per non-Han character
-        return list(chars)
+    syl = lazy_pinyin(ch, style=Style.NORMAL)
+    return _fuzzy_syllable(syl[0].lower()) if syl else ch
 
-    out = []
-    for syl in lazy_pinyin(text, style=Style.NORMAL, errors=keep_chars):
-        out.append(_fuzzy_syllable(syl.lower()))
-    return tuple(out)
+
+def pinyin_syllables(text: str) -> tuple[str, ...]:
+    """Tone-less, confusion-merged pinyin, one entry per character (non-Han kept as is).
+
+    Characters are read one by one with their default reading: phrase-level segmentation
+    would fix a few polyphones (银行 hang) but costs 20x more, and both the phrase and the
+    utterance are read the same way, so matching stays consistent.
+    """
+    return tuple(_char_syllable(ch) for ch in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,35 +71,119 @@ class MatchOptions:
     pinyin_threshold: float = 0.75
 
 
+# Joins a call's normalised utterances for one-pass scanning; no phrase can contain it.
+SEPARATOR = "\x1f"
+
+
+class CompiledMatcher:
+    """A list of phrases and patterns compiled once and matched against many utterances.
+
+    Exact matching runs one regular expression over the normalised text (Chinese phrases as
+    substrings, other phrases on word boundaries); fuzzy and pinyin matching only run for
+    phrases that pass a cheap pre-filter. Exact beats fuzzy beats pinyin beats regex.
+    """
+
+    def __init__(self, phrases: tuple[str, ...], patterns: tuple[str, ...],
+                 options: MatchOptions) -> None:
+        self.options = options
+        self.by_norm: dict[str, str] = {}
+        zh, other = [], []
+        for phrase in phrases:
+            norm = normalize(phrase)
+            if not norm:
+                continue
+            self.by_norm.setdefault(norm, phrase)
+            (zh if is_chinese(norm) else other).append(norm)
+        self.normalized_phrases = tuple(self.by_norm)
+        alternatives = []
+        if zh:
+            alternatives.append("|".join(re.escape(p) for p in sorted(zh, key=len, reverse=True)))
+        if other:
+            words = "|".join(re.escape(p) for p in sorted(other, key=len, reverse=True))
+            alternatives.append(rf"(?<![a-z0-9])(?:{words})(?![a-z0-9])")
+        self.exact = re.compile("|".join(f"(?:{a})" for a in alternatives)) if alternatives \
+            else None
+        self.pinyin_phrases = tuple(
+            (self.by_norm[n], n, pinyin_syllables(n)) for n in zh) if options.pinyin else ()
+        self.patterns = tuple((p, re.compile(p, re.IGNORECASE)) for p in patterns)
+
+    @property
+    def tolerant(self) -> bool:
+        """Whether fuzzy, pinyin or regex matching is configured."""
+        return bool(self.options.fuzzy is not None or self.pinyin_phrases or self.patterns)
+
+    def find_exact_all(self, joined: str, offsets: list[int]) -> dict[int, MatchHit]:
+        """Exact hits of every utterance of a call in one regular-expression scan.
+
+        ``joined`` is the normalised utterances separated by ``SEPARATOR``; ``offsets`` are
+        their start positions in it.
+        """
+        hits: dict[int, MatchHit] = {}
+        if self.exact is not None:
+            for m in self.exact.finditer(joined):
+                i = bisect.bisect_right(offsets, m.start()) - 1
+                if i not in hits:
+                    hits[i] = MatchHit(self.by_norm[m.group(0)], "exact", 1.0, m.group(0))
+        return hits
+
+    def find(self, text: str, normalized: str | None = None,
+             syllables: tuple[str, ...] | None = None) -> MatchHit | None:
+        """The best match in one utterance, or None."""
+        norm = normalized if normalized is not None else normalize(text)
+        if self.exact is not None and norm:
+            m = self.exact.search(norm)
+            if m:
+                return MatchHit(self.by_norm[m.group(0)], "exact", 1.0, m.group(0))
+        return self.find_tolerant(text, norm, syllables)
+
+    def viable_pinyin(self, present: frozenset[str]) -> tuple[Any, ...]:
+        """Pinyin phrases with few enough syllables missing from ``present`` to match."""
+        return tuple(p for p in self.pinyin_phrases
+                     if sum(1 for syl in p[2] if syl not in present)
+                     <= _allowed_mismatches(len(p[2])))
+
+    def find_tolerant(self, text: str, norm: str, syllables: tuple[str, ...] | None,
+                      pinyin_phrases: tuple[Any, ...] | None = None) -> MatchHit | None:
+        """Fuzzy, pinyin and regex matching (after exact matching failed)."""
+        if self.options.fuzzy is not None and norm:
+            cutoff = self.options.fuzzy * 100
+            for p_norm in self.normalized_phrases:
+                # partial_ratio bounds the window scores from above: a cheap, exact gate.
+                if fuzz.partial_ratio(p_norm, norm, score_cutoff=cutoff):
+                    hit = _fuzzy(p_norm, norm, self.options.fuzzy)
+                    if hit:
+                        return MatchHit(self.by_norm[p_norm], "fuzzy", hit[0], hit[1])
+        if self.pinyin_phrases and norm and is_chinese(norm):
+            text_syl = syllables if syllables is not None else pinyin_syllables(norm)
+            present = set(text_syl)
+            candidates = self.pinyin_phrases if pinyin_phrases is None else pinyin_phrases
+            for phrase, _, p_syl in candidates:
+                allowed = _allowed_mismatches(len(p_syl))
+                if sum(1 for syl in p_syl if syl not in present) > allowed:
+                    continue  # too many syllables absent: no window can match
+                hit = _pinyin_match(p_syl, norm, text_syl, self.options.pinyin_threshold)
+                if hit:
+                    return MatchHit(phrase, "pinyin", hit[0], hit[1])
+        for pattern, compiled in self.patterns:
+            m = compiled.search(text) or compiled.search(norm)
+            if m:
+                return MatchHit(pattern, "regex", 1.0, m.group(0))
+        return None
+
+
+@lru_cache(maxsize=4096)
+def compile_matcher(phrases: tuple[str, ...], patterns: tuple[str, ...] = (),
+                    options: MatchOptions = MatchOptions()) -> CompiledMatcher:
+    """Compiled matcher for a phrase list (cached: rubrics reuse their lists on every call)."""
+    return CompiledMatcher(phrases, patterns, options)
+
+
 def match_phrase(phrase: str, text: str, options: MatchOptions) -> MatchHit | None:
     """Best way ``phrase`` occurs in ``text`` (both raw), or None."""
-    p_norm = normalize(phrase)
-    t_norm = normalize(text)
-    if not p_norm or not t_norm:
-        return None
-    if _contains(t_norm, p_norm):
-        return MatchHit(phrase, "exact", 1.0, p_norm)
-    if options.fuzzy is not None:
-        hit = _fuzzy(p_norm, t_norm, options.fuzzy)
-        if hit:
-            return MatchHit(phrase, "fuzzy", hit[0], hit[1])
-    if options.pinyin and is_chinese(phrase):
-        hit = _pinyin_match(phrase, text, options.pinyin_threshold)
-        if hit:
-            return MatchHit(phrase, "pinyin", hit[0], hit[1])
-    return None
-
-
-def _contains(text: str, phrase: str) -> bool:
-    if is_chinese(phrase) or " " not in text:
-        return phrase in text
-    # English: whole-word containment ("hi" must not match "this").
-    return f" {phrase} " in f" {text} "
+    return compile_matcher((phrase,), (), options).find(text)
 
 
 def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None:
-    from rapidfuzz import fuzz
-
     if is_chinese(phrase):
         result = fuzz.partial_ratio_alignment(phrase, text)
         if result is None:
@@ -98,7 +194,7 @@ def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None
     words = text.split()
     n = len(phrase.split())
     best: tuple[float, str] | None = None
-    for size in {max(1, n - 1), n, n + 1}:
+    for size in sorted({max(1, n - 1), n, n + 1}):
         for i in range(0, max(1, len(words) - size + 1)):
             window = " ".join(words[i:i + size])
             score = fuzz.ratio(phrase, window) / 100.0
@@ -107,32 +203,31 @@ def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None
     return best
 
 
-def _pinyin_match(phrase: str, text: str, threshold: float) -> tuple[float, str] | None:
+def _allowed_mismatches(n: int) -> int:
+    return 0 if n == 1 else 1 if n <= 4 else 2
+
+
+def _pinyin_match(p_syl: tuple[str, ...], text_norm: str, t_syl: tuple[str, ...],
+                  threshold: float) -> tuple[float, str] | None:
     """Syllable-wise pinyin match: every syllable equal after merging confusable sounds,
     except at most one (two for phrases of five or more syllables) within one edit.
 
     A plain similarity threshold over the whole pinyin string lets two half-matching
     syllables through (理赔给您 ~ 时内给您); counting syllables does not.
     """
-    p_chars = list(normalize(phrase))
-    t_chars = list(normalize(text))
-    p_syl = pinyin_syllables("".join(p_chars))
-    t_syl = pinyin_syllables("".join(t_chars))
     n = len(p_syl)
     if n == 0 or len(t_syl) < n:
         return None
-    allowed = 0 if n == 1 else 1 if n <= 4 else 2
+    allowed = _allowed_mismatches(n)
     best: tuple[float, int] | None = None
     for i in range(len(t_syl) - n + 1):
         mismatches = 0
         for a, b in zip(p_syl, t_syl[i:i + n], strict=True):
             if a == b:
                 continue
-            if _edit_distance(a, b) > 1:
-                mismatches = allowed + 1
-                break
             mismatches += 1
-            if mismatches > allowed:
+            if mismatches > allowed or _edit_distance(a, b) > 1:
+                mismatches = allowed + 1
                 break
         if mismatches > allowed:
             continue
@@ -142,11 +237,9 @@ def _pinyin_match(phrase: str, text: str, threshold: float) -> tuple[float, str]
     if best is None:
         return None
     # pinyin_syllables keeps one entry per character, so indices map back to characters.
-    matched = "".join(t_chars[best[1]:best[1] + n]) if len(t_chars) == len(t_syl) else ""
+    matched = text_norm[best[1]:best[1] + n] if len(text_norm) == len(t_syl) else ""
     return best[0], matched
 
 
 def _edit_distance(a: str, b: str) -> int:
-    from rapidfuzz.distance import Levenshtein
-
     return int(Levenshtein.distance(a, b))

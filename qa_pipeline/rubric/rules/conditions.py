@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from qa_pipeline.rubric.context import EvaluationContext
-from qa_pipeline.rubric.matching import MatchOptions, match_phrase
+from qa_pipeline.rubric.matching import CompiledMatcher, MatchOptions, compile_matcher
 from qa_pipeline.types import Evidence, MatchHit, Role, Utterance
 
 RoleName = Literal["agent", "customer", "any"]
@@ -51,25 +51,30 @@ class Matching(BaseModel):
     fuzzy: float | None = Field(None, ge=0.5, le=1.0,
                                 description="edit similarity threshold for fuzzy matching")
     pinyin: bool = Field(False, description="homophone-tolerant matching of Chinese phrases")
+    _compiled: CompiledMatcher | None = PrivateAttr(None)
 
     @field_validator("patterns")
     @classmethod
     def _compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return compile_check(value)
 
-    def find(self, utterance: Utterance, normalized: str) -> MatchHit | None:
-        """First phrase or pattern that matches the utterance."""
-        options = MatchOptions(fuzzy=self.fuzzy, pinyin=self.pinyin)
-        for phrase in self.phrases:
-            hit = match_phrase(phrase, utterance.text, options)
-            if hit:
-                return hit
-        for pattern in self.patterns:
-            m = re.search(pattern, utterance.text, re.IGNORECASE) or re.search(
-                pattern, normalized, re.IGNORECASE)
-            if m:
-                return MatchHit(pattern, "regex", 1.0, m.group(0))
-        return None
+    def matcher(self) -> CompiledMatcher:
+        """The compiled matcher for this block (compiled once per spec)."""
+        if self._compiled is None:
+            self._compiled = compile_matcher(self.phrases, self.patterns,
+                                             MatchOptions(fuzzy=self.fuzzy, pinyin=self.pinyin))
+        return self._compiled
+
+    def hits(self, utterances: tuple[Utterance, ...], ctx: EvaluationContext
+             ) -> list[tuple[Utterance, MatchHit]]:
+        """(utterance, hit) for each of ``utterances`` that matches, in order."""
+        matcher = self.matcher()
+        out = []
+        for u in utterances:
+            hit = ctx.hit(matcher, u.index)
+            if hit is not None:
+                out.append((u, hit))
+        return out
 
 
 class Condition(Scope, Matching):
@@ -114,9 +119,4 @@ def matched_word_probability(utterance: Utterance, hit: MatchHit | None) -> floa
 
 def find_hits(cond: Condition, ctx: EvaluationContext) -> list[tuple[Utterance, MatchHit]]:
     """All (utterance, hit) pairs for a condition, in call order."""
-    hits = []
-    for u in cond.select(ctx):
-        hit = cond.find(u, ctx.normalized[u.index])
-        if hit:
-            hits.append((u, hit))
-    return hits
+    return cond.hits(cond.select(ctx), ctx)

@@ -30,11 +30,7 @@ def forbidden_phrase(spec: ForbiddenPhraseSpec, ctx: EvaluationContext) -> RuleO
     scope = spec.select(ctx)
     if not scope:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
-    evidence = []
-    for u in scope:
-        hit = spec.find(u, ctx.normalized[u.index])
-        if hit:
-            evidence.append(evidence_for(u, hit))
+    evidence = [evidence_for(u, hit) for u, hit in spec.hits(scope, ctx)]
     considered = tuple(u.index for u in scope)
     if evidence:
         said = ", ".join(sorted({e.match.pattern for e in evidence if e.match}))

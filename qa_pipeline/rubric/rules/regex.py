@@ -48,11 +48,7 @@ def regex(spec: RegexSpec, ctx: EvaluationContext) -> RuleOutcome:
     scope = spec.select(ctx)
     if spec.mode == "forbid" and not scope:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
-    evidence = []
-    for u in scope:
-        hit = matcher.find(u, ctx.normalized[u.index])
-        if hit:
-            evidence.append(evidence_for(u, hit))
+    evidence = [evidence_for(u, hit) for u, hit in matcher.hits(scope, ctx)]
     considered = tuple(u.index for u in scope)
     found = bool(evidence)
     if spec.mode == "require":

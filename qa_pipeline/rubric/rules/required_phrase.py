@@ -34,11 +34,7 @@ def required_phrase(spec: RequiredPhraseSpec, ctx: EvaluationContext) -> RuleOut
     if not ctx.utterances(role_of(spec.role)):
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in the call")
     scope = spec.select(ctx)
-    evidence = []
-    for u in scope:
-        hit = spec.find(u, ctx.normalized[u.index])
-        if hit:
-            evidence.append(evidence_for(u, hit))
+    evidence = [evidence_for(u, hit) for u, hit in spec.hits(scope, ctx)]
     considered = tuple(u.index for u in scope)
     if len(evidence) >= spec.min_count:
         return RuleOutcome(Status.PASS, tuple(evidence[:5]),

@@ -1,0 +1,166 @@
+"""Rubric accuracy on the labelled synthetic calls, scored end to end from audio, and
+rubric evaluation speed.
+
+    .venv/bin/python benchmarks/rubric_eval.py --calls benchmarks/tmp/labelled   # accuracy
+    .venv/bin/python benchmarks/rubric_eval.py --speed-only                      # speed
+
+Accuracy: every call goes through the speech front end (embedded models) and the tenant's
+default rubric; per-criterion precision / recall / F1 of violations against the planted
+labels (a "positive" is a fail). Speed: five-minute conversations built from the sample
+transcripts, evaluated with the default zh and en rubrics on one core (similarity rules
+excluded: the default rubrics have none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from qa_pipeline.conversation.export import read_conversation, write_conversation  # noqa: E402
+from qa_pipeline.conversation.metrics import compute_metrics  # noqa: E402
+from qa_pipeline.frontend import FrontEnd  # noqa: E402
+from qa_pipeline.rubric.context import EvaluationContext  # noqa: E402
+from qa_pipeline.rubric.engine import evaluate  # noqa: E402
+from qa_pipeline.rubric.evaluation import LabelledCase, evaluate_cases  # noqa: E402
+from qa_pipeline.rubric.loader import load_rubric  # noqa: E402
+from qa_pipeline.tenants import load_tenant  # noqa: E402
+from qa_pipeline.types import Conversation, Utterance, Word  # noqa: E402
+
+
+def accuracy(calls_dir: Path) -> dict:
+    rows = list(csv.DictReader(open(calls_dir / "manifest.csv", encoding="utf-8")))
+    plan = json.loads((calls_dir / "plan.json").read_text(encoding="utf-8"))
+    fe = FrontEnd.for_tenant(load_tenant("default"))
+    cases: dict[str, list[LabelledCase]] = {"zh": [], "en": []}
+    conv_dir = calls_dir / "conversations"
+    t0 = time.perf_counter()
+    audio_s = 0.0
+    for row in rows:
+        name = Path(row["path"]).stem
+        cached = conv_dir / f"{name}.conversation.json"
+        if cached.exists():
+            conv = read_conversation(cached)
+        else:
+            conv = fe.transcribe_file(calls_dir / row["path"])
+            write_conversation(conv, cached)
+        audio_s += conv.duration_s
+        cases[name[:2]].append(LabelledCase(name, conv, plan[name]))
+    front_s = time.perf_counter() - t0
+    out: dict = {"calls": len(rows), "audio_s": audio_s, "front_end_s": front_s}
+    for lang, rubric_file in (("zh", "customer_service_zh.yaml"), ("en", "customer_service_en.yaml")):
+        report = evaluate_cases(load_rubric(REPO / "rubrics" / rubric_file), cases[lang])
+        out[lang] = report.to_dict()
+    # Pooled over both languages, split by severity.
+    pooled: dict[str, list[int]] = {}
+    severity: dict[str, str] = {}
+    for lang in ("zh", "en"):
+        for c in out[lang]["criteria"]:
+            counts = pooled.setdefault(c["criterion_id"], [0, 0, 0, 0])
+            for i, k in enumerate(("tp", "fp", "fn", "tn")):
+                counts[i] += c[k]
+            severity[c["criterion_id"]] = c["severity"]
+    out["pooled"] = {}
+    for cid, (tp, fp, fn, tn) in pooled.items():
+        p = tp / (tp + fp) if tp + fp else 1.0
+        r = tp / (tp + fn) if tp + fn else 1.0
+        out["pooled"][cid] = {"severity": severity[cid], "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+                              "precision": p, "recall": r,
+                              "f1": 2 * p * r / (p + r) if p + r else 0.0}
+    fatal = [v for v in out["pooled"].values() if v["severity"] == "fatal"]
+    tp, fp, fn = (sum(v[k] for v in fatal) for k in ("tp", "fp", "fn"))
+    out["fatal_precision"] = tp / (tp + fp) if tp + fp else 1.0
+    out["fatal_recall"] = tp / (tp + fn) if tp + fn else 1.0
+    non_fatal = [v for k, v in out["pooled"].items()
+                 if v["severity"] == "non_fatal" and k != "customer_complaint"]
+    tp, fp, fn = (sum(v[k] for v in non_fatal) for k in ("tp", "fp", "fn"))
+    p, r = (tp / (tp + fp) if tp + fp else 1.0), (tp / (tp + fn) if tp + fn else 1.0)
+    out["non_fatal_f1"] = 2 * p * r / (p + r) if p + r else 0.0
+    return out
+
+
+def five_minute_conversation(base: Conversation, tag: int) -> Conversation:
+    """Repeat a sample call's utterances until the call lasts 300 s. Every utterance gets a
+    unique suffix so no text repeats (normalisation and pinyin caches cannot flatter the
+    figure)."""
+    utts: list[Utterance] = []
+    offset = 0.0
+    while offset < 300.0:
+        for u in base.utterances:
+            shift = offset
+            suffix = f" {tag}x{len(utts)}"
+            words = tuple(Word(w.start_s + shift, w.end_s + shift, w.text, w.probability)
+                          for w in u.words)
+            utts.append(replace(u, index=len(utts), start_s=u.start_s + shift,
+                                end_s=u.end_s + shift, words=words, text=u.text + suffix))
+        offset += base.duration_s
+    return replace(base, utterances=tuple(utts), duration_s=offset)
+
+
+def speed(sample_dir: Path, seconds: float = 5.0) -> dict:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    convs = [read_conversation(p) for p in sorted(sample_dir.glob("*/conversation.json"))]
+    if not convs:
+        raise SystemExit(f"no conversation.json under {sample_dir}: run the README main job")
+    rubrics = {"zh": load_rubric(REPO / "rubrics" / "customer_service_zh.yaml"),
+               "en": load_rubric(REPO / "rubrics" / "customer_service_en.yaml")}
+    # Distinct conversations for the whole run (built before timing starts).
+    long_convs = [five_minute_conversation(c, k) for k in range(400) for c in convs]
+    n = 0
+    elapsed = 0.0
+    t0 = time.perf_counter()
+    for conv in long_convs:
+        ctx = EvaluationContext(conv, compute_metrics(conv))
+        evaluate(rubrics[conv.language], ctx)
+        n += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed > seconds:
+            break
+    utts = sum(len(c.utterances) for c in long_convs) / len(long_convs)
+    return {"conversations": n, "seconds": elapsed, "per_second_per_core": n / elapsed,
+            "utterances_per_conversation": utts, "includes": "metrics + rubric evaluation"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=Path, default=REPO / "benchmarks" / "tmp" / "labelled")
+    ap.add_argument("--samples", type=Path, default=REPO / "out",
+                    help="folder with <call_id>/conversation.json (the main job's output)")
+    ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" /
+                    "rubric_eval.json")
+    args = ap.parse_args()
+    result: dict = {"date": dt.date.today().isoformat()}
+    if args.out.exists():
+        result = {**json.loads(args.out.read_text()), **result}
+    result["speed"] = speed(args.samples)
+    if not args.speed_only:
+        result["accuracy"] = accuracy(args.calls)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    sp = result["speed"]
+    print(f"rubric speed: {sp['per_second_per_core']:.0f} five-minute conversations/s/core "
+          f"({sp['utterances_per_conversation']:.0f} utterances each)")
+    acc = result.get("accuracy")
+    if acc:
+        print(f"\n{acc['calls']} calls, {acc['audio_s']:.0f} s audio; fatal P "
+              f"{acc['fatal_precision']:.3f} R {acc['fatal_recall']:.3f}; non-fatal F1 "
+              f"{acc['non_fatal_f1']:.3f}\n")
+        print("| criterion | severity | tp | fp | fn | tn | precision | recall | F1 |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for cid, v in acc["pooled"].items():
+            print(f"| {cid} | {v['severity']} | {v['tp']} | {v['fp']} | {v['fn']} | {v['tn']} | "
+                  f"{v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
