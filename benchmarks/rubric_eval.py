@@ -57,7 +57,8 @@ def accuracy(calls_dir: Path) -> dict:
         cases[name[:2]].append(LabelledCase(name, conv, plan[name]))
     front_s = time.perf_counter() - t0
     out: dict = {"calls": len(rows), "audio_s": audio_s, "front_end_s": front_s}
-    for lang, rubric_file in (("zh", "customer_service_zh.yaml"), ("en", "customer_service_en.yaml")):
+    for lang in ("zh", "en"):
+        rubric_file = f"customer_service_{lang}.yaml"
         report = evaluate_cases(load_rubric(REPO / "rubrics" / rubric_file), cases[lang])
         out[lang] = report.to_dict()
     # Pooled over both languages, split by severity.

@@ -82,7 +82,8 @@ class EvaluationContext:
 
     def _viable_pinyin(self, matcher: CompiledMatcher) -> tuple[Any, ...]:
         """The matcher's pinyin phrases that could match somewhere in this call (most phrases
-        of a rubric cannot, and are then skipped for every utterance)."""
+        of a rubric cannot, and are then skipped for every utterance).
+        """
         key = id(matcher)
         if key not in self._viable:
             if "call" not in self._call_syllables:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -43,7 +43,7 @@ def _fuzzy_syllable(syl: str) -> str:
     return syl
 
 
-@lru_cache(maxsize=None)
+@cache
 def _char_syllable(ch: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
@@ -87,7 +87,8 @@ class CompiledMatcher:
                  options: MatchOptions) -> None:
         self.options = options
         self.by_norm: dict[str, str] = {}
-        zh, other = [], []
+        zh: list[str] = []
+        other: list[str] = []
         for phrase in phrases:
             norm = normalize(phrase)
             if not norm:
