@@ -112,7 +112,11 @@ def plan(seed: int = 20261123, per_language: int = 24) -> list[tuple[Call, dict[
                     turns.append(Turn(A, b["disclose"]))
             if hold:
                 turns += [Turn(A, b["hold"], pause_s=10.0), Turn(A, b["after_hold"])]
-            turns.append(Turn(C, b["filler_customer"], pause_s=9.0 if bad["dead_air"] else 0.6))
+            if bad["dead_air"]:
+                # 9 s of unannounced silence after the agent's last turn. (Not after the
+                # customer's next turn: an interruption there would overlap it away.)
+                turns[-1] = Turn(turns[-1].role, turns[-1].text, pause_s=9.0)
+            turns.append(Turn(C, b["filler_customer"]))
             if bad["interruption"]:
                 turns.append(Turn(A, b["filler_agent"], overlap_s=1.5))
             else:

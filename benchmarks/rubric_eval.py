@@ -77,6 +77,20 @@ def accuracy(calls_dir: Path) -> dict:
         out["pooled"][cid] = {"severity": severity[cid], "tp": tp, "fp": fp, "fn": fn, "tn": tn,
                               "precision": p, "recall": r,
                               "f1": 2 * p * r / (p + r) if p + r else 0.0}
+    # Overtalk is only measurable on stereo calls (mono diarization is exclusive, so the
+    # metric is undefined there and the rule not applicable): report stereo calls alone too.
+    stereo = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    for lang in ("zh", "en"):
+        sub = [c for c in cases[lang] if c.conversation.channels == 2]
+        report = evaluate_cases(load_rubric(REPO / "rubrics" / f"customer_service_{lang}.yaml"),
+                                sub).to_dict()
+        row = next(r for r in report["criteria"] if r["criterion_id"] == "interruption")
+        for k in stereo:
+            stereo[k] += row[k]
+    p = stereo["tp"] / (stereo["tp"] + stereo["fp"]) if stereo["tp"] + stereo["fp"] else 1.0
+    r = stereo["tp"] / (stereo["tp"] + stereo["fn"]) if stereo["tp"] + stereo["fn"] else 1.0
+    out["interruption_stereo_only"] = {**stereo, "precision": p, "recall": r,
+                                       "f1": 2 * p * r / (p + r) if p + r else 0.0}
     fatal = [v for v in out["pooled"].values() if v["severity"] == "fatal"]
     tp, fp, fn = (sum(v[k] for v in fatal) for k in ("tp", "fp", "fn"))
     out["fatal_precision"] = tp / (tp + fp) if tp + fp else 1.0
@@ -161,6 +175,10 @@ def main() -> None:
         for cid, v in acc["pooled"].items():
             print(f"| {cid} | {v['severity']} | {v['tp']} | {v['fp']} | {v['fn']} | {v['tn']} | "
                   f"{v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} |")
+        v = acc["interruption_stereo_only"]
+        print(f"| interruption (stereo calls only) | non_fatal | {v['tp']} | {v['fp']} | "
+              f"{v['fn']} | {v['tn']} | {v['precision']:.3f} | {v['recall']:.3f} | "
+              f"{v['f1']:.3f} |")
 
 
 if __name__ == "__main__":

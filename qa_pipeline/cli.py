@@ -74,6 +74,24 @@ def _jobs(paths: list[Path], tenant: str | None, extra_suffixes: tuple[str, ...]
     return jobs
 
 
+def _claim_output(out: Path, call_id: str, tenant_id: str) -> Path:
+    """``out/<call_id>``, refusing to overwrite another tenant's results for the same audio."""
+    import json as _json
+
+    target = out / call_id
+    existing = target / "conversation.json"
+    if existing.exists():
+        try:
+            owner = _json.loads(existing.read_text(encoding="utf-8")).get("tenant_id")
+        except ValueError:
+            owner = None
+        if owner and owner != tenant_id:
+            raise QAPipelineError(
+                f"{target} holds tenant {owner!r}'s results for this audio; write tenant "
+                f"{tenant_id!r} to another --out folder")
+    return target
+
+
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
         "{task.completed}/{task.total}"), TimeElapsedColumn(), console=console, transient=False)
@@ -145,7 +163,7 @@ def transcribe(
 
     def work(job: _Job) -> str:
         conv = frontends.get(job.meta.tenant_id).transcribe_file(job.path, job.meta.call_id)
-        target = out / conv.call_id
+        target = _claim_output(out, conv.call_id, conv.tenant_id)
         write_conversation(conv, target / "conversation.json")
         if exports:
             (target / "conversation.rttm").write_text(to_rttm(conv), encoding="utf-8")
@@ -189,11 +207,13 @@ def score(
                     f"{job.path} belongs to tenant {conv.tenant_id!r}, not {tenant_cfg.id!r}")
         else:
             conv = frontends.get(tenant_cfg.id).transcribe_file(job.path, job.meta.call_id)
-            write_conversation(conv, out / conv.call_id / "conversation.json")
+            target = _claim_output(out, conv.call_id, conv.tenant_id)
+            write_conversation(conv, target / "conversation.json")
         rub = rubric_for(tenant_cfg, conv.language, str(rubric) if rubric else None)
         meta = job.meta.to_dict()
         meta["call_id"] = conv.call_id
         card = score_conversation(conv, rub, call_meta=meta)
+        _claim_output(out, conv.call_id, conv.tenant_id)
         write_scorecard(card, out, conv)
         console.print(f"[green]✓[/green] {job.path.name}: {card.total_score:.1f} {card.grade}"
                       f"{' FATAL' if card.has_fatal else ''}"

@@ -139,26 +139,29 @@ def _is_closing(token: str) -> bool:
     return token[0] in ",.!?;:%)]}'\"，。！？；：、）" or token.startswith("'")
 
 
-def _split_at_other_speakers(groups: list[list[SpeakerWord]]) -> list[list[SpeakerWord]]:
-    """Split a speaker's group where another speaker's group starts and ends inside it
-    with a real turn (not a backchannel overlapping the group's own words).
+def _split_at_turn_taking(groups: list[list[SpeakerWord]], min_pause_s: float = 0.15
+                          ) -> list[list[SpeakerWord]]:
+    """Split a speaker's group where another speaker took the floor during one of its pauses.
+
+    If the other party starts talking while this speaker is silent, this speaker's next words
+    are a new turn, even when the pause is short: that is what makes "the agent cut in while
+    the customer was still talking" visible as two overlapping utterances.
     """
-    starts_ends = [(g[0].word.start_s, g[-1].word.end_s, g[0].speaker) for g in groups]
+    starts_by_speaker: dict[str, list[float]] = {}
+    for g in groups:
+        starts_by_speaker.setdefault(g[0].speaker, []).append(g[0].word.start_s)
     out: list[list[SpeakerWord]] = []
     for g in groups:
-        speaker = g[0].speaker
-        cuts = sorted(
-            start for start, end, other in starts_ends
-            if other != speaker and g[0].word.end_s < start and end < g[-1].word.start_s
-            and not any(w.word.start_s < end and w.word.end_s > start for w in g)
-        )
-        current: list[SpeakerWord] = []
-        for sw in g:
-            if cuts and current and sw.word.start_s > cuts[0]:
-                out.append(current)
-                current = []
-                while cuts and sw.word.start_s > cuts[0]:
-                    cuts.pop(0)
+        others = sorted(t for spk, ts in starts_by_speaker.items() if spk != g[0].speaker
+                        for t in ts)
+        current: list[SpeakerWord] = [g[0]]
+        for prev, sw in zip(g, g[1:], strict=False):
+            pause_start, pause_end = prev.word.end_s, sw.word.start_s
+            if pause_end - pause_start >= min_pause_s:
+                i = bisect.bisect_left(others, pause_start)
+                if i < len(others) and others[i] < pause_end:
+                    out.append(current)
+                    current = []
             current.append(sw)
         out.append(current)
     return out
@@ -190,7 +193,7 @@ def build_utterances(
             current.append(sw)
         if current:
             groups.append(current)
-    groups = _split_at_other_speakers(groups)
+    groups = _split_at_turn_taking(groups)
     groups.sort(key=lambda g: (g[0].word.start_s, g[-1].word.end_s))
     utterances: list[Utterance] = []
     for i, group in enumerate(groups):

@@ -84,6 +84,12 @@ METRIC_NAMES = (
     "response_latency_max_s",
 )
 
+# Diarizers that give one speaker per moment: a mono call diarized by them cannot show two
+# people talking at once, so overtalk and interruptions are undefined (None), not zero.
+EXCLUSIVE_DIARIZERS = frozenset({"offline", "pyannote"})
+OVERLAP_METRICS = ("overtalk_total_s", "overtalk_count", "overtalk_started_by_agent",
+                   "overtalk_started_by_customer", "interruptions_agent", "interruptions_customer")
+
 _UNITS = re.compile(r"[\u3400-\u9fff]|[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 
 
@@ -182,6 +188,11 @@ def compute_metrics(conversation: Conversation, options: MetricsOptions | None =
         talk = agent_t if role is Role.AGENT else cust_t
         units = sum(speech_units(u.text) for u in by_role[role])
         values[f"speech_rate_{role.value}"] = units / (talk / 60.0) if talk > 0 else None
+
+    if conversation.provenance.diarization_backend in EXCLUSIVE_DIARIZERS:
+        for key in OVERLAP_METRICS:
+            values[key] = None
+            spans.pop(key, None)
 
     latencies = []
     for prev, nxt in zip(utts, utts[1:], strict=False):

@@ -220,6 +220,9 @@ def _pinyin_match(p_syl: tuple[str, ...], text_norm: str, t_syl: tuple[str, ...]
     if n == 0 or len(t_syl) < n:
         return None
     allowed = _allowed_mismatches(n)
+    # In a two-syllable phrase one wrong syllable is half the phrase: only a confusable
+    # initial with the same final counts (投诉 ~ 投注), not any one-letter change (你好 ≁ 机号).
+    strict = n <= 2
     best: tuple[float, int] | None = None
     for i in range(len(t_syl) - n + 1):
         mismatches = 0
@@ -227,7 +230,7 @@ def _pinyin_match(p_syl: tuple[str, ...], text_norm: str, t_syl: tuple[str, ...]
             if a == b:
                 continue
             mismatches += 1
-            if mismatches > allowed or _edit_distance(a, b) > 1:
+            if mismatches > allowed or not _syllables_close(a, b, strict):
                 mismatches = allowed + 1
                 break
         if mismatches > allowed:
@@ -240,6 +243,28 @@ def _pinyin_match(p_syl: tuple[str, ...], text_norm: str, t_syl: tuple[str, ...]
     # pinyin_syllables keeps one entry per character, so indices map back to characters.
     matched = text_norm[best[1]:best[1] + n] if len(text_norm) == len(t_syl) else ""
     return best[0], matched
+
+
+_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q",
+             "x", "r", "z", "c", "s", "y", "w")
+# Initials that ASR (and speakers' accents) confuse; zh/ch/sh and n are already merged away.
+_CONFUSABLE = tuple(frozenset(g) for g in ("zcs", "bp", "dt", "gk", "jqx", "fh", "lr"))
+
+
+def _split_syllable(syl: str) -> tuple[str, str]:
+    for ini in _INITIALS:
+        if syl.startswith(ini) and len(syl) > len(ini):
+            return ini, syl[len(ini):]
+    return "", syl
+
+
+def _syllables_close(a: str, b: str, strict: bool) -> bool:
+    """Whether two (merged) syllables may stand for each other in a pinyin match."""
+    if not strict:
+        return _edit_distance(a, b) <= 1
+    ia, fa = _split_syllable(a)
+    ib, fb = _split_syllable(b)
+    return fa == fb and any(ia in g and ib in g for g in _CONFUSABLE)
 
 
 def _edit_distance(a: str, b: str) -> int:

@@ -55,6 +55,20 @@ def test_score_cli_writes_json_and_html(tmp_path):
     assert re_card["total_score"] == card["total_score"]
 
 
+def test_same_audio_for_two_tenants_never_overwrites(tmp_path, sample_conversations):
+    from qa_pipeline.conversation.export import write_conversation
+
+    conv = sample_conversations["zh_good_stereo_8k"]
+    out = tmp_path / "out"
+    write_conversation(conv, out / conv.call_id / "conversation.json")  # tenant default
+    result = CliRunner().invoke(app, ["transcribe", str(DATA / "calls" / "zh_good_stereo_8k.wav"),
+                                      "--tenant", "swift_express", "--out", str(out)])
+    assert result.exit_code == 1
+    assert "holds tenant 'default'" in result.output
+    kept = json.loads((out / conv.call_id / "conversation.json").read_text())
+    assert kept["tenant_id"] == "default"
+
+
 def test_conversation_of_other_tenant_is_refused(tmp_path, sample_conversations):
     from qa_pipeline.conversation.export import write_conversation
 

@@ -54,6 +54,19 @@ def test_overtalk_and_interruptions():
     assert m["interruptions_customer"] == 1
 
 
+def test_overlap_is_undefined_for_exclusive_diarization():
+    from dataclasses import replace
+
+    conv = make_conversation([
+        ["customer", 0.0, 6.0, "my parcel never arrived and nobody called me back"],
+        ["agent", 4.0, 8.0, "your account shows delivery yesterday"],
+    ])
+    mono = replace(conv, provenance=replace(conv.provenance, diarization_backend="offline"))
+    m = compute_metrics(mono).values
+    assert m["interruptions_agent"] is None and m["overtalk_total_s"] is None
+    assert compute_metrics(conv).values["interruptions_agent"] == 1
+
+
 def test_speech_rate_units():
     conv = make_conversation([
         ["agent", 0.0, 6.0, "您好很高兴为您服务"],      # 9 characters in 6 s -> 90/min

@@ -141,3 +141,41 @@ def test_tenant_file_errors(tmp_path):
     (tmp_path / "y.yaml").write_text("id: z\n")
     with pytest.raises(ConfigError, match="declares id 'z'"):
         load_tenant("y", tmp_path)
+
+
+@pytest.mark.integration
+def test_hub_model_loads_from_populated_cache(tmp_path, monkeypatch):
+    """The hub code path with no network: a repo already in the HF cache (here the embedded
+    base model laid out as hub repo ``callqa-test/whisper-base-ct2``) resolves and transcribes."""
+    import numpy as np
+
+    from qa_pipeline.asr import AsrOptions, get_transcriber
+
+    base = weights.resolve("whisper", "base").path
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--callqa-test--whisper-base-ct2" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.json"):
+        (snapshot / name).symlink_to(base / name)
+    (cache / "models--callqa-test--whisper-base-ct2" / "refs").mkdir()
+    (cache / "models--callqa-test--whisper-base-ct2" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "manifest.yaml").write_text(
+        "whisper:\n  test-hub: {source: hub, repo_id: callqa-test/whisper-base-ct2}\n")
+    monkeypatch.setenv("QA_PIPELINE_MODELS_DIR", str(models))
+    weights.load_manifest.cache_clear()
+    try:
+        import huggingface_hub.constants as hc
+
+        monkeypatch.setattr(hc, "HF_HUB_CACHE", str(cache))
+        resolved = weights.resolve("whisper", "test-hub")
+        assert resolved.model_id == "hub:callqa-test/whisper-base-ct2"
+        assert resolved.path == snapshot
+        tr = get_transcriber("faster_whisper", AsrOptions(model="test-hub", language="en"))
+        t = tr.transcribe(np.zeros(16000 * 2, dtype=np.float32), "silence")
+        assert t.model_id.startswith("hub:callqa-test") and t.words == ()
+    finally:
+        weights.load_manifest.cache_clear()
