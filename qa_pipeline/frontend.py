@@ -25,7 +25,7 @@ from qa_pipeline.diarization.roles import apply_roles, assign_roles_channels, as
 from qa_pipeline.errors import ChannelLayoutError
 from qa_pipeline.hooks import StageHook
 from qa_pipeline.tenants import TenantConfig
-from qa_pipeline.types import Conversation, LoadedAudio, Provenance
+from qa_pipeline.types import Conversation, Diarization, LoadedAudio, Provenance
 from qa_pipeline.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -131,15 +131,8 @@ class FrontEnd:
                                       self.tenant.agent_channel_index)
         utterances = apply_roles(utterances, roles)
         timings["alignment"] = time.perf_counter() - t0
-        provenance = Provenance(
-            pipeline_version=__version__,
-            diarization_backend=diarization.backend,
-            diarization_model_id=diarization.model_id,
-            asr_backend=self.transcriber.name,
-            asr_model_id=self.transcriber.model_id,
-            role_method=f"channel_map(agent={self.tenant.agent_channel})",
-            processing_s=timings,
-        )
+        provenance = self._provenance(diarization, timings,
+                                      f"channel_map(agent={self.tenant.agent_channel})", [])
         return self._conversation(audio, utterances, provenance)
 
     def _mono(self, audio: LoadedAudio, timings: dict[str, float], notes: list[str],
@@ -157,17 +150,23 @@ class FrontEnd:
         utterances = build_utterances(words, transcript.language, self.alignment_options)
         utterances = apply_roles(utterances, assign_roles_mono(utterances, self.tenant))
         timings["alignment"] = time.perf_counter() - t0
-        provenance = Provenance(
+        provenance = self._provenance(
+            diarization, timings, "text_cues(greeting, service_phrases, pronouns, questions)",
+            notes)
+        return self._conversation(audio, utterances, provenance)
+
+    def _provenance(self, diarization: Diarization, timings: dict[str, float], role_method: str,
+                    notes: list[str]) -> Provenance:
+        return Provenance(
             pipeline_version=__version__,
             diarization_backend=diarization.backend,
             diarization_model_id=diarization.model_id,
             asr_backend=self.transcriber.name,
             asr_model_id=self.transcriber.model_id,
-            role_method="text_cues(first_speaker, greeting, service_questions)",
+            role_method=role_method,
             processing_s=timings,
             notes=tuple(notes),
         )
-        return self._conversation(audio, utterances, provenance)
 
     def _conversation(self, audio: LoadedAudio, utterances: tuple, provenance: Provenance  # type: ignore[type-arg]
                       ) -> Conversation:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.matching import CompiledMatcher, MatchOptions, compile_matcher
-from qa_pipeline.types import Evidence, MatchHit, Role, Utterance
+from qa_pipeline.types import Evidence, MatchHit, Role, Status, Utterance
 
 RoleName = Literal["agent", "customer", "any"]
 
@@ -83,6 +83,14 @@ class Condition(Scope, Matching):
     def has_matcher(self) -> bool:
         """Whether any phrase or pattern is configured."""
         return bool(self.phrases or self.patterns)
+
+
+def require_or_forbid(mode: str, found: bool, what: str) -> tuple[Status, str]:
+    """Status and message of a rule that requires (or forbids) finding ``what``."""
+    if mode == "require":
+        return (Status.PASS, f"{what} found") if found else (Status.FAIL, f"no {what} found")
+    return (Status.FAIL, f"forbidden {what} found") if found else (
+        Status.PASS, f"no forbidden {what} found")
 
 
 def evidence_for(utterance: Utterance, hit: MatchHit | None, note: str = "") -> Evidence:

@@ -9,7 +9,13 @@ from pydantic import Field, field_validator
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
 from qa_pipeline.rubric.rules.conditions import Matching as _Matching
-from qa_pipeline.rubric.rules.conditions import Scope, compile_check, evidence_for, role_of
+from qa_pipeline.rubric.rules.conditions import (
+    Scope,
+    compile_check,
+    evidence_for,
+    require_or_forbid,
+    role_of,
+)
 from qa_pipeline.types import RuleOutcome, Status
 
 
@@ -50,11 +56,5 @@ def regex(spec: RegexSpec, ctx: EvaluationContext) -> RuleOutcome:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
     evidence = [evidence_for(u, hit) for u, hit in matcher.hits(scope, ctx)]
     considered = tuple(u.index for u in scope)
-    found = bool(evidence)
-    if spec.mode == "require":
-        status = Status.PASS if found else Status.FAIL
-        message = "pattern found" if found else "no utterance matches the required pattern"
-    else:
-        status = Status.FAIL if found else Status.PASS
-        message = "forbidden pattern found" if found else "no forbidden pattern found"
+    status, message = require_or_forbid(spec.mode, bool(evidence), "matching utterance")
     return RuleOutcome(status, tuple(evidence[:10]), message, considered)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
-from qa_pipeline.rubric.rules.conditions import Scope, evidence_for, role_of
+from qa_pipeline.rubric.rules.conditions import Scope, evidence_for, require_or_forbid, role_of
 from qa_pipeline.types import MatchHit, RuleOutcome, Status
 
 
@@ -60,13 +60,7 @@ def similarity(spec: SimilaritySpec, ctx: EvaluationContext) -> RuleOutcome:
             hit = MatchHit(spec.examples[j], "similarity", score, u.text)
             evidence.append(evidence_for(u, hit))
     considered = tuple(u.index for u in scope)
-    found = bool(evidence)
-    if spec.mode == "require":
-        status = Status.PASS if found else Status.FAIL
-        message = "similar utterance found" if found else "no utterance close to the examples"
-    else:
-        status = Status.FAIL if found else Status.PASS
-        message = "utterance close to a forbidden example" if found else "nothing similar found"
-    return RuleOutcome(status, tuple(sorted(evidence, key=lambda e: -(e.match.score if e.match
-                                                                      else 0))[:5]),
-                       message, considered)
+    status, message = require_or_forbid(spec.mode, bool(evidence), "utterance similar to the "
+                                        "examples")
+    best_first = sorted(evidence, key=lambda e: -(e.match.score if e.match else 0.0))
+    return RuleOutcome(status, tuple(best_first[:5]), message, considered)
