@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--eval", default=str(REPO.parent / "shared" / "eval"))
     ap.add_argument("--quick", action="store_true", help="2 calls, 20 turns, 10 zh utterances")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "frontend_eval.json"))
+    ap.add_argument("--keep-asr-accuracy", action="store_true",
+                    help="reuse WER/CER from the existing --out file (ASR settings unchanged)")
     args = ap.parse_args()
     ev = Path(args.eval)
     calls = SPOKENWOZ[:2] if args.quick else SPOKENWOZ
@@ -147,6 +149,9 @@ def main() -> None:
     model, _lock = transcriber._model()  # the same loaded model for the raw baseline
     raw_s = pipe_s = audio_s = 0.0
     stage_s: dict[str, float] = {}
+    # Warm both paths (imports, weights, first-call set-up) so the timed loop compares steady
+    # state: the raw model is already loaded; load the diarizer's encoder likewise.
+    fe.transcribe_file(ev / "spokenwoz_jmoshi" / "derived" / f"{calls[0]}.mono8k.wav")
     for name in calls:
         path = ev / "spokenwoz_jmoshi" / "derived" / f"{name}.mono8k.wav"
         audio = load_audio(path)
@@ -182,6 +187,13 @@ def main() -> None:
         "peak_rss_mb": rss_mb(),
     }
 
+    if args.keep_asr_accuracy:
+        previous = json.loads(Path(args.out).read_text())
+        results["wer_spokenwoz_turns"] = previous["wer_spokenwoz_turns"]
+        results["cer_magicdata_zh"] = previous["cer_magicdata_zh"]
+        results["asr_accuracy_from"] = previous["date"]
+        write(results, Path(args.out))
+        return
     # WER on SpokenWOZ turns (per channel, cut to the turn), CER on MagicData zh.
     en_tr = get_transcriber("faster_whisper", AsrOptions(languages=("zh", "en")))
     pairs_en = []
@@ -213,7 +225,10 @@ def main() -> None:
         pairs_zh.append((r["reference"], "".join(w.text for w in t.words)))
     results["cer_magicdata_zh"] = wer_cer(pairs_zh, "char")
 
-    out = Path(args.out)
+    write(results, Path(args.out))
+
+
+def write(results: dict, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
     print(markdown(results))

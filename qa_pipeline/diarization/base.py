@@ -20,7 +20,7 @@ class DiarizationOptions:
     dual_mono_correlation: float = 0.97
     # offline backend: embedding windows.
     window_s: float = 1.6
-    hop_s: float = 0.6
+    hop_s: float = 1.0
     min_turn_s: float = 0.25
     # Same-speaker turns separated by a pause this short are one turn (a breath, not a
     # hand-over); pyannote calls this min_duration_off.
