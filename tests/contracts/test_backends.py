@@ -130,3 +130,16 @@ def test_transcriber_contract():
             prev = w.start_s
             assert 0.0 <= w.probability <= 1.0 and w.text.strip()
     assert "thank you for calling" in " ".join(w.text for w in t.words).lower()
+
+
+@pytest.mark.integration
+def test_batched_transcription_path():
+    """faster-whisper's batched pipeline (used on GPU nodes with asr.batch_size > 1)."""
+    from qa_pipeline.asr import AsrOptions
+
+    audio = load_audio(DATA / "en_good_mono_8k.wav")
+    tr = get_transcriber("faster_whisper", AsrOptions(batch_size=4))
+    t = tr.transcribe(audio.mono(), audio.call_id)
+    text = " ".join(w.text for w in t.words).lower()
+    assert t.language == "en" and "thank you for calling" in text
+    assert all(a.start_s <= b.start_s + 1e-6 for a, b in zip(t.words, t.words[1:], strict=False))

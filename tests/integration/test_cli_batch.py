@@ -78,3 +78,23 @@ def test_rubric_validate_cli(tmp_path):
     ok = CliRunner().invoke(app, ["rubric", "validate", str(DATA.parent / "rubrics" /
                                                              "customer_service_zh.yaml")])
     assert ok.exit_code == 0 and "customer_service_zh@1" in ok.output
+
+
+def test_too_long_is_quarantined_by_tenant_limit(tmp_path, monkeypatch):
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    (tenants / "short_calls.yaml").write_text(
+        "id: short_calls\nmax_duration_s: 10\nrubrics: {}\n", encoding="utf-8")
+    monkeypatch.setenv("QA_PIPELINE_TENANTS_DIR", str(tenants))
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(DATA / "calls" / "en_good_mono_8k.wav", d / "long.wav")  # 29 s
+    data, sr = sf.read(DATA / "calls" / "en_good_mono_8k.wav", dtype="float32")
+    sf.write(d / "ok.wav", data[: 8 * sr], sr)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["transcribe", str(d), "--tenant", "short_calls",
+                                      "--out", str(out)])
+    assert result.exit_code == 1
+    q = json.loads((out / "short_calls" / "_quarantine" / "long.wav.json").read_text())
+    assert q["reason"] == "too_long" and "maximum" in q["message"]
+    assert len(list(out.glob("*/conversation.json"))) == 1
