@@ -251,6 +251,7 @@ _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k",
 _CONFUSABLE = tuple(frozenset(g) for g in ("zcs", "bp", "dt", "gk", "jqx", "fh", "lr"))
 
 
+@lru_cache(maxsize=8192)
 def _split_syllable(syl: str) -> tuple[str, str]:
     for ini in _INITIALS:
         if syl.startswith(ini) and len(syl) > len(ini):
@@ -258,6 +259,7 @@ def _split_syllable(syl: str) -> tuple[str, str]:
     return "", syl
 
 
+@lru_cache(maxsize=65536)
 def _syllables_close(a: str, b: str, strict: bool) -> bool:
     """Whether two (merged) syllables may stand for each other in a pinyin match."""
     if not strict:
