@@ -31,11 +31,6 @@ class CriterionResult:
     review_reason: str = ""
     value: float | None = None
 
-    @property
-    def effective_status(self) -> Status:
-        """The rule's verdict (what counts provisionally while a review is pending)."""
-        return self.provisional_status
-
     def to_dict(self) -> dict[str, Any]:
         """JSON form (points are added by the scorecard)."""
         return {
