@@ -53,12 +53,18 @@ def test_transcribe_batch_isolates_failures(batch_dir, tmp_path):
 
 def test_channel_map_contradiction_is_quarantined(tmp_path):
     out = tmp_path / "out"
+    d = tmp_path / "in"
+    d.mkdir()
     # swift_express records stereo; a mono file contradicts its channel map.
-    result = CliRunner().invoke(app, ["transcribe", str(DATA / "calls" / "en_good_mono_8k.wav"),
-                                      "--tenant", "swift_express", "--out", str(out)])
+    shutil.copy(DATA / "calls" / "en_good_mono_8k.wav", d / "mono.wav")
+    shutil.copy(DATA / "calls" / "zh_express_stereo_8k.wav", d / "stereo.wav")
+    result = CliRunner().invoke(app, ["transcribe", str(d), "--tenant", "swift_express",
+                                      "--out", str(out)])
     assert result.exit_code == 1
-    q = json.loads(next((out / "swift_express" / "_quarantine").glob("*")).read_text())
+    q = json.loads((out / "swift_express" / "_quarantine" / "mono.wav.json").read_text())
     assert q["reason"] == "channel_layout" and "expects stereo" in q["message"]
+    convs = [json.loads(p.read_text()) for p in out.glob("*/conversation.json")]
+    assert len(convs) == 1 and convs[0]["channels"] == 2
 
 
 def test_unknown_tenant_is_a_clear_error(tmp_path):
