@@ -17,6 +17,7 @@ import argparse
 import json
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -115,7 +116,7 @@ def plan(seed: int = 20261123, per_language: int = 24) -> list[tuple[Call, dict[
             if bad["dead_air"]:
                 # 9 s of unannounced silence after the agent's last turn. (Not after the
                 # customer's next turn: an interruption there would overlap it away.)
-                turns[-1] = Turn(turns[-1].role, turns[-1].text, pause_s=9.0)
+                turns[-1] = replace(turns[-1], pause_s=9.0)
             turns.append(Turn(C, b["filler_customer"]))
             if bad["interruption"]:
                 turns.append(Turn(A, b["filler_agent"], overlap_s=1.5))

@@ -76,13 +76,11 @@ def _jobs(paths: list[Path], tenant: str | None, extra_suffixes: tuple[str, ...]
 
 def _claim_output(out: Path, call_id: str, tenant_id: str) -> Path:
     """``out/<call_id>``, refusing to overwrite another tenant's results for the same audio."""
-    import json as _json
-
     target = out / call_id
     existing = target / "conversation.json"
     if existing.exists():
         try:
-            owner = _json.loads(existing.read_text(encoding="utf-8")).get("tenant_id")
+            owner = json.loads(existing.read_text(encoding="utf-8")).get("tenant_id")
         except ValueError:
             owner = None
         if owner and owner != tenant_id:
@@ -200,20 +198,21 @@ def score(
 
     def work(job: _Job) -> str:
         tenant_cfg = load_tenant(job.meta.tenant_id)
-        if job.path.name.endswith(".json"):
+        from_audio = not job.path.name.endswith(".json")
+        if from_audio:
+            conv = frontends.get(tenant_cfg.id).transcribe_file(job.path, job.meta.call_id)
+        else:
             conv = read_conversation(job.path)
             if conv.tenant_id != tenant_cfg.id:
                 raise QAPipelineError(
                     f"{job.path} belongs to tenant {conv.tenant_id!r}, not {tenant_cfg.id!r}")
-        else:
-            conv = frontends.get(tenant_cfg.id).transcribe_file(job.path, job.meta.call_id)
-            target = _claim_output(out, conv.call_id, conv.tenant_id)
+        target = _claim_output(out, conv.call_id, conv.tenant_id)
+        if from_audio:
             write_conversation(conv, target / "conversation.json")
         rub = rubric_for(tenant_cfg, conv.language, str(rubric) if rubric else None)
         meta = job.meta.to_dict()
         meta["call_id"] = conv.call_id
         card = score_conversation(conv, rub, call_meta=meta)
-        _claim_output(out, conv.call_id, conv.tenant_id)
         write_scorecard(card, out, conv)
         console.print(f"[green]✓[/green] {job.path.name}: {card.total_score:.1f} {card.grade}"
                       f"{' FATAL' if card.has_fatal else ''}"

@@ -150,10 +150,12 @@ def _split_at_turn_taking(groups: list[list[SpeakerWord]], min_pause_s: float = 
     starts_by_speaker: dict[str, list[float]] = {}
     for g in groups:
         starts_by_speaker.setdefault(g[0].speaker, []).append(g[0].word.start_s)
+    # Turn starts of everyone but the speaker, sorted once per speaker.
+    others_of = {spk: sorted(t for other, ts in starts_by_speaker.items() if other != spk
+                             for t in ts) for spk in starts_by_speaker}
     out: list[list[SpeakerWord]] = []
     for g in groups:
-        others = sorted(t for spk, ts in starts_by_speaker.items() if spk != g[0].speaker
-                        for t in ts)
+        others = others_of[g[0].speaker]
         current: list[SpeakerWord] = [g[0]]
         for prev, sw in zip(g, g[1:], strict=False):
             pause_start, pause_end = prev.word.end_s, sw.word.start_s

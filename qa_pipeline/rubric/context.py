@@ -39,7 +39,6 @@ class EvaluationContext:
     _exact: dict[int, dict[int, MatchHit]] = field(default_factory=dict, repr=False)
     _tolerant: dict[tuple[int, int], MatchHit | None] = field(default_factory=dict, repr=False)
     _viable: dict[int, tuple[Any, ...]] = field(default_factory=dict, repr=False)
-    _call_syllables: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def normalized(self) -> tuple[str, ...]:
@@ -86,14 +85,17 @@ class EvaluationContext:
         """
         key = id(matcher)
         if key not in self._viable:
-            if "call" not in self._call_syllables:
-                present: set[str] = set()
-                for i, norm in enumerate(self.normalized):
-                    if is_chinese(norm):
-                        present.update(self.syllables(i))
-                self._call_syllables["call"] = frozenset(present)
-            self._viable[key] = matcher.viable_pinyin(self._call_syllables["call"])
+            self._viable[key] = matcher.viable_pinyin(self._call_syllables)
         return self._viable[key]
+
+    @cached_property
+    def _call_syllables(self) -> frozenset[str]:
+        """Every pinyin syllable spoken in the call's Chinese utterances."""
+        present: set[str] = set()
+        for i, norm in enumerate(self.normalized):
+            if is_chinese(norm):
+                present.update(self.syllables(i))
+        return frozenset(present)
 
     def syllables(self, index: int) -> tuple[str, ...]:
         """Pinyin syllables of an utterance's normalised text (computed once per call)."""
