@@ -52,7 +52,8 @@ CALLS: tuple[Call, ...] = (
                   "forbidden_phrases": "pass", "abusive_language": "pass",
                   "unauthorized_promise": "pass", "empathy_on_complaint": "not_applicable",
                   "closing": "pass", "dead_air": "pass", "interruption": "pass",
-                  "customer_complaint": "pass"},
+                  "customer_complaint": "pass",
+                  "customer_sentiment_end": "pass"},
     ),
     Call(
         name="zh_bad_mono_16k",
@@ -73,7 +74,8 @@ CALLS: tuple[Call, ...] = (
                   "forbidden_phrases": "fail", "abusive_language": "pass",
                   "unauthorized_promise": "fail", "empathy_on_complaint": "fail",
                   "closing": "fail", "dead_air": "pass", "interruption": "pass",
-                  "customer_complaint": "fail"},
+                  "customer_complaint": "fail",
+                  "customer_sentiment_end": "fail"},
     ),
     Call(
         name="en_good_mono_8k",
@@ -97,7 +99,8 @@ CALLS: tuple[Call, ...] = (
                   "forbidden_phrases": "pass", "abusive_language": "pass",
                   "unauthorized_promise": "pass", "empathy_on_complaint": "not_applicable",
                   "closing": "pass", "dead_air": "pass", "interruption": "pass",
-                  "customer_complaint": "pass"},
+                  "customer_complaint": "pass",
+                  "customer_sentiment_end": "pass"},
     ),
     Call(
         name="en_bad_stereo_8k",
@@ -118,7 +121,8 @@ CALLS: tuple[Call, ...] = (
                   "forbidden_phrases": "fail", "abusive_language": "fail",
                   "unauthorized_promise": "fail", "empathy_on_complaint": "fail",
                   "closing": "fail", "dead_air": "fail", "interruption": "fail",
-                  "customer_complaint": "fail"},
+                  "customer_complaint": "fail",
+                  "customer_sentiment_end": "fail"},
     ),
     Call(
         name="zh_express_stereo_8k",
@@ -140,6 +144,7 @@ CALLS: tuple[Call, ...] = (
                   "forbidden_phrases": "pass", "abusive_language": "pass",
                   "unauthorized_promise": "pass", "empathy_on_complaint": "pass",
                   "closing": "pass", "dead_air": "pass", "interruption": "pass",
-                  "customer_complaint": "fail"},
+                  "customer_complaint": "fail",
+                  "customer_sentiment_end": "pass"},
     ),
 )

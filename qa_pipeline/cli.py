@@ -182,10 +182,14 @@ def score(
         help="rubric YAML (default: the tenant's rubric for the call's language)")] = None,
     asr_model: Annotated[str | None, typer.Option(help="Whisper model name or directory")] = None,
     diarizer: Annotated[str | None, typer.Option(help="mono diarization backend")] = None,
+    sentiment: Annotated[str | None, typer.Option(
+        help="sentiment backend (embedded, transformers, none; default: the tenant's)")] = None,
 ) -> None:
     """Audio or conversation.json -> OUT/<call_id>/scorecard.json + scorecard.html."""
+    import time
+
     from qa_pipeline.conversation.export import read_conversation, write_conversation
-    from qa_pipeline.pipeline import rubric_for, score_conversation
+    from qa_pipeline.pipeline import CallAnalyzers, analyzers_for, rubric_for, score_conversation
     from qa_pipeline.scorecard.render import write_scorecard
     from qa_pipeline.tenants import load_tenant
 
@@ -195,12 +199,19 @@ def score(
         load_rubric(rubric)  # fail before any audio is processed
     jobs = _jobs(paths, tenant, extra_suffixes=("conversation.json",))
     frontends = _FrontEnds(asr_model, diarizer)
+    analyzers: dict[str, CallAnalyzers] = {}
 
     def work(job: _Job) -> str:
         tenant_cfg = load_tenant(job.meta.tenant_id)
+        if tenant_cfg.id not in analyzers:
+            analyzers[tenant_cfg.id] = analyzers_for(tenant_cfg, sentiment)
         from_audio = not job.path.name.endswith(".json")
+        audio = None
         if from_audio:
-            conv = frontends.get(tenant_cfg.id).transcribe_file(job.path, job.meta.call_id)
+            frontend = frontends.get(tenant_cfg.id)
+            t0 = time.perf_counter()
+            audio = frontend.load(job.path, job.meta.call_id)
+            conv = frontend.transcribe_audio(audio, load_s=time.perf_counter() - t0)
         else:
             conv = read_conversation(job.path)
             if conv.tenant_id != tenant_cfg.id:
@@ -212,7 +223,8 @@ def score(
         rub = rubric_for(tenant_cfg, conv.language, str(rubric) if rubric else None)
         meta = job.meta.to_dict()
         meta["call_id"] = conv.call_id
-        card = score_conversation(conv, rub, call_meta=meta)
+        card = score_conversation(conv, rub, call_meta=meta, analyzers=analyzers[tenant_cfg.id],
+                                  audio=audio)
         write_scorecard(card, out, conv)
         console.print(f"[green]✓[/green] {job.path.name}: {card.total_score:.1f} {card.grade}"
                       f"{' FATAL' if card.has_fatal else ''}"

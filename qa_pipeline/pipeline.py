@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa_pipeline.call_reason import CallReasonClassifier, load_taxonomy
 from qa_pipeline.conversation.metrics import MetricsOptions, compute_metrics
+from qa_pipeline.emotion import (
+    AcousticOptions,
+    EmotionOptions,
+    extract_acoustics,
+    summarize_emotion,
+)
 from qa_pipeline.errors import ConfigError
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.embeddings import Embedder
@@ -17,10 +25,16 @@ from qa_pipeline.rubric.engine import evaluate
 from qa_pipeline.rubric.loader import load_rubric
 from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.scorecard.card import Scorecard, build_scorecard
-from qa_pipeline.sentiment import SentimentScorer
+from qa_pipeline.sentiment import SentimentOptions, SentimentScorer, get_sentiment_scorer
 from qa_pipeline.tenants import TenantConfig
+from qa_pipeline.types import LoadedAudio
 
 _REPO = Path(__file__).resolve().parent.parent
+
+
+def _repo_path(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else _REPO / p
 
 
 def rubric_for(tenant: TenantConfig, language: str, override: str | None = None) -> Rubric:
@@ -32,8 +46,33 @@ def rubric_for(tenant: TenantConfig, language: str, override: str | None = None)
     if not tenant.rubrics:
         raise ConfigError(f"tenant {tenant.id!r} configures no rubric; pass --rubric FILE")
     path = tenant.rubrics.get(language) or next(iter(tenant.rubrics.values()))
-    p = Path(path)
-    return load_rubric(p if p.is_absolute() else _REPO / p)
+    return load_rubric(_repo_path(path))
+
+
+@dataclass(frozen=True)
+class CallAnalyzers:
+    """The models and options that look beyond the words (built once per tenant per batch)."""
+
+    sentiment: SentimentScorer | None = None
+    call_reasons: CallReasonClassifier | None = None
+    acoustic: AcousticOptions | None = field(default_factory=AcousticOptions)
+    emotion: EmotionOptions = field(default_factory=EmotionOptions)
+
+
+def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None) -> CallAnalyzers:
+    """The tenant's sentiment model, call-reason taxonomy and complaint cues
+    (``sentiment_backend`` overrides the tenant's backend, e.g. ``none``).
+    """
+    s = tenant.sentiment
+    backend = sentiment_backend or s.backend
+    scorer = get_sentiment_scorer(SentimentOptions(
+        backend, s.model if backend == s.backend else None, s.device, s.batch_size,
+        label_map=dict(s.label_map)))
+    reasons = (CallReasonClassifier(load_taxonomy(_repo_path(tenant.call_reasons)))
+               if tenant.call_reasons else None)
+    emotion = EmotionOptions(complaint_cues=EmotionOptions().complaint_cues
+                             + tenant.complaint_cues)
+    return CallAnalyzers(scorer, reasons, AcousticOptions(), emotion)
 
 
 def score_conversation(
@@ -42,21 +81,38 @@ def score_conversation(
     *,
     call_meta: dict[str, Any] | None = None,
     metrics_options: MetricsOptions | None = None,
-    sentiment_scorer: SentimentScorer | None = None,
+    analyzers: CallAnalyzers | None = None,
+    audio: LoadedAudio | None = None,
     embedder_factory: Callable[[], Embedder] | None = None,
 ) -> Scorecard:
-    """Conversation -> metrics (+ sentiment) -> rubric evaluation -> scorecard."""
+    """Conversation (+ audio) -> metrics, sentiment, acoustics, emotion, call reason ->
+    rubric evaluation -> scorecard. Without ``audio`` (re-scoring a stored conversation)
+    there are no acoustic features and arousal is unknown.
+    """
+    an = analyzers or CallAnalyzers()
     timings = dict(conversation.provenance.processing_s)
-    t0 = time.perf_counter()
-    metrics = compute_metrics(conversation, metrics_options)
-    timings["metrics"] = time.perf_counter() - t0
-    sentiment = None
-    if sentiment_scorer is not None:
+
+    def timed(stage: str, fn: Callable[[], Any]) -> Any:
         t0 = time.perf_counter()
-        sentiment = sentiment_scorer.score(conversation)
-        timings["sentiment"] = time.perf_counter() - t0
+        out = fn()
+        timings[stage] = time.perf_counter() - t0
+        return out
+
+    metrics = timed("metrics", lambda: compute_metrics(conversation, metrics_options))
+    acoustics = emotion = None
+    if audio is not None and an.acoustic is not None:
+        acoustics = timed("acoustics",
+                          lambda: extract_acoustics(audio, conversation, an.acoustic))
+    scorer = an.sentiment
+    sentiment = timed("sentiment", lambda: scorer.score(conversation)) if scorer else None
+    if sentiment is not None:
+        emotion = summarize_emotion(conversation, sentiment, acoustics, an.emotion)
+    classifier = an.call_reasons
+    reason = (timed("call_reason", lambda: classifier.classify(conversation))
+              if classifier else None)
     t0 = time.perf_counter()
-    ctx = EvaluationContext(conversation, metrics, sentiment, embedder_factory)
+    ctx = EvaluationContext(conversation, metrics, sentiment, embedder_factory,
+                            acoustics=acoustics, emotion=emotion, call_reason=reason)
     result = evaluate(rubric, ctx)
     timings["rubric"] = time.perf_counter() - t0
     prov = conversation.provenance
@@ -65,10 +121,14 @@ def score_conversation(
         "diarization": f"{prov.diarization_backend}:{prov.diarization_model_id}",
         "roles": prov.role_method,
     }
-    if "__embedder__" in ctx._embeddings:
-        models["embedding"] = ctx.embedder.model_id
+    if ctx.embedder_used is not None:
+        models["embedding"] = ctx.embedder_used.model_id
     if sentiment is not None:
         models["sentiment"] = sentiment.model_id
+    if acoustics is not None:
+        models["acoustics"] = "librosa-yin+rms"
+    if reason is not None:
+        models["call_reason"] = reason.taxonomy
     return build_scorecard(
         rubric, result,
         call_id=conversation.call_id,
@@ -79,4 +139,7 @@ def score_conversation(
         call=call_meta,
         metrics=metrics.to_dict(),
         sentiment=sentiment.to_dict() if sentiment else None,
+        emotion=emotion.to_dict() if emotion else None,
+        acoustics=acoustics.to_dict() if acoustics else None,
+        call_reason=reason.to_dict() if reason else None,
     )

@@ -44,6 +44,19 @@ class DiarizationSettings(BaseModel):
     pyannote_model: str = "pyannote/speaker-diarization-community-1"
 
 
+class SentimentSettings(BaseModel):
+    """Tenant-level sentiment choices (mirrors :class:`qa_pipeline.sentiment.SentimentOptions`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: str = "embedded"
+    model: str | None = None
+    device: str = "auto"
+    batch_size: int = Field(32, ge=1, le=1024)
+    label_map: dict[str, Literal["negative", "neutral", "positive"]] = Field(
+        default_factory=dict)
+
+
 class TenantConfig(BaseModel):
     """Everything the pipeline needs to know about one tenant (client company)."""
 
@@ -64,6 +77,11 @@ class TenantConfig(BaseModel):
     diarization: DiarizationSettings = DiarizationSettings()
     # Rubric per language (path relative to the repository root or absolute).
     rubrics: dict[str, str] = Field(default_factory=dict)
+    sentiment: SentimentSettings = SentimentSettings()
+    # Call-reason taxonomy (relative to the repository root or absolute; null: no
+    # classification) and complaint phrases added to the built-in ones.
+    call_reasons: str | None = "rubrics/call_reasons/default.yaml"
+    complaint_cues: tuple[str, ...] = ()
 
     @property
     def agent_channel_index(self) -> int:

@@ -218,6 +218,13 @@ def hub_reachable(host: str = "huggingface.co", timeout_s: float = 1.5) -> bool:
         return False
 
 
+def resolve_hub(repo_id: str) -> ResolvedModel:
+    """A Hugging Face hub repository not registered in the manifest (e.g. a sentiment model
+    a tenant configures by id): the local HF cache first, then the network.
+    """
+    return _resolve_hub(repo_id, repo_id)
+
+
 def _resolve_hub(name: str, repo_id: str) -> ResolvedModel:
     try:
         from huggingface_hub import snapshot_download

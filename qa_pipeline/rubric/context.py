@@ -17,7 +17,9 @@ from qa_pipeline.rubric.matching import (
 from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
 
 if TYPE_CHECKING:
+    from qa_pipeline.call_reason import CallReason
     from qa_pipeline.conversation.metrics import ConversationMetrics
+    from qa_pipeline.emotion import AcousticTrack, EmotionSummary
     from qa_pipeline.rubric.embeddings import Embedder
     from qa_pipeline.sentiment import SentimentTrack
 
@@ -34,6 +36,9 @@ class EvaluationContext:
     metrics: ConversationMetrics | None = None
     sentiment: SentimentTrack | None = None
     embedder_factory: Callable[[], Embedder] | None = None
+    acoustics: AcousticTrack | None = None
+    emotion: EmotionSummary | None = None
+    call_reason: CallReason | None = None
     _embeddings: dict[str, object] = field(default_factory=dict, repr=False)
     _syllables: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _exact: dict[int, dict[int, MatchHit]] = field(default_factory=dict, repr=False)
@@ -119,6 +124,11 @@ class EvaluationContext:
                 continue
             out.append(u)
         return tuple(out)
+
+    @property
+    def embedder_used(self) -> Embedder | None:
+        """The embedder if any rule used one (for provenance), else None."""
+        return self._embeddings.get("__embedder__")  # type: ignore[return-value]
 
     @property
     def embedder(self) -> Embedder:

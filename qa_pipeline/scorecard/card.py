@@ -70,6 +70,9 @@ class Scorecard:
     call: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     sentiment: dict[str, Any] | None = None
+    emotion: dict[str, Any] | None = None
+    acoustics: dict[str, Any] | None = None
+    call_reason: dict[str, Any] | None = None
     created_at: str = ""
 
     @property
@@ -105,6 +108,9 @@ class Scorecard:
             "items": [i.to_dict() for i in self.items],
             "metrics": self.metrics,
             "sentiment": self.sentiment,
+            "emotion": self.emotion,
+            "acoustics": self.acoustics,
+            "call_reason": self.call_reason,
             "provenance": self.provenance,
             "created_at": self.created_at,
         }
@@ -120,6 +126,9 @@ def build_scorecard(
     call: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     sentiment: dict[str, Any] | None = None,
+    emotion: dict[str, Any] | None = None,
+    acoustics: dict[str, Any] | None = None,
+    call_reason: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> Scorecard:
     """Score a rubric result.
@@ -188,5 +197,6 @@ def build_scorecard(
         grade_label=band.label, has_fatal=has_fatal, pending_fatal=pending_fatal,
         has_non_fatal_error=non_fatal_error, needs_review=needs_review,
         sections=tuple(sections), items=tuple(items), provenance=prov, call=call or {},
-        metrics=metrics or {}, sentiment=sentiment, created_at=created,
+        metrics=metrics or {}, sentiment=sentiment, emotion=emotion, acoustics=acoustics,
+        call_reason=call_reason, created_at=created,
     )

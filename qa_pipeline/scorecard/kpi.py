@@ -89,3 +89,19 @@ def kpi_rollup(scorecards: Iterable[dict[str, Any]], by: tuple[str, ...] = ("ten
             mean_score=sum(float(c.get("total_score", 0.0)) for c in cards) / len(cards),
         ))
     return rows
+
+
+def call_reason_counts(scorecards: Iterable[dict[str, Any]],
+                       by: tuple[str, ...] = ("tenant", "day")
+                       ) -> dict[tuple[str, ...], dict[str, int]]:
+    """Calls per call reason (hot topics), grouped by tenant first and then ``by``.
+
+    Calls scored without a call-reason taxonomy count under ``unclassified``.
+    """
+    dims = by if by and by[0] == "tenant" else ("tenant", *[d for d in by if d != "tenant"])
+    counts: dict[tuple[str, ...], dict[str, int]] = defaultdict(dict)
+    for card in scorecards:
+        key = tuple(_key_value(card, d) for d in dims)
+        label = str((card.get("call_reason") or {}).get("label") or "unclassified")
+        counts[key][label] = counts[key].get(label, 0) + 1
+    return {k: dict(sorted(v.items())) for k, v in sorted(counts.items())}

@@ -99,13 +99,18 @@ def render_html(card: Scorecard, conversation: Conversation | None = None) -> st
             shown_v = "—" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
             parts.append(f"<tr><td>{e(k)}</td><td>{shown_v}</td></tr>")
         parts.append("</table>")
+    parts.extend(_emotion_html(d, conversation.duration_s if conversation else None))
     if conversation is not None:
+        labels = {i["utterance_index"]: i for i in (d.get("sentiment") or {}).get("items", [])}
         parts.append("<h2>Transcript</h2>")
         for u in conversation.utterances:
+            mood = labels.get(u.index)
+            tag = (f" <span class='muted'>[{e(mood['label'])} {mood['score']:+.2f}]</span>"
+                   if mood and mood["label"] != "neutral" else "")
             parts.append(
                 f"<div class='utt'><span class='ts'>[{_ts(u.start_s)}]</span> "
                 f"<span class='role' style='color:{_ROLE_COLOURS.get(u.role.value, '#333')}'>"
-                f"{e(u.role.value)}</span> {e(u.text)}</div>"
+                f"{e(u.role.value)}</span> {e(u.text)}{tag}</div>"
             )
     prov = card.provenance
     parts.append("<h2>Provenance</h2><table>" + "".join(
@@ -113,6 +118,73 @@ def render_html(card: Scorecard, conversation: Conversation | None = None) -> st
         for k, v in prov.items()) + "</table>")
     parts.append(f"<p class='muted'>created {e(card.created_at)}</p></body></html>")
     return "\n".join(parts)
+
+
+def _sentiment_svg(curve: list[dict[str, Any]], duration_s: float) -> str:
+    """Customer valence (solid) and arousal (dashed) over the call, as inline SVG."""
+    width, height, pad = 640, 160, 24
+
+    def xy(t: float, v: float) -> str:
+        x = pad + (width - 2 * pad) * min(max(t / max(duration_s, 1e-6), 0.0), 1.0)
+        y = pad + (height - 2 * pad) * (1.0 - (v + 1.0) / 2.0)
+        return f"{x:.1f},{y:.1f}"
+
+    valence = " ".join(xy(p["t_s"], p["valence"]) for p in curve)
+    arousal = " ".join(xy(p["t_s"], p["arousal"]) for p in curve if p["arousal"] is not None)
+    dots = "".join(
+        f"<circle cx='{xy(p['t_s'], p['valence']).split(',')[0]}' "
+        f"cy='{xy(p['t_s'], p['valence']).split(',')[1]}' r='3' fill='#8f3f71'>"
+        f"<title>{_ts(p['t_s'])} valence {p['valence']:+.2f}</title></circle>" for p in curve)
+    zero = xy(0, 0).split(",")[1]
+    return (
+        f"<svg role='img' aria-label='customer sentiment over the call' width='{width}' "
+        f"height='{height}' viewBox='0 0 {width} {height}' style='background:#fafafa'>"
+        f"<line x1='{pad}' y1='{zero}' x2='{width - pad}' y2='{zero}' stroke='#ccc'/>"
+        f"<text x='2' y='{pad + 4}' font-size='10' fill='#666'>+1</text>"
+        f"<text x='2' y='{height - pad + 4}' font-size='10' fill='#666'>−1</text>"
+        f"<text x='{width - pad}' y='{height - 6}' font-size='10' fill='#666' "
+        f"text-anchor='end'>{_ts(duration_s)}</text>"
+        + (f"<polyline points='{arousal}' fill='none' stroke='#e08a00' "
+           f"stroke-dasharray='4 3'/>" if arousal else "")
+        + f"<polyline points='{valence}' fill='none' stroke='#8f3f71' stroke-width='2'/>{dots}"
+        "</svg>"
+    )
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}"
+
+
+def _emotion_html(d: dict[str, Any], duration_s: float | None) -> list[str]:
+    e = html.escape
+    parts: list[str] = []
+    reason = d.get("call_reason")
+    if reason:
+        parts.append(f"<h2>Call reason</h2><p><b>{e(reason['label'])}</b> "
+                     f"<span class='muted'>(confidence {reason['confidence']:.2f}, "
+                     f"{e(reason['method'])}, {e(reason['taxonomy'])})</span></p>")
+    emotion = d.get("emotion")
+    if not emotion:
+        return parts
+    parts.append("<h2>Customer emotion</h2>")
+    curve = emotion.get("curve") or []
+    if curve:
+        end = duration_s or max(p["t_s"] for p in curve) + 1.0
+        parts.append(_sentiment_svg(curve, end))
+        parts.append("<div class='muted'>solid: valence from text (−1 negative … +1 "
+                     "positive); dashed: acoustic arousal (calm … agitated)</div>")
+    rows = []
+    for phase in ("start", "middle", "end"):
+        p = emotion["customer"][phase]
+        rows.append(f"<tr><td>{phase}</td><td>{_signed(p['valence'])}</td>"
+                    f"<td>{_signed(p['arousal'])}</td></tr>")
+    parts.append("<table><tr><th>Phase</th><th>Valence</th><th>Arousal</th></tr>"
+                 + "".join(rows) + "</table>")
+    for key, title in (("escalation", "Escalation"), ("complaint_intent", "Complaint intent")):
+        f = emotion[key]
+        verdict = _badge("yes", "#b3261e") if f["detected"] else _badge("no", "#1b7f3b")
+        parts.append(f"<p>{title}: {verdict} <span class='muted'>{e(f['reason'])}</span></p>")
+    return parts
 
 
 def _atomic_write(path: Path, text: str) -> None:

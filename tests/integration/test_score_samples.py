@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qa_pipeline.cli import app
-from qa_pipeline.pipeline import rubric_for, score_conversation
+from qa_pipeline.pipeline import analyzers_for, rubric_for, score_conversation
 from qa_pipeline.scorecard.kpi import kpi_rollup
 from qa_pipeline.tenants import load_tenant
 from qa_pipeline.types import Status
@@ -23,7 +23,8 @@ def test_sample_scorecards_match_labels(sample_conversations, sample_rows):
         name = row["path"].split("/")[-1].removesuffix(".wav")
         conv = sample_conversations[name]
         tenant = load_tenant(row["tenant_id"])
-        card = score_conversation(conv, rubric_for(tenant, conv.language), call_meta=row)
+        card = score_conversation(conv, rubric_for(tenant, conv.language), call_meta=row,
+                                  analyzers=analyzers_for(tenant))
         cards.append(card.to_dict())
         expected = json.loads((DATA / "reference" / f"{name}.labels.json").read_text())["expected"]
         for criterion, label in expected.items():
@@ -43,16 +44,29 @@ def test_score_cli_writes_json_and_html(tmp_path):
     assert result.exit_code == 0, result.output
     card_path = next(out.glob("*/scorecard.json"))
     card = json.loads(card_path.read_text())
-    assert card["rubric"] == "customer_service_en@1"
+    assert card["rubric"] == "customer_service_en@2"
     assert card["grade"] == "E" and card["total_score"] <= 30
     html = (card_path.parent / "scorecard.html").read_text()
     assert "I guarantee" in html or "guarantee" in html
+    # Scored from audio: sentiment, acoustics, emotion and call reason are all there.
+    conv = json.loads((card_path.parent / "conversation.json").read_text())
+    n_utts = len(conv["utterances"])
+    assert [i["utterance_index"] for i in card["sentiment"]["items"]] == list(range(n_utts))
+    assert len(card["acoustics"]["items"]) == n_utts
+    assert card["call_reason"]["label"] == "complaint"
+    statuses = {i["criterion_id"]: i["status"] for i in card["items"]}
+    assert statuses["customer_sentiment_end"] == "fail"  # "This is ridiculous." ends the call
+    assert "<svg" in html and "Customer emotion" in html
+    assert set(card["provenance"]["models"]) >= {"sentiment", "acoustics", "call_reason"}
     # rescoring from the stored conversation.json needs no audio
     again = CliRunner().invoke(app, ["score", str(card_path.parent / "conversation.json"),
                                      "--tenant", "default", "--out", str(tmp_path / "re")])
     assert again.exit_code == 0, again.output
     re_card = json.loads(next((tmp_path / "re").glob("*/scorecard.json")).read_text())
     assert re_card["total_score"] == card["total_score"]
+    # No audio when re-scoring: no acoustic features, the same text sentiment.
+    assert re_card["acoustics"] is None
+    assert re_card["sentiment"] == card["sentiment"]
 
 
 def test_same_audio_for_two_tenants_never_overwrites(tmp_path, sample_conversations):
@@ -89,6 +103,9 @@ def test_outputs_validate_against_documented_schemas(sample_conversations, sampl
     for row in sample_rows:
         conv = sample_conversations[row["path"].split("/")[-1].removesuffix(".wav")]
         jsonschema.validate(json.loads(json.dumps(conv.to_dict())), conv_schema)
-        card = score_conversation(conv, rubric_for(load_tenant(row["tenant_id"]), conv.language),
-                                  call_meta=row)
-        jsonschema.validate(json.loads(json.dumps(card.to_dict())), card_schema)
+        tenant = load_tenant(row["tenant_id"])
+        card = score_conversation(conv, rubric_for(tenant, conv.language), call_meta=row,
+                                  analyzers=analyzers_for(tenant))
+        data = json.loads(json.dumps(card.to_dict()))
+        jsonschema.validate(data, card_schema)
+        assert data["sentiment"] and data["emotion"] and data["call_reason"]

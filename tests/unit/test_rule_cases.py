@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from qa_pipeline.conversation.metrics import compute_metrics
+from qa_pipeline.emotion import summarize_emotion
 from qa_pipeline.errors import RubricValidationError
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.embeddings import CharNgramEmbedder
@@ -52,7 +53,8 @@ def test_rule_case(rule_type, rule_case):
                       for i, s in rule_case["sentiment"])
         sentiment = SentimentTrack(conv.call_id, items, "test")
     ctx = EvaluationContext(conv, compute_metrics(conv), sentiment,
-                            embedder_factory=CharNgramEmbedder)
+                            embedder_factory=CharNgramEmbedder,
+                            emotion=summarize_emotion(conv, sentiment) if sentiment else None)
     outcome = parsed.evaluate(ctx)
     assert outcome.status is Status(expect["status"]), outcome.message
     if "evidence" in expect:

@@ -163,3 +163,23 @@ def test_kpi_formulas():
     assert by_day[("acme", "t1", "2026-11-01")].calls == 3
     assert by_day[("acme", "t1", "2026-11-01")].to_dict()["fatal_error_accuracy"] == \
         pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_call_reason_counts_per_tenant_and_day_never_mix_tenants():
+    from qa_pipeline.scorecard import call_reason_counts
+
+    cards = [
+        {"tenant_id": "a", "call": {"started_at": "2026-11-02T09:00"},
+         "call_reason": {"label": "complaint"}},
+        {"tenant_id": "a", "call": {"started_at": "2026-11-02T10:00"},
+         "call_reason": {"label": "complaint"}},
+        {"tenant_id": "a", "call": {"started_at": "2026-11-03T10:00"},
+         "call_reason": {"label": "lookup"}},
+        {"tenant_id": "b", "call": {"started_at": "2026-11-02T11:00"}, "call_reason": None},
+    ]
+    assert call_reason_counts(cards) == {
+        ("a", "2026-11-02"): {"complaint": 2},
+        ("a", "2026-11-03"): {"lookup": 1},
+        ("b", "2026-11-02"): {"unclassified": 1},
+    }
+    assert call_reason_counts(cards, by=("day",)) == call_reason_counts(cards)

@@ -5,6 +5,7 @@ from qa_pipeline.rubric.rules import (  # noqa: F401 - imported for registration
     any_of,
     at_least,
     before,
+    emotion,
     follows,
     forbidden_phrase,
     metric_threshold,

@@ -1,0 +1,27 @@
+"""Acoustic features (librosa) and the customer's emotion trajectory."""
+
+from qa_pipeline.emotion.acoustic import (
+    AcousticOptions,
+    AcousticTrack,
+    UtteranceAcoustics,
+    extract_acoustics,
+)
+from qa_pipeline.emotion.trajectory import (
+    EmotionOptions,
+    EmotionSummary,
+    Finding,
+    PhaseEmotion,
+    summarize_emotion,
+)
+
+__all__ = [
+    "AcousticOptions",
+    "AcousticTrack",
+    "EmotionOptions",
+    "EmotionSummary",
+    "Finding",
+    "PhaseEmotion",
+    "UtteranceAcoustics",
+    "extract_acoustics",
+    "summarize_emotion",
+]

@@ -1,0 +1,119 @@
+"""Per-utterance sentiment: the track rubric rules read, and the Protocol scorers implement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from qa_pipeline.types import Conversation
+
+Label = Literal["negative", "neutral", "positive"]
+LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceSentiment:
+    """Sentiment of one utterance.
+
+    ``score`` is P(positive) - P(negative) in [-1, 1]; ``confidence`` is the probability of
+    ``label``.
+    """
+
+    utterance_index: int
+    label: Label
+    score: float
+    confidence: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"utterance_index": self.utterance_index, "label": self.label,
+                "score": round(self.score, 4), "confidence": round(self.confidence, 4)}
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentTrack:
+    """Sentiment of every scored utterance of a call, from one model."""
+
+    call_id: str
+    items: tuple[UtteranceSentiment, ...]
+    model_id: str
+
+    def for_indices(self, indices: set[int]) -> tuple[UtteranceSentiment, ...]:
+        """Items of the given utterances, in call order."""
+        return tuple(i for i in self.items if i.utterance_index in indices)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"model_id": self.model_id, "items": [i.to_dict() for i in self.items]}
+
+
+class SentimentScorer(Protocol):
+    """Scores every utterance of a conversation."""
+
+    model_id: str
+
+    def score(self, conversation: Conversation) -> SentimentTrack:
+        """A track covering the conversation's utterances."""
+        ...
+
+
+class TextClassifier(Protocol):
+    """Class probabilities (negative, neutral, positive) for a batch of texts."""
+
+    model_id: str
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), 3)`` rows summing to 1, columns in ``LABELS`` order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentOptions:
+    """Options of the sentiment stage.
+
+    Attributes:
+        backend: ``embedded`` (offline default, zh + en), ``transformers`` or ``none``.
+        model: for ``transformers``: a hub id (``owner/name``), a name registered under
+            ``sentiment`` in models/manifest.yaml, or a local directory.
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda[:N]``.
+        batch_size: texts per forward pass.
+        max_length_tokens: longer utterances are truncated.
+        label_map: the model's own label names -> negative / neutral / positive, for models
+            whose labels are not recognised automatically (e.g. emotion classes).
+    """
+
+    backend: str = "embedded"
+    model: str | None = None
+    device: str = "auto"
+    batch_size: int = 32
+    max_length_tokens: int = 128
+    label_map: dict[str, Label] = field(default_factory=dict)
+
+
+def track_from_probabilities(conversation: Conversation, probabilities: np.ndarray,
+                             model_id: str) -> SentimentTrack:
+    """A track from per-utterance class probabilities (rows in utterance order)."""
+    items = []
+    for utt, row in zip(conversation.utterances, probabilities, strict=True):
+        best = int(np.argmax(row))
+        items.append(UtteranceSentiment(utt.index, LABELS[best], float(row[2] - row[0]),
+                                        float(row[best])))
+    return SentimentTrack(conversation.call_id, tuple(items), model_id)
+
+
+class ClassifierScorer:
+    """A :class:`SentimentScorer` over any :class:`TextClassifier` (one batch per call)."""
+
+    def __init__(self, classifier: TextClassifier) -> None:
+        self._classifier = classifier
+        self.model_id = classifier.model_id
+
+    def score(self, conversation: Conversation) -> SentimentTrack:
+        """Classify every utterance's text."""
+        texts = [u.text for u in conversation.utterances]
+        probs = (self._classifier.predict_proba(texts) if texts
+                 else np.zeros((0, 3), dtype=np.float32))
+        return track_from_probabilities(conversation, probs, self.model_id)
