@@ -30,7 +30,7 @@ class Taxonomy(BaseModel):
     version: str = "1"
     classes: tuple[ReasonClass, ...] = Field(min_length=2)
     fallback: str = "other"
-    min_confidence: float = Field(0.35, ge=0.0, le=1.0)
+    min_confidence: float = Field(0.30, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _check(self) -> Taxonomy:
