@@ -186,8 +186,6 @@ def score(
         help="sentiment backend (embedded, transformers, none; default: the tenant's)")] = None,
 ) -> None:
     """Audio or conversation.json -> OUT/<call_id>/scorecard.json + scorecard.html."""
-    import time
-
     from qa_pipeline.conversation.export import read_conversation, write_conversation
     from qa_pipeline.pipeline import CallAnalyzers, analyzers_for, rubric_for, score_conversation
     from qa_pipeline.scorecard.render import write_scorecard
@@ -208,10 +206,8 @@ def score(
         from_audio = not job.path.name.endswith(".json")
         audio = None
         if from_audio:
-            frontend = frontends.get(tenant_cfg.id)
-            t0 = time.perf_counter()
-            audio = frontend.load(job.path, job.meta.call_id)
-            conv = frontend.transcribe_audio(audio, load_s=time.perf_counter() - t0)
+            audio, conv = frontends.get(tenant_cfg.id).load_and_transcribe(job.path,
+                                                                            job.meta.call_id)
         else:
             conv = read_conversation(job.path)
             if conv.tenant_id != tenant_cfg.id:

@@ -91,9 +91,16 @@ class FrontEnd:
     def transcribe_file(self, path: str | os.PathLike[str], call_id: str | None = None,
                         hook: StageHook | None = None) -> Conversation:
         """Recording file -> Conversation."""
+        return self.load_and_transcribe(path, call_id, hook)[1]
+
+    def load_and_transcribe(self, path: str | os.PathLike[str], call_id: str | None = None,
+                            hook: StageHook | None = None) -> tuple[LoadedAudio, Conversation]:
+        """Recording file -> (decoded audio, Conversation): for callers that also analyse
+        the audio itself (acoustic features) without decoding it twice.
+        """
         t0 = time.perf_counter()
         audio = self.load(path, call_id)
-        return self.transcribe_audio(audio, hook=hook, load_s=time.perf_counter() - t0)
+        return audio, self.transcribe_audio(audio, hook=hook, load_s=time.perf_counter() - t0)
 
     def transcribe_audio(self, audio: LoadedAudio, hook: StageHook | None = None,
                          load_s: float = 0.0) -> Conversation:

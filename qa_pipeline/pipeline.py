@@ -13,6 +13,7 @@ from typing import Any
 from qa_pipeline.call_reason import CallReasonClassifier, load_taxonomy
 from qa_pipeline.conversation.metrics import MetricsOptions, compute_metrics
 from qa_pipeline.emotion import (
+    DEFAULT_COMPLAINT_CUES,
     AcousticOptions,
     EmotionOptions,
     extract_acoustics,
@@ -70,8 +71,7 @@ def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None) ->
         label_map=dict(s.label_map)))
     reasons = (CallReasonClassifier(load_taxonomy(_repo_path(tenant.call_reasons)))
                if tenant.call_reasons else None)
-    emotion = EmotionOptions(complaint_cues=EmotionOptions().complaint_cues
-                             + tenant.complaint_cues)
+    emotion = EmotionOptions(complaint_cues=DEFAULT_COMPLAINT_CUES + tenant.complaint_cues)
     return CallAnalyzers(scorer, reasons, AcousticOptions(), emotion)
 
 

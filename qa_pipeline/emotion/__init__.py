@@ -7,6 +7,7 @@ from qa_pipeline.emotion.acoustic import (
     extract_acoustics,
 )
 from qa_pipeline.emotion.trajectory import (
+    DEFAULT_COMPLAINT_CUES,
     EmotionOptions,
     EmotionSummary,
     Finding,
@@ -15,6 +16,7 @@ from qa_pipeline.emotion.trajectory import (
 )
 
 __all__ = [
+    "DEFAULT_COMPLAINT_CUES",
     "AcousticOptions",
     "AcousticTrack",
     "EmotionOptions",

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_pipeline.conversation.metrics import speech_units
 from qa_pipeline.errors import StageError
 from qa_pipeline.types import Conversation, LoadedAudio, Utterance
 
@@ -138,13 +139,6 @@ def _channel_of(utt: Utterance) -> int:
     return 1 if utt.speaker.endswith("1") else 0
 
 
-def _units(utt: Utterance) -> int:
-    """Spoken units: Chinese characters, or words for other languages."""
-    text = utt.text
-    han = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
-    return han if han else len(text.split())
-
-
 def _utterance_features(utt: Utterance, f: _Frames, opts: AcousticOptions
                         ) -> tuple[float | None, float | None, float, float, float]:
     a = int(utt.start_s / opts.hop_s)
@@ -153,7 +147,7 @@ def _utterance_features(utt: Utterance, f: _Frames, opts: AcousticOptions
     energy = f.energy_db[a:b]
     pitch = f.f0_hz[a:b][voiced]
     duration = max(utt.end_s - utt.start_s, 1e-3)
-    rate = _units(utt) / duration
+    rate = speech_units(utt.text) / duration
     if energy.size == 0:
         return None, None, -100.0, rate, 0.0
     if pitch.size >= 3:

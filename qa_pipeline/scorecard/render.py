@@ -124,18 +124,20 @@ def _sentiment_svg(curve: list[dict[str, Any]], duration_s: float) -> str:
     """Customer valence (solid) and arousal (dashed) over the call, as inline SVG."""
     width, height, pad = 640, 160, 24
 
-    def xy(t: float, v: float) -> str:
+    def xy(t: float, v: float) -> tuple[str, str]:
         x = pad + (width - 2 * pad) * min(max(t / max(duration_s, 1e-6), 0.0), 1.0)
         y = pad + (height - 2 * pad) * (1.0 - (v + 1.0) / 2.0)
-        return f"{x:.1f},{y:.1f}"
+        return f"{x:.1f}", f"{y:.1f}"
 
-    valence = " ".join(xy(p["t_s"], p["valence"]) for p in curve)
-    arousal = " ".join(xy(p["t_s"], p["arousal"]) for p in curve if p["arousal"] is not None)
+    points = [(p, xy(p["t_s"], p["valence"])) for p in curve]
+    valence = " ".join(f"{x},{y}" for _, (x, y) in points)
+    arousal = " ".join(",".join(xy(p["t_s"], p["arousal"])) for p in curve
+                       if p["arousal"] is not None)
     dots = "".join(
-        f"<circle cx='{xy(p['t_s'], p['valence']).split(',')[0]}' "
-        f"cy='{xy(p['t_s'], p['valence']).split(',')[1]}' r='3' fill='#8f3f71'>"
-        f"<title>{_ts(p['t_s'])} valence {p['valence']:+.2f}</title></circle>" for p in curve)
-    zero = xy(0, 0).split(",")[1]
+        f"<circle cx='{x}' cy='{y}' r='3' fill='#8f3f71'>"
+        f"<title>{_ts(p['t_s'])} valence {p['valence']:+.2f}</title></circle>"
+        for p, (x, y) in points)
+    zero = xy(0, 0)[1]
     return (
         f"<svg role='img' aria-label='customer sentiment over the call' width='{width}' "
         f"height='{height}' viewBox='0 0 {width} {height}' style='background:#fafafa'>"
