@@ -66,3 +66,19 @@ def quarantine(out_dir: str | os.PathLike[str], failure: Failure) -> Path:
     os.replace(tmp, target)
     return target
 
+
+
+def claim_output(out: str | os.PathLike[str], call_id: str, tenant_id: str) -> Path:
+    """``out/<call_id>``, refusing to overwrite another tenant's results for the same audio."""
+    target = Path(out) / call_id
+    existing = target / "conversation.json"
+    if existing.exists():
+        try:
+            owner = json.loads(existing.read_text(encoding="utf-8")).get("tenant_id")
+        except ValueError:
+            owner = None
+        if owner and owner != tenant_id:
+            raise QAPipelineError(
+                f"{target} holds tenant {owner!r}'s results for this audio; write tenant "
+                f"{tenant_id!r} to another output folder")
+    return target

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from qa_pipeline.batch import Failure, discover, failure_from, quarantine
+from qa_pipeline.batch import Failure, claim_output, discover, failure_from, quarantine
 from qa_pipeline.errors import QAPipelineError, RubricValidationError
 from qa_pipeline.manifest import CallMeta, is_manifest, read_manifest
 from qa_pipeline.version import __version__
@@ -72,22 +72,6 @@ def _jobs(paths: list[Path], tenant: str | None, extra_suffixes: tuple[str, ...]
         for f in discover(plain, extra_suffixes):
             jobs.append(_Job(f, CallMeta(path=str(f), tenant_id=tenant)))
     return jobs
-
-
-def _claim_output(out: Path, call_id: str, tenant_id: str) -> Path:
-    """``out/<call_id>``, refusing to overwrite another tenant's results for the same audio."""
-    target = out / call_id
-    existing = target / "conversation.json"
-    if existing.exists():
-        try:
-            owner = json.loads(existing.read_text(encoding="utf-8")).get("tenant_id")
-        except ValueError:
-            owner = None
-        if owner and owner != tenant_id:
-            raise QAPipelineError(
-                f"{target} holds tenant {owner!r}'s results for this audio; write tenant "
-                f"{tenant_id!r} to another --out folder")
-    return target
 
 
 def _progress() -> Progress:
@@ -161,7 +145,7 @@ def transcribe(
 
     def work(job: _Job) -> str:
         conv = frontends.get(job.meta.tenant_id).transcribe_file(job.path, job.meta.call_id)
-        target = _claim_output(out, conv.call_id, conv.tenant_id)
+        target = claim_output(out, conv.call_id, conv.tenant_id)
         write_conversation(conv, target / "conversation.json")
         if exports:
             (target / "conversation.rttm").write_text(to_rttm(conv), encoding="utf-8")
@@ -213,7 +197,7 @@ def score(
             if conv.tenant_id != tenant_cfg.id:
                 raise QAPipelineError(
                     f"{job.path} belongs to tenant {conv.tenant_id!r}, not {tenant_cfg.id!r}")
-        target = _claim_output(out, conv.call_id, conv.tenant_id)
+        target = claim_output(out, conv.call_id, conv.tenant_id)
         if from_audio:
             write_conversation(conv, target / "conversation.json")
         rub = rubric_for(tenant_cfg, conv.language, str(rubric) if rubric else None)

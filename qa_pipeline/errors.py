@@ -114,3 +114,20 @@ class StageError(QAPipelineError):
         super().__init__(f"[{stage}] {call_id or '?'}: {message}")
         self.stage = stage
         self.call_id = call_id
+
+
+# --- storage and sources -------------------------------------------------------------------
+class StoreError(QAPipelineError):
+    """The database cannot be opened, migrated or written."""
+
+
+class TenantScopeError(StoreError):
+    """A query or write would touch tenant-owned rows without (or outside) its tenant scope."""
+
+
+class NotFoundError(StoreError):
+    """No row of this tenant has that key (another tenant's rows are never visible)."""
+
+
+class SourceError(QAPipelineError):
+    """Recordings cannot be listed or fetched from a source (folder, bucket, manifest)."""

@@ -6,6 +6,7 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from qa_pipeline.errors import ConfigError
 from qa_pipeline.tenants import validate_tenant_id
@@ -41,15 +42,23 @@ class CallMeta:
 
 def is_manifest(path: str | os.PathLike[str]) -> bool:
     """CSV files are manifests."""
-    return Path(path).suffix.lower() == ".csv"
+    return str(path).lower().endswith(".csv")
+
+
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """``scheme://...`` (an fsspec location such as ``s3://bucket/key``), not a local path."""
+    return "://" in str(path)
 
 
 def read_manifest(path: str | os.PathLike[str], default_tenant: str | None = None
                   ) -> list[CallMeta]:
-    """Parse a manifest; relative audio paths are relative to the manifest's folder."""
-    p = Path(path)
+    """Parse a manifest (a local file or an fsspec URL); relative audio paths are relative
+    to the manifest's folder.
+    """
+    remote = is_url(path)
+    p: Any = str(path) if remote else Path(path)
     try:
-        with open(p, newline="", encoding="utf-8-sig") as fh:
+        with _open_text(p) as fh:
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
             missing = [c for c in REQUIRED_COLUMNS if c not in columns]
@@ -62,7 +71,7 @@ def read_manifest(path: str | os.PathLike[str], default_tenant: str | None = Non
                     f"known: {', '.join(KNOWN_COLUMNS)}"
                 )
             rows = list(reader)
-    except OSError as e:
+    except (OSError, ImportError, ValueError) as e:
         raise ConfigError(f"{p}: cannot read manifest: {e}") from e
     out = []
     for line, row in enumerate(rows, start=2):
@@ -70,11 +79,15 @@ def read_manifest(path: str | os.PathLike[str], default_tenant: str | None = Non
         if not tenant:
             raise ConfigError(f"{p}:{line}: no tenant_id and no --tenant given")
         validate_tenant_id(tenant)
-        audio = Path(row["path"].strip())
-        if not audio.is_absolute():
-            audio = p.parent / audio
+        raw = row["path"].strip()
+        if is_url(raw) or (not remote and Path(raw).is_absolute()):
+            audio = raw
+        elif remote:
+            audio = p.rsplit("/", 1)[0] + "/" + raw
+        else:
+            audio = str(p.parent / raw)
         out.append(CallMeta(
-            path=str(audio), tenant_id=tenant, call_id=(row.get("call_id") or "").strip() or None,
+            path=audio, tenant_id=tenant, call_id=(row.get("call_id") or "").strip() or None,
             agent_id=(row.get("agent_id") or "").strip(),
             team_id=(row.get("team_id") or "").strip(),
             business_line=(row.get("business_line") or "").strip(),
@@ -83,3 +96,27 @@ def read_manifest(path: str | os.PathLike[str], default_tenant: str | None = Non
             channel_layout=(row.get("channel_layout") or "").strip(),
         ))
     return out
+
+
+def _open_text(path: str | Path) -> IO[str]:
+    if isinstance(path, Path):
+        return open(path, newline="", encoding="utf-8-sig")
+    import fsspec
+
+    return fsspec.open(path, "r", newline="", encoding="utf-8-sig").open()  # type: ignore[no-any-return]
+
+
+def write_manifest(calls: list[CallMeta], path: str | os.PathLike[str]) -> Path:
+    """Write a manifest CSV (absolute paths or URLs), atomically; the inverse of
+    :func:`read_manifest` (distributed runs hand each worker a shard this way).
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(KNOWN_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for m in calls:
+            writer.writerow({"path": m.path, **{k: v or "" for k, v in m.to_dict().items()}})
+    os.replace(tmp, p)
+    return p

@@ -15,6 +15,7 @@ from qa_pipeline.conversation.metrics import MetricsOptions, compute_metrics
 from qa_pipeline.emotion import (
     DEFAULT_COMPLAINT_CUES,
     AcousticOptions,
+    AcousticTrack,
     EmotionOptions,
     extract_acoustics,
     summarize_emotion,
@@ -33,7 +34,8 @@ from qa_pipeline.types import LoadedAudio
 _REPO = Path(__file__).resolve().parent.parent
 
 
-def _repo_path(path: str) -> Path:
+def repo_path(path: str) -> Path:
+    """A configured path: absolute as given, else relative to the repository root."""
     p = Path(path)
     return p if p.is_absolute() else _REPO / p
 
@@ -47,7 +49,7 @@ def rubric_for(tenant: TenantConfig, language: str, override: str | None = None)
     if not tenant.rubrics:
         raise ConfigError(f"tenant {tenant.id!r} configures no rubric; pass --rubric FILE")
     path = tenant.rubrics.get(language) or next(iter(tenant.rubrics.values()))
-    return load_rubric(_repo_path(path))
+    return load_rubric(repo_path(path))
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None) ->
     scorer = get_sentiment_scorer(SentimentOptions(
         backend, s.model if backend == s.backend else None, s.device, s.batch_size,
         label_map=dict(s.label_map)))
-    reasons = (CallReasonClassifier(load_taxonomy(_repo_path(tenant.call_reasons)))
+    reasons = (CallReasonClassifier(load_taxonomy(repo_path(tenant.call_reasons)))
                if tenant.call_reasons else None)
     emotion = EmotionOptions(complaint_cues=DEFAULT_COMPLAINT_CUES + tenant.complaint_cues)
     return CallAnalyzers(scorer, reasons, AcousticOptions(), emotion)
@@ -83,11 +85,13 @@ def score_conversation(
     metrics_options: MetricsOptions | None = None,
     analyzers: CallAnalyzers | None = None,
     audio: LoadedAudio | None = None,
+    acoustics: AcousticTrack | None = None,
     embedder_factory: Callable[[], Embedder] | None = None,
 ) -> Scorecard:
     """Conversation (+ audio) -> metrics, sentiment, acoustics, emotion, call reason ->
-    rubric evaluation -> scorecard. Without ``audio`` (re-scoring a stored conversation)
-    there are no acoustic features and arousal is unknown.
+    rubric evaluation -> scorecard. ``acoustics`` computed earlier (stored beside the
+    conversation) are used as they are; otherwise they come from ``audio``, and without
+    either (re-scoring a bare conversation.json) arousal is unknown.
     """
     an = analyzers or CallAnalyzers()
     timings = dict(conversation.provenance.processing_s)
@@ -99,8 +103,8 @@ def score_conversation(
         return out
 
     metrics = timed("metrics", lambda: compute_metrics(conversation, metrics_options))
-    acoustics = emotion = None
-    if audio is not None and an.acoustic is not None:
+    emotion = None
+    if acoustics is None and audio is not None and an.acoustic is not None:
         acoustics = timed("acoustics",
                           lambda: extract_acoustics(audio, conversation, an.acoustic))
     scorer = an.sentiment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,11 @@ import pytest
 import soundfile as sf
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Before anything imports prefect (../shared/PREFECT.md): a throw-away Prefect home, no
+# telemetry, room for a slow ephemeral-server start on 2 cores.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="callqa-prefect-test-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_EVAL = REPO.parent / "shared" / "eval"

@@ -40,6 +40,11 @@ def mel_frames(samples_16k: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(mel.astype(np.float32).T)
 
 
+def release_encoder() -> None:
+    """Drop the cached encoder (batch runs release a stage's models before the next)."""
+    _load.cache_clear()
+
+
 @lru_cache(maxsize=2)
 def _load(path: str, device: str) -> tuple[Any, threading.Lock]:
     try:

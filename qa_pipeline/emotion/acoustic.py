@@ -80,6 +80,11 @@ class AcousticTrack:
         """JSON form."""
         return {"items": [i.to_dict() for i in self.items]}
 
+    @classmethod
+    def from_dict(cls, call_id: str, data: dict[str, Any]) -> AcousticTrack:
+        """Inverse of :meth:`to_dict` (features stored beside a conversation)."""
+        return cls(call_id, tuple(UtteranceAcoustics(**item) for item in data["items"]))
+
 
 @dataclass(frozen=True, slots=True)
 class _Frames:

@@ -1,0 +1,133 @@
+"""``qa-pipeline`` with the orchestrated commands: ``run`` (flow ``score_calls``) and
+``rescore`` (flow ``rescore``). The other commands come from :mod:`qa_pipeline.cli`; this
+module only adds the two that need Prefect, so the library stays free of it.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+import qa_pipeline.cli as base
+from qa_pipeline.store import default_db_url
+
+app = base.app
+console = base.console
+
+
+def _prefect_settings(stack: ExitStack) -> None:
+    # Heartbeats cost ~1 s per flow run and can only be switched off from Python
+    # (../shared/PREFECT.md); the context manager must stay referenced while the flow runs.
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    stack.enter_context(temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}))
+
+
+def _print_summary(summary: dict[str, Any], json_out: Path | None) -> None:
+    for p in summary["processed"]:
+        console.print(f"[green]✓[/green] {p['tenant_id']}/{p['call_id']}: "
+                      f"{p['total_score']:.1f} {p['grade']}{' FATAL' if p['has_fatal'] else ''}"
+                      f"{' (needs review)' if p['needs_review'] else ''}")
+    console.print(f"processed: {len(summary['processed'])}, skipped as already done: "
+                  f"{len(summary['skipped'])}, quarantined: {len(summary['failed'])}")
+    if summary["failed"]:
+        table = Table("tenant", "input", "reason", "error")
+        for f in summary["failed"]:
+            table.add_row(f["tenant_id"], f["source_uri"], f["reason"], f["message"])
+        console.print(table)
+    if json_out:
+        json_out.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@app.command("run")
+def run(
+    paths: Annotated[list[str], typer.Argument(
+        help="recordings: files, folders, manifest CSVs or fsspec URLs (s3://...)")],
+    tenant: Annotated[str | None, typer.Option(help="tenant of files and folders")] = None,
+    db: Annotated[str | None, typer.Option(
+        help="database URL (sqlite:///file.db, postgresql+psycopg://...); "
+             "default $QA_PIPELINE_DB_URL or sqlite:///qa_pipeline.db")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="also write OUT/<call_id>/scorecard.json|html and conversation.json")] = None,
+    cache_dir: Annotated[Path, typer.Option(help="front-end cache and staging")
+                         ] = Path(".qa_cache"),
+    shard_size: Annotated[int, typer.Option(help="calls per task")] = 16,
+    asr_model: Annotated[str | None, typer.Option(help="Whisper model override")] = None,
+    diarizer: Annotated[str | None, typer.Option(help="mono diarizer override")] = None,
+    sentiment: Annotated[str | None, typer.Option(help="sentiment backend override")] = None,
+    rubric: Annotated[str | None, typer.Option(help="rubric YAML override")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the summary as JSON")
+                        ] = None,
+) -> None:
+    """Run the score_calls flow locally (ephemeral Prefect): scorecards go to the store."""
+    from flows.score_calls import score_calls
+
+    with ExitStack() as stack:
+        _prefect_settings(stack)
+        summary = score_calls(
+            inputs=[str(p) for p in paths], tenant=tenant, db_url=db or default_db_url(),
+            out_dir=str(out) if out else None, cache_dir=str(cache_dir),
+            shard_size=shard_size, asr_model=asr_model, diarizer=diarizer,
+            sentiment=sentiment, rubric=rubric)
+    _print_summary(summary, json_out)
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command("rescore")
+def rescore(
+    tenant: Annotated[str, typer.Option(help="tenant whose stored calls to re-score")],
+    rubric: Annotated[str | None, typer.Option(help="rubric YAML (default: the tenant's)")
+                      ] = None,
+    since: Annotated[str | None, typer.Option(help="calls started at or after (ISO 8601)")
+                     ] = None,
+    until: Annotated[str | None, typer.Option(help="calls started before (ISO 8601)")] = None,
+    db: Annotated[str | None, typer.Option(help="database URL")] = None,
+    out: Annotated[Path | None, typer.Option(help="also write scorecard files here")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the summary as JSON")
+                        ] = None,
+) -> None:
+    """Re-score stored conversations with a new rubric version (no ASR)."""
+    from flows.rescore import rescore as rescore_flow
+
+    with ExitStack() as stack:
+        _prefect_settings(stack)
+        summary = rescore_flow(tenant=tenant, rubric=rubric, since=since, until=until,
+                               db_url=db or default_db_url(), out_dir=str(out) if out else None)
+    summary.setdefault("skipped", [])
+    _print_summary(summary, json_out)
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command("costs")
+def costs(
+    tenant: Annotated[str, typer.Option(help="tenant")],
+    db: Annotated[str | None, typer.Option(help="database URL")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")
+                       ] = False,
+) -> None:
+    """Processing seconds per business line (and per call) of one tenant."""
+    from qa_pipeline.store import Store
+
+    rows = Store(db).tenant(tenant).cost_rollup()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    table = Table("business line", "calls", "wall s", "CPU s", "GPU s", "wall s/call",
+                  "CPU s/call", "GPU s/call")
+    for r in rows:
+        table.add_row(r["business_line"] or "-", str(r["calls"]), f"{r['wall_s']:.1f}",
+                      f"{r['cpu_s']:.1f}", f"{r['gpu_s']:.1f}", f"{r['wall_s_per_call']:.2f}",
+                      f"{r['cpu_s_per_call']:.2f}", f"{r['gpu_s_per_call']:.2f}")
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point (``qa-pipeline``)."""
+    base.main()

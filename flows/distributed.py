@@ -1,0 +1,72 @@
+"""Flow ``score_calls_distributed``: one batch fanned out over a pool of workers.
+
+The parent lists the recordings, writes one manifest per shard to shared storage, and
+starts one run of the ``score_calls`` deployment per shard (``run_deployment``). Each GPU
+worker (``--limit 1``, one per GPU) takes one shard at a time; shards are disjoint and the
+store's unique keys plus skip-if-done make a re-delivered shard harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.deployments import run_deployment
+from prefect.runtime import flow_run
+
+from flows.common import quiet_library_logs
+from qa_pipeline.manifest import write_manifest
+from qa_pipeline.runner import list_sources
+
+
+@task
+def run_shard(deployment: str, parameters: dict[str, Any], timeout_s: float | None
+              ) -> dict[str, Any]:
+    """Start one child run and wait for its summary."""
+    child: Any = run_deployment(deployment, parameters=parameters, timeout=timeout_s,
+                                as_subflow=True)  # sync call in a sync task: a FlowRun
+    if child.state is None or not child.state.is_completed():
+        raise RuntimeError(f"shard run {child.name} ended {child.state}")
+    result: dict[str, Any] = child.state.result()
+    return result
+
+
+@flow(name="score_calls_distributed", log_prints=True)
+def score_calls_distributed(
+    inputs: list[str],
+    tenant: str | None = None,
+    shards: int = 2,
+    deployment: str = "score_calls/score-calls-gpu",
+    shard_dir: str = ".qa_cache/shards",
+    db_url: str | None = None,
+    out_dir: str | None = None,
+    cache_dir: str = ".qa_cache",
+    timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """Split a batch into ``shards`` manifests and score them on the deployment's workers.
+
+    ``shard_dir``, ``cache_dir`` and ``db_url`` must be reachable from every worker (NFS
+    or bucket paths, a PostgreSQL URL).
+    """
+    quiet_library_logs()
+    sources = list_sources(inputs, tenant)
+    run_id = (flow_run.get_id() or uuid.uuid4().hex)[:32]
+    parts = [sources[i::shards] for i in range(max(shards, 1))]
+    futures = []
+    for i, part in enumerate(p for p in parts if p):
+        manifest = write_manifest([s.meta for s in part],
+                                  Path(shard_dir) / run_id / f"shard-{i:03d}.csv")
+        params = {"inputs": [str(manifest)], "db_url": db_url, "out_dir": out_dir,
+                  "cache_dir": cache_dir}
+        futures.append(run_shard.submit(deployment, params, timeout_s))
+    results = [f.result() for f in futures]
+    summary: dict[str, Any] = {"run_id": run_id, "shards": results,
+                               "processed": [p for r in results for p in r["processed"]],
+                               "skipped": [s for r in results for s in r["skipped"]],
+                               "failed": [f for r in results for f in r["failed"]]}
+    get_run_logger().info("%d shards: %d processed, %d skipped, %d quarantined", len(results),
+                          len(summary["processed"]), len(summary["skipped"]),
+                          len(summary["failed"]))
+    return summary

@@ -1,0 +1,25 @@
+"""Batch runs over many recordings and tenants: sources, stage-batched processing,
+content-keyed caching, cost metering. Orchestrators (``flows/``) drive the same pieces.
+"""
+
+from qa_pipeline.runner.cache import CachedFrontEnd, FrontEndCache
+from qa_pipeline.runner.costs import Meter
+from qa_pipeline.runner.keys import config_key, frontend_key
+from qa_pipeline.runner.run import (
+    BatchRunner,
+    CallFailure,
+    Plan,
+    PlannedCall,
+    RunOptions,
+    RunReport,
+    ScoredCall,
+    SkippedCall,
+    release_stage_models,
+)
+from qa_pipeline.runner.sources import CallSource, fetch, list_sources
+
+__all__ = [
+    "BatchRunner", "CachedFrontEnd", "CallFailure", "CallSource", "FrontEndCache", "Meter",
+    "Plan", "PlannedCall", "RunOptions", "RunReport", "ScoredCall", "SkippedCall", "config_key",
+    "fetch", "frontend_key", "list_sources", "release_stage_models",
+]

@@ -1,0 +1,87 @@
+"""Content-keyed cache of front-end results: ``(tenant, audio sha256, front-end key)`` ->
+conversation + acoustic features + what computing them cost.
+
+Keys never include paths or run ids, so a file moved, renamed or re-delivered is not
+transcribed twice, and a cache directory shared by several nodes (NFS) is shared work.
+Paths are tenant-scoped: one tenant's cache never holds another's conversations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa_pipeline.emotion import AcousticTrack
+from qa_pipeline.store import StageSeconds
+from qa_pipeline.types import Conversation
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFrontEnd:
+    """A front-end result read back from the cache."""
+
+    conversation: Conversation
+    acoustics: AcousticTrack | None
+    costs: tuple[StageSeconds, ...]
+    run_id: str
+    path: Path
+
+    def for_call(self, call_id: str) -> CachedFrontEnd:
+        """The same result under another call id (the same audio delivered twice)."""
+        if call_id == self.conversation.call_id:
+            return self
+        conv = dataclasses.replace(self.conversation, call_id=call_id)
+        acoustics = (dataclasses.replace(self.acoustics, call_id=call_id)
+                     if self.acoustics else None)
+        return dataclasses.replace(self, conversation=conv, acoustics=acoustics)
+
+
+class FrontEndCache:
+    """Files under ``root/<tenant>/<sha[:2]>/<sha>-<frontend_key>.json``, written atomically."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path(self, tenant_id: str, sha256: str, frontend_key: str) -> Path:
+        """Where one entry lives."""
+        return self.root / tenant_id / sha256[:2] / f"{sha256}-{frontend_key}.json"
+
+    def get(self, tenant_id: str, sha256: str, frontend_key: str) -> CachedFrontEnd | None:
+        """The cached result, or None on a miss (an unreadable entry counts as a miss)."""
+        p = self.path(tenant_id, sha256, frontend_key)
+        if not p.exists():
+            return None
+        try:
+            return self.read(p)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, conversation: Conversation, frontend_key: str, *,
+            acoustics: AcousticTrack | None, costs: list[StageSeconds], run_id: str) -> Path:
+        """Store a result; returns its path."""
+        p = self.path(conversation.tenant_id, conversation.sha256 or "", frontend_key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        data: dict[str, Any] = {
+            "conversation": conversation.to_dict(),
+            "acoustics": acoustics.to_dict() if acoustics else None,
+            "costs": [dataclasses.asdict(c) for c in costs],
+            "run_id": run_id,
+        }
+        tmp = p.with_name(f"{p.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, p)
+        return p
+
+    @staticmethod
+    def read(path: str | os.PathLike[str]) -> CachedFrontEnd:
+        """Read one entry by path."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        conv = Conversation.from_dict(data["conversation"])
+        acoustics = (AcousticTrack.from_dict(conv.call_id, data["acoustics"])
+                     if data.get("acoustics") else None)
+        costs = tuple(StageSeconds(**c) for c in data.get("costs", []))
+        return CachedFrontEnd(conv, acoustics, costs, data.get("run_id", ""), Path(path))

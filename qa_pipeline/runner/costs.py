@@ -1,0 +1,36 @@
+"""Per-stage cost measurement: wall, CPU and GPU-occupied seconds for billing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from qa_pipeline.store import StageSeconds
+
+
+@dataclass
+class Meter:
+    """Collects :class:`StageSeconds` as stages run.
+
+    CPU seconds are the process's (all threads: CTranslate2 and torch run their own), so
+    stages that overlap in threads would share them; the runner runs stages one at a time.
+    GPU seconds are the wall seconds of stages that ran on a CUDA device (the device was
+    held for the call that long), 0 on CPU.
+    """
+
+    stages: list[StageSeconds] = field(default_factory=list)
+
+    @contextmanager
+    def stage(self, name: str, device: str = "cpu") -> Iterator[None]:
+        """Measure the ``with`` body as stage ``name``."""
+        w0, c0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            wall = time.perf_counter() - w0
+            cpu = time.process_time() - c0
+            gpu = wall if device.startswith("cuda") else 0.0
+            self.stages.append(StageSeconds(name, round(wall, 4), round(cpu, 4), round(gpu, 4),
+                                            "cuda" if gpu else "cpu"))

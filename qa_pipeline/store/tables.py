@@ -1,0 +1,239 @@
+"""The relational schema (SQLAlchemy 2 declarative). Migrations live in ``migrations/``;
+``tests/unit/test_store.py`` checks that they build exactly these tables.
+
+Every tenant-owned table carries ``tenant_id`` as the first column of its key or of an
+index, so every query the repository makes is a tenant-prefixed index scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    """Now in UTC, naive: every timestamp column holds naive UTC, because SQLite drops
+    offsets and the same comparisons must hold on PostgreSQL.
+    """
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class TenantOwned:
+    """Marker mix-in: rows that belong to one tenant (the guard scopes every query)."""
+
+    tenant_id: Mapped[str]
+
+
+class Tenant(Base):
+    """A client company of the center (租方)."""
+
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class BusinessLine(TenantOwned, Base):
+    """A tenant's line of business (业务): the unit costs are billed to."""
+
+    __tablename__ = "business_lines"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Team(TenantOwned, Base):
+    """A team of agents working for a tenant."""
+
+    __tablename__ = "teams"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Agent(Base):
+    """A person; not tenant-owned, because one agent may serve several tenants."""
+
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AgentAssignment(TenantOwned, Base):
+    """An agent serving a tenant (in one of its teams)."""
+
+    __tablename__ = "agent_assignments"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Call(TenantOwned, Base):
+    """One recording and what the recorder/CRM knows about it."""
+
+    __tablename__ = "calls"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_uri: Mapped[str] = mapped_column(Text, default="")
+    agent_id: Mapped[str] = mapped_column(String(64), default="")
+    team_id: Mapped[str] = mapped_column(String(64), default="")
+    business_line: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[str] = mapped_column(String(40), default="")  # as the recorder wrote it
+    started_at_utc: Mapped[dt.datetime | None] = mapped_column(DateTime(), nullable=True)
+    direction: Mapped[str] = mapped_column(String(16), default="")
+    channel_layout: Mapped[str] = mapped_column(String(16), default="")
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    language: Mapped[str] = mapped_column(String(16), default="")
+    config_key: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow,
+                                                    onupdate=utcnow)
+    __table_args__ = (Index("ix_calls_tenant_sha", "tenant_id", "sha256"),
+                      Index("ix_calls_tenant_started", "tenant_id", "started_at_utc"))
+
+
+class ConversationRow(TenantOwned, Base):
+    """The front end's output for a call (``conversation.json`` + acoustic features)."""
+
+    __tablename__ = "conversations"
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    frontend_key: Mapped[str] = mapped_column(String(64))
+    pipeline_version: Mapped[str] = mapped_column(String(32))
+    asr_model: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    acoustics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "call_id"],
+                                           ["calls.tenant_id", "calls.call_id"]),)
+
+
+class ScorecardRow(TenantOwned, Base):
+    """A call's scorecard under one rubric version (re-scoring adds a row per version)."""
+
+    __tablename__ = "scorecards"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str] = mapped_column(String(128))
+    rubric_id: Mapped[str] = mapped_column(String(128))
+    rubric_version: Mapped[str] = mapped_column(String(32))
+    total_score: Mapped[float] = mapped_column(Float)
+    grade: Mapped[str] = mapped_column(String(4))
+    has_fatal: Mapped[bool] = mapped_column(Boolean)
+    has_non_fatal_error: Mapped[bool] = mapped_column(Boolean)
+    needs_review: Mapped[bool] = mapped_column(Boolean)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    run_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "call_id"], ["calls.tenant_id", "calls.call_id"]),
+        UniqueConstraint("tenant_id", "call_id", "rubric_id", "rubric_version",
+                         name="uq_scorecards_call_rubric"),
+        Index("ix_scorecards_tenant_created", "tenant_id", "created_at"),
+    )
+
+
+class ScorecardItemRow(TenantOwned, Base):
+    """One criterion's outcome (denormalised for queue filters and calibration)."""
+
+    __tablename__ = "scorecard_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("scorecards.id", ondelete="CASCADE"))
+    criterion_id: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    points_earned: Mapped[float] = mapped_column(Float)
+    points_possible: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_items_tenant_criterion", "tenant_id", "criterion_id", "status"),
+                      Index("ix_items_scorecard", "scorecard_id"))
+
+
+class Review(TenantOwned, Base):
+    """A human verdict on one scorecard item."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    scorecard_item_id: Mapped[int] = mapped_column(ForeignKey("scorecard_items.id",
+                                                              ondelete="CASCADE"))
+    reviewer: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    __table_args__ = (Index("ix_reviews_tenant_item", "tenant_id", "scorecard_item_id"),)
+
+
+class AuditEntry(TenantOwned, Base):
+    """Who changed what, when, from what to what."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(128))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    __table_args__ = (Index("ix_audit_tenant_at", "tenant_id", "at"),)
+
+
+class QuarantineEntry(TenantOwned, Base):
+    """An input that failed, with the reason; one row per input however often it is retried."""
+
+    __tablename__ = "quarantine"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source_uri: Mapped[str] = mapped_column(Text)
+    error_type: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow,
+                                                    onupdate=utcnow)
+
+
+class StageCost(TenantOwned, Base):
+    """Seconds one stage spent on one call in one run (billing per tenant / business line)."""
+
+    __tablename__ = "stage_costs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    call_id: Mapped[str] = mapped_column(String(128))
+    run_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(32))
+    device: Mapped[str] = mapped_column(String(16))
+    wall_s: Mapped[float] = mapped_column(Float)
+    cpu_s: Mapped[float] = mapped_column(Float)
+    gpu_s: Mapped[float] = mapped_column(Float)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "call_id", "run_id", "stage", name="uq_stage_costs"),
+        Index("ix_costs_tenant_call", "tenant_id", "call_id"),
+    )
+
+
+TENANT_OWNED: tuple[type[Base], ...] = (
+    BusinessLine, Team, AgentAssignment, Call, ConversationRow, ScorecardRow, ScorecardItemRow,
+    Review, AuditEntry, QuarantineEntry, StageCost)
