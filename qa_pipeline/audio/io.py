@@ -48,6 +48,81 @@ def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str
     return digest.hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class AudioHeader:
+    """What a recording's container says about it (nothing decoded)."""
+
+    path: str
+    size_bytes: int
+    sample_rate_hz: int
+    channels: int
+    duration_s: float
+    source_format: str
+
+
+def probe_audio(
+    path: str | os.PathLike[str],
+    options: AudioOptions | None = None,
+    *,
+    expected_channels: int | None = None,
+) -> AudioHeader:
+    """Validate a recording from its size and container header only (milliseconds): batch
+    runs quarantine empty, corrupt, too long / short, wrong-rate and wrong-layout files this
+    way before any model is loaded. :func:`load_audio` still checks the decoded signal.
+
+    Raises:
+        AudioError: a subclass naming exactly what is wrong with the file.
+    """
+    opts = options or AudioOptions()
+    p = Path(path)
+    name = str(p)
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise AudioDecodeError(f"cannot read file: {e.strerror}", path=name) from e
+    if size == 0:
+        raise EmptyAudioError("file is empty (0 bytes)", path=name)
+    checks.check_file_size(size, opts.max_file_bytes, name)
+    rate, channels, duration_s, fmt = _header(p)
+    checks.check_header(rate, channels, duration_s, opts, name)
+    checks.check_channels(channels, opts, name, expected_channels)
+    if duration_s > 0:  # some containers (raw MP3 streams) carry no duration
+        checks.check_duration(duration_s, opts, name)
+    return AudioHeader(name, size, rate, channels, duration_s, fmt)
+
+
+def _header(path: Path) -> tuple[int, int, float, str]:
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception:  # noqa: BLE001 - libsndfile rejects the container: ask FFmpeg
+        return _header_ffmpeg(path)
+    if info.frames == 0:
+        raise EmptyAudioError("the file holds no audio frames", path=str(path))
+    return (int(info.samplerate), int(info.channels), info.frames / max(info.samplerate, 1),
+            f"{info.format}/{info.subtype}".lower())
+
+
+def _header_ffmpeg(path: Path) -> tuple[int, int, float, str]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as e:
+        raise AudioDecodeError(f"not a readable audio file ({type(e).__name__}: {e})",
+                               path=str(path)) from e
+    with container:
+        if not container.streams.audio:
+            raise AudioDecodeError("file has no audio stream", path=str(path))
+        stream = container.streams.audio[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate or 0)
+        channels = int(stream.codec_context.channels or 0)
+        duration_s = (float(stream.duration * stream.time_base)
+                      if stream.duration and stream.time_base else 0.0)
+        return rate, channels, duration_s, f"{container.format.name}/{stream.codec_context.name}"
+
+
 def load_audio(
     path: str | os.PathLike[str],
     options: AudioOptions | None = None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa_pipeline.audio.io import sha256_file
+from qa_pipeline.audio.io import AudioOptions, probe_audio, sha256_file
 from qa_pipeline.batch import Failure, claim_output, failure_from, quarantine
 from qa_pipeline.errors import QAPipelineError, SourceError
 from qa_pipeline.hooks import StageHook, null_hook
@@ -225,8 +225,9 @@ class BatchRunner:
 
     # --- stage 0: plan ------------------------------------------------------------------------
     def plan(self, sources: Iterable[CallSource]) -> Plan:
-        """Fetch, fingerprint and de-duplicate; skip calls already scored under the same
-        configuration; failures (unknown tenant, unreadable source) are quarantined.
+        """Fetch, fingerprint, validate (container header) and de-duplicate; skip calls
+        already scored under the same configuration; failures (unknown tenant, unreadable
+        source, bad audio) are quarantined before any model loads.
         """
         plan = Plan()
         seen: set[tuple[str, str]] = set()
@@ -242,6 +243,10 @@ class BatchRunner:
                     sha = sha256_file(local)
                 except OSError as e:
                     raise SourceError(f"cannot read {source.uri}: {e}") from e
+                # Validate from the header now, so bad files never reach a model.
+                cfg = self.tenant(tenant_id)
+                probe_audio(local, AudioOptions(max_duration_s=cfg.max_duration_s),
+                            expected_channels=cfg.expected_channels)
             except QAPipelineError as e:
                 plan.failed.append(self._fail(source, sha, e))
                 continue

@@ -173,3 +173,28 @@ def test_killed_batch_rerun_loses_and_duplicates_nothing(batch, tmp_path, db_url
     ids = [c["call_id"] for c in store.tenant("default").scorecards()]
     assert len(set(ids)) == 8
     json.dumps(store.tenant("default").scorecards())
+
+
+def test_bad_files_are_quarantined_before_any_model_loads(tmp_path):
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    (d / "empty.wav").write_bytes(b"")
+    sf.write(d / "short.wav", voice(0.4, 1), 8000)
+    sf.write(d / "rate.wav", voice(2, 1, sr=96000), 96000)
+    (tmp_path / "express").mkdir()
+    sf.write(tmp_path / "express" / "mono.wav", voice(3, 2), 8000)  # swift_express is stereo
+
+    def no_models(*_a):
+        raise AssertionError("a front end was built for a batch of bad files")
+
+    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
+    r1 = BatchRunner(store, RunOptions(cache_dir=tmp_path / "c"), frontend_factory=no_models
+                     ).run(list_sources([d], "default"))
+    r2 = BatchRunner(store, RunOptions(cache_dir=tmp_path / "c"), frontend_factory=no_models
+                     ).run(list_sources([tmp_path / "express"], "swift_express"))
+    reasons = {f.source_uri.rsplit("/", 1)[1]: f.failure.reason for f in r1.failed + r2.failed}
+    assert len(r1.failed) + len(r2.failed) == 5
+    assert reasons == {"corrupt.wav": "corrupt", "empty.wav": "empty", "short.wav": "too_short",
+                       "rate.wav": "sample_rate", "mono.wav": "channel_layout"}
+    assert r1.processed == [] and r2.processed == []
