@@ -131,3 +131,7 @@ def costs(
 def main() -> None:
     """Console-script entry point (``qa-pipeline``)."""
     base.main()
+
+
+if __name__ == "__main__":
+    main()
