@@ -271,6 +271,49 @@ def rubric_test(
         json_out.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
 
 
+@app.command()
+def redact(
+    path: Annotated[str, typer.Argument(
+        help="text file, conversation.json, scorecard.json, or - for standard input")] = "-",
+    as_json: Annotated[bool, typer.Option("--json", help="print {redacted, removed} as JSON")
+                       ] = False,
+) -> None:
+    """Remove phone numbers, resident IDs, bank cards and emails (written or spoken, zh/en).
+
+    Prints the redacted text or document; the removed spans go to standard error (or into
+    the JSON with --json).
+    """
+    from qa_pipeline.privacy import redact_conversation, redact_scorecard, redact_text
+    from qa_pipeline.types import Conversation
+
+    raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    doc: Any = None
+    if path.endswith(".json"):
+        try:
+            doc = json.loads(raw)
+        except ValueError as e:
+            raise QAPipelineError(f"{path}: not valid JSON ({e})") from e
+    removed: list[dict[str, Any]]
+    if isinstance(doc, dict) and "utterances" in doc:
+        conv, spans = redact_conversation(Conversation.from_dict(doc))
+        out: Any = conv.to_dict()
+        removed = [s.to_dict() for s in spans]
+    elif isinstance(doc, dict) and "items" in doc:
+        out, n = redact_scorecard(doc)
+        removed = [{"evidence_quotes_redacted": n}]
+    else:
+        out, text_spans = redact_text(raw)
+        removed = [s.to_dict() for s in text_spans]
+    if as_json:
+        typer.echo(json.dumps({"redacted": out, "removed": removed}, ensure_ascii=False,
+                              indent=1))
+        return
+    typer.echo(out if isinstance(out, str) else json.dumps(out, ensure_ascii=False, indent=1),
+               nl=not isinstance(out, str) or not out.endswith("\n"))
+    for r in removed:
+        console.print(json.dumps(r, ensure_ascii=False))
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Registered model names and their sources."""

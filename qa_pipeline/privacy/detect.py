@@ -1,0 +1,162 @@
+"""PII / PCI detectors over text: phone numbers (CN mobile, CN landline, international),
+Chinese resident ID numbers (18 characters, ISO 7064 checksum), bank cards (Luhn) and email
+addresses — written or spoken (see :mod:`qa_pipeline.privacy.digits`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa_pipeline.privacy.digits import DigitRun, digit_runs
+
+KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
+
+# Numbers that look long but are not personal data: dates, clock times, money with separators,
+# alphanumeric codes (tracking numbers, model numbers). They are blanked before digit runs
+# are read (offsets kept); digits ending in a lone X are kept (a resident ID's check
+# character).
+_NOT_PII = re.compile(
+    r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[日号]?"
+    r"|\d{1,2}:\d{2}(?::\d{2})?"
+    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d{1,2}(?!\d)"
+    r"|(?<![A-Za-z0-9])(?![\d-]*[Xx](?![A-Za-z0-9]))(?=[A-Za-z0-9-]*[A-Za-z])"
+    r"(?=[A-Za-z0-9-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+# Words right before a number that make it a business reference, not a person's number:
+# weak kinds (long numbers, short local numbers) after them are not reported.
+_REFERENCE_CUES = re.compile(r"(单号|订单|工单|运单|编号|型号|tracking|order|ticket|reference|"
+                             r"model|invoice|case)\W{0,3}\w{0,8}\W{0,3}$", re.I)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+@dataclass(frozen=True, slots=True)
+class PiiSpan:
+    """One detected mention: characters ``[start, end)`` of the text, what it is, how found."""
+
+    kind: str
+    start: int
+    end: int
+    text: str
+    digits: str
+    spoken: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form (the value itself is deliberately not included)."""
+        return {"kind": self.kind, "start": self.start, "end": self.end,
+                "n_digits": len(self.digits), "spoken": self.spoken}
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum of card numbers."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def cn_id_ok(body17: str, check: str) -> bool:
+    """GB 11643 checksum of an 18-character resident ID (plausible birth date too)."""
+    if len(body17) != 17 or not body17.isdigit():
+        return False
+    month, day = int(body17[10:12]), int(body17[12:14])
+    if not (1 <= month <= 12 and 1 <= day <= 31 and body17[6:8] in ("18", "19", "20")):
+        return False
+    s = sum(int(c) * w for c, w in zip(body17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[s % 11] == check.upper()
+
+
+def _classify(d: str, has_x: bool) -> str | None:
+    n = len(d)
+    if has_x and n == 17:
+        return "cn_id" if cn_id_ok(d, "X") else None
+    if n == 18 and cn_id_ok(d[:17], d[17]):
+        return "cn_id"
+    if n == 11 and d[0] == "1" and d[1] in "3456789":
+        return "phone"
+    if 13 <= n <= 19 and luhn_ok(d):
+        return "bank_card"
+    if d.startswith("00") and 10 <= n <= 17:
+        return "phone"  # international with 00 prefix
+    if d[0] == "0" and 10 <= n <= 12:
+        return "phone"  # CN landline with area code
+    if d.startswith("86") and n == 13 and d[2] == "1":
+        return "phone"  # +86 mobile
+    if 7 <= n <= 8:
+        return "phone"  # local landline without area code
+    if n >= 9:
+        return "long_number"  # account, policy or card-like numbers failing a checksum
+    return None
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    chars = list(text)
+    for a, b in spans:
+        chars[a:b] = "|" * (b - a)
+    return "".join(chars)
+
+
+def _spoken(text: str, run: DigitRun) -> bool:
+    return any(not text[s:e].isdigit() for s, e in run.spans)
+
+
+def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
+    """Every mention of the requested kinds, in text order, non-overlapping."""
+    found: list[PiiSpan] = []
+    emails = list(_EMAIL.finditer(text))
+    blanked = _blank(text, [m.span() for m in emails]
+                     + [m.span() for m in _NOT_PII.finditer(text)])
+    for run in digit_runs(blanked, min_digits=7):
+        for kind, start, end, digits in _split(text, run):
+            if kind in ("long_number", "phone") and len(digits) <= 12 \
+                    and _REFERENCE_CUES.search(text[max(0, start - 16):start]) \
+                    and _strong(digits) is None:
+                continue
+            if kind in kinds:
+                found.append(PiiSpan(kind, start, end, text[start:end], digits,
+                                     _spoken(text, run)))
+    if "email" in kinds:
+        for m in emails:
+            found.append(PiiSpan("email", m.start(), m.end(), m.group(0), "", False))
+    found.sort(key=lambda p: (p.start, -p.end))
+    out: list[PiiSpan] = []
+    for p in found:
+        if out and p.start < out[-1].end:
+            continue
+        out.append(p)
+    return out
+
+
+def _strong(d: str) -> str | None:
+    """Kinds certain enough to cut a run at: checksummed IDs and cards, mobile numbers."""
+    n = len(d)
+    if n == 18 and cn_id_ok(d[:17], d[17]):
+        return "cn_id"
+    if n == 11 and d[0] == "1" and d[1] in "3456789":
+        return "phone"
+    if 13 <= n <= 19 and luhn_ok(d):
+        return "bank_card"
+    return None
+
+
+def _split(text: str, run: DigitRun) -> list[tuple[str, int, int, str]]:
+    """Classify a run. A run that is two numbers said back to back ("手机 138…，卡号 6222…"
+    with no word between) is cut where both parts are strong kinds; otherwise it is one
+    mention.
+    """
+    d = run.digits
+    kind = _classify(d, run.x_span is not None)
+    if kind in (None, "long_number", "phone") and len(d) > 11:
+        for cut in range(len(d) - 11, 10, -1):
+            head = _strong(d[:cut])
+            tail = DigitRun(d[cut:], run.spans[cut:], run.x_span)
+            tail_kind = _strong(tail.digits) or (
+                "cn_id" if tail.x_span and cn_id_ok(tail.digits, "X") else None)
+            if head and tail_kind:
+                return [(head, run.spans[0][0], run.spans[cut - 1][1], d[:cut]),
+                        (tail_kind, tail.start, tail.end, tail.digits)]
+    return [(kind, run.start, run.end, d)] if kind else []

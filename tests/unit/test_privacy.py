@@ -1,0 +1,149 @@
+"""PII / PCI redaction: checksums, spoken digits in zh and en, conversations (word spans,
+timing kept), audio beeps, the CLI, and accuracy on the labelled set.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from qa_pipeline.cli import app
+from qa_pipeline.privacy import (
+    cn_id_ok,
+    detect,
+    digit_runs,
+    luhn_ok,
+    redact_audio,
+    redact_conversation,
+    redact_scorecard,
+    redact_text,
+)
+from qa_pipeline.privacy.testset import DEV_SEED, HELDOUT_SEED, build_testset
+from tests.helpers import make_conversation
+
+
+def test_checksums():
+    assert cn_id_ok("11010519491231002", "X")  # the GB 11643 example
+    assert not cn_id_ok("11010519491231002", "1")
+    assert not cn_id_ok("11010519491331002", "X")  # month 13
+    assert luhn_ok("4539148803436467") and not luhn_ok("4539148803436468")
+
+
+@pytest.mark.parametrize("text,digits", [
+    ("一三八零零一三八零零零", "13800138000"),
+    ("幺三九 幺二三四 五六七八", "13912345678"),
+    ("one three eight double oh one three eight oh double oh", "13800138000"),
+    ("１３８００１３８０００", "13800138000"),
+    ("138-0013-8000", "13800138000"),
+    ("triple five one two", "55512"),
+])
+def test_spoken_and_written_digits(text, digits):
+    [run] = digit_runs(text)
+    assert run.digits == digits
+    assert text[run.start:run.end].strip() == text.strip()
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("我的手机号是一三八零零一三八零零零，谢谢", "phone"),
+    ("call me on one three eight double oh one three eight oh double oh", "phone"),
+    ("身份证号 11010519491231002X", "cn_id"),
+    ("身份证幺幺零幺零五幺九四九幺二三幺零零二叉", "cn_id"),
+    ("card four five three nine one four eight eight zero three four three six four six seven",
+     "bank_card"),
+    ("座机 010-6552-9988", "phone"),
+    ("mail me at amy.chen@example.com", "email"),
+])
+def test_detects_each_kind(text, kind):
+    [span] = detect(text)
+    assert span.kind == kind
+
+
+@pytest.mark.parametrize("text", [
+    "总共优惠了￥12,800.00", "订单创建时间是2026-11-23 14:30:05", "您的快递单号是SF1402837795",
+    "your order 20261123-0045 has shipped", "预计三到五个工作日送达", "工号一零二四为您服务",
+])
+def test_numbers_that_are_not_personal_data(text):
+    assert detect(text) == []
+
+
+def test_two_numbers_said_back_to_back_are_split():
+    spans = detect("手机13800138000银行卡4539148803436467")
+    assert [s.kind for s in spans] == ["phone", "bank_card"]
+
+
+def test_redact_text_replaces_only_the_mention():
+    out, spans = redact_text("请打13800138000找我，谢谢")
+    assert out == "请打[PHONE]找我，谢谢" and len(spans) == 1
+    assert "13800138000" not in json.dumps([s.to_dict() for s in spans])
+
+
+def test_redact_conversation_masks_words_and_keeps_timing():
+    conv = make_conversation([
+        ["agent", 0.0, 2.0, "can I have your number"],
+        ["customer", 2.5, 8.5, "sure it is one three eight double oh one three eight oh double oh"],
+    ], language="en")
+    red, removed = redact_conversation(conv)
+    u = red.utterances[1]
+    assert u.text == "sure it is [PHONE]"
+    assert [w.text for w in u.words[:3]] == ["sure", "it", "is"]
+    assert all(set(w.text) == {"#"} for w in u.words[3:])
+    assert [(w.start_s, w.end_s) for w in u.words] == [
+        (w.start_s, w.end_s) for w in conv.utterances[1].words]
+    [r] = removed
+    assert r.kind == "phone" and r.spoken
+    assert r.start_s == pytest.approx(conv.utterances[1].words[3].start_s)
+    assert r.end_s == pytest.approx(8.5)
+    assert red.utterances[0] == conv.utterances[0]
+
+    audio = np.full((1, 16000 * 9), 0.5, dtype=np.float32)
+    beeped = redact_audio(audio, 16000, removed)
+    a, b = int(r.start_s * 16000), int(r.end_s * 16000)
+    assert np.all(beeped[0, :a - 1600] == 0.5)
+    assert np.abs(beeped[0, a:b]).max() == pytest.approx(0.1, abs=1e-3)
+    silenced = redact_audio(audio, 16000, removed, mode="silence")
+    assert np.all(silenced[0, a:b] == 0)
+    with pytest.raises(ValueError, match="beep or silence"):
+        redact_audio(audio, 16000, removed, mode="bleep")
+
+
+def test_redact_scorecard_quotes():
+    card = {"items": [{"criterion_id": "x", "evidence": [
+        {"quote": "我的卡号是6222020200001234560", "role": "customer"}]}]}
+    out, n = redact_scorecard(card)
+    assert n == 1 and "6222" not in json.dumps(out, ensure_ascii=False)
+    assert card["items"][0]["evidence"][0]["quote"].startswith("我的卡号是6222")  # copy
+
+
+def test_cli_redact_text_and_conversation(tmp_path):
+    r = CliRunner().invoke(app, ["redact", "-", "--json"], input="打一三八零零一三八零零零\n")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["redacted"] == "打[PHONE]\n" and doc["removed"][0]["kind"] == "phone"
+    conv = make_conversation([["customer", 0, 4, "邮箱 amy.chen@example.com"]])
+    path = tmp_path / "conversation.json"
+    path.write_text(json.dumps(conv.to_dict(), ensure_ascii=False), encoding="utf-8")
+    r = CliRunner().invoke(app, ["redact", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["redacted"]["utterances"][0]["text"] == "邮箱 [EMAIL]"
+
+
+@pytest.mark.parametrize("seed", [DEV_SEED, HELDOUT_SEED])
+def test_labelled_set_recall_and_precision(seed):
+    samples = build_testset(seed)
+    mentions = sum(len(s.mentions) for s in samples)
+    assert mentions >= 200
+    hit = detected = false = 0
+    for s in samples:
+        det = detect(s.text)
+        covered = {i for d in det for i in range(d.start, d.end)}
+        for m in s.mentions:
+            hit += {i for i in range(m.start, m.end) if s.text[i] not in " ，,-、"} <= covered
+        detected += len(det)
+        false += sum(not any(d.start < m.end and d.end > m.start for m in s.mentions)
+                     for d in det)
+    assert hit / mentions >= 0.99
+    assert (detected - false) / detected >= 0.95
