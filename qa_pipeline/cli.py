@@ -314,6 +314,26 @@ def redact(
         console.print(json.dumps(r, ensure_ascii=False))
 
 
+@app.command()
+def retention(
+    tenant: Annotated[str, typer.Option(help="tenant whose old calls to delete")],
+    days: Annotated[int | None, typer.Option(
+        help="delete calls older than this (default: the tenant's privacy.retention_days)")
+                    ] = None,
+    db: Annotated[str | None, typer.Option(help="database URL")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="front-end cache to clean too")
+                         ] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder to clean too")] = None,
+) -> None:
+    """Delete a tenant's calls past retention: rows, cached transcripts, staged audio, files."""
+    from qa_pipeline.runner.retention import purge_tenant
+    from qa_pipeline.store import Store
+
+    report = purge_tenant(Store(db), tenant, days=days, cache_dir=cache_dir, out_dir=out)
+    console.print(f"{tenant}: deleted {len(report.call_ids)} call(s) started before "
+                  f"{report.before:%Y-%m-%d %H:%M} UTC and {report.files_deleted} file(s)")
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Registered model names and their sources."""

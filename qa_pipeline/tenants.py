@@ -57,6 +57,23 @@ class SentimentSettings(BaseModel):
         default_factory=dict)
 
 
+class PrivacySettings(BaseModel):
+    """Tenant-level privacy policy.
+
+    ``redact_before_storage``: personal data found by :mod:`qa_pipeline.privacy` is removed
+    from the conversation as soon as the front end produces it, so nothing persisted (the
+    front-end cache, the store, output files) ever holds it, and rules evaluate the redacted
+    text. ``none``: transcripts are kept as recognised. Retention deletes a tenant's calls
+    (rows, cached transcripts, staged audio, output files) older than the given days.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mode: Literal["none", "redact_before_storage"] = "none"
+    kinds: tuple[Literal["phone", "cn_id", "bank_card", "email", "long_number"], ...] = (
+        "phone", "cn_id", "bank_card", "email", "long_number")
+    retention_days: int | None = Field(None, ge=1)
+
+
 class TenantConfig(BaseModel):
     """Everything the pipeline needs to know about one tenant (client company)."""
 
@@ -82,6 +99,7 @@ class TenantConfig(BaseModel):
     # classification) and complaint phrases added to the built-in ones.
     call_reasons: str | None = "rubrics/call_reasons/default.yaml"
     complaint_cues: tuple[str, ...] = ()
+    privacy: PrivacySettings = PrivacySettings()
 
     @property
     def agent_channel_index(self) -> int:

@@ -77,8 +77,7 @@ def check_header(rate: int, channels: int, duration_s: float, opts: AudioOptions
                  path: str) -> None:
     """Cheap checks from container metadata, before decoding (a 10-hour file is refused fast)."""
     check_sample_rate(rate, opts, path)
-    if channels > opts.max_channels:
-        check_channels(channels, opts, path)
+    check_channels(channels, opts, path)
     if duration_s > opts.max_duration_s:
         check_duration(duration_s, opts, path)
 

@@ -12,6 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,12 +116,26 @@ def _header_ffmpeg(path: Path) -> tuple[int, int, float, str]:
     with container:
         if not container.streams.audio:
             raise AudioDecodeError("file has no audio stream", path=str(path))
-        stream = container.streams.audio[0]
-        rate = int(stream.rate or stream.codec_context.sample_rate or 0)
-        channels = int(stream.codec_context.channels or 0)
+        rate, channels, duration_s = _stream_format(container.streams.audio[0], path)
+        codec = getattr(container.streams.audio[0].codec_context, "name", "?")
+        return rate, channels, duration_s, f"{container.format.name}/{codec}"
+
+
+def _stream_format(stream: Any, path: Path) -> tuple[int, int, float]:
+    """(sample rate, channels, header duration) of an FFmpeg audio stream. A broken header
+    can make PyAV raise AttributeError / ValueError on these fields (found by fuzzing):
+    that is a corrupt file, not a crash.
+    """
+    try:
+        ctx = stream.codec_context
+        rate = int(getattr(stream, "rate", None) or getattr(ctx, "sample_rate", None) or 0)
+        channels = int(getattr(ctx, "channels", None) or 0)
         duration_s = (float(stream.duration * stream.time_base)
                       if stream.duration and stream.time_base else 0.0)
-        return rate, channels, duration_s, f"{container.format.name}/{stream.codec_context.name}"
+    except (AttributeError, ValueError, TypeError, OverflowError) as e:
+        raise AudioDecodeError(f"unreadable stream header ({type(e).__name__}: {e})",
+                               path=str(path)) from e
+    return rate, channels, duration_s
 
 
 def load_audio(
@@ -199,16 +214,13 @@ def _decode_ffmpeg(path: Path, opts: AudioOptions) -> tuple[np.ndarray, int, str
         if not container.streams.audio:
             raise AudioDecodeError("file has no audio stream", path=str(path))
         stream = container.streams.audio[0]
-        rate = int(stream.rate or stream.codec_context.sample_rate or 0)
-        channels = int(stream.codec_context.channels or 0)
-        header_duration_s = (float(stream.duration * stream.time_base)
-                             if stream.duration and stream.time_base else 0.0)
+        rate, channels, header_duration_s = _stream_format(stream, path)
         checks.check_header(rate, channels, header_duration_s, opts, str(path))
-        # Planar float keeps channels apart whatever the codec's native sample format.
-        resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
         chunks: list[np.ndarray] = []
         decoded_s = 0.0
         try:
+            # Planar float keeps channels apart whatever the codec's native sample format.
+            resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     arr = out.to_ndarray()
@@ -218,7 +230,7 @@ def _decode_ffmpeg(path: Path, opts: AudioOptions) -> tuple[np.ndarray, int, str
                     checks.check_duration(decoded_s, opts, str(path))
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray())
-        except av.error.FFmpegError as e:
+        except (av.error.FFmpegError, ValueError) as e:  # ValueError: bad layout (fuzzing)
             if not chunks:
                 raise AudioDecodeError(f"corrupt audio data ({e})", path=str(path)) from e
             # A truncated tail is common in recorder exports; keep what decoded cleanly.

@@ -38,6 +38,9 @@ def _compose_with_lines(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in n.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise RubricValidationError(
+                        f"{source}:{key_node.start_mark.line + 1}: keys must be plain words")
                 key = key_node.value
                 if key in out:
                     raise RubricValidationError(
@@ -54,6 +57,10 @@ def _compose_with_lines(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
     scalar_loader = _LineLoader("")
     try:
         return build(node, ()), lines
+    except yaml.YAMLError as e:  # e.g. a !!python/object tag: safe loading refuses it
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise RubricValidationError(f"{source}{line}: invalid YAML: {e}") from None
     finally:
         scalar_loader.dispose()
 

@@ -86,7 +86,7 @@ def parse_rule(raw: Any) -> ParsedRule:
     if not isinstance(raw, dict):
         raise RuleLocationError(f"a rule must be a mapping, got {type(raw).__name__}")
     kind = raw.get("type")
-    if kind not in types:
+    if not isinstance(kind, str) or kind not in types:
         raise RuleLocationError(
             f"unknown rule type {kind!r}; expected one of: {', '.join(sorted(types))}", ("type",)
         )

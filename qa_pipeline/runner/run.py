@@ -286,6 +286,7 @@ class BatchRunner:
                 with meter.stage("acoustics"):
                     acoustics = extract_acoustics(audio, conv)
                 del audio
+                conv = self._apply_privacy(conv, meter)
                 path = self.cache.put(conv, call.frontend_key, acoustics=acoustics,
                                       costs=meter.stages, run_id=self.run_id)
             except Exception as e:  # noqa: BLE001 - one bad call must not stop the batch
@@ -296,6 +297,23 @@ class BatchRunner:
         if release if release is not None else self.options.release_models:
             self.release_frontends()
         return done, failed
+
+    def _apply_privacy(self, conv: Any, meter: Meter) -> Any:
+        """Redact before anything is persisted when the tenant's policy says so."""
+        policy = self.tenant(conv.tenant_id).privacy
+        if policy.mode != "redact_before_storage":
+            return conv
+        import dataclasses
+
+        from qa_pipeline.privacy import redact_conversation
+
+        with meter.stage("redaction"):
+            conv, removed = redact_conversation(conv, tuple(policy.kinds))
+        kinds = sorted({r.kind for r in removed})
+        note = (f"redacted before storage: {len(removed)} mention(s)"
+                + (f" ({', '.join(kinds)})" if kinds else ""))
+        prov = dataclasses.replace(conv.provenance, notes=(*conv.provenance.notes, note))
+        return dataclasses.replace(conv, provenance=prov)
 
     def release_frontends(self) -> None:
         """Drop this runner's front ends and the process's cached front-end models."""
@@ -335,6 +353,8 @@ class BatchRunner:
                                   f"to tenant {tenant_id!r}")
         meta = {**call.source.meta.to_dict(), "call_id": call.call_id}
         cfg = self.tenant(tenant_id)
+        if self.options.out_dir is not None:  # refuse before anything is stored
+            claim_output(self.options.out_dir, call.call_id, tenant_id)
         meter = Meter()
         with meter.stage("scoring"):
             card = score_conversation(conv, rubric_for(cfg, conv.language, self.options.rubric),

@@ -97,8 +97,7 @@ def fetch(source: CallSource, staging_dir: str | os.PathLike[str]) -> Path:
     """
     if not is_url(source.uri):
         return Path(source.uri)
-    name = hashlib.sha256(source.uri.encode()).hexdigest()[:20]
-    target = Path(staging_dir) / source.meta.tenant_id / (name + PurePosixPath(source.uri).suffix)
+    target = staged_path(source.uri, source.meta.tenant_id, staging_dir)
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +111,12 @@ def fetch(source: CallSource, staging_dir: str | os.PathLike[str]) -> Path:
         raise SourceError(f"cannot fetch {source.uri}: {e}") from e
     os.replace(tmp, target)
     return target
+
+
+def staged_path(uri: str, tenant_id: str, staging_dir: str | os.PathLike[str]) -> Path:
+    """Where :func:`fetch` keeps the local copy of a remote recording (tenant-scoped)."""
+    name = hashlib.sha256(uri.encode()).hexdigest()[:20]
+    return Path(staging_dir) / tenant_id / (name + PurePosixPath(uri).suffix)
 
 
 def tenants_of(sources: Iterable[CallSource]) -> list[str]:

@@ -31,6 +31,7 @@ from qa_pipeline.store.tables import (
     Call,
     ConversationRow,
     QuarantineEntry,
+    Review,
     ScorecardItemRow,
     ScorecardRow,
     StageCost,
@@ -413,6 +414,45 @@ class TenantStore:
                                      r.reason, r.message, r.attempts)
                     for r in s.scalars(select(QuarantineEntry)
                                        .order_by(QuarantineEntry.source_uri))]
+
+    # --- retention ----------------------------------------------------------------------
+    def purge_calls(self, *, before: dt.datetime, actor: str = "retention"
+                    ) -> list[CallRecord]:
+        """Delete every row of calls that started (or, without a start time, were last
+        updated) before ``before`` (naive UTC): items, reviews, scorecards, costs,
+        conversations, quarantine entries and the calls, plus an audit record with the
+        counts, in one transaction. Returns the purged calls (for deleting their files).
+        """
+        old = (Call.started_at_utc < before) | (
+            Call.started_at_utc.is_(None) & (Call.updated_at < before))
+        with self.session() as s:
+            calls = list(s.scalars(select(Call).where(old)))
+            ids = [c.call_id for c in calls]
+            records = [_call_record(c) for c in calls]
+            if not ids:
+                return []
+            counts: dict[str, int] = {}
+            card_ids = select(ScorecardRow.id).where(ScorecardRow.call_id.in_(ids))
+            item_ids = select(ScorecardItemRow.id).where(
+                ScorecardItemRow.scorecard_id.in_(card_ids))
+            for name, stmt in (
+                ("reviews", delete(Review).where(Review.scorecard_item_id.in_(item_ids))),
+                ("scorecard_items", delete(ScorecardItemRow).where(
+                    ScorecardItemRow.scorecard_id.in_(card_ids))),
+                ("scorecards", delete(ScorecardRow).where(ScorecardRow.call_id.in_(ids))),
+                ("stage_costs", delete(StageCost).where(StageCost.call_id.in_(ids))),
+                ("conversations", delete(ConversationRow).where(
+                    ConversationRow.call_id.in_(ids))),
+                ("quarantine", delete(QuarantineEntry).where(QuarantineEntry.source_key.in_(
+                    [f"sha256:{c.sha256}" for c in calls]))),
+                ("calls", delete(Call).where(Call.call_id.in_(ids))),
+            ):
+                result = s.execute(stmt, execution_options={"synchronize_session": False})
+                counts[name] = int(getattr(result, "rowcount", 0) or 0)
+            s.add(AuditEntry(tenant_id=self.tenant_id, actor=actor, action="retention.purge",
+                             entity="calls", entity_id=f"before {before.isoformat()}",
+                             before={"call_ids": ids}, after={"deleted": counts}, at=utcnow()))
+            return records
 
     # --- costs and audit ----------------------------------------------------------------------
     def _replace_costs(self, s: ScopedSession, call_id: str, run_id: str,
