@@ -71,6 +71,8 @@ def quarantine(out_dir: str | os.PathLike[str], failure: Failure) -> Path:
 def claim_output(out: str | os.PathLike[str], call_id: str, tenant_id: str) -> Path:
     """``out/<call_id>``, refusing to overwrite another tenant's results for the same audio."""
     target = Path(out) / call_id
+    if target.resolve().parent != Path(out).resolve():
+        raise QAPipelineError(f"call id {call_id!r} would write outside {out}")
     existing = target / "conversation.json"
     if existing.exists():
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -12,6 +13,8 @@ from qa_pipeline.errors import ConfigError
 from qa_pipeline.tenants import validate_tenant_id
 
 REQUIRED_COLUMNS = ("path",)
+# Call ids become folder names (<out>/<call_id>/): no separators, no leading dot.
+_CALL_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
 KNOWN_COLUMNS = ("path", "call_id", "tenant_id", "agent_id", "team_id", "business_line",
                  "started_at", "direction", "channel_layout")
 
@@ -79,6 +82,10 @@ def read_manifest(path: str | os.PathLike[str], default_tenant: str | None = Non
         if not tenant:
             raise ConfigError(f"{p}:{line}: no tenant_id and no --tenant given")
         validate_tenant_id(tenant)
+        call_id = (row.get("call_id") or "").strip() or None
+        if call_id is not None and not _CALL_ID.match(call_id):
+            raise ConfigError(f"{p}:{line}: call_id {call_id!r} must be 1-128 letters, digits, "
+                              "'_', '.', ':' or '-' (it names the call's output folder)")
         raw = row["path"].strip()
         if is_url(raw) or (not remote and Path(raw).is_absolute()):
             audio = raw
@@ -87,7 +94,7 @@ def read_manifest(path: str | os.PathLike[str], default_tenant: str | None = Non
         else:
             audio = str(p.parent / raw)
         out.append(CallMeta(
-            path=audio, tenant_id=tenant, call_id=(row.get("call_id") or "").strip() or None,
+            path=audio, tenant_id=tenant, call_id=call_id,
             agent_id=(row.get("agent_id") or "").strip(),
             team_id=(row.get("team_id") or "").strip(),
             business_line=(row.get("business_line") or "").strip(),

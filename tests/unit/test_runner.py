@@ -198,3 +198,21 @@ def test_bad_files_are_quarantined_before_any_model_loads(tmp_path):
     assert reasons == {"corrupt.wav": "corrupt", "empty.wav": "empty", "short.wav": "too_short",
                        "rate.wav": "sample_rate", "mono.wav": "channel_layout"}
     assert r1.processed == [] and r2.processed == []
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a/b", ".hidden", "x" * 200])
+def test_manifest_call_ids_cannot_escape_the_output_folder(tmp_path, bad):
+    from qa_pipeline.errors import ConfigError
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,tenant_id,call_id\nx.wav,default,{bad}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=":2: call_id"):
+        list_sources([manifest])
+
+
+def test_claim_output_refuses_paths_outside(tmp_path):
+    from qa_pipeline.batch import claim_output
+    from qa_pipeline.errors import QAPipelineError
+
+    with pytest.raises(QAPipelineError, match="outside"):
+        claim_output(tmp_path, "../x", "default")
