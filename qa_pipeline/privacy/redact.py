@@ -20,13 +20,7 @@ def placeholder(kind: str) -> str:
 def redact_text(text: str, kinds: tuple[str, ...] = KINDS) -> tuple[str, list[PiiSpan]]:
     """``text`` with every mention replaced by its placeholder, and the mentions removed."""
     spans = detect(text, kinds)
-    out, pos = [], 0
-    for s in spans:
-        out.append(text[pos:s.start])
-        out.append(placeholder(s.kind))
-        pos = s.end
-    out.append(text[pos:])
-    return "".join(out), spans
+    return _apply(text, spans), spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +56,18 @@ def _word_offsets(text: str, words: tuple[Word, ...]) -> list[tuple[int, int] | 
     return offsets
 
 
-def _redact_utterance(u: Utterance, kinds: tuple[str, ...]
+def _apply(text: str, spans: list[PiiSpan]) -> str:
+    out, pos = [], 0
+    for sp in sorted(spans, key=lambda x: x.start):
+        out.append(text[pos:sp.start])
+        out.append(placeholder(sp.kind))
+        pos = sp.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _redact_utterance(u: Utterance, spans: list[PiiSpan]
                       ) -> tuple[Utterance, list[RedactedSpan]]:
-    text, spans = redact_text(u.text, kinds)
     if not spans:
         return u, []
     offsets = _word_offsets(u.text, u.words)
@@ -78,17 +81,51 @@ def _redact_utterance(u: Utterance, kinds: tuple[str, ...]
         start = min((u.words[i].start_s for i in hit), default=u.start_s)
         end = max((u.words[i].end_s for i in hit), default=u.end_s)
         found.append(RedactedSpan(u.index, s.kind, start, end, s.spoken))
-    return dataclasses.replace(u, text=text, words=tuple(words)), found
+    return dataclasses.replace(u, text=_apply(u.text, spans), words=tuple(words)), found
 
 
-def redact_conversation(conv: Conversation, kinds: tuple[str, ...] = KINDS
-                        ) -> tuple[Conversation, list[RedactedSpan]]:
-    """Utterance texts get placeholders, the words that said a mention are masked (timing
-    kept), and the removed spans are returned with their seconds.
+def _speaker_chains(conv: Conversation, max_gap_s: float) -> list[list[int]]:
+    """Indices of each speaker's consecutive turns (others' turns in between allowed, such
+    as an agent's "嗯" while the customer reads out a number), split at long pauses.
     """
+    chains: list[list[int]] = []
+    last: dict[str, list[int]] = {}
+    for i, u in enumerate(conv.utterances):
+        chain = last.get(u.speaker)
+        if chain is not None and u.start_s - conv.utterances[chain[-1]].end_s <= max_gap_s:
+            chain.append(i)
+        else:
+            chain = [i]
+            chains.append(chain)
+            last[u.speaker] = chain
+    return chains
+
+
+def redact_conversation(conv: Conversation, kinds: tuple[str, ...] = KINDS, *,
+                        max_gap_s: float = 8.0) -> tuple[Conversation, list[RedactedSpan]]:
+    """Utterance texts get placeholders, the words that said a mention are masked (timing
+    kept), and the removed spans are returned with their seconds. A number one speaker
+    spreads over several turns (gaps up to ``max_gap_s``) is found across them: each
+    speaker's consecutive turns are read as one text.
+    """
+    per_utt: dict[int, list[PiiSpan]] = {}
+    for chain in _speaker_chains(conv, max_gap_s):
+        joined, bounds, pos = [], [], 0
+        for i in chain:
+            text = conv.utterances[i].text
+            bounds.append((i, pos, pos + len(text)))
+            joined.append(text)
+            pos += len(text) + 1
+        for sp in detect(" ".join(joined), kinds):
+            for i, a, b in bounds:
+                lo, hi = max(sp.start, a), min(sp.end, b)
+                if lo < hi:
+                    text = conv.utterances[i].text
+                    per_utt.setdefault(i, []).append(dataclasses.replace(
+                        sp, start=lo - a, end=hi - a, text=text[lo - a:hi - a]))
     utterances, removed = [], []
-    for u in conv.utterances:
-        nu, found = _redact_utterance(u, kinds)
+    for i, u in enumerate(conv.utterances):
+        nu, found = _redact_utterance(u, per_utt.get(i, []))
         utterances.append(nu)
         removed.extend(found)
     return dataclasses.replace(conv, utterances=tuple(utterances)), removed

@@ -147,3 +147,19 @@ def test_labelled_set_recall_and_precision(seed):
                      for d in det)
     assert hit / mentions >= 0.99
     assert (detected - false) / detected >= 0.95
+
+
+def test_number_spread_over_turns_with_a_backchannel_in_between():
+    conv = make_conversation([
+        ["agent", 0.0, 2.0, "请问您的手机号"],
+        ["customer", 2.5, 5.0, "一三八零零"],
+        ["agent", 5.2, 5.6, "嗯"],
+        ["customer", 6.0, 8.0, "一三八零零零"],
+        ["customer", 30.0, 32.0, "一三八零零"],  # after a long pause: a different matter
+    ])
+    red, removed = redact_conversation(conv)
+    assert [u.text for u in red.utterances] == ["请问您的手机号", "[PHONE]", "嗯", "[PHONE]",
+                                                 "一三八零零"]
+    assert [(r.utterance_index, r.kind) for r in removed] == [(1, "phone"), (3, "phone")]
+    alone, _ = redact_conversation(conv, max_gap_s=0.1)
+    assert alone.utterances[1].text == "一三八零零"  # 5 digits alone are not a number
