@@ -77,13 +77,7 @@ def probe_audio(
     opts = options or AudioOptions()
     p = Path(path)
     name = str(p)
-    try:
-        size = p.stat().st_size
-    except OSError as e:
-        raise AudioDecodeError(f"cannot read file: {e.strerror}", path=name) from e
-    if size == 0:
-        raise EmptyAudioError("file is empty (0 bytes)", path=name)
-    checks.check_file_size(size, opts.max_file_bytes, name)
+    size = _checked_size(p, opts)
     rate, channels, duration_s, fmt = _header(p)
     checks.check_header(rate, channels, duration_s, opts, name)
     checks.check_channels(channels, opts, name, expected_channels)
@@ -106,6 +100,26 @@ def _header(path: Path) -> tuple[int, int, float, str]:
 
 
 def _header_ffmpeg(path: Path) -> tuple[int, int, float, str]:
+    with _open_ffmpeg(path) as container:
+        rate, channels, duration_s = _stream_format(container.streams.audio[0], path)
+        codec = getattr(container.streams.audio[0].codec_context, "name", "?")
+        return rate, channels, duration_s, f"{container.format.name}/{codec}"
+
+
+def _checked_size(path: Path, opts: AudioOptions) -> int:
+    """The file's size, after refusing unreadable, empty and oversized files."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise AudioDecodeError(f"cannot read file: {e.strerror}", path=str(path)) from e
+    if size == 0:
+        raise EmptyAudioError("file is empty (0 bytes)", path=str(path))
+    checks.check_file_size(size, opts.max_file_bytes, str(path))
+    return size
+
+
+def _open_ffmpeg(path: Path) -> Any:
+    """An opened PyAV container that has an audio stream (callers close it)."""
     import av
 
     try:
@@ -113,12 +127,10 @@ def _header_ffmpeg(path: Path) -> tuple[int, int, float, str]:
     except Exception as e:
         raise AudioDecodeError(f"not a readable audio file ({type(e).__name__}: {e})",
                                path=str(path)) from e
-    with container:
-        if not container.streams.audio:
-            raise AudioDecodeError("file has no audio stream", path=str(path))
-        rate, channels, duration_s = _stream_format(container.streams.audio[0], path)
-        codec = getattr(container.streams.audio[0].codec_context, "name", "?")
-        return rate, channels, duration_s, f"{container.format.name}/{codec}"
+    if not container.streams.audio:
+        container.close()
+        raise AudioDecodeError("file has no audio stream", path=str(path))
+    return container
 
 
 def _stream_format(stream: Any, path: Path) -> tuple[int, int, float]:
@@ -159,13 +171,7 @@ def load_audio(
     opts = options or AudioOptions()
     p = Path(path)
     name = str(p)
-    try:
-        size = p.stat().st_size
-    except OSError as e:
-        raise AudioDecodeError(f"cannot read file: {e.strerror}", path=name) from e
-    if size == 0:
-        raise EmptyAudioError("file is empty (0 bytes)", path=name)
-    checks.check_file_size(size, opts.max_file_bytes, name)
+    _checked_size(p, opts)
     digest = sha256_file(p)
 
     samples, rate, fmt = _decode(p, opts)
@@ -205,14 +211,7 @@ def _decode(path: Path, opts: AudioOptions) -> tuple[np.ndarray, int, str]:
 def _decode_ffmpeg(path: Path, opts: AudioOptions) -> tuple[np.ndarray, int, str]:
     import av
 
-    try:
-        container = av.open(str(path))
-    except Exception as e:
-        raise AudioDecodeError(f"not a readable audio file ({type(e).__name__}: {e})",
-                               path=str(path)) from e
-    with container:
-        if not container.streams.audio:
-            raise AudioDecodeError("file has no audio stream", path=str(path))
+    with _open_ffmpeg(path) as container:
         stream = container.streams.audio[0]
         rate, channels, header_duration_s = _stream_format(stream, path)
         checks.check_header(rate, channels, header_duration_s, opts, str(path))
