@@ -343,23 +343,13 @@ class BatchRunner:
         return scored, failed
 
     def _score_one(self, call: PlannedCall, cached: CachedFrontEnd) -> ScoredCall:
-        from qa_pipeline.pipeline import rubric_for, score_conversation
-
         tenant_id = call.tenant_id
-        tstore = self.store.tenant(tenant_id)
         conv = cached.conversation
         if conv.tenant_id != tenant_id:
             raise QAPipelineError(f"cached conversation of tenant {conv.tenant_id!r} offered "
                                   f"to tenant {tenant_id!r}")
-        meta = {**call.source.meta.to_dict(), "call_id": call.call_id}
-        cfg = self.tenant(tenant_id)
-        if self.options.out_dir is not None:  # refuse before anything is stored
-            claim_output(self.options.out_dir, call.call_id, tenant_id)
-        meter = Meter()
-        with meter.stage("scoring"):
-            card = score_conversation(conv, rubric_for(cfg, conv.language, self.options.rubric),
-                                      call_meta=meta, analyzers=self._analyzers_for(tenant_id),
-                                      acoustics=cached.acoustics)
+        card, meta, costs = self._card(call, conv, cached.acoustics, "scoring")
+        tstore = self.store.tenant(tenant_id)
         # Front-end costs stay under the run that paid them, so a cache hit bills nothing
         # twice; the store replaces rather than appends on retry.
         tstore.save_conversation(conv, frontend_key=call.frontend_key,
@@ -367,12 +357,31 @@ class BatchRunner:
                                  meta=meta, source_uri=call.source.uri,
                                  costs=list(cached.costs), run_id=cached.run_id)
         tstore.save_scorecard(card, config_key=call.config_key, run_id=self.run_id,
-                              costs=meter.stages,
-                              source_keys=[_source_key(call.source.uri, None)])
+                              costs=costs, source_keys=[_source_key(call.source.uri, None)])
         if self.options.out_dir is not None:
             self._write_files(conv, card, self.options.out_dir)
         return ScoredCall(tenant_id, call.call_id, round(card.total_score, 2), card.grade,
                           card.has_fatal, card.needs_review, cached.run_id != self.run_id)
+
+    def _card(self, call: PlannedCall, conv: Any, acoustics: Any, stage: str
+              ) -> tuple[Any, dict[str, Any], list[Any]]:
+        """Score one conversation under this run's rubric and analysers, metered as
+        ``stage``: (scorecard, call metadata, stage costs). With ``out_dir``, a folder held
+        by another tenant is refused here, before anything is stored.
+        """
+        from qa_pipeline.pipeline import rubric_for, score_conversation
+
+        if self.options.out_dir is not None:
+            claim_output(self.options.out_dir, call.call_id, call.tenant_id)
+        cfg = self.tenant(call.tenant_id)
+        meta = {**call.source.meta.to_dict(), "call_id": call.call_id}
+        meter = Meter()
+        with meter.stage(stage):
+            card = score_conversation(conv, rubric_for(cfg, conv.language, self.options.rubric),
+                                      call_meta=meta,
+                                      analyzers=self._analyzers_for(call.tenant_id),
+                                      acoustics=acoustics)
+        return card, meta, meter.stages
 
     def _analyzers_for(self, tenant_id: str) -> Any:
         from qa_pipeline.pipeline import analyzers_for
@@ -413,8 +422,8 @@ class BatchRunner:
         self.tenant(tenant_id)
         tstore = self.store.tenant(tenant_id)
         _fkey, ckey = self.keys(tenant_id)
-        calls = [c for c in tstore.calls(since=since, until=until) if c.status == "scored"
-                 or c.status == "transcribed"]
+        calls = [c for c in tstore.calls(since=since, until=until)
+                 if c.status in ("scored", "transcribed")]
         for i, rec in enumerate(calls):
             self.hook("rescore", completed=i, total=len(calls))
             meta = CallMeta(path=rec.source_uri, tenant_id=tenant_id, call_id=rec.call_id,
@@ -433,18 +442,9 @@ class BatchRunner:
         return report
 
     def _rescore_one(self, call: PlannedCall, conv: Any, acoustics: Any) -> ScoredCall:
-        from qa_pipeline.pipeline import rubric_for, score_conversation
-
-        cfg = self.tenant(call.tenant_id)
-        meta = {**call.source.meta.to_dict(), "call_id": call.call_id}
-        meter = Meter()
-        with meter.stage("rescoring"):
-            card = score_conversation(conv, rubric_for(cfg, conv.language, self.options.rubric),
-                                      call_meta=meta,
-                                      analyzers=self._analyzers_for(call.tenant_id),
-                                      acoustics=acoustics)
+        card, _meta, costs = self._card(call, conv, acoustics, "rescoring")
         self.store.tenant(call.tenant_id).save_scorecard(
-            card, config_key=call.config_key, run_id=self.run_id, costs=meter.stages)
+            card, config_key=call.config_key, run_id=self.run_id, costs=costs)
         if self.options.out_dir is not None:
             self._write_files(conv, card, self.options.out_dir)
         return ScoredCall(call.tenant_id, call.call_id, round(card.total_score, 2), card.grade,
