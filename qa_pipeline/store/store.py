@@ -480,19 +480,17 @@ class TenantStore:
         call (one customer request) on average.
         """
         line = func.coalesce(Call.business_line, "")
-        stmt = (select(line, StageCost.stage, func.count(func.distinct(StageCost.call_id)),
-                       func.sum(StageCost.wall_s), func.sum(StageCost.cpu_s),
-                       func.sum(StageCost.gpu_s))
-                .join(Call, (Call.tenant_id == StageCost.tenant_id)
-                      & (Call.call_id == StageCost.call_id))
-                .group_by(line, StageCost.stage).order_by(line, StageCost.stage))
+        of_call = (Call.tenant_id == StageCost.tenant_id) & (Call.call_id == StageCost.call_id)
+        stmt = (select(line, StageCost.stage, func.sum(StageCost.wall_s),
+                       func.sum(StageCost.cpu_s), func.sum(StageCost.gpu_s))
+                .join(Call, of_call).group_by(line, StageCost.stage)
+                .order_by(line, StageCost.stage))
         out: dict[str, dict[str, Any]] = {}
         with self.session() as s:
             calls_per_line = dict(s.execute(
                 select(line, func.count(func.distinct(StageCost.call_id)))
-                .join(Call, (Call.tenant_id == StageCost.tenant_id)
-                      & (Call.call_id == StageCost.call_id)).group_by(line)).tuples().all())
-            for bl, stage, _n, wall, cpu, gpu in s.execute(stmt).tuples():
+                .join(Call, of_call).group_by(line)).tuples().all())
+            for bl, stage, wall, cpu, gpu in s.execute(stmt).tuples():
                 entry = out.setdefault(bl, {
                     "tenant_id": self.tenant_id, "business_line": bl,
                     "calls": int(calls_per_line.get(bl, 0)), "wall_s": 0.0, "cpu_s": 0.0,
