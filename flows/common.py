@@ -27,6 +27,15 @@ def retry_transient(_task: Any, _run: Any, state: Any) -> bool:
     return False
 
 
+def current_run_id() -> str:
+    """The flow run's id (recorded with costs and scorecards); a fresh one outside a run."""
+    import uuid
+
+    from prefect.runtime import flow_run
+
+    return str(flow_run.get_id() or uuid.uuid4().hex)[:32]
+
+
 def options_from(params: dict[str, Any]) -> RunOptions:
     """RunOptions from a flow's JSON-friendly parameters."""
     out_dir = params.get("out_dir")

@@ -8,15 +8,13 @@ store's unique keys plus skip-if-done make a re-delivered shard harmless.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.deployments import run_deployment
-from prefect.runtime import flow_run
 
-from flows.common import quiet_library_logs
+from flows.common import current_run_id, quiet_library_logs
 from qa_pipeline.manifest import write_manifest
 from qa_pipeline.runner import list_sources
 
@@ -52,7 +50,7 @@ def score_calls_distributed(
     """
     quiet_library_logs()
     sources = list_sources(inputs, tenant)
-    run_id = (flow_run.get_id() or uuid.uuid4().hex)[:32]
+    run_id = current_run_id()
     parts = [sources[i::shards] for i in range(max(shards, 1))]
     futures = []
     for i, part in enumerate(p for p in parts if p):

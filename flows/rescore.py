@@ -4,13 +4,17 @@ rubric (or ``rubric``), per tenant and date range. No audio is read and no ASR r
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.runtime import flow_run
 
-from flows.common import RETRY_DELAYS_S, quiet_library_logs, retry_transient, runner
+from flows.common import (
+    RETRY_DELAYS_S,
+    current_run_id,
+    quiet_library_logs,
+    retry_transient,
+    runner,
+)
 from qa_pipeline.store.store import parse_started_at
 
 
@@ -35,7 +39,7 @@ def rescore(
 ) -> dict[str, Any]:
     """Backfill: new scorecards for stored conversations (ISO dates; ``until`` exclusive)."""
     quiet_library_logs()
-    run_id = (flow_run.get_id() or uuid.uuid4().hex)[:32]
+    run_id = current_run_id()
     params = {"db_url": db_url, "out_dir": out_dir, "rubric": rubric, "sentiment": sentiment,
               "run_id": run_id}
     report = rescore_tenant(tenant, since, until, params)

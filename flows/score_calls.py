@@ -11,16 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.context import TaskRunContext
-from prefect.runtime import flow_run
 
-from flows.common import RETRY_DELAYS_S, quiet_library_logs, retry_transient, runner
+from flows.common import (
+    RETRY_DELAYS_S,
+    current_run_id,
+    quiet_library_logs,
+    retry_transient,
+    runner,
+)
 from qa_pipeline.runner import CallFailure, PlannedCall, SkippedCall, list_sources
 from qa_pipeline.runner.run import release_stage_models
 
@@ -102,7 +106,7 @@ def score_calls(
     """
     quiet_library_logs()
     log = get_run_logger()
-    run_id = (flow_run.get_id() or uuid.uuid4().hex)[:32]
+    run_id = current_run_id()
     params = {"db_url": db_url, "out_dir": out_dir, "cache_dir": cache_dir,
               "asr_model": asr_model, "diarizer": diarizer, "sentiment": sentiment,
               "rubric": rubric, "run_id": run_id}
