@@ -66,8 +66,13 @@ def cn_id_ok(body17: str, check: str) -> bool:
     month, day = int(body17[10:12]), int(body17[12:14])
     if not (1 <= month <= 12 and 1 <= day <= 31 and body17[6:8] in ("18", "19", "20")):
         return False
+    return cn_id_check(body17) == check.upper()
+
+
+def cn_id_check(body17: str) -> str:
+    """The check character (0-9 or X) of an ID's first 17 digits, ISO 7064 MOD 11-2."""
     s = sum(int(c) * w for c, w in zip(body17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[s % 11] == check.upper()
+    return _ID_CHECK[s % 11]
 
 
 def _classify(d: str, has_x: bool) -> str | None:
