@@ -83,10 +83,14 @@ class FrontEnd:
             audio_options=AudioOptions(max_duration_s=tenant.max_duration_s),
         )
 
-    def load(self, path: str | os.PathLike[str], call_id: str | None = None) -> LoadedAudio:
-        """Decode and validate a recording against this tenant's limits and channel map."""
+    def load(self, path: str | os.PathLike[str], call_id: str | None = None, *,
+             sha256: str | None = None) -> LoadedAudio:
+        """Decode and validate a recording against this tenant's limits and channel map
+        (``sha256``: the file's hash if already known, so it is not read twice).
+        """
         return load_audio(path, self.audio_options,
-                          expected_channels=self.tenant.expected_channels, call_id=call_id)
+                          expected_channels=self.tenant.expected_channels, call_id=call_id,
+                          sha256=sha256)
 
     def transcribe_file(self, path: str | os.PathLike[str], call_id: str | None = None,
                         hook: StageHook | None = None) -> Conversation:
@@ -94,12 +98,13 @@ class FrontEnd:
         return self.load_and_transcribe(path, call_id, hook)[1]
 
     def load_and_transcribe(self, path: str | os.PathLike[str], call_id: str | None = None,
-                            hook: StageHook | None = None) -> tuple[LoadedAudio, Conversation]:
+                            hook: StageHook | None = None, *, sha256: str | None = None
+                            ) -> tuple[LoadedAudio, Conversation]:
         """Recording file -> (decoded audio, Conversation): for callers that also analyse
         the audio itself (acoustic features) without decoding it twice.
         """
         t0 = time.perf_counter()
-        audio = self.load(path, call_id)
+        audio = self.load(path, call_id, sha256=sha256)
         return audio, self.transcribe_audio(audio, hook=hook, load_s=time.perf_counter() - t0)
 
     def transcribe_audio(self, audio: LoadedAudio, hook: StageHook | None = None,

@@ -24,8 +24,8 @@ class ScriptedFrontEnd:
         self.transcriber = _Transcriber()
         self.delay_s = delay_s
 
-    def load_and_transcribe(self, path, call_id=None):
-        audio = load_audio(path, AudioOptions(), call_id=call_id)
+    def load_and_transcribe(self, path, call_id=None, sha256=None):
+        audio = load_audio(path, AudioOptions(), call_id=call_id, sha256=sha256)
         CALLS["asr"] += 1
         time.sleep(self.delay_s)
         conv = make_conversation([

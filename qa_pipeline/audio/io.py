@@ -156,6 +156,7 @@ def load_audio(
     *,
     expected_channels: int | None = None,
     call_id: str | None = None,
+    sha256: str | None = None,
 ) -> LoadedAudio:
     """Decode, validate and resample one recording.
 
@@ -164,6 +165,8 @@ def load_audio(
         options: ingest limits; defaults to :class:`AudioOptions`.
         expected_channels: channel count the tenant's channel map requires (None: any).
         call_id: identity to record; defaults to the first 16 hex digits of the sha256.
+        sha256: the file's hash when the caller already computed it (batch runs hash every
+            file while planning); otherwise the file is hashed here.
 
     Raises:
         AudioError: a subclass naming exactly what is wrong with the file.
@@ -172,7 +175,7 @@ def load_audio(
     p = Path(path)
     name = str(p)
     _checked_size(p, opts)
-    digest = sha256_file(p)
+    digest = sha256 or sha256_file(p)
 
     samples, rate, fmt = _decode(p, opts)
     checks.check_decoded(samples, rate, opts, name, expected_channels)

@@ -282,7 +282,9 @@ class BatchRunner:
                 fe = self._frontend(call.tenant_id)
                 device = str(getattr(fe.transcriber, "device", "cpu"))
                 with meter.stage("frontend", device):
-                    audio, conv = fe.load_and_transcribe(call.local_path, call.call_id)
+                    # The plan already hashed the file: do not read it a second time.
+                    audio, conv = fe.load_and_transcribe(call.local_path, call.call_id,
+                                                         sha256=call.sha256)
                 with meter.stage("acoustics"):
                     acoustics = extract_acoustics(audio, conv)
                 del audio

@@ -23,8 +23,8 @@ from tests.unit.test_runner import voice
 
 
 class PiiFrontEnd(ScriptedFrontEnd):
-    def load_and_transcribe(self, path, call_id=None):
-        audio, conv = super().load_and_transcribe(path, call_id)
+    def load_and_transcribe(self, path, call_id=None, sha256=None):
+        audio, conv = super().load_and_transcribe(path, call_id, sha256)
         u = conv.utterances[1]
         words = (*u.words[:2], dataclasses.replace(u.words[2], text="13800138000"))
         u = dataclasses.replace(u, text="my number 13800138000", words=words)
