@@ -30,6 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from qa_pipeline.bench import metrics  # noqa: E402
 from qa_pipeline.call_reason import CallReasonClassifier, load_taxonomy  # noqa: E402
 from qa_pipeline.conversation.metrics import compute_metrics  # noqa: E402
 from qa_pipeline.emotion import extract_acoustics, summarize_emotion  # noqa: E402
@@ -47,15 +48,7 @@ MOBILECS_MAP = {"求助-查询": "lookup", "求助-故障": "complaint", "取消
 
 
 def macro_f1(gold: list[str], pred: list[str]) -> tuple[float, dict[str, float]]:
-    per = {}
-    for label in LABELS:
-        tp = sum(g == p == label for g, p in zip(gold, pred, strict=True))
-        fp = sum(p == label != g for g, p in zip(gold, pred, strict=True))
-        fn = sum(g == label != p for g, p in zip(gold, pred, strict=True))
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        per[label] = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return float(np.mean(list(per.values()))), per
+    return metrics.macro_f1(gold, pred, LABELS)
 
 
 def text_conversation(rows: list[tuple[str, str]], call_id: str, language: str) -> Conversation:

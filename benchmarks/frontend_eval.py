@@ -27,84 +27,35 @@ sys.path.insert(0, str(REPO))
 
 from qa_pipeline.asr import AsrOptions, get_transcriber  # noqa: E402
 from qa_pipeline.audio import load_audio  # noqa: E402
+from qa_pipeline.bench import metrics, suite  # noqa: E402
 from qa_pipeline.diarization import DiarizationOptions, get_diarizer  # noqa: E402
 from qa_pipeline.frontend import FrontEnd  # noqa: E402
 from qa_pipeline.tenants import TenantConfig  # noqa: E402
-from qa_pipeline.text import normalize  # noqa: E402
 
 SPOKENWOZ = ["MUL1423", "SNG0072", "SNG0480", "SNG0696", "SNG1263", "SNG1640"]
 
 
 def read_rttm(path: Path) -> list[tuple[float, float, str]]:
-    turns = []
-    for line in path.read_text().splitlines():
-        p = line.split()
-        if p and p[0] == "SPEAKER":
-            turns.append((float(p[3]), float(p[3]) + float(p[4]), p[7]))
-    return turns
+    return list(suite.read_rttm(path))
 
 
 def der(ref: list[tuple[float, float, str]], hyp: list[tuple[float, float, str]],
         collar: float = 0.25) -> dict[str, float]:
-    from pyannote.core import Annotation, Segment
-    from pyannote.metrics.diarization import DiarizationErrorRate
-
-    r, h = Annotation(), Annotation()
-    for s, e, lab in ref:
-        r[Segment(s, e)] = lab
-    for s, e, lab in hyp:
-        h[Segment(s, e)] = lab
-    metric = DiarizationErrorRate(collar=collar, skip_overlap=False)
-    detail = metric(r, h, detailed=True)
-    total = detail["total"] or 1.0
-    return {"der": detail["diarization error rate"],
-            "missed": detail["missed detection"] / total,
-            "false_alarm": detail["false alarm"] / total,
-            "confusion": detail["confusion"] / total,
-            "total_s": detail["total"]}
+    return metrics.diarization_error(ref, hyp, collar_s=collar).to_dict()
 
 
 def role_accuracy(ref: list[tuple[float, float, str]], conv, mapping: dict[str, str]
                   ) -> tuple[float, float]:
-    """(accuracy, coverage) by speech time on 20 ms frames.
-
-    Accuracy: over frames where both reference and hypothesis have speech, the share where
-    every role the hypothesis says is speaking is a role the reference has speaking (where the
-    reference has both parties at once, naming either one is right). Coverage: the share of
-    reference speech frames the hypothesis covers at all.
-    """
-    step = 0.02
-    ref_frames = total = correct = 0
-    utts = [(u.start_s, u.end_s, u.role.value) for u in conv.utterances]
-    for t in np.arange(0, conv.duration_s, step):
-        truth = {mapping[r] for s, e, r in ref if s <= t < e}
-        if not truth:
-            continue
-        ref_frames += 1
-        hyp = {r for s, e, r in utts if s <= t < e}
-        if not hyp:
-            continue
-        total += 1
-        correct += hyp <= truth
-    return (correct / total if total else 0.0), (total / ref_frames if ref_frames else 0.0)
-
-
-def edit_distance(a: list[str], b: list[str]) -> int:
-    from rapidfuzz.distance import Levenshtein
-
-    return int(Levenshtein.distance(a, b))
+    """(accuracy, coverage) by speech time (qa_pipeline.bench.metrics.role_accuracy)."""
+    score = metrics.role_accuracy([(s, e, mapping[r]) for s, e, r in ref],
+                                  [(u.start_s, u.end_s, u.role.value) for u in conv.utterances])
+    return score.accuracy, score.coverage
 
 
 def wer_cer(pairs: list[tuple[str, str]], unit: str) -> dict[str, float]:
-    errors = length = 0
-    for ref, hyp in pairs:
-        r, h = normalize(ref), normalize(hyp)
-        r_units = r.split() if unit == "word" else list(r.replace(" ", ""))
-        h_units = h.split() if unit == "word" else list(h.replace(" ", ""))
-        errors += edit_distance(r_units, h_units)
-        length += len(r_units)
-    return {"rate": errors / max(length, 1), "errors": errors, "units": length,
-            "items": len(pairs)}
+    counts = metrics.error_rate(pairs, unit)
+    return {"rate": counts.rate, "errors": counts.substitutions + counts.deletions
+            + counts.insertions, "units": counts.reference_units, "items": counts.items}
 
 
 def rss_mb() -> float:

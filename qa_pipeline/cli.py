@@ -334,6 +334,58 @@ def retention(
                   f"{report.before:%Y-%m-%d %H:%M} UTC and {report.files_deleted} file(s)")
 
 
+@app.command()
+def bench(
+    manifests: Annotated[list[Path], typer.Argument(
+        help="call manifests (CSV with path), der.tsv / asr_*.tsv style manifests, or "
+             "labelled sentiment sets")],
+    out: Annotated[Path, typer.Option(help="JSON result file")] = Path("bench.json"),
+    markdown: Annotated[Path | None, typer.Option(
+        help="Markdown table file (default: beside --out, .md)")] = None,
+    naive: Annotated[bool, typer.Option(
+        help="also run the naive baseline (models reloaded per file) for a speed ratio")
+                     ] = True,
+    device: Annotated[str | None, typer.Option(
+        help="cpu or cuda for ASR and sentiment (default: each tenant's setting)")] = None,
+    compute_type: Annotated[str | None, typer.Option(
+        help="CTranslate2 compute type, e.g. float16 on GPUs")] = None,
+    asr_batch_size: Annotated[int | None, typer.Option(
+        help="batched Whisper decoding (GPU)", min=1, max=64)] = None,
+    collar_s: Annotated[float, typer.Option(
+        help="DER collar in seconds, centred on reference boundaries", min=0.0)] = 0.25,
+    skip_overlap: Annotated[bool, typer.Option(help="do not score overlapped speech")] = False,
+    limit: Annotated[int | None, typer.Option(
+        help="at most N cases of each kind per manifest (quick runs)", min=1)] = None,
+    tenant: Annotated[str, typer.Option(
+        help="tenant for manifests that name none (der / asr / sentiment)")] = "default",
+) -> None:
+    """Measure accuracy (DER, roles, WER/CER, criteria, sentiment), speed and cost on
+    labelled calls; writes JSON and a Markdown table.
+    """
+    from qa_pipeline.bench import BenchOptions, load_suite, markdown_report, run_bench
+
+    suite = load_suite(manifests, default_tenant=tenant).limited(limit)
+    options = BenchOptions(collar_s=collar_s, skip_overlap=skip_overlap, naive_baseline=naive,
+                           device=device, compute_type=compute_type,
+                           asr_batch_size=asr_batch_size, default_tenant=tenant)
+    with _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def hook(step: str, *, completed: int | None = None, total: int | None = None) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(step, total=total)
+            progress.update(tasks[step], completed=completed or 0, total=total)
+
+        result = run_bench(suite, options, hook)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    md = markdown_report(result)
+    md_path = markdown or out.with_suffix(".md")
+    md_path.write_text(md, encoding="utf-8")
+    typer.echo(md)
+    console.print(f"wrote {out} and {md_path}")
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Registered model names and their sources."""

@@ -110,6 +110,13 @@ class FrontEnd:
     def transcribe_audio(self, audio: LoadedAudio, hook: StageHook | None = None,
                          load_s: float = 0.0) -> Conversation:
         """Decoded audio -> Conversation (stereo by channel map, mono by diarization)."""
+        return self.transcribe_with_turns(audio, hook, load_s)[0]
+
+    def transcribe_with_turns(self, audio: LoadedAudio, hook: StageHook | None = None,
+                              load_s: float = 0.0) -> tuple[Conversation, Diarization]:
+        """Like :meth:`transcribe_audio`, also returning the speaker turns the
+        conversation was built from (the evaluation harness scores them against RTTM).
+        """
         timings = {"load": load_s}
         notes: list[str] = []
         if audio.num_channels == 2 and self.tenant.channel_layout != "mono":
@@ -121,7 +128,7 @@ class FrontEnd:
         return self._mono(audio, timings, notes, hook)
 
     def _stereo(self, audio: LoadedAudio, timings: dict[str, float], hook: StageHook | None
-                ) -> Conversation:
+                ) -> tuple[Conversation, Diarization]:
         t0 = time.perf_counter()
         diarization = ChannelDiarizer().diarize(audio, self.diarization_options, hook)
         timings["diarization"] = time.perf_counter() - t0
@@ -145,10 +152,10 @@ class FrontEnd:
         timings["alignment"] = time.perf_counter() - t0
         provenance = self._provenance(diarization, timings,
                                       f"channel_map(agent={self.tenant.agent_channel})", [])
-        return self._conversation(audio, utterances, provenance)
+        return self._conversation(audio, utterances, provenance), diarization
 
     def _mono(self, audio: LoadedAudio, timings: dict[str, float], notes: list[str],
-              hook: StageHook | None) -> Conversation:
+              hook: StageHook | None) -> tuple[Conversation, Diarization]:
         t0 = time.perf_counter()
         diarization = self.mono_diarizer.diarize(audio, self.diarization_options, hook)
         timings["diarization"] = time.perf_counter() - t0
@@ -165,7 +172,7 @@ class FrontEnd:
         provenance = self._provenance(
             diarization, timings, "text_cues(greeting, service_phrases, pronouns, questions)",
             notes)
-        return self._conversation(audio, utterances, provenance)
+        return self._conversation(audio, utterances, provenance), diarization
 
     def _provenance(self, diarization: Diarization, timings: dict[str, float], role_method: str,
                     notes: list[str]) -> Provenance:

@@ -53,10 +53,11 @@ def is_url(path: str | os.PathLike[str]) -> bool:
     return "://" in str(path)
 
 
-def read_manifest(path: str | os.PathLike[str], default_tenant: str | None = None
-                  ) -> list[CallMeta]:
+def read_manifest(path: str | os.PathLike[str], default_tenant: str | None = None, *,
+                  extra_columns: tuple[str, ...] = ()) -> list[CallMeta]:
     """Parse a manifest (a local file or an fsspec URL); relative audio paths are relative
-    to the manifest's folder.
+    to the manifest's folder. ``extra_columns`` are allowed beside the known ones (the
+    evaluation harness reads its reference columns from the same file).
     """
     remote = is_url(path)
     p: Any = str(path) if remote else Path(path)
@@ -67,11 +68,11 @@ def read_manifest(path: str | os.PathLike[str], default_tenant: str | None = Non
             missing = [c for c in REQUIRED_COLUMNS if c not in columns]
             if missing:
                 raise ConfigError(f"{p}: manifest lacks column(s) {', '.join(missing)}")
-            unknown = [c for c in columns if c not in KNOWN_COLUMNS]
+            unknown = [c for c in columns if c not in KNOWN_COLUMNS + extra_columns]
             if unknown:
                 raise ConfigError(
                     f"{p}: unknown manifest column(s) {', '.join(unknown)}; "
-                    f"known: {', '.join(KNOWN_COLUMNS)}"
+                    f"known: {', '.join(KNOWN_COLUMNS + extra_columns)}"
                 )
             rows = list(reader)
     except (OSError, ImportError, ValueError) as e:

@@ -131,34 +131,41 @@ _CONTRACTIONS = (
 
 
 def _en_numbers_to_digits(words: list[str]) -> list[str]:
+    """Number words -> digits, one number per well-formed run: "twenty five" -> 25,
+    "one hundred and twenty" -> 120, but "one two three" -> 1 2 3 (digits read out one by
+    one are separate numbers, not a sum).
+    """
     out: list[str] = []
     i = 0
     while i < len(words):
         w = words[i]
         if w in _EN_ONES or w in _EN_TENS or (w in _EN_SCALES and out and out[-1].isdigit()):
             total, current, j = 0, 0, i
-            consumed = False
+            last = ""  # kind of the previous word in this number: ones, tens, scale, and
             while j < len(words):
                 t = words[j]
-                if t in _EN_ONES:
+                if t in _EN_ONES and (not last or last in ("scale", "and") or (
+                        last == "tens" and 0 < _EN_ONES[t] < 10)):
                     current += _EN_ONES[t]
-                elif t in _EN_TENS:
+                    last = "ones"
+                elif t in _EN_TENS and (not last or last in ("scale", "and")):
                     current += _EN_TENS[t]
-                elif t in _EN_SCALES and consumed:
+                    last = "tens"
+                elif t in _EN_SCALES and last:
                     scale = _EN_SCALES[t]
                     if scale == 100:
                         current *= 100
                     else:
                         total += current * scale
                         current = 0
-                elif t == "and" and consumed and j + 1 < len(words) and (
+                    last = "scale"
+                elif t == "and" and last == "scale" and j + 1 < len(words) and (
                         words[j + 1] in _EN_ONES or words[j + 1] in _EN_TENS):
-                    pass
+                    last = "and"
                 else:
                     break
-                consumed = True
                 j += 1
-            if consumed:
+            if last:
                 out.append(str(total + current))
                 i = j
                 continue

