@@ -151,7 +151,20 @@ def release_all_models() -> None:
 
 
 def _device_of(cfg: TenantConfig) -> str:
-    device = cfg.asr.device
+    """Where the front end runs (Whisper's device)."""
+    return _resolve_device(cfg.asr.device)
+
+
+def _scoring_device(cfg: TenantConfig) -> str:
+    """Where scoring runs: only a ``transformers`` sentiment model uses a GPU (the embedded
+    head is numpy).
+    """
+    if cfg.sentiment.backend != "transformers":
+        return "cpu"
+    return _resolve_device(cfg.sentiment.device)
+
+
+def _resolve_device(device: str) -> str:
     if device == "auto":
         torch = sys.modules.get("torch")
         return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
@@ -262,7 +275,7 @@ def run_pipeline(cases: tuple[CallCase, ...], tenants: _Tenants, hook: StageHook
             continue
         cfg = tenants.for_case(case)
         try:
-            with clock.stage("scoring", _device_of(cfg)):
+            with clock.stage("scoring", _scoring_device(cfg)):
                 an = analyzers.get(id(cfg))
                 if an is None:
                     an = analyzers[id(cfg)] = analyzers_for(cfg)

@@ -1,0 +1,99 @@
+"""Harness pieces that need no model: GPU-mode overrides, stage clock, summaries, peaks."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from qa_pipeline.bench.harness import (
+    BenchOptions,
+    StageClock,
+    _scoring_device,
+    _summarise_calls,
+    _Tenants,
+    sample_peaks,
+    to_jsonable,
+)
+from qa_pipeline.bench.metrics import DiarizationScore
+from qa_pipeline.bench.suite import CallCase
+from qa_pipeline.manifest import CallMeta
+
+
+def _case(**kw) -> CallCase:
+    return CallCase(meta=CallMeta(path="x.wav", tenant_id="default"), source="m.csv", **kw)
+
+
+def test_gpu_mode_overrides_reach_tenant_config_without_a_gpu():
+    tenants = _Tenants(BenchOptions(device="cuda", compute_type="float16", asr_batch_size=16))
+    cfg = tenants.for_case(_case(num_speakers=4, force_mono=True))
+    assert (cfg.asr.device, cfg.asr.compute_type, cfg.asr.batch_size) == ("cuda", "float16", 16)
+    assert cfg.sentiment.device == "cuda"
+    assert cfg.diarization.num_speakers == 4 and cfg.channel_layout == "mono"
+    # The embedded sentiment head is numpy: scoring holds no GPU even in GPU mode.
+    assert _scoring_device(cfg) == "cpu"
+    gpu_sentiment = cfg.model_copy(update={"sentiment": cfg.sentiment.model_copy(
+        update={"backend": "transformers"})})
+    assert _scoring_device(gpu_sentiment) == "cuda"
+    # Configs are built once per (tenant, speakers, layout): one model set each.
+    assert tenants.for_case(_case(num_speakers=4, force_mono=True)) is cfg
+    plain = _Tenants(BenchOptions()).for_case(_case())
+    assert plain.asr.device == "auto" and plain.diarization.num_speakers == 2
+
+
+def test_stage_clock_counts_gpu_seconds_only_for_cuda_stages():
+    clock = StageClock()
+    with clock.stage("asr", "cuda"):
+        time.sleep(0.02)
+    with clock.stage("asr", "cuda:1"):
+        time.sleep(0.02)
+    with clock.stage("scoring"):
+        time.sleep(0.01)
+    assert clock.seconds["asr"]["gpu_s"] == pytest.approx(clock.seconds["asr"]["wall_s"])
+    assert clock.seconds["asr"]["wall_s"] >= 0.04
+    assert clock.seconds["scoring"]["gpu_s"] == 0.0
+
+
+def test_call_summary_pools_criteria_and_computes_domain_kpis():
+    def row(name, fatal_truth, fatal_pred, nf_truth, nf_pred, review="pass"):
+        return {"call": name, "source": "m.csv", "criteria": {
+            "abuse": {"expected": fatal_truth, "provisional": fatal_pred,
+                      "status": review if fatal_pred == "fail" else fatal_pred,
+                      "severity": "fatal", "kind": "error"},
+            "closing": {"expected": nf_truth, "provisional": nf_pred, "status": nf_pred,
+                        "severity": "non_fatal", "kind": "error"},
+            "complaint": {"expected": "fail", "provisional": "fail", "status": "fail",
+                          "severity": "non_fatal", "kind": "flag"}},
+            "diarization": DiarizationScore(1.0, 0.0, 0.0, 10.0)}
+
+    rows = [row("a", "fail", "fail", "pass", "pass", review="needs_review"),
+            row("b", "fail", "pass", "fail", "fail"),
+            row("c", "pass", "pass", "pass", "fail"),
+            row("d", "pass", "pass", "pass", "pass"),
+            {"call": "e", "source": "m.csv", "error": "AudioDecodeError: x"}]
+    s = _summarise_calls(rows)
+    assert (s["calls"], s["failed"]) == (5, 1)
+    assert s["by_source"]["m.csv"]["diarization"].total_s == 40.0
+    abuse = s["criteria"]["abuse"]
+    assert (abuse["counts"].tp, abuse["counts"].fn, abuse["needs_review"]) == (1, 1, 1)
+    # The flag is listed but not pooled into the non-fatal figures.
+    assert s["non_fatal"].tp == 1 and s["non_fatal"].fp == 1 and s["non_fatal"].tn == 2
+    k = s["kpi"]
+    assert k["fatal_error_accuracy"]["reference"] == pytest.approx(0.5)   # a, b of 4
+    assert k["fatal_error_accuracy"]["pipeline"] == pytest.approx(0.75)   # a only
+    assert k["fatal_error_accuracy"]["call_agreement"] == pytest.approx(0.75)
+    assert k["non_fatal_error_accuracy"]["reference"] == pytest.approx(0.75)
+    assert k["non_fatal_error_accuracy"]["pipeline"] == pytest.approx(0.5)
+    json_ready = to_jsonable(s)
+    assert json_ready["by_source"]["m.csv"]["diarization"]["der"] == pytest.approx(0.1)
+
+
+def test_peak_sampler_sees_memory_growth():
+    with sample_peaks(interval_s=0.005) as peak:
+        before = peak.rss_mb
+        block = bytearray(64 * 2**20)
+        block[::4096] = b"x" * len(block[::4096])
+        time.sleep(0.05)
+    del block
+    assert peak.rss_mb >= before + 50
+    assert peak.gpu_mb is None
