@@ -37,7 +37,9 @@ from qa_pipeline.bench.metrics import (
     unit_for,
 )
 from qa_pipeline.bench.suite import AsrCase, BenchSuite, CallCase, SentimentCase
+from qa_pipeline.errors import ConfigError
 from qa_pipeline.hooks import StageHook, null_hook
+from qa_pipeline.runner.costs import Meter
 from qa_pipeline.tenants import TenantConfig, load_tenant
 from qa_pipeline.version import __version__
 
@@ -120,24 +122,15 @@ def sample_peaks(interval_s: float = 0.05) -> Iterator[Peak]:
         thread.join()
 
 
-@dataclass
-class StageClock:
-    """Wall, CPU and GPU-occupied seconds per stage (GPU = wall of stages run on CUDA)."""
-
-    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str, device: str = "cpu") -> Iterator[None]:
-        """Time the block as ``name``."""
-        w0, c0 = time.perf_counter(), time.process_time()
-        try:
-            yield
-        finally:
-            wall = time.perf_counter() - w0
-            row = self.seconds.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0, "gpu_s": 0.0})
-            row["wall_s"] += wall
-            row["cpu_s"] += time.process_time() - c0
-            row["gpu_s"] += wall if device.startswith("cuda") else 0.0
+def stage_totals(meter: Meter) -> dict[str, dict[str, float]]:
+    """Wall, CPU and GPU seconds per stage name, summed over the meter's entries."""
+    totals: dict[str, dict[str, float]] = {}
+    for st in meter.stages:
+        row = totals.setdefault(st.stage, {"wall_s": 0.0, "cpu_s": 0.0, "gpu_s": 0.0})
+        row["wall_s"] += st.wall_s
+        row["cpu_s"] += st.cpu_s
+        row["gpu_s"] += st.gpu_s
+    return totals
 
 
 # --- model lifecycle -------------------------------------------------------------------------
@@ -238,12 +231,12 @@ def _describe(error: Exception) -> str:
 
 
 def run_pipeline(cases: tuple[CallCase, ...], tenants: _Tenants, hook: StageHook
-                 ) -> tuple[list[_CallOutput], StageClock, float]:
+                 ) -> tuple[list[_CallOutput], Meter, float]:
     """Stage-batched run: (outputs, stage clock, wall seconds)."""
     from qa_pipeline.emotion import AcousticOptions, extract_acoustics
     from qa_pipeline.pipeline import analyzers_for
 
-    clock = StageClock()
+    clock = Meter()
     outputs = [_CallOutput() for _ in cases]
     frontends: dict[int, Any] = {}
     t0 = time.perf_counter()
@@ -287,11 +280,11 @@ def run_pipeline(cases: tuple[CallCase, ...], tenants: _Tenants, hook: StageHook
 
 
 def run_naive(cases: tuple[CallCase, ...], tenants: _Tenants, hook: StageHook
-              ) -> tuple[list[Any], StageClock, float]:
+              ) -> tuple[list[Any], Meter, float]:
     """What a simple script does: per file, load every model, transcribe, score."""
     from qa_pipeline.pipeline import analyzers_for
 
-    clock = StageClock()
+    clock = Meter()
     cards: list[Any] = []
     t0 = time.perf_counter()
     for i, case in enumerate(cases):
@@ -427,15 +420,15 @@ def _agreement(a: list[bool], b: list[bool]) -> float:
     return sum(x == y for x, y in zip(a, b, strict=True)) / len(a) if a else 1.0
 
 
-def _speed(clock: StageClock, wall_s: float, audio_s: float, calls: int, peak: Peak,
+def _speed(clock: Meter, wall_s: float, audio_s: float, calls: int, peak: Peak,
            fine: dict[str, float] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "wall_s": wall_s, "audio_s": audio_s, "calls": calls,
         "rtf": wall_s / audio_s if audio_s else None,
         "calls_per_hour": 3600 * calls / wall_s if wall_s else None,
-        "cpu_s": sum(s["cpu_s"] for s in clock.seconds.values()),
-        "gpu_s": sum(s["gpu_s"] for s in clock.seconds.values()),
-        "stages": clock.seconds, "peak_rss_mb": round(peak.rss_mb, 1),
+        "cpu_s": sum(st.cpu_s for st in clock.stages),
+        "gpu_s": sum(st.gpu_s for st in clock.stages),
+        "stages": stage_totals(clock), "peak_rss_mb": round(peak.rss_mb, 1),
         "peak_gpu_mb": round(peak.gpu_mb, 1) if peak.gpu_mb is not None else None,
     }
     if fine:
@@ -501,7 +494,7 @@ def bench_asr(cases: tuple[AsrCase, ...], options: BenchOptions, hook: StageHook
     transcriber = get_transcriber(cfg.asr.backend, asr_options_for(cfg))
     decoded: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    clock = StageClock()
+    clock = Meter()
     audio_s = 0.0
     with sample_peaks() as peak:
         t0 = time.perf_counter()
@@ -539,8 +532,6 @@ def bench_asr(cases: tuple[AsrCase, ...], options: BenchOptions, hook: StageHook
 
 
 def _clip(audio: Any, case: AsrCase) -> np.ndarray:
-    from qa_pipeline.errors import ConfigError
-
     if case.channel is not None:
         if case.channel >= audio.num_channels:
             raise ConfigError(f"{case.path} has {audio.num_channels} channel(s), "

@@ -96,15 +96,14 @@ def evaluation_regions(reference: Sequence[Turn], hypothesis: Sequence[Turn], *,
     return _subtract([(float(a), float(b)) for a, b in uem if b > a], holes)
 
 
-def _activity(turns: Sequence[Turn], mids: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """(labels, boolean matrix labels x pieces): which label speaks in each piece."""
-    labels = sorted({t[2] for t in turns})
+def _activity(turns: Sequence[Turn], mids: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """Boolean matrix labels x pieces: which label speaks in each piece."""
     index = {lab: i for i, lab in enumerate(labels)}
     active = np.zeros((len(labels), len(mids)), dtype=bool)
     for start, end, label in turns:
         lo, hi = np.searchsorted(mids, [start, end])
         active[index[label], lo:hi] = True
-    return labels, active
+    return active
 
 
 def diarization_error(reference: Sequence[Turn], hypothesis: Sequence[Turn], *,
@@ -132,8 +131,8 @@ def diarization_error(reference: Sequence[Turn], hypothesis: Sequence[Turn], *,
     for start, end in regions:
         inside |= (mids > start) & (mids < end)
     dur = np.diff(edges) * inside
-    _, ref_act = _activity(reference, mids)
-    _, hyp_act = _activity(hypothesis, mids)
+    ref_act = _activity(reference, mids, sorted({t[2] for t in reference}))
+    hyp_act = _activity(hypothesis, mids, sorted({t[2] for t in hypothesis}))
     n_ref = ref_act.sum(axis=0)
     n_hyp = hyp_act.sum(axis=0)
     correct = np.zeros(len(mids))
@@ -268,23 +267,14 @@ def role_accuracy(reference: Sequence[Turn], hypothesis: Sequence[Turn],
     end = max(t[1] for t in list(reference) + list(hypothesis))
     mids = (np.arange(int(np.ceil(end / frame_s))) + 0.5) * frame_s
     roles = sorted({t[2] for t in list(reference) + list(hypothesis)})
-    ref = _activity_for(reference, mids, roles)
-    hyp = _activity_for(hypothesis, mids, roles)
+    ref = _activity(reference, mids, roles)
+    hyp = _activity(hypothesis, mids, roles)
     ref_speech = ref.any(axis=0)
     scored = ref_speech & hyp.any(axis=0)
     # Right where every role the hypothesis names is one the reference has speaking.
     right = scored & ~(hyp & ~ref).any(axis=0)
     return RoleScore(float(right.sum() * frame_s), float(scored.sum() * frame_s),
                      float(ref_speech.sum() * frame_s))
-
-
-def _activity_for(turns: Sequence[Turn], mids: np.ndarray, labels: list[str]) -> np.ndarray:
-    index = {lab: i for i, lab in enumerate(labels)}
-    active = np.zeros((len(labels), len(mids)), dtype=bool)
-    for start, end, label in turns:
-        lo, hi = np.searchsorted(mids, [start, end])
-        active[index[label], lo:hi] = True
-    return active
 
 
 # --- classification ------------------------------------------------------------------------

@@ -8,16 +8,17 @@ import pytest
 
 from qa_pipeline.bench.harness import (
     BenchOptions,
-    StageClock,
     _scoring_device,
     _summarise_calls,
     _Tenants,
     sample_peaks,
+    stage_totals,
     to_jsonable,
 )
 from qa_pipeline.bench.metrics import DiarizationScore
 from qa_pipeline.bench.suite import CallCase
 from qa_pipeline.manifest import CallMeta
+from qa_pipeline.runner.costs import Meter
 
 
 def _case(**kw) -> CallCase:
@@ -41,17 +42,18 @@ def test_gpu_mode_overrides_reach_tenant_config_without_a_gpu():
     assert plain.asr.device == "auto" and plain.diarization.num_speakers == 2
 
 
-def test_stage_clock_counts_gpu_seconds_only_for_cuda_stages():
-    clock = StageClock()
+def test_stage_totals_count_gpu_seconds_only_for_cuda_stages():
+    clock = Meter()
     with clock.stage("asr", "cuda"):
         time.sleep(0.02)
     with clock.stage("asr", "cuda:1"):
         time.sleep(0.02)
     with clock.stage("scoring"):
         time.sleep(0.01)
-    assert clock.seconds["asr"]["gpu_s"] == pytest.approx(clock.seconds["asr"]["wall_s"])
-    assert clock.seconds["asr"]["wall_s"] >= 0.04
-    assert clock.seconds["scoring"]["gpu_s"] == 0.0
+    totals = stage_totals(clock)
+    assert totals["asr"]["gpu_s"] == pytest.approx(totals["asr"]["wall_s"])
+    assert totals["asr"]["wall_s"] >= 0.04
+    assert totals["scoring"]["gpu_s"] == 0.0
 
 
 def test_call_summary_pools_criteria_and_computes_domain_kpis():
