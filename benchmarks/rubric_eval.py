@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from qa_pipeline.bench.metrics import BinaryCounts  # noqa: E402
 from qa_pipeline.conversation.export import read_conversation, write_conversation  # noqa: E402
 from qa_pipeline.conversation.metrics import compute_metrics  # noqa: E402
 from qa_pipeline.frontend import FrontEnd  # noqa: E402
@@ -62,45 +63,37 @@ def accuracy(calls_dir: Path) -> dict:
         report = evaluate_cases(load_rubric(REPO / "rubrics" / rubric_file), cases[lang])
         out[lang] = report.to_dict()
     # Pooled over both languages, split by severity.
-    pooled: dict[str, list[int]] = {}
+    pooled: dict[str, BinaryCounts] = {}
     severity: dict[str, str] = {}
     for lang in ("zh", "en"):
         for c in out[lang]["criteria"]:
-            counts = pooled.setdefault(c["criterion_id"], [0, 0, 0, 0])
-            for i, k in enumerate(("tp", "fp", "fn", "tn")):
-                counts[i] += c[k]
-            severity[c["criterion_id"]] = c["severity"]
-    out["pooled"] = {}
-    for cid, (tp, fp, fn, tn) in pooled.items():
-        p = tp / (tp + fp) if tp + fp else 1.0
-        r = tp / (tp + fn) if tp + fn else 1.0
-        out["pooled"][cid] = {"severity": severity[cid], "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-                              "precision": p, "recall": r,
-                              "f1": 2 * p * r / (p + r) if p + r else 0.0}
+            cid = c["criterion_id"]
+            pooled[cid] = pooled.get(cid, BinaryCounts()) + _counts(c)
+            severity[cid] = c["severity"]
+    out["pooled"] = {cid: {"severity": severity[cid], **c.to_dict()}
+                     for cid, c in pooled.items()}
     # Overtalk is only measurable on stereo calls (mono diarization is exclusive, so the
     # metric is undefined there and the rule not applicable): report stereo calls alone too.
-    stereo = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    stereo = BinaryCounts()
     for lang in ("zh", "en"):
         sub = [c for c in cases[lang] if c.conversation.channels == 2]
         report = evaluate_cases(load_rubric(REPO / "rubrics" / f"customer_service_{lang}.yaml"),
                                 sub).to_dict()
-        row = next(r for r in report["criteria"] if r["criterion_id"] == "interruption")
-        for k in stereo:
-            stereo[k] += row[k]
-    p = stereo["tp"] / (stereo["tp"] + stereo["fp"]) if stereo["tp"] + stereo["fp"] else 1.0
-    r = stereo["tp"] / (stereo["tp"] + stereo["fn"]) if stereo["tp"] + stereo["fn"] else 1.0
-    out["interruption_stereo_only"] = {**stereo, "precision": p, "recall": r,
-                                       "f1": 2 * p * r / (p + r) if p + r else 0.0}
-    fatal = [v for v in out["pooled"].values() if v["severity"] == "fatal"]
-    tp, fp, fn = (sum(v[k] for v in fatal) for k in ("tp", "fp", "fn"))
-    out["fatal_precision"] = tp / (tp + fp) if tp + fp else 1.0
-    out["fatal_recall"] = tp / (tp + fn) if tp + fn else 1.0
-    non_fatal = [v for k, v in out["pooled"].items()
-                 if v["severity"] == "non_fatal" and k != "customer_complaint"]
-    tp, fp, fn = (sum(v[k] for v in non_fatal) for k in ("tp", "fp", "fn"))
-    p, r = (tp / (tp + fp) if tp + fp else 1.0), (tp / (tp + fn) if tp + fn else 1.0)
-    out["non_fatal_f1"] = 2 * p * r / (p + r) if p + r else 0.0
+        stereo += _counts(next(r for r in report["criteria"]
+                               if r["criterion_id"] == "interruption"))
+    out["interruption_stereo_only"] = stereo.to_dict()
+    fatal = sum((c for cid, c in pooled.items() if severity[cid] == "fatal"), BinaryCounts())
+    out["fatal_precision"] = fatal.precision
+    out["fatal_recall"] = fatal.recall
+    non_fatal = sum((c for cid, c in pooled.items()
+                     if severity[cid] == "non_fatal" and cid != "customer_complaint"),
+                    BinaryCounts())
+    out["non_fatal_f1"] = non_fatal.f1
     return out
+
+
+def _counts(row: dict) -> BinaryCounts:
+    return BinaryCounts(row["tp"], row["fp"], row["fn"], row["tn"])
 
 
 def five_minute_conversation(base: Conversation, tag: int) -> Conversation:

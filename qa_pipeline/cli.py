@@ -263,8 +263,9 @@ def rubric_test(
     report = evaluate_cases(load_rubric(rubric), load_cases(cases))
     table = Table("criterion", "severity", "tp", "fp", "fn", "tn", "precision", "recall", "f1")
     for row in report.rows:
-        table.add_row(row.criterion_id, row.severity, str(row.tp), str(row.fp), str(row.fn),
-                      str(row.tn), f"{row.precision:.3f}", f"{row.recall:.3f}", f"{row.f1:.3f}")
+        c = row.counts
+        table.add_row(row.criterion_id, row.severity, str(c.tp), str(c.fp), str(c.fn),
+                      str(c.tn), f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}")
     Console().print(table)
     typer.echo(f"cases: {report.cases}  needs_review items: {report.needs_review}")
     if json_out:

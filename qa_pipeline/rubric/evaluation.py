@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa_pipeline.bench.metrics import BinaryCounts
 from qa_pipeline.conversation.export import read_conversation
 from qa_pipeline.conversation.metrics import compute_metrics
 from qa_pipeline.errors import ConfigError
@@ -37,26 +38,7 @@ class CriterionScore:
 
     criterion_id: str
     severity: str
-    tp: int
-    fp: int
-    fn: int
-    tn: int
-
-    @property
-    def precision(self) -> float:
-        """Tp / (tp + fp); 1.0 when nothing was flagged."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        """Tp / (tp + fn); 1.0 when there was nothing to find."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+    counts: BinaryCounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +56,10 @@ class CaseReport:
             "cases": self.cases,
             "needs_review_items": self.needs_review,
             "criteria": [
-                {"criterion_id": r.criterion_id, "severity": r.severity, "tp": r.tp, "fp": r.fp,
-                 "fn": r.fn, "tn": r.tn, "precision": round(r.precision, 4),
-                 "recall": round(r.recall, 4), "f1": round(r.f1, 4)}
+                {"criterion_id": r.criterion_id, "severity": r.severity, "tp": r.counts.tp,
+                 "fp": r.counts.fp, "fn": r.counts.fn, "tn": r.counts.tn,
+                 "precision": round(r.counts.precision, 4),
+                 "recall": round(r.counts.recall, 4), "f1": round(r.counts.f1, 4)}
                 for r in self.rows
             ],
             "errors": list(self.errors),
@@ -110,7 +93,7 @@ def load_cases(directory: str | os.PathLike[str]) -> list[LabelledCase]:
 
 def evaluate_cases(rubric: Rubric, cases: list[LabelledCase]) -> CaseReport:
     """Score the rubric's verdicts against the labels."""
-    counts: dict[str, list[int]] = {c.id: [0, 0, 0, 0] for _, c in rubric.criteria()}
+    counts = {c.id: BinaryCounts() for _, c in rubric.criteria()}
     severity = {c.id: c.severity for _, c in rubric.criteria()}
     needs_review = 0
     for case in cases:
@@ -120,10 +103,9 @@ def evaluate_cases(rubric: Rubric, cases: list[LabelledCase]) -> CaseReport:
             if r.criterion_id not in case.expected:
                 continue
             needs_review += r.status is Status.NEEDS_REVIEW
-            predicted = r.provisional_status is Status.FAIL
-            actual = case.expected[r.criterion_id] == "fail"
-            idx = 0 if predicted and actual else 1 if predicted else 2 if actual else 3
-            counts[r.criterion_id][idx] += 1
-    rows = tuple(CriterionScore(cid, severity[cid], *c) for cid, c in counts.items()
-                 if sum(c))
+            counts[r.criterion_id] = counts[r.criterion_id].add(
+                truth=case.expected[r.criterion_id] == "fail",
+                predicted=r.provisional_status is Status.FAIL)
+    rows = tuple(CriterionScore(cid, severity[cid], c) for cid, c in counts.items()
+                 if c != BinaryCounts())
     return CaseReport(rows, len(cases), needs_review)
