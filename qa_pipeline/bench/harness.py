@@ -179,7 +179,13 @@ class _Tenants:
         self._cache: dict[tuple[str, int | None, bool], TenantConfig] = {}
 
     def for_case(self, case: CallCase) -> TenantConfig:
-        key = (case.meta.tenant_id, case.num_speakers, case.force_mono)
+        """The config a call runs under (its speaker count and layout applied)."""
+        return self.get(case.meta.tenant_id, case.num_speakers, case.force_mono)
+
+    def get(self, tenant_id: str, num_speakers: int | None = None, mono: bool = False
+            ) -> TenantConfig:
+        """The tenant's config with the harness's overrides."""
+        key = (tenant_id, num_speakers, mono)
         if key not in self._cache:
             self._cache[key] = self._build(*key)
         return self._cache[key]
@@ -490,7 +496,7 @@ def bench_asr(cases: tuple[AsrCase, ...], options: BenchOptions, hook: StageHook
     from qa_pipeline.audio.io import load_audio
     from qa_pipeline.frontend import asr_options_for
 
-    cfg = _Tenants(options)._build(options.default_tenant, None, False)
+    cfg = _Tenants(options).get(options.default_tenant)
     transcriber = get_transcriber(cfg.asr.backend, asr_options_for(cfg))
     decoded: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
@@ -556,7 +562,7 @@ def bench_sentiment(cases: tuple[SentimentCase, ...], options: BenchOptions, hoo
     from qa_pipeline.sentiment import LABELS
     from qa_pipeline.types import Conversation, Provenance, Role, Utterance
 
-    cfg = _Tenants(options)._build(options.default_tenant, None, False)
+    cfg = _Tenants(options).get(options.default_tenant)
     scorer = analyzers_for(cfg).sentiment
     if scorer is None:
         return {"error": f"tenant {cfg.id!r} has no sentiment model"}
