@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from qa_pipeline.rubric.matching import (
-    SEPARATOR,
-    CompiledMatcher,
-    is_chinese,
-    normalize,
-    pinyin_syllables,
-)
+from qa_pipeline.rubric.call_text import CallText
+from qa_pipeline.rubric.matching import CompiledMatcher
 from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
 
 if TYPE_CHECKING:
@@ -40,79 +35,75 @@ class EvaluationContext:
     emotion: EmotionSummary | None = None
     call_reason: CallReason | None = None
     _embeddings: dict[str, object] = field(default_factory=dict, repr=False)
-    _syllables: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
-    _exact: dict[int, dict[int, MatchHit]] = field(default_factory=dict, repr=False)
-    _tolerant: dict[tuple[int, int], MatchHit | None] = field(default_factory=dict, repr=False)
-    _viable: dict[int, tuple[Any, ...]] = field(default_factory=dict, repr=False)
+    # Per matcher (by id): utterance index -> hit or None, for the utterances matched so far.
+    _matched: dict[int, dict[int, MatchHit | None]] = field(default_factory=dict, repr=False)
+    _scopes: dict[tuple[Role | None, float | None, float | None], tuple[Utterance, ...]] = field(
+        default_factory=dict, repr=False)
 
     @cached_property
+    def text(self) -> CallText:
+        """The call's normalised text laid out for call-level matching (built once)."""
+        return CallText(tuple(u.text for u in self.conversation.utterances))
+
+    @cached_property
+    def word_stats(self) -> tuple[list[float], list[int], list[float]]:
+        """Per utterance: sum of word probabilities, word count, role confidence (the review
+        policy averages them over the utterances a verdict considered, for many criteria).
+        """
+        utts = self.conversation.utterances
+        return ([sum(w.probability for w in u.words) for u in utts], [len(u.words) for u in utts],
+                [u.role_confidence for u in utts])
+
+    @property
     def normalized(self) -> tuple[str, ...]:
         """Normalised text per utterance (computed once, shared by all rules)."""
-        return tuple(normalize(u.text) for u in self.conversation.utterances)
-
-    @cached_property
-    def _joined(self) -> tuple[str, list[int]]:
-        offsets = []
-        position = 0
-        for text in self.normalized:
-            offsets.append(position)
-            position += len(text) + len(SEPARATOR)
-        return SEPARATOR.join(self.normalized), offsets
+        return self.text.normalized
 
     def hit(self, matcher: CompiledMatcher, index: int) -> MatchHit | None:
-        """The matcher's hit in one utterance.
+        """The matcher's hit in one utterance, or None."""
+        return self.hits(matcher, (self.conversation.utterances[index],)).get(index)
 
-        Exact matching scans the whole call once per matcher (one regular expression over the
-        joined text); the slower tolerant matching (fuzzy, pinyin, regex) runs only for the
-        utterances a rule asks about, once each.
+    def hits(self, matcher: CompiledMatcher, utterances: tuple[Utterance, ...]
+             ) -> dict[int, MatchHit]:
+        """The matcher's hits among ``utterances`` (utterance index -> hit).
+
+        Each utterance is matched once per matcher and call; the utterances not yet matched
+        are matched together, exact and pinyin matching scanning only the stretch of the
+        call text they cover.
         """
-        key = id(matcher)
-        exact = self._exact.get(key)
-        if exact is None:
-            joined, offsets = self._joined
-            exact = self._exact[key] = matcher.find_exact_all(joined, offsets)
-        found = exact.get(index)
-        if found is not None or not matcher.tolerant:
-            return found
-        cache_key = (key, index)
-        if cache_key not in self._tolerant:
-            norm = self.normalized[index]
-            syllables = (self.syllables(index) if matcher.pinyin_phrases and is_chinese(norm)
-                         else None)
-            self._tolerant[cache_key] = matcher.find_tolerant(
-                self.conversation.utterances[index].text, norm, syllables,
-                self._viable_pinyin(matcher) if syllables is not None else None)
-        return self._tolerant[cache_key]
-
-    def _viable_pinyin(self, matcher: CompiledMatcher) -> tuple[Any, ...]:
-        """The matcher's pinyin phrases that could match somewhere in this call (most phrases
-        of a rubric cannot, and are then skipped for every utterance).
-        """
-        key = id(matcher)
-        if key not in self._viable:
-            self._viable[key] = matcher.viable_pinyin(self._call_syllables)
-        return self._viable[key]
-
-    @cached_property
-    def _call_syllables(self) -> frozenset[str]:
-        """Every pinyin syllable spoken in the call's Chinese utterances."""
-        present: set[str] = set()
-        for i, norm in enumerate(self.normalized):
-            if is_chinese(norm):
-                present.update(self.syllables(i))
-        return frozenset(present)
-
-    def syllables(self, index: int) -> tuple[str, ...]:
-        """Pinyin syllables of an utterance's normalised text (computed once per call)."""
-        if index not in self._syllables:
-            self._syllables[index] = pinyin_syllables(self.normalized[index])
-        return self._syllables[index]
+        done = self._matched.setdefault(id(matcher), {})
+        todo = [u.index for u in utterances if u.index not in done]
+        if todo:
+            call = self.text
+            span = (call.offsets[min(todo)], call.end_of(max(todo)))
+            found = matcher.find_exact_all(call.joined, call.offsets, *span)
+            if matcher.tolerant:
+                rest = [i for i in todo if i not in found]
+                if rest and matcher.options.fuzzy is not None:
+                    found.update(matcher.fuzzy_hits({i: call.normalized[i] for i in rest}))
+                    rest = [i for i in rest if i not in found]
+                if rest and matcher.pinyin_phrases:
+                    found.update(matcher.pinyin_hits(call, rest))
+                    rest = [i for i in rest if i not in found]
+                if rest and matcher.patterns:
+                    utts = self.conversation.utterances
+                    for i in rest:
+                        hit = matcher.regex_hit(utts[i].text, call.normalized[i])
+                        if hit is not None:
+                            found[i] = hit
+            for i in todo:
+                done[i] = found.get(i)
+        return {u.index: hit for u in utterances if (hit := done[u.index]) is not None}
 
     def utterances(self, role: Role | None = None, within_s: float | None = None,
                    last_s: float | None = None) -> tuple[Utterance, ...]:
         """Utterances by ``role`` (None: any) that start in the first ``within_s`` seconds or
         end in the last ``last_s`` seconds of the call.
         """
+        scope = (role, within_s, last_s)
+        cached = self._scopes.get(scope)
+        if cached is not None:
+            return cached
         conv = self.conversation
         out = []
         for u in conv.utterances:
@@ -123,7 +114,8 @@ class EvaluationContext:
             if last_s is not None and u.end_s < conv.duration_s - last_s:
                 continue
             out.append(u)
-        return tuple(out)
+        self._scopes[scope] = tuple(out)
+        return self._scopes[scope]
 
     @property
     def embedder_used(self) -> Embedder | None:

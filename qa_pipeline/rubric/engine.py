@@ -67,12 +67,12 @@ def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[flo
         # Several quotes support one verdict: the best-transcribed one carries it.
         return (max(e.word_probability for e in quoted), max(e.role_confidence for e in quoted))
     if outcome.considered:
-        utts = ctx.conversation.utterances
-        considered = [utts[i] for i in outcome.considered if 0 <= i < len(utts)]
+        sums, counts, roles = ctx.word_stats
+        considered = [i for i in outcome.considered if 0 <= i < len(sums)]
         if considered:
-            words = [w for u in considered for w in u.words]
-            wp = sum(w.probability for w in words) / len(words) if words else 1.0
-            return wp, min(u.role_confidence for u in considered)
+            n_words = sum(counts[i] for i in considered)
+            wp = sum(sums[i] for i in considered) / n_words if n_words else 1.0
+            return wp, min(roles[i] for i in considered)
     return None
 
 

@@ -8,20 +8,27 @@ ch/c, sh/s, n/l, -ng/-n), so ASR homophones such as 克服 for 客服 or 投注 
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
+import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from qa_pipeline.text import is_chinese, normalize
 from qa_pipeline.types import MatchHit
 
+if TYPE_CHECKING:
+    from qa_pipeline.rubric.call_text import CallText
+
 __all__ = [
-    "CompiledMatcher", "MatchOptions", "compile_matcher", "is_chinese", "match_phrase", "normalize",
-    "pinyin_syllables",
+    "SEPARATOR", "CompiledMatcher", "MatchOptions", "compile_matcher", "is_chinese", "match_phrase",
+    "normalize", "pinyin_syllables", "syllable_ids",
 ]
 
 # --- pinyin ------------------------------------------------------------------------------------
@@ -51,6 +58,49 @@ def _char_syllable(ch: str) -> str:
     return _fuzzy_syllable(syl[0].lower()) if syl else ch
 
 
+# Joins a call's normalised utterances for one-pass scanning; no phrase can contain it.
+SEPARATOR = "\x1f"
+
+
+class _SyllableTable:
+    """Code point -> syllable id, filled on first sight of each character.
+
+    A call's text becomes an array of syllable ids with one array lookup (numpy) instead of a
+    Python call per character: that lookup is what makes call-level pinyin matching cheap.
+    Id 0 means "not seen yet"; id 1 is the utterance separator, which matches nothing.
+    """
+
+    def __init__(self) -> None:
+        self.table = np.zeros(0x110000, dtype=np.uint32)  # zero pages cost nothing until used
+        self.names: list[str] = ["", SEPARATOR]
+        self.ids: dict[str, int] = {}
+        self.table[ord(SEPARATOR)] = 1
+        self.lock = threading.Lock()
+
+    def ids_of(self, text: str) -> np.ndarray:
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        out = self.table[cps]
+        if not out.all():
+            with self.lock:
+                for cp in np.unique(cps[out == 0]).tolist():
+                    syl = _char_syllable(chr(cp))
+                    sid = self.ids.get(syl)
+                    if sid is None:
+                        sid = self.ids[syl] = len(self.names)
+                        self.names.append(syl)
+                    self.table[cp] = sid
+            out = self.table[cps]
+        return out
+
+
+_TABLE = _SyllableTable()
+
+
+def syllable_ids(text: str) -> np.ndarray:
+    """One syllable id per character of ``text`` (equal ids: same merged pinyin)."""
+    return _TABLE.ids_of(text)
+
+
 def pinyin_syllables(text: str) -> tuple[str, ...]:
     """Tone-less, confusion-merged pinyin, one entry per character (non-Han kept as is).
 
@@ -58,7 +108,8 @@ def pinyin_syllables(text: str) -> tuple[str, ...]:
     would fix a few polyphones (银行 hang) but costs 20x more, and both the phrase and the
     utterance are read the same way, so matching stays consistent.
     """
-    return tuple(_char_syllable(ch) for ch in text)
+    names = _TABLE.names
+    return tuple(names[i] for i in syllable_ids(text).tolist())
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +122,14 @@ class MatchOptions:
     pinyin_threshold: float = 0.75
 
 
-# Joins a call's normalised utterances for one-pass scanning; no phrase can contain it.
-SEPARATOR = "\x1f"
-
-
 class CompiledMatcher:
     """A list of phrases and patterns compiled once and matched against many utterances.
 
     Exact matching runs one regular expression over the normalised text (Chinese phrases as
-    substrings, other phrases on word boundaries); fuzzy and pinyin matching only run for
-    phrases that pass a cheap pre-filter. Exact beats fuzzy beats pinyin beats regex.
+    substrings, other phrases on word boundaries). Over a whole call (:class:`CallText`),
+    pinyin matching starts only where the phrase's syllables occur and fuzzy matching only
+    where one alignment over the joined call text says a window can reach the threshold.
+    Per utterance, exact beats fuzzy beats pinyin beats regex.
     """
 
     def __init__(self, phrases: tuple[str, ...], patterns: tuple[str, ...],
@@ -100,12 +149,17 @@ class CompiledMatcher:
         if zh:
             alternatives.append("|".join(re.escape(p) for p in sorted(zh, key=len, reverse=True)))
         if other:
+            # Word boundaries: a phrase may not start right after [a-z0-9] (checked in
+            # find_exact_all: a leading look-behind would stop the scan's first-character
+            # skipping, 10x slower) nor end right before one.
             words = "|".join(re.escape(p) for p in sorted(other, key=len, reverse=True))
-            alternatives.append(rf"(?<![a-z0-9])(?:{words})(?![a-z0-9])")
+            alternatives.append(rf"(?:{words})(?![a-z0-9])")
         self.exact = re.compile("|".join(f"(?:{a})" for a in alternatives)) if alternatives \
             else None
+        self._zh_exact = frozenset(zh)
         self.pinyin_phrases = tuple(
-            (self.by_norm[n], n, pinyin_syllables(n)) for n in zh) if options.pinyin else ()
+            (self.by_norm[n], n, tuple(syllable_ids(n).tolist())) for n in zh
+        ) if options.pinyin else ()
         self.patterns = tuple((p, re.compile(p, re.IGNORECASE)) for p in patterns)
 
     @property
@@ -113,63 +167,163 @@ class CompiledMatcher:
         """Whether fuzzy, pinyin or regex matching is configured."""
         return bool(self.options.fuzzy is not None or self.pinyin_phrases or self.patterns)
 
-    def find_exact_all(self, joined: str, offsets: list[int]) -> dict[int, MatchHit]:
-        """Exact hits of every utterance of a call in one regular-expression scan.
+    def find_exact_all(self, joined: str, offsets: list[int], start: int = 0,
+                       end: int | None = None) -> dict[int, MatchHit]:
+        """Exact hits of a call's utterances in one regular-expression scan.
 
         ``joined`` is the normalised utterances separated by ``SEPARATOR``; ``offsets`` are
-        their start positions in it.
+        their start positions in it; ``start`` / ``end`` limit the scan to a stretch that
+        begins and ends at utterance boundaries.
         """
         hits: dict[int, MatchHit] = {}
-        if self.exact is not None:
-            for m in self.exact.finditer(joined):
+        if self.exact is None:
+            return hits
+        end = len(joined) if end is None else end
+        m = self.exact.search(joined, start, end)
+        while m is not None:
+            if self._starts_word(joined, m):
                 i = bisect.bisect_right(offsets, m.start()) - 1
                 if i not in hits:
                     hits[i] = MatchHit(self.by_norm[m.group(0)], "exact", 1.0, m.group(0))
+                m = self.exact.search(joined, m.end(), end)
+            else:
+                m = self.exact.search(joined, m.start() + 1, end)
         return hits
 
-    def find(self, text: str, normalized: str | None = None,
-             syllables: tuple[str, ...] | None = None) -> MatchHit | None:
+    def _starts_word(self, text: str, m: re.Match[str]) -> bool:
+        """Whether a non-Chinese phrase match does not start inside a word."""
+        start = m.start()
+        return start == 0 or m.group(0) in self._zh_exact or not _WORD_CHAR.match(text, start - 1)
+
+    def _search_exact(self, text: str) -> re.Match[str] | None:
+        """The first exact match in ``text`` that starts on a word boundary."""
+        assert self.exact is not None
+        m = self.exact.search(text)
+        while m is not None and not self._starts_word(text, m):
+            m = self.exact.search(text, m.start() + 1)
+        return m
+
+    def find(self, text: str, normalized: str | None = None) -> MatchHit | None:
         """The best match in one utterance, or None."""
         norm = normalized if normalized is not None else normalize(text)
         if self.exact is not None and norm:
-            m = self.exact.search(norm)
+            m = self._search_exact(norm)
             if m:
                 return MatchHit(self.by_norm[m.group(0)], "exact", 1.0, m.group(0))
-        return self.find_tolerant(text, norm, syllables)
+        return self.find_tolerant(text, norm)
 
-    def viable_pinyin(self, present: frozenset[str]) -> tuple[Any, ...]:
-        """Pinyin phrases with few enough syllables missing from ``present`` to match."""
-        return tuple(p for p in self.pinyin_phrases
-                     if sum(1 for syl in p[2] if syl not in present)
-                     <= _allowed_mismatches(len(p[2])))
-
-    def find_tolerant(self, text: str, norm: str, syllables: tuple[str, ...] | None,
-                      pinyin_phrases: tuple[Any, ...] | None = None) -> MatchHit | None:
-        """Fuzzy, pinyin and regex matching (after exact matching failed)."""
+    def find_tolerant(self, text: str, norm: str) -> MatchHit | None:
+        """Fuzzy, pinyin and regex matching in one utterance (after exact matching failed)."""
         if self.options.fuzzy is not None and norm:
-            cutoff = self.options.fuzzy * 100
-            for p_norm in self.normalized_phrases:
-                # partial_ratio bounds the window scores from above: a cheap, exact gate.
-                if fuzz.partial_ratio(p_norm, norm, score_cutoff=cutoff):
-                    hit = _fuzzy(p_norm, norm, self.options.fuzzy)
-                    if hit:
-                        return MatchHit(self.by_norm[p_norm], "fuzzy", hit[0], hit[1])
+            hit = self.fuzzy_hits({0: norm}).get(0)
+            if hit is not None:
+                return hit
         if self.pinyin_phrases and norm and is_chinese(norm):
-            text_syl = syllables if syllables is not None else pinyin_syllables(norm)
-            present = set(text_syl)
-            candidates = self.pinyin_phrases if pinyin_phrases is None else pinyin_phrases
-            for phrase, _, p_syl in candidates:
-                allowed = _allowed_mismatches(len(p_syl))
-                if sum(1 for syl in p_syl if syl not in present) > allowed:
-                    continue  # too many syllables absent: no window can match
-                hit = _pinyin_match(p_syl, norm, text_syl, self.options.pinyin_threshold)
-                if hit:
-                    return MatchHit(phrase, "pinyin", hit[0], hit[1])
+            ids = syllable_ids(norm).tolist()
+            for phrase, _, p_ids in self.pinyin_phrases:
+                best = self._best_pinyin_window(p_ids, ids, range(len(ids) - len(p_ids) + 1))
+                if best is not None:
+                    return MatchHit(phrase, "pinyin", best[0], norm[best[1]:best[1] + len(p_ids)])
+        return self.regex_hit(text, norm)
+
+    def regex_hit(self, text: str, norm: str) -> MatchHit | None:
+        """The first pattern found in the raw or the normalised text."""
         for pattern, compiled in self.patterns:
             m = compiled.search(text) or compiled.search(norm)
             if m:
                 return MatchHit(pattern, "regex", 1.0, m.group(0))
         return None
+
+    def fuzzy_hits(self, texts: Mapping[int, str]) -> dict[int, MatchHit]:
+        """Fuzzy hits among normalised utterances ``texts`` (index -> text); each utterance
+        gets the first phrase, in list order, that matches it.
+
+        Per utterance and phrase the test is a partial-ratio gate plus :func:`_fuzzy`. Most
+        pairs cannot pass, so utterances at least as long as the phrase are screened together:
+        one alignment over their joined text, at the lower bound ``t / (2 - t)`` that any
+        single passing utterance guarantees there (a window cut at an utterance edge scores
+        less in the joined text), names the utterances to test one by one; they leave the
+        joined text and the alignment repeats until nothing reaches the bound. Utterances
+        shorter than the phrase are tested one by one when long enough to reach ``t`` at all.
+        """
+        threshold = self.options.fuzzy
+        if threshold is None:
+            return {}
+        cutoff = threshold * 100
+        bound = 100 * threshold / (2 - threshold) - 1e-6
+        by_length = sorted(texts, key=lambda i: len(texts[i]))
+        lengths = [len(texts[i]) for i in by_length]
+        found: dict[int, MatchHit] = {}
+        for p_norm in self.normalized_phrases:
+            m = len(p_norm)
+            first = bisect.bisect_left(lengths, threshold * m / (2 - threshold))
+            middle = bisect.bisect_left(lengths, m)
+            to_test = [i for i in by_length[first:middle] if i not in found]
+            long = [i for i in by_length[middle:] if i not in found]
+            while long:
+                window = fuzz.partial_ratio_alignment(
+                    p_norm, SEPARATOR.join([texts[i] for i in long]), score_cutoff=bound)
+                if window is None:
+                    break
+                starts = list(itertools.accumulate(
+                    (len(texts[i]) + len(SEPARATOR) for i in long), initial=0))
+                a = bisect.bisect_right(starts, window.dest_start) - 1
+                b = max(a + 1, bisect.bisect_left(starts, window.dest_end))
+                to_test.extend(long[a:b])
+                del long[a:b]
+            for i in sorted(to_test):
+                text = texts[i]
+                # partial_ratio bounds the window scores from above: a cheap, exact gate.
+                if fuzz.partial_ratio(p_norm, text, score_cutoff=cutoff):
+                    hit = _fuzzy(p_norm, text, threshold)
+                    if hit:
+                        found[i] = MatchHit(self.by_norm[p_norm], "fuzzy", hit[0], hit[1])
+        return found
+
+    def pinyin_hits(self, call: CallText, indices: list[int]) -> dict[int, MatchHit]:
+        """Pinyin hits among a call's utterances ``indices`` (Chinese ones only): each gets the
+        first phrase, in list order, with a window that matches, and that phrase's best window.
+
+        Windows are only tried where :func:`_pinyin_anchors` match in the call's syllable
+        codes (one scan over the stretch ``indices`` cover), not at every character.
+        """
+        hits: dict[int, MatchHit] = {}
+        wanted = {i for i in indices if call.chinese[i]}
+        if not self.pinyin_phrases or not wanted:
+            return hits
+        codes = call.syllable_codes
+        lo, hi = call.offsets[min(wanted)], call.end_of(max(wanted))
+        for phrase, _, p_ids in self.pinyin_phrases:
+            n = len(p_ids)
+            by_utterance: dict[int, list[int]] = {}
+            seen: set[int] = set()
+            for anchors, offset in _pinyin_anchors(p_ids):
+                m = anchors.search(codes, lo + offset, hi)
+                while m is not None:
+                    start = m.start() - offset
+                    if start not in seen:
+                        seen.add(start)
+                        i = call.utterance_at(start)
+                        if i in wanted and i not in hits and start + n <= call.end_of(i):
+                            by_utterance.setdefault(i, []).append(start)
+                    m = anchors.search(codes, m.start() + 1, hi)
+            for i, starts in by_utterance.items():
+                best = self._best_pinyin_window(p_ids, call.syllables, sorted(starts))
+                if best is not None:
+                    score, start = best
+                    hits[i] = MatchHit(phrase, "pinyin", score, call.joined[start:start + n])
+        return hits
+
+    def _best_pinyin_window(self, p_ids: tuple[int, ...], ids: list[int],
+                            starts: Iterable[int]) -> tuple[float, int] | None:
+        """(score, start) of the best-scoring window among ``starts`` (the first on ties)."""
+        best: tuple[float, int] | None = None
+        for start in starts:
+            score = _pinyin_score(p_ids, ids[start:start + len(p_ids)])
+            if score is not None and score >= self.options.pinyin_threshold and (
+                    best is None or score > best[0]):
+                best = (score, start)
+        return best
 
 
 @lru_cache(maxsize=4096)
@@ -186,6 +340,11 @@ def match_phrase(phrase: str, text: str, options: MatchOptions) -> MatchHit | No
 
 def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None:
     if is_chinese(phrase):
+        if len(text) < len(phrase):
+            # A text shorter than the phrase is compared whole: aligned inside the phrase,
+            # 我管 would score 100 against 这不归我管.
+            whole = fuzz.ratio(phrase, text) / 100.0
+            return (whole, text) if whole >= threshold else None
         result = fuzz.partial_ratio_alignment(phrase, text)
         if result is None:
             return None
@@ -204,45 +363,95 @@ def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None
     return best
 
 
+def syllable_code(syllable_id: int) -> str:
+    """The character that stands for a syllable id in :attr:`CallText.syllable_codes`."""
+    return chr(syllable_id + _CODE_SHIFT if syllable_id >= 0xD800 else syllable_id)
+
+
+_WORD_CHAR = re.compile("[a-z0-9]")
+_CODE_SHIFT = 0x800  # ids from 0xD800 on skip the surrogate block, which str cannot hold
+
+
+def _pinyin_anchors(p_ids: tuple[int, ...]) -> tuple[tuple[re.Pattern[str], int], ...]:
+    """Regular expressions over syllable codes, each with an offset, whose matches (at
+    position ``m.start() - offset``) mark every window that can pass :func:`_pinyin_score`.
+
+    Every alternative starts with a fixed syllable, so the scan skips most of the call in C.
+    Two-syllable phrases list the confusable syllables themselves (a wildcard next to one
+    common syllable such as 您 would stop everywhere); longer phrases put a wildcard at the
+    mismatch positions and are verified afterwards. Alternatives with the same offset share
+    one expression: whichever of them matches first, the window is the same.
+    """
+    version = len(_TABLE.names)
+    cached = _ANCHORS.get(p_ids)
+    if cached is not None and (cached[1] == version or len(p_ids) > 2):
+        return cached[0]
+    codes = [re.escape(syllable_code(i)) for i in p_ids]
+    any_code = f"[^{re.escape(syllable_code(1))}]"
+    n = len(p_ids)
+    by_offset: dict[int, list[str]] = {0: ["".join(codes)]}
+    if n == 2:
+        for k in (0, 1):
+            close = _strict_neighbours(_TABLE.names[p_ids[k]])
+            if close:
+                cls = "[" + "".join(re.escape(syllable_code(i)) for i in close) + "]"
+                by_offset[0].append(cls + codes[1] if k == 0 else codes[0] + cls)
+    elif n > 2:
+        for wild in itertools.combinations(range(n), _allowed_mismatches(n)):
+            lead = 0
+            while lead in wild:
+                lead += 1  # start at the first fixed syllable
+            parts = [any_code if k in wild else codes[k] for k in range(lead, n)]
+            by_offset.setdefault(lead, []).append("".join(parts))
+    anchors = tuple((re.compile("|".join(alts)), offset) for offset, alts in by_offset.items())
+    _ANCHORS[p_ids] = (anchors, version)
+    return anchors
+
+
+_ANCHORS: dict[tuple[int, ...], tuple[tuple[tuple[re.Pattern[str], int], ...], int]] = {}
+
+
+def _strict_neighbours(syllable: str) -> list[int]:
+    """Ids of seen syllables that may stand for ``syllable`` in a two-syllable phrase."""
+    initial, final = _split_syllable(syllable)
+    out = []
+    for group in _CONFUSABLE:
+        if initial in group:
+            for other in sorted(group - {initial}):
+                sid = _TABLE.ids.get(other + final)
+                if sid is not None and _syllables_close(syllable, other + final, True):
+                    out.append(sid)
+    return out
+
+
 def _allowed_mismatches(n: int) -> int:
     return 0 if n == 1 else 1 if n <= 4 else 2
 
 
-def _pinyin_match(p_syl: tuple[str, ...], text_norm: str, t_syl: tuple[str, ...],
-                  threshold: float) -> tuple[float, str] | None:
-    """Syllable-wise pinyin match: every syllable equal after merging confusable sounds,
-    except at most one (two for phrases of five or more syllables) within one edit.
+def _pinyin_score(p_ids: tuple[int, ...], window: list[int]) -> float | None:
+    """Score of a syllable-wise pinyin match of a window, or None: every syllable equal after
+    merging confusable sounds, except at most one (two for phrases of five or more syllables)
+    within one edit. Score: 1 - mismatched syllables / (2 * syllables).
 
     A plain similarity threshold over the whole pinyin string lets two half-matching
     syllables through (理赔给您 ~ 时内给您); counting syllables does not.
     """
-    n = len(p_syl)
-    if n == 0 or len(t_syl) < n:
+    n = len(p_ids)
+    if n == 0 or len(window) < n:
         return None
     allowed = _allowed_mismatches(n)
     # In a two-syllable phrase one wrong syllable is half the phrase: only a confusable
     # initial with the same final counts (投诉 ~ 投注), not any one-letter change (你好 ≁ 机号).
     strict = n <= 2
-    best: tuple[float, int] | None = None
-    for i in range(len(t_syl) - n + 1):
-        mismatches = 0
-        for a, b in zip(p_syl, t_syl[i:i + n], strict=True):
-            if a == b:
-                continue
-            mismatches += 1
-            if mismatches > allowed or not _syllables_close(a, b, strict):
-                mismatches = allowed + 1
-                break
-        if mismatches > allowed:
+    names = _TABLE.names
+    mismatches = 0
+    for a, b in zip(p_ids, window, strict=True):
+        if a == b:
             continue
-        score = 1.0 - mismatches / (2 * n)
-        if score >= threshold and (best is None or score > best[0]):
-            best = (score, i)
-    if best is None:
-        return None
-    # pinyin_syllables keeps one entry per character, so indices map back to characters.
-    matched = text_norm[best[1]:best[1] + n] if len(text_norm) == len(t_syl) else ""
-    return best[0], matched
+        mismatches += 1
+        if mismatches > allowed or b == 1 or not _syllables_close(names[a], names[b], strict):
+            return None
+    return 1.0 - mismatches / (2 * n)
 
 
 _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q",

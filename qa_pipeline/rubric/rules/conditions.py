@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from qa_pipeline.rubric.context import EvaluationContext
-from qa_pipeline.rubric.matching import CompiledMatcher, MatchOptions, compile_matcher
+from qa_pipeline.rubric.matching import CompiledMatcher, MatchOptions, compile_matcher, normalize
 from qa_pipeline.types import Evidence, MatchHit, Role, Status, Utterance
 
 RoleName = Literal["agent", "customer", "any"]
@@ -68,13 +69,8 @@ class Matching(BaseModel):
     def hits(self, utterances: tuple[Utterance, ...], ctx: EvaluationContext
              ) -> list[tuple[Utterance, MatchHit]]:
         """(utterance, hit) for each of ``utterances`` that matches, in order."""
-        matcher = self.matcher()
-        out = []
-        for u in utterances:
-            hit = ctx.hit(matcher, u.index)
-            if hit is not None:
-                out.append((u, hit))
-        return out
+        found = ctx.hits(self.matcher(), utterances)
+        return [(u, found[u.index]) for u in utterances if u.index in found]
 
 
 class Condition(Scope, Matching):
@@ -112,17 +108,24 @@ def matched_word_probability(utterance: Utterance, hit: MatchHit | None) -> floa
     """Mean ASR probability of the words that make up the match (the whole utterance when
     the match cannot be located word by word).
     """
-    from qa_pipeline.rubric.matching import normalize
-
     if not utterance.words:
         return 1.0
     if hit is not None and hit.matched_text:
         target = hit.matched_text.replace(" ", "")
-        covered = [w for w in utterance.words
-                   if (n := normalize(w.text).replace(" ", "")) and n in target]
+        covered = [w.probability for w, n in zip(
+            utterance.words, _compact_words(tuple(w.text for w in utterance.words)), strict=True)
+            if n and n in target]
         if covered:
-            return sum(w.probability for w in covered) / len(covered)
+            return sum(covered) / len(covered)
     return utterance.mean_word_probability
+
+
+@lru_cache(maxsize=4096)
+def _compact_words(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Each word normalised without spaces (an utterance's words are looked up once per
+    call, however many criteria quote it).
+    """
+    return tuple(normalize(w).replace(" ", "") for w in words)
 
 
 def find_hits(cond: Condition, ctx: EvaluationContext) -> list[tuple[Utterance, MatchHit]]:

@@ -34,11 +34,12 @@ def required_phrase(spec: RequiredPhraseSpec, ctx: EvaluationContext) -> RuleOut
     if not ctx.utterances(role_of(spec.role)):
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in the call")
     scope = spec.select(ctx)
-    evidence = [evidence_for(u, hit) for u, hit in spec.hits(scope, ctx)]
+    hits = spec.hits(scope, ctx)
     considered = tuple(u.index for u in scope)
-    if len(evidence) >= spec.min_count:
-        return RuleOutcome(Status.PASS, tuple(evidence[:5]),
-                           f"found {len(evidence)} matching utterance(s)", considered)
+    if len(hits) >= spec.min_count:
+        return RuleOutcome(Status.PASS, tuple(evidence_for(u, hit) for u, hit in hits[:5]),
+                           f"found {len(hits)} matching utterance(s)", considered)
+    evidence = [evidence_for(u, hit) for u, hit in hits]
     where = f" in the first {spec.within_s:g} s" if spec.within_s else (
         f" in the last {spec.last_s:g} s" if spec.last_s else "")
     return RuleOutcome(Status.FAIL, tuple(evidence),

@@ -1,0 +1,67 @@
+"""CallText: a call's normalised utterances laid out once for call-level matching.
+
+Rules ask "which of these utterances match this phrase list?" many times per call. Answering
+per utterance costs a Python round trip each; answering over one joined string (exact
+phrases: one regular-expression scan; pinyin: one scan of syllable codes; fuzzy: one alignment per
+phrase) costs a few C calls. This object holds the shared layout: the joined text, where
+each utterance starts, and the call's syllable ids.
+"""
+
+from __future__ import annotations
+
+import bisect
+from functools import cached_property
+
+import numpy as np
+
+from qa_pipeline.rubric.matching import (
+    _CODE_SHIFT,
+    SEPARATOR,
+    is_chinese,
+    syllable_ids,
+)
+from qa_pipeline.text import normalize_many
+
+
+class CallText:
+    """Normalised utterances of one call, joined by :data:`SEPARATOR`."""
+
+    def __init__(self, texts: tuple[str, ...]) -> None:
+        self.normalized = normalize_many(texts)
+        self.offsets: list[int] = []
+        position = 0
+        for text in self.normalized:
+            self.offsets.append(position)
+            position += len(text) + len(SEPARATOR)
+        self.joined = SEPARATOR.join(self.normalized)
+
+    def utterance_at(self, position: int) -> int:
+        """Index of the utterance that holds character ``position`` of :attr:`joined`."""
+        return bisect.bisect_right(self.offsets, position) - 1
+
+    def end_of(self, index: int) -> int:
+        """Position just after utterance ``index`` in :attr:`joined`."""
+        return self.offsets[index] + len(self.normalized[index])
+
+    @cached_property
+    def chinese(self) -> tuple[bool, ...]:
+        """Per utterance: whether it holds Han characters (pinyin applies only there)."""
+        return tuple(is_chinese(t) for t in self.normalized)
+
+    @cached_property
+    def syllables(self) -> list[int]:
+        """Syllable id per character of :attr:`joined` (the separator has its own id)."""
+        return self._syllable_array.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def syllable_codes(self) -> str:
+        """:attr:`syllables` as a string, one character per syllable id
+        (:func:`~qa_pipeline.rubric.matching.syllable_code`), for regular-expression scans.
+        """
+        ids = self._syllable_array
+        ids = np.where(ids >= 0xD800, ids + _CODE_SHIFT, ids).astype(np.uint32)
+        return ids.tobytes().decode("utf-32-le")
+
+    @cached_property
+    def _syllable_array(self) -> np.ndarray:
+        return syllable_ids(self.joined)

@@ -1,0 +1,181 @@
+"""Call-level matching (CallText, one scan per matcher) must give exactly what matching each
+utterance on its own gives; these tests compare the two on generated calls."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz import fuzz
+
+from qa_pipeline.rubric.call_text import CallText
+from qa_pipeline.rubric.matching import (
+    CompiledMatcher,
+    MatchOptions,
+    _fuzzy,
+    match_phrase,
+    syllable_code,
+    syllable_ids,
+)
+from qa_pipeline.text import normalize, normalize_many
+
+TRICKY = [
+    "", " ", "I don't know", "one two three", "twenty five dollars", "您好，很高興為您服務！",
+    "ＡＢＣ１２３", "一下一起", "OK thanks", "it's 3 o'clock", "hello.", "won't", "三百二十元",
+    "two hundred and fifty", "a\u2019s", "⼀二三", "thank you one", "nine", "五", "...", ". one",
+    "我不知道，这不归我管", "请稍等一下", "尾号一三八九", "We can't help, it's late.", "cannot",
+]
+
+
+def test_normalize_many_equals_normalize_on_tricky_texts():
+    rng = random.Random(3)
+    for _ in range(2000):
+        batch = [rng.choice(TRICKY) for _ in range(rng.randint(0, 10))]
+        batch = [b + rng.choice(["", " ", "，", ".", " one", "二"]) + rng.choice(TRICKY)
+                 if rng.random() < 0.4 else b for b in batch]
+        assert normalize_many(batch) == tuple(normalize(t) for t in batch), batch
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(
+    [*"abc one two'sn t\u2019.,，。 一二三十百您好這不管ＡＢ１２\u3000-", "won't", "twenty "]),
+    max_size=20), max_size=8))
+def test_normalize_many_equals_normalize_on_random_text(pieces):
+    texts = ["".join(p) for p in pieces]
+    assert normalize_many(texts) == tuple(normalize(t) for t in texts)
+
+
+def _typo(rng: random.Random, text: str) -> str:
+    chars = list(text)
+    for _ in range(rng.randint(0, 3)):
+        if not chars:
+            break
+        i = rng.randrange(len(chars))
+        op = rng.random()
+        if op < 0.4:
+            del chars[i]
+        elif op < 0.8:
+            chars[i] = rng.choice("aeiostn您你好号不步管关")
+        else:
+            chars.insert(i, rng.choice("xyz嗯的"))
+    return "".join(chars)
+
+
+def _brute_fuzzy(matcher: CompiledMatcher, texts: dict[int, str]) -> dict[int, tuple]:
+    """The per-utterance definition: first phrase passing the gate and _fuzzy."""
+    threshold = matcher.options.fuzzy
+    assert threshold is not None
+    out = {}
+    for i, text in texts.items():
+        for p_norm in matcher.normalized_phrases:
+            if fuzz.partial_ratio(p_norm, text, score_cutoff=threshold * 100):
+                hit = _fuzzy(p_norm, text, threshold)
+                if hit:
+                    out[i] = (matcher.by_norm[p_norm], hit[0], hit[1])
+                    break
+    return out
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("threshold", [0.75, 0.85, 0.9])
+def test_fuzzy_screening_finds_exactly_the_per_utterance_hits(language, threshold):
+    rng = random.Random(f"{language}{threshold}")
+    phrases = (["thank you for calling", "is there anything else", "i guarantee", "sorry"]
+               if language == "en" else ["不知道", "这不归我管", "您好", "很高兴为您服务"])
+    filler = (["okay let me check that", "your order shipped", "yes", "thank", "for calling us"]
+              if language == "en" else ["好的我帮您查一下", "订单已经发货了", "嗯", "我管", "不知"])
+    matcher = CompiledMatcher(tuple(phrases), (), MatchOptions(fuzzy=threshold))
+    total_hits = 0
+    for _ in range(150):
+        utts = []
+        for _ in range(rng.randint(1, 12)):
+            parts = [rng.choice(filler)]
+            if rng.random() < 0.5:
+                parts.insert(rng.randint(0, 1), _typo(rng, rng.choice(phrases)))
+            utts.append((" " if language == "en" else "").join(parts))
+        texts = {i: normalize(t) for i, t in enumerate(utts)}
+        got = {i: (h.pattern, h.score, h.matched_text)
+               for i, h in matcher.fuzzy_hits(texts).items()}
+        assert got == _brute_fuzzy(matcher, texts), utts
+        total_hits += len(got)
+    assert total_hits > 50  # the generator does plant near-matches
+
+
+def test_chinese_fuzzy_does_not_match_a_fragment_of_the_phrase():
+    # Aligned inside the phrase, 我管 scored 100 against 这不归我管.
+    assert match_phrase("这不归我管", "我管", MatchOptions(fuzzy=0.85)) is None
+    hit = match_phrase("这不归我管", "这个不归我管", MatchOptions(fuzzy=0.85))
+    assert hit is not None and hit.method == "fuzzy"
+
+
+HOMOPHONES = {"诉": "注", "服": "福", "您": "你", "好": "号", "歉": "欠", "再": "在", "见": "建",
+              "核": "合", "实": "是", "身": "生", "份": "分", "证": "正"}
+
+
+def test_pinyin_call_scan_finds_exactly_the_per_utterance_hits():
+    rng = random.Random(11)
+    phrases = ("投诉", "客服", "您好", "抱歉", "再见", "核实身份", "身份证后四位", "很高兴为您服务")
+    filler = ["好的", "我帮您查一下", "订单已经发货了", "嗯", "您的号码", "再来"]
+    matcher = CompiledMatcher(phrases, (), MatchOptions(pinyin=True))
+    total = 0
+    for _ in range(200):
+        utts = []
+        for _ in range(rng.randint(1, 10)):
+            text = rng.choice(filler)
+            if rng.random() < 0.6:
+                p = "".join(HOMOPHONES.get(ch, ch) if rng.random() < 0.3 else ch
+                            for ch in rng.choice(phrases))
+                text = text + p if rng.random() < 0.5 else p + text
+            if rng.random() < 0.1:
+                text = "okay " + text if rng.random() < 0.5 else "okay thanks"
+            utts.append(text)
+        call = CallText(tuple(utts))
+        indices = sorted(rng.sample(range(len(utts)), rng.randint(1, len(utts))))
+        got = {i: (h.pattern, h.score, h.matched_text)
+               for i, h in matcher.pinyin_hits(call, indices).items()}
+        expected = {}
+        for i in indices:
+            norm = call.normalized[i]
+            if matcher.exact is not None and matcher.exact.search(norm):
+                continue  # exact beats pinyin: compare only utterances left to pinyin
+            hit = matcher.find_tolerant(utts[i], norm)
+            if hit is not None:
+                expected[i] = (hit.pattern, hit.score, hit.matched_text)
+        got = {i: v for i, v in got.items() if not matcher.exact.search(call.normalized[i])}
+        assert got == expected, utts
+        total += len(got)
+    assert total > 50
+
+
+def test_syllable_ids_are_per_merged_syllable():
+    ids = syllable_ids("是四在再")  # shi/si merge; zai/zai
+    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2]
+    # Ids past the surrogate block get codes a Python string can hold.
+    assert not 0xD800 <= ord(syllable_code(0xD800)) <= 0xDFFF
+
+
+def test_context_hits_on_parts_of_the_call_equal_hits_on_the_whole_call():
+    from qa_pipeline.rubric.context import EvaluationContext
+    from tests.helpers import make_conversation
+
+    rng = random.Random(5)
+    texts = ["您好很高兴为您服务", "我要投注你们", "不好意思给您带来不便", "你好", "再建",
+             "okay sure", "thank you for colling", "核实身份", "嗯"]
+    rows = [[rng.choice(["agent", "customer"]), 2.0 * i, 2.0 * i + 1.5, rng.choice(texts)]
+            for i in range(40)]
+    conv = make_conversation(rows)
+    matcher = CompiledMatcher(("您好", "投诉", "抱歉", "再见", "thank you for calling"), (),
+                              MatchOptions(pinyin=True, fuzzy=0.85))
+    whole = EvaluationContext(conv).hits(matcher, conv.utterances)
+    assert whole  # the call does hold matches of every kind
+    assert {h.method for h in whole.values()} >= {"exact", "pinyin", "fuzzy"}
+    parts = EvaluationContext(conv)
+    seen: dict = {}
+    for chunk in (conv.utterances[30:], conv.utterances[5:12], conv.utterances[::3],
+                  conv.utterances):
+        seen.update(parts.hits(matcher, chunk))
+        assert parts.hits(matcher, chunk) == {u.index: whole[u.index] for u in chunk
+                                               if u.index in whole}
+    assert seen == whole
