@@ -1,0 +1,87 @@
+"""Rubric evaluation speed of two checkouts side by side (alternating processes).
+
+    .venv/bin/python benchmarks/rubric_speed_compare.py --before /tmp/old --after . \\
+        --out benchmarks/results/rubric_speed_compare.json
+
+``--before`` is another checkout of this repository (``git worktree add /tmp/old <commit>``);
+both evaluate the same five-minute conversations built from ``out/*/conversation.json`` (the
+README main job's output) with their own rubrics and code, one process at a time, ``--rounds``
+times each, so machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Runs inside the checkout under test: its qa_pipeline, its rubric_eval helpers, its rubrics.
+_PROBE = r"""
+import json, sys, time
+repo, samples, n_calls = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sys.path[:0] = [repo, repo + "/benchmarks"]
+from pathlib import Path
+import rubric_eval as r
+from qa_pipeline.conversation import read_conversation
+convs = [read_conversation(p) for p in sorted(Path(samples).glob("*/conversation.json"))]
+rubrics = {lang: r.load_rubric(Path(repo) / "rubrics" / f"customer_service_{lang}.yaml")
+           for lang in ("zh", "en")}
+calls = [r.five_minute_conversation(c, k) for k in range(n_calls // len(convs) + 4) for c in convs]
+for c in calls[:20]:
+    r.evaluate(rubrics[c.language], r.EvaluationContext(c, r.compute_metrics(c)))
+metrics_s = rubric_s = 0.0
+for c in calls[20:20 + n_calls]:
+    t0 = time.perf_counter(); m = r.compute_metrics(c); t1 = time.perf_counter()
+    r.evaluate(rubrics[c.language], r.EvaluationContext(c, m)); t2 = time.perf_counter()
+    metrics_s += t1 - t0; rubric_s += t2 - t1
+n = min(n_calls, len(calls) - 20)
+print(json.dumps({"calls": n, "rubric_ms": 1000 * rubric_s / n, "metrics_ms": 1000 * metrics_s / n,
+                  "rubric_per_s": n / rubric_s, "total_per_s": n / (rubric_s + metrics_s)}))
+"""
+
+
+def probe(checkout: Path, samples: Path, calls: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(checkout)}
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(checkout), str(samples), str(calls)],
+                          capture_output=True, text=True, env=env, cwd=checkout, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--before", type=Path, required=True)
+    ap.add_argument("--after", type=Path, default=REPO)
+    ap.add_argument("--samples", type=Path, default=REPO / "out")
+    ap.add_argument("--calls", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" /
+                    "rubric_speed_compare.json")
+    args = ap.parse_args()
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for _ in range(args.rounds):
+        for name in ("before", "after"):
+            result = probe(getattr(args, name).resolve(), args.samples.resolve(), args.calls)
+            runs[name].append(result)
+            print(name, json.dumps(result))
+    # Each round's two runs are neighbours in time, so their ratio cancels slow drifts of the
+    # machine; the median over rounds drops a round that one burst of noise hit.
+    ratios = sorted(b["rubric_ms"] / a["rubric_ms"] for b, a in zip(runs["before"], runs["after"],
+                                                                    strict=True))
+    summary = {"date": dt.date.today().isoformat(), "runs": runs, "round_speedups": ratios,
+               "rubric_speedup_median": statistics.median(ratios)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=1))
+    print(f"rubric evaluation speed-up, median of {args.rounds} rounds: "
+          f"{summary['rubric_speedup_median']:.2f}x (rounds: "
+          + ", ".join(f"{r:.2f}" for r in ratios) + ")")
+
+
+if __name__ == "__main__":
+    main()
