@@ -14,12 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from qa_pipeline.rubric.matching import (
-    _CODE_SHIFT,
-    SEPARATOR,
-    is_chinese,
-    syllable_ids,
-)
+from qa_pipeline.rubric.matching import SEPARATOR, is_chinese, syllable_codes, syllable_ids
 from qa_pipeline.text import normalize_many
 
 
@@ -56,11 +51,9 @@ class CallText:
     @cached_property
     def syllable_codes(self) -> str:
         """:attr:`syllables` as a string, one character per syllable id
-        (:func:`~qa_pipeline.rubric.matching.syllable_code`), for regular-expression scans.
+        (:func:`~qa_pipeline.rubric.matching.syllable_codes`), for regular-expression scans.
         """
-        ids = self._syllable_array
-        ids = np.where(ids >= 0xD800, ids + _CODE_SHIFT, ids).astype(np.uint32)
-        return ids.tobytes().decode("utf-32-le")
+        return syllable_codes(self._syllable_array)
 
     @cached_property
     def _syllable_array(self) -> np.ndarray:

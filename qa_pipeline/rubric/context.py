@@ -76,7 +76,7 @@ class EvaluationContext:
         if todo:
             call = self.text
             span = (call.offsets[min(todo)], call.end_of(max(todo)))
-            found = matcher.find_exact_all(call.joined, call.offsets, *span)
+            found = matcher.find_exact_all(call, *span)
             if matcher.tolerant:
                 rest = [i for i in todo if i not in found]
                 if rest and matcher.options.fuzzy is not None:

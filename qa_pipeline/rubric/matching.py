@@ -11,7 +11,7 @@ import bisect
 import itertools
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
@@ -150,7 +150,7 @@ class CompiledMatcher:
             alternatives.append("|".join(re.escape(p) for p in sorted(zh, key=len, reverse=True)))
         if other:
             # Word boundaries: a phrase may not start right after [a-z0-9] (checked in
-            # find_exact_all: a leading look-behind would stop the scan's first-character
+            # _exact_matches: a leading look-behind would stop the scan's first-character
             # skipping, 10x slower) nor end right before one.
             words = "|".join(re.escape(p) for p in sorted(other, key=len, reverse=True))
             alternatives.append(rf"(?:{words})(?![a-z0-9])")
@@ -167,47 +167,43 @@ class CompiledMatcher:
         """Whether fuzzy, pinyin or regex matching is configured."""
         return bool(self.options.fuzzy is not None or self.pinyin_phrases or self.patterns)
 
-    def find_exact_all(self, joined: str, offsets: list[int], start: int = 0,
+    def find_exact_all(self, call: CallText, start: int = 0,
                        end: int | None = None) -> dict[int, MatchHit]:
-        """Exact hits of a call's utterances in one regular-expression scan.
-
-        ``joined`` is the normalised utterances separated by ``SEPARATOR``; ``offsets`` are
-        their start positions in it; ``start`` / ``end`` limit the scan to a stretch that
+        """Exact hits of a call's utterances (index -> first hit) in one regular-expression
+        scan of :attr:`CallText.joined`; ``start`` / ``end`` limit the scan to a stretch that
         begins and ends at utterance boundaries.
         """
         hits: dict[int, MatchHit] = {}
-        if self.exact is None:
-            return hits
-        end = len(joined) if end is None else end
-        m = self.exact.search(joined, start, end)
-        while m is not None:
-            if self._starts_word(joined, m):
-                i = bisect.bisect_right(offsets, m.start()) - 1
-                if i not in hits:
-                    hits[i] = MatchHit(self.by_norm[m.group(0)], "exact", 1.0, m.group(0))
-                m = self.exact.search(joined, m.end(), end)
-            else:
-                m = self.exact.search(joined, m.start() + 1, end)
+        for m in self._exact_matches(call.joined, start, end):
+            i = call.utterance_at(m.start())
+            if i not in hits:
+                hits[i] = MatchHit(self.by_norm[m.group(0)], "exact", 1.0, m.group(0))
         return hits
+
+    def _exact_matches(self, text: str, start: int = 0,
+                       end: int | None = None) -> Iterator[re.Match[str]]:
+        """Exact matches in ``text[start:end]`` that do not start inside a word."""
+        if self.exact is None:
+            return
+        end = len(text) if end is None else end
+        m = self.exact.search(text, start, end)
+        while m is not None:
+            if self._starts_word(text, m):
+                yield m
+                m = self.exact.search(text, m.end(), end)
+            else:
+                m = self.exact.search(text, m.start() + 1, end)
 
     def _starts_word(self, text: str, m: re.Match[str]) -> bool:
         """Whether a non-Chinese phrase match does not start inside a word."""
         start = m.start()
         return start == 0 or m.group(0) in self._zh_exact or not _WORD_CHAR.match(text, start - 1)
 
-    def _search_exact(self, text: str) -> re.Match[str] | None:
-        """The first exact match in ``text`` that starts on a word boundary."""
-        assert self.exact is not None
-        m = self.exact.search(text)
-        while m is not None and not self._starts_word(text, m):
-            m = self.exact.search(text, m.start() + 1)
-        return m
-
     def find(self, text: str, normalized: str | None = None) -> MatchHit | None:
         """The best match in one utterance, or None."""
         norm = normalized if normalized is not None else normalize(text)
-        if self.exact is not None and norm:
-            m = self._search_exact(norm)
+        if norm:
+            m = next(self._exact_matches(norm), None)
             if m:
                 return MatchHit(self.by_norm[m.group(0)], "exact", 1.0, m.group(0))
         return self.find_tolerant(text, norm)
@@ -364,8 +360,14 @@ def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None
 
 
 def syllable_code(syllable_id: int) -> str:
-    """The character that stands for a syllable id in :attr:`CallText.syllable_codes`."""
-    return chr(syllable_id + _CODE_SHIFT if syllable_id >= 0xD800 else syllable_id)
+    """The character that stands for a syllable id in :func:`syllable_codes`."""
+    return syllable_codes(np.array([syllable_id], dtype=np.uint32))
+
+
+def syllable_codes(ids: np.ndarray) -> str:
+    """Syllable ids as a string, one character per id, for regular-expression scans."""
+    shifted = np.where(ids >= 0xD800, ids + _CODE_SHIFT, ids).astype(np.uint32)
+    return shifted.tobytes().decode("utf-32-le")
 
 
 _WORD_CHAR = re.compile("[a-z0-9]")
