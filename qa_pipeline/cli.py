@@ -25,6 +25,8 @@ rubric_app = typer.Typer(no_args_is_help=True, help="Validate, test and export r
 models_app = typer.Typer(no_args_is_help=True, help="Model registry.")
 app.add_typer(rubric_app, name="rubric")
 app.add_typer(models_app, name="models")
+users_app = typer.Typer(no_args_is_help=True, help="Users of the review app.")
+app.add_typer(users_app, name="users")
 console = Console(stderr=True)
 
 
@@ -412,6 +414,80 @@ def models_resolve(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{resolved.model_id}\n{resolved.path}")
+
+
+@app.command()
+def serve(
+    db: Annotated[str | None, typer.Option(help="database URL")] = None,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
+    audio_root: Annotated[list[Path] | None, typer.Option(
+        help="folder whose recordings may be served (repeatable; default: the working "
+             "directory)")] = None,
+    rubrics: Annotated[list[Path] | None, typer.Option(
+        help="rubric files or folders holding every published version (repeatable; "
+             "default: the repository's rubrics/)")] = None,
+    secure_cookies: Annotated[bool, typer.Option(
+        help="mark the session cookie Secure (behind HTTPS)")] = False,
+) -> None:
+    """Start the review web app (queue, call pages, reviews, disputes, calibration, case
+    library, dashboards). The session secret comes from $QA_PIPELINE_SECRET_KEY or the file
+    $QA_PIPELINE_SECRET_KEY_FILE; add users with `qa-pipeline users add`.
+    """
+    import uvicorn
+
+    from qa_pipeline.pipeline import repo_path
+    from qa_pipeline.store import Store
+    from qa_pipeline.web.app import create_app
+    from qa_pipeline.web.settings import WebSettings, secret_from_env
+
+    settings = WebSettings(
+        secret_key=secret_from_env(),
+        rubric_paths=tuple(rubrics or [repo_path("rubrics")]),
+        audio_roots=tuple(audio_root or [Path.cwd()]), secure_cookies=secure_cookies)
+    uvicorn.run(create_app(Store(db), settings), host=host, port=port, log_level="info")
+
+
+@users_app.command("add")
+def users_add(
+    user_id: Annotated[str, typer.Argument(help="sign-in name")],
+    role: Annotated[str, typer.Option(
+        help="admin, supervisor, qa_monitor, trainer or agent")],
+    tenant: Annotated[list[str], typer.Option(help="tenant the user may see (repeatable)")],
+    agent_id: Annotated[str, typer.Option(help="for agents: the agent id on their calls")] = "",
+    db: Annotated[str | None, typer.Option(help="database URL")] = None,
+    password_file: Annotated[Path | None, typer.Option(
+        help="read the password from this file (default: $QA_PIPELINE_NEW_PASSWORD, else "
+             "asked for)")] = None,
+) -> None:
+    """Add a user of the review app (the password is never taken from the command line)."""
+    import os
+
+    from qa_pipeline.review.users import UserDirectory
+    from qa_pipeline.store import Store
+
+    if password_file is not None:
+        password = password_file.read_text(encoding="utf-8").strip()
+    else:
+        password = os.environ.get("QA_PIPELINE_NEW_PASSWORD", "") or typer.prompt(
+            "password", hide_input=True, confirmation_prompt=True)
+    store = Store(db)
+    for t in tenant:
+        store.register_tenant(t)
+    u = UserDirectory(store).create(user_id, password, role=role, tenants=tuple(tenant),
+                                    agent_id=agent_id)
+    console.print(f"added {u.user_id} ({u.role}) for {', '.join(u.tenants)}")
+
+
+@users_app.command("list")
+def users_list(db: Annotated[str | None, typer.Option(help="database URL")] = None) -> None:
+    """List users, roles and tenants."""
+    from qa_pipeline.review.users import UserDirectory
+    from qa_pipeline.store import Store
+
+    for u in UserDirectory(Store(db)).list():
+        fields = [u.user_id, u.role, ",".join(u.tenants), u.agent_id]
+        typer.echo("\t".join(fields + (["disabled"] if u.disabled else [])))
 
 
 def main() -> None:

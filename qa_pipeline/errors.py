@@ -131,3 +131,16 @@ class NotFoundError(StoreError):
 
 class SourceError(QAPipelineError):
     """Recordings cannot be listed or fetched from a source (folder, bucket, manifest)."""
+
+
+# --- review app ----------------------------------------------------------------------------
+class ReviewError(QAPipelineError):
+    """A review, dispute, tag or user operation was refused (the message says why)."""
+
+
+class AuthenticationError(ReviewError):
+    """Wrong user name or password, or a disabled user."""
+
+
+class PermissionDeniedError(ReviewError):
+    """The user's role may not do this."""

@@ -344,6 +344,12 @@ class MatchHit:
         return {"pattern": self.pattern, "method": self.method, "score": round(self.score, 4),
                 "matched_text": self.matched_text}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MatchHit:
+        """Inverse of :meth:`to_dict`."""
+        return cls(str(data["pattern"]), str(data["method"]), float(data["score"]),
+                   str(data["matched_text"]))
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
@@ -372,6 +378,15 @@ class Evidence:
             "match": self.match.to_dict() if self.match else None,
             "note": self.note,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evidence:
+        """Inverse of :meth:`to_dict`."""
+        match = data.get("match")
+        return cls(int(data["utterance_index"]), Role(data["role"]), float(data["start_s"]),
+                   float(data["end_s"]), str(data["quote"]), float(data["word_probability"]),
+                   float(data["role_confidence"]),
+                   MatchHit.from_dict(match) if match else None, str(data.get("note", "")))
 
 
 @dataclass(frozen=True, slots=True)

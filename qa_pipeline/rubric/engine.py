@@ -48,6 +48,20 @@ class CriterionResult:
             "evidence": [e.to_dict() for e in self.evidence],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CriterionResult:
+        """Inverse of :meth:`to_dict` (extra keys such as points are ignored)."""
+        value = data.get("value")
+        return cls(
+            criterion_id=str(data["criterion_id"]), section_id=str(data["section_id"]),
+            description=str(data.get("description", "")), severity=str(data["severity"]),
+            kind=str(data["kind"]), rule_type=str(data.get("rule_type", "")),
+            status=Status(data["status"]),
+            provisional_status=Status(data.get("provisional_status") or data["status"]),
+            evidence=tuple(Evidence.from_dict(e) for e in data.get("evidence") or ()),
+            message=str(data.get("message", "")), review_reason=str(data.get("review_reason", "")),
+            value=None if value is None else float(value))
+
 
 @dataclass(frozen=True, slots=True)
 class RubricResult:

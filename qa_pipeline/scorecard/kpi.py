@@ -54,7 +54,8 @@ class KpiRow:
         }
 
 
-def _key_value(card: dict[str, Any], dim: str) -> str:
+def group_key(card: dict[str, Any], dim: str) -> str:
+    """The value of one KPI dimension for a scorecard dict."""
     call = card.get("call") or {}
     if dim == "tenant":
         return str(card.get("tenant_id", ""))
@@ -76,7 +77,7 @@ def kpi_rollup(scorecards: Iterable[dict[str, Any]], by: tuple[str, ...] = ("ten
     dims = by if by and by[0] == "tenant" else ("tenant", *[d for d in by if d != "tenant"])
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for card in scorecards:
-        groups[tuple(_key_value(card, d) for d in dims)].append(card)
+        groups[tuple(group_key(card, d) for d in dims)].append(card)
     rows = []
     for key, cards in sorted(groups.items()):
         rows.append(KpiRow(
@@ -101,7 +102,7 @@ def call_reason_counts(scorecards: Iterable[dict[str, Any]],
     dims = by if by and by[0] == "tenant" else ("tenant", *[d for d in by if d != "tenant"])
     counts: dict[tuple[str, ...], dict[str, int]] = defaultdict(dict)
     for card in scorecards:
-        key = tuple(_key_value(card, d) for d in dims)
+        key = tuple(group_key(card, d) for d in dims)
         label = str((card.get("call_reason") or {}).get("label") or "unclassified")
         counts[key][label] = counts[key].get(label, 0) + 1
     return {k: dict(sorted(v.items())) for k, v in sorted(counts.items())}

@@ -16,20 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from qa_pipeline.errors import NotFoundError, StoreError, UnknownTenantError
 from qa_pipeline.store.guard import ScopedSession
+from qa_pipeline.store.summary import (
+    best_word_probability,
+    call_day,
+    call_reason_label,
+    customer_end_sentiment,
+)
 from qa_pipeline.store.tables import (
     Agent,
     AgentAssignment,
     AuditEntry,
     BusinessLine,
     Call,
+    CaseTag,
     ConversationRow,
+    Dispute,
     QuarantineEntry,
     Review,
     ScorecardItemRow,
@@ -130,10 +138,22 @@ class Store:
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        sqlite = self.engine.dialect.name == "sqlite"
         try:
-            with self.engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+            with self.engine.connect() as conn:
+                if sqlite:
+                    # SQLite alters a table by copying it and dropping the old one; with
+                    # foreign keys on, that drop would cascade to the rows referencing it.
+                    # The pragma only takes effect outside a transaction, so before any.
+                    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                try:
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    conn.commit()
+                finally:
+                    if sqlite:
+                        conn.rollback()
+                        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
         except SQLAlchemyError as e:
             raise StoreError(f"migrating {_redact(self.url)} failed: {e}") from e
 
@@ -347,12 +367,19 @@ class TenantStore:
                 s.execute(delete(ScorecardItemRow).where(ScorecardItemRow.scorecard_id == old.id))
                 s.delete(old)
                 s.flush()
+            # The newest card of a call is the one queues and KPIs count.
+            s.execute(update(ScorecardRow).where(ScorecardRow.call_id == card.call_id)
+                      .values(current=False), execution_options={"synchronize_session": False})
             row = ScorecardRow(
                 tenant_id=self.tenant_id, call_id=card.call_id, rubric_id=card.rubric_id,
                 rubric_version=card.rubric_version, total_score=card.total_score,
                 grade=card.grade, has_fatal=card.has_fatal,
                 has_non_fatal_error=card.has_non_fatal_error, needs_review=card.needs_review,
-                data=data, run_id=run_id)
+                data=data, run_id=run_id, current=True, agent_id=call.agent_id or "",
+                team_id=call.team_id or "", started_at_utc=call.started_at_utc,
+                call_day=call_day(data),
+                sentiment_end=customer_end_sentiment(data), call_reason=call_reason_label(data),
+                human_reviewed=bool(data.get("human_reviewed")))
             s.add(row)
             s.flush()
             for item in data["items"]:
@@ -360,7 +387,9 @@ class TenantStore:
                     tenant_id=self.tenant_id, scorecard_id=row.id,
                     criterion_id=item["criterion_id"], severity=item["severity"],
                     status=item["status"], points_earned=item["points_earned"],
-                    points_possible=item["points_possible"]))
+                    points_possible=item["points_possible"],
+                    provisional_status=item.get("provisional_status") or item["status"],
+                    evidence_confidence=best_word_probability(item)))
             call.status = "scored"
             if config_key:
                 call.config_key = config_key
@@ -419,9 +448,10 @@ class TenantStore:
     def purge_calls(self, *, before: dt.datetime, actor: str = "retention"
                     ) -> list[CallRecord]:
         """Delete every row of calls that started (or, without a start time, were last
-        updated) before ``before`` (naive UTC): items, reviews, scorecards, costs,
-        conversations, quarantine entries and the calls, plus an audit record with the
-        counts, in one transaction. Returns the purged calls (for deleting their files).
+        updated) before ``before`` (naive UTC): items, reviews, disputes, case tags,
+        scorecards, costs, conversations, quarantine entries and the calls, plus an audit
+        record with the counts, in one transaction. Returns the purged calls (for deleting
+        their files).
         """
         old = (Call.started_at_utc < before) | (
             Call.started_at_utc.is_(None) & (Call.updated_at < before))
@@ -437,6 +467,8 @@ class TenantStore:
                 ScorecardItemRow.scorecard_id.in_(card_ids))
             for name, stmt in (
                 ("reviews", delete(Review).where(Review.scorecard_item_id.in_(item_ids))),
+                ("disputes", delete(Dispute).where(Dispute.scorecard_item_id.in_(item_ids))),
+                ("case_tags", delete(CaseTag).where(CaseTag.call_id.in_(ids))),
                 ("scorecard_items", delete(ScorecardItemRow).where(
                     ScorecardItemRow.scorecard_id.in_(card_ids))),
                 ("scorecards", delete(ScorecardRow).where(ScorecardRow.call_id.in_(ids))),

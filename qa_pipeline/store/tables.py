@@ -129,7 +129,13 @@ class ConversationRow(TenantOwned, Base):
 
 
 class ScorecardRow(TenantOwned, Base):
-    """A call's scorecard under one rubric version (re-scoring adds a row per version)."""
+    """A call's scorecard under one rubric version (re-scoring adds a row per version).
+
+    ``current`` marks the newest card of each call (what queues and KPIs count); the call's
+    agent, team, start time and day, the customer's closing sentiment and the work-order
+    type are copied here so the review queue and the dashboards filter and group one table
+    through tenant-prefixed indexes.
+    """
 
     __tablename__ = "scorecards"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -145,16 +151,34 @@ class ScorecardRow(TenantOwned, Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     run_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    agent_id: Mapped[str] = mapped_column(String(64), default="")
+    team_id: Mapped[str] = mapped_column(String(64), default="")
+    started_at_utc: Mapped[dt.datetime | None] = mapped_column(DateTime(), nullable=True)
+    # The call's date as the recorder wrote it (local to the center): KPI days.
+    call_day: Mapped[str] = mapped_column(String(10), default="")
+    sentiment_end: Mapped[str] = mapped_column(String(16), default="")
+    call_reason: Mapped[str] = mapped_column(String(64), default="")
+    human_reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "call_id"], ["calls.tenant_id", "calls.call_id"]),
         UniqueConstraint("tenant_id", "call_id", "rubric_id", "rubric_version",
                          name="uq_scorecards_call_rubric"),
         Index("ix_scorecards_tenant_created", "tenant_id", "created_at"),
+        Index("ix_scorecards_queue", "tenant_id", "current", "needs_review", "started_at_utc"),
+        Index("ix_scorecards_agent", "tenant_id", "agent_id", "started_at_utc"),
+        Index("ix_scorecards_day", "tenant_id", "current", "call_day"),
     )
 
 
 class ScorecardItemRow(TenantOwned, Base):
-    """One criterion's outcome (denormalised for queue filters and calibration)."""
+    """One criterion's outcome (denormalised for queue filters and calibration).
+
+    ``status`` is the automated status (``needs_review`` included), ``provisional_status``
+    the rule's own verdict, ``human_status`` the latest human verdict (None until reviewed)
+    and ``evidence_confidence`` the best word probability among the quoted evidence (None
+    without quotes), which ranks exemplars for the case library.
+    """
 
     __tablename__ = "scorecard_items"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -165,6 +189,9 @@ class ScorecardItemRow(TenantOwned, Base):
     status: Mapped[str] = mapped_column(String(16))
     points_earned: Mapped[float] = mapped_column(Float)
     points_possible: Mapped[float] = mapped_column(Float)
+    provisional_status: Mapped[str] = mapped_column(String(16), default="")
+    human_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    evidence_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     __table_args__ = (Index("ix_items_tenant_criterion", "tenant_id", "criterion_id", "status"),
                       Index("ix_items_scorecard", "scorecard_id"))
 
@@ -182,6 +209,43 @@ class Review(TenantOwned, Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
     __table_args__ = (Index("ix_reviews_tenant_item", "tenant_id", "scorecard_item_id"),)
+
+
+class Dispute(TenantOwned, Base):
+    """An agent's appeal against one scorecard item and the QA decision on it (终审)."""
+
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    scorecard_item_id: Mapped[int] = mapped_column(ForeignKey("scorecard_items.id",
+                                                              ondelete="CASCADE"))
+    raised_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decision_comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(), nullable=True)
+    __table_args__ = (Index("ix_disputes_tenant_status", "tenant_id", "status"),)
+
+
+class CaseTag(TenantOwned, Base):
+    """A trainer's mark on a call: a good or bad example (of one criterion or overall)."""
+
+    __tablename__ = "case_tags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str] = mapped_column(String(128))
+    criterion_id: Mapped[str] = mapped_column(String(128), default="")
+    label: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(Text, default="")
+    tagged_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "call_id"], ["calls.tenant_id", "calls.call_id"]),
+        UniqueConstraint("tenant_id", "call_id", "criterion_id", "label", name="uq_case_tags"),
+        Index("ix_case_tags_tenant_label", "tenant_id", "label"),
+    )
 
 
 class AuditEntry(TenantOwned, Base):
@@ -234,6 +298,31 @@ class StageCost(TenantOwned, Base):
     )
 
 
+class User(Base):
+    """A person who signs in to the review app. Not tenant-owned: access to tenants is
+    granted row by row in ``user_tenants``; ``agent_id`` links an ``agent`` user to the
+    calls they took.
+    """
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str] = mapped_column(String(64), default="")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class UserTenant(Base):
+    """One tenant a user may see."""
+
+    __tablename__ = "user_tenants"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+
+
 TENANT_OWNED: tuple[type[Base], ...] = (
     BusinessLine, Team, AgentAssignment, Call, ConversationRow, ScorecardRow, ScorecardItemRow,
-    Review, AuditEntry, QuarantineEntry, StageCost)
+    Review, Dispute, CaseTag, AuditEntry, QuarantineEntry, StageCost)

@@ -1,0 +1,377 @@
+"""The review desk of one tenant: the queue, item reviews that re-score the card, agents'
+disputes with the QA decision, the daily sampling plan and the audit trail.
+
+Every method runs through :class:`~qa_pipeline.store.TenantStore`, so another tenant's rows
+are invisible here; an ``agent_id`` restriction (users with the ``agent`` role) narrows
+the view further to one agent's calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from qa_pipeline.errors import NotFoundError, ReviewError
+from qa_pipeline.review.rescore import HumanVerdict, RubricCatalog, apply_verdicts
+from qa_pipeline.store import TenantStore
+from qa_pipeline.store.guard import ScopedSession
+from qa_pipeline.store.tables import (
+    AuditEntry,
+    Dispute,
+    Review,
+    ScorecardItemRow,
+    ScorecardRow,
+    utcnow,
+)
+
+SENTIMENTS = ("negative", "neutral", "positive")
+DISPUTE_DECISIONS = ("upheld", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """What the queue shows; every field narrows it (None / empty: no restriction)."""
+
+    team_id: str = ""
+    agent_id: str = ""
+    since: dt.datetime | None = None  # naive UTC, inclusive
+    until: dt.datetime | None = None  # naive UTC, exclusive
+    grade: str = ""
+    has_fatal: bool | None = None
+    needs_review: bool | None = None
+    sentiment: str = ""
+    human_reviewed: bool | None = None
+    criterion_failed: str = ""
+
+    def __post_init__(self) -> None:
+        if self.sentiment and self.sentiment not in SENTIMENTS:
+            raise ReviewError(f"sentiment {self.sentiment!r} is not one of "
+                              f"{', '.join(SENTIMENTS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One scorecard in the queue."""
+
+    scorecard_id: int
+    call_id: str
+    agent_id: str
+    team_id: str
+    started_at_utc: str
+    rubric: str
+    total_score: float
+    grade: str
+    has_fatal: bool
+    needs_review: bool
+    human_reviewed: bool
+    sentiment_end: str
+    call_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    """A page of the queue and how many rows match in all."""
+
+    rows: tuple[QueueRow, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeRecord:
+    """A dispute as shown to users."""
+
+    dispute_id: int
+    scorecard_id: int
+    call_id: str
+    criterion_id: str
+    raised_by: str
+    reason: str
+    status: str
+    decided_by: str
+    decision_comment: str
+    created_at: str
+    decided_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SampleChoice:
+    """The sampling plan's pick for one agent on one day."""
+
+    agent_id: str
+    day: str
+    calls: int
+    reviewed_calls: int
+    scorecard_id: int | None  # None when the agent already has a reviewed call that day
+    call_id: str = ""
+
+
+@dataclass
+class ReviewDesk:
+    """Review operations of one tenant (optionally restricted to one agent's calls)."""
+
+    tenant: TenantStore
+    rubrics: RubricCatalog
+    only_agent: str = ""
+    _now: Any = field(default=utcnow, repr=False)
+
+    # --- reading ------------------------------------------------------------------------------
+    def _cards(self) -> Select[Any]:
+        stmt = select(ScorecardRow).where(ScorecardRow.current.is_(True))
+        if self.only_agent:
+            stmt = stmt.where(ScorecardRow.agent_id == self.only_agent)
+        return stmt
+
+    def queue(self, f: QueueFilter, *, offset: int = 0, limit: int = 50) -> QueuePage:
+        """Current scorecards matching ``f``: items awaiting review first, then newest."""
+        if not 1 <= limit <= 500:
+            raise ReviewError("limit must be between 1 and 500")
+        stmt = self._cards()
+        c = ScorecardRow
+        for text_column, value in ((c.team_id, f.team_id), (c.agent_id, f.agent_id),
+                                   (c.grade, f.grade), (c.sentiment_end, f.sentiment)):
+            if value:
+                stmt = stmt.where(text_column == value)
+        for flag_column, flag in ((c.has_fatal, f.has_fatal), (c.needs_review, f.needs_review),
+                                  (c.human_reviewed, f.human_reviewed)):
+            if flag is not None:
+                stmt = stmt.where(flag_column.is_(flag))
+        if f.since is not None:
+            stmt = stmt.where(c.started_at_utc >= f.since)
+        if f.until is not None:
+            stmt = stmt.where(c.started_at_utc < f.until)
+        if f.criterion_failed:
+            failed = select(ScorecardItemRow.scorecard_id).where(
+                ScorecardItemRow.criterion_id == f.criterion_failed,
+                func.coalesce(ScorecardItemRow.human_status,
+                              ScorecardItemRow.status) == "fail")
+            stmt = stmt.where(c.id.in_(failed))
+        with self.tenant.session() as s:
+            total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+            rows = s.scalars(stmt.order_by(c.needs_review.desc(), c.started_at_utc.desc(),
+                                           c.id.desc()).offset(offset).limit(limit)).all()
+            return QueuePage(tuple(_queue_row(r) for r in rows), total, offset, limit)
+
+    def _row(self, s: ScopedSession, scorecard_id: int) -> ScorecardRow:
+        row = s.get(ScorecardRow, scorecard_id)
+        if (row is None or row.tenant_id != self.tenant.tenant_id
+                or (self.only_agent and row.agent_id != self.only_agent)):
+            # The same answer whether the card is another tenant's or does not exist.
+            raise NotFoundError(f"no scorecard {scorecard_id}")
+        return row
+
+    def card(self, scorecard_id: int) -> dict[str, Any]:
+        """A stored scorecard document with its store id and item ids."""
+        with self.tenant.session() as s:
+            row = self._row(s, scorecard_id)
+            ids = {c: i for c, i in s.execute(
+                select(ScorecardItemRow.criterion_id, ScorecardItemRow.id)
+                .where(ScorecardItemRow.scorecard_id == row.id)).tuples()}
+            doc = dict(row.data)
+            doc["scorecard_id"] = row.id
+            doc["current"] = row.current
+            doc["items"] = [{**i, "item_id": ids.get(i["criterion_id"])} for i in doc["items"]]
+            return doc
+
+    def card_for_call(self, call_id: str) -> dict[str, Any]:
+        """The current scorecard of a call."""
+        with self.tenant.session() as s:
+            sid = s.scalar(self._cards().with_only_columns(ScorecardRow.id)
+                           .where(ScorecardRow.call_id == call_id))
+        if sid is None:
+            raise NotFoundError(f"no scorecard for call {call_id!r}")
+        return self.card(int(sid))
+
+    # --- reviewing ----------------------------------------------------------------------------
+    def review_item(self, scorecard_id: int, criterion_id: str, verdict: str, *,
+                    reviewer: str, comment: str = "") -> dict[str, Any]:
+        """Confirm or overturn one item; the card is re-scored and the change audited."""
+        v = HumanVerdict(verdict, reviewer, comment,
+                         self._now().isoformat(timespec="seconds") + "Z")
+        with self.tenant.session() as s:
+            row = self._row(s, scorecard_id)
+            item_row = s.scalar(select(ScorecardItemRow).where(
+                ScorecardItemRow.scorecard_id == row.id,
+                ScorecardItemRow.criterion_id == criterion_id))
+            if item_row is None:
+                raise NotFoundError(f"scorecard {scorecard_id} has no criterion {criterion_id!r}")
+            new = self._rescore(row, {criterion_id: v})
+            before = _summary(row.data, criterion_id)
+            s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item_row.id,
+                         reviewer=reviewer, verdict=verdict, comment=comment,
+                         created_at=self._now()))
+            item_row.human_status = verdict
+            self._store(row, new)
+            s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer, action="review.item",
+                             entity="scorecard_item", entity_id=f"{row.id}:{criterion_id}",
+                             before=before, after={**_summary(new, criterion_id),
+                                                   "comment": comment}, at=self._now()))
+            return new
+
+    def _rescore(self, row: ScorecardRow, changes: dict[str, HumanVerdict]) -> dict[str, Any]:
+        data = row.data
+        verdicts = {i["criterion_id"]: HumanVerdict(**i["review"]) for i in data["items"]
+                    if i.get("review")}
+        verdicts.update(changes)
+        rubric = self.rubrics.get(f"{row.rubric_id}@{row.rubric_version}")
+        return apply_verdicts(data, rubric, verdicts)
+
+    @staticmethod
+    def _store(row: ScorecardRow, new: dict[str, Any]) -> None:
+        row.data = new
+        row.total_score = float(new["total_score"])
+        row.grade = new["grade"]
+        row.has_fatal = bool(new["has_fatal"])
+        row.has_non_fatal_error = bool(new["has_non_fatal_error"])
+        row.needs_review = bool(new["needs_review"])
+        row.human_reviewed = True
+
+    # --- disputes -----------------------------------------------------------------------------
+    def raise_dispute(self, scorecard_id: int, criterion_id: str, reason: str, *,
+                      raised_by: str) -> int:
+        """An agent (or their supervisor) contests one item."""
+        if not reason.strip():
+            raise ReviewError("a dispute needs a reason")
+        with self.tenant.session() as s:
+            row = self._row(s, scorecard_id)
+            item_id = s.scalar(select(ScorecardItemRow.id).where(
+                ScorecardItemRow.scorecard_id == row.id,
+                ScorecardItemRow.criterion_id == criterion_id))
+            if item_id is None:
+                raise NotFoundError(f"scorecard {scorecard_id} has no criterion {criterion_id!r}")
+            if s.scalar(select(Dispute.id).where(Dispute.scorecard_item_id == item_id,
+                                                 Dispute.status == "open")) is not None:
+                raise ReviewError(f"{criterion_id} of scorecard {scorecard_id} is already "
+                                  "disputed")
+            d = Dispute(tenant_id=row.tenant_id, scorecard_item_id=item_id, raised_by=raised_by,
+                        reason=reason.strip(), status="open", decided_by="",
+                        decision_comment="", created_at=self._now())
+            s.add(d)
+            s.flush()
+            s.add(AuditEntry(tenant_id=row.tenant_id, actor=raised_by, action="dispute.raise",
+                             entity="dispute", entity_id=str(d.id), before=None,
+                             after={"scorecard_id": row.id, "criterion_id": criterion_id,
+                                    "reason": d.reason}, at=self._now()))
+            return int(d.id)
+
+    def decide_dispute(self, dispute_id: int, decision: str, *, decided_by: str,
+                       comment: str = "", verdict: str = "") -> DisputeRecord:
+        """The QA decision: ``upheld`` sets the item to ``verdict`` (re-scoring the card),
+        ``rejected`` leaves it; both close the dispute and are audited.
+        """
+        if decision not in DISPUTE_DECISIONS:
+            raise ReviewError(f"decision {decision!r} is not one of "
+                              f"{', '.join(DISPUTE_DECISIONS)}")
+        if decision == "upheld" and not verdict:
+            raise ReviewError("an upheld dispute needs the item's new verdict")
+        with self.tenant.session() as s:
+            d = s.get(Dispute, dispute_id)
+            if d is None or d.tenant_id != self.tenant.tenant_id:
+                raise NotFoundError(f"no dispute {dispute_id}")
+            item = s.get(ScorecardItemRow, d.scorecard_item_id)
+            assert item is not None
+            row = self._row(s, item.scorecard_id)
+            if d.status != "open":
+                raise ReviewError(f"dispute {dispute_id} was already {d.status}")
+            d.status, d.decided_by, d.decision_comment = decision, decided_by, comment
+            d.decided_at = self._now()
+            after: dict[str, Any] = {"status": decision, "comment": comment}
+            if decision == "upheld":
+                v = HumanVerdict(verdict, decided_by, f"dispute {dispute_id}: {comment}",
+                                 self._now().isoformat(timespec="seconds") + "Z")
+                before = _summary(row.data, item.criterion_id)
+                new = self._rescore(row, {item.criterion_id: v})
+                s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item.id,
+                             reviewer=decided_by, verdict=verdict, comment=v.comment,
+                             created_at=self._now()))
+                item.human_status = verdict
+                self._store(row, new)
+                after.update(_summary(new, item.criterion_id))
+                after["before"] = before
+            s.add(AuditEntry(tenant_id=row.tenant_id, actor=decided_by, action="dispute.decide",
+                             entity="dispute", entity_id=str(dispute_id),
+                             before={"status": "open"}, after=after, at=self._now()))
+            s.flush()
+            return _dispute_record(d, row, item.criterion_id)
+
+    def disputes(self, *, status: str = "") -> list[DisputeRecord]:
+        """Disputes (of this desk's view), newest first."""
+        stmt = (select(Dispute, ScorecardRow, ScorecardItemRow.criterion_id)
+                .join(ScorecardItemRow, ScorecardItemRow.id == Dispute.scorecard_item_id)
+                .join(ScorecardRow, ScorecardRow.id == ScorecardItemRow.scorecard_id)
+                .order_by(Dispute.id.desc()))
+        if status:
+            stmt = stmt.where(Dispute.status == status)
+        if self.only_agent:
+            stmt = stmt.where(ScorecardRow.agent_id == self.only_agent)
+        with self.tenant.session() as s:
+            return [_dispute_record(d, r, c) for d, r, c in s.execute(stmt).tuples()]
+
+    # --- sampling and audit -------------------------------------------------------------------
+    def sampling_plan(self, day: dt.date) -> list[SampleChoice]:
+        """DOMAIN.md asks for at least one monitored call per agent per day: for every agent
+        with calls that day and no human-reviewed call yet, one call to review, chosen
+        among calls awaiting review when there are any, else by a stable hash of the call
+        id (so the plan does not change on reload and is not biased toward low scores).
+        """
+        start = dt.datetime.combine(day, dt.time())
+        stmt = self._cards().where(ScorecardRow.started_at_utc >= start,
+                                   ScorecardRow.started_at_utc < start + dt.timedelta(days=1),
+                                   ScorecardRow.agent_id != "")
+        by_agent: dict[str, list[ScorecardRow]] = {}
+        with self.tenant.session() as s:
+            for r in s.scalars(stmt):
+                by_agent.setdefault(r.agent_id, []).append(r)
+        plan = []
+        for agent, rows in sorted(by_agent.items()):
+            reviewed = sum(r.human_reviewed for r in rows)
+            pick = None
+            if not reviewed:
+                pick = min(rows, key=lambda r: (not r.needs_review, hashlib.sha256(
+                    f"{day.isoformat()}:{r.call_id}".encode()).hexdigest()))
+            plan.append(SampleChoice(agent, day.isoformat(), len(rows), reviewed,
+                                     pick.id if pick else None, pick.call_id if pick else ""))
+        return plan
+
+    def audit_trail(self, scorecard_id: int) -> list[dict[str, Any]]:
+        """Audit entries about one scorecard's items and disputes, oldest first."""
+        with self.tenant.session() as s:
+            row = self._row(s, scorecard_id)
+            dispute_ids = [str(i) for i in s.scalars(
+                select(Dispute.id).join(ScorecardItemRow,
+                                        ScorecardItemRow.id == Dispute.scorecard_item_id)
+                .where(ScorecardItemRow.scorecard_id == row.id))]
+            stmt = select(AuditEntry).where(
+                (AuditEntry.entity_id.like(f"{row.id}:%") & (AuditEntry.entity
+                                                             == "scorecard_item"))
+                | ((AuditEntry.entity == "dispute") & AuditEntry.entity_id.in_(dispute_ids))
+            ).order_by(AuditEntry.id)
+            return [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
+                     "action": e.action, "entity": e.entity, "entity_id": e.entity_id,
+                     "before": e.before, "after": e.after} for e in s.scalars(stmt)]
+
+
+def _summary(card: dict[str, Any], criterion_id: str) -> dict[str, Any]:
+    item = next(i for i in card["items"] if i["criterion_id"] == criterion_id)
+    return {"item_status": item["status"], "total_score": card["total_score"],
+            "grade": card["grade"], "has_fatal": card["has_fatal"]}
+
+
+def _queue_row(r: ScorecardRow) -> QueueRow:
+    return QueueRow(r.id, r.call_id, r.agent_id, r.team_id,
+                    r.started_at_utc.isoformat(timespec="seconds") if r.started_at_utc else "",
+                    f"{r.rubric_id}@{r.rubric_version}", round(r.total_score, 2), r.grade,
+                    r.has_fatal, r.needs_review, r.human_reviewed, r.sentiment_end,
+                    r.call_reason)
+
+
+def _dispute_record(d: Dispute, row: ScorecardRow, criterion_id: str) -> DisputeRecord:
+    return DisputeRecord(d.id, row.id, row.call_id, criterion_id, d.raised_by, d.reason,
+                         d.status, d.decided_by, d.decision_comment,
+                         d.created_at.isoformat(timespec="seconds"),
+                         d.decided_at.isoformat(timespec="seconds") if d.decided_at else "")

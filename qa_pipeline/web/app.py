@@ -1,0 +1,481 @@
+"""The review app: FastAPI over the store and :mod:`qa_pipeline.review`.
+
+Pages (``/t/{tenant}/...``) are rendered on the server; the JSON API (``/api/t/{tenant}/...``)
+serves them and scripts. Mutations accept JSON only, which a cross-site form cannot send
+without a CORS preflight, and the session cookie is ``SameSite=Strict``.
+"""
+
+# No "from __future__ import annotations": FastAPI resolves the dependency aliases
+# (User, Filter, ...) defined inside create_app from the live annotations.
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from qa_pipeline.errors import (
+    AuthenticationError,
+    NotFoundError,
+    QAPipelineError,
+    ReviewError,
+    StoreError,
+)
+from qa_pipeline.review.audio_access import recording_path
+from qa_pipeline.review.calibration import calibration
+from qa_pipeline.review.cases import CaseLibrary, CaseQuery
+from qa_pipeline.review.dashboard import (
+    GROUPINGS,
+    DashboardFilter,
+    call_reasons,
+    coverage,
+    grade_distribution,
+    kpi_table,
+    to_csv,
+    to_xlsx,
+    top_failing_criteria,
+)
+from qa_pipeline.review.desk import QueueFilter, ReviewDesk
+from qa_pipeline.review.rescore import RubricCatalog
+from qa_pipeline.review.users import UserAccount, UserDirectory
+from qa_pipeline.store import Store, TenantStore
+from qa_pipeline.version import __version__
+from qa_pipeline.web.auth import COOKIE, LoginThrottle, SessionSigner, allowed
+from qa_pipeline.web.settings import WebSettings
+
+_HERE = Path(__file__).resolve().parent
+_MAX_BODY_BYTES = 64 * 1024
+
+
+class _LoginRequired(Exception):
+    pass
+
+
+def create_app(store: Store, settings: WebSettings) -> FastAPI:
+    """The app over ``store``."""
+    app = FastAPI(title="callqa review", version=__version__, docs_url="/api/docs",
+                  redoc_url=None, openapi_url="/api/openapi.json")
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    users = UserDirectory(store)
+    signer = SessionSigner(settings.secret_key, settings.session_max_age_s)
+    throttle = LoginThrottle(settings.login_attempts, settings.login_lockout_s)
+    catalog = RubricCatalog(settings.rubric_paths)
+
+    # --- errors -------------------------------------------------------------------------------
+    @app.exception_handler(_LoginRequired)
+    async def _to_login(request: Request, _exc: _LoginRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "sign in first"}, status_code=401)
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_request: Request, exc: NotFoundError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(ReviewError)
+    async def _refused(_request: Request, exc: ReviewError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=409 if "already" in str(exc)
+                            else 422)
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_request: Request, exc: StoreError) -> Response:
+        return JSONResponse({"detail": "storage error"}, status_code=503)
+
+    # --- who is asking ------------------------------------------------------------------------
+    def current_user(request: Request) -> UserAccount:
+        cookie = request.cookies.get(COOKIE, "")
+        if not cookie:
+            raise _LoginRequired
+        try:
+            return signer.user(cookie, users)
+        except AuthenticationError:
+            raise _LoginRequired from None
+
+    User = Annotated[UserAccount, Depends(current_user)]
+
+    def tenant_of(user: UserAccount, tenant: str, action: str = "view") -> TenantStore:
+        if tenant not in user.tenants:
+            # Same answer as for a tenant that does not exist.
+            raise HTTPException(404, "not found")
+        if not allowed(user, action):
+            raise HTTPException(403, f"role {user.role} may not {action}")
+        return store.tenant(tenant)
+
+    def desk(user: UserAccount, tenant: str, action: str = "view") -> ReviewDesk:
+        ts = tenant_of(user, tenant, action)
+        return ReviewDesk(ts, catalog, only_agent=user.agent_id if user.role == "agent" else "")
+
+    def library(user: UserAccount, tenant: str, action: str = "cases") -> CaseLibrary:
+        return CaseLibrary(tenant_of(user, tenant, action), audio_roots=settings.audio_roots,
+                           base_dir=settings.base_dir)
+
+    async def json_body(request: Request) -> dict[str, Any]:
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise HTTPException(415, "send application/json")
+        raw = await request.body()
+        if len(raw) > _MAX_BODY_BYTES:
+            raise HTTPException(413, "request body too large")
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise HTTPException(400, "malformed JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, "expected a JSON object")
+        return body
+
+    def page(request: Request, name: str, user: UserAccount | None, **ctx: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, {"user": user, "version": __version__,
+                                                          "allowed": allowed, **ctx})
+
+    # --- sign in ------------------------------------------------------------------------------
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+        return page(request, "login.html", None, next=_safe_next(next), error="")
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        raw = await request.body()
+        if len(raw) > _MAX_BODY_BYTES:
+            raise HTTPException(413, "request body too large")
+        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        user_id = form.get("username", "").strip().lower()
+        nxt = _safe_next(form.get("next", "/"))
+        if throttle.blocked(user_id):
+            resp = page(request, "login.html", None, next=nxt,
+                        error="too many failed attempts; try again later")
+            resp.status_code = 429
+            return resp
+        try:
+            user = users.authenticate(user_id, form.get("password", ""))
+        except AuthenticationError as e:
+            throttle.failed(user_id)
+            resp = page(request, "login.html", None, next=nxt, error=str(e))
+            resp.status_code = 401
+            return resp
+        throttle.succeeded(user_id)
+        ok = RedirectResponse(nxt, status_code=303)
+        ok.set_cookie(COOKIE, signer.issue(user), max_age=settings.session_max_age_s,
+                        httponly=True, samesite="strict", secure=settings.secure_cookies)
+        return ok
+
+    @app.post("/logout")
+    def logout() -> Response:
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    @app.get("/")
+    def home(user: User) -> Response:
+        return RedirectResponse(f"/t/{user.tenants[0]}/queue", status_code=303)
+
+    @app.get("/api/me")
+    def me(user: User) -> dict[str, Any]:
+        return {"user_id": user.user_id, "role": user.role, "tenants": list(user.tenants),
+                "agent_id": user.agent_id}
+
+    # --- queue --------------------------------------------------------------------------------
+    def queue_filter(team: str = "", agent: str = "", day_from: str = "", day_to: str = "",
+                     grade: str = "", fatal: str = "", needs_review: str = "",
+                     sentiment: str = "", reviewed: str = "", criterion_failed: str = ""
+                     ) -> QueueFilter:
+        try:
+            return QueueFilter(
+                team_id=team, agent_id=agent, since=_day(day_from), until=_day(day_to, 1),
+                grade=grade, has_fatal=_flag(fatal), needs_review=_flag(needs_review),
+                sentiment=sentiment, human_reviewed=_flag(reviewed),
+                criterion_failed=criterion_failed)
+        except ReviewError as e:
+            raise HTTPException(422, str(e)) from None
+
+    Filter = Annotated[QueueFilter, Depends(queue_filter)]
+
+    @app.get("/api/t/{tenant}/queue")
+    def api_queue(tenant: str, user: User, f: Filter, offset: int = Query(0, ge=0),
+                  limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+        p = desk(user, tenant).queue(f, offset=offset, limit=limit)
+        return {"total": p.total, "offset": p.offset, "limit": p.limit,
+                "rows": [_row(r) for r in p.rows]}
+
+    @app.get("/t/{tenant}/queue", response_class=HTMLResponse)
+    def queue_page(request: Request, tenant: str, user: User, f: Filter,
+                   offset: int = Query(0, ge=0)) -> HTMLResponse:
+        d = desk(user, tenant)
+        p = d.queue(f, offset=offset, limit=50)
+        plan = []
+        if allowed(user, "review"):
+            plan_day = _day(request.query_params.get("plan_day", ""))
+            plan = d.sampling_plan(plan_day.date() if plan_day else dt.date.today())
+        return page(request, "queue.html", user, tenant=tenant, page=p,
+                    rows=[_row(r) for r in p.rows], q=dict(request.query_params), plan=plan)
+
+    @app.get("/api/t/{tenant}/sampling")
+    def api_sampling(tenant: str, user: User, day: str) -> list[dict[str, Any]]:
+        when = _day(day)
+        if when is None:
+            raise HTTPException(422, "day is required (YYYY-MM-DD)")
+        return [_row(c) for c in desk(user, tenant, "review").sampling_plan(when.date())]
+
+    # --- call page ----------------------------------------------------------------------------
+    def call_bundle(d: ReviewDesk, scorecard_id: int) -> dict[str, Any]:
+        card = d.card(scorecard_id)
+        conv, _ = d.tenant.conversation(card["call_id"])
+        return {"card": card, "conversation": conv.to_dict(),
+                "audit": d.audit_trail(scorecard_id),
+                "disputes": [_row(x) for x in d.disputes() if x.scorecard_id == scorecard_id]}
+
+    @app.get("/api/t/{tenant}/scorecards/{scorecard_id}")
+    def api_scorecard(tenant: str, scorecard_id: int, user: User) -> dict[str, Any]:
+        return call_bundle(desk(user, tenant), scorecard_id)
+
+    @app.get("/t/{tenant}/scorecards/{scorecard_id}", response_class=HTMLResponse)
+    def call_page(request: Request, tenant: str, scorecard_id: int, user: User) -> HTMLResponse:
+        b = call_bundle(desk(user, tenant), scorecard_id)
+        return page(request, "call.html", user, tenant=tenant, **b,
+                    curve=_sentiment_curve(b["card"], b["conversation"]))
+
+    @app.get("/api/t/{tenant}/calls/{call_id}/audio")
+    def api_audio(tenant: str, call_id: str, user: User) -> FileResponse:
+        d = desk(user, tenant)
+        d.card_for_call(call_id)  # 404 unless this user may see the call's scorecard
+        call = d.tenant.call(call_id)
+        path = recording_path(call.source_uri, settings.audio_roots, settings.base_dir)
+        return FileResponse(path, media_type=_audio_type(path),
+                            headers={"Cache-Control": "private, no-store"})
+
+    # --- reviews and disputes -----------------------------------------------------------------
+    @app.post("/api/t/{tenant}/scorecards/{scorecard_id}/items/{criterion_id}/review")
+    async def api_review(request: Request, tenant: str, scorecard_id: int, criterion_id: str,
+                         user: User) -> dict[str, Any]:
+        d = desk(user, tenant, "review")
+        body = await json_body(request)
+        card = d.review_item(scorecard_id, criterion_id, str(body.get("verdict", "")),
+                             reviewer=user.user_id, comment=str(body.get("comment", ""))[:2000])
+        return {"total_score": card["total_score"], "grade": card["grade"],
+                "has_fatal": card["has_fatal"], "needs_review": card["needs_review"],
+                "item": next(i for i in card["items"] if i["criterion_id"] == criterion_id)}
+
+    @app.post("/api/t/{tenant}/scorecards/{scorecard_id}/items/{criterion_id}/disputes")
+    async def api_dispute(request: Request, tenant: str, scorecard_id: int, criterion_id: str,
+                          user: User) -> dict[str, Any]:
+        d = desk(user, tenant, "dispute")
+        body = await json_body(request)
+        did = d.raise_dispute(scorecard_id, criterion_id, str(body.get("reason", ""))[:2000],
+                              raised_by=user.user_id)
+        return {"dispute_id": did}
+
+    @app.get("/api/t/{tenant}/disputes")
+    def api_disputes(tenant: str, user: User, status: str = "") -> list[dict[str, Any]]:
+        return [_row(x) for x in desk(user, tenant).disputes(status=status)]
+
+    @app.get("/t/{tenant}/disputes", response_class=HTMLResponse)
+    def disputes_page(request: Request, tenant: str, user: User) -> HTMLResponse:
+        rows = [_row(x) for x in desk(user, tenant).disputes()]
+        return page(request, "disputes.html", user, tenant=tenant, disputes=rows)
+
+    @app.post("/api/t/{tenant}/disputes/{dispute_id}/decision")
+    async def api_decide(request: Request, tenant: str, dispute_id: int,
+                         user: User) -> dict[str, Any]:
+        d = desk(user, tenant, "decide")
+        body = await json_body(request)
+        rec = d.decide_dispute(dispute_id, str(body.get("decision", "")),
+                               decided_by=user.user_id,
+                               comment=str(body.get("comment", ""))[:2000],
+                               verdict=str(body.get("verdict", "")))
+        return _row(rec)
+
+    # --- calibration --------------------------------------------------------------------------
+    def calibration_rows(user: UserAccount, tenant: str, day_from: str, day_to: str,
+                         threshold: float | None) -> list[dict[str, Any]]:
+        ts = tenant_of(user, tenant, "calibration")
+        return [a.to_dict() for a in calibration(
+            ts, since=_day(day_from), until=_day(day_to, 1),
+            kappa_threshold=settings.kappa_alert_threshold if threshold is None else threshold,
+            min_items=settings.calibration_min_items)]
+
+    @app.get("/api/t/{tenant}/calibration")
+    def api_calibration(tenant: str, user: User, day_from: str = "", day_to: str = "",
+                        threshold: float | None = Query(None, ge=-1, le=1)
+                        ) -> list[dict[str, Any]]:
+        return calibration_rows(user, tenant, day_from, day_to, threshold)
+
+    @app.get("/t/{tenant}/calibration", response_class=HTMLResponse)
+    def calibration_page(request: Request, tenant: str, user: User, day_from: str = "",
+                         day_to: str = "") -> HTMLResponse:
+        rows = calibration_rows(user, tenant, day_from, day_to, None)
+        return page(request, "calibration.html", user, tenant=tenant, rows=rows,
+                    threshold=settings.kappa_alert_threshold,
+                    min_items=settings.calibration_min_items, day_from=day_from, day_to=day_to)
+
+    # --- case library -------------------------------------------------------------------------
+    def case_query(criterion_id: str = "", outcome: str = "", sentiment: str = "",
+                   phrase: str = "", day_from: str = "", day_to: str = "",
+                   label: str = "") -> CaseQuery:
+        try:
+            return CaseQuery(criterion_id, outcome, sentiment, phrase[:200], day_from, day_to,
+                             label)
+        except ReviewError as e:
+            raise HTTPException(422, str(e)) from None
+
+    Cases = Annotated[CaseQuery, Depends(case_query)]
+
+    @app.get("/api/t/{tenant}/cases")
+    def api_cases(tenant: str, user: User, q: Cases) -> list[dict[str, Any]]:
+        return library(user, tenant).search(q)
+
+    @app.get("/t/{tenant}/cases", response_class=HTMLResponse)
+    def cases_page(request: Request, tenant: str, user: User, q: Cases) -> HTMLResponse:
+        lib = library(user, tenant)
+        ex = lib.exemplars(q.criterion_id) if q.criterion_id else {}
+        return page(request, "cases.html", user, tenant=tenant, rows=lib.search(q),
+                    q=dict(request.query_params), exemplars={
+                        k: [_row(e) for e in v] for k, v in ex.items()})
+
+    @app.get("/api/t/{tenant}/cases/exemplars")
+    def api_exemplars(tenant: str, user: User, criterion_id: str,
+                      min_confidence: float = Query(0.8, ge=0, le=1)) -> dict[str, Any]:
+        ex = library(user, tenant).exemplars(criterion_id, min_confidence=min_confidence)
+        return {k: [_row(e) for e in v] for k, v in ex.items()}
+
+    @app.post("/api/t/{tenant}/cases/tags")
+    async def api_tag(request: Request, tenant: str, user: User) -> dict[str, Any]:
+        lib = library(user, tenant, "tag")
+        body = await json_body(request)
+        tid = lib.tag(str(body.get("call_id", "")), str(body.get("label", "")),
+                      tagged_by=user.user_id, criterion_id=str(body.get("criterion_id", "")),
+                      note=str(body.get("note", ""))[:2000])
+        return {"tag_id": tid}
+
+    @app.delete("/api/t/{tenant}/cases/tags/{tag_id}")
+    def api_untag(tenant: str, tag_id: int, user: User) -> dict[str, Any]:
+        library(user, tenant, "tag").untag(tag_id, actor=user.user_id)
+        return {"deleted": tag_id}
+
+    @app.get("/api/t/{tenant}/cases/pack")
+    def api_case_pack(tenant: str, user: User, call_id: Annotated[list[str], Query()],
+                      criterion_id: str = "") -> Response:
+        if len(call_id) > 50:
+            raise HTTPException(422, "at most 50 calls per case pack")
+        data = library(user, tenant).case_pack(call_id, criterion_id=criterion_id)
+        name = f"case-pack-{tenant}-{dt.date.today().isoformat()}.zip"
+        return Response(data, media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    # --- dashboards ---------------------------------------------------------------------------
+    def dash(user: UserAccount, tenant: str, grouping: str, f: DashboardFilter,
+             action: str = "dashboard") -> dict[str, Any]:
+        ts = tenant_of(user, tenant, action)
+        only = user.agent_id if user.role == "agent" else ""
+        if grouping not in GROUPINGS:
+            raise HTTPException(422, f"grouping must be one of {', '.join(GROUPINGS)}")
+        return {"kpis": kpi_table(ts, grouping, f, only_agent=only),
+                "grades": grade_distribution(ts, f, only_agent=only),
+                "coverage": coverage(ts, f, only_agent=only),
+                "top_failing": top_failing_criteria(ts, f, only_agent=only),
+                "call_reasons": call_reasons(ts, f, only_agent=only)}
+
+    def dash_filter(day_from: str = "", day_to: str = "", team: str = "",
+                    agent: str = "") -> DashboardFilter:
+        for d in (day_from, day_to):
+            _day(d)
+        return DashboardFilter(day_from, day_to, team, agent)
+
+    DFilter = Annotated[DashboardFilter, Depends(dash_filter)]
+
+    @app.get("/api/t/{tenant}/dashboard")
+    def api_dashboard(tenant: str, user: User, f: DFilter,
+                      grouping: str = "agent") -> dict[str, Any]:
+        return dash(user, tenant, grouping, f)
+
+    @app.get("/t/{tenant}/dashboard", response_class=HTMLResponse)
+    def dashboard_page(request: Request, tenant: str, user: User, f: DFilter,
+                       grouping: str = "agent") -> HTMLResponse:
+        return page(request, "dashboard.html", user, tenant=tenant, grouping=grouping,
+                    groupings=list(GROUPINGS), q=dict(request.query_params),
+                    **dash(user, tenant, grouping, f))
+
+    @app.get("/api/t/{tenant}/dashboard/export.{fmt}")
+    def api_export(tenant: str, fmt: str, user: User, f: DFilter,
+                   grouping: str = "agent") -> Response:
+        if fmt not in ("csv", "xlsx"):
+            raise HTTPException(404, "not found")
+        d = dash(user, tenant, grouping, f, "export")
+        name = f"kpis-{tenant}-{grouping}.{fmt}"
+        disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+        if fmt == "csv":
+            return Response(to_csv(d["kpis"]), media_type="text/csv; charset=utf-8",
+                            headers=disposition)
+        sheets = {"kpis": d["kpis"], "coverage": d["coverage"],
+                  "top_failing": d["top_failing"],
+                  "grades": [{"grade": g, "calls": n} for g, n in d["grades"].items()],
+                  "call_reasons": [{"call_reason": k, "calls": n}
+                                   for k, n in d["call_reasons"].items()]}
+        return Response(to_xlsx(sheets), headers=disposition, media_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+
+    @app.exception_handler(QAPipelineError)
+    async def _other(_request: Request, exc: QAPipelineError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    return app
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(obj)
+
+
+def _flag(value: str) -> bool | None:
+    if value in ("", "any"):
+        return None
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise HTTPException(422, f"expected true/false, got {value!r}")
+
+
+def _day(value: str, plus_days: int = 0) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        d = dt.date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, f"dates are YYYY-MM-DD, got {value!r}") from None
+    return dt.datetime.combine(d, dt.time()) + dt.timedelta(days=plus_days)
+
+
+def _safe_next(value: str) -> str:
+    # Only same-site paths: "//evil.example" and "https://..." would redirect off-site.
+    return value if value.startswith("/") and not value.startswith("//") else "/"
+
+
+def _audio_type(path: Path) -> str:
+    return {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac",
+            ".ogg": "audio/ogg", ".m4a": "audio/mp4"}.get(path.suffix.lower(),
+                                                          "application/octet-stream")
+
+
+def _sentiment_curve(card: dict[str, Any], conv: dict[str, Any]) -> dict[str, Any]:
+    """Points of the sentiment curve (utterance midpoint, score) per role, for an SVG."""
+    items = ((card.get("sentiment") or {}).get("items")) or []
+    utts = {u["index"]: u for u in conv.get("utterances") or []}
+    duration = float(conv.get("duration_s") or 1.0) or 1.0
+    points: dict[str, list[tuple[float, float]]] = {}
+    for it in items:
+        u = utts.get(it["utterance_index"])
+        if u is None:
+            continue
+        x = 1000.0 * (u["start_s"] + u["end_s"]) / 2 / duration
+        y = 50.0 - 45.0 * float(it["score"])
+        points.setdefault(u.get("role", "unknown"), []).append((round(x, 1), round(y, 1)))
+    return {role: " ".join(f"{x},{y}" for x, y in pts) for role, pts in points.items()}
