@@ -34,6 +34,8 @@
   player.addEventListener("timeupdate", highlight);
   player.addEventListener("seeked", highlight);
 
+  function fixed(x) { return Number(x).toFixed(1); }  // as the page renders numbers
+
   async function post(url, body) {
     const r = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json"},
                                 body: JSON.stringify(body), credentials: "same-origin"});
@@ -53,16 +55,17 @@
       ev.preventDefault();
       try {
         const d = await post(base + "/review", {verdict: rf.verdict.value, comment: rf.comment.value});
-        document.getElementById("total-score").textContent = d.total_score;
+        document.getElementById("total-score").textContent = fixed(d.total_score);
         const g = document.getElementById("grade");
         g.textContent = d.grade;
         g.className = "grade grade-" + d.grade;
         document.getElementById("fatal-flag").hidden = !d.has_fatal;
         document.getElementById("review-flag").hidden = !d.needs_review;
         item.querySelector(".status").textContent = d.item.status;
-        item.querySelector(".points").textContent = d.item.points_earned + "/" + d.item.points_possible;
+        item.querySelector(".points").textContent =
+          fixed(d.item.points_earned) + "/" + fixed(d.item.points_possible);
         item.className = "item status-" + d.item.status;
-        say(crit + ": " + d.item.status + " saved; score " + d.total_score + " (" + d.grade + ")");
+        say(crit + ": " + d.item.status + " saved; score " + fixed(d.total_score) + " (" + d.grade + ")");
       } catch (e) { say(e.message, true); }
     });
     const df = item.querySelector(".dispute-form");
