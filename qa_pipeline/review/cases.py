@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, select
+from sqlalchemy import String, cast, delete, select
 
 from qa_pipeline.errors import NotFoundError, QAPipelineError, ReviewError
 from qa_pipeline.review.audio_access import clip_wav, recording_path
@@ -22,6 +22,7 @@ from qa_pipeline.store.tables import (
     AuditEntry,
     CaseTag,
     ConversationRow,
+    ScorecardDocument,
     ScorecardItemRow,
     ScorecardRow,
     utcnow,
@@ -91,7 +92,7 @@ class CaseLibrary:
             i = ScorecardItemRow
             items = select(i.scorecard_id).where(i.criterion_id == q.criterion_id)
             if q.outcome:
-                items = items.where(func.coalesce(i.human_status, i.status) == q.outcome)
+                items = items.where(i.verdict == q.outcome)
             stmt = stmt.where(c.id.in_(items))
         if q.label:
             stmt = stmt.where(c.call_id.in_(select(CaseTag.call_id)
@@ -223,8 +224,11 @@ class CaseLibrary:
 
     def _case(self, call_id: str) -> tuple[dict[str, Any], dict[str, Any], str]:
         with self.tenant.session() as s:
-            card = s.scalar(select(ScorecardRow.data).where(ScorecardRow.call_id == call_id,
-                                                            ScorecardRow.current.is_(True)))
+            card = s.scalar(select(ScorecardDocument.data)
+                            .join(ScorecardRow,
+                                  ScorecardRow.id == ScorecardDocument.scorecard_id)
+                            .where(ScorecardRow.call_id == call_id,
+                                   ScorecardRow.current.is_(True)))
             conv = s.get(ConversationRow, (self.tenant.tenant_id, call_id))
             if card is None or conv is None:
                 raise NotFoundError(f"no scored call {call_id!r}")

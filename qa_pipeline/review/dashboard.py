@@ -112,10 +112,16 @@ def top_failing_criteria(tenant: TenantStore, f: DashboardFilter = DashboardFilt
     automated one (findings awaiting review are not failures yet, as in the KPIs).
     """
     i = ScorecardItemRow
-    verdict = func.coalesce(i.human_status, i.status)
-    stmt = _scoped(select(i.criterion_id, i.severity, func.count())
-                   .join(ScorecardRow, ScorecardRow.id == i.scorecard_id)
-                   .where(verdict == "fail"), f, only_agent)
+    stmt = select(i.criterion_id, i.severity, func.count()).where(
+        i.current.is_(True), i.verdict == "fail")
+    if f.day_from:
+        stmt = stmt.where(i.call_day >= f.day_from)
+    if f.day_to:
+        stmt = stmt.where(i.call_day <= f.day_to)
+    if f.team_id:
+        stmt = stmt.where(i.team_id == f.team_id)
+    if only_agent or f.agent_id:
+        stmt = stmt.where(i.agent_id == (only_agent or f.agent_id))
     stmt = stmt.group_by(i.criterion_id, i.severity).order_by(func.count().desc(),
                                                               i.criterion_id).limit(limit)
     with tenant.session() as s:

@@ -23,6 +23,7 @@ from qa_pipeline.store.tables import (
     AuditEntry,
     Dispute,
     Review,
+    ScorecardDocument,
     ScorecardItemRow,
     ScorecardRow,
     utcnow,
@@ -148,8 +149,7 @@ class ReviewDesk:
         if f.criterion_failed:
             failed = select(ScorecardItemRow.scorecard_id).where(
                 ScorecardItemRow.criterion_id == f.criterion_failed,
-                func.coalesce(ScorecardItemRow.human_status,
-                              ScorecardItemRow.status) == "fail")
+                ScorecardItemRow.verdict == "fail")
             stmt = stmt.where(c.id.in_(failed))
         with self.tenant.session() as s:
             total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
@@ -172,7 +172,7 @@ class ReviewDesk:
             ids = {c: i for c, i in s.execute(
                 select(ScorecardItemRow.criterion_id, ScorecardItemRow.id)
                 .where(ScorecardItemRow.scorecard_id == row.id)).tuples()}
-            doc = dict(row.data)
+            doc = dict(_document(s, row).data)
             doc["scorecard_id"] = row.id
             doc["current"] = row.current
             doc["items"] = [{**i, "item_id": ids.get(i["criterion_id"])} for i in doc["items"]]
@@ -200,21 +200,23 @@ class ReviewDesk:
                 ScorecardItemRow.criterion_id == criterion_id))
             if item_row is None:
                 raise NotFoundError(f"scorecard {scorecard_id} has no criterion {criterion_id!r}")
-            new = self._rescore(row, {criterion_id: v})
-            before = _summary(row.data, criterion_id)
+            doc = _document(s, row)
+            new = self._rescore(row, doc, {criterion_id: v})
+            before = _summary(doc.data, criterion_id)
             s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item_row.id,
                          reviewer=reviewer, verdict=verdict, comment=comment,
                          created_at=self._now()))
-            item_row.human_status = verdict
-            self._store(row, new)
+            item_row.human_status = item_row.verdict = verdict
+            self._store(row, doc, new)
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer, action="review.item",
                              entity="scorecard_item", entity_id=f"{row.id}:{criterion_id}",
                              before=before, after={**_summary(new, criterion_id),
                                                    "comment": comment}, at=self._now()))
             return new
 
-    def _rescore(self, row: ScorecardRow, changes: dict[str, HumanVerdict]) -> dict[str, Any]:
-        data = row.data
+    def _rescore(self, row: ScorecardRow, doc: ScorecardDocument,
+                 changes: dict[str, HumanVerdict]) -> dict[str, Any]:
+        data = doc.data
         verdicts = {i["criterion_id"]: HumanVerdict(**i["review"]) for i in data["items"]
                     if i.get("review")}
         verdicts.update(changes)
@@ -222,8 +224,8 @@ class ReviewDesk:
         return apply_verdicts(data, rubric, verdicts)
 
     @staticmethod
-    def _store(row: ScorecardRow, new: dict[str, Any]) -> None:
-        row.data = new
+    def _store(row: ScorecardRow, doc: ScorecardDocument, new: dict[str, Any]) -> None:
+        doc.data = new
         row.total_score = float(new["total_score"])
         row.grade = new["grade"]
         row.has_fatal = bool(new["has_fatal"])
@@ -284,13 +286,14 @@ class ReviewDesk:
             if decision == "upheld":
                 v = HumanVerdict(verdict, decided_by, f"dispute {dispute_id}: {comment}",
                                  self._now().isoformat(timespec="seconds") + "Z")
-                before = _summary(row.data, item.criterion_id)
-                new = self._rescore(row, {item.criterion_id: v})
+                doc = _document(s, row)
+                before = _summary(doc.data, item.criterion_id)
+                new = self._rescore(row, doc, {item.criterion_id: v})
                 s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item.id,
                              reviewer=decided_by, verdict=verdict, comment=v.comment,
                              created_at=self._now()))
-                item.human_status = verdict
-                self._store(row, new)
+                item.human_status = item.verdict = verdict
+                self._store(row, doc, new)
                 after.update(_summary(new, item.criterion_id))
                 after["before"] = before
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=decided_by, action="dispute.decide",
@@ -315,27 +318,28 @@ class ReviewDesk:
     # --- sampling and audit -------------------------------------------------------------------
     def sampling_plan(self, day: dt.date) -> list[SampleChoice]:
         """DOMAIN.md asks for at least one monitored call per agent per day: for every agent
-        with calls that day and no human-reviewed call yet, one call to review, chosen
-        among calls awaiting review when there are any, else by a stable hash of the call
-        id (so the plan does not change on reload and is not biased toward low scores).
+        with calls that day (the local day the recorder wrote) and no human-reviewed call
+        yet, one call to review, chosen among calls awaiting review when there are any, else
+        by a stable hash of the call id (so the plan does not change on reload and is not
+        biased toward low scores).
         """
-        start = dt.datetime.combine(day, dt.time())
-        stmt = self._cards().where(ScorecardRow.started_at_utc >= start,
-                                   ScorecardRow.started_at_utc < start + dt.timedelta(days=1),
-                                   ScorecardRow.agent_id != "")
-        by_agent: dict[str, list[ScorecardRow]] = {}
+        c = ScorecardRow
+        stmt = self._cards().with_only_columns(
+            c.id, c.call_id, c.agent_id, c.needs_review, c.human_reviewed).where(
+            c.call_day == day.isoformat(), c.agent_id != "")
+        by_agent: dict[str, list[tuple[int, str, bool, bool]]] = {}
         with self.tenant.session() as s:
-            for r in s.scalars(stmt):
-                by_agent.setdefault(r.agent_id, []).append(r)
+            for sid, call_id, agent, needs_review, reviewed in s.execute(stmt).tuples():
+                by_agent.setdefault(agent, []).append((sid, call_id, needs_review, reviewed))
         plan = []
         for agent, rows in sorted(by_agent.items()):
-            reviewed = sum(r.human_reviewed for r in rows)
+            n_reviewed = sum(r[3] for r in rows)
             pick = None
-            if not reviewed:
-                pick = min(rows, key=lambda r: (not r.needs_review, hashlib.sha256(
-                    f"{day.isoformat()}:{r.call_id}".encode()).hexdigest()))
-            plan.append(SampleChoice(agent, day.isoformat(), len(rows), reviewed,
-                                     pick.id if pick else None, pick.call_id if pick else ""))
+            if not n_reviewed:
+                pick = min(rows, key=lambda r: (not r[2], hashlib.sha256(
+                    f"{day.isoformat()}:{r[1]}".encode()).hexdigest()))
+            plan.append(SampleChoice(agent, day.isoformat(), len(rows), n_reviewed,
+                                     pick[0] if pick else None, pick[1] if pick else ""))
         return plan
 
     def audit_trail(self, scorecard_id: int) -> list[dict[str, Any]]:
@@ -354,6 +358,13 @@ class ReviewDesk:
             return [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
                      "action": e.action, "entity": e.entity, "entity_id": e.entity_id,
                      "before": e.before, "after": e.after} for e in s.scalars(stmt)]
+
+
+def _document(s: ScopedSession, row: ScorecardRow) -> ScorecardDocument:
+    doc = s.get(ScorecardDocument, row.id)
+    if doc is None:  # written in the card's own transaction: missing means corruption
+        raise NotFoundError(f"scorecard {row.id} has no stored document")
+    return doc
 
 
 def _summary(card: dict[str, Any], criterion_id: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from qa_pipeline.store.tables import (
     Dispute,
     QuarantineEntry,
     Review,
+    ScorecardDocument,
     ScorecardItemRow,
     ScorecardRow,
     StageCost,
@@ -365,23 +366,29 @@ class TenantStore:
                 ScorecardRow.rubric_version == card.rubric_version))
             if old is not None:
                 s.execute(delete(ScorecardItemRow).where(ScorecardItemRow.scorecard_id == old.id))
+                s.execute(delete(ScorecardDocument).where(
+                    ScorecardDocument.scorecard_id == old.id))
                 s.delete(old)
                 s.flush()
             # The newest card of a call is the one queues and KPIs count.
             s.execute(update(ScorecardRow).where(ScorecardRow.call_id == card.call_id)
                       .values(current=False), execution_options={"synchronize_session": False})
+            s.execute(update(ScorecardItemRow).where(ScorecardItemRow.scorecard_id.in_(
+                select(ScorecardRow.id).where(ScorecardRow.call_id == card.call_id)))
+                .values(current=False), execution_options={"synchronize_session": False})
             row = ScorecardRow(
                 tenant_id=self.tenant_id, call_id=card.call_id, rubric_id=card.rubric_id,
                 rubric_version=card.rubric_version, total_score=card.total_score,
                 grade=card.grade, has_fatal=card.has_fatal,
                 has_non_fatal_error=card.has_non_fatal_error, needs_review=card.needs_review,
-                data=data, run_id=run_id, current=True, agent_id=call.agent_id or "",
+                run_id=run_id, current=True, agent_id=call.agent_id or "",
                 team_id=call.team_id or "", started_at_utc=call.started_at_utc,
                 call_day=call_day(data),
                 sentiment_end=customer_end_sentiment(data), call_reason=call_reason_label(data),
                 human_reviewed=bool(data.get("human_reviewed")))
             s.add(row)
             s.flush()
+            s.add(ScorecardDocument(scorecard_id=row.id, tenant_id=self.tenant_id, data=data))
             for item in data["items"]:
                 s.add(ScorecardItemRow(
                     tenant_id=self.tenant_id, scorecard_id=row.id,
@@ -389,7 +396,9 @@ class TenantStore:
                     status=item["status"], points_earned=item["points_earned"],
                     points_possible=item["points_possible"],
                     provisional_status=item.get("provisional_status") or item["status"],
-                    evidence_confidence=best_word_probability(item)))
+                    verdict=(item.get("review") or {}).get("status") or item["status"],
+                    evidence_confidence=best_word_probability(item), current=True,
+                    call_day=row.call_day, agent_id=row.agent_id, team_id=row.team_id))
             call.status = "scored"
             if config_key:
                 call.config_key = config_key
@@ -402,8 +411,10 @@ class TenantStore:
                    rubric_id: str | None = None, call_id: str | None = None
                    ) -> list[dict[str, Any]]:
         """Scorecard JSON documents, newest rubric version last per call."""
-        stmt = (select(ScorecardRow.data).join(Call, (Call.tenant_id == ScorecardRow.tenant_id)
-                                               & (Call.call_id == ScorecardRow.call_id))
+        stmt = (select(ScorecardDocument.data)
+                .join(ScorecardRow, ScorecardRow.id == ScorecardDocument.scorecard_id)
+                .join(Call, (Call.tenant_id == ScorecardRow.tenant_id)
+                      & (Call.call_id == ScorecardRow.call_id))
                 .order_by(Call.started_at_utc, ScorecardRow.call_id, ScorecardRow.id))
         if since is not None:
             stmt = stmt.where(Call.started_at_utc >= since)
@@ -471,6 +482,8 @@ class TenantStore:
                 ("case_tags", delete(CaseTag).where(CaseTag.call_id.in_(ids))),
                 ("scorecard_items", delete(ScorecardItemRow).where(
                     ScorecardItemRow.scorecard_id.in_(card_ids))),
+                ("scorecard_documents", delete(ScorecardDocument).where(
+                    ScorecardDocument.scorecard_id.in_(card_ids))),
                 ("scorecards", delete(ScorecardRow).where(ScorecardRow.call_id.in_(ids))),
                 ("stage_costs", delete(StageCost).where(StageCost.call_id.in_(ids))),
                 ("conversations", delete(ConversationRow).where(

@@ -131,6 +131,10 @@ class ConversationRow(TenantOwned, Base):
 class ScorecardRow(TenantOwned, Base):
     """A call's scorecard under one rubric version (re-scoring adds a row per version).
 
+    The JSON document lives in :class:`ScorecardDocument`: kept out of this table, rows stay
+    small, so the queue and the dashboards scan 100,000 cards without reading (in SQLite,
+    without paging through) 15 KB of JSON each.
+
     ``current`` marks the newest card of each call (what queues and KPIs count); the call's
     agent, team, start time and day, the customer's closing sentiment and the work-order
     type are copied here so the review queue and the dashboards filter and group one table
@@ -148,7 +152,6 @@ class ScorecardRow(TenantOwned, Base):
     has_fatal: Mapped[bool] = mapped_column(Boolean)
     has_non_fatal_error: Mapped[bool] = mapped_column(Boolean)
     needs_review: Mapped[bool] = mapped_column(Boolean)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
     run_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -166,18 +169,34 @@ class ScorecardRow(TenantOwned, Base):
                          name="uq_scorecards_call_rubric"),
         Index("ix_scorecards_tenant_created", "tenant_id", "created_at"),
         Index("ix_scorecards_queue", "tenant_id", "current", "needs_review", "started_at_utc"),
-        Index("ix_scorecards_agent", "tenant_id", "agent_id", "started_at_utc"),
+        # Covers the KPI, grade, coverage and work-order aggregates (no table reads).
+        Index("ix_scorecards_agent", "tenant_id", "current", "agent_id", "call_day", "team_id",
+              "has_fatal", "has_non_fatal_error", "needs_review", "human_reviewed",
+              "total_score", "grade", "call_reason"),
         Index("ix_scorecards_day", "tenant_id", "current", "call_day"),
     )
+
+
+class ScorecardDocument(TenantOwned, Base):
+    """The full scorecard JSON (``Scorecard.to_dict()``, with any human reviews applied)."""
+
+    __tablename__ = "scorecard_documents"
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("scorecards.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class ScorecardItemRow(TenantOwned, Base):
     """One criterion's outcome (denormalised for queue filters and calibration).
 
     ``status`` is the automated status (``needs_review`` included), ``provisional_status``
-    the rule's own verdict, ``human_status`` the latest human verdict (None until reviewed)
-    and ``evidence_confidence`` the best word probability among the quoted evidence (None
-    without quotes), which ranks exemplars for the case library.
+    the rule's own verdict, ``human_status`` the latest human verdict (None until reviewed),
+    ``verdict`` the one that counts (the human's, else the automated status) and
+    ``evidence_confidence`` the best word probability among the quoted evidence (None
+    without quotes), which ranks exemplars for the case library. The card's ``current``
+    flag, day, agent and team are repeated here so "top failing criteria" is one index
+    range over failing items, not a join through a million item rows.
     """
 
     __tablename__ = "scorecard_items"
@@ -191,9 +210,16 @@ class ScorecardItemRow(TenantOwned, Base):
     points_possible: Mapped[float] = mapped_column(Float)
     provisional_status: Mapped[str] = mapped_column(String(16), default="")
     human_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    verdict: Mapped[str] = mapped_column(String(16), default="")
     evidence_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    call_day: Mapped[str] = mapped_column(String(10), default="")
+    agent_id: Mapped[str] = mapped_column(String(64), default="")
+    team_id: Mapped[str] = mapped_column(String(64), default="")
     __table_args__ = (Index("ix_items_tenant_criterion", "tenant_id", "criterion_id", "status"),
-                      Index("ix_items_scorecard", "scorecard_id"))
+                      Index("ix_items_scorecard", "scorecard_id"),
+                      Index("ix_items_verdict", "tenant_id", "current", "verdict",
+                            "criterion_id", "severity", "call_day", "agent_id", "team_id"))
 
 
 class Review(TenantOwned, Base):
@@ -324,5 +350,5 @@ class UserTenant(Base):
 
 
 TENANT_OWNED: tuple[type[Base], ...] = (
-    BusinessLine, Team, AgentAssignment, Call, ConversationRow, ScorecardRow, ScorecardItemRow,
-    Review, Dispute, CaseTag, AuditEntry, QuarantineEntry, StageCost)
+    BusinessLine, Team, AgentAssignment, Call, ConversationRow, ScorecardRow, ScorecardDocument,
+    ScorecardItemRow, Review, Dispute, CaseTag, AuditEntry, QuarantineEntry, StageCost)

@@ -49,6 +49,8 @@ from qa_pipeline.web.settings import WebSettings
 
 _HERE = Path(__file__).resolve().parent
 _MAX_BODY_BYTES = 64 * 1024
+DEFAULT_PERIOD_DAYS = 30
+"""Dashboards and exports cover the last 30 call days unless a period is given."""
 
 
 class _LoginRequired(Exception):
@@ -213,7 +215,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         plan = []
         if allowed(user, "review"):
             plan_day = _day(request.query_params.get("plan_day", ""))
-            plan = d.sampling_plan(plan_day.date() if plan_day else dt.date.today())
+            plan = d.sampling_plan(plan_day.date() if plan_day else settings.today())
         return page(request, "queue.html", user, tenant=tenant, page=p,
                     rows=[_row(r) for r in p.rows], q=dict(request.query_params), plan=plan)
 
@@ -365,7 +367,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         if len(call_id) > 50:
             raise HTTPException(422, "at most 50 calls per case pack")
         data = library(user, tenant).case_pack(call_id, criterion_id=criterion_id)
-        name = f"case-pack-{tenant}-{dt.date.today().isoformat()}.zip"
+        name = f"case-pack-{tenant}-{settings.today().isoformat()}.zip"
         return Response(data, media_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -382,10 +384,14 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                 "top_failing": top_failing_criteria(ts, f, only_agent=only),
                 "call_reasons": call_reasons(ts, f, only_agent=only)}
 
-    def dash_filter(day_from: str = "", day_to: str = "", team: str = "",
-                    agent: str = "") -> DashboardFilter:
+    def dash_filter(day_from: str = "", day_to: str = "", team: str = "", agent: str = "",
+                    all_time: bool = False) -> DashboardFilter:
         for d in (day_from, day_to):
             _day(d)
+        if not (day_from or day_to or all_time):
+            # Managers read the current month by default; all_time=true lifts it.
+            day_from = (settings.today() - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+                        ).isoformat()
         return DashboardFilter(day_from, day_to, team, agent)
 
     DFilter = Annotated[DashboardFilter, Depends(dash_filter)]
@@ -399,7 +405,8 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     def dashboard_page(request: Request, tenant: str, user: User, f: DFilter,
                        grouping: str = "agent") -> HTMLResponse:
         return page(request, "dashboard.html", user, tenant=tenant, grouping=grouping,
-                    groupings=list(GROUPINGS), q=dict(request.query_params),
+                    groupings=list(GROUPINGS), q={**request.query_params,
+                                                  "day_from": f.day_from, "day_to": f.day_to},
                     **dash(user, tenant, grouping, f))
 
     @app.get("/api/t/{tenant}/dashboard/export.{fmt}")

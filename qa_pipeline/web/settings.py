@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,8 @@ class WebSettings:
     calibration_min_items: int = 10
     login_attempts: int = 5
     login_lockout_s: float = 300.0
+    # The center's "today" (default periods, the sampling plan); a seam for tests.
+    today: Callable[[], dt.date] = dt.date.today
 
 
 def secret_from_env() -> bytes:

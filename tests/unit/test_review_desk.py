@@ -336,12 +336,17 @@ def test_migration_0002_backfills_existing_cards(tmp_path):
             "SELECT id, current, agent_id, team_id, call_day, sentiment_end, call_reason "
             "FROM scorecards ORDER BY id")).all()
         items = conn.execute(text(
-            "SELECT scorecard_id, provisional_status, evidence_confidence FROM scorecard_items "
-            "ORDER BY scorecard_id")).all()
+            "SELECT scorecard_id, provisional_status, evidence_confidence, verdict, current, "
+            "call_day, agent_id FROM scorecard_items ORDER BY scorecard_id")).all()
     assert [tuple(c) for c in cards] == [
         (1, False, "ag", "tm", "2026-11-05", "negative", "complaint"),
         (2, True, "ag", "tm", "2026-11-05", "negative", "complaint")]
-    assert [tuple(i) for i in items] == [(1, "fail", 0.4), (2, "fail", 0.4)]
+    assert [tuple(i) for i in items] == [
+        (1, "fail", 0.4, "needs_review", False, "2026-11-05", "ag"),
+        (2, "fail", 0.4, "needs_review", True, "2026-11-05", "ag")]
+    assert store.tenant("acme").scorecards()[0]["call_reason"] == {"label": "complaint"}
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM scorecard_documents")).scalar() == 2
     store.close()
 
 
@@ -371,3 +376,31 @@ def test_retention_purge_removes_reviews_disputes_and_tags(world):
                 table.tenant_id == "acme"))  # type: ignore[attr-defined]
             assert n == 0, table.__tablename__
     assert desk(world, "globex").queue(QueueFilter()).total == 1
+
+
+def test_rescoring_supersedes_the_old_card_and_its_items(world):
+    from sqlalchemy import select
+
+    from qa_pipeline.rubric.context import EvaluationContext
+    from qa_pipeline.rubric.engine import evaluate
+    from qa_pipeline.rubric.loader import load_rubric_text
+    from qa_pipeline.scorecard.card import build_scorecard
+    from qa_pipeline.store.tables import ScorecardItemRow
+    from tests.review_fixtures import RUBRIC
+
+    ts = world.store.tenant("acme")
+    conv, _ = ts.conversation("call-fatal")
+    rubric = load_rubric_text(RUBRIC.replace("version: 3", "version: 4").replace(
+        "phrases: [i guarantee]", "phrases: [never said]"))
+    card = build_scorecard(rubric, evaluate(rubric, EvaluationContext(conv)),
+                           call_id="call-fatal", tenant_id="acme", provenance={},
+                           call={"agent_id": "ag-1", "started_at": "2026-11-02T10:00:00+08:00"})
+    new_id = ts.save_scorecard(card)
+    rows = desk(world).queue(QueueFilter()).rows
+    assert [r.scorecard_id for r in rows if r.call_id == "call-fatal"] == [new_id]
+    assert "unauthorized_promise" not in [t["criterion_id"] for t in top_failing_criteria(ts)]
+    assert kpi_table(ts, "tenant")[0]["calls"] == 3  # the call counts once
+    with ts.session() as s:
+        old_items = s.scalars(select(ScorecardItemRow.current).where(
+            ScorecardItemRow.scorecard_id == world.card_ids["call-fatal"])).all()
+    assert old_items and not any(old_items)

@@ -187,7 +187,7 @@ def test_agent_sees_and_disputes_only_own_calls(client_for, world):
     assert a.get("/api/t/acme/calls/call-fatal/audio").status_code == 200
     assert a.get("/api/t/acme/cases").status_code == 403
     assert a.get("/api/t/acme/calibration").status_code == 403
-    kpis = a.get("/api/t/acme/dashboard?grouping=agent").json()["kpis"]
+    kpis = a.get("/api/t/acme/dashboard?grouping=agent&all_time=true").json()["kpis"]
     assert [k["agent"] for k in kpis] == ["ag-1"]
     sid = ids(world)["call-fatal"]
     r = a.post(f"/api/t/acme/scorecards/{sid}/items/unauthorized_promise/disputes",
@@ -269,11 +269,11 @@ def test_calibration_and_dashboard_endpoints(client_for, world):
                      "percent_agreement": 0.6667, "kappa": 0.0, "alert": False}]
     page = m.get("/t/acme/calibration").text
     assert "66.7%" in page and "0.000" in page
-    d = m.get("/api/t/acme/dashboard?grouping=day").json()
+    d = m.get("/api/t/acme/dashboard?grouping=day&all_time=true").json()
     assert [(k["day"], k["calls"]) for k in d["kpis"]] == [("2026-11-02", 2), ("2026-11-03", 1)]
     assert m.get("/api/t/acme/dashboard?grouping=planet").status_code == 422
     s = client_for("super")
-    r = s.get("/api/t/acme/dashboard/export.csv?grouping=agent")
+    r = s.get("/api/t/acme/dashboard/export.csv?grouping=agent&day_from=2026-11-01")
     assert r.headers["content-type"].startswith("text/csv")
     lines = r.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("tenant,agent,calls") and len(lines) == 3
@@ -288,3 +288,22 @@ def test_openapi_lists_the_api(client_for):
     spec = client_for(None).get("/api/openapi.json").json()
     assert "/api/t/{tenant}/scorecards/{scorecard_id}/items/{criterion_id}/review" in spec[
         "paths"]
+
+
+def test_dashboards_default_to_the_last_30_days(world, settings):
+    import dataclasses
+    import datetime as dt
+
+    from fastapi.testclient import TestClient
+
+    from qa_pipeline.web.app import create_app
+    from tests.review_fixtures import PASSWORD
+
+    later = dataclasses.replace(settings, today=lambda: dt.date(2026, 12, 31))
+    c = TestClient(create_app(world.store, later))
+    c.post("/login", data={"username": "super", "password": PASSWORD})
+    assert c.get("/api/t/acme/dashboard").json()["kpis"] == []  # calls of 2026-11-02/03
+    tenant_kpis = "/api/t/acme/dashboard?grouping=tenant&"
+    assert c.get(tenant_kpis + "all_time=true").json()["kpis"][0]["calls"] == 3
+    assert c.get(tenant_kpis + "day_from=2026-11-03").json()["kpis"][0]["calls"] == 1
+    assert 'value="2026-12-02"' in c.get("/t/acme/dashboard").text  # the window is shown

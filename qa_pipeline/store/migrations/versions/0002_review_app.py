@@ -1,5 +1,6 @@
 """Review app: users and their tenants, disputes, case tags; scorecards carry the columns the
-queue and dashboards filter on, items their provisional and human verdicts.
+queue and dashboards filter on, items their provisional and human verdicts, and the card's
+JSON moves to ``scorecard_documents`` so scorecard rows stay small.
 
 Existing rows are backfilled from the stored scorecard JSON and the calls table.
 
@@ -87,7 +88,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("provisional_status", sa.String(length=16),
                                       nullable=False, server_default=""))
         batch_op.add_column(sa.Column("human_status", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("verdict", sa.String(length=16), nullable=False,
+                                      server_default=""))
         batch_op.add_column(sa.Column("evidence_confidence", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("current", sa.Boolean(), nullable=False,
+                                      server_default=sa.true()))
+        for name, length in (("call_day", 10), ("agent_id", 64), ("team_id", 64)):
+            batch_op.add_column(sa.Column(name, sa.String(length=length), nullable=False,
+                                          server_default=""))
+        batch_op.create_index("ix_items_verdict", ["tenant_id", "current", "verdict",
+                                                   "criterion_id", "severity", "call_day",
+                                                   "agent_id", "team_id"], unique=False)
     with op.batch_alter_table("scorecards") as batch_op:
         batch_op.add_column(sa.Column("current", sa.Boolean(), nullable=False,
                                       server_default=sa.true()))
@@ -104,14 +115,28 @@ def upgrade() -> None:
                                       server_default=""))
         batch_op.add_column(sa.Column("human_reviewed", sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
-        batch_op.create_index("ix_scorecards_agent", ["tenant_id", "agent_id", "started_at_utc"],
-                              unique=False)
+        batch_op.create_index("ix_scorecards_agent", [
+            "tenant_id", "current", "agent_id", "call_day", "team_id", "has_fatal",
+            "has_non_fatal_error", "needs_review", "human_reviewed", "total_score", "grade",
+            "call_reason"], unique=False)
         batch_op.create_index("ix_scorecards_day", ["tenant_id", "current", "call_day"],
                               unique=False)
         batch_op.create_index("ix_scorecards_queue",
                               ["tenant_id", "current", "needs_review", "started_at_utc"],
                               unique=False)
+    op.create_table(
+        "scorecard_documents",
+        sa.Column("scorecard_id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["scorecard_id"], ["scorecards.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("scorecard_id"),
+    )
     _backfill()
+    op.execute("INSERT INTO scorecard_documents (scorecard_id, tenant_id, data) "
+               "SELECT id, tenant_id, data FROM scorecards")
+    with op.batch_alter_table("scorecards") as batch_op:
+        batch_op.drop_column("data")
 
 
 def _backfill() -> None:
@@ -121,8 +146,10 @@ def _backfill() -> None:
                      sa.column("team_id"), sa.column("started_at_utc"),
                      sa.column("call_day"), sa.column("sentiment_end"), sa.column("call_reason"))
     items = sa.table("scorecard_items", sa.column("id"), sa.column("scorecard_id"),
-                     sa.column("criterion_id"), sa.column("provisional_status"),
-                     sa.column("evidence_confidence"))
+                     sa.column("criterion_id"), sa.column("status"),
+                     sa.column("provisional_status"), sa.column("verdict"),
+                     sa.column("evidence_confidence"), sa.column("current"),
+                     sa.column("call_day"), sa.column("agent_id"), sa.column("team_id"))
     calls = sa.table("calls", sa.column("tenant_id"), sa.column("call_id"),
                      sa.column("agent_id"), sa.column("team_id"),
                      sa.column("started_at_utc", sa.DateTime()))
@@ -136,26 +163,32 @@ def _backfill() -> None:
         call = conn.execute(sa.select(calls.c.agent_id, calls.c.team_id, calls.c.started_at_utc)
                             .where(calls.c.tenant_id == tenant, calls.c.call_id == call_id)
                             ).first()
+        shared = {"current": newest[(tenant, call_id)] == card_id,
+                  "agent_id": (call.agent_id if call else "") or "",
+                  "team_id": (call.team_id if call else "") or "",
+                  "call_day": call_day(data or {})}
         conn.execute(cards.update().where(cards.c.id == card_id).values(
-            current=newest[(tenant, call_id)] == card_id,
-            agent_id=(call.agent_id if call else "") or "",
-            team_id=(call.team_id if call else "") or "",
-            started_at_utc=call.started_at_utc if call else None,
-            call_day=call_day(data or {}),
+            **shared, started_at_utc=call.started_at_utc if call else None,
             sentiment_end=customer_end_sentiment(data or {}),
             call_reason=call_reason_label(data or {})))
         by_criterion = {i.get("criterion_id"): i for i in (data or {}).get("items", [])}
-        for item_id, criterion_id in conn.execute(
-                sa.select(items.c.id, items.c.criterion_id)
+        for item_id, criterion_id, status in conn.execute(
+                sa.select(items.c.id, items.c.criterion_id, items.c.status)
                 .where(items.c.scorecard_id == card_id)).all():
             item = by_criterion.get(criterion_id, {})
             conn.execute(items.update().where(items.c.id == item_id).values(
+                **shared, verdict=status,
                 provisional_status=item.get("provisional_status") or item.get("status", ""),
                 evidence_confidence=best_word_probability(item)))
 
 
 def downgrade() -> None:
-    """Drop what upgrade added."""
+    """Drop what upgrade added (the JSON moves back into ``scorecards.data``)."""
+    with op.batch_alter_table("scorecards") as batch_op:
+        batch_op.add_column(sa.Column("data", sa.JSON(), nullable=True))
+    op.execute("UPDATE scorecards SET data = (SELECT d.data FROM scorecard_documents d "
+               "WHERE d.scorecard_id = scorecards.id)")
+    op.drop_table("scorecard_documents")
     with op.batch_alter_table("scorecards") as batch_op:
         batch_op.drop_index("ix_scorecards_queue")
         batch_op.drop_index("ix_scorecards_day")
@@ -164,7 +197,9 @@ def downgrade() -> None:
                      "started_at_utc", "team_id", "agent_id", "current"):
             batch_op.drop_column(name)
     with op.batch_alter_table("scorecard_items") as batch_op:
-        for name in ("evidence_confidence", "human_status", "provisional_status"):
+        batch_op.drop_index("ix_items_verdict")
+        for name in ("team_id", "agent_id", "call_day", "current", "evidence_confidence",
+                     "verdict", "human_status", "provisional_status"):
             batch_op.drop_column(name)
     op.drop_table("disputes")
     op.drop_table("case_tags")
