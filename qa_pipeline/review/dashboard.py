@@ -17,7 +17,7 @@ from sqlalchemy import Select, case, func, select
 from qa_pipeline.errors import ReviewError
 from qa_pipeline.scorecard.kpi import KpiRow
 from qa_pipeline.store import TenantStore
-from qa_pipeline.store.tables import ScorecardItemRow, ScorecardRow
+from qa_pipeline.store.tables import FailureTally, ScorecardRow
 
 GROUPINGS = {"tenant": (), "team": ("team_id",), "agent": ("agent_id",), "day": ("call_day",),
              "agent_day": ("agent_id", "call_day"), "team_day": ("team_id", "call_day")}
@@ -51,34 +51,68 @@ def _scoped(stmt: Select[Any], f: DashboardFilter, only_agent: str) -> Select[An
     return stmt
 
 
+@dataclass(frozen=True, slots=True)
+class _AgentDay:
+    agent_id: str
+    team_id: str
+    call_day: str
+    calls: int
+    fatal: int
+    non_fatal: int
+    pending: int
+    score_sum: float
+    reviewed: int
+
+    def key(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(getattr(self, n)) for n in names)
+
+
+def _agent_days(tenant: TenantStore, f: DashboardFilter, only_agent: str) -> list[_AgentDay]:
+    """One pass over the period's cards (a covering index range): per agent, team and day,
+    calls, fatal-error calls, non-fatal-error calls, calls awaiting review, score sum and
+    human-reviewed calls. KPI tables of every grouping and the coverage roll up from it.
+    """
+    c = ScorecardRow
+    stmt = _scoped(select(c.agent_id, c.team_id, c.call_day, func.count(),
+                          func.sum(case((c.has_fatal, 1), else_=0)),
+                          func.sum(case((c.has_non_fatal_error, 1), else_=0)),
+                          func.sum(case((c.needs_review, 1), else_=0)),
+                          func.sum(c.total_score),
+                          func.sum(case((c.human_reviewed, 1), else_=0))), f, only_agent
+                   ).group_by(c.agent_id, c.team_id, c.call_day)
+    with tenant.session() as s:
+        return [_AgentDay(a or "", t or "", d or "", int(n), int(fa or 0), int(nf or 0),
+                          int(p or 0), float(sc or 0.0), int(r or 0))
+                for a, t, d, n, fa, nf, p, sc, r in s.execute(stmt).tuples()]
+
+
+def _kpis(tenant_id: str, grouping: str, rows: list[_AgentDay]) -> list[dict[str, Any]]:
+    try:
+        names = GROUPINGS[grouping]
+    except KeyError:
+        raise ReviewError(f"unknown grouping {grouping!r}; valid: "
+                          f"{', '.join(GROUPINGS)}") from None
+    groups: dict[tuple[str, ...], list[_AgentDay]] = {}
+    for r in rows:
+        groups.setdefault(r.key(names), []).append(r)
+    dims = ("tenant", *(_DIM_NAMES[n] for n in names))
+    out = []
+    for key, members in sorted(groups.items()):
+        n = sum(m.calls for m in members)
+        out.append(KpiRow(dims, (tenant_id, *key), n, sum(m.fatal for m in members),
+                          sum(m.non_fatal for m in members), sum(m.pending for m in members),
+                          sum(m.score_sum for m in members) / n).to_dict())
+    return out
+
+
 def kpi_table(tenant: TenantStore, grouping: str, f: DashboardFilter = DashboardFilter(),
               *, only_agent: str = "") -> list[dict[str, Any]]:
     """Fatal-error and non-fatal-error accuracy (DOMAIN.md formulas, via
     :class:`~qa_pipeline.scorecard.kpi.KpiRow`) and mean score per group.
     """
-    try:
-        cols = [getattr(ScorecardRow, name) for name in GROUPINGS[grouping]]
-    except KeyError:
-        raise ReviewError(f"unknown grouping {grouping!r}; valid: "
-                          f"{', '.join(GROUPINGS)}") from None
-    c = ScorecardRow
-    stmt = _scoped(select(*cols, func.count(), func.sum(case((c.has_fatal, 1), else_=0)),
-                          func.sum(case((c.has_non_fatal_error, 1), else_=0)),
-                          func.sum(case((c.needs_review, 1), else_=0)),
-                          func.avg(c.total_score)), f, only_agent)
-    if cols:
-        stmt = stmt.group_by(*cols).order_by(*cols)
-    dims = ("tenant", *(_DIM_NAMES[n] for n in GROUPINGS[grouping]))
-    out = []
-    with tenant.session() as s:
-        for row in s.execute(stmt).tuples():
-            *key, n, fatal, non_fatal, pending, mean = row
-            if not n:
-                continue
-            out.append(KpiRow(dims, (tenant.tenant_id, *map(str, key)), int(n), int(fatal or 0),
-                              int(non_fatal or 0), int(pending or 0),
-                              float(mean or 0.0)).to_dict())
-    return out
+    if grouping not in GROUPINGS:
+        _kpis(tenant.tenant_id, grouping, [])  # raises with the valid names
+    return _kpis(tenant.tenant_id, grouping, _agent_days(tenant, f, only_agent))
 
 
 def grade_distribution(tenant: TenantStore, f: DashboardFilter = DashboardFilter(), *,
@@ -90,40 +124,56 @@ def grade_distribution(tenant: TenantStore, f: DashboardFilter = DashboardFilter
         return {g: int(n) for g, n in s.execute(stmt).tuples()}
 
 
+def _coverage(rows: list[_AgentDay], target_per_day: int) -> list[dict[str, Any]]:
+    per: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        if r.agent_id:
+            acc = per.setdefault((r.call_day, r.agent_id), [0, 0])
+            acc[0] += r.calls
+            acc[1] += r.reviewed
+    return [{"agent": agent, "day": day, "calls": n, "monitored": m,
+             "meets_target": m >= target_per_day}
+            for (day, agent), (n, m) in sorted(per.items())]
+
+
 def coverage(tenant: TenantStore, f: DashboardFilter = DashboardFilter(), *,
              only_agent: str = "", target_per_day: int = 1) -> list[dict[str, Any]]:
     """Monitored (human-reviewed) calls per agent per day against the target (DOMAIN.md:
     at least one per agent per day).
     """
-    c = ScorecardRow
-    stmt = _scoped(select(c.agent_id, c.call_day, func.count(),
-                          func.sum(case((c.human_reviewed, 1), else_=0))), f, only_agent
-                   ).where(c.agent_id != "").group_by(c.agent_id, c.call_day).order_by(
-        c.call_day, c.agent_id)
-    with tenant.session() as s:
-        return [{"agent": a, "day": d, "calls": int(n), "monitored": int(m or 0),
-                 "meets_target": int(m or 0) >= target_per_day}
-                for a, d, n, m in s.execute(stmt).tuples()]
+    return _coverage(_agent_days(tenant, f, only_agent), target_per_day)
+
+
+def summary(tenant: TenantStore, grouping: str, f: DashboardFilter = DashboardFilter(), *,
+            only_agent: str = "") -> dict[str, Any]:
+    """Everything a dashboard shows, in four queries."""
+    rows = _agent_days(tenant, f, only_agent)
+    return {"kpis": _kpis(tenant.tenant_id, grouping, rows),
+            "grades": grade_distribution(tenant, f, only_agent=only_agent),
+            "coverage": _coverage(rows, 1),
+            "top_failing": top_failing_criteria(tenant, f, only_agent=only_agent),
+            "call_reasons": call_reasons(tenant, f, only_agent=only_agent)}
 
 
 def top_failing_criteria(tenant: TenantStore, f: DashboardFilter = DashboardFilter(), *,
                          only_agent: str = "", limit: int = 10) -> list[dict[str, Any]]:
     """Criteria failed most often: the human verdict where there is one, else the final
-    automated one (findings awaiting review are not failures yet, as in the KPIs).
+    automated one (findings awaiting review are not failures yet, as in the KPIs). Read
+    from the failure tallies the store keeps per day, agent, team and criterion.
     """
-    i = ScorecardItemRow
-    stmt = select(i.criterion_id, i.severity, func.count()).where(
-        i.current.is_(True), i.verdict == "fail")
+    t = FailureTally
+    stmt = select(t.criterion_id, t.severity, func.sum(t.failures))
     if f.day_from:
-        stmt = stmt.where(i.call_day >= f.day_from)
+        stmt = stmt.where(t.call_day >= f.day_from)
     if f.day_to:
-        stmt = stmt.where(i.call_day <= f.day_to)
+        stmt = stmt.where(t.call_day <= f.day_to)
     if f.team_id:
-        stmt = stmt.where(i.team_id == f.team_id)
+        stmt = stmt.where(t.team_id == f.team_id)
     if only_agent or f.agent_id:
-        stmt = stmt.where(i.agent_id == (only_agent or f.agent_id))
-    stmt = stmt.group_by(i.criterion_id, i.severity).order_by(func.count().desc(),
-                                                              i.criterion_id).limit(limit)
+        stmt = stmt.where(t.agent_id == (only_agent or f.agent_id))
+    total = func.sum(t.failures)
+    stmt = (stmt.group_by(t.criterion_id, t.severity).having(total > 0)
+            .order_by(total.desc(), t.criterion_id).limit(limit))
     with tenant.session() as s:
         return [{"criterion_id": cid, "severity": sev, "failures": int(n)}
                 for cid, sev, n in s.execute(stmt).tuples()]

@@ -28,6 +28,7 @@ from qa_pipeline.store.tables import (
     ScorecardRow,
     utcnow,
 )
+from qa_pipeline.store.tallies import bump_failures, failing_keys
 
 SENTIMENTS = ("negative", "neutral", "positive")
 DISPUTE_DECISIONS = ("upheld", "rejected")
@@ -206,7 +207,7 @@ class ReviewDesk:
             s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item_row.id,
                          reviewer=reviewer, verdict=verdict, comment=comment,
                          created_at=self._now()))
-            item_row.human_status = item_row.verdict = verdict
+            _set_verdict(s, item_row, verdict)
             self._store(row, doc, new)
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer, action="review.item",
                              entity="scorecard_item", entity_id=f"{row.id}:{criterion_id}",
@@ -292,7 +293,7 @@ class ReviewDesk:
                 s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item.id,
                              reviewer=decided_by, verdict=verdict, comment=v.comment,
                              created_at=self._now()))
-                item.human_status = item.verdict = verdict
+                _set_verdict(s, item, verdict)
                 self._store(row, doc, new)
                 after.update(_summary(new, item.criterion_id))
                 after["before"] = before
@@ -358,6 +359,13 @@ class ReviewDesk:
             return [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
                      "action": e.action, "entity": e.entity, "entity_id": e.entity_id,
                      "before": e.before, "after": e.after} for e in s.scalars(stmt)]
+
+
+def _set_verdict(s: ScopedSession, item: ScorecardItemRow, verdict: str) -> None:
+    """Record a human verdict and move the item between the failure tallies."""
+    bump_failures(s, item.tenant_id, failing_keys([item]), -1)
+    item.human_status = item.verdict = verdict
+    bump_failures(s, item.tenant_id, failing_keys([item]))
 
 
 def _document(s: ScopedSession, row: ScorecardRow) -> ScorecardDocument:

@@ -48,6 +48,7 @@ from qa_pipeline.store.tables import (
     Tenant,
     utcnow,
 )
+from qa_pipeline.store.tallies import bump_failures, current_failing_keys, failing_keys
 from qa_pipeline.tenants import validate_tenant_id
 
 logger = logging.getLogger(__name__)
@@ -361,6 +362,9 @@ class TenantStore:
             if call is None:
                 raise NotFoundError(f"tenant {self.tenant_id!r} has no call {card.call_id!r}; "
                                     "store the conversation first")
+            # The call's current failing items stop counting; the new card's start.
+            bump_failures(s, self.tenant_id, current_failing_keys(
+                s, select(ScorecardRow.id).where(ScorecardRow.call_id == card.call_id)), -1)
             old = s.scalar(select(ScorecardRow).where(
                 ScorecardRow.call_id == card.call_id, ScorecardRow.rubric_id == card.rubric_id,
                 ScorecardRow.rubric_version == card.rubric_version))
@@ -389,8 +393,9 @@ class TenantStore:
             s.add(row)
             s.flush()
             s.add(ScorecardDocument(scorecard_id=row.id, tenant_id=self.tenant_id, data=data))
+            new_items = []
             for item in data["items"]:
-                s.add(ScorecardItemRow(
+                new_items.append(ScorecardItemRow(
                     tenant_id=self.tenant_id, scorecard_id=row.id,
                     criterion_id=item["criterion_id"], severity=item["severity"],
                     status=item["status"], points_earned=item["points_earned"],
@@ -399,6 +404,8 @@ class TenantStore:
                     verdict=(item.get("review") or {}).get("status") or item["status"],
                     evidence_confidence=best_word_probability(item), current=True,
                     call_day=row.call_day, agent_id=row.agent_id, team_id=row.team_id))
+            s.add_all(new_items)
+            bump_failures(s, self.tenant_id, failing_keys(new_items))
             call.status = "scored"
             if config_key:
                 call.config_key = config_key
@@ -474,6 +481,7 @@ class TenantStore:
                 return []
             counts: dict[str, int] = {}
             card_ids = select(ScorecardRow.id).where(ScorecardRow.call_id.in_(ids))
+            bump_failures(s, self.tenant_id, current_failing_keys(s, card_ids), -1)
             item_ids = select(ScorecardItemRow.id).where(
                 ScorecardItemRow.scorecard_id.in_(card_ids))
             for name, stmt in (

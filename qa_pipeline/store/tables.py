@@ -168,12 +168,14 @@ class ScorecardRow(TenantOwned, Base):
         UniqueConstraint("tenant_id", "call_id", "rubric_id", "rubric_version",
                          name="uq_scorecards_call_rubric"),
         Index("ix_scorecards_tenant_created", "tenant_id", "created_at"),
-        Index("ix_scorecards_queue", "tenant_id", "current", "needs_review", "started_at_utc"),
-        # Covers the KPI, grade, coverage and work-order aggregates (no table reads).
-        Index("ix_scorecards_agent", "tenant_id", "current", "agent_id", "call_day", "team_id",
+        # The queue's order, with every filter column, so filtering and counting never read
+        # the table (only the page's 50 rows are fetched).
+        Index("ix_scorecards_queue", "tenant_id", "current", "needs_review", "started_at_utc",
+              "agent_id", "team_id", "grade", "has_fatal", "sentiment_end", "human_reviewed"),
+        # Covers the dashboards' KPI, grade, coverage and work-order aggregates over a period.
+        Index("ix_scorecards_day", "tenant_id", "current", "call_day", "agent_id", "team_id",
               "has_fatal", "has_non_fatal_error", "needs_review", "human_reviewed",
               "total_score", "grade", "call_reason"),
-        Index("ix_scorecards_day", "tenant_id", "current", "call_day"),
     )
 
 
@@ -216,10 +218,28 @@ class ScorecardItemRow(TenantOwned, Base):
     call_day: Mapped[str] = mapped_column(String(10), default="")
     agent_id: Mapped[str] = mapped_column(String(64), default="")
     team_id: Mapped[str] = mapped_column(String(64), default="")
-    __table_args__ = (Index("ix_items_tenant_criterion", "tenant_id", "criterion_id", "status"),
-                      Index("ix_items_scorecard", "scorecard_id"),
+    __table_args__ = (Index("ix_items_scorecard", "scorecard_id"),
+                      # Reviewed items only (calibration); the rest have human_status NULL.
+                      Index("ix_items_human", "tenant_id", "human_status", "criterion_id",
+                            "provisional_status", "scorecard_id"),
                       Index("ix_items_verdict", "tenant_id", "current", "verdict",
-                            "criterion_id", "severity", "call_day", "agent_id", "team_id"))
+                            "call_day", "criterion_id", "severity", "agent_id", "team_id"))
+
+
+class FailureTally(TenantOwned, Base):
+    """Failing items of current cards per day, agent, team and criterion, kept in step with
+    the items (new cards, superseded cards, reviews, purges) so "top failing criteria"
+    reads hundreds of tally rows instead of hundreds of thousands of item rows.
+    """
+
+    __tablename__ = "failure_tallies"
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    criterion_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Review(TenantOwned, Base):
@@ -351,4 +371,5 @@ class UserTenant(Base):
 
 TENANT_OWNED: tuple[type[Base], ...] = (
     BusinessLine, Team, AgentAssignment, Call, ConversationRow, ScorecardRow, ScorecardDocument,
-    ScorecardItemRow, Review, Dispute, CaseTag, AuditEntry, QuarantineEntry, StageCost)
+    ScorecardItemRow, FailureTally, Review, Dispute, CaseTag, AuditEntry, QuarantineEntry,
+    StageCost)

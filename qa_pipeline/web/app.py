@@ -28,17 +28,7 @@ from qa_pipeline.errors import (
 from qa_pipeline.review.audio_access import recording_path
 from qa_pipeline.review.calibration import calibration
 from qa_pipeline.review.cases import CaseLibrary, CaseQuery
-from qa_pipeline.review.dashboard import (
-    GROUPINGS,
-    DashboardFilter,
-    call_reasons,
-    coverage,
-    grade_distribution,
-    kpi_table,
-    to_csv,
-    to_xlsx,
-    top_failing_criteria,
-)
+from qa_pipeline.review.dashboard import GROUPINGS, DashboardFilter, summary, to_csv, to_xlsx
 from qa_pipeline.review.desk import QueueFilter, ReviewDesk
 from qa_pipeline.review.rescore import RubricCatalog
 from qa_pipeline.review.users import UserAccount, UserDirectory
@@ -378,11 +368,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         only = user.agent_id if user.role == "agent" else ""
         if grouping not in GROUPINGS:
             raise HTTPException(422, f"grouping must be one of {', '.join(GROUPINGS)}")
-        return {"kpis": kpi_table(ts, grouping, f, only_agent=only),
-                "grades": grade_distribution(ts, f, only_agent=only),
-                "coverage": coverage(ts, f, only_agent=only),
-                "top_failing": top_failing_criteria(ts, f, only_agent=only),
-                "call_reasons": call_reasons(ts, f, only_agent=only)}
+        return summary(ts, grouping, f, only_agent=only)
 
     def dash_filter(day_from: str = "", day_to: str = "", team: str = "", agent: str = "",
                     all_time: bool = False) -> DashboardFilter:

@@ -404,3 +404,47 @@ def test_rescoring_supersedes_the_old_card_and_its_items(world):
         old_items = s.scalars(select(ScorecardItemRow.current).where(
             ScorecardItemRow.scorecard_id == world.card_ids["call-fatal"])).all()
     assert old_items and not any(old_items)
+
+
+def _recount(ts):
+    """Top failing criteria counted from the item rows themselves (what the tallies keep)."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from qa_pipeline.store.tables import ScorecardItemRow as i
+
+    with ts.session() as s:
+        rows = s.execute(select(i.criterion_id, i.severity).where(
+            i.current.is_(True), i.verdict == "fail")).tuples().all()
+    return Counter(rows)
+
+
+def _tallied(ts):
+    return {(r["criterion_id"], r["severity"]): r["failures"]
+            for r in top_failing_criteria(ts, limit=100)}
+
+
+def test_failure_tallies_follow_reviews_disputes_rescoring_and_purges(world):
+    ts = world.store.tenant("acme")
+    d = desk(world)
+    assert _tallied(ts) == _recount(ts) == {("closing", "non_fatal"): 1,
+                                            ("unauthorized_promise", "fatal"): 1}
+    d.review_item(world.card_ids["call-unsure"], "unauthorized_promise", "fail",
+                  reviewer="monitor")
+    assert _tallied(ts)[("unauthorized_promise", "fatal")] == 2
+    d.review_item(world.card_ids["call-unsure"], "unauthorized_promise", "pass",
+                  reviewer="super")
+    did = d.raise_dispute(world.card_ids["call-fatal"], "closing", "asked", raised_by="agent1")
+    d.decide_dispute(did, "upheld", decided_by="monitor", verdict="fail")
+    assert _tallied(ts) == _recount(ts)
+    test_rescoring_supersedes_the_old_card_and_its_items(world)
+    assert _tallied(ts) == _recount(ts)
+    ts.purge_calls(before=dt.datetime(2026, 11, 3))  # the calls of 2026-11-02
+    assert _tallied(ts) == _recount(ts) == {("closing", "non_fatal"): 1}
+    from sqlalchemy import func, select
+
+    from qa_pipeline.store.tables import FailureTally
+
+    with ts.session() as s:  # no zero rows naming agents of purged calls
+        assert s.scalar(select(func.min(FailureTally.failures))) == 1

@@ -1,6 +1,7 @@
 """Review app: users and their tenants, disputes, case tags; scorecards carry the columns the
-queue and dashboards filter on, items their provisional and human verdicts, and the card's
-JSON moves to ``scorecard_documents`` so scorecard rows stay small.
+queue and dashboards filter on, items their provisional and human verdicts, failing items
+are tallied per day, agent, team and criterion, and the card's JSON moves to
+``scorecard_documents`` so scorecard rows stay small.
 
 Existing rows are backfilled from the stored scorecard JSON and the calls table.
 
@@ -96,8 +97,13 @@ def upgrade() -> None:
         for name, length in (("call_day", 10), ("agent_id", 64), ("team_id", 64)):
             batch_op.add_column(sa.Column(name, sa.String(length=length), nullable=False,
                                           server_default=""))
+        # (tenant, criterion, status) made the planner walk every item for "top failing".
+        batch_op.drop_index("ix_items_tenant_criterion")
+        batch_op.create_index("ix_items_human", ["tenant_id", "human_status", "criterion_id",
+                                                 "provisional_status", "scorecard_id"],
+                              unique=False)
         batch_op.create_index("ix_items_verdict", ["tenant_id", "current", "verdict",
-                                                   "criterion_id", "severity", "call_day",
+                                                   "call_day", "criterion_id", "severity",
                                                    "agent_id", "team_id"], unique=False)
     with op.batch_alter_table("scorecards") as batch_op:
         batch_op.add_column(sa.Column("current", sa.Boolean(), nullable=False,
@@ -115,15 +121,13 @@ def upgrade() -> None:
                                       server_default=""))
         batch_op.add_column(sa.Column("human_reviewed", sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
-        batch_op.create_index("ix_scorecards_agent", [
-            "tenant_id", "current", "agent_id", "call_day", "team_id", "has_fatal",
+        batch_op.create_index("ix_scorecards_queue", [
+            "tenant_id", "current", "needs_review", "started_at_utc", "agent_id", "team_id",
+            "grade", "has_fatal", "sentiment_end", "human_reviewed"], unique=False)
+        batch_op.create_index("ix_scorecards_day", [
+            "tenant_id", "current", "call_day", "agent_id", "team_id", "has_fatal",
             "has_non_fatal_error", "needs_review", "human_reviewed", "total_score", "grade",
             "call_reason"], unique=False)
-        batch_op.create_index("ix_scorecards_day", ["tenant_id", "current", "call_day"],
-                              unique=False)
-        batch_op.create_index("ix_scorecards_queue",
-                              ["tenant_id", "current", "needs_review", "started_at_utc"],
-                              unique=False)
     op.create_table(
         "scorecard_documents",
         sa.Column("scorecard_id", sa.Integer(), nullable=False),
@@ -132,7 +136,24 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["scorecard_id"], ["scorecards.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("scorecard_id"),
     )
+    op.create_table(
+        "failure_tallies",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("call_day", sa.String(length=10), nullable=False),
+        sa.Column("agent_id", sa.String(length=64), nullable=False),
+        sa.Column("team_id", sa.String(length=64), nullable=False),
+        sa.Column("criterion_id", sa.String(length=128), nullable=False),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "call_day", "agent_id", "team_id",
+                                "criterion_id", "severity"),
+    )
     _backfill()
+    op.execute("INSERT INTO failure_tallies (tenant_id, call_day, agent_id, team_id, "
+               "criterion_id, severity, failures) SELECT tenant_id, call_day, agent_id, "
+               "team_id, criterion_id, severity, count(*) FROM scorecard_items "
+               "WHERE current AND verdict = 'fail' GROUP BY tenant_id, call_day, agent_id, "
+               "team_id, criterion_id, severity")
     op.execute("INSERT INTO scorecard_documents (scorecard_id, tenant_id, data) "
                "SELECT id, tenant_id, data FROM scorecards")
     with op.batch_alter_table("scorecards") as batch_op:
@@ -189,15 +210,18 @@ def downgrade() -> None:
     op.execute("UPDATE scorecards SET data = (SELECT d.data FROM scorecard_documents d "
                "WHERE d.scorecard_id = scorecards.id)")
     op.drop_table("scorecard_documents")
+    op.drop_table("failure_tallies")
     with op.batch_alter_table("scorecards") as batch_op:
         batch_op.drop_index("ix_scorecards_queue")
         batch_op.drop_index("ix_scorecards_day")
-        batch_op.drop_index("ix_scorecards_agent")
         for name in ("human_reviewed", "call_reason", "sentiment_end", "call_day",
                      "started_at_utc", "team_id", "agent_id", "current"):
             batch_op.drop_column(name)
     with op.batch_alter_table("scorecard_items") as batch_op:
         batch_op.drop_index("ix_items_verdict")
+        batch_op.drop_index("ix_items_human")
+        batch_op.create_index("ix_items_tenant_criterion", ["tenant_id", "criterion_id",
+                                                            "status"], unique=False)
         for name in ("team_id", "agent_id", "call_day", "current", "evidence_confidence",
                      "verdict", "human_status", "provisional_status"):
             batch_op.drop_column(name)
