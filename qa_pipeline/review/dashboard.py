@@ -149,6 +149,7 @@ def summary(tenant: TenantStore, grouping: str, f: DashboardFilter = DashboardFi
     """Everything a dashboard shows, in four queries."""
     rows = _agent_days(tenant, f, only_agent)
     return {"kpis": _kpis(tenant.tenant_id, grouping, rows),
+            "trend": _kpis(tenant.tenant_id, "day", rows),
             "grades": grade_distribution(tenant, f, only_agent=only_agent),
             "coverage": _coverage(rows, 1),
             "top_failing": top_failing_criteria(tenant, f, only_agent=only_agent),

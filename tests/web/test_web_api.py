@@ -271,6 +271,9 @@ def test_calibration_and_dashboard_endpoints(client_for, world):
     assert "66.7%" in page and "0.000" in page
     d = m.get("/api/t/acme/dashboard?grouping=day&all_time=true").json()
     assert [(k["day"], k["calls"]) for k in d["kpis"]] == [("2026-11-02", 2), ("2026-11-03", 1)]
+    assert d["trend"] == d["kpis"]  # the per-day chart
+    assert d["top_failing"][0]["failures"] == 1 and d["grades"] == {"A": 1, "E": 2}
+    assert "trend-chart" in m.get("/t/acme/dashboard?all_time=true").text
     assert m.get("/api/t/acme/dashboard?grouping=planet").status_code == 422
     s = client_for("super")
     r = s.get("/api/t/acme/dashboard/export.csv?grouping=agent&day_from=2026-11-01")
