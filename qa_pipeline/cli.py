@@ -479,6 +479,17 @@ def users_add(
     console.print(f"added {u.user_id} ({u.role}) for {', '.join(u.tenants)}")
 
 
+@app.command("new-key")
+def new_key() -> None:
+    """Print a new tenant key for encryption at rest (privacy.mode:
+    encrypt_and_redact_on_display). Keep it in $QA_PIPELINE_TENANT_KEY_<TENANT> or
+    $QA_PIPELINE_KEYS_DIR/<tenant>.key; data sealed with a lost key cannot be read.
+    """
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode())
+
+
 @users_app.command("list")
 def users_list(db: Annotated[str | None, typer.Option(help="database URL")] = None) -> None:
     """List users, roles and tenants."""

@@ -63,12 +63,16 @@ class PrivacySettings(BaseModel):
     ``redact_before_storage``: personal data found by :mod:`qa_pipeline.privacy` is removed
     from the conversation as soon as the front end produces it, so nothing persisted (the
     front-end cache, the store, output files) ever holds it, and rules evaluate the redacted
-    text. ``none``: transcripts are kept as recognised. Retention deletes a tenant's calls
+    text. ``encrypt_and_redact_on_display``: transcripts and scorecard documents are stored
+    encrypted with the tenant's key (front-end cache and store; see
+    :mod:`qa_pipeline.privacy.vault`), rules evaluate the full text in memory, and everything
+    shown to people (the review app, case packs, output files) is redacted. ``none``:
+    transcripts are kept as recognised. Retention deletes a tenant's calls
     (rows, cached transcripts, staged audio, output files) older than the given days.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    mode: Literal["none", "redact_before_storage"] = "none"
+    mode: Literal["none", "redact_before_storage", "encrypt_and_redact_on_display"] = "none"
     kinds: tuple[Literal["phone", "cn_id", "bank_card", "email", "long_number"], ...] = (
         "phone", "cn_id", "bank_card", "email", "long_number")
     retention_days: int | None = Field(None, ge=1)

@@ -151,6 +151,17 @@ def redact_scorecard(card: dict[str, Any], kinds: tuple[str, ...] = KINDS
     return out, n
 
 
+def redact_scorecard_object(card: Any, kinds: tuple[str, ...] = KINDS) -> Any:
+    """A :class:`~qa_pipeline.scorecard.card.Scorecard` whose evidence quotes are redacted."""
+    items = []
+    for item in card.items:
+        evidence = tuple(dataclasses.replace(e, quote=redact_text(e.quote, kinds)[0])
+                         for e in item.result.evidence)
+        items.append(dataclasses.replace(
+            item, result=dataclasses.replace(item.result, evidence=evidence)))
+    return dataclasses.replace(card, items=tuple(items))
+
+
 def redact_audio(samples: np.ndarray, sample_rate_hz: int, spans: list[RedactedSpan], *,
                  mode: str = "beep", pad_s: float = 0.05) -> np.ndarray:
     """A copy of ``samples`` (channels x time or time) with each span beeped (1 kHz tone

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from qa_pipeline.errors import NotFoundError
+from qa_pipeline.privacy import RedactedSpan
 
 
 def recording_path(source_uri: str, roots: Sequence[Path], base_dir: Path) -> Path:
@@ -37,16 +38,30 @@ def recording_path(source_uri: str, roots: Sequence[Path], base_dir: Path) -> Pa
     return path
 
 
-def clip_wav(path: Path, start_s: float, end_s: float) -> bytes:
-    """``[start_s, end_s)`` of a recording as a WAV file (original rate and channels)."""
+def clip_wav(path: Path, start_s: float, end_s: float,
+             beeps: Sequence[RedactedSpan] = ()) -> bytes:
+    """``[start_s, end_s)`` of a recording as a WAV file (original rate and channels), with
+    ``beeps`` (call times) beeped over.
+    """
+    import dataclasses
+
+    import numpy as np
     import soundfile as sf
+
+    from qa_pipeline.privacy import redact_audio
 
     with sf.SoundFile(str(path)) as f:
         rate = f.samplerate
         first = max(0, int(start_s * rate))
-        last = min(f.frames, max(first + 1, int(end_s * rate)))
+        last = f.frames if end_s == float("inf") else min(f.frames,
+                                                          max(first + 1, int(end_s * rate)))
         f.seek(first)
-        data = f.read(last - first, dtype="int16", always_2d=True)
+        data = f.read(last - first, dtype="float32", always_2d=True)
+    if beeps:
+        offset = first / rate
+        shifted = [dataclasses.replace(b, start_s=b.start_s - offset, end_s=b.end_s - offset)
+                   for b in beeps]
+        data = redact_audio(data.T, rate, shifted).T
     out = io.BytesIO()
-    sf.write(out, data, rate, format="WAV", subtype="PCM_16")
+    sf.write(out, np.clip(data, -1.0, 1.0), rate, format="WAV", subtype="PCM_16")
     return out.getvalue()

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import String, cast, delete, select
 
 from qa_pipeline.errors import NotFoundError, QAPipelineError, ReviewError
+from qa_pipeline.privacy import RedactedSpan, redact_conversation, redact_scorecard
+from qa_pipeline.privacy.vault import display_kinds
 from qa_pipeline.review.audio_access import clip_wav, recording_path
 from qa_pipeline.store import TenantStore
 from qa_pipeline.store.tables import (
@@ -27,6 +29,7 @@ from qa_pipeline.store.tables import (
     ScorecardRow,
     utcnow,
 )
+from qa_pipeline.types import Conversation
 
 LABELS = ("good", "bad")
 OUTCOMES = ("pass", "fail", "not_applicable", "needs_review")
@@ -98,6 +101,9 @@ class CaseLibrary:
             stmt = stmt.where(c.call_id.in_(select(CaseTag.call_id)
                                             .where(CaseTag.label == q.label)))
         if q.phrase.strip():
+            if self.tenant.vault is not None:
+                raise ReviewError("this tenant's transcripts are stored encrypted: phrase "
+                                  "search is not available")
             stmt = stmt.where(c.call_id.in_(_phrase_calls(q.phrase.strip())))
         stmt = stmt.order_by(c.call_day.desc(), c.id.desc()).limit(limit)
         with self.tenant.session() as s:
@@ -192,15 +198,24 @@ class CaseLibrary:
     def case_pack(self, call_ids: Sequence[str], *, criterion_id: str = "") -> bytes:
         """A zip with, per call, ``<call>/scorecard.json``, ``<call>/excerpt.txt`` (the
         evidence utterances with context) and ``<call>/clip.wav`` (the evidence span of the
-        recording, or ``clip_missing.txt`` saying why not), plus ``index.json``.
+        recording, or ``clip_missing.txt`` saying why not), plus ``index.json``. For a
+        tenant that stores transcripts encrypted, quotes and excerpts are redacted and the
+        clip is beeped where personal data was said.
         """
         if not call_ids:
             raise ReviewError("a case pack needs at least one call")
         buf = io.BytesIO()
         index = []
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            kinds = display_kinds(self.tenant.tenant_id)
             for call_id in dict.fromkeys(call_ids):
                 card, conv, source = self._case(call_id)
+                beeps: list[RedactedSpan] = []
+                if kinds is not None:  # stored encrypted: packs are for people, redact
+                    conversation, beeps = redact_conversation(Conversation.from_dict(conv),
+                                                              kinds)
+                    conv = conversation.to_dict()
+                    card, _ = redact_scorecard(card, kinds)
                 span = _evidence_span(card, criterion_id)
                 z.writestr(f"{call_id}/scorecard.json",
                            json.dumps(card, ensure_ascii=False, indent=2))
@@ -211,7 +226,7 @@ class CaseLibrary:
                                          "tags": self.tags(call_id)}
                 try:
                     path = recording_path(source, self.audio_roots, self.base_dir)
-                    z.writestr(f"{call_id}/clip.wav", clip_wav(path, *span))
+                    z.writestr(f"{call_id}/clip.wav", clip_wav(path, *span, beeps=beeps))
                     entry["clip"] = "clip.wav"
                 except (QAPipelineError, OSError, RuntimeError) as e:
                     z.writestr(f"{call_id}/clip_missing.txt", f"no audio clip: {e}\n")
@@ -233,7 +248,8 @@ class CaseLibrary:
             if card is None or conv is None:
                 raise NotFoundError(f"no scored call {call_id!r}")
             source = self.tenant.call(call_id).source_uri
-            return dict(card), dict(conv.data), source
+            return (dict(self.tenant.unseal(card)), dict(self.tenant.unseal(conv.data)),
+                    source)
 
 
 def _phrase_calls(phrase: str) -> Any:

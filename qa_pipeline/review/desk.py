@@ -173,7 +173,7 @@ class ReviewDesk:
             ids = {c: i for c, i in s.execute(
                 select(ScorecardItemRow.criterion_id, ScorecardItemRow.id)
                 .where(ScorecardItemRow.scorecard_id == row.id)).tuples()}
-            doc = dict(_document(s, row).data)
+            doc = dict(self.tenant.unseal(_document(s, row).data))
             doc["scorecard_id"] = row.id
             doc["current"] = row.current
             doc["items"] = [{**i, "item_id": ids.get(i["criterion_id"])} for i in doc["items"]]
@@ -203,12 +203,12 @@ class ReviewDesk:
                 raise NotFoundError(f"scorecard {scorecard_id} has no criterion {criterion_id!r}")
             doc = _document(s, row)
             new = self._rescore(row, doc, {criterion_id: v})
-            before = _summary(doc.data, criterion_id)
+            before = _summary(self.tenant.unseal(doc.data), criterion_id)
             s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item_row.id,
                          reviewer=reviewer, verdict=verdict, comment=comment,
                          created_at=self._now()))
             _set_verdict(s, item_row, verdict)
-            self._store(row, doc, new)
+            self._store(row, doc, self.tenant.seal(new), new)
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer, action="review.item",
                              entity="scorecard_item", entity_id=f"{row.id}:{criterion_id}",
                              before=before, after={**_summary(new, criterion_id),
@@ -217,7 +217,7 @@ class ReviewDesk:
 
     def _rescore(self, row: ScorecardRow, doc: ScorecardDocument,
                  changes: dict[str, HumanVerdict]) -> dict[str, Any]:
-        data = doc.data
+        data = self.tenant.unseal(doc.data)
         verdicts = {i["criterion_id"]: HumanVerdict(**i["review"]) for i in data["items"]
                     if i.get("review")}
         verdicts.update(changes)
@@ -225,8 +225,9 @@ class ReviewDesk:
         return apply_verdicts(data, rubric, verdicts)
 
     @staticmethod
-    def _store(row: ScorecardRow, doc: ScorecardDocument, new: dict[str, Any]) -> None:
-        doc.data = new
+    def _store(row: ScorecardRow, doc: ScorecardDocument, stored: Any,
+               new: dict[str, Any]) -> None:
+        doc.data = stored
         row.total_score = float(new["total_score"])
         row.grade = new["grade"]
         row.has_fatal = bool(new["has_fatal"])
@@ -288,13 +289,13 @@ class ReviewDesk:
                 v = HumanVerdict(verdict, decided_by, f"dispute {dispute_id}: {comment}",
                                  self._now().isoformat(timespec="seconds") + "Z")
                 doc = _document(s, row)
-                before = _summary(doc.data, item.criterion_id)
+                before = _summary(self.tenant.unseal(doc.data), item.criterion_id)
                 new = self._rescore(row, doc, {item.criterion_id: v})
                 s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item.id,
                              reviewer=decided_by, verdict=verdict, comment=v.comment,
                              created_at=self._now()))
                 _set_verdict(s, item, verdict)
-                self._store(row, doc, new)
+                self._store(row, doc, self.tenant.seal(new), new)
                 after.update(_summary(new, item.criterion_id))
                 after["before"] = before
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=decided_by, action="dispute.decide",

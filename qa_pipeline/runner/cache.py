@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qa_pipeline.emotion import AcousticTrack
+from qa_pipeline.errors import StoreError
+from qa_pipeline.privacy.vault import Vault, is_sealed
 from qa_pipeline.store import StageSeconds
 from qa_pipeline.types import Conversation
 
@@ -41,10 +44,16 @@ class CachedFrontEnd:
 
 
 class FrontEndCache:
-    """Files under ``root/<tenant>/<sha[:2]>/<sha>-<frontend_key>.json``, written atomically."""
+    """Files under ``root/<tenant>/<sha[:2]>/<sha>-<frontend_key>.json``, written atomically.
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    ``vaults`` gives the vault of tenants whose transcripts are stored encrypted: their
+    entries hold the conversation sealed with the tenant's key.
+    """
+
+    def __init__(self, root: str | os.PathLike[str],
+                 vaults: Callable[[str], Vault | None] | None = None) -> None:
         self.root = Path(root)
+        self._vaults = vaults or (lambda _tenant: None)
 
     def path(self, tenant_id: str, sha256: str, frontend_key: str) -> Path:
         """Where one entry lives."""
@@ -56,7 +65,7 @@ class FrontEndCache:
         if not p.exists():
             return None
         try:
-            return self.read(p)
+            return self.read(p, self._vaults(tenant_id))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -65,8 +74,10 @@ class FrontEndCache:
         """Store a result; returns its path."""
         p = self.path(conversation.tenant_id, conversation.sha256 or "", frontend_key)
         p.parent.mkdir(parents=True, exist_ok=True)
+        vault = self._vaults(conversation.tenant_id)
+        conv = conversation.to_dict()
         data: dict[str, Any] = {
-            "conversation": conversation.to_dict(),
+            "conversation": vault.seal(conv) if vault is not None else conv,
             "acoustics": acoustics.to_dict() if acoustics else None,
             "costs": [dataclasses.asdict(c) for c in costs],
             "run_id": run_id,
@@ -77,10 +88,18 @@ class FrontEndCache:
         return p
 
     @staticmethod
-    def read(path: str | os.PathLike[str]) -> CachedFrontEnd:
-        """Read one entry by path."""
+    def read(path: str | os.PathLike[str], vault: Vault | None = None) -> CachedFrontEnd:
+        """Read one entry by path (``vault``: the tenant's, for sealed entries).
+
+        Raises:
+            StoreError: a sealed entry and no vault (or the wrong key).
+        """
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        conv = Conversation.from_dict(data["conversation"])
+        stored = data["conversation"]
+        if is_sealed(stored) and vault is None:
+            raise StoreError(f"{path}: the cached transcript is encrypted and no key is "
+                             "configured for its tenant")
+        conv = Conversation.from_dict(vault.open(stored) if vault is not None else stored)
         acoustics = (AcousticTrack.from_dict(conv.call_id, data["acoustics"])
                      if data.get("acoustics") else None)
         costs = tuple(StageSeconds(**c) for c in data.get("costs", []))

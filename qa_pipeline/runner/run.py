@@ -192,7 +192,7 @@ class BatchRunner:
         self.options = options or RunOptions()
         self.run_id = self.options.run_id or uuid.uuid4().hex[:16]
         self.hook = hook or null_hook
-        self.cache = FrontEndCache(self.options.cache_dir / "frontend")
+        self.cache = FrontEndCache(self.options.cache_dir / "frontend", vaults=store.vault)
         self._frontend_factory = frontend_factory or _default_frontend
         self._tenants: dict[str, TenantConfig] = {}
         self._keys: dict[str, tuple[str, str]] = {}
@@ -337,7 +337,8 @@ class BatchRunner:
         for i, (call, path) in enumerate(transcribed):
             self.hook("score", completed=i, total=len(transcribed))
             try:
-                cached = FrontEndCache.read(path).for_call(call.call_id)
+                cached = FrontEndCache.read(path, self.store.vault(call.tenant_id)
+                                            ).for_call(call.call_id)
                 scored.append(self._score_one(call, cached))
             except Exception as e:  # noqa: BLE001 - one bad call must not stop the batch
                 failed.append(self._fail(call.source, call.sha256, e))
@@ -396,8 +397,17 @@ class BatchRunner:
     @staticmethod
     def _write_files(conv: Any, card: Any, out_dir: Path) -> None:
         from qa_pipeline.conversation.export import write_conversation
+        from qa_pipeline.privacy.vault import display_kinds
         from qa_pipeline.scorecard.render import write_scorecard
 
+        kinds = display_kinds(conv.tenant_id)
+        if kinds is not None:
+            # Output files are for people: a tenant that encrypts at rest gets them redacted.
+            from qa_pipeline.privacy import redact_conversation
+            from qa_pipeline.privacy.redact import redact_scorecard_object
+
+            conv, _ = redact_conversation(conv, kinds)
+            card = redact_scorecard_object(card, kinds)
         target = claim_output(out_dir, conv.call_id, conv.tenant_id)
         write_conversation(conv, target / "conversation.json")
         write_scorecard(card, out_dir, conv)

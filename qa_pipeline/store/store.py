@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from qa_pipeline.errors import NotFoundError, StoreError, UnknownTenantError
+from qa_pipeline.privacy.vault import Vault, is_sealed, vault_for
 from qa_pipeline.store.guard import ScopedSession
 from qa_pipeline.store.summary import (
     best_word_probability,
@@ -122,8 +123,14 @@ def parse_started_at(value: str) -> dt.datetime | None:
 class Store:
     """A database of QA results; ``migrate=True`` brings its schema to the newest revision."""
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+    def __init__(self, url: str | None = None, *, migrate: bool = True,
+                 vaults: Callable[[str], Vault | None] | None = None) -> None:
+        """``vaults`` gives the vault of a tenant whose data is stored encrypted (default:
+        the tenant file's privacy policy and the key from the environment).
+        """
         self.url = url or default_db_url()
+        self._vault_of = vaults or vault_for
+        self._vaults: dict[str, Vault | None] = {}
         try:
             self.engine: Engine = _engine(self.url)
         except (SQLAlchemyError, ImportError) as e:
@@ -204,6 +211,12 @@ class Store:
                                   .where(AgentAssignment.agent_id == agent_id)
                                   .order_by(AgentAssignment.tenant_id)))
 
+    def vault(self, tenant_id: str) -> Vault | None:
+        """The tenant's vault (None: stored as is); looked up once per store."""
+        if tenant_id not in self._vaults:
+            self._vaults[tenant_id] = self._vault_of(tenant_id)
+        return self._vaults[tenant_id]
+
     def session_for(self, tenant_id: str) -> ScopedSession:
         """A new session confined to ``tenant_id`` (callers commit)."""
         s = self._sessions()
@@ -217,6 +230,22 @@ class TenantStore:
     def __init__(self, store: Store, tenant_id: str) -> None:
         self.store = store
         self.tenant_id = tenant_id
+        self.vault = store.vault(tenant_id)
+
+    def seal(self, value: Any) -> Any:
+        """A transcript or scorecard document as this tenant stores it (encrypted when its
+        policy says so).
+        """
+        return self.vault.seal(value) if self.vault is not None else value
+
+    def unseal(self, stored: Any) -> Any:
+        """The inverse of :meth:`seal` (plain values pass through)."""
+        if self.vault is not None:
+            return self.vault.open(stored)
+        if is_sealed(stored):
+            raise StoreError(f"tenant {self.tenant_id!r} has encrypted data but no key is "
+                             "configured for it")
+        return stored
 
     @contextmanager
     def session(self) -> Iterator[ScopedSession]:
@@ -326,7 +355,7 @@ class TenantStore:
             row.frontend_key = frontend_key
             row.pipeline_version = prov.pipeline_version
             row.asr_model = f"{prov.asr_backend}:{prov.asr_model_id}"
-            row.data = conversation.to_dict()
+            row.data = self.seal(conversation.to_dict())
             row.acoustics = acoustics
             self._replace_costs(s, conversation.call_id, run_id, costs)
 
@@ -343,7 +372,7 @@ class TenantStore:
             if row is None:
                 raise NotFoundError(
                     f"tenant {self.tenant_id!r} has no stored conversation for {call_id!r}")
-            return Conversation.from_dict(row.data), row.acoustics
+            return Conversation.from_dict(self.unseal(row.data)), row.acoustics
 
     # --- scorecards ---------------------------------------------------------------------------
     def save_scorecard(self, card: Any, *, config_key: str = "", run_id: str = "",
@@ -392,7 +421,8 @@ class TenantStore:
                 human_reviewed=bool(data.get("human_reviewed")))
             s.add(row)
             s.flush()
-            s.add(ScorecardDocument(scorecard_id=row.id, tenant_id=self.tenant_id, data=data))
+            s.add(ScorecardDocument(scorecard_id=row.id, tenant_id=self.tenant_id,
+                                    data=self.seal(data)))
             new_items = []
             for item in data["items"]:
                 new_items.append(ScorecardItemRow(
@@ -432,7 +462,7 @@ class TenantStore:
         if call_id is not None:
             stmt = stmt.where(ScorecardRow.call_id == call_id)
         with self.session() as s:
-            return [dict(d) for d in s.scalars(stmt)]
+            return [dict(self.unseal(d)) for d in s.scalars(stmt)]
 
     def count_scorecards(self) -> int:
         """How many scorecards this tenant has."""

@@ -25,7 +25,9 @@ from qa_pipeline.errors import (
     ReviewError,
     StoreError,
 )
-from qa_pipeline.review.audio_access import recording_path
+from qa_pipeline.privacy import redact_conversation, redact_scorecard
+from qa_pipeline.privacy.vault import display_kinds
+from qa_pipeline.review.audio_access import clip_wav, recording_path
 from qa_pipeline.review.calibration import calibration
 from qa_pipeline.review.cases import CaseLibrary, CaseQuery
 from qa_pipeline.review.dashboard import GROUPINGS, DashboardFilter, summary, to_csv, to_xlsx
@@ -220,6 +222,10 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     def call_bundle(d: ReviewDesk, scorecard_id: int) -> dict[str, Any]:
         card = d.card(scorecard_id)
         conv, _ = d.tenant.conversation(card["call_id"])
+        kinds = display_kinds(d.tenant.tenant_id)
+        if kinds is not None:  # stored encrypted, shown redacted
+            conv, _ = redact_conversation(conv, kinds)
+            card, _ = redact_scorecard(card, kinds)
         return {"card": card, "conversation": conv.to_dict(),
                 "audit": d.audit_trail(scorecard_id),
                 "disputes": [_row(x) for x in d.disputes() if x.scorecard_id == scorecard_id]}
@@ -235,13 +241,20 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                     curve=_sentiment_curve(b["card"], b["conversation"]))
 
     @app.get("/api/t/{tenant}/calls/{call_id}/audio")
-    def api_audio(tenant: str, call_id: str, user: User) -> FileResponse:
+    def api_audio(tenant: str, call_id: str, user: User) -> Response:
         d = desk(user, tenant)
         d.card_for_call(call_id)  # 404 unless this user may see the call's scorecard
         call = d.tenant.call(call_id)
         path = recording_path(call.source_uri, settings.audio_roots, settings.base_dir)
-        return FileResponse(path, media_type=_audio_type(path),
-                            headers={"Cache-Control": "private, no-store"})
+        headers = {"Cache-Control": "private, no-store"}
+        kinds = display_kinds(tenant)
+        if kinds is not None:
+            # Stored encrypted, shown redacted: the words that said personal data are beeped.
+            conv, _ = d.tenant.conversation(call_id)
+            _, spans = redact_conversation(conv, kinds)
+            return Response(clip_wav(path, 0.0, float("inf"), beeps=spans),
+                            media_type="audio/wav", headers=headers)
+        return FileResponse(path, media_type=_audio_type(path), headers=headers)
 
     # --- reviews and disputes -----------------------------------------------------------------
     @app.post("/api/t/{tenant}/scorecards/{scorecard_id}/items/{criterion_id}/review")
