@@ -138,6 +138,12 @@ class ReviewError(QAPipelineError):
     """A review, dispute, tag or user operation was refused (the message says why)."""
 
 
+class ReviewConflictError(ReviewError):
+    """The change conflicts with the current state (already disputed, already decided,
+    already exists).
+    """
+
+
 class AuthenticationError(ReviewError):
     """Wrong user name or password, or a disabled user."""
 

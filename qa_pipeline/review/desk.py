@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from qa_pipeline.errors import NotFoundError, ReviewError
+from qa_pipeline.errors import NotFoundError, ReviewConflictError, ReviewError
 from qa_pipeline.review.rescore import HumanVerdict, RubricCatalog, apply_verdicts
 from qa_pipeline.store import TenantStore
 from qa_pipeline.store.guard import ScopedSession
@@ -250,7 +250,7 @@ class ReviewDesk:
                 raise NotFoundError(f"scorecard {scorecard_id} has no criterion {criterion_id!r}")
             if s.scalar(select(Dispute.id).where(Dispute.scorecard_item_id == item_id,
                                                  Dispute.status == "open")) is not None:
-                raise ReviewError(f"{criterion_id} of scorecard {scorecard_id} is already "
+                raise ReviewConflictError(f"{criterion_id} of scorecard {scorecard_id} is already "
                                   "disputed")
             d = Dispute(tenant_id=row.tenant_id, scorecard_item_id=item_id, raised_by=raised_by,
                         reason=reason.strip(), status="open", decided_by="",
@@ -281,7 +281,7 @@ class ReviewDesk:
             assert item is not None
             row = self._row(s, item.scorecard_id)
             if d.status != "open":
-                raise ReviewError(f"dispute {dispute_id} was already {d.status}")
+                raise ReviewConflictError(f"dispute {dispute_id} was already {d.status}")
             d.status, d.decided_by, d.decision_comment = decision, decided_by, comment
             d.decided_at = self._now()
             after: dict[str, Any] = {"status": decision, "comment": comment}

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from qa_pipeline.errors import AuthenticationError, NotFoundError, ReviewError
+from qa_pipeline.errors import (
+    AuthenticationError,
+    NotFoundError,
+    ReviewConflictError,
+    ReviewError,
+)
 from qa_pipeline.store import Store
 from qa_pipeline.store.tables import Tenant, User, UserTenant
 
@@ -98,7 +103,7 @@ class UserDirectory:
         _check_password(password)
         with self.store.admin_session() as s:
             if s.get(User, user_id) is not None:
-                raise ReviewError(f"user {user_id!r} already exists")
+                raise ReviewConflictError(f"user {user_id!r} already exists")
             self._check_tenants(s, tenants)
             s.add(User(id=user_id, display_name=display_name or user_id,
                        password_hash=hash_password(password), role=role, agent_id=agent_id,

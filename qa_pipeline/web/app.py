@@ -22,6 +22,7 @@ from qa_pipeline.errors import (
     AuthenticationError,
     NotFoundError,
     QAPipelineError,
+    ReviewConflictError,
     ReviewError,
     StoreError,
 )
@@ -73,8 +74,8 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     @app.exception_handler(ReviewError)
     async def _refused(_request: Request, exc: ReviewError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=409 if "already" in str(exc)
-                            else 422)
+        conflict = isinstance(exc, ReviewConflictError)
+        return JSONResponse({"detail": str(exc)}, status_code=409 if conflict else 422)
 
     @app.exception_handler(StoreError)
     async def _store_error(_request: Request, exc: StoreError) -> Response:
