@@ -83,3 +83,34 @@ def calibration(tenant: TenantStore, *, since: dt.datetime | None = None,
         out.append(Agreement(criterion, len(pairs), sum(a == h for a, h in pairs), p_o, kappa,
                              len(pairs) >= min_items and measure < kappa_threshold))
     return out
+
+
+def disagreements(tenant: TenantStore, criterion_id: str, *, since: dt.datetime | None = None,
+                  until: dt.datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Reviewed items of one criterion where the human overturned the rules, newest first,
+    with the reviewer's latest comment: the cases to read when tuning the rubric.
+    """
+    from qa_pipeline.store.tables import Review
+
+    i, c = ScorecardItemRow, ScorecardRow
+    stmt = (select(c.id, c.call_id, c.rubric_id, c.rubric_version, i.id,
+                   i.provisional_status, i.human_status)
+            .join(c, c.id == i.scorecard_id)
+            .where(i.criterion_id == criterion_id, i.human_status.is_not(None),
+                   i.human_status != i.provisional_status)
+            .order_by(c.id.desc()).limit(limit))
+    if since is not None:
+        stmt = stmt.where(c.started_at_utc >= since)
+    if until is not None:
+        stmt = stmt.where(c.started_at_utc < until)
+    out = []
+    with tenant.session() as s:
+        for sid, call_id, rubric_id, version, item_id, auto, human in s.execute(stmt).tuples():
+            last = s.execute(select(Review.reviewer, Review.comment)
+                             .where(Review.scorecard_item_id == item_id)
+                             .order_by(Review.id.desc()).limit(1)).first()
+            out.append({"scorecard_id": sid, "call_id": call_id,
+                        "rubric": f"{rubric_id}@{version}", "automated": auto,
+                        "human": human, "reviewer": last[0] if last else "",
+                        "comment": last[1] if last else ""})
+    return out

@@ -29,7 +29,7 @@ from qa_pipeline.errors import (
 from qa_pipeline.privacy import redact_conversation, redact_scorecard
 from qa_pipeline.privacy.vault import display_kinds
 from qa_pipeline.review.audio_access import clip_wav, recording_path
-from qa_pipeline.review.calibration import calibration
+from qa_pipeline.review.calibration import calibration, disagreements
 from qa_pipeline.review.cases import CaseLibrary, CaseQuery
 from qa_pipeline.review.dashboard import GROUPINGS, DashboardFilter, summary, to_csv, to_xlsx
 from qa_pipeline.review.desk import QueueFilter, ReviewDesk
@@ -313,13 +313,23 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                         ) -> list[dict[str, Any]]:
         return calibration_rows(user, tenant, day_from, day_to, threshold)
 
+    @app.get("/api/t/{tenant}/calibration/{criterion_id}/disagreements")
+    def api_disagreements(tenant: str, criterion_id: str, user: User, day_from: str = "",
+                          day_to: str = "") -> list[dict[str, Any]]:
+        ts = tenant_of(user, tenant, "calibration")
+        return disagreements(ts, criterion_id, since=_day(day_from), until=_day(day_to, 1))
+
     @app.get("/t/{tenant}/calibration", response_class=HTMLResponse)
     def calibration_page(request: Request, tenant: str, user: User, day_from: str = "",
-                         day_to: str = "") -> HTMLResponse:
+                         day_to: str = "", criterion: str = "") -> HTMLResponse:
         rows = calibration_rows(user, tenant, day_from, day_to, None)
+        overturned = (disagreements(tenant_of(user, tenant, "calibration"), criterion,
+                                    since=_day(day_from), until=_day(day_to, 1))
+                      if criterion else [])
         return page(request, "calibration.html", user, tenant=tenant, rows=rows,
                     threshold=settings.kappa_alert_threshold,
-                    min_items=settings.calibration_min_items, day_from=day_from, day_to=day_to)
+                    min_items=settings.calibration_min_items, day_from=day_from, day_to=day_to,
+                    criterion=criterion, overturned=overturned)
 
     # --- case library -------------------------------------------------------------------------
     def case_query(criterion_id: str = "", outcome: str = "", sentiment: str = "",

@@ -25,7 +25,8 @@ def tenant_urls(world):
         "/t/acme/queue", "/api/t/acme/queue", "/api/t/acme/sampling?day=2026-11-02",
         f"/t/acme/scorecards/{sid}", f"/api/t/acme/scorecards/{sid}",
         "/api/t/acme/calls/call-unsure/audio", "/t/acme/disputes", "/api/t/acme/disputes",
-        "/t/acme/calibration", "/api/t/acme/calibration", "/t/acme/cases",
+        "/t/acme/calibration", "/api/t/acme/calibration",
+        "/api/t/acme/calibration/greeting/disagreements", "/t/acme/cases",
         "/api/t/acme/cases", "/api/t/acme/cases/exemplars?criterion_id=greeting",
         "/api/t/acme/cases/pack?call_id=call-unsure", "/t/acme/dashboard",
         "/api/t/acme/dashboard", "/api/t/acme/dashboard/export.csv",
@@ -269,6 +270,13 @@ def test_calibration_and_dashboard_endpoints(client_for, world):
                      "percent_agreement": 0.6667, "kappa": 0.0, "alert": False}]
     page = m.get("/t/acme/calibration").text
     assert "66.7%" in page and "0.000" in page
+    over = m.get("/api/t/acme/calibration/greeting/disagreements").json()
+    assert [(d["call_id"], d["automated"], d["human"], d["reviewer"]) for d in over] == [
+        ("call-unsure", "pass", "fail", "monitor")]
+    assert "call-unsure" in m.get("/t/acme/calibration?criterion=greeting").text
+    assert client_for("agent1").get(
+        "/api/t/acme/calibration/greeting/disagreements").status_code == 403
+    assert m.get("/api/t/globex/calibration/greeting/disagreements").status_code == 404
     d = m.get("/api/t/acme/dashboard?grouping=day&all_time=true").json()
     assert [(k["day"], k["calls"]) for k in d["kpis"]] == [("2026-11-02", 2), ("2026-11-03", 1)]
     assert d["trend"] == d["kpis"]  # the per-day chart
