@@ -121,7 +121,17 @@ def test_other_tenants_data_is_404_everywhere(client_for, world):
     assert r.status_code == 404
     assert c.post(f"/api/t/globex/scorecards/{g}/items/greeting/review",
                   json={"verdict": "fail"}).status_code == 404
+    assert c.post(f"/api/t/acme/scorecards/{g}/items/greeting/disputes",
+                  json={"reason": "x"}).status_code == 403  # role first: reveals nothing
     s = client_for("super")
+    assert s.post(f"/api/t/acme/scorecards/{g}/items/greeting/disputes",
+                  json={"reason": "x"}).status_code == 404
+    from qa_pipeline.review import CaseLibrary
+
+    globex_tag = CaseLibrary(world.store.tenant("globex")).tag("call-globex", "good",
+                                                               tagged_by="gmonitor")
+    assert s.delete(f"/api/t/acme/cases/tags/{globex_tag}").status_code == 404
+    assert CaseLibrary(world.store.tenant("globex")).tags("call-globex") != []
     assert s.get("/api/t/globex/dashboard/export.csv").status_code == 404
     assert s.get("/api/t/globex/dashboard/export.xlsx").status_code == 404
     # and nothing of globex leaks into acme's lists
