@@ -8,12 +8,15 @@ Builds a SQLite store (``benchmarks/tmp/``) with ``--cards`` scorecards for tena
 days, outcomes, sentiment and work-order types; one item row per criterion) plus 1,000 for a
 second tenant, starts ``qa-pipeline serve``'s app in its own process on loopback, signs in as
 a supervisor and requests each page ``--requests`` times from a thread pool in this process,
-once with one request in flight and once with ``--concurrency``. Reports p50 / p95 / p99.
+once with one request in flight and once with ``--concurrency``; all of it twice: with the
+dashboard cache off (every dashboard computed from the store) and on (the app's default).
+Reports p50 / p95 / p99.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -23,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,9 +39,9 @@ import sys, uvicorn
 from pathlib import Path
 from qa_pipeline.store import Store
 from qa_pipeline.web import WebSettings, create_app
-url, port, rubrics = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+url, port, rubrics, cache = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 settings = WebSettings(secret_key=b"b" * 32, rubric_paths=(Path(rubrics),),
-                       audio_roots=(Path.cwd(),))
+                       audio_roots=(Path.cwd(),), dashboard_cache_entries=cache)
 uvicorn.run(create_app(Store(url), settings), host="127.0.0.1", port=port,
             log_level="warning")
 """
@@ -175,6 +179,33 @@ def measure(base: str, paths: list[str], requests: int, concurrency: int) -> dic
     return out
 
 
+@contextlib.contextmanager
+def _server(url: str, cache_entries: int) -> Iterator[str]:
+    """The app in its own process on a free loopback port."""
+    import httpx
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-c", _SERVER, url, str(port),
+                               str(REPO / "rubrics"), str(cache_entries)], cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", type=Path, default=REPO / "benchmarks/tmp/review_load.db")
@@ -192,38 +223,22 @@ def main() -> None:
             Path(f"{a.db}{suffix}").unlink(missing_ok=True)
         build = build_store(url, a.cards)
         print(f"built {a.cards} cards in {build['build_s']} s", file=sys.stderr)
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-c", _SERVER, url, str(port),
-                               str(REPO / "rubrics")], cwd=REPO,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        import httpx
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
-        day = (dt.date.today() - dt.timedelta(days=7)).isoformat()
-        paths = ["/t/acme/queue", "/t/acme/queue?needs_review=true",
-                 "/t/acme/queue?agent=agent-017", "/t/acme/queue?team=team-03&fatal=true",
-                 f"/t/acme/queue?grade=E&day_from={day}", "/t/acme/queue?sentiment=negative",
-                 "/t/acme/queue?offset=5000", "/api/t/acme/queue?limit=50",
-                 "/t/acme/dashboard", "/t/acme/dashboard?grouping=day",
-                 "/t/acme/dashboard?grouping=team_day", f"/t/acme/dashboard?day_from={day}",
-                 "/t/acme/dashboard?team=team-03"]
-        results = {"serial": measure(base, paths, a.requests, 1),
-                   f"concurrency_{a.concurrency}": measure(base, paths, a.requests,
-                                                           a.concurrency)}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    day = (dt.date.today() - dt.timedelta(days=7)).isoformat()
+    paths = ["/t/acme/queue", "/t/acme/queue?needs_review=true",
+             "/t/acme/queue?agent=agent-017", "/t/acme/queue?team=team-03&fatal=true",
+             f"/t/acme/queue?grade=E&day_from={day}", "/t/acme/queue?sentiment=negative",
+             "/t/acme/queue?offset=5000", "/api/t/acme/queue?limit=50",
+             "/t/acme/dashboard", "/t/acme/dashboard?grouping=day",
+             "/t/acme/dashboard?grouping=team_day", f"/t/acme/dashboard?day_from={day}",
+             "/t/acme/dashboard?team=team-03"]
+    results: dict[str, Any] = {}
+    # Cold: every dashboard computed from the store. Cached: the app reuses a dashboard while
+    # the tenant's data version is unchanged (its default), as between two batches.
+    for label, cache in (("cold", 0), ("cached", 256)):
+        with _server(url, cache) as base:
+            results[f"{label}_serial"] = measure(base, paths, a.requests, 1)
+            results[f"{label}_concurrency_{a.concurrency}"] = measure(base, paths, a.requests,
+                                                                      a.concurrency)
     worst = {k: max(v["p95_ms"] for v in r.values()) for k, r in results.items()}
     doc = {"date": dt.date.today().isoformat(), "machine": f"{os.cpu_count()} cores",
            "store": {"backend": "sqlite", **build, "db_bytes": a.db.stat().st_size},

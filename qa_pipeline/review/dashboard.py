@@ -219,3 +219,18 @@ def to_xlsx(sheets: dict[str, Sequence[dict[str, Any]]]) -> bytes:
 
 def _cell(value: Any) -> Any:
     return value if isinstance(value, (int, float, str)) or value is None else str(value)
+
+
+def data_version(tenant: TenantStore) -> tuple[Any, ...]:
+    """Changes whenever anything a dashboard shows may have changed: a card stored or
+    re-scored (newest id and creation time), a human verdict (newest review), a purge (newest
+    audit entry). Four index look-ups, so a cached dashboard can be checked on every request.
+    """
+    from qa_pipeline.store.tables import AuditEntry, Review
+
+    with tenant.session() as s:
+        return tuple(s.execute(select(
+            select(func.max(ScorecardRow.id)).scalar_subquery(),
+            select(func.max(ScorecardRow.created_at)).scalar_subquery(),
+            select(func.max(Review.id)).scalar_subquery(),
+            select(func.max(AuditEntry.id)).scalar_subquery())).one())

@@ -9,6 +9,8 @@ without a CORS preflight, and the session cookie is ``SameSite=Strict``.
 # (User, Filter, ...) defined inside create_app from the live annotations.
 import datetime as dt
 import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
@@ -31,7 +33,14 @@ from qa_pipeline.privacy.vault import display_kinds
 from qa_pipeline.review.audio_access import clip_wav, recording_path
 from qa_pipeline.review.calibration import calibration, disagreements
 from qa_pipeline.review.cases import CaseLibrary, CaseQuery
-from qa_pipeline.review.dashboard import GROUPINGS, DashboardFilter, summary, to_csv, to_xlsx
+from qa_pipeline.review.dashboard import (
+    GROUPINGS,
+    DashboardFilter,
+    data_version,
+    summary,
+    to_csv,
+    to_xlsx,
+)
 from qa_pipeline.review.desk import QueueFilter, ReviewDesk
 from qa_pipeline.review.rescore import RubricCatalog
 from qa_pipeline.review.users import UserAccount, UserDirectory
@@ -60,6 +69,9 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     signer = SessionSigner(settings.secret_key, settings.session_max_age_s)
     throttle = LoginThrottle(settings.login_attempts, settings.login_lockout_s)
     catalog = RubricCatalog(settings.rubric_paths)
+    dash_cache: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, Any]]] = (
+        OrderedDict())
+    cache_lock = threading.Lock()
 
     # --- errors -------------------------------------------------------------------------------
     @app.exception_handler(_LoginRequired)
@@ -392,7 +404,23 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         only = user.agent_id if user.role == "agent" else ""
         if grouping not in GROUPINGS:
             raise HTTPException(422, f"grouping must be one of {', '.join(GROUPINGS)}")
-        return summary(ts, grouping, f, only_agent=only)
+        if not settings.dashboard_cache_entries:
+            return summary(ts, grouping, f, only_agent=only)
+        # Managers open the same dashboards over and over between batches: reuse a summary
+        # while the tenant's data version (newest card, review, audit entry) is unchanged.
+        key = (tenant, grouping, f, only)
+        version = data_version(ts)
+        with cache_lock:
+            hit = dash_cache.get(key)
+            if hit is not None and hit[0] == version:
+                dash_cache.move_to_end(key)
+                return hit[1]
+        result = summary(ts, grouping, f, only_agent=only)
+        with cache_lock:
+            dash_cache[key] = (version, result)
+            while len(dash_cache) > settings.dashboard_cache_entries:
+                dash_cache.popitem(last=False)
+        return result
 
     def dash_filter(day_from: str = "", day_to: str = "", team: str = "", agent: str = "",
                     all_time: bool = False) -> DashboardFilter:

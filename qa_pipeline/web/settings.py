@@ -33,6 +33,8 @@ class WebSettings:
     calibration_min_items: int = 10
     login_attempts: int = 5
     login_lockout_s: float = 300.0
+    # Dashboard summaries kept while the tenant's data is unchanged (0: compute every time).
+    dashboard_cache_entries: int = 256
     # The center's "today" (default periods, the sampling plan); a seam for tests.
     today: Callable[[], dt.date] = dt.date.today
 

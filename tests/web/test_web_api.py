@@ -328,3 +328,32 @@ def test_dashboards_default_to_the_last_30_days(world, settings):
     assert c.get(tenant_kpis + "all_time=true").json()["kpis"][0]["calls"] == 3
     assert c.get(tenant_kpis + "day_from=2026-11-03").json()["kpis"][0]["calls"] == 1
     assert 'value="2026-12-02"' in c.get("/t/acme/dashboard").text  # the window is shown
+
+
+def test_cached_dashboards_follow_reviews_rescoring_and_purges(client_for, world):
+    s = client_for("super")
+    url = "/api/t/acme/dashboard?grouping=tenant&all_time=true"
+    first = s.get(url).json()["kpis"][0]
+    assert first["fatal_error_calls"] == 1 and s.get(url).json()["kpis"][0] == first
+    m = client_for("monitor")
+    m.post(f"/api/t/acme/scorecards/{ids(world)['call-unsure']}/items/unauthorized_promise/"
+           "review", json={"verdict": "fail"})
+    assert s.get(url).json()["kpis"][0]["fatal_error_calls"] == 2  # not the cached 1
+    # Re-scoring the newest card under the same rubric version replaces it (same id can
+    # come back in SQLite); its creation time still moves the version.
+    ts = world.store.tenant("acme")
+    from qa_pipeline.rubric.context import EvaluationContext
+    from qa_pipeline.rubric.engine import evaluate
+    from qa_pipeline.scorecard.card import build_scorecard
+
+    rubric = world.catalog.get("review_demo@3")
+    conv, _ = ts.conversation("call-unsure")
+    card = build_scorecard(rubric, evaluate(rubric, EvaluationContext(conv)),
+                           call_id="call-unsure", tenant_id="acme", provenance={},
+                           call={"agent_id": "ag-2", "started_at": "2026-11-03T11:00:00+08:00"})
+    ts.save_scorecard(card)  # the human verdict is gone with the replaced card
+    assert s.get(url).json()["kpis"][0]["fatal_error_calls"] == 1
+    import datetime as dt
+
+    ts.purge_calls(before=dt.datetime(2026, 11, 3))
+    assert s.get(url).json()["kpis"][0]["calls"] == 1
