@@ -9,6 +9,7 @@ without a CORS preflight, and the session cookie is ``SameSite=Strict``.
 # (User, Filter, ...) defined inside create_app from the live annotations.
 import datetime as dt
 import json
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -50,6 +51,7 @@ from qa_pipeline.web.auth import COOKIE, LoginThrottle, SessionSigner, allowed
 from qa_pipeline.web.settings import WebSettings
 
 _HERE = Path(__file__).resolve().parent
+logger = logging.getLogger(__name__)
 _MAX_BODY_BYTES = 64 * 1024
 DEFAULT_PERIOD_DAYS = 30
 """Dashboards and exports cover the last 30 call days unless a period is given."""
@@ -90,7 +92,9 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=409 if conflict else 422)
 
     @app.exception_handler(StoreError)
-    async def _store_error(_request: Request, exc: StoreError) -> Response:
+    async def _store_error(request: Request, exc: StoreError) -> Response:
+        # The reason stays in the server log: it may name database hosts or keys' tenants.
+        logger.error("storage error on %s: %s", request.url.path, exc)
         return JSONResponse({"detail": "storage error"}, status_code=503)
 
     # --- who is asking ------------------------------------------------------------------------
