@@ -132,6 +132,11 @@ def build_store(url: str, n_cards: int, seed: int = 7) -> dict[str, Any]:
             "severity, failures) SELECT tenant_id, call_day, agent_id, team_id, criterion_id, "
             "severity, count(*) FROM scorecard_items WHERE current AND verdict = 'fail' "
             "GROUP BY tenant_id, call_day, agent_id, team_id, criterion_id, severity")
+        conn.exec_driver_sql(
+            "INSERT INTO failure_tallies (tenant_id, call_day, agent_id, team_id, criterion_id, "
+            "severity, failures) SELECT tenant_id, call_day, '*', '*', criterion_id, "
+            "severity, count(*) FROM scorecard_items WHERE current AND verdict = 'fail' "
+            "GROUP BY tenant_id, call_day, criterion_id, severity")
         conn.exec_driver_sql("ANALYZE")
     UserDirectory(store).create("bench", PASSWORD, role="supervisor", tenants=("acme",))
     store.close()

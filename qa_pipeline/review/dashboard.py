@@ -18,6 +18,7 @@ from qa_pipeline.errors import ReviewError
 from qa_pipeline.scorecard.kpi import KpiRow
 from qa_pipeline.store import TenantStore
 from qa_pipeline.store.tables import FailureTally, ScorecardRow
+from qa_pipeline.store.tallies import ALL
 
 GROUPINGS = {"tenant": (), "team": ("team_id",), "agent": ("agent_id",), "day": ("call_day",),
              "agent_day": ("agent_id", "call_day"), "team_day": ("team_id", "call_day")}
@@ -51,68 +52,39 @@ def _scoped(stmt: Select[Any], f: DashboardFilter, only_agent: str) -> Select[An
     return stmt
 
 
-@dataclass(frozen=True, slots=True)
-class _AgentDay:
-    agent_id: str
-    team_id: str
-    call_day: str
-    calls: int
-    fatal: int
-    non_fatal: int
-    pending: int
-    score_sum: float
-    reviewed: int
-
-    def key(self, names: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(str(getattr(self, n)) for n in names)
-
-
-def _agent_days(tenant: TenantStore, f: DashboardFilter, only_agent: str) -> list[_AgentDay]:
-    """One pass over the period's cards (a covering index range): per agent, team and day,
-    calls, fatal-error calls, non-fatal-error calls, calls awaiting review, score sum and
-    human-reviewed calls. KPI tables of every grouping and the coverage roll up from it.
-    """
-    c = ScorecardRow
-    stmt = _scoped(select(c.agent_id, c.team_id, c.call_day, func.count(),
-                          func.sum(case((c.has_fatal, 1), else_=0)),
-                          func.sum(case((c.has_non_fatal_error, 1), else_=0)),
-                          func.sum(case((c.needs_review, 1), else_=0)),
-                          func.sum(c.total_score),
-                          func.sum(case((c.human_reviewed, 1), else_=0))), f, only_agent
-                   ).group_by(c.agent_id, c.team_id, c.call_day)
-    with tenant.session() as s:
-        return [_AgentDay(a or "", t or "", d or "", int(n), int(fa or 0), int(nf or 0),
-                          int(p or 0), float(sc or 0.0), int(r or 0))
-                for a, t, d, n, fa, nf, p, sc, r in s.execute(stmt).tuples()]
-
-
-def _kpis(tenant_id: str, grouping: str, rows: list[_AgentDay]) -> list[dict[str, Any]]:
+def _group_kpis(tenant: TenantStore, grouping: str, f: DashboardFilter, only_agent: str
+                ) -> list[dict[str, Any]]:
     try:
         names = GROUPINGS[grouping]
     except KeyError:
         raise ReviewError(f"unknown grouping {grouping!r}; valid: "
                           f"{', '.join(GROUPINGS)}") from None
-    groups: dict[tuple[str, ...], list[_AgentDay]] = {}
-    for r in rows:
-        groups.setdefault(r.key(names), []).append(r)
+    c = ScorecardRow
+    cols = [getattr(c, n) for n in names]
+    stmt = _scoped(select(*cols, func.count(), func.sum(case((c.has_fatal, 1), else_=0)),
+                          func.sum(case((c.has_non_fatal_error, 1), else_=0)),
+                          func.sum(case((c.needs_review, 1), else_=0)),
+                          func.avg(c.total_score)), f, only_agent)
+    if cols:
+        stmt = stmt.group_by(*cols).order_by(*cols)
     dims = ("tenant", *(_DIM_NAMES[n] for n in names))
     out = []
-    for key, members in sorted(groups.items()):
-        n = sum(m.calls for m in members)
-        out.append(KpiRow(dims, (tenant_id, *key), n, sum(m.fatal for m in members),
-                          sum(m.non_fatal for m in members), sum(m.pending for m in members),
-                          sum(m.score_sum for m in members) / n).to_dict())
+    with tenant.session() as s:
+        for *key, n, fatal, non_fatal, pending, mean in s.execute(stmt).tuples():
+            if n:
+                out.append(KpiRow(dims, (tenant.tenant_id, *(str(k or "") for k in key)),
+                                  int(n), int(fatal or 0), int(non_fatal or 0),
+                                  int(pending or 0), float(mean or 0.0)).to_dict())
     return out
 
 
 def kpi_table(tenant: TenantStore, grouping: str, f: DashboardFilter = DashboardFilter(),
               *, only_agent: str = "") -> list[dict[str, Any]]:
     """Fatal-error and non-fatal-error accuracy (DOMAIN.md formulas, via
-    :class:`~qa_pipeline.scorecard.kpi.KpiRow`) and mean score per group.
+    :class:`~qa_pipeline.scorecard.kpi.KpiRow`) and mean score per group, grouped by the
+    database over a covering index range (only the groups come back).
     """
-    if grouping not in GROUPINGS:
-        _kpis(tenant.tenant_id, grouping, [])  # raises with the valid names
-    return _kpis(tenant.tenant_id, grouping, _agent_days(tenant, f, only_agent))
+    return _group_kpis(tenant, grouping, f, only_agent)
 
 
 def grade_distribution(tenant: TenantStore, f: DashboardFilter = DashboardFilter(), *,
@@ -124,34 +96,37 @@ def grade_distribution(tenant: TenantStore, f: DashboardFilter = DashboardFilter
         return {g: int(n) for g, n in s.execute(stmt).tuples()}
 
 
-def _coverage(rows: list[_AgentDay], target_per_day: int) -> list[dict[str, Any]]:
-    per: dict[tuple[str, str], list[int]] = {}
-    for r in rows:
-        if r.agent_id:
-            acc = per.setdefault((r.call_day, r.agent_id), [0, 0])
-            acc[0] += r.calls
-            acc[1] += r.reviewed
-    return [{"agent": agent, "day": day, "calls": n, "monitored": m,
-             "meets_target": m >= target_per_day}
-            for (day, agent), (n, m) in sorted(per.items())]
-
-
 def coverage(tenant: TenantStore, f: DashboardFilter = DashboardFilter(), *,
              only_agent: str = "", target_per_day: int = 1) -> list[dict[str, Any]]:
-    """Monitored (human-reviewed) calls per agent per day against the target (DOMAIN.md:
-    at least one per agent per day).
+    """Monitoring coverage per agent (DOMAIN.md: at least one monitored call per agent per
+    day): the days the agent took calls, the days with at least ``target_per_day``
+    human-reviewed calls, and the share; ``meets_target`` when every working day did.
     """
-    return _coverage(_agent_days(tenant, f, only_agent), target_per_day)
+    c = ScorecardRow
+    per_day = _scoped(select(c.agent_id.label("agent_id"), c.call_day,
+                             func.count().label("calls"),
+                             func.sum(case((c.human_reviewed, 1), else_=0)).label("monitored")),
+                      f, only_agent).where(c.agent_id != "").group_by(
+        c.agent_id, c.call_day).subquery()
+    covered = case((per_day.c.monitored >= target_per_day, 1), else_=0)
+    stmt = (select(per_day.c.agent_id, func.count(), func.sum(covered),
+                   func.sum(per_day.c.calls), func.sum(per_day.c.monitored))
+            .group_by(per_day.c.agent_id).order_by(per_day.c.agent_id))
+    with tenant.session() as s:
+        return [{"agent": agent, "days": int(days), "days_covered": int(ok or 0),
+                 "calls": int(n or 0), "monitored": int(m or 0),
+                 "coverage_rate": round(int(ok or 0) / int(days), 4) if days else 1.0,
+                 "meets_target": int(ok or 0) == int(days)}
+                for agent, days, ok, n, m in s.execute(stmt).tuples()]
 
 
 def summary(tenant: TenantStore, grouping: str, f: DashboardFilter = DashboardFilter(), *,
             only_agent: str = "") -> dict[str, Any]:
-    """Everything a dashboard shows, in four queries."""
-    rows = _agent_days(tenant, f, only_agent)
-    return {"kpis": _kpis(tenant.tenant_id, grouping, rows),
-            "trend": _kpis(tenant.tenant_id, "day", rows),
+    """Everything a dashboard shows; every query returns groups, not cards."""
+    return {"kpis": _group_kpis(tenant, grouping, f, only_agent),
+            "trend": _group_kpis(tenant, "day", f, only_agent),
             "grades": grade_distribution(tenant, f, only_agent=only_agent),
-            "coverage": _coverage(rows, 1),
+            "coverage": coverage(tenant, f, only_agent=only_agent),
             "top_failing": top_failing_criteria(tenant, f, only_agent=only_agent),
             "call_reasons": call_reasons(tenant, f, only_agent=only_agent)}
 
@@ -168,10 +143,13 @@ def top_failing_criteria(tenant: TenantStore, f: DashboardFilter = DashboardFilt
         stmt = stmt.where(t.call_day >= f.day_from)
     if f.day_to:
         stmt = stmt.where(t.call_day <= f.day_to)
+    agent = only_agent or f.agent_id
     if f.team_id:
-        stmt = stmt.where(t.team_id == f.team_id)
-    if only_agent or f.agent_id:
-        stmt = stmt.where(t.agent_id == (only_agent or f.agent_id))
+        stmt = stmt.where(t.team_id == f.team_id, t.agent_id != ALL)
+    if agent:
+        stmt = stmt.where(t.agent_id == agent, t.team_id != ALL)
+    if not (f.team_id or agent):  # the per-day totals
+        stmt = stmt.where(t.agent_id == ALL, t.team_id == ALL)
     total = func.sum(t.failures)
     stmt = (stmt.group_by(t.criterion_id, t.severity).having(total > 0)
             .order_by(total.desc(), t.criterion_id).limit(limit))

@@ -2,7 +2,9 @@
 
 Every change of which items count as failing goes through :func:`bump_failures` in the
 same transaction as the change: an atomic upsert (``ON CONFLICT DO UPDATE``, SQLite and
-PostgreSQL), so parallel batch writers of one tenant never lose an increment.
+PostgreSQL), so parallel batch writers of one tenant never lose an increment. Each day also
+has rows with agent and team :data:`ALL` (the day's totals per criterion), so the unfiltered
+dashboard reads a few hundred rows for a month.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from qa_pipeline.store.tables import FailureTally, ScorecardItemRow
 
 TallyKey = tuple[str, str, str, str, str]  # call_day, agent_id, team_id, criterion_id, severity
 _KEY_COLUMNS = ("tenant_id", "call_day", "agent_id", "team_id", "criterion_id", "severity")
+ALL = "*"
+"""Agent and team of the per-day total rows (a reserved id)."""
 
 
 def failing_keys(items: Iterable[ScorecardItemRow]) -> Counter[TallyKey]:
@@ -37,9 +41,12 @@ def current_failing_keys(s: Session, card_ids: object) -> Counter[TallyKey]:
 def bump_failures(s: Session, tenant_id: str, deltas: Counter[TallyKey], sign: int = 1
                   ) -> None:
     """Add ``sign * count`` to each key's tally."""
+    totals: Counter[TallyKey] = Counter()
+    for (day, _agent, _team, criterion, severity), n in deltas.items():
+        totals[(day, ALL, ALL, criterion, severity)] += n
     rows = [{"tenant_id": tenant_id, "call_day": day, "agent_id": agent, "team_id": team,
              "criterion_id": criterion, "severity": severity, "failures": sign * n}
-            for (day, agent, team, criterion, severity), n in deltas.items() if n]
+            for (day, agent, team, criterion, severity), n in (deltas + totals).items() if n]
     if not rows:
         return
     from sqlalchemy.dialects import postgresql, sqlite

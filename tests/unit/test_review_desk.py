@@ -200,9 +200,12 @@ def test_dashboard_kpis_agree_with_the_domain_rollup(world):
     assert top_failing_criteria(ts) == [
         {"criterion_id": "closing", "severity": "non_fatal", "failures": 1},
         {"criterion_id": "unauthorized_promise", "severity": "fatal", "failures": 1}]
-    cov = coverage(ts)
-    assert {(r["agent"], r["day"], r["monitored"]) for r in cov} == {
-        ("ag-1", "2026-11-02", 0), ("ag-2", "2026-11-03", 0)}
+    assert [(r["agent"], r["days"], r["days_covered"], r["calls"]) for r in coverage(ts)] == [
+        ("ag-1", 1, 0, 2), ("ag-2", 1, 0, 1)]
+    desk(world).review_item(world.card_ids["call-good"], "greeting", "pass", reviewer="m")
+    ag1 = coverage(ts)[0]
+    assert (ag1["days_covered"], ag1["monitored"], ag1["coverage_rate"], ag1["meets_target"]) == (
+        1, 1, 1.0, True)
     only = kpi_table(ts, "tenant", DashboardFilter(day_from="2026-11-03"))
     assert only[0]["calls"] == 1
     assert kpi_table(ts, "agent", only_agent="ag-2")[0]["agent"] == "ag-2"
@@ -420,9 +423,22 @@ def _recount(ts):
     return Counter(rows)
 
 
-def _tallied(ts):
+def _tallied(ts, **filters):
+    f = DashboardFilter(**filters)
     return {(r["criterion_id"], r["severity"]): r["failures"]
-            for r in top_failing_criteria(ts, limit=100)}
+            for r in top_failing_criteria(ts, f, limit=100)}
+
+
+def _recount_of(ts, agent):
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from qa_pipeline.store.tables import ScorecardItemRow as i
+
+    with ts.session() as s:
+        return Counter(s.execute(select(i.criterion_id, i.severity).where(
+            i.current.is_(True), i.verdict == "fail", i.agent_id == agent)).tuples().all())
 
 
 def test_failure_tallies_follow_reviews_disputes_rescoring_and_purges(world):
@@ -438,6 +454,9 @@ def test_failure_tallies_follow_reviews_disputes_rescoring_and_purges(world):
     did = d.raise_dispute(world.card_ids["call-fatal"], "closing", "asked", raised_by="agent1")
     d.decide_dispute(did, "upheld", decided_by="monitor", verdict="fail")
     assert _tallied(ts) == _recount(ts)
+    for agent in ("ag-1", "ag-2"):  # the per-agent rows agree with the day totals' story
+        assert _tallied(ts, agent_id=agent) == _recount_of(ts, agent)
+    assert _tallied(ts, team_id="team-a") == _recount_of(ts, "ag-1")
     test_rescoring_supersedes_the_old_card_and_its_items(world)
     assert _tallied(ts) == _recount(ts)
     ts.purge_calls(before=dt.datetime(2026, 11, 3))  # the calls of 2026-11-02

@@ -154,6 +154,11 @@ def upgrade() -> None:
                "team_id, criterion_id, severity, count(*) FROM scorecard_items "
                "WHERE current AND verdict = 'fail' GROUP BY tenant_id, call_day, agent_id, "
                "team_id, criterion_id, severity")
+    op.execute("INSERT INTO failure_tallies (tenant_id, call_day, agent_id, team_id, "
+               "criterion_id, severity, failures) SELECT tenant_id, call_day, '*', '*', "
+               "criterion_id, severity, count(*) FROM scorecard_items "
+               "WHERE current AND verdict = 'fail' GROUP BY tenant_id, call_day, "
+               "criterion_id, severity")
     op.execute("INSERT INTO scorecard_documents (scorecard_id, tenant_id, data) "
                "SELECT id, tenant_id, data FROM scorecards")
     with op.batch_alter_table("scorecards") as batch_op:
