@@ -24,6 +24,7 @@ from qa_pipeline.errors import (
     ReviewError,
 )
 from qa_pipeline.store import Store
+from qa_pipeline.store.guard import ScopedSession
 from qa_pipeline.store.tables import Tenant, User, UserTenant
 
 ROLES = ("admin", "supervisor", "qa_monitor", "trainer", "agent")
@@ -178,10 +179,7 @@ class UserDirectory:
         return self.get(user_id)
 
     @staticmethod
-    def _check_tenants(s: object, tenants: tuple[str, ...]) -> None:
-        from qa_pipeline.store.guard import ScopedSession
-
-        assert isinstance(s, ScopedSession)
+    def _check_tenants(s: ScopedSession, tenants: tuple[str, ...]) -> None:
         if not tenants:
             raise ReviewError("a user needs at least one tenant")
         known = set(s.scalars(select(Tenant.id)))
