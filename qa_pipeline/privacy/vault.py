@@ -17,9 +17,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa_pipeline.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from qa_pipeline.privacy.redact import RedactedSpan
+    from qa_pipeline.types import Conversation
 
 ENCRYPT_MODE = "encrypt_and_redact_on_display"
 _MARK = "__sealed__"
@@ -119,3 +123,19 @@ def display_kinds(tenant_id: str) -> tuple[str, ...] | None:
     """
     mode, kinds = tenant_policy(tenant_id)
     return kinds if mode == ENCRYPT_MODE else None
+
+
+def for_display(tenant_id: str, conversation: Conversation,
+                card: dict[str, Any] | None = None
+                ) -> tuple[Conversation, dict[str, Any] | None, list[RedactedSpan]]:
+    """What people may see of a call: for a tenant that encrypts at rest, the conversation
+    and the scorecard's evidence redacted, and the spans to beep in its audio; otherwise
+    everything as it is (no spans).
+    """
+    kinds = display_kinds(tenant_id)
+    if kinds is None:
+        return conversation, card, []
+    from qa_pipeline.privacy.redact import redact_conversation, redact_scorecard
+
+    shown, spans = redact_conversation(conversation, kinds)
+    return shown, (redact_scorecard(card, kinds)[0] if card is not None else None), spans

@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, select
 
 from qa_pipeline.errors import NotFoundError, QAPipelineError, ReviewError
-from qa_pipeline.privacy import RedactedSpan, redact_conversation, redact_scorecard
-from qa_pipeline.privacy.vault import display_kinds
+from qa_pipeline.privacy.vault import for_display
 from qa_pipeline.review.audio_access import clip_wav, recording_path
 from qa_pipeline.store import TenantStore
 from qa_pipeline.store.tables import (
@@ -207,15 +206,12 @@ class CaseLibrary:
         buf = io.BytesIO()
         index = []
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            kinds = display_kinds(self.tenant.tenant_id)
             for call_id in dict.fromkeys(call_ids):
-                card, conv, source = self._case(call_id)
-                beeps: list[RedactedSpan] = []
-                if kinds is not None:  # stored encrypted: packs are for people, redact
-                    conversation, beeps = redact_conversation(Conversation.from_dict(conv),
-                                                              kinds)
-                    conv = conversation.to_dict()
-                    card, _ = redact_scorecard(card, kinds)
+                stored, conversation, source = self._case(call_id)
+                # Packs are for people: redacted (and beeped) where the tenant encrypts.
+                shown, card, beeps = for_display(self.tenant.tenant_id, conversation, stored)
+                assert card is not None
+                conv = shown.to_dict()
                 span = _evidence_span(card, criterion_id)
                 z.writestr(f"{call_id}/scorecard.json",
                            json.dumps(card, ensure_ascii=False, indent=2))
@@ -237,19 +233,19 @@ class CaseLibrary:
                                                  "calls": index}, ensure_ascii=False, indent=2))
         return buf.getvalue()
 
-    def _case(self, call_id: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    def _case(self, call_id: str) -> tuple[dict[str, Any], Conversation, str]:
+        """The current card, the conversation and the recording's URI of a scored call."""
         with self.tenant.session() as s:
             card = s.scalar(select(ScorecardDocument.data)
                             .join(ScorecardRow,
                                   ScorecardRow.id == ScorecardDocument.scorecard_id)
                             .where(ScorecardRow.call_id == call_id,
                                    ScorecardRow.current.is_(True)))
-            conv = s.get(ConversationRow, (self.tenant.tenant_id, call_id))
-            if card is None or conv is None:
-                raise NotFoundError(f"no scored call {call_id!r}")
-            source = self.tenant.call(call_id).source_uri
-            return (dict(self.tenant.unseal(card)), dict(self.tenant.unseal(conv.data)),
-                    source)
+        if card is None:
+            raise NotFoundError(f"no scored call {call_id!r}")
+        conversation, _ = self.tenant.conversation(call_id)
+        return (dict(self.tenant.unseal(card)), conversation,
+                self.tenant.call(call_id).source_uri)
 
 
 def _phrase_calls(phrase: str) -> Any:

@@ -37,23 +37,31 @@ class DashboardFilter:
     agent_id: str = ""
 
 
-def _scoped(stmt: Select[Any], f: DashboardFilter, only_agent: str) -> Select[Any]:
-    c = ScorecardRow
-    stmt = stmt.where(c.current.is_(True))
+def _narrowed(stmt: Select[Any], table: type[ScorecardRow] | type[FailureTally],
+              f: DashboardFilter, only_agent: str) -> Select[Any]:
+    """``stmt`` restricted to the filter's period, team and agent (columns of ``table``)."""
     if f.day_from:
-        stmt = stmt.where(c.call_day >= f.day_from)
+        stmt = stmt.where(table.call_day >= f.day_from)
     if f.day_to:
-        stmt = stmt.where(c.call_day <= f.day_to)
+        stmt = stmt.where(table.call_day <= f.day_to)
     if f.team_id:
-        stmt = stmt.where(c.team_id == f.team_id)
+        stmt = stmt.where(table.team_id == f.team_id)
     agent = only_agent or f.agent_id
     if agent:
-        stmt = stmt.where(c.agent_id == agent)
+        stmt = stmt.where(table.agent_id == agent)
     return stmt
 
 
-def _group_kpis(tenant: TenantStore, grouping: str, f: DashboardFilter, only_agent: str
-                ) -> list[dict[str, Any]]:
+def _scoped(stmt: Select[Any], f: DashboardFilter, only_agent: str) -> Select[Any]:
+    return _narrowed(stmt.where(ScorecardRow.current.is_(True)), ScorecardRow, f, only_agent)
+
+
+def kpi_table(tenant: TenantStore, grouping: str, f: DashboardFilter = DashboardFilter(),
+              *, only_agent: str = "") -> list[dict[str, Any]]:
+    """Fatal-error and non-fatal-error accuracy (DOMAIN.md formulas, via
+    :class:`~qa_pipeline.scorecard.kpi.KpiRow`) and mean score per group, grouped by the
+    database over a covering index range (only the groups come back).
+    """
     try:
         names = GROUPINGS[grouping]
     except KeyError:
@@ -76,15 +84,6 @@ def _group_kpis(tenant: TenantStore, grouping: str, f: DashboardFilter, only_age
                                   int(n), int(fatal or 0), int(non_fatal or 0),
                                   int(pending or 0), float(mean or 0.0)).to_dict())
     return out
-
-
-def kpi_table(tenant: TenantStore, grouping: str, f: DashboardFilter = DashboardFilter(),
-              *, only_agent: str = "") -> list[dict[str, Any]]:
-    """Fatal-error and non-fatal-error accuracy (DOMAIN.md formulas, via
-    :class:`~qa_pipeline.scorecard.kpi.KpiRow`) and mean score per group, grouped by the
-    database over a covering index range (only the groups come back).
-    """
-    return _group_kpis(tenant, grouping, f, only_agent)
 
 
 def grade_distribution(tenant: TenantStore, f: DashboardFilter = DashboardFilter(), *,
@@ -123,8 +122,8 @@ def coverage(tenant: TenantStore, f: DashboardFilter = DashboardFilter(), *,
 def summary(tenant: TenantStore, grouping: str, f: DashboardFilter = DashboardFilter(), *,
             only_agent: str = "") -> dict[str, Any]:
     """Everything a dashboard shows; every query returns groups, not cards."""
-    return {"kpis": _group_kpis(tenant, grouping, f, only_agent),
-            "trend": _group_kpis(tenant, "day", f, only_agent),
+    return {"kpis": kpi_table(tenant, grouping, f, only_agent=only_agent),
+            "trend": kpi_table(tenant, "day", f, only_agent=only_agent),
             "grades": grade_distribution(tenant, f, only_agent=only_agent),
             "coverage": coverage(tenant, f, only_agent=only_agent),
             "top_failing": top_failing_criteria(tenant, f, only_agent=only_agent),
@@ -138,17 +137,11 @@ def top_failing_criteria(tenant: TenantStore, f: DashboardFilter = DashboardFilt
     from the failure tallies the store keeps per day, agent, team and criterion.
     """
     t = FailureTally
-    stmt = select(t.criterion_id, t.severity, func.sum(t.failures))
-    if f.day_from:
-        stmt = stmt.where(t.call_day >= f.day_from)
-    if f.day_to:
-        stmt = stmt.where(t.call_day <= f.day_to)
-    agent = only_agent or f.agent_id
-    if f.team_id:
-        stmt = stmt.where(t.team_id == f.team_id, t.agent_id != ALL)
-    if agent:
-        stmt = stmt.where(t.agent_id == agent, t.team_id != ALL)
-    if not (f.team_id or agent):  # the per-day totals
+    stmt = _narrowed(select(t.criterion_id, t.severity, func.sum(t.failures)), t, f,
+                     only_agent)
+    if f.team_id or only_agent or f.agent_id:  # per-agent rows, never the day totals
+        stmt = stmt.where(t.agent_id != ALL, t.team_id != ALL)
+    else:
         stmt = stmt.where(t.agent_id == ALL, t.team_id == ALL)
     total = func.sum(t.failures)
     stmt = (stmt.group_by(t.criterion_id, t.severity).having(total > 0)

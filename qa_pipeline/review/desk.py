@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,7 +121,7 @@ class ReviewDesk:
     tenant: TenantStore
     rubrics: RubricCatalog
     only_agent: str = ""
-    _now: Any = field(default=utcnow, repr=False)
+    _now: Callable[[], dt.datetime] = field(default=utcnow, repr=False)
 
     # --- reading ------------------------------------------------------------------------------
     def _cards(self) -> Select[Any]:
@@ -179,61 +180,56 @@ class ReviewDesk:
             doc["items"] = [{**i, "item_id": ids.get(i["criterion_id"])} for i in doc["items"]]
             return doc
 
-    def card_for_call(self, call_id: str) -> dict[str, Any]:
-        """The current scorecard of a call."""
+    def scorecard_id_for_call(self, call_id: str) -> int:
+        """The id of a call's current scorecard (NotFoundError unless this desk may see it)."""
         with self.tenant.session() as s:
             sid = s.scalar(self._cards().with_only_columns(ScorecardRow.id)
                            .where(ScorecardRow.call_id == call_id))
         if sid is None:
             raise NotFoundError(f"no scorecard for call {call_id!r}")
-        return self.card(int(sid))
+        return int(sid)
 
     # --- reviewing ----------------------------------------------------------------------------
     def review_item(self, scorecard_id: int, criterion_id: str, verdict: str, *,
                     reviewer: str, comment: str = "") -> dict[str, Any]:
         """Confirm or overturn one item; the card is re-scored and the change audited."""
-        v = HumanVerdict(verdict, reviewer, comment,
-                         self._now().isoformat(timespec="seconds") + "Z")
+        v = HumanVerdict(verdict, reviewer, comment, self._stamp())
         with self.tenant.session() as s:
             row = self._row(s, scorecard_id)
-            item_row = s.scalar(select(ScorecardItemRow).where(
-                ScorecardItemRow.scorecard_id == row.id,
-                ScorecardItemRow.criterion_id == criterion_id))
-            if item_row is None:
-                raise NotFoundError(f"scorecard {scorecard_id} has no criterion {criterion_id!r}")
-            doc = _document(s, row)
-            new = self._rescore(row, doc, {criterion_id: v})
-            before = _summary(self.tenant.unseal(doc.data), criterion_id)
-            s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item_row.id,
-                         reviewer=reviewer, verdict=verdict, comment=comment,
-                         created_at=self._now()))
-            _set_verdict(s, item_row, verdict)
-            self._store(row, doc, self.tenant.seal(new), new)
+            item = _item(s, row, criterion_id)
+            before, new = self._apply_verdict(s, row, item, v)
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer, action="review.item",
                              entity="scorecard_item", entity_id=f"{row.id}:{criterion_id}",
                              before=before, after={**_summary(new, criterion_id),
                                                    "comment": comment}, at=self._now()))
             return new
 
-    def _rescore(self, row: ScorecardRow, doc: ScorecardDocument,
-                 changes: dict[str, HumanVerdict]) -> dict[str, Any]:
+    def _stamp(self) -> str:
+        return self._now().isoformat(timespec="seconds") + "Z"
+
+    def _apply_verdict(self, s: ScopedSession, row: ScorecardRow, item: ScorecardItemRow,
+                       v: HumanVerdict) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Record a human verdict on an item and re-score its card; returns the item's
+        summary before and the new card.
+        """
+        doc = _document(s, row)
         data = self.tenant.unseal(doc.data)
         verdicts = {i["criterion_id"]: HumanVerdict(**i["review"]) for i in data["items"]
                     if i.get("review")}
-        verdicts.update(changes)
+        verdicts[item.criterion_id] = v
         rubric = self.rubrics.get(f"{row.rubric_id}@{row.rubric_version}")
-        return apply_verdicts(data, rubric, verdicts)
-
-    @staticmethod
-    def _store(row: ScorecardRow, doc: ScorecardDocument, stored: Any,
-               new: dict[str, Any]) -> None:
-        doc.data = stored
+        new = apply_verdicts(data, rubric, verdicts)
+        s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item.id, reviewer=v.reviewer,
+                     verdict=v.status, comment=v.comment, created_at=self._now()))
+        _set_verdict(s, item, v.status)
+        doc.data = self.tenant.seal(new)
         row.total_score = float(new["total_score"])
         row.grade = new["grade"]
         row.has_fatal = bool(new["has_fatal"])
         row.has_non_fatal_error = bool(new["has_non_fatal_error"])
         row.needs_review = bool(new["needs_review"])
         row.human_reviewed = True
+        return _summary(data, item.criterion_id), new
 
     # --- disputes -----------------------------------------------------------------------------
     def raise_dispute(self, scorecard_id: int, criterion_id: str, reason: str, *,
@@ -243,11 +239,7 @@ class ReviewDesk:
             raise ReviewError("a dispute needs a reason")
         with self.tenant.session() as s:
             row = self._row(s, scorecard_id)
-            item_id = s.scalar(select(ScorecardItemRow.id).where(
-                ScorecardItemRow.scorecard_id == row.id,
-                ScorecardItemRow.criterion_id == criterion_id))
-            if item_id is None:
-                raise NotFoundError(f"scorecard {scorecard_id} has no criterion {criterion_id!r}")
+            item_id = _item(s, row, criterion_id).id
             if s.scalar(select(Dispute.id).where(Dispute.scorecard_item_id == item_id,
                                                  Dispute.status == "open")) is not None:
                 raise ReviewConflictError(f"{criterion_id} of scorecard {scorecard_id} is already "
@@ -287,15 +279,8 @@ class ReviewDesk:
             after: dict[str, Any] = {"status": decision, "comment": comment}
             if decision == "upheld":
                 v = HumanVerdict(verdict, decided_by, f"dispute {dispute_id}: {comment}",
-                                 self._now().isoformat(timespec="seconds") + "Z")
-                doc = _document(s, row)
-                before = _summary(self.tenant.unseal(doc.data), item.criterion_id)
-                new = self._rescore(row, doc, {item.criterion_id: v})
-                s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item.id,
-                             reviewer=decided_by, verdict=verdict, comment=v.comment,
-                             created_at=self._now()))
-                _set_verdict(s, item, verdict)
-                self._store(row, doc, self.tenant.seal(new), new)
+                                 self._stamp())
+                before, new = self._apply_verdict(s, row, item, v)
                 after.update(_summary(new, item.criterion_id))
                 after["before"] = before
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=decided_by, action="dispute.decide",
@@ -304,14 +289,17 @@ class ReviewDesk:
             s.flush()
             return _dispute_record(d, row, item.criterion_id)
 
-    def disputes(self, *, status: str = "") -> list[DisputeRecord]:
-        """Disputes (of this desk's view), newest first."""
+    def disputes(self, *, status: str = "", scorecard_id: int | None = None
+                 ) -> list[DisputeRecord]:
+        """Disputes (of this desk's view, optionally of one scorecard), newest first."""
         stmt = (select(Dispute, ScorecardRow, ScorecardItemRow.criterion_id)
                 .join(ScorecardItemRow, ScorecardItemRow.id == Dispute.scorecard_item_id)
                 .join(ScorecardRow, ScorecardRow.id == ScorecardItemRow.scorecard_id)
                 .order_by(Dispute.id.desc()))
         if status:
             stmt = stmt.where(Dispute.status == status)
+        if scorecard_id is not None:
+            stmt = stmt.where(ScorecardRow.id == scorecard_id)
         if self.only_agent:
             stmt = stmt.where(ScorecardRow.agent_id == self.only_agent)
         with self.tenant.session() as s:
@@ -360,6 +348,14 @@ class ReviewDesk:
             return [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
                      "action": e.action, "entity": e.entity, "entity_id": e.entity_id,
                      "before": e.before, "after": e.after} for e in s.scalars(stmt)]
+
+
+def _item(s: ScopedSession, row: ScorecardRow, criterion_id: str) -> ScorecardItemRow:
+    item = s.scalar(select(ScorecardItemRow).where(ScorecardItemRow.scorecard_id == row.id,
+                                                   ScorecardItemRow.criterion_id == criterion_id))
+    if item is None:
+        raise NotFoundError(f"scorecard {row.id} has no criterion {criterion_id!r}")
+    return item
 
 
 def _set_verdict(s: ScopedSession, item: ScorecardItemRow, verdict: str) -> None:

@@ -391,9 +391,9 @@ class TenantStore:
             if call is None:
                 raise NotFoundError(f"tenant {self.tenant_id!r} has no call {card.call_id!r}; "
                                     "store the conversation first")
+            call_cards = select(ScorecardRow.id).where(ScorecardRow.call_id == card.call_id)
             # The call's current failing items stop counting; the new card's start.
-            bump_failures(s, self.tenant_id, current_failing_keys(
-                s, select(ScorecardRow.id).where(ScorecardRow.call_id == card.call_id)), -1)
+            bump_failures(s, self.tenant_id, current_failing_keys(s, call_cards), -1)
             old = s.scalar(select(ScorecardRow).where(
                 ScorecardRow.call_id == card.call_id, ScorecardRow.rubric_id == card.rubric_id,
                 ScorecardRow.rubric_version == card.rubric_version))
@@ -407,8 +407,8 @@ class TenantStore:
             s.execute(update(ScorecardRow).where(ScorecardRow.call_id == card.call_id)
                       .values(current=False), execution_options={"synchronize_session": False})
             s.execute(update(ScorecardItemRow).where(ScorecardItemRow.scorecard_id.in_(
-                select(ScorecardRow.id).where(ScorecardRow.call_id == card.call_id)))
-                .values(current=False), execution_options={"synchronize_session": False})
+                call_cards)).values(current=False),
+                execution_options={"synchronize_session": False})
             row = ScorecardRow(
                 tenant_id=self.tenant_id, call_id=card.call_id, rubric_id=card.rubric_id,
                 rubric_version=card.rubric_version, total_score=card.total_score,

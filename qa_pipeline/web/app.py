@@ -29,8 +29,7 @@ from qa_pipeline.errors import (
     ReviewError,
     StoreError,
 )
-from qa_pipeline.privacy import redact_conversation, redact_scorecard
-from qa_pipeline.privacy.vault import display_kinds
+from qa_pipeline.privacy.vault import display_kinds, for_display
 from qa_pipeline.review.audio_access import clip_wav, recording_path
 from qa_pipeline.review.calibration import calibration, disagreements
 from qa_pipeline.review.cases import CaseLibrary, CaseQuery
@@ -237,15 +236,12 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     # --- call page ----------------------------------------------------------------------------
     def call_bundle(d: ReviewDesk, scorecard_id: int) -> dict[str, Any]:
-        card = d.card(scorecard_id)
-        conv, _ = d.tenant.conversation(card["call_id"])
-        kinds = display_kinds(d.tenant.tenant_id)
-        if kinds is not None:  # stored encrypted, shown redacted
-            conv, _ = redact_conversation(conv, kinds)
-            card, _ = redact_scorecard(card, kinds)
+        stored = d.card(scorecard_id)
+        conv, card, _ = for_display(d.tenant.tenant_id,
+                                    d.tenant.conversation(stored["call_id"])[0], stored)
         return {"card": card, "conversation": conv.to_dict(),
                 "audit": d.audit_trail(scorecard_id),
-                "disputes": [_row(x) for x in d.disputes() if x.scorecard_id == scorecard_id]}
+                "disputes": [_row(x) for x in d.disputes(scorecard_id=scorecard_id)]}
 
     @app.get("/api/t/{tenant}/scorecards/{scorecard_id}")
     def api_scorecard(tenant: str, scorecard_id: int, user: User) -> dict[str, Any]:
@@ -260,15 +256,13 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     @app.get("/api/t/{tenant}/calls/{call_id}/audio")
     def api_audio(tenant: str, call_id: str, user: User) -> Response:
         d = desk(user, tenant)
-        d.card_for_call(call_id)  # 404 unless this user may see the call's scorecard
+        d.scorecard_id_for_call(call_id)  # 404 unless this user may see the call's scorecard
         call = d.tenant.call(call_id)
         path = recording_path(call.source_uri, settings.audio_roots, settings.base_dir)
         headers = {"Cache-Control": "private, no-store"}
-        kinds = display_kinds(tenant)
-        if kinds is not None:
+        if display_kinds(tenant) is not None:
             # Stored encrypted, shown redacted: the words that said personal data are beeped.
-            conv, _ = d.tenant.conversation(call_id)
-            _, spans = redact_conversation(conv, kinds)
+            _, _, spans = for_display(tenant, d.tenant.conversation(call_id)[0])
             return Response(clip_wav(path, 0.0, float("inf"), beeps=spans),
                             media_type="audio/wav", headers=headers)
         return FileResponse(path, media_type=_audio_type(path), headers=headers)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import zipfile
 
 import numpy as np
@@ -20,12 +19,11 @@ from fastapi.testclient import TestClient
 from qa_pipeline.errors import ConfigError, StoreError
 from qa_pipeline.privacy.vault import Vault, is_sealed, tenant_key
 from qa_pipeline.review import UserDirectory
-from qa_pipeline.runner import BatchRunner, FrontEndCache, RunOptions, list_sources
+from qa_pipeline.runner import FrontEndCache
 from qa_pipeline.store import Store
 from qa_pipeline.web import WebSettings, create_app
 from tests.conftest import REPO
-from tests.unit.test_privacy_policy import PiiFrontEnd
-from tests.unit.test_runner import voice
+from tests.unit.test_privacy_policy import policy_tenant, run
 
 NUMBER = b"13800138000"
 KEY = Fernet.generate_key().decode()
@@ -54,22 +52,10 @@ def test_vault_round_trip_and_refusals(tmp_path, monkeypatch):
 
 @pytest.fixture
 def vault_tenant(tmp_path, monkeypatch):
-    d = tmp_path / "tenants"
-    d.mkdir()
-    shutil.copy(REPO / "tenants" / "default.yaml", d / "default.yaml")
-    (d / "vault_co.yaml").write_text(
-        "id: vault_co\nrubrics: {en: rubrics/customer_service_en.yaml}\n"
-        "privacy: {mode: encrypt_and_redact_on_display}\n", encoding="utf-8")
-    monkeypatch.setenv("QA_PIPELINE_TENANTS_DIR", str(d))
+    inbox = policy_tenant(tmp_path, monkeypatch, "vault_co",
+                          "{mode: encrypt_and_redact_on_display}")
     monkeypatch.setenv("QA_PIPELINE_TENANT_KEY_VAULT_CO", KEY)
-    inbox = tmp_path / "in"
-    inbox.mkdir()
-    for i in range(2):
-        sf.write(inbox / f"c{i}.wav", voice(5, i), 8000)
-    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
-    opts = RunOptions(cache_dir=tmp_path / "cache", out_dir=tmp_path / "out")
-    report = BatchRunner(store, opts, frontend_factory=lambda t, o: PiiFrontEnd(t, o)).run(
-        list_sources([inbox], "vault_co"))
+    store, report = run(tmp_path, inbox, "vault_co")
     assert len(report.processed) == 2
     return store, report, inbox
 

@@ -32,20 +32,28 @@ class PiiFrontEnd(ScriptedFrontEnd):
                                                             *conv.utterances[2:]))
 
 
-@pytest.fixture
-def tenants(tmp_path, monkeypatch):
+def policy_tenant(tmp_path, monkeypatch, tenant_id, privacy):
+    """A tenants folder with ``default`` and ``tenant_id`` (``privacy``: its YAML flow map)
+    and an inbox of two recordings; returns the inbox.
+    """
     d = tmp_path / "tenants"
     d.mkdir()
     shutil.copy(REPO / "tenants" / "default.yaml", d / "default.yaml")
-    (d / "private_co.yaml").write_text(
-        "id: private_co\nrubrics: {en: rubrics/customer_service_en.yaml}\n"
-        "privacy: {mode: redact_before_storage, retention_days: 30}\n", encoding="utf-8")
+    (d / f"{tenant_id}.yaml").write_text(
+        f"id: {tenant_id}\nrubrics: {{en: rubrics/customer_service_en.yaml}}\n"
+        f"privacy: {privacy}\n", encoding="utf-8")
     monkeypatch.setenv("QA_PIPELINE_TENANTS_DIR", str(d))
     inbox = tmp_path / "in"
     inbox.mkdir()
     for i in range(2):
         sf.write(inbox / f"c{i}.wav", voice(5, i), 8000)
     return inbox
+
+
+@pytest.fixture
+def tenants(tmp_path, monkeypatch):
+    return policy_tenant(tmp_path, monkeypatch, "private_co",
+                         "{mode: redact_before_storage, retention_days: 30}")
 
 
 def run(tmp_path, inbox, tenant, **kw):
