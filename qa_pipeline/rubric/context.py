@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import CompiledMatcher
+from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
 
 if TYPE_CHECKING:
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from qa_pipeline.conversation.metrics import ConversationMetrics
     from qa_pipeline.emotion import AcousticTrack, EmotionSummary
     from qa_pipeline.rubric.embeddings import Embedder
+    from qa_pipeline.rubric.phrase_index import PhraseIndex
     from qa_pipeline.sentiment import SentimentTrack
 
 
@@ -39,6 +42,21 @@ class EvaluationContext:
     _matched: dict[int, dict[int, MatchHit | None]] = field(default_factory=dict, repr=False)
     _scopes: dict[tuple[Role | None, float | None, float | None], tuple[Utterance, ...]] = field(
         default_factory=dict, repr=False)
+    # (utterance index, matched text) -> mean probability of the matched words.
+    _word_probability: dict[tuple[int, str], float] = field(default_factory=dict, repr=False)
+    # Per matcher id, from one scan of the call (see use_index): utterance index -> phrase of
+    # the first exact hit, and pinyin phrase position -> window starts worth scoring.
+    _exact: dict[int, dict[int, str]] = field(default_factory=dict, repr=False)
+    _pinyin: dict[int, dict[int, set[int]]] = field(default_factory=dict, repr=False)
+
+    def use_index(self, index: PhraseIndex) -> None:
+        """Scan the call for all of ``index``'s matchers now, in one pass (rules then look
+        their hits up instead of scanning once per phrase list).
+        """
+        if not all(id(m) in self._exact for m in index.matchers):
+            scan = index.scan(self.text)
+            self._exact.update(scan.exact)
+            self._pinyin.update(scan.pinyin)
 
     @cached_property
     def text(self) -> CallText:
@@ -51,13 +69,23 @@ class EvaluationContext:
         policy averages them over the utterances a verdict considered, for many criteria).
         """
         utts = self.conversation.utterances
-        return ([sum(w.probability for w in u.words) for u in utts], [len(u.words) for u in utts],
+        return ([sum(map(_PROBABILITY, u.words)) for u in utts], [len(u.words) for u in utts],
                 [u.role_confidence for u in utts])
 
     @property
     def normalized(self) -> tuple[str, ...]:
         """Normalised text per utterance (computed once, shared by all rules)."""
         return self.text.normalized
+
+    def word_probability(self, utterance: Utterance, hit: MatchHit | None) -> float:
+        """:func:`matched_word_probability`, once per utterance and matched text (several
+        criteria often quote the same words).
+        """
+        key = (utterance.index, hit.matched_text if hit is not None else "")
+        value = self._word_probability.get(key)
+        if value is None:
+            value = self._word_probability[key] = matched_word_probability(utterance, hit)
+        return value
 
     def hit(self, matcher: CompiledMatcher, index: int) -> MatchHit | None:
         """The matcher's hit in one utterance, or None."""
@@ -74,16 +102,22 @@ class EvaluationContext:
         done = self._matched.setdefault(id(matcher), {})
         todo = [u.index for u in utterances if u.index not in done]
         if todo:
+            if id(matcher) not in self._exact:
+                from qa_pipeline.rubric.phrase_index import own_index
+
+                self.use_index(own_index(matcher))
             call = self.text
-            span = (call.offsets[min(todo)], call.end_of(max(todo)))
-            found = matcher.find_exact_all(call, *span)
+            exact = self._exact[id(matcher)]
+            by_norm = matcher.by_norm
+            found = {i: MatchHit(by_norm[norm], "exact", 1.0, norm)
+                     for i in todo if (norm := exact.get(i)) is not None}
             if matcher.tolerant:
                 rest = [i for i in todo if i not in found]
                 if rest and matcher.options.fuzzy is not None:
                     found.update(matcher.fuzzy_hits({i: call.normalized[i] for i in rest}))
                     rest = [i for i in rest if i not in found]
                 if rest and matcher.pinyin_phrases:
-                    found.update(matcher.pinyin_hits(call, rest))
+                    found.update(matcher.pinyin_hits(call, rest, self._pinyin[id(matcher)]))
                     rest = [i for i in rest if i not in found]
                 if rest and matcher.patterns:
                     utts = self.conversation.utterances
@@ -133,3 +167,28 @@ class EvaluationContext:
             else:
                 self._embeddings["__embedder__"] = self.embedder_factory()
         return self._embeddings["__embedder__"]  # type: ignore[return-value]
+
+
+_PROBABILITY = attrgetter("probability")
+
+
+def matched_word_probability(utterance: Utterance, hit: MatchHit | None) -> float:
+    """Mean ASR probability of the words that make up the match (the whole utterance when
+    the match cannot be located word by word).
+    """
+    if not utterance.words:
+        return 1.0
+    if hit is not None and hit.matched_text:
+        target = hit.matched_text.replace(" ", "")
+        covered = [w.probability for w, n in zip(
+            utterance.words, _compact_words(tuple(w.text for w in utterance.words)), strict=True)
+            if n and n in target]
+        if covered:
+            return sum(covered) / len(covered)
+    return utterance.mean_word_probability
+
+
+@lru_cache(maxsize=4096)
+def _compact_words(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Each word normalised without spaces."""
+    return tuple(normalize(w).replace(" ", "") for w in words)

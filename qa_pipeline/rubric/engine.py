@@ -80,13 +80,15 @@ def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[flo
     if quoted:
         # Several quotes support one verdict: the best-transcribed one carries it.
         return (max(e.word_probability for e in quoted), max(e.role_confidence for e in quoted))
-    if outcome.considered:
+    considered = outcome.considered
+    if considered:
         sums, counts, roles = ctx.word_stats
-        considered = [i for i in outcome.considered if 0 <= i < len(sums)]
+        if min(considered) < 0 or max(considered) >= len(sums):
+            considered = tuple(i for i in considered if 0 <= i < len(sums))
         if considered:
-            n_words = sum(counts[i] for i in considered)
-            wp = sum(sums[i] for i in considered) / n_words if n_words else 1.0
-            return wp, min(roles[i] for i in considered)
+            n_words = sum(map(counts.__getitem__, considered))
+            wp = sum(map(sums.__getitem__, considered)) / n_words if n_words else 1.0
+            return wp, min(map(roles.__getitem__, considered))
     return None
 
 
@@ -111,7 +113,8 @@ def review_reason(outcome: RuleOutcome, thresholds: ReviewThresholds,
 def evaluate_criterion(rubric: Rubric, section: Section, criterion: Criterion,
                        ctx: EvaluationContext) -> CriterionResult:
     """Run one criterion's rule and apply the review policy."""
-    outcome = criterion.parsed_rule.evaluate(ctx)
+    rule = criterion.parsed_rule
+    outcome = rule.evaluate(ctx)
     thresholds = criterion.review or rubric.review.for_severity(criterion.severity)
     reason = review_reason(outcome, thresholds, ctx)
     return CriterionResult(
@@ -120,7 +123,7 @@ def evaluate_criterion(rubric: Rubric, section: Section, criterion: Criterion,
         description=criterion.description,
         severity=criterion.severity,
         kind=criterion.kind,
-        rule_type=criterion.parsed_rule.rule_type.name,
+        rule_type=rule.rule_type.name,
         status=Status.NEEDS_REVIEW if reason else outcome.status,
         provisional_status=outcome.status,
         evidence=outcome.evidence,
@@ -132,5 +135,6 @@ def evaluate_criterion(rubric: Rubric, section: Section, criterion: Criterion,
 
 def evaluate(rubric: Rubric, ctx: EvaluationContext) -> RubricResult:
     """Evaluate every criterion of ``rubric``."""
+    ctx.use_index(rubric.phrase_index)
     results = tuple(evaluate_criterion(rubric, s, c, ctx) for s, c in rubric.criteria())
     return RubricResult(rubric.id, str(rubric.version), results)

@@ -96,6 +96,29 @@ class _SyllableTable:
 _TABLE = _SyllableTable()
 
 
+def syllable_names() -> list[str]:
+    """Every syllable name seen so far, by id (grows as new characters are seen)."""
+    return _TABLE.names
+
+
+# (syllable id, strict) -> (names checked so far, ids of the close ones among them)
+_NEIGHBOURS: dict[tuple[int, bool], tuple[int, list[int]]] = {}
+
+
+def close_syllables(syllable_id: int, strict: bool) -> list[int]:
+    """Ids of the syllables seen so far that :func:`_pinyin_score` accepts in place of
+    ``syllable_id`` (itself excluded). Names only grow, so each is checked once.
+    """
+    names = _TABLE.names
+    checked, found = _NEIGHBOURS.get((syllable_id, strict), (2, []))
+    if checked < len(names):
+        name = names[syllable_id]
+        found = found + [j for j in range(checked, len(names))
+                         if j != syllable_id and _syllables_close(name, names[j], strict)]
+        _NEIGHBOURS[(syllable_id, strict)] = (len(names), found)
+    return found
+
+
 def syllable_ids(text: str) -> np.ndarray:
     """One syllable id per character of ``text`` (equal ids: same merged pinyin)."""
     return _TABLE.ids_of(text)
@@ -167,19 +190,6 @@ class CompiledMatcher:
         """Whether fuzzy, pinyin or regex matching is configured."""
         return bool(self.options.fuzzy is not None or self.pinyin_phrases or self.patterns)
 
-    def find_exact_all(self, call: CallText, start: int = 0,
-                       end: int | None = None) -> dict[int, MatchHit]:
-        """Exact hits of a call's utterances (index -> first hit) in one regular-expression
-        scan of :attr:`CallText.joined`; ``start`` / ``end`` limit the scan to a stretch that
-        begins and ends at utterance boundaries.
-        """
-        hits: dict[int, MatchHit] = {}
-        for m in self._exact_matches(call.joined, start, end):
-            i = call.utterance_at(m.start())
-            if i not in hits:
-                hits[i] = MatchHit(self.by_norm[m.group(0)], "exact", 1.0, m.group(0))
-        return hits
-
     def _exact_matches(self, text: str, start: int = 0,
                        end: int | None = None) -> Iterator[re.Match[str]]:
         """Exact matches in ``text[start:end]`` that do not start inside a word."""
@@ -236,38 +246,49 @@ class CompiledMatcher:
 
         Per utterance and phrase the test is a partial-ratio gate plus :func:`_fuzzy`. Most
         pairs cannot pass, so utterances at least as long as the phrase are screened together:
-        one alignment over their joined text, at the lower bound ``t / (2 - t)`` that any
-        single passing utterance guarantees there (a window cut at an utterance edge scores
-        less in the joined text), names the utterances to test one by one; they leave the
-        joined text and the alignment repeats until nothing reaches the bound. Utterances
-        shorter than the phrase are tested one by one when long enough to reach ``t`` at all.
+        one alignment over the joined text of all of them, at the lower bound ``t / (2 - t)``
+        that any single passing utterance guarantees there (a window cut at an utterance edge
+        scores less in the joined text), names the utterances to test one by one; the
+        alignment then repeats on the stretches before and after them until no stretch
+        reaches the bound. Utterances shorter than the phrase are tested one by one when long
+        enough to reach ``t`` at all.
         """
         threshold = self.options.fuzzy
-        if threshold is None:
+        if threshold is None or not texts:
             return {}
         cutoff = threshold * 100
         bound = 100 * threshold / (2 - threshold) - 1e-6
-        by_length = sorted(texts, key=lambda i: len(texts[i]))
-        lengths = [len(texts[i]) for i in by_length]
+        order = sorted(texts)
+        lengths = [len(texts[i]) for i in order]
+        by_length = sorted(range(len(order)), key=lengths.__getitem__)
+        sorted_lengths = [lengths[k] for k in by_length]
+        joined = SEPARATOR.join([texts[i] for i in order])
+        starts = list(itertools.accumulate((n + len(SEPARATOR) for n in lengths), initial=0))
         found: dict[int, MatchHit] = {}
         for p_norm in self.normalized_phrases:
             m = len(p_norm)
-            first = bisect.bisect_left(lengths, threshold * m / (2 - threshold))
-            middle = bisect.bisect_left(lengths, m)
-            to_test = [i for i in by_length[first:middle] if i not in found]
-            long = [i for i in by_length[middle:] if i not in found]
-            while long:
-                window = fuzz.partial_ratio_alignment(
-                    p_norm, SEPARATOR.join([texts[i] for i in long]), score_cutoff=bound)
-                if window is None:
-                    break
-                starts = list(itertools.accumulate(
-                    (len(texts[i]) + len(SEPARATOR) for i in long), initial=0))
-                a = bisect.bisect_right(starts, window.dest_start) - 1
-                b = max(a + 1, bisect.bisect_left(starts, window.dest_end))
-                to_test.extend(long[a:b])
-                del long[a:b]
-            for i in sorted(to_test):
+            first = bisect.bisect_left(sorted_lengths, threshold * m / (2 - threshold))
+            middle = bisect.bisect_left(sorted_lengths, m)
+            to_test = [order[k] for k in by_length[first:middle] if order[k] not in found]
+            if middle < len(order):
+                # Stretches of utterances (positions in ``order``) still to screen.
+                stretches = [(0, len(order))]
+                while stretches:
+                    lo, hi = stretches.pop()
+                    window = fuzz.partial_ratio_alignment(
+                        p_norm, joined[starts[lo]:starts[hi] - len(SEPARATOR)],
+                        score_cutoff=bound)
+                    if window is None:
+                        continue
+                    a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1
+                    b = max(a + 1, bisect.bisect_left(starts, starts[lo] + window.dest_end))
+                    to_test.extend(order[k] for k in range(a, b)
+                                   if lengths[k] >= m and order[k] not in found)
+                    if lo < a:
+                        stretches.append((lo, a))
+                    if b < hi:
+                        stretches.append((b, hi))
+            for i in to_test:
                 text = texts[i]
                 # partial_ratio bounds the window scores from above: a cheap, exact gate.
                 if fuzz.partial_ratio(p_norm, text, score_cutoff=cutoff):
@@ -276,33 +297,26 @@ class CompiledMatcher:
                         found[i] = MatchHit(self.by_norm[p_norm], "fuzzy", hit[0], hit[1])
         return found
 
-    def pinyin_hits(self, call: CallText, indices: list[int]) -> dict[int, MatchHit]:
+    def pinyin_hits(self, call: CallText, indices: Iterable[int],
+                    candidates: Mapping[int, Iterable[int]]) -> dict[int, MatchHit]:
         """Pinyin hits among a call's utterances ``indices`` (Chinese ones only): each gets the
         first phrase, in list order, with a window that matches, and that phrase's best window.
 
-        Windows are only tried where :func:`_pinyin_anchors` match in the call's syllable
-        codes (one scan over the stretch ``indices`` cover), not at every character.
+        ``candidates`` maps a phrase's position in :attr:`pinyin_phrases` to the window starts
+        (in :attr:`CallText.joined`) worth scoring: every window that can pass must be among
+        them (:class:`~qa_pipeline.rubric.phrase_index.PhraseIndex` finds them in one scan).
         """
         hits: dict[int, MatchHit] = {}
         wanted = {i for i in indices if call.chinese[i]}
-        if not self.pinyin_phrases or not wanted:
+        if not wanted:
             return hits
-        codes = call.syllable_codes
-        lo, hi = call.offsets[min(wanted)], call.end_of(max(wanted))
-        for phrase, _, p_ids in self.pinyin_phrases:
+        for position, (phrase, _, p_ids) in enumerate(self.pinyin_phrases):
             n = len(p_ids)
             by_utterance: dict[int, list[int]] = {}
-            seen: set[int] = set()
-            for anchors, offset in _pinyin_anchors(p_ids):
-                m = anchors.search(codes, lo + offset, hi)
-                while m is not None:
-                    start = m.start() - offset
-                    if start not in seen:
-                        seen.add(start)
-                        i = call.utterance_at(start)
-                        if i in wanted and i not in hits and start + n <= call.end_of(i):
-                            by_utterance.setdefault(i, []).append(start)
-                    m = anchors.search(codes, m.start() + 1, hi)
+            for start in candidates.get(position, ()):
+                i = call.utterance_at(start)
+                if i in wanted and i not in hits and start + n <= call.end_of(i):
+                    by_utterance.setdefault(i, []).append(start)
             for i, starts in by_utterance.items():
                 best = self._best_pinyin_window(p_ids, call.syllables, sorted(starts))
                 if best is not None:
@@ -372,58 +386,6 @@ def syllable_codes(ids: np.ndarray) -> str:
 
 _WORD_CHAR = re.compile("[a-z0-9]")
 _CODE_SHIFT = 0x800  # ids from 0xD800 on skip the surrogate block, which str cannot hold
-
-
-def _pinyin_anchors(p_ids: tuple[int, ...]) -> tuple[tuple[re.Pattern[str], int], ...]:
-    """Regular expressions over syllable codes, each with an offset, whose matches (at
-    position ``m.start() - offset``) mark every window that can pass :func:`_pinyin_score`.
-
-    Every alternative starts with a fixed syllable, so the scan skips most of the call in C.
-    Two-syllable phrases list the confusable syllables themselves (a wildcard next to one
-    common syllable such as 您 would stop everywhere); longer phrases put a wildcard at the
-    mismatch positions and are verified afterwards. Alternatives with the same offset share
-    one expression: whichever of them matches first, the window is the same.
-    """
-    version = len(_TABLE.names)
-    cached = _ANCHORS.get(p_ids)
-    if cached is not None and (cached[1] == version or len(p_ids) > 2):
-        return cached[0]
-    codes = [re.escape(syllable_code(i)) for i in p_ids]
-    any_code = f"[^{re.escape(syllable_code(1))}]"
-    n = len(p_ids)
-    by_offset: dict[int, list[str]] = {0: ["".join(codes)]}
-    if n == 2:
-        for k in (0, 1):
-            close = _strict_neighbours(_TABLE.names[p_ids[k]])
-            if close:
-                cls = "[" + "".join(re.escape(syllable_code(i)) for i in close) + "]"
-                by_offset[0].append(cls + codes[1] if k == 0 else codes[0] + cls)
-    elif n > 2:
-        for wild in itertools.combinations(range(n), _allowed_mismatches(n)):
-            lead = 0
-            while lead in wild:
-                lead += 1  # start at the first fixed syllable
-            parts = [any_code if k in wild else codes[k] for k in range(lead, n)]
-            by_offset.setdefault(lead, []).append("".join(parts))
-    anchors = tuple((re.compile("|".join(alts)), offset) for offset, alts in by_offset.items())
-    _ANCHORS[p_ids] = (anchors, version)
-    return anchors
-
-
-_ANCHORS: dict[tuple[int, ...], tuple[tuple[tuple[re.Pattern[str], int], ...], int]] = {}
-
-
-def _strict_neighbours(syllable: str) -> list[int]:
-    """Ids of seen syllables that may stand for ``syllable`` in a two-syllable phrase."""
-    initial, final = _split_syllable(syllable)
-    out = []
-    for group in _CONFUSABLE:
-        if initial in group:
-            for other in sorted(group - {initial}):
-                sid = _TABLE.ids.get(other + final)
-                if sid is not None and _syllables_close(syllable, other + final, True):
-                    out.append(sid)
-    return out
 
 
 def _allowed_mismatches(n: int) -> int:

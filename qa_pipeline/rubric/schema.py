@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from qa_pipeline.rubric.registry import ParsedRule
+
+if TYPE_CHECKING:
+    from qa_pipeline.rubric.phrase_index import PhraseIndex
 
 Severity = Literal["fatal", "non_fatal"]
 
@@ -106,6 +109,16 @@ class Rubric(_Strict):
     grade_bands: tuple[GradeBand, ...] = DEFAULT_GRADE_BANDS
     review: ReviewPolicy = ReviewPolicy()
     sections: tuple[Section, ...] = Field(..., min_length=1)
+    _phrase_index: PhraseIndex | None = PrivateAttr(None)
+
+    @property
+    def phrase_index(self) -> PhraseIndex:
+        """Every exact phrase of the rubric in one automaton (built on first use)."""
+        if self._phrase_index is None:
+            from qa_pipeline.rubric.phrase_index import PhraseIndex, matchers_of
+
+            self._phrase_index = PhraseIndex(matchers_of(c.parsed_rule for _, c in self.criteria()))
+        return self._phrase_index
 
     @property
     def ref(self) -> str:

@@ -1,5 +1,6 @@
-"""Call-level matching (CallText, one scan per matcher) must give exactly what matching each
-utterance on its own gives; these tests compare the two on generated calls."""
+"""Call-level matching (CallText, one scan of the call for all phrase lists) must give exactly
+what matching each utterance on its own gives; these tests compare the two on generated
+calls."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from qa_pipeline.rubric.matching import (
     syllable_code,
     syllable_ids,
 )
+from qa_pipeline.rubric.phrase_index import PhraseIndex
 from qa_pipeline.text import normalize, normalize_many
 
 TRICKY = [
@@ -133,8 +135,9 @@ def test_pinyin_call_scan_finds_exactly_the_per_utterance_hits():
             utts.append(text)
         call = CallText(tuple(utts))
         indices = sorted(rng.sample(range(len(utts)), rng.randint(1, len(utts))))
+        candidates = PhraseIndex((matcher,)).pinyin_candidates(call)[id(matcher)]
         got = {i: (h.pattern, h.score, h.matched_text)
-               for i, h in matcher.pinyin_hits(call, indices).items()}
+               for i, h in matcher.pinyin_hits(call, indices, candidates).items()}
         expected = {}
         for i in indices:
             norm = call.normalized[i]
@@ -147,6 +150,34 @@ def test_pinyin_call_scan_finds_exactly_the_per_utterance_hits():
         assert got == expected, utts
         total += len(got)
     assert total > 50
+
+
+def test_one_scan_for_many_phrase_lists_equals_each_list_on_each_utterance():
+    # Overlapping lists (a phrase inside another, shared phrases, mixed scripts) and English
+    # word boundaries: the rubric-wide automaton must pick, per list and utterance, the hit
+    # that list's own regular expression picks.
+    rng = random.Random(23)
+    lists = [("thank you", "thank you for calling", "you"), ("you for", "calling", "call"),
+             ("客服", "客服电话", "服务"), ("vip客服", "ok", "for calling"), ("a", "an", "banana")]
+    matchers = [CompiledMatcher(p, (), MatchOptions()) for p in lists]
+    index = PhraseIndex(matchers)
+    words = ["thank", "you", "for", "calling", "calls", "yous", "客服", "电话", "服务", "vip",
+             "ok", "okay", "banana", "a", "an", "bananas", "1", "x"]
+    total = 0
+    for _ in range(300):
+        utts = [(" " if rng.random() < 0.7 else "").join(
+            rng.choice(words) for _ in range(rng.randint(0, 8))) for _ in range(rng.randint(1, 9))]
+        call = CallText(tuple(utts))
+        exact = index.exact_hits(call)
+        for matcher in matchers:
+            expected = {}
+            for i, norm in enumerate(call.normalized):
+                m = next(matcher._exact_matches(norm), None)
+                if m is not None:
+                    expected[i] = m.group(0)
+            assert exact[id(matcher)] == expected, (matcher.normalized_phrases, utts)
+            total += len(expected)
+    assert total > 500
 
 
 def test_syllable_ids_are_per_merged_syllable():

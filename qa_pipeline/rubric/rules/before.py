@@ -52,12 +52,12 @@ def before(spec: BeforeSpec, ctx: EvaluationContext) -> RuleOutcome:
     target_pos = first_u.text.find(first_hit.matched_text)
     earlier = [(u, h) for u, h in anchors if u.start_s < first_u.start_s or (
         u.index == first_u.index and u.text.find(h.matched_text) < target_pos)]
-    target_ev = evidence_for(first_u, first_hit, "target")
+    target_ev = evidence_for(ctx, first_u, first_hit, "target")
     if earlier:
         u, h = earlier[0]
-        return RuleOutcome(Status.PASS, (evidence_for(u, h, "anchor"), target_ev),
+        return RuleOutcome(Status.PASS, (evidence_for(ctx, u, h, "anchor"), target_ev),
                            "anchor precedes target", (u.index, first_u.index))
-    late = tuple(evidence_for(u, h, "late anchor") for u, h in anchors[:1])
+    late = tuple(evidence_for(ctx, u, h, "late anchor") for u, h in anchors[:1])
     return RuleOutcome(Status.FAIL, (target_ev, *late),
                        "target occurs before any anchor" + (" (anchor came later)" if late else ""),
                        tuple(u.index for u in ctx.conversation.utterances

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa_pipeline.rubric.context import EvaluationContext
-from qa_pipeline.rubric.matching import CompiledMatcher, MatchOptions, compile_matcher, normalize
+from qa_pipeline.rubric.matching import CompiledMatcher, MatchOptions, compile_matcher
 from qa_pipeline.types import Evidence, MatchHit, Role, Status, Utterance
 
 RoleName = Literal["agent", "customer", "any"]
@@ -52,24 +52,26 @@ class Matching(BaseModel):
     fuzzy: float | None = Field(None, ge=0.5, le=1.0,
                                 description="edit similarity threshold for fuzzy matching")
     pinyin: bool = Field(False, description="homophone-tolerant matching of Chinese phrases")
-    _compiled: CompiledMatcher | None = PrivateAttr(None)
 
     @field_validator("patterns")
     @classmethod
     def _compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return compile_check(value)
 
-    def matcher(self) -> CompiledMatcher:
+    @cached_property
+    def compiled_matcher(self) -> CompiledMatcher:
         """The compiled matcher for this block (compiled once per spec)."""
-        if self._compiled is None:
-            self._compiled = compile_matcher(self.phrases, self.patterns,
-                                             MatchOptions(fuzzy=self.fuzzy, pinyin=self.pinyin))
-        return self._compiled
+        return compile_matcher(self.phrases, self.patterns,
+                               MatchOptions(fuzzy=self.fuzzy, pinyin=self.pinyin))
+
+    def matcher(self) -> CompiledMatcher:
+        """The compiled matcher for this block."""
+        return self.compiled_matcher
 
     def hits(self, utterances: tuple[Utterance, ...], ctx: EvaluationContext
              ) -> list[tuple[Utterance, MatchHit]]:
         """(utterance, hit) for each of ``utterances`` that matches, in order."""
-        found = ctx.hits(self.matcher(), utterances)
+        found = ctx.hits(self.compiled_matcher, utterances)
         return [(u, found[u.index]) for u in utterances if u.index in found]
 
 
@@ -89,7 +91,8 @@ def require_or_forbid(mode: str, found: bool, what: str) -> tuple[Status, str]:
         Status.PASS, f"no forbidden {what} found")
 
 
-def evidence_for(utterance: Utterance, hit: MatchHit | None, note: str = "") -> Evidence:
+def evidence_for(ctx: EvaluationContext, utterance: Utterance, hit: MatchHit | None,
+                 note: str = "") -> Evidence:
     """Evidence quoting an utterance; word probability from the words the match covers."""
     return Evidence(
         utterance_index=utterance.index,
@@ -97,35 +100,11 @@ def evidence_for(utterance: Utterance, hit: MatchHit | None, note: str = "") -> 
         start_s=utterance.start_s,
         end_s=utterance.end_s,
         quote=utterance.text,
-        word_probability=matched_word_probability(utterance, hit),
+        word_probability=ctx.word_probability(utterance, hit),
         role_confidence=utterance.role_confidence,
         match=hit,
         note=note,
     )
-
-
-def matched_word_probability(utterance: Utterance, hit: MatchHit | None) -> float:
-    """Mean ASR probability of the words that make up the match (the whole utterance when
-    the match cannot be located word by word).
-    """
-    if not utterance.words:
-        return 1.0
-    if hit is not None and hit.matched_text:
-        target = hit.matched_text.replace(" ", "")
-        covered = [w.probability for w, n in zip(
-            utterance.words, _compact_words(tuple(w.text for w in utterance.words)), strict=True)
-            if n and n in target]
-        if covered:
-            return sum(covered) / len(covered)
-    return utterance.mean_word_probability
-
-
-@lru_cache(maxsize=4096)
-def _compact_words(words: tuple[str, ...]) -> tuple[str, ...]:
-    """Each word normalised without spaces (an utterance's words are looked up once per
-    call, however many criteria quote it).
-    """
-    return tuple(normalize(w).replace(" ", "") for w in words)
 
 
 def find_hits(cond: Condition, ctx: EvaluationContext) -> list[tuple[Utterance, MatchHit]]:

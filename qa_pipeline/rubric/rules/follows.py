@@ -61,10 +61,10 @@ def follows(spec: FollowsSpec, ctx: EvaluationContext) -> RuleOutcome:
             None,
         )
         if answer is None:
-            unanswered.append(evidence_for(u, hit, "unanswered trigger"))
+            unanswered.append(evidence_for(ctx, u, hit, "unanswered trigger"))
         else:
-            evidence.append(evidence_for(u, hit, "trigger"))
-            evidence.append(evidence_for(answer[0], answer[1], "response"))
+            evidence.append(evidence_for(ctx, u, hit, "trigger"))
+            evidence.append(evidence_for(ctx, answer[0], answer[1], "response"))
     considered = tuple(sorted({i for u, _ in triggers
                                for i in range(u.index, u.index + spec.within_utterances + 1)
                                if i < len(ctx.conversation.utterances)}))

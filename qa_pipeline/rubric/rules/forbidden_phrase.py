@@ -30,7 +30,7 @@ def forbidden_phrase(spec: ForbiddenPhraseSpec, ctx: EvaluationContext) -> RuleO
     scope = spec.select(ctx)
     if not scope:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
-    evidence = [evidence_for(u, hit) for u, hit in spec.hits(scope, ctx)]
+    evidence = [evidence_for(ctx, u, hit) for u, hit in spec.hits(scope, ctx)]
     considered = tuple(u.index for u in scope)
     if evidence:
         said = ", ".join(sorted({e.match.pattern for e in evidence if e.match}))

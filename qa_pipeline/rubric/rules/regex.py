@@ -54,7 +54,7 @@ def regex(spec: RegexSpec, ctx: EvaluationContext) -> RuleOutcome:
     scope = spec.select(ctx)
     if spec.mode == "forbid" and not scope:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
-    evidence = [evidence_for(u, hit) for u, hit in matcher.hits(scope, ctx)]
+    evidence = [evidence_for(ctx, u, hit) for u, hit in matcher.hits(scope, ctx)]
     considered = tuple(u.index for u in scope)
     status, message = require_or_forbid(spec.mode, bool(evidence), "matching utterance")
     return RuleOutcome(status, tuple(evidence[:10]), message, considered)

@@ -37,9 +37,9 @@ def required_phrase(spec: RequiredPhraseSpec, ctx: EvaluationContext) -> RuleOut
     hits = spec.hits(scope, ctx)
     considered = tuple(u.index for u in scope)
     if len(hits) >= spec.min_count:
-        return RuleOutcome(Status.PASS, tuple(evidence_for(u, hit) for u, hit in hits[:5]),
+        return RuleOutcome(Status.PASS, tuple(evidence_for(ctx, u, hit) for u, hit in hits[:5]),
                            f"found {len(hits)} matching utterance(s)", considered)
-    evidence = [evidence_for(u, hit) for u, hit in hits]
+    evidence = [evidence_for(ctx, u, hit) for u, hit in hits]
     where = f" in the first {spec.within_s:g} s" if spec.within_s else (
         f" in the last {spec.last_s:g} s" if spec.last_s else "")
     return RuleOutcome(Status.FAIL, tuple(evidence),

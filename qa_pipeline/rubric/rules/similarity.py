@@ -58,7 +58,7 @@ def similarity(spec: SimilaritySpec, ctx: EvaluationContext) -> RuleOutcome:
         score = float(pos_sim[i, j])
         if score >= spec.threshold and score - float(neg_best[i]) >= spec.margin:
             hit = MatchHit(spec.examples[j], "similarity", score, u.text)
-            evidence.append(evidence_for(u, hit))
+            evidence.append(evidence_for(ctx, u, hit))
     considered = tuple(u.index for u in scope)
     status, message = require_or_forbid(spec.mode, bool(evidence), "utterance similar to the "
                                         "examples")

@@ -1,0 +1,197 @@
+"""PhraseIndex: every phrase of a rubric looked for in one scan of a call.
+
+A rubric holds a dozen phrase lists (one :class:`CompiledMatcher` per rule condition). Scanning
+the call once per list (and, for pinyin, once per phrase) costs a hundred passes over the same
+text; an Aho–Corasick automaton over the union of all lists finds every occurrence of every
+phrase, overlapping ones included, in one pass in C. A second automaton over the call's
+syllable codes holds, for each pinyin phrase, every syllable sequence a matching window can
+show (the phrase with one confusable syllable swapped in, piece by piece for long phrases), so
+one pass names every window worth scoring.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import ahocorasick
+import numpy as np
+from pydantic import BaseModel
+
+from qa_pipeline.rubric.call_text import CallText
+from qa_pipeline.rubric.matching import (
+    CompiledMatcher,
+    _allowed_mismatches,
+    close_syllables,
+    is_chinese,
+    syllable_codes,
+    syllable_names,
+)
+from qa_pipeline.rubric.registry import ParsedRule
+
+__all__ = ["CallScan", "PhraseIndex", "matchers_of", "own_index"]
+
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+@dataclass(frozen=True, slots=True)
+class CallScan:
+    """What one scan of a call found, per matcher (by ``id``)."""
+
+    # utterance index -> normalised phrase of the first exact hit
+    exact: dict[int, dict[int, str]]
+    # pinyin phrase position -> window starts worth scoring
+    pinyin: dict[int, dict[int, set[int]]]
+
+
+class PhraseIndex:
+    """The phrases of several matchers in two Aho–Corasick automata (text and syllables)."""
+
+    def __init__(self, matchers: Iterable[CompiledMatcher]) -> None:
+        self.matchers = tuple(dict.fromkeys(matchers))
+        owners: dict[str, list[int]] = {}
+        for slot, matcher in enumerate(self.matchers):
+            for norm in matcher.normalized_phrases:
+                owners.setdefault(norm, []).append(slot)
+        self._automaton = ahocorasick.Automaton()
+        for norm, slots in owners.items():
+            # (length, Chinese, owning matchers, phrase): Chinese phrases match anywhere,
+            # others only on word boundaries, as in CompiledMatcher's regular expression.
+            self._automaton.add_word(norm, (len(norm), is_chinese(norm), tuple(slots), norm))
+        self._empty = not owners
+        if not self._empty:
+            self._automaton.make_automaton()
+        self._pinyin: Any = None
+        self._pinyin_names = -1  # syllables seen when the pinyin automaton was built
+
+    def scan(self, call: CallText) -> CallScan:
+        """Exact hits and pinyin candidates of every matcher in ``call``."""
+        return CallScan(self.exact_hits(call), self.pinyin_candidates(call))
+
+    def pinyin_candidates(self, call: CallText) -> dict[int, dict[int, set[int]]]:
+        """Per matcher with pinyin phrases (by ``id``): phrase position -> starts of the
+        windows that may pass :func:`~qa_pipeline.rubric.matching._pinyin_score`.
+
+        A passing window differs from the phrase in at most one syllable (two for phrases of
+        five or more, which are split in two pieces so that one piece differs in at most one),
+        and each differing syllable is one the score accepts in its place. The automaton holds
+        every such sequence built from the syllables seen so far; it is rebuilt when the call
+        brought new ones, so a window can only show syllables it knows.
+        """
+        wanted = [m for m in self.matchers if m.pinyin_phrases]
+        out: dict[int, dict[int, set[int]]] = {id(m): {} for m in wanted}
+        if not wanted or not any(call.chinese):
+            return out
+        codes = call.syllable_codes  # computing the codes may name new syllables
+        if self._pinyin_names != len(syllable_names()):
+            self._build_pinyin()
+        if self._pinyin is None:
+            return out
+        for end, entries in self._pinyin.iter(codes):
+            for slot, position, back in entries:
+                out[slot].setdefault(position, set()).add(end - back)
+        return out
+
+    def _build_pinyin(self) -> None:
+        names = len(syllable_names())
+        keys: dict[str, list[tuple[int, int, int]]] = {}
+        for matcher in self.matchers:
+            for position, (_, _, p_ids) in enumerate(matcher.pinyin_phrases):
+                for offset, piece, sequences in _pinyin_pieces(p_ids):
+                    # An occurrence ending at e starts its window at e - back.
+                    back = offset + len(piece) - 1
+                    for sequence in sequences:
+                        keys.setdefault(syllable_codes(np.array(sequence, dtype=np.uint32)),
+                                        []).append((id(matcher), position, back))
+        automaton = ahocorasick.Automaton() if keys else None
+        if automaton is not None:
+            for key, entries in keys.items():
+                automaton.add_word(key, tuple(dict.fromkeys(entries)))
+            automaton.make_automaton()
+        self._pinyin, self._pinyin_names = automaton, names
+
+    def exact_hits(self, call: CallText) -> dict[int, dict[int, str]]:
+        """Per matcher (by ``id``): utterance index -> the normalised phrase of its first
+        exact hit in the call.
+
+        Equal, utterance by utterance, to :meth:`CompiledMatcher.find_exact_all`: that
+        expression tries Chinese phrases before the others and longer phrases first at the
+        leftmost position where a valid match starts, so occurrences are ranked the same way.
+        """
+        per_slot: list[dict[int, str]] = [{} for _ in self.matchers]
+        if not self._empty:
+            text = call.joined
+            size = len(text)
+            found = []
+            for end, (length, zh, slots, norm) in self._automaton.iter(text):
+                start = end - length + 1
+                if zh or not ((start and text[start - 1] in _WORD_CHARS) or (
+                        end + 1 < size and text[end + 1] in _WORD_CHARS)):
+                    found.append((start, not zh, -length, norm, slots))
+            found.sort()
+            offsets = call.offsets
+            for start, _, _, norm, slots in found:
+                index = bisect.bisect_right(offsets, start) - 1
+                for slot in slots:
+                    first = per_slot[slot]
+                    if index not in first:
+                        first[index] = norm
+        return {id(m): first for m, first in zip(self.matchers, per_slot, strict=True)}
+
+
+def _pinyin_pieces(p_ids: tuple[int, ...]
+                   ) -> list[tuple[int, tuple[int, ...], list[tuple[int, ...]]]]:
+    """(offset, piece, syllable sequences the piece may show) covering every window of the
+    phrase that :func:`~qa_pipeline.rubric.matching._pinyin_score` can accept.
+    """
+    n = len(p_ids)
+    if n >= 5:
+        # Two mismatches allowed: two pieces such that one of them holds at most one (for five
+        # syllables they share the middle one, so that each piece has three).
+        half = (n + 1) // 2
+        bounds = [(0, 3), (2, 5)] if n == 5 else [(0, half), (half, n)]
+    else:
+        bounds = [(0, n)]
+    strict = n <= 2
+    out = []
+    for lo, hi in bounds:
+        piece = p_ids[lo:hi]
+        sequences = [piece]
+        if _allowed_mismatches(n):
+            for k, syllable in enumerate(piece):
+                sequences.extend(piece[:k] + (other,) + piece[k + 1:]
+                                 for other in close_syllables(syllable, strict))
+        out.append((lo, piece, sequences))
+    return out
+
+
+def matchers_of(rules: Iterable[ParsedRule]) -> list[CompiledMatcher]:
+    """Every phrase matcher used by ``rules`` and the rules nested in them."""
+    from qa_pipeline.rubric.rules.conditions import Matching
+
+    found: list[CompiledMatcher] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, ParsedRule):
+            walk(node.spec)
+        elif isinstance(node, BaseModel):
+            if isinstance(node, Matching) and (node.phrases or node.patterns):
+                found.append(node.matcher())
+            for name in type(node).model_fields:
+                walk(getattr(node, name))
+        elif isinstance(node, list | tuple):
+            for item in node:
+                walk(item)
+
+    for rule in rules:
+        walk(rule)
+    return found
+
+
+@lru_cache(maxsize=1024)
+def own_index(matcher: CompiledMatcher) -> PhraseIndex:
+    """An index of one matcher, for rules evaluated outside a rubric."""
+    return PhraseIndex((matcher,))
