@@ -12,6 +12,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 
 @lru_cache(maxsize=1)
 def _t2s() -> Any:
@@ -32,6 +34,22 @@ def _traditional_chars() -> frozenset[str]:
         if key and key not in values.split():
             chars.add(key)
     return frozenset(chars)
+
+
+@lru_cache(maxsize=1)
+def _traditional_table() -> np.ndarray:
+    """Code point -> whether OpenCC changes it (a whole call is checked with one lookup)."""
+    table = np.zeros(0x110000, dtype=bool)
+    table[[ord(c) for c in _traditional_chars()]] = True
+    return table
+
+
+def has_traditional(text: str) -> bool:
+    """Whether ``text`` holds a character that Traditional -> Simplified would change."""
+    if len(text) < 64:
+        return not _traditional_chars().isdisjoint(text)
+    code_points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    return bool(_traditional_table()[code_points].any())
 
 
 def to_simplified(text: str) -> str:
@@ -251,7 +269,7 @@ def normalize_many(texts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 
 def _normalize_zh_batch(parts: list[str]) -> list[str]:
-    if not _traditional_chars().isdisjoint("".join(parts)):
+    if has_traditional("".join(parts)):
         parts = [to_simplified(p) for p in parts]  # OpenCC: one text at a time (rare)
     t = _zh_numbers_to_digits(_BATCH_SEP.join(parts)).lower()
     return _NON_WORD_BATCH.sub("", t).split(_BATCH_SEP)
@@ -260,9 +278,14 @@ def _normalize_zh_batch(parts: list[str]) -> list[str]:
 def _normalize_en_batch(parts: list[str]) -> list[str]:
     t = f" {_BATCH_SEP} ".join(parts).lower().replace("\u2019", "'")
     if "'" in t or "cannot" in t:
-        # Contractions are rare: only the utterances that may hold one take the 13 patterns.
-        t = _BATCH_SEP.join(_expand_contractions(p) if "'" in p or "cannot" in p else p
-                            for p in t.split(_BATCH_SEP))
+        # Only the utterances that may hold a contraction take the 13 patterns, all of them
+        # at once (no pattern can match across the separator, a non-word character).
+        parts = t.split(_BATCH_SEP)
+        marked = [i for i, p in enumerate(parts) if "'" in p or "cannot" in p]
+        expanded = _expand_contractions(_BATCH_SEP.join([parts[i] for i in marked]))
+        for i, part in zip(marked, expanded.split(_BATCH_SEP), strict=True):
+            parts[i] = part
+        t = _BATCH_SEP.join(parts)
     t = _NON_WORD_BATCH.sub(" ", t)
     out = []
     for part in t.split(_BATCH_SEP):

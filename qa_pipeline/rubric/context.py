@@ -42,8 +42,8 @@ class EvaluationContext:
     _matched: dict[int, dict[int, MatchHit | None]] = field(default_factory=dict, repr=False)
     _scopes: dict[tuple[Role | None, float | None, float | None], tuple[Utterance, ...]] = field(
         default_factory=dict, repr=False)
-    # (utterance index, matched text) -> mean probability of the matched words.
-    _word_probability: dict[tuple[int, str], float] = field(default_factory=dict, repr=False)
+    # Utterance index -> its words normalised (for locating a match word by word).
+    _compact: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # Per matcher id, from one scan of the call (see use_index): utterance index -> phrase of
     # the first exact hit, and pinyin phrase position -> window starts worth scoring.
     _exact: dict[int, dict[int, str]] = field(default_factory=dict, repr=False)
@@ -78,14 +78,23 @@ class EvaluationContext:
         return self.text.normalized
 
     def word_probability(self, utterance: Utterance, hit: MatchHit | None) -> float:
-        """:func:`matched_word_probability`, once per utterance and matched text (several
-        criteria often quote the same words).
+        """Mean ASR probability of the words that make up the match (the whole utterance when
+        the match cannot be located word by word).
         """
-        key = (utterance.index, hit.matched_text if hit is not None else "")
-        value = self._word_probability.get(key)
-        if value is None:
-            value = self._word_probability[key] = matched_word_probability(utterance, hit)
-        return value
+        words = utterance.words
+        if not words:
+            return 1.0
+        if hit is not None and hit.matched_text:
+            compact = self._compact.get(utterance.index)
+            if compact is None:  # several criteria often quote the same utterance
+                compact = self._compact[utterance.index] = _compact_words(
+                    tuple(w.text for w in words))
+            target = hit.matched_text.replace(" ", "")
+            covered = [w.probability for w, n in zip(words, compact, strict=True)
+                       if n and n in target]
+            if covered:
+                return sum(covered) / len(covered)
+        return utterance.mean_word_probability
 
     def hit(self, matcher: CompiledMatcher, index: int) -> MatchHit | None:
         """The matcher's hit in one utterance, or None."""
@@ -93,41 +102,52 @@ class EvaluationContext:
 
     def hits(self, matcher: CompiledMatcher, utterances: tuple[Utterance, ...]
              ) -> dict[int, MatchHit]:
-        """The matcher's hits among ``utterances`` (utterance index -> hit).
+        """The matcher's hits among ``utterances`` (utterance index -> hit)."""
+        return {u.index: hit for u, hit in self.hit_pairs(matcher, utterances)}
+
+    def hit_pairs(self, matcher: CompiledMatcher, utterances: tuple[Utterance, ...]
+                  ) -> list[tuple[Utterance, MatchHit]]:
+        """(utterance, hit) for each of ``utterances`` the matcher matches, in order.
 
         Each utterance is matched once per matcher and call; the utterances not yet matched
-        are matched together, exact and pinyin matching scanning only the stretch of the
-        call text they cover.
+        are matched together.
         """
-        done = self._matched.setdefault(id(matcher), {})
+        done = self._matched.get(id(matcher))
+        if done is None:
+            done = self._matched[id(matcher)] = {}
         todo = [u.index for u in utterances if u.index not in done]
         if todo:
-            if id(matcher) not in self._exact:
-                from qa_pipeline.rubric.phrase_index import own_index
-
-                self.use_index(own_index(matcher))
-            call = self.text
-            exact = self._exact[id(matcher)]
-            by_norm = matcher.by_norm
-            found = {i: MatchHit(by_norm[norm], "exact", 1.0, norm)
-                     for i in todo if (norm := exact.get(i)) is not None}
-            if matcher.tolerant:
-                rest = [i for i in todo if i not in found]
-                if rest and matcher.options.fuzzy is not None:
-                    found.update(matcher.fuzzy_hits({i: call.normalized[i] for i in rest}))
-                    rest = [i for i in rest if i not in found]
-                if rest and matcher.pinyin_phrases:
-                    found.update(matcher.pinyin_hits(call, rest, self._pinyin[id(matcher)]))
-                    rest = [i for i in rest if i not in found]
-                if rest and matcher.patterns:
-                    utts = self.conversation.utterances
-                    for i in rest:
-                        hit = matcher.regex_hit(utts[i].text, call.normalized[i])
-                        if hit is not None:
-                            found[i] = hit
+            found = self._match(matcher, todo)
             for i in todo:
                 done[i] = found.get(i)
-        return {u.index: hit for u in utterances if (hit := done[u.index]) is not None}
+        return [(u, hit) for u in utterances if (hit := done[u.index]) is not None]
+
+    def _match(self, matcher: CompiledMatcher, todo: list[int]) -> dict[int, MatchHit]:
+        """Hits among utterances ``todo``: exact beats fuzzy beats pinyin beats regex."""
+        if id(matcher) not in self._exact:
+            from qa_pipeline.rubric.phrase_index import own_index
+
+            self.use_index(own_index(matcher))
+        call = self.text
+        exact = self._exact[id(matcher)]
+        by_norm = matcher.by_norm
+        found = {i: MatchHit(by_norm[norm], "exact", 1.0, norm)
+                 for i in todo if (norm := exact.get(i)) is not None}
+        if matcher.tolerant:
+            rest = [i for i in todo if i not in found]
+            if rest and matcher.options.fuzzy is not None:
+                found.update(matcher.fuzzy_hits({i: call.normalized[i] for i in rest}))
+                rest = [i for i in rest if i not in found]
+            if rest and matcher.pinyin_phrases:
+                found.update(matcher.pinyin_hits(call, rest, self._pinyin[id(matcher)]))
+                rest = [i for i in rest if i not in found]
+            if rest and matcher.patterns:
+                utts = self.conversation.utterances
+                for i in rest:
+                    hit = matcher.regex_hit(utts[i].text, call.normalized[i])
+                    if hit is not None:
+                        found[i] = hit
+        return found
 
     def utterances(self, role: Role | None = None, within_s: float | None = None,
                    last_s: float | None = None) -> tuple[Utterance, ...]:
@@ -170,22 +190,6 @@ class EvaluationContext:
 
 
 _PROBABILITY = attrgetter("probability")
-
-
-def matched_word_probability(utterance: Utterance, hit: MatchHit | None) -> float:
-    """Mean ASR probability of the words that make up the match (the whole utterance when
-    the match cannot be located word by word).
-    """
-    if not utterance.words:
-        return 1.0
-    if hit is not None and hit.matched_text:
-        target = hit.matched_text.replace(" ", "")
-        covered = [w.probability for w, n in zip(
-            utterance.words, _compact_words(tuple(w.text for w in utterance.words)), strict=True)
-            if n and n in target]
-        if covered:
-            return sum(covered) / len(covered)
-    return utterance.mean_word_probability
 
 
 @lru_cache(maxsize=4096)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.registry import ParsedRule
 from qa_pipeline.rubric.schema import Criterion, ReviewThresholds, Rubric, Section
 from qa_pipeline.types import Evidence, RuleOutcome, Status
 
@@ -113,9 +114,13 @@ def review_reason(outcome: RuleOutcome, thresholds: ReviewThresholds,
 def evaluate_criterion(rubric: Rubric, section: Section, criterion: Criterion,
                        ctx: EvaluationContext) -> CriterionResult:
     """Run one criterion's rule and apply the review policy."""
-    rule = criterion.parsed_rule
-    outcome = rule.evaluate(ctx)
     thresholds = criterion.review or rubric.review.for_severity(criterion.severity)
+    return _evaluate(section, criterion, criterion.parsed_rule, thresholds, ctx)
+
+
+def _evaluate(section: Section, criterion: Criterion, rule: ParsedRule,
+              thresholds: ReviewThresholds, ctx: EvaluationContext) -> CriterionResult:
+    outcome = rule.evaluate(ctx)
     reason = review_reason(outcome, thresholds, ctx)
     return CriterionResult(
         criterion_id=criterion.id,
@@ -136,5 +141,5 @@ def evaluate_criterion(rubric: Rubric, section: Section, criterion: Criterion,
 def evaluate(rubric: Rubric, ctx: EvaluationContext) -> RubricResult:
     """Evaluate every criterion of ``rubric``."""
     ctx.use_index(rubric.phrase_index)
-    results = tuple(evaluate_criterion(rubric, s, c, ctx) for s, c in rubric.criteria())
+    results = tuple(_evaluate(*step, ctx) for step in rubric.plan)
     return RubricResult(rubric.id, str(rubric.version), results)

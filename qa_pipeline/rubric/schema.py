@@ -110,6 +110,19 @@ class Rubric(_Strict):
     review: ReviewPolicy = ReviewPolicy()
     sections: tuple[Section, ...] = Field(..., min_length=1)
     _phrase_index: PhraseIndex | None = PrivateAttr(None)
+    _plan: tuple[tuple[Section, Criterion, ParsedRule, ReviewThresholds], ...] | None = \
+        PrivateAttr(None)
+
+    @property
+    def plan(self) -> tuple[tuple[Section, Criterion, ParsedRule, ReviewThresholds], ...]:
+        """Per criterion, in file order: section, criterion, rule and review thresholds
+        (resolved once, not on every call).
+        """
+        if self._plan is None:
+            self._plan = tuple(
+                (s, c, c.parsed_rule, c.review or self.review.for_severity(c.severity))
+                for s, c in self.criteria())
+        return self._plan
 
     @property
     def phrase_index(self) -> PhraseIndex:

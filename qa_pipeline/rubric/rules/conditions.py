@@ -71,8 +71,7 @@ class Matching(BaseModel):
     def hits(self, utterances: tuple[Utterance, ...], ctx: EvaluationContext
              ) -> list[tuple[Utterance, MatchHit]]:
         """(utterance, hit) for each of ``utterances`` that matches, in order."""
-        found = ctx.hits(self.compiled_matcher, utterances)
-        return [(u, found[u.index]) for u in utterances if u.index in found]
+        return ctx.hit_pairs(self.compiled_matcher, utterances)
 
 
 class Condition(Scope, Matching):

@@ -4,6 +4,7 @@ utterances.
 
 from __future__ import annotations
 
+import bisect
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -53,13 +54,15 @@ def follows(spec: FollowsSpec, ctx: EvaluationContext) -> RuleOutcome:
     responses = find_hits(spec.response, ctx)
     evidence = []
     unanswered = []
+    response_at = [r.index for r, _ in responses]  # ascending: hits come in call order
     for u, hit in triggers:
-        answer = next(
-            ((r, rh) for r, rh in responses
-             if u.index < r.index <= u.index + spec.within_utterances
-             and (spec.within_s is None or r.start_s - u.end_s <= spec.within_s)),
-            None,
-        )
+        answer = None
+        for r, rh in responses[bisect.bisect_right(response_at, u.index):]:
+            if r.index > u.index + spec.within_utterances:
+                break
+            if spec.within_s is None or r.start_s - u.end_s <= spec.within_s:
+                answer = (r, rh)
+                break
         if answer is None:
             unanswered.append(evidence_for(ctx, u, hit, "unanswered trigger"))
         else:
