@@ -210,3 +210,22 @@ def test_context_hits_on_parts_of_the_call_equal_hits_on_the_whole_call():
         assert parts.hits(matcher, chunk) == {u.index: whole[u.index] for u in chunk
                                                if u.index in whole}
     assert seen == whole
+
+
+def test_pinyin_index_learns_syllables_first_seen_after_it_was_built(monkeypatch):
+    # The automaton holds the phrase variants built from the syllables seen so far; a call
+    # that brings a new confusable syllable must still be matched (the index rebuilds).
+    from qa_pipeline.rubric import matching
+
+    monkeypatch.setattr(matching, "_TABLE", matching._SyllableTable())
+    monkeypatch.setattr(matching, "_NEIGHBOURS", {})
+    matcher = CompiledMatcher(("投诉电话",), (), MatchOptions(pinyin=True))
+    index = PhraseIndex((matcher,))
+    quiet = CallText(("好的", "我帮您查一下"))
+    assert index.pinyin_candidates(quiet)[id(matcher)] == {}
+    # 注 (zhu -> zu) was never seen: one confusable syllable in a four-syllable phrase.
+    call = CallText(("好的", "我要打投注电话"))
+    candidates = index.pinyin_candidates(call)[id(matcher)]
+    hits = matcher.pinyin_hits(call, [0, 1], candidates)
+    assert set(hits) == {1} and hits[1].matched_text == "投注电话"
+    assert hits[1].method == "pinyin" and hits[1].score == 1 - 1 / 8
