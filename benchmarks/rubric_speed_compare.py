@@ -7,6 +7,11 @@
 both evaluate the same five-minute conversations built from ``out/*/conversation.json`` (the
 README main job's output) with their own rubrics and code, one process at a time, ``--rounds``
 times each, so machine noise hits both alike.
+
+``--instructions`` also counts CPU instructions per evaluated call under valgrind's callgrind
+(per language: a run that evaluates ``--calls`` conversations minus one that evaluates none,
+everything else equal). Instruction counts do not depend on what else the machine is doing,
+so they compare two checkouts on a noisy VM where wall-clock rates drift.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -47,6 +53,41 @@ print(json.dumps({"calls": n, "rubric_ms": 1000 * rubric_s / n, "metrics_ms": 10
 """
 
 
+# Builds the same conversations whatever ``n`` is, then evaluates ``n`` of them (after 20
+# warm-up calls), so two runs differ only by the evaluations.
+_COUNT = r"""
+import sys
+repo, samples, n, language = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+sys.path[:0] = [repo, repo + "/benchmarks"]
+from pathlib import Path
+import rubric_eval as r
+from qa_pipeline.conversation import read_conversation
+paths = sorted(Path(samples).glob("*/conversation.json"))
+convs = [c for c in map(read_conversation, paths) if c.language == language]
+rubric = r.load_rubric(Path(repo) / "rubrics" / f"customer_service_{language}.yaml")
+calls = [r.five_minute_conversation(c, k) for k in range(220 // len(convs) + 2) for c in convs]
+metrics = [r.compute_metrics(c) for c in calls]
+for c, m in list(zip(calls, metrics))[:20 + n]:
+    r.evaluate(rubric, r.EvaluationContext(c, m))
+"""
+
+
+def instructions(checkout: Path, samples: Path, calls: int, language: str) -> float:
+    """Instructions per evaluated call (callgrind), for one language."""
+    def run(n: int) -> int:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(checkout)}
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+             "-c", _COUNT, str(checkout), str(samples), str(n), language],
+            capture_output=True, text=True, env=env, cwd=checkout, check=True)
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None:
+            raise SystemExit(f"no instruction count from valgrind:\n{done.stderr[-2000:]}")
+        return int(found.group(1))
+
+    return (run(calls) - run(0)) / calls
+
+
 def probe(checkout: Path, samples: Path, calls: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(checkout)}
     done = subprocess.run([sys.executable, "-c", _PROBE, str(checkout), str(samples), str(calls)],
@@ -61,6 +102,8 @@ def main() -> None:
     ap.add_argument("--samples", type=Path, default=REPO / "out")
     ap.add_argument("--calls", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count instructions per call with valgrind (slow: minutes)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" /
                     "rubric_speed_compare.json")
     args = ap.parse_args()
@@ -76,6 +119,15 @@ def main() -> None:
                                                                     strict=True))
     summary = {"date": dt.date.today().isoformat(), "runs": runs, "round_speedups": ratios,
                "rubric_speedup_median": statistics.median(ratios)}
+    if args.instructions:
+        counts = {name: {lang: instructions(getattr(args, name).resolve(), args.samples.resolve(),
+                                            min(args.calls, 200), lang)
+                         for lang in ("zh", "en")} for name in ("before", "after")}
+        summary["instructions_per_call"] = counts
+        summary["instruction_ratio"] = {
+            lang: counts["before"][lang] / counts["after"][lang] for lang in ("zh", "en")}
+        print("instructions per call:", json.dumps(counts), "before/after:",
+              json.dumps(summary["instruction_ratio"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1))
     print(f"rubric evaluation speed-up, median of {args.rounds} rounds: "

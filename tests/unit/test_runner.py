@@ -216,3 +216,23 @@ def test_claim_output_refuses_paths_outside(tmp_path):
 
     with pytest.raises(QAPipelineError, match="outside"):
         claim_output(tmp_path, "../x", "default")
+
+
+def test_frontend_key_changes_with_code_defaults_of_asr_and_vad(monkeypatch):
+    # A default no tenant file sets (the ASR VAD threshold) still changes transcripts, so a
+    # conversation cached under the old default must not be reused.
+    import dataclasses
+
+    from qa_pipeline.runner import keys
+    from qa_pipeline.tenants import load_tenant
+
+    tenant = load_tenant("default", REPO / "tenants")
+    before = keys.frontend_key(tenant)
+    assert keys.frontend_key(tenant) == before
+    asr, vad = keys.AsrOptions(), keys.VadOptions()
+    monkeypatch.setattr(keys, "AsrOptions", lambda: dataclasses.replace(asr, vad_threshold=0.5))
+    assert keys.frontend_key(tenant) != before
+    monkeypatch.undo()
+    monkeypatch.setattr(keys, "VadOptions",
+                        lambda: dataclasses.replace(vad, min_silence_duration_ms=500))
+    assert keys.frontend_key(tenant) != before
