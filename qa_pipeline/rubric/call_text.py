@@ -1,10 +1,11 @@
 """CallText: a call's normalised utterances laid out once for call-level matching.
 
 Rules ask "which of these utterances match this phrase list?" many times per call. Answering
-per utterance costs a Python round trip each; answering over one joined string (exact
-phrases: one regular-expression scan; pinyin: one scan of syllable codes; fuzzy: one alignment per
-phrase) costs a few C calls. This object holds the shared layout: the joined text, where
-each utterance starts, and the call's syllable ids.
+per utterance costs a Python round trip each; answering over one joined string (exact and
+pinyin phrases of a whole rubric: one automaton scan each, see
+:mod:`~qa_pipeline.rubric.phrase_index`; fuzzy: one alignment per phrase) costs a few C calls.
+This object holds the shared layout: the joined text, where each utterance starts, and the
+call's syllable ids.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class CallText:
     @cached_property
     def syllable_codes(self) -> str:
         """:attr:`syllables` as a string, one character per syllable id
-        (:func:`~qa_pipeline.rubric.matching.syllable_codes`), for regular-expression scans.
+        (:func:`~qa_pipeline.rubric.matching.syllable_codes`), for automaton scans.
         """
         return syllable_codes(self._syllable_array)
 

@@ -148,11 +148,12 @@ class MatchOptions:
 class CompiledMatcher:
     """A list of phrases and patterns compiled once and matched against many utterances.
 
-    Exact matching runs one regular expression over the normalised text (Chinese phrases as
+    Exact matching is one regular expression over the normalised text (Chinese phrases as
     substrings, other phrases on word boundaries). Over a whole call (:class:`CallText`),
-    pinyin matching starts only where the phrase's syllables occur and fuzzy matching only
-    where one alignment over the joined call text says a window can reach the threshold.
-    Per utterance, exact beats fuzzy beats pinyin beats regex.
+    :class:`~qa_pipeline.rubric.phrase_index.PhraseIndex` finds the exact hits and the pinyin
+    windows worth scoring of many matchers in one scan, and fuzzy matching tests only the
+    utterances an alignment over their joined text points at. Per utterance, exact beats fuzzy
+    beats pinyin beats regex.
     """
 
     def __init__(self, phrases: tuple[str, ...], patterns: tuple[str, ...],
@@ -246,7 +247,7 @@ class CompiledMatcher:
 
         Per utterance and phrase the test is a partial-ratio gate plus :func:`_fuzzy`. Most
         pairs cannot pass, so utterances at least as long as the phrase are screened together:
-        one alignment over the joined text of all of them, at the lower bound ``t / (2 - t)``
+        one alignment over the joined text of the utterances, at the lower bound ``t / (2 - t)``
         that any single passing utterance guarantees there (a window cut at an utterance edge
         scores less in the joined text), names the utterances to test one by one; the
         alignment then repeats on the stretches before and after them until no stretch
