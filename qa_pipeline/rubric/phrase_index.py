@@ -117,9 +117,10 @@ class PhraseIndex:
         """Per matcher (by ``id``): utterance index -> the normalised phrase of its first
         exact hit in the call.
 
-        Equal, utterance by utterance, to :meth:`CompiledMatcher.find_exact_all`: that
-        expression tries Chinese phrases before the others and longer phrases first at the
-        leftmost position where a valid match starts, so occurrences are ranked the same way.
+        Equal, utterance by utterance, to the first match of the matcher's own regular
+        expression: it tries Chinese phrases before the others and longer phrases first at
+        the leftmost position where a valid match starts, so occurrences are ranked the same
+        way here.
         """
         per_slot: list[dict[int, str]] = [{} for _ in self.matchers]
         if not self._empty:
