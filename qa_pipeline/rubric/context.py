@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -192,7 +192,6 @@ class EvaluationContext:
 _PROBABILITY = attrgetter("probability")
 
 
-@lru_cache(maxsize=4096)
 def _compact_words(words: tuple[str, ...]) -> tuple[str, ...]:
     """Each word normalised without spaces."""
     return tuple(normalize(w).replace(" ", "") for w in words)

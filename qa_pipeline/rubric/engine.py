@@ -111,15 +111,9 @@ def review_reason(outcome: RuleOutcome, thresholds: ReviewThresholds,
     return "; ".join(reasons)
 
 
-def evaluate_criterion(rubric: Rubric, section: Section, criterion: Criterion,
-                       ctx: EvaluationContext) -> CriterionResult:
-    """Run one criterion's rule and apply the review policy."""
-    thresholds = criterion.review or rubric.review.for_severity(criterion.severity)
-    return _evaluate(section, criterion, criterion.parsed_rule, thresholds, ctx)
-
-
-def _evaluate(section: Section, criterion: Criterion, rule: ParsedRule,
-              thresholds: ReviewThresholds, ctx: EvaluationContext) -> CriterionResult:
+def evaluate_criterion(section: Section, criterion: Criterion, rule: ParsedRule,
+                       thresholds: ReviewThresholds, ctx: EvaluationContext) -> CriterionResult:
+    """Run one criterion's rule and apply the review policy (a step of :attr:`Rubric.plan`)."""
     outcome = rule.evaluate(ctx)
     reason = review_reason(outcome, thresholds, ctx)
     return CriterionResult(
@@ -141,5 +135,5 @@ def _evaluate(section: Section, criterion: Criterion, rule: ParsedRule,
 def evaluate(rubric: Rubric, ctx: EvaluationContext) -> RubricResult:
     """Evaluate every criterion of ``rubric``."""
     ctx.use_index(rubric.phrase_index)
-    results = tuple(_evaluate(*step, ctx) for step in rubric.plan)
+    results = tuple(evaluate_criterion(*step, ctx) for step in rubric.plan)
     return RubricResult(rubric.id, str(rubric.version), results)

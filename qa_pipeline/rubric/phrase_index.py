@@ -11,7 +11,6 @@ one pass names every window worth scoring.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -64,6 +63,7 @@ class PhraseIndex:
         self._empty = not owners
         if not self._empty:
             self._automaton.make_automaton()
+        self._pinyin_matchers = tuple(m for m in self.matchers if m.pinyin_phrases)
         self._pinyin: Any = None
         self._pinyin_names = -1  # syllables seen when the pinyin automaton was built
 
@@ -81,9 +81,8 @@ class PhraseIndex:
         every such sequence built from the syllables seen so far; it is rebuilt when the call
         brought new ones, so a window can only show syllables it knows.
         """
-        wanted = [m for m in self.matchers if m.pinyin_phrases]
-        out: dict[int, dict[int, set[int]]] = {id(m): {} for m in wanted}
-        if not wanted or not any(call.chinese):
+        out: dict[int, dict[int, set[int]]] = {id(m): {} for m in self._pinyin_matchers}
+        if not out or not any(call.chinese):
             return out
         codes = call.syllable_codes  # computing the codes may name new syllables
         if self._pinyin_names != len(syllable_names()):
@@ -98,7 +97,7 @@ class PhraseIndex:
     def _build_pinyin(self) -> None:
         names = len(syllable_names())
         keys: dict[str, list[tuple[int, int, int]]] = {}
-        for matcher in self.matchers:
+        for matcher in self._pinyin_matchers:
             for position, (_, _, p_ids) in enumerate(matcher.pinyin_phrases):
                 for offset, piece, sequences in _pinyin_pieces(p_ids):
                     # An occurrence ending at e starts its window at e - back.
@@ -133,9 +132,8 @@ class PhraseIndex:
                         end + 1 < size and text[end + 1] in _WORD_CHARS)):
                     found.append((start, not zh, -length, norm, slots))
             found.sort()
-            offsets = call.offsets
             for start, _, _, norm, slots in found:
-                index = bisect.bisect_right(offsets, start) - 1
+                index = call.utterance_at(start)
                 for slot in slots:
                     first = per_slot[slot]
                     if index not in first:
@@ -180,7 +178,7 @@ def matchers_of(rules: Iterable[ParsedRule]) -> list[CompiledMatcher]:
             walk(node.spec)
         elif isinstance(node, BaseModel):
             if isinstance(node, Matching) and (node.phrases or node.patterns):
-                found.append(node.matcher())
+                found.append(node.compiled_matcher)
             for name in type(node).model_fields:
                 walk(getattr(node, name))
         elif isinstance(node, list | tuple):

@@ -3,9 +3,9 @@
 ``frontend_key`` covers everything that changes a conversation (pipeline version, ASR and
 diarization settings, the code defaults of ASR and VAD options, channel map, role cues);
 ``config_key`` adds what changes a scorecard (rubric refs, sentiment and call-reason
-settings). A call is skipped as done
-when it was scored with the same audio sha256 and the same ``config_key``; a new rubric
-version changes ``config_key`` but not ``frontend_key``, so it re-scores without ASR.
+settings). A call is skipped as done when it was scored with the same audio sha256 and the
+same ``config_key``; a new rubric version changes ``config_key`` but not ``frontend_key``, so
+it re-scores without ASR.
 """
 
 from __future__ import annotations

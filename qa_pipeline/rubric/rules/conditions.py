@@ -64,10 +64,6 @@ class Matching(BaseModel):
         return compile_matcher(self.phrases, self.patterns,
                                MatchOptions(fuzzy=self.fuzzy, pinyin=self.pinyin))
 
-    def matcher(self) -> CompiledMatcher:
-        """The compiled matcher for this block."""
-        return self.compiled_matcher
-
     def hits(self, utterances: tuple[Utterance, ...], ctx: EvaluationContext
              ) -> list[tuple[Utterance, MatchHit]]:
         """(utterance, hit) for each of ``utterances`` that matches, in order."""
