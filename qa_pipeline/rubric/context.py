@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import attrgetter
@@ -121,6 +121,45 @@ class EvaluationContext:
             for i in todo:
                 done[i] = found.get(i)
         return [(u, hit) for u in utterances if (hit := done[u.index]) is not None]
+
+    def first_hit(self, matcher: CompiledMatcher, utterances: Sequence[Utterance],
+                  accept: Callable[[Utterance, MatchHit], bool] | None = None
+                  ) -> tuple[Utterance, MatchHit] | None:
+        """The first of ``utterances`` (in order) the matcher matches and ``accept`` approves,
+        or None: the first element of :meth:`hit_pairs` that passes ``accept``.
+
+        Rules that need only the first hit (order and anchor rules) call this: every exact
+        hit is known from the call's scan, so tolerant matching (fuzzy, pinyin, regex) runs
+        only on the utterances before the next exact hit, not on the whole scope.
+        """
+        done = self._matched.get(id(matcher))
+        if done is None:
+            done = self._matched[id(matcher)] = {}
+        if id(matcher) not in self._exact:
+            from qa_pipeline.rubric.phrase_index import own_index
+
+            self.use_index(own_index(matcher))
+        exact = self._exact[id(matcher)]
+        lo, n = 0, len(utterances)
+        while lo < n:
+            # Up to the next utterance whose hit is already certain (known, or exact).
+            hi = lo
+            while hi < n - 1:
+                i = utterances[hi].index
+                if done.get(i) is not None or (i not in done and i in exact):
+                    break
+                hi += 1
+            todo = [u.index for u in utterances[lo:hi + 1] if u.index not in done]
+            if todo:
+                found = self._match(matcher, todo)
+                for i in todo:
+                    done[i] = found.get(i)
+            for u in utterances[lo:hi + 1]:
+                hit = done[u.index]
+                if hit is not None and (accept is None or accept(u, hit)):
+                    return u, hit
+            lo = hi + 1
+        return None
 
     def _match(self, matcher: CompiledMatcher, todo: list[int]) -> dict[int, MatchHit]:
         """Hits among utterances ``todo``: exact beats fuzzy beats pinyin beats regex."""

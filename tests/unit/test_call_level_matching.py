@@ -42,7 +42,8 @@ def test_normalize_many_equals_normalize_on_tricky_texts():
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(
-    [*"abc one two'sn t\u2019.,，。 一二三十百您好這不管ＡＢ１２\u3000-", "won't", "twenty "]),
+    [*"abc one two'sn t\u2019.,，。 一二三十百您好這不管ＡＢ１２\u3000-é!?\x1f", "won't",
+     "twenty "]),
     max_size=20), max_size=8))
 def test_normalize_many_equals_normalize_on_random_text(pieces):
     texts = ["".join(p) for p in pieces]
@@ -229,3 +230,50 @@ def test_pinyin_index_learns_syllables_first_seen_after_it_was_built(monkeypatch
     hits = matcher.pinyin_hits(call, [0, 1], candidates)
     assert set(hits) == {1} and hits[1].matched_text == "投注电话"
     assert hits[1].method == "pinyin" and hits[1].score == 1 - 1 / 8
+
+
+def test_first_hit_is_the_first_of_all_hits_that_passes():
+    """Order rules ask only for the first hit; tolerant matching then runs only up to the next
+    exact hit, and the answer must be what matching every utterance gives."""
+    from qa_pipeline.rubric.context import EvaluationContext
+    from tests.helpers import make_conversation
+
+    rng = random.Random(11)
+    texts = ["您好很高兴为您服务", "我要投注你们", "不好意思给您带来不便", "你好", "再建", "okay",
+             "thank you for colling", "thank you for calling", "核实身份", "嗯", "投诉"]
+    matcher = CompiledMatcher(("您好", "投诉", "抱歉", "再见", "thank you for calling"), (),
+                              MatchOptions(pinyin=True, fuzzy=0.85))
+    kinds = set()
+    for _ in range(30):
+        rows = [[rng.choice(["agent", "customer"]), 2.0 * i, 2.0 * i + 1.5, rng.choice(texts)]
+                for i in range(rng.randint(1, 25))]
+        conv = make_conversation(rows)
+        pairs = EvaluationContext(conv).hit_pairs(matcher, conv.utterances)
+        shared = EvaluationContext(conv)  # caches filled by earlier questions
+        for _ in range(6):
+            start = rng.randrange(len(conv.utterances))
+            chunk = conv.utterances[start:start + rng.randint(0, 12)]
+            banned = {u.index for u in conv.utterances if rng.random() < 0.3}
+
+            def accept(u, _hit, banned=banned):
+                return u.index not in banned
+
+            expected = next(((u, h) for u, h in pairs if u in chunk and accept(u, h)), None)
+            assert EvaluationContext(conv).first_hit(matcher, chunk, accept) == expected
+            assert shared.first_hit(matcher, chunk, accept) == expected
+            assert shared.first_hit(matcher, chunk) == next(
+                ((u, h) for u, h in pairs if u in chunk), None)
+            if expected is not None:
+                kinds.add(expected[1].method)
+    assert kinds >= {"exact", "fuzzy", "pinyin"}
+
+
+def test_punctuation_deletion_by_table_equals_the_regular_expression():
+    from qa_pipeline.text import _NON_WORD_BATCH, _delete_non_word
+
+    rng = random.Random(2)
+    alphabet = [*"ab Z9_\x00\x1f.,!，。、《》？您好這不管ＡＢ１２\u3000-é\u2019",
+                "\ud800", "😀", "\u0301"]
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert _delete_non_word(text) == _NON_WORD_BATCH.sub("", text), repr(text)

@@ -10,8 +10,8 @@ from pydantic import model_validator
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
-from qa_pipeline.rubric.rules.conditions import Condition, evidence_for, find_hits
-from qa_pipeline.types import RuleOutcome, Status
+from qa_pipeline.rubric.rules.conditions import Condition, evidence_for, first_hit
+from qa_pipeline.types import MatchHit, RuleOutcome, Status, Utterance
 
 
 class BeforeSpec(RuleSpec):
@@ -44,20 +44,28 @@ def before(spec: BeforeSpec, ctx: EvaluationContext) -> RuleOutcome:
           anchor: {role: agent, phrases: [身份已经核实, 核实身份]}
           target: {role: agent, phrases: [账户余额, 账单是], pinyin: true}
     """
-    targets = find_hits(spec.target, ctx)
-    if not targets:
+    target = first_hit(spec.target, ctx)
+    if target is None:
         return RuleOutcome(Status.NOT_APPLICABLE, message="target never occurs")
-    first_u, first_hit = targets[0]
-    anchors = find_hits(spec.anchor, ctx)
-    target_pos = first_u.text.find(first_hit.matched_text)
-    earlier = [(u, h) for u, h in anchors if u.start_s < first_u.start_s or (
-        u.index == first_u.index and u.text.find(h.matched_text) < target_pos)]
-    target_ev = evidence_for(ctx, first_u, first_hit, "target")
-    if earlier:
-        u, h = earlier[0]
+    first_u, target_hit = target
+    target_pos = first_u.text.find(target_hit.matched_text)
+
+    def precedes(u: Utterance, h: MatchHit) -> bool:
+        return u.start_s < first_u.start_s or (
+            u.index == first_u.index and u.text.find(h.matched_text) < target_pos)
+
+    # Only the first anchor that precedes the target counts (else the first one at all), so
+    # the anchor is looked for where it could precede the target before anywhere else.
+    anchor_scope = spec.anchor.select(ctx)
+    earlier = first_hit(spec.anchor, ctx, [u for u in anchor_scope if (
+        u.start_s < first_u.start_s or u.index == first_u.index)], precedes)
+    target_ev = evidence_for(ctx, first_u, target_hit, "target")
+    if earlier is not None:
+        u, h = earlier
         return RuleOutcome(Status.PASS, (evidence_for(ctx, u, h, "anchor"), target_ev),
                            "anchor precedes target", (u.index, first_u.index))
-    late = tuple(evidence_for(ctx, u, h, "late anchor") for u, h in anchors[:1])
+    anchor = first_hit(spec.anchor, ctx, anchor_scope)
+    late = () if anchor is None else (evidence_for(ctx, *anchor, "late anchor"),)
     return RuleOutcome(Status.FAIL, (target_ev, *late),
                        "target occurs before any anchor" + (" (anchor came later)" if late else ""),
                        tuple(u.index for u in ctx.conversation.utterances

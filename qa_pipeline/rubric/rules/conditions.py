@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Literal
 
@@ -100,6 +101,17 @@ def evidence_for(ctx: EvaluationContext, utterance: Utterance, hit: MatchHit | N
         match=hit,
         note=note,
     )
+
+
+def first_hit(cond: Condition, ctx: EvaluationContext,
+              utterances: Sequence[Utterance] | None = None,
+              accept: Callable[[Utterance, MatchHit], bool] | None = None
+              ) -> tuple[Utterance, MatchHit] | None:
+    """The first (utterance, hit) of a condition in call order (among ``utterances`` when
+    given, else the condition's scope) that ``accept`` approves, or None.
+    """
+    scope = cond.select(ctx) if utterances is None else utterances
+    return ctx.first_hit(cond.compiled_matcher, scope, accept)
 
 
 def find_hits(cond: Condition, ctx: EvaluationContext) -> list[tuple[Utterance, MatchHit]]:
