@@ -260,9 +260,10 @@ def normalize_many(texts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if not unicodedata.is_normalized("NFKC", joined):
         joined = unicodedata.normalize("NFKC", joined.translate(_FULL_WIDTH))
     parts = joined.split(_BATCH_SEP)
-    # One search over the whole call answers for every part when it holds no Han character.
-    chinese = [bool(_CJK.search(p)) for p in parts] if _CJK.search(joined) else [False] * len(
-        parts)
+    if _CJK.search(joined):
+        chinese = [bool(_CJK.search(p)) for p in parts]
+    else:  # one search answers for every part of a call without Han characters
+        chinese = [False] * len(parts)
     out = [""] * len(parts)
     zh = [i for i, c in enumerate(chinese) if c]
     if zh:

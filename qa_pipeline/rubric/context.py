@@ -135,11 +135,7 @@ class EvaluationContext:
         done = self._matched.get(id(matcher))
         if done is None:
             done = self._matched[id(matcher)] = {}
-        if id(matcher) not in self._exact:
-            from qa_pipeline.rubric.phrase_index import own_index
-
-            self.use_index(own_index(matcher))
-        exact = self._exact[id(matcher)]
+        exact = self._exact_hits(matcher)
         lo, n = 0, len(utterances)
         while lo < n:
             # Up to the next utterance whose hit is already certain (known, or exact).
@@ -161,14 +157,20 @@ class EvaluationContext:
             lo = hi + 1
         return None
 
-    def _match(self, matcher: CompiledMatcher, todo: list[int]) -> dict[int, MatchHit]:
-        """Hits among utterances ``todo``: exact beats fuzzy beats pinyin beats regex."""
+    def _exact_hits(self, matcher: CompiledMatcher) -> dict[int, str]:
+        """Utterance index -> phrase of the matcher's first exact hit there (scanning the call
+        for this matcher alone when it is not part of the rubric's index).
+        """
         if id(matcher) not in self._exact:
             from qa_pipeline.rubric.phrase_index import own_index
 
             self.use_index(own_index(matcher))
+        return self._exact[id(matcher)]
+
+    def _match(self, matcher: CompiledMatcher, todo: list[int]) -> dict[int, MatchHit]:
+        """Hits among utterances ``todo``: exact beats fuzzy beats pinyin beats regex."""
+        exact = self._exact_hits(matcher)
         call = self.text
-        exact = self._exact[id(matcher)]
         by_norm = matcher.by_norm
         found = {i: MatchHit(by_norm[norm], "exact", 1.0, norm)
                  for i in todo if (norm := exact.get(i)) is not None}
