@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -235,4 +235,11 @@ _PROBABILITY = attrgetter("probability")
 
 def _compact_words(words: tuple[str, ...]) -> tuple[str, ...]:
     """Each word normalised without spaces."""
-    return tuple(normalize(w).replace(" ", "") for w in words)
+    return tuple(map(_compact_word, words))
+
+
+@lru_cache(maxsize=65536)
+def _compact_word(word: str) -> str:
+    # Cached per word (a call's vocabulary repeats across calls): one C-level lookup per word
+    # instead of normalize's cache plus a replace.
+    return normalize(word).replace(" ", "")
