@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -283,36 +284,44 @@ def _normalize_zh_batch(parts: list[str]) -> list[str]:
     return _delete_non_word(t).split(_BATCH_SEP)
 
 
-class _WordCharTable:
-    """Code point -> whether :data:`_NON_WORD_BATCH` deletes it, filled on first sight.
+class CodePointTable:
+    """Code point -> value (an integer > 0), each asked of ``value_of`` once, on first sight.
 
-    Deleting punctuation from a call's Chinese text by table lookup (numpy) costs a quarter
-    of the regular expression's per-character class test; the table asks the regular
-    expression once per character ever seen, so both always agree.
+    A call's text becomes an array of values with one numpy lookup instead of a Python call
+    per character. 0 in the table means "not seen yet"; the table is 0x110000 entries of zero
+    pages, which cost nothing until used.
     """
 
-    def __init__(self) -> None:
-        self.flags = np.zeros(0x110000, dtype=np.uint8)  # 0 unseen, 1 kept, 2 deleted
+    def __init__(self, value_of: Callable[[str], int], dtype: type[np.unsignedinteger[Any]]
+                 ) -> None:
+        self.table = np.zeros(0x110000, dtype=dtype)
+        self.value_of = value_of
         self.lock = threading.Lock()
 
-    def delete_non_word(self, text: str) -> str:
+    def lookup(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(code points of ``text``, their values); lone surrogates are code points too."""
         cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        flags = self.flags[cps]
-        if not flags.all():
+        values = self.table[cps]
+        if not values.all():
             with self.lock:
-                for cp in np.unique(cps[flags == 0]).tolist():
-                    self.flags[cp] = 2 if _NON_WORD_BATCH.match(chr(cp)) else 1
-            flags = self.flags[cps]
-        kept: bytes = cps[flags == 1].tobytes()
-        return kept.decode("utf-32-le", "surrogatepass")
+                for cp in np.unique(cps[values == 0]).tolist():
+                    if not self.table[cp]:  # another thread may have filled it meanwhile
+                        self.table[cp] = self.value_of(chr(cp))
+            values = self.table[cps]
+        return cps, values
 
 
-_WORD_CHARS = _WordCharTable()
+# Whether _NON_WORD_BATCH deletes a character: 2 deleted, 1 kept. Deleting punctuation from a
+# call's Chinese text by table lookup costs a quarter of the regular expression's
+# per-character class test, and the table asks that regular expression, so both agree.
+_WORD_CHARS = CodePointTable(lambda ch: 2 if _NON_WORD_BATCH.match(ch) else 1, np.uint8)
 
 
 def _delete_non_word(text: str) -> str:
     """``_NON_WORD_BATCH.sub("", text)``."""
-    return _WORD_CHARS.delete_non_word(text)
+    cps, flags = _WORD_CHARS.lookup(text)
+    kept: bytes = cps[flags == 1].tobytes()
+    return kept.decode("utf-32-le", "surrogatepass")
 
 
 def _normalize_en_batch(parts: list[str]) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -20,7 +19,7 @@ import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from qa_pipeline.text import is_chinese, normalize
+from qa_pipeline.text import CodePointTable, is_chinese, normalize
 from qa_pipeline.types import MatchHit
 
 if TYPE_CHECKING:
@@ -65,32 +64,28 @@ SEPARATOR = "\x1f"
 class _SyllableTable:
     """Code point -> syllable id, filled on first sight of each character.
 
-    A call's text becomes an array of syllable ids with one array lookup (numpy) instead of a
-    Python call per character: that lookup is what makes call-level pinyin matching cheap.
-    Id 0 means "not seen yet"; id 1 is the utterance separator, which matches nothing.
+    A call's text becomes an array of syllable ids with one array lookup
+    (:class:`~qa_pipeline.text.CodePointTable`) instead of a Python call per character: that
+    lookup is what makes call-level pinyin matching cheap. Id 1 is the utterance separator,
+    which matches nothing.
     """
 
     def __init__(self) -> None:
-        self.table = np.zeros(0x110000, dtype=np.uint32)  # zero pages cost nothing until used
         self.names: list[str] = ["", SEPARATOR]
         self.ids: dict[str, int] = {}
-        self.table[ord(SEPARATOR)] = 1
-        self.lock = threading.Lock()
+        self.codes = CodePointTable(self._id_of, np.uint32)
+        self.codes.table[ord(SEPARATOR)] = 1
+
+    def _id_of(self, ch: str) -> int:
+        syl = _char_syllable(ch)
+        sid = self.ids.get(syl)
+        if sid is None:
+            sid = self.ids[syl] = len(self.names)
+            self.names.append(syl)
+        return sid
 
     def ids_of(self, text: str) -> np.ndarray:
-        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        out = self.table[cps]
-        if not out.all():
-            with self.lock:
-                for cp in np.unique(cps[out == 0]).tolist():
-                    syl = _char_syllable(chr(cp))
-                    sid = self.ids.get(syl)
-                    if sid is None:
-                        sid = self.ids[syl] = len(self.names)
-                        self.names.append(syl)
-                    self.table[cp] = sid
-            out = self.table[cps]
-        return out
+        return self.codes.lookup(text)[1]
 
 
 _TABLE = _SyllableTable()
