@@ -79,6 +79,8 @@ _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三":
 _ZH_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000, "万": 10_000,
              "亿": 100_000_000}
 _ZH_NUM_RUN = re.compile(f"[{''.join(_ZH_DIGITS)}{''.join(_ZH_UNITS)}]+")
+# A numeral run with one character either side; runs one character apart share a window.
+_ZH_NUM_WINDOW = re.compile(f"(?s).?{_ZH_NUM_RUN.pattern}(?:.{_ZH_NUM_RUN.pattern})*.?")
 # Words where a numeral character is not a number (一下 "a moment", 一起 "together", ...).
 _ZH_NUMERAL_WORDS = ("一下", "一起", "一直", "一样", "一些", "一定", "一点", "一般", "一切", "万一",
                      "一会", "统一", "唯一", "一旦", "一边", "之一", "一致", "十分", "千万", "一向")
@@ -111,8 +113,26 @@ def zh_numeral_to_int(run: str) -> int | None:
 
 
 def _zh_numbers_to_digits(text: str) -> str:
-    if not _ZH_NUM_RUN.search(text):
-        return text  # most utterances hold no numeral: skip the protection round trip
+    """Chinese numerals -> digits, except inside the words of :data:`_ZH_NUMERAL_WORDS`.
+
+    Only the numeral runs and one character either side (where a protected word that
+    overlaps a run can lie: each is two characters and holds a numeral) go through the
+    conversion, runs one character apart in one window; the rest of the text is copied. A
+    call's text holds a few dozen such windows, and converting each (cached: they repeat)
+    costs a fraction of protecting words across the whole text.
+    """
+    return _ZH_NUM_WINDOW.sub(_convert_window, text)
+
+
+def _convert_window(m: re.Match[str]) -> str:
+    return _zh_window_to_digits(m.group(0))
+
+
+@lru_cache(maxsize=65536)
+def _zh_window_to_digits(text: str) -> str:
+    """Numerals -> digits in a short text (a run and its neighbours; these repeat across
+    calls, hence the cache).
+    """
     protected: dict[str, str] = {}
     for i, word in enumerate(_ZH_NUMERAL_WORDS):
         if word in text:
@@ -142,22 +162,21 @@ _EN_ONES = {w: i for i, w in enumerate(
 _EN_TENS = {w: 10 * (i + 2) for i, w in enumerate(
     "twenty thirty forty fifty sixty seventy eighty ninety".split())}
 _EN_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-# Every contraction pattern below contains an apostrophe, except "cannot".
-_CONTRACTIONS = (
-    (re.compile(r"\bwon't\b"), "will not"), (re.compile(r"\bcan't\b"), "can not"),
-    (re.compile(r"\bcannot\b"), "can not"), (re.compile(r"\bain't\b"), "is not"),
-    (re.compile(r"\bshan't\b"), "shall not"), (re.compile(r"n't\b"), " not"),
-    (re.compile(r"'re\b"), " are"), (re.compile(r"'ll\b"), " will"),
-    (re.compile(r"'ve\b"), " have"),
-    (re.compile(r"'d\b"), " would"), (re.compile(r"\bi'm\b"), "i am"),
-    (re.compile(r"\blet's\b"), "let us"), (re.compile(r"\b(it|that|what|there|he|she|who)'s\b"),
-                                           r"\1 is"),
-)
+# Every contraction pattern below contains an apostrophe, except "cannot". Each comes with a
+# literal it cannot match without: a pattern that starts with \b scans character by character
+# (~30 ns each), so it runs only on text that holds its literal (an `in` test, ~1 ns each).
+_CONTRACTIONS = tuple((literal, re.compile(pattern), repl) for literal, pattern, repl in (
+    ("won't", r"\bwon't\b", "will not"), ("can't", r"\bcan't\b", "can not"),
+    ("cannot", r"\bcannot\b", "can not"), ("ain't", r"\bain't\b", "is not"),
+    ("shan't", r"\bshan't\b", "shall not"), ("n't", r"n't\b", " not"),
+    ("'re", r"'re\b", " are"), ("'ll", r"'ll\b", " will"), ("'ve", r"'ve\b", " have"),
+    ("'d", r"'d\b", " would"), ("i'm", r"\bi'm\b", "i am"), ("let's", r"\blet's\b", "let us"),
+    ("'s", r"\b(it|that|what|there|he|she|who)'s\b", r"\1 is"),
+))
 
 
 # A number always starts with a ones or tens word (a scale word alone starts none).
 _EN_NUMBER_WORDS = frozenset(_EN_ONES) | frozenset(_EN_TENS)
-_EN_NUMBER_START = re.compile(r"\b(?:" + "|".join(list(_EN_ONES) + list(_EN_TENS)) + r")\b")
 
 
 def _en_numbers_to_digits(words: list[str]) -> list[str]:
@@ -205,14 +224,16 @@ def _en_numbers_to_digits(words: list[str]) -> list[str]:
 
 
 def _expand_contractions(text: str) -> str:
-    for pattern, repl in _CONTRACTIONS:
-        text = pattern.sub(repl, text)
+    for literal, pattern, repl in _CONTRACTIONS:
+        if literal in text:
+            text = pattern.sub(repl, text)
     return text
 
 
 def is_chinese(text: str) -> bool:
     """True when the text contains Han characters."""
-    return bool(_CJK.search(text))
+    # isascii() is a flag of the string object: English text skips the character scan.
+    return not text.isascii() and bool(_CJK.search(text))
 
 
 @lru_cache(maxsize=65536)
@@ -233,9 +254,9 @@ def normalize(text: str) -> str:
     if "'" in t or "cannot" in t:
         t = _expand_contractions(t)
     t = _NON_WORD.sub(" ", t)
-    if not _EN_NUMBER_START.search(t):
-        return " ".join(t.split())
-    return " ".join(_en_numbers_to_digits(t.split()))
+    words = t.split()
+    # Without a ones or tens word no number starts (_en_numbers_to_digits would keep words).
+    return " ".join(words if _EN_NUMBER_WORDS.isdisjoint(words) else _en_numbers_to_digits(words))
 
 
 # Joins texts for normalize_many: survives every step below and is never in normalised text.
@@ -255,16 +276,22 @@ def normalize_many(texts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     Chinese and other utterances still take their own path, as :func:`normalize` decides
     per text.
     """
-    if not texts or any(_BATCH_SEP in t for t in texts):
-        return tuple(normalize(t) for t in texts)
     joined = _BATCH_SEP.join(texts)
+    if not texts or joined.count(_BATCH_SEP) != len(texts) - 1:
+        return tuple(normalize(t) for t in texts)
     if not unicodedata.is_normalized("NFKC", joined):
         joined = unicodedata.normalize("NFKC", joined.translate(_FULL_WIDTH))
+    if joined.isascii():  # a flag of the string: no Han character in the call
+        return tuple(_normalize_en_batch(joined.split(_BATCH_SEP)))
     parts = joined.split(_BATCH_SEP)
-    if _CJK.search(joined):
-        chinese = [bool(_CJK.search(p)) for p in parts]
-    else:  # one search answers for every part of a call without Han characters
-        chinese = [False] * len(parts)
+    cps, flags = _CHAR_FLAGS.lookup(joined)
+    # Per part: whether it holds a Han character (counted between the separators).
+    han = np.concatenate(([0], np.cumsum(flags & _HAN, dtype=np.int64)))
+    ends = np.append(np.flatnonzero(cps == ord(_BATCH_SEP)), len(cps))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    chinese = (han[ends] > han[starts]).tolist()
+    if all(chinese):
+        return tuple(_normalize_zh_batch(parts, joined, flags))
     out = [""] * len(parts)
     zh = [i for i, c in enumerate(chinese) if c]
     if zh:
@@ -277,11 +304,39 @@ def normalize_many(texts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _normalize_zh_batch(parts: list[str]) -> list[str]:
-    if has_traditional("".join(parts)):
+def _normalize_zh_batch(parts: list[str], joined: str | None = None,
+                        flags: np.ndarray | None = None) -> list[str]:
+    """Chinese utterances normalised together (``joined``: ``parts`` joined by the separator,
+    ``flags``: its :data:`_CHAR_FLAGS`, when the caller has them).
+    """
+    if joined is None or flags is None:
+        joined = _BATCH_SEP.join(parts)
+        flags = _CHAR_FLAGS.lookup(joined)[1]
+    if (flags & _TRADITIONAL).any():
         parts = [to_simplified(p) for p in parts]  # OpenCC: one text at a time (rare)
-    t = _zh_numbers_to_digits(_BATCH_SEP.join(parts)).lower()
-    return _delete_non_word(t).split(_BATCH_SEP)
+        joined = _BATCH_SEP.join(parts)
+        flags = _CHAR_FLAGS.lookup(joined)[1]
+    if (flags & _NUMERAL).any():
+        joined = _numeral_windows_to_digits(joined, np.flatnonzero(flags & _NUMERAL))
+    return _delete_non_word(joined.lower()).split(_BATCH_SEP)
+
+
+def _numeral_windows_to_digits(text: str, numerals: np.ndarray) -> str:
+    """:func:`_zh_numbers_to_digits` given the positions of ``text``'s numeral characters:
+    the same windows (each run and one character either side, runs one character apart
+    together) found with numpy instead of a regular-expression scan.
+    """
+    breaks = np.flatnonzero(np.diff(numerals) > 2)
+    first = numerals[np.concatenate(([0], breaks + 1))] - 1
+    last = numerals[np.append(breaks, len(numerals) - 1)] + 2
+    pieces = []
+    copied = 0
+    for start, end in zip(np.maximum(first, 0).tolist(), last.tolist(), strict=True):
+        pieces.append(text[copied:start])
+        pieces.append(_zh_window_to_digits(text[start:end]))
+        copied = end
+    pieces.append(text[copied:])
+    return "".join(pieces)
 
 
 class CodePointTable:
@@ -311,16 +366,28 @@ class CodePointTable:
         return cps, values
 
 
-# Whether _NON_WORD_BATCH deletes a character: 2 deleted, 1 kept. Deleting punctuation from a
-# call's Chinese text by table lookup costs a quarter of the regular expression's
-# per-character class test, and the table asks that regular expression, so both agree.
-_WORD_CHARS = CodePointTable(lambda ch: 2 if _NON_WORD_BATCH.match(ch) else 1, np.uint8)
+# Per code point, what batch normalisation needs to know, as bits: one table lookup of a
+# call's text answers "which utterances hold Han characters", "any Traditional character?",
+# "where are the numerals?" and "which characters does _NON_WORD_BATCH delete?" (a quarter of
+# the cost of one regular-expression class test per character; each bit is asked of the
+# same expression or table as the per-text path, on first sight of the character).
+_NUMERAL, _TRADITIONAL, _HAN, _DELETED, _SEEN = 1, 2, 4, 8, 16
+
+
+def _char_flags(ch: str) -> int:
+    return (_SEEN | (_NUMERAL if _ZH_NUM_RUN.fullmatch(ch) else 0)
+            | (_TRADITIONAL if ch in _traditional_chars() else 0)
+            | (_HAN if _CJK.fullmatch(ch) else 0)
+            | (_DELETED if _NON_WORD_BATCH.fullmatch(ch) else 0))
+
+
+_CHAR_FLAGS = CodePointTable(_char_flags, np.uint8)
 
 
 def _delete_non_word(text: str) -> str:
     """``_NON_WORD_BATCH.sub("", text)``."""
-    cps, flags = _WORD_CHARS.lookup(text)
-    kept: bytes = cps[flags == 1].tobytes()
+    cps, flags = _CHAR_FLAGS.lookup(text)
+    kept: bytes = cps[(flags & _DELETED) == 0].tobytes()
     return kept.decode("utf-32-le", "surrogatepass")
 
 
@@ -338,6 +405,11 @@ def _normalize_en_batch(parts: list[str]) -> list[str]:
     # Punctuation becomes spaces; whitespace is left to split() (most non-word runs are one
     # space, and replacing each by a space is half the cost of normalising English).
     t = t.translate(_ASCII_PUNCTUATION) if t.isascii() else _PUNCTUATION_BATCH.sub(" ", t)
+    words = t.split()  # the separators are words of their own ("\x00" is not whitespace)
+    if _EN_NUMBER_WORDS.isdisjoint(words):
+        # No number word in the call: one split and join collapse the whitespace of every
+        # utterance at once.
+        return [part.strip() for part in " ".join(words).split(_BATCH_SEP)]
     out = []
     for part in t.split(_BATCH_SEP):
         words = part.split()

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from qa_pipeline.rubric.matching import SEPARATOR, is_chinese, syllable_codes, syllable_ids
+from qa_pipeline.rubric.matching import SEPARATOR, is_chinese, syllable_ids
 from qa_pipeline.text import normalize_many
 
 
@@ -47,15 +47,26 @@ class CallText:
     @cached_property
     def syllables(self) -> list[int]:
         """Syllable id per character of :attr:`joined` (the separator has its own id)."""
-        return self._syllable_array.tolist()  # type: ignore[no-any-return]
+        return self.syllable_array.tolist()  # type: ignore[no-any-return]
 
     @cached_property
-    def syllable_codes(self) -> str:
-        """:attr:`syllables` as a string, one character per syllable id
-        (:func:`~qa_pipeline.rubric.matching.syllable_codes`), for automaton scans.
+    def utf8(self) -> bytes:
+        """:attr:`joined` in UTF-8, for byte-level automaton scans."""
+        return self.joined.encode("utf-8", "surrogatepass")
+
+    @cached_property
+    def utf8_offsets(self) -> list[int]:
+        """Where each utterance starts in :attr:`utf8` (the separator is one byte, found
+        nowhere else: normalised text holds no control character).
         """
-        return syllable_codes(self._syllable_array)
+        separators = np.flatnonzero(np.frombuffer(self.utf8, dtype=np.uint8) == ord(SEPARATOR))
+        return [0, *(separators + 1).tolist()]
+
+    def utterance_at_byte(self, position: int) -> int:
+        """Index of the utterance that holds byte ``position`` of :attr:`utf8`."""
+        return bisect.bisect_right(self.utf8_offsets, position) - 1
 
     @cached_property
-    def _syllable_array(self) -> np.ndarray:
+    def syllable_array(self) -> np.ndarray:
+        """Syllable id per character of :attr:`joined`, as an array."""
         return syllable_ids(self.joined)

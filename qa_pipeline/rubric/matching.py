@@ -369,19 +369,19 @@ def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None
     return best
 
 
-def syllable_code(syllable_id: int) -> str:
-    """The character that stands for a syllable id in :func:`syllable_codes`."""
-    return syllable_codes(np.array([syllable_id], dtype=np.uint32))
+def syllable_bytes(ids: np.ndarray | list[int] | tuple[int, ...], width: int) -> bytes:
+    """Syllable ids as little-endian integers of ``width`` bytes (2 or 4), for byte-level
+    automaton scans; a scan keeps only the occurrences that start on a multiple of ``width``.
+    """
+    return np.asarray(ids, dtype=np.uint16 if width == 2 else np.uint32).tobytes()
 
 
-def syllable_codes(ids: np.ndarray) -> str:
-    """Syllable ids as a string, one character per id, for regular-expression scans."""
-    shifted = np.where(ids >= 0xD800, ids + _CODE_SHIFT, ids).astype(np.uint32)
-    return shifted.tobytes().decode("utf-32-le")
+def syllable_width() -> int:
+    """Bytes per syllable id that every id seen so far fits in."""
+    return 2 if len(_TABLE.names) <= 0x10000 else 4
 
 
 _WORD_CHAR = re.compile("[a-z0-9]")
-_CODE_SHIFT = 0x800  # ids from 0xD800 on skip the surrogate block, which str cannot hold
 
 
 def _allowed_mismatches(n: int) -> int:

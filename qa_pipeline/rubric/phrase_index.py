@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import ahocorasick
-import numpy as np
+import ahocorasick_rs
 from pydantic import BaseModel
 
 from qa_pipeline.rubric.call_text import CallText
@@ -26,14 +25,16 @@ from qa_pipeline.rubric.matching import (
     _allowed_mismatches,
     close_syllables,
     is_chinese,
-    syllable_codes,
+    syllable_bytes,
     syllable_names,
+    syllable_width,
 )
 from qa_pipeline.rubric.registry import ParsedRule
 
 __all__ = ["CallScan", "PhraseIndex", "matchers_of", "own_index"]
 
-_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# Bytes of [a-z0-9] (in UTF-8 no other character holds them).
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +56,18 @@ class PhraseIndex:
         for slot, matcher in enumerate(self.matchers):
             for norm in matcher.normalized_phrases:
                 owners.setdefault(norm, []).append(slot)
-        self._automaton = ahocorasick.Automaton()
-        for norm, slots in owners.items():
-            # (length, Chinese, owning matchers, phrase): Chinese phrases match anywhere,
-            # others only on word boundaries, as in CompiledMatcher's regular expression.
-            self._automaton.add_word(norm, (len(norm), is_chinese(norm), tuple(slots), norm))
-        self._empty = not owners
-        if not self._empty:
-            self._automaton.make_automaton()
+        # Per phrase: (Chinese, length in bytes, owning matchers, phrase). Chinese phrases
+        # match anywhere, others only on word boundaries, as in CompiledMatcher's regular
+        # expression.
+        self._phrases = [(is_chinese(norm), len(norm.encode("utf-8", "surrogatepass")),
+                          tuple(slots), norm) for norm, slots in owners.items()]
+        self._automaton = ahocorasick_rs.BytesAhoCorasick(
+            [norm.encode("utf-8", "surrogatepass") for norm in owners]) if owners else None
         self._pinyin_matchers = tuple(m for m in self.matchers if m.pinyin_phrases)
         self._pinyin: Any = None
+        self._pinyin_entries: list[tuple[tuple[int, int, int], ...]] = []
         self._pinyin_names = -1  # syllables seen when the pinyin automaton was built
+        self._pinyin_width = 2  # bytes per syllable id in that automaton
 
     def scan(self, call: CallText) -> CallScan:
         """Exact hits and pinyin candidates of every matcher in ``call``."""
@@ -84,33 +86,38 @@ class PhraseIndex:
         out: dict[int, dict[int, set[int]]] = {id(m): {} for m in self._pinyin_matchers}
         if not out or not any(call.chinese):
             return out
-        codes = call.syllable_codes  # computing the codes may name new syllables
+        # Computing the call's syllable ids may name new syllables: before the width is chosen.
+        ids = call.syllable_array
         if self._pinyin_names != len(syllable_names()):
             self._build_pinyin()
         if self._pinyin is None:
             return out
-        for end, entries in self._pinyin.iter(codes):
-            for slot, position, back in entries:
-                out[slot].setdefault(position, set()).add(end - back)
+        width = self._pinyin_width
+        entries_of = self._pinyin_entries
+        for key, start, end in self._pinyin.find_matches_as_indexes(
+                syllable_bytes(ids, width), overlapping=True):
+            if start % width:
+                continue  # straddles two syllable ids
+            last = end // width - 1  # position of the occurrence's last syllable
+            for slot, position, back in entries_of[key]:
+                out[slot].setdefault(position, set()).add(last - back)
         return out
 
     def _build_pinyin(self) -> None:
         names = len(syllable_names())
-        keys: dict[str, list[tuple[int, int, int]]] = {}
+        width = syllable_width()
+        keys: dict[bytes, list[tuple[int, int, int]]] = {}
         for matcher in self._pinyin_matchers:
             for position, (_, _, p_ids) in enumerate(matcher.pinyin_phrases):
                 for offset, piece, sequences in _pinyin_pieces(p_ids):
                     # An occurrence ending at e starts its window at e - back.
                     back = offset + len(piece) - 1
                     for sequence in sequences:
-                        keys.setdefault(syllable_codes(np.array(sequence, dtype=np.uint32)),
-                                        []).append((id(matcher), position, back))
-        automaton = ahocorasick.Automaton() if keys else None
-        if automaton is not None:
-            for key, entries in keys.items():
-                automaton.add_word(key, tuple(dict.fromkeys(entries)))
-            automaton.make_automaton()
-        self._pinyin, self._pinyin_names = automaton, names
+                        keys.setdefault(syllable_bytes(sequence, width), []).append(
+                            (id(matcher), position, back))
+        self._pinyin = ahocorasick_rs.BytesAhoCorasick(list(keys)) if keys else None
+        self._pinyin_entries = [tuple(dict.fromkeys(entries)) for entries in keys.values()]
+        self._pinyin_names, self._pinyin_width = names, width
 
     def exact_hits(self, call: CallText) -> dict[int, dict[int, str]]:
         """Per matcher (by ``id``): utterance index -> the normalised phrase of its first
@@ -122,18 +129,20 @@ class PhraseIndex:
         way here.
         """
         per_slot: list[dict[int, str]] = [{} for _ in self.matchers]
-        if not self._empty:
-            text = call.joined
+        if self._automaton is not None:
+            text = call.utf8
             size = len(text)
+            phrases = self._phrases
             found = []
-            for end, (length, zh, slots, norm) in self._automaton.iter(text):
-                start = end - length + 1
-                if zh or not ((start and text[start - 1] in _WORD_CHARS) or (
-                        end + 1 < size and text[end + 1] in _WORD_CHARS)):
+            for key, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
+                zh, length, slots, norm = phrases[key]
+                if zh or not ((start and text[start - 1] in _WORD_BYTES) or (
+                        end < size and text[end] in _WORD_BYTES)):
+                    # At one start the longer of two occurring phrases is longer in bytes too.
                     found.append((start, not zh, -length, norm, slots))
             found.sort()
             for start, _, _, norm, slots in found:
-                index = call.utterance_at(start)
+                index = call.utterance_at_byte(start)
                 for slot in slots:
                     first = per_slot[slot]
                     if index not in first:

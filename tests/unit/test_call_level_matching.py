@@ -17,7 +17,7 @@ from qa_pipeline.rubric.matching import (
     MatchOptions,
     _fuzzy,
     match_phrase,
-    syllable_code,
+    syllable_bytes,
     syllable_ids,
 )
 from qa_pipeline.rubric.phrase_index import PhraseIndex
@@ -117,7 +117,12 @@ HOMOPHONES = {"诉": "注", "服": "福", "您": "你", "好": "号", "歉": "�
               "核": "合", "实": "是", "身": "生", "份": "分", "证": "正"}
 
 
-def test_pinyin_call_scan_finds_exactly_the_per_utterance_hits():
+@pytest.mark.parametrize("width", [2, 4])
+def test_pinyin_call_scan_finds_exactly_the_per_utterance_hits(width, monkeypatch):
+    # width 4: syllable ids as four-byte codes (used once more than 65,536 ids were named)
+    from qa_pipeline.rubric import phrase_index
+
+    monkeypatch.setattr(phrase_index, "syllable_width", lambda: width)
     rng = random.Random(11)
     phrases = ("投诉", "客服", "您好", "抱歉", "再见", "核实身份", "身份证后四位", "很高兴为您服务")
     filler = ["好的", "我帮您查一下", "订单已经发货了", "嗯", "您的号码", "再来"]
@@ -184,8 +189,9 @@ def test_one_scan_for_many_phrase_lists_equals_each_list_on_each_utterance():
 def test_syllable_ids_are_per_merged_syllable():
     ids = syllable_ids("是四在再")  # shi/si merge; zai/zai
     assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2]
-    # Ids past the surrogate block get codes a Python string can hold.
-    assert not 0xD800 <= ord(syllable_code(0xD800)) <= 0xDFFF
+    # Byte codes for the automaton scan: little-endian, two bytes per id or four.
+    assert syllable_bytes([1, 0x1234, 0xFFFF], 2) == bytes([1, 0, 0x34, 0x12, 0xFF, 0xFF])
+    assert syllable_bytes([0x12345], 4) == bytes([0x45, 0x23, 0x01, 0])
 
 
 def test_context_hits_on_parts_of_the_call_equal_hits_on_the_whole_call():
@@ -277,3 +283,43 @@ def test_punctuation_deletion_by_table_equals_the_regular_expression():
     for _ in range(300):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         assert _delete_non_word(text) == _NON_WORD_BATCH.sub("", text), repr(text)
+
+
+def test_numerals_converted_in_windows_equal_conversion_of_the_whole_text():
+    # Only each numeral run and its neighbours are converted (windows); protecting the
+    # numeral words across the whole text and converting every run must give the same text.
+    from qa_pipeline.text import _zh_numbers_to_digits, _zh_window_to_digits, normalize_many
+
+    whole_text = _zh_window_to_digits.__wrapped__
+    rng = random.Random(4)
+    alphabet = list("零〇一幺二两三四五六七八九壹贰十拾百佰千仟万亿下起直样些定点般切会统唯旦边之致"
+                    "分向好的是个元块号1ab ，。\x00")
+    converted = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
+        expected = whole_text(text)
+        assert _zh_numbers_to_digits(text) == expected, text
+        converted += expected != text
+        parts = [p for p in text.split("\x00")]
+        assert normalize_many([p + "好" for p in parts]) == tuple(
+            normalize(p + "好") for p in parts), parts
+    assert converted > 5000
+
+
+def test_contractions_gated_by_their_literal_equal_every_pattern_applied():
+    import re
+
+    from qa_pipeline.text import _CONTRACTIONS, _expand_contractions
+
+    rng = random.Random(6)
+    pieces = ["won't", "can't", "cannot", "ain't", "shan't", "n't", "'re", "'ll", "'ve", "'d",
+              "i'm", "let's", "it's", "who's", "'s", "i", "m", "it", " ", "x", "'", "d", "s"]
+    changed = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        expected = text
+        for _, pattern, repl in _CONTRACTIONS:
+            expected = re.sub(pattern, repl, expected)
+        assert _expand_contractions(text) == expected, text
+        changed += expected != text
+    assert changed > 10000
