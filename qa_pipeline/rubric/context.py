@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import CompiledMatcher
 from qa_pipeline.text import normalize
-from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
+from qa_pipeline.types import Conversation, MatchHit, Role, Utterance, Word
 
 if TYPE_CHECKING:
     from qa_pipeline.call_reason import CallReason
@@ -42,8 +42,15 @@ class EvaluationContext:
     _matched: dict[int, dict[int, MatchHit | None]] = field(default_factory=dict, repr=False)
     _scopes: dict[tuple[Role | None, float | None, float | None], tuple[Utterance, ...]] = field(
         default_factory=dict, repr=False)
-    # Utterance index -> its words normalised (for locating a match word by word).
-    _compact: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # Utterance index -> (normalised word, its probability) per word (for locating a match
+    # word by word).
+    _compact: dict[int, tuple[tuple[str, float], ...]] = field(default_factory=dict, repr=False)
+    # id(scope) -> (scope, its utterance indices); the scope is kept so the id stays its own.
+    _indices: dict[int, tuple[tuple[Utterance, ...], tuple[int, ...]]] = field(
+        default_factory=dict, repr=False)
+    # Considered utterances -> confidence_of's answer.
+    _confidence: dict[tuple[int, ...], tuple[float, float] | None] = field(
+        default_factory=dict, repr=False)
     # Per matcher id, from one scan of the call (see use_index): utterance index -> phrase of
     # the first exact hit, and pinyin phrase position -> window starts worth scoring.
     _exact: dict[int, dict[int, str]] = field(default_factory=dict, repr=False)
@@ -81,20 +88,35 @@ class EvaluationContext:
         """Mean ASR probability of the words that make up the match (the whole utterance when
         the match cannot be located word by word).
         """
-        words = utterance.words
-        if not words:
-            return 1.0
         if hit is not None and hit.matched_text:
-            compact = self._compact.get(utterance.index)
-            if compact is None:  # several criteria often quote the same utterance
-                compact = self._compact[utterance.index] = _compact_words(
-                    tuple(w.text for w in words))
+            words = self._compact.get(utterance.index)
+            if words is None:  # several criteria often quote the same utterance
+                words = self._compact[utterance.index] = _compact_words(utterance.words)
             target = hit.matched_text.replace(" ", "")
-            covered = [w.probability for w, n in zip(words, compact, strict=True)
-                       if n and n in target]
+            covered = [p for n, p in words if n and n in target]
             if covered:
                 return sum(covered) / len(covered)
         return utterance.mean_word_probability
+
+    def confidence_of(self, considered: tuple[int, ...]) -> tuple[float, float] | None:
+        """(mean word probability, lowest role confidence) over utterances ``considered``
+        (indices out of range ignored), or None when none is in range. Criteria with the same
+        scope consider the same utterances: each set is averaged once per call.
+        """
+        cached = self._confidence.get(considered, _UNSET)
+        if cached is not _UNSET:
+            return cached  # type: ignore[return-value]
+        sums, counts, roles = self.word_stats
+        valid = considered
+        if considered and (min(considered) < 0 or max(considered) >= len(sums)):
+            valid = tuple(i for i in considered if 0 <= i < len(sums))
+        result = None
+        if valid:
+            n_words = sum(map(counts.__getitem__, valid))
+            wp = sum(map(sums.__getitem__, valid)) / n_words if n_words else 1.0
+            result = (wp, min(map(roles.__getitem__, valid)))
+        self._confidence[considered] = result
+        return result
 
     def hit(self, matcher: CompiledMatcher, index: int) -> MatchHit | None:
         """The matcher's hit in one utterance, or None."""
@@ -112,6 +134,11 @@ class EvaluationContext:
         Each utterance is matched once per matcher and call; the utterances not yet matched
         are matched together.
         """
+        if not matcher.tolerant:
+            # Exact phrases only: the call's scan already names every hit.
+            exact = self._exact_hits(matcher)
+            hit_of = matcher.exact_hit_of
+            return [(u, hit_of[exact[u.index]]) for u in utterances if u.index in exact]
         done = self._matched.get(id(matcher))
         if done is None:
             done = self._matched[id(matcher)] = {}
@@ -171,9 +198,8 @@ class EvaluationContext:
         """Hits among utterances ``todo``: exact beats fuzzy beats pinyin beats regex."""
         exact = self._exact_hits(matcher)
         call = self.text
-        by_norm = matcher.by_norm
-        found = {i: MatchHit(by_norm[norm], "exact", 1.0, norm)
-                 for i in todo if (norm := exact.get(i)) is not None}
+        hit_of = matcher.exact_hit_of
+        found = {i: hit_of[norm] for i in todo if (norm := exact.get(i)) is not None}
         if matcher.tolerant:
             rest = [i for i in todo if i not in found]
             if rest and matcher.options.fuzzy is not None:
@@ -212,6 +238,16 @@ class EvaluationContext:
         self._scopes[scope] = tuple(out)
         return self._scopes[scope]
 
+    def indices(self, utterances: tuple[Utterance, ...]) -> tuple[int, ...]:
+        """The indices of ``utterances`` (a scope from :meth:`utterances`: computed once per
+        scope and call, and the same tuple each time, so :meth:`confidence_of` finds it).
+        """
+        found = self._indices.get(id(utterances))
+        if found is None or found[0] is not utterances:
+            found = self._indices[id(utterances)] = (utterances,
+                                                     tuple(u.index for u in utterances))
+        return found[1]
+
     @property
     def embedder_used(self) -> Embedder | None:
         """The embedder if any rule used one (for provenance), else None."""
@@ -231,11 +267,16 @@ class EvaluationContext:
 
 
 _PROBABILITY = attrgetter("probability")
+_TEXT = attrgetter("text")
 
 
-def _compact_words(words: tuple[str, ...]) -> tuple[str, ...]:
-    """Each word normalised without spaces."""
-    return tuple(map(_compact_word, words))
+_UNSET = object()
+
+
+def _compact_words(words: tuple[Word, ...]) -> tuple[tuple[str, float], ...]:
+    """Each word normalised without spaces, with its probability."""
+    return tuple(zip(map(_compact_word, map(_TEXT, words)), map(_PROBABILITY, words),
+                     strict=True))
 
 
 @lru_cache(maxsize=65536)

@@ -81,16 +81,7 @@ def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[flo
     if quoted:
         # Several quotes support one verdict: the best-transcribed one carries it.
         return (max(e.word_probability for e in quoted), max(e.role_confidence for e in quoted))
-    considered = outcome.considered
-    if considered:
-        sums, counts, roles = ctx.word_stats
-        if min(considered) < 0 or max(considered) >= len(sums):
-            considered = tuple(i for i in considered if 0 <= i < len(sums))
-        if considered:
-            n_words = sum(map(counts.__getitem__, considered))
-            wp = sum(map(sums.__getitem__, considered)) / n_words if n_words else 1.0
-            return wp, min(map(roles.__getitem__, considered))
-    return None
+    return ctx.confidence_of(outcome.considered) if outcome.considered else None
 
 
 def review_reason(outcome: RuleOutcome, thresholds: ReviewThresholds,

@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from qa_pipeline.text import CodePointTable, is_chinese, normalize
@@ -164,6 +164,10 @@ class CompiledMatcher:
             self.by_norm.setdefault(norm, phrase)
             (zh if is_chinese(norm) else other).append(norm)
         self.normalized_phrases = tuple(self.by_norm)
+        # The hit of each phrase found exactly (one shared object per phrase: calls find the
+        # same phrases again and again).
+        self.exact_hit_of = {norm: MatchHit(phrase, "exact", 1.0, norm)
+                             for norm, phrase in self.by_norm.items()}
         alternatives = []
         if zh:
             alternatives.append("|".join(re.escape(p) for p in sorted(zh, key=len, reverse=True)))
@@ -211,7 +215,7 @@ class CompiledMatcher:
         if norm:
             m = next(self._exact_matches(norm), None)
             if m:
-                return MatchHit(self.by_norm[m.group(0)], "exact", 1.0, m.group(0))
+                return self.exact_hit_of[m.group(0)]
         return self.find_tolerant(text, norm)
 
     def find_tolerant(self, text: str, norm: str) -> MatchHit | None:
@@ -306,12 +310,14 @@ class CompiledMatcher:
         wanted = {i for i in indices if call.chinese[i]}
         if not wanted:
             return hits
+        offsets = call.offsets
+        lengths = [len(t) for t in call.normalized]
         for position, (phrase, _, p_ids) in enumerate(self.pinyin_phrases):
             n = len(p_ids)
             by_utterance: dict[int, list[int]] = {}
             for start in candidates.get(position, ()):
-                i = call.utterance_at(start)
-                if i in wanted and i not in hits and start + n <= call.end_of(i):
+                i = bisect.bisect_right(offsets, start) - 1  # call.utterance_at(start)
+                if i in wanted and i not in hits and start + n <= offsets[i] + lengths[i]:
                     by_utterance.setdefault(i, []).append(start)
             for i, starts in by_utterance.items():
                 best = self._best_pinyin_window(p_ids, call.syllables, sorted(starts))
@@ -359,14 +365,16 @@ def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None
     # English: compare against word windows of the phrase's length (+-1).
     words = text.split()
     n = len(phrase.split())
-    best: tuple[float, str] | None = None
-    for size in sorted({max(1, n - 1), n, n + 1}):
-        for i in range(0, max(1, len(words) - size + 1)):
-            window = " ".join(words[i:i + size])
-            score = fuzz.ratio(phrase, window) / 100.0
-            if score >= threshold and (best is None or score > best[0]):
-                best = (score, window)
-    return best
+    windows = [" ".join(words[i:i + size]) for size in sorted({max(1, n - 1), n, n + 1})
+               for i in range(0, max(1, len(words) - size + 1))]
+    # The best window, the first of equals (scored in C); the threshold is checked again as
+    # a fraction, as the other fuzzy tests compare it, so rounding in threshold * 100 cannot
+    # drop a window that scores exactly the threshold.
+    best = process.extractOne(phrase, windows, scorer=fuzz.ratio,
+                              score_cutoff=threshold * 100 - 1e-6)
+    if best is None or best[1] / 100.0 < threshold:
+        return None
+    return best[1] / 100.0, best[0]
 
 
 def syllable_bytes(ids: np.ndarray | list[int] | tuple[int, ...], width: int) -> bytes:

@@ -11,6 +11,7 @@ one pass names every window worth scoring.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,9 +64,22 @@ class PhraseIndex:
                           tuple(slots), norm) for norm, slots in owners.items()]
         self._automaton = ahocorasick_rs.BytesAhoCorasick(
             [norm.encode("utf-8", "surrogatepass") for norm in owners]) if owners else None
+        # Occurrences at one start rank Chinese phrases first, then longer ones (at one start
+        # the longer of two occurring phrases is longer in bytes too): per phrase its place in
+        # that order, whether it needs word boundaries, and by place (phrase, matchers).
+        order = sorted(range(len(self._phrases)), key=lambda k: (
+            not self._phrases[k][0], -self._phrases[k][1], self._phrases[k][3]))
+        self._rank = [0] * len(order)
+        for place, k in enumerate(order):
+            self._rank[k] = place
+        self._bounded = [not zh for zh, _, _, _ in self._phrases]
+        self._by_rank = [(self._phrases[k][3], self._phrases[k][2]) for k in order]
         self._pinyin_matchers = tuple(m for m in self.matchers if m.pinyin_phrases)
         self._pinyin: Any = None
-        self._pinyin_entries: list[tuple[tuple[int, int, int], ...]] = []
+        # Per automaton key: (bucket, back) for each window it may start; bucket numbers a
+        # (matcher id, phrase position) in _bucket_of.
+        self._pinyin_entries: list[tuple[tuple[int, int], ...]] = []
+        self._bucket_of: list[tuple[int, int]] = []
         self._pinyin_names = -1  # syllables seen when the pinyin automaton was built
         self._pinyin_width = 2  # bytes per syllable id in that automaton
 
@@ -94,27 +108,35 @@ class PhraseIndex:
             return out
         width = self._pinyin_width
         entries_of = self._pinyin_entries
+        # One list of window starts per (matcher, phrase position), numbered in _bucket_of.
+        buckets: list[list[int]] = [[] for _ in self._bucket_of]
         for key, start, end in self._pinyin.find_matches_as_indexes(
                 syllable_bytes(ids, width), overlapping=True):
             if start % width:
                 continue  # straddles two syllable ids
             last = end // width - 1  # position of the occurrence's last syllable
-            for slot, position, back in entries_of[key]:
-                out[slot].setdefault(position, set()).add(last - back)
+            for bucket, back in entries_of[key]:
+                buckets[bucket].append(last - back)
+        for (slot, position), starts in zip(self._bucket_of, buckets, strict=True):
+            if starts:
+                out[slot][position] = set(starts)
         return out
 
     def _build_pinyin(self) -> None:
         names = len(syllable_names())
         width = syllable_width()
-        keys: dict[bytes, list[tuple[int, int, int]]] = {}
+        keys: dict[bytes, list[tuple[int, int]]] = {}
+        self._bucket_of = []
         for matcher in self._pinyin_matchers:
             for position, (_, _, p_ids) in enumerate(matcher.pinyin_phrases):
+                bucket = len(self._bucket_of)
+                self._bucket_of.append((id(matcher), position))
                 for offset, piece, sequences in _pinyin_pieces(p_ids):
                     # An occurrence ending at e starts its window at e - back.
                     back = offset + len(piece) - 1
                     for sequence in sequences:
                         keys.setdefault(syllable_bytes(sequence, width), []).append(
-                            (id(matcher), position, back))
+                            (bucket, back))
         self._pinyin = ahocorasick_rs.BytesAhoCorasick(list(keys)) if keys else None
         self._pinyin_entries = [tuple(dict.fromkeys(entries)) for entries in keys.values()]
         self._pinyin_names, self._pinyin_width = names, width
@@ -129,24 +151,28 @@ class PhraseIndex:
         way here.
         """
         per_slot: list[dict[int, str]] = [{} for _ in self.matchers]
-        if self._automaton is not None:
+        matches = self._automaton.find_matches_as_indexes(call.utf8, overlapping=True) \
+            if self._automaton is not None else []
+        if matches:
             text = call.utf8
             size = len(text)
-            phrases = self._phrases
-            found = []
-            for key, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
-                zh, length, slots, norm = phrases[key]
-                if zh or not ((start and text[start - 1] in _WORD_BYTES) or (
-                        end < size and text[end] in _WORD_BYTES)):
-                    # At one start the longer of two occurring phrases is longer in bytes too.
-                    found.append((start, not zh, -length, norm, slots))
-            found.sort()
-            for start, _, _, norm, slots in found:
-                index = call.utterance_at_byte(start)
+            bounded = self._bounded
+            rank = self._rank
+            n = len(rank)
+            # One integer per occurrence, start * n + rank of the phrase: sorting them ranks
+            # the occurrences as the regular expression would (see __init__).
+            found = [start * n + rank[key] for key, start, end in matches
+                     if not (bounded[key] and ((start and text[start - 1] in _WORD_BYTES) or (
+                         end < size and text[end] in _WORD_BYTES)))]
+            found.sort(reverse=True)  # the first occurrence per utterance is written last
+            by_rank = self._by_rank
+            offsets = call.utf8_offsets
+            for code in found:
+                start, r = divmod(code, n)
+                index = bisect.bisect_right(offsets, start) - 1
+                norm, slots = by_rank[r]
                 for slot in slots:
-                    first = per_slot[slot]
-                    if index not in first:
-                        first[index] = norm
+                    per_slot[slot][index] = norm
         return {id(m): first for m, first in zip(self.matchers, per_slot, strict=True)}
 
 

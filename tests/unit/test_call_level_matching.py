@@ -323,3 +323,35 @@ def test_contractions_gated_by_their_literal_equal_every_pattern_applied():
         assert _expand_contractions(text) == expected, text
         changed += expected != text
     assert changed > 10000
+
+
+def test_english_fuzzy_window_is_the_best_scoring_first_window():
+    # _fuzzy scores the word windows in C (extractOne); it must pick what scoring each
+    # window in turn picks: the best score at or above the threshold, the first of equals.
+    def reference(phrase: str, text: str, threshold: float) -> tuple[float, str] | None:
+        words = text.split()
+        n = len(phrase.split())
+        best = None
+        for size in sorted({max(1, n - 1), n, n + 1}):
+            for i in range(0, max(1, len(words) - size + 1)):
+                window = " ".join(words[i:i + size])
+                score = fuzz.ratio(phrase, window) / 100.0
+                if score >= threshold and (best is None or score > best[0]):
+                    best = (score, window)
+        return best
+
+    rng = random.Random(8)
+    vocab = ["your", "balance", "balanse", "is", "the", "account", "acount", "thank", "you",
+             "for", "calling", "colling", "abcdefghij", "abcdefghiz", "a", "x"]
+    found = 0
+    for _ in range(3000):
+        phrase = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 3)))
+        text = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 9)))
+        threshold = rng.choice([0.5, 0.6, 0.85, 0.9, 0.95])
+        expected = reference(phrase, text, threshold)
+        assert _fuzzy(phrase, text, threshold) == expected, (phrase, text, threshold)
+        found += expected is not None
+    # A window scoring exactly the threshold passes.
+    assert _fuzzy("abcdefghijklmnopqrst", "x abcdefghijkzzzzzzzzz", 0.55) == (
+        0.55, "abcdefghijkzzzzzzzzz")
+    assert found > 500

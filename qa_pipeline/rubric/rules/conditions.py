@@ -41,7 +41,12 @@ class Scope(BaseModel):
 
     def select(self, ctx: EvaluationContext) -> tuple[Utterance, ...]:
         """The utterances in scope."""
-        return ctx.utterances(role_of(self.role), self.within_s, self.last_s)
+        return ctx.utterances(self.role_filter, self.within_s, self.last_s)
+
+    @cached_property
+    def role_filter(self) -> Role | None:
+        """:func:`role_of` the scope's role (looked up once per spec, not per call)."""
+        return role_of(self.role)
 
 
 class Matching(BaseModel):

@@ -31,7 +31,7 @@ def forbidden_phrase(spec: ForbiddenPhraseSpec, ctx: EvaluationContext) -> RuleO
     if not scope:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
     evidence = [evidence_for(ctx, u, hit) for u, hit in spec.hits(scope, ctx)]
-    considered = tuple(u.index for u in scope)
+    considered = ctx.indices(scope)
     if evidence:
         said = ", ".join(sorted({e.match.pattern for e in evidence if e.match}))
         return RuleOutcome(Status.FAIL, tuple(evidence), f"{spec.role} said: {said}", considered)

@@ -14,7 +14,6 @@ from qa_pipeline.rubric.rules.conditions import (
     compile_check,
     evidence_for,
     require_or_forbid,
-    role_of,
 )
 from qa_pipeline.types import RuleOutcome, Status
 
@@ -49,12 +48,12 @@ def regex(spec: RegexSpec, ctx: EvaluationContext) -> RuleOutcome:
         rule: {type: regex, role: agent, patterns: ['工号\\s*\\d{3,}'], mode: require}
     """
     matcher = spec.matcher()
-    if not ctx.utterances(role_of(spec.role)):
+    if not ctx.utterances(spec.role_filter):
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in the call")
     scope = spec.select(ctx)
     if spec.mode == "forbid" and not scope:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
     evidence = [evidence_for(ctx, u, hit) for u, hit in matcher.hits(scope, ctx)]
-    considered = tuple(u.index for u in scope)
+    considered = ctx.indices(scope)
     status, message = require_or_forbid(spec.mode, bool(evidence), "matching utterance")
     return RuleOutcome(status, tuple(evidence[:10]), message, considered)

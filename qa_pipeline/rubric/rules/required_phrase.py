@@ -8,7 +8,7 @@ from pydantic import Field
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
-from qa_pipeline.rubric.rules.conditions import Matching, Scope, evidence_for, role_of
+from qa_pipeline.rubric.rules.conditions import Matching, Scope, evidence_for
 from qa_pipeline.types import RuleOutcome, Status
 
 
@@ -31,11 +31,11 @@ def required_phrase(spec: RequiredPhraseSpec, ctx: EvaluationContext) -> RuleOut
     Example YAML:
         rule: {type: required_phrase, role: agent, phrases: ["thank you for calling"], within_s: 15}
     """
-    if not ctx.utterances(role_of(spec.role)):
+    if not ctx.utterances(spec.role_filter):
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in the call")
     scope = spec.select(ctx)
     hits = spec.hits(scope, ctx)
-    considered = tuple(u.index for u in scope)
+    considered = ctx.indices(scope)
     if len(hits) >= spec.min_count:
         return RuleOutcome(Status.PASS, tuple(evidence_for(ctx, u, hit) for u, hit in hits[:5]),
                            f"found {len(hits)} matching utterance(s)", considered)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
-from qa_pipeline.rubric.rules.conditions import Scope, evidence_for, require_or_forbid, role_of
+from qa_pipeline.rubric.rules.conditions import Scope, evidence_for, require_or_forbid
 from qa_pipeline.types import MatchHit, RuleOutcome, Status
 
 
@@ -41,7 +41,7 @@ def similarity(spec: SimilaritySpec, ctx: EvaluationContext) -> RuleOutcome:
     Example YAML:
         rule: {type: similarity, role: agent, examples: ["非常抱歉给您带来不便"], threshold: 0.9}
     """
-    if not ctx.utterances(role_of(spec.role)):
+    if not ctx.utterances(spec.role_filter):
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in the call")
     scope = spec.select(ctx)
     if not scope:
@@ -59,7 +59,7 @@ def similarity(spec: SimilaritySpec, ctx: EvaluationContext) -> RuleOutcome:
         if score >= spec.threshold and score - float(neg_best[i]) >= spec.margin:
             hit = MatchHit(spec.examples[j], "similarity", score, u.text)
             evidence.append(evidence_for(ctx, u, hit))
-    considered = tuple(u.index for u in scope)
+    considered = ctx.indices(scope)
     status, message = require_or_forbid(spec.mode, bool(evidence), "utterance similar to the "
                                         "examples")
     best_first = sorted(evidence, key=lambda e: -(e.match.score if e.match else 0.0))
