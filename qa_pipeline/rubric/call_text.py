@@ -10,7 +10,6 @@ call's syllable ids.
 
 from __future__ import annotations
 
-import bisect
 from functools import cached_property
 
 import numpy as np
@@ -31,13 +30,11 @@ class CallText:
             position += len(text) + len(SEPARATOR)
         self.joined = SEPARATOR.join(self.normalized)
 
-    def utterance_at(self, position: int) -> int:
-        """Index of the utterance that holds character ``position`` of :attr:`joined`."""
-        return bisect.bisect_right(self.offsets, position) - 1
-
-    def end_of(self, index: int) -> int:
-        """Position just after utterance ``index`` in :attr:`joined`."""
-        return self.offsets[index] + len(self.normalized[index])
+    @cached_property
+    def ends(self) -> list[int]:
+        """Per utterance: the position just after it in :attr:`joined`."""
+        return [start + len(text) for start, text in zip(self.offsets, self.normalized,
+                                                          strict=True)]
 
     @cached_property
     def chinese(self) -> tuple[bool, ...]:
@@ -61,10 +58,6 @@ class CallText:
         """
         separators = np.flatnonzero(np.frombuffer(self.utf8, dtype=np.uint8) == ord(SEPARATOR))
         return [0, *(separators + 1).tolist()]
-
-    def utterance_at_byte(self, position: int) -> int:
-        """Index of the utterance that holds byte ``position`` of :attr:`utf8`."""
-        return bisect.bisect_right(self.utf8_offsets, position) - 1
 
     @cached_property
     def syllable_array(self) -> np.ndarray:

@@ -226,17 +226,16 @@ class EvaluationContext:
         if cached is not None:
             return cached
         conv = self.conversation
-        out = []
-        for u in conv.utterances:
-            if role is not None and u.role is not role:
-                continue
-            if within_s is not None and u.start_s > within_s:
-                continue
-            if last_s is not None and u.end_s < conv.duration_s - last_s:
-                continue
-            out.append(u)
-        self._scopes[scope] = tuple(out)
-        return self._scopes[scope]
+        if within_s is None and last_s is None:
+            found = conv.utterances if role is None else tuple(
+                u for u in conv.utterances if u.role is role)
+        else:  # a time window of the role's utterances (cached above)
+            since = -float("inf") if last_s is None else conv.duration_s - last_s
+            until = float("inf") if within_s is None else within_s
+            found = tuple(u for u in self.utterances(role)
+                          if u.start_s <= until and u.end_s >= since)
+        self._scopes[scope] = found
+        return found
 
     def indices(self, utterances: tuple[Utterance, ...]) -> tuple[int, ...]:
         """The indices of ``utterances`` (a scope from :meth:`utterances`: computed once per

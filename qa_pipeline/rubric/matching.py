@@ -311,13 +311,13 @@ class CompiledMatcher:
         if not wanted:
             return hits
         offsets = call.offsets
-        lengths = [len(t) for t in call.normalized]
+        ends = call.ends
         for position, (phrase, _, p_ids) in enumerate(self.pinyin_phrases):
             n = len(p_ids)
             by_utterance: dict[int, list[int]] = {}
             for start in candidates.get(position, ()):
-                i = bisect.bisect_right(offsets, start) - 1  # call.utterance_at(start)
-                if i in wanted and i not in hits and start + n <= offsets[i] + lengths[i]:
+                i = bisect.bisect_right(offsets, start) - 1  # the utterance holding start
+                if i in wanted and i not in hits and start + n <= ends[i]:
                     by_utterance.setdefault(i, []).append(start)
             for i, starts in by_utterance.items():
                 best = self._best_pinyin_window(p_ids, call.syllables, sorted(starts))

@@ -355,3 +355,33 @@ def test_english_fuzzy_window_is_the_best_scoring_first_window():
     assert _fuzzy("abcdefghijklmnopqrst", "x abcdefghijkzzzzzzzzz", 0.55) == (
         0.55, "abcdefghijkzzzzzzzzz")
     assert found > 500
+
+
+def test_scopes_equal_filtering_every_utterance():
+    # Time-window scopes are taken from the role's (cached) utterances; they must equal
+    # filtering the whole call by role, start and end, and repeat as the same tuple.
+    from qa_pipeline.rubric.context import EvaluationContext
+    from qa_pipeline.types import Role
+    from tests.helpers import make_conversation
+
+    rng = random.Random(9)
+    for _ in range(200):
+        rows, t = [], 0.0
+        for _ in range(rng.randint(0, 25)):
+            start = t + rng.uniform(-1.0, 3.0)  # overlaps and gaps
+            rows.append([rng.choice(["agent", "customer"]), max(start, 0.0),
+                         max(start, 0.0) + rng.uniform(0.2, 6.0), "好的"])
+            t = max(start, 0.0)
+        conv = make_conversation(rows, duration_s=t + rng.uniform(1.0, 20.0))
+        ctx = EvaluationContext(conv)
+        for role in (None, Role.AGENT, Role.CUSTOMER):
+            for within_s in (None, 5.0, 15.0):
+                for last_s in (None, 10.0, 30.0):
+                    got = ctx.utterances(role, within_s, last_s)
+                    expected = tuple(u for u in conv.utterances if (
+                        role is None or u.role is role) and (
+                        within_s is None or u.start_s <= within_s) and (
+                        last_s is None or u.end_s >= conv.duration_s - last_s))
+                    assert got == expected
+                    assert ctx.utterances(role, within_s, last_s) is got
+                    assert ctx.indices(got) == tuple(u.index for u in expected)
