@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import CompiledMatcher
 from qa_pipeline.text import normalize
-from qa_pipeline.types import Conversation, MatchHit, Role, Utterance, Word
+from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
 
 if TYPE_CHECKING:
     from qa_pipeline.call_reason import CallReason
@@ -42,9 +42,8 @@ class EvaluationContext:
     _matched: dict[int, dict[int, MatchHit | None]] = field(default_factory=dict, repr=False)
     _scopes: dict[tuple[Role | None, float | None, float | None], tuple[Utterance, ...]] = field(
         default_factory=dict, repr=False)
-    # Utterance index -> (normalised word, its probability) per word (for locating a match
-    # word by word).
-    _compact: dict[int, tuple[tuple[str, float], ...]] = field(default_factory=dict, repr=False)
+    # Utterance index -> its words normalised (for locating a match word by word).
+    _compact: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # id(scope) -> (scope, its utterance indices); the scope is kept so the id stays its own.
     _indices: dict[int, tuple[tuple[Utterance, ...], tuple[int, ...]]] = field(
         default_factory=dict, repr=False)
@@ -89,11 +88,14 @@ class EvaluationContext:
         the match cannot be located word by word).
         """
         if hit is not None and hit.matched_text:
-            words = self._compact.get(utterance.index)
-            if words is None:  # several criteria often quote the same utterance
-                words = self._compact[utterance.index] = _compact_words(utterance.words)
+            words = utterance.words
+            compact = self._compact.get(utterance.index)
+            if compact is None:  # several criteria often quote the same utterance
+                compact = self._compact[utterance.index] = tuple(
+                    map(_compact_word, map(_TEXT, words)))
             target = hit.matched_text.replace(" ", "")
-            covered = [p for n, p in words if n and n in target]
+            covered = [w.probability for w, n in zip(words, compact, strict=True)
+                       if n and n in target]
             if covered:
                 return sum(covered) / len(covered)
         return utterance.mean_word_probability
@@ -269,13 +271,7 @@ _PROBABILITY = attrgetter("probability")
 _TEXT = attrgetter("text")
 
 
-_UNSET = object()
-
-
-def _compact_words(words: tuple[Word, ...]) -> tuple[tuple[str, float], ...]:
-    """Each word normalised without spaces, with its probability."""
-    return tuple(zip(map(_compact_word, map(_TEXT, words)), map(_PROBABILITY, words),
-                     strict=True))
+_UNSET = object()  # confidence_of: "not computed yet" (None is an answer)
 
 
 @lru_cache(maxsize=65536)

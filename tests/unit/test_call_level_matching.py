@@ -385,3 +385,18 @@ def test_scopes_equal_filtering_every_utterance():
                     assert got == expected
                     assert ctx.utterances(role, within_s, last_s) is got
                     assert ctx.indices(got) == tuple(u.index for u in expected)
+
+
+def test_confidence_of_considered_utterances_is_the_word_weighted_mean():
+    from qa_pipeline.rubric.context import EvaluationContext
+    from tests.helpers import make_conversation
+
+    conv = make_conversation([["agent", 0, 2, "one two three", 0.9],
+                              ["customer", 3, 4, "four", 0.5],
+                              ["agent", 5, 6, "five six", 0.3]], language="en")
+    ctx = EvaluationContext(conv)
+    wp, role = ctx.confidence_of((0, 1, 2))
+    assert wp == pytest.approx((3 * 0.9 + 0.5 + 2 * 0.3) / 6) and role == 1.0
+    assert ctx.confidence_of((0, 2, 99, -1)) == pytest.approx(((3 * 0.9 + 2 * 0.3) / 5, 1.0))
+    assert ctx.confidence_of((99,)) is None
+    assert ctx.confidence_of((0, 1, 2)) == (wp, role)  # answered again from the cache

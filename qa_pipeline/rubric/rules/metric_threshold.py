@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -60,14 +61,14 @@ def metric_threshold(spec: MetricThresholdSpec, ctx: EvaluationContext) -> RuleO
     if spec.max is not None:
         bounds.append(f"<= {spec.max:g}")
     ok = (spec.min is None or value >= spec.min) and (spec.max is None or value <= spec.max)
-    evidence = tuple(
+    # A failure quotes the first ten moments behind the metric; a pass quotes none.
+    evidence = () if ok else tuple(
         Evidence(-1, _span_role(span.label), span.start_s, span.end_s,
                  f"[{span.label} {span.end_s - span.start_s:.1f} s]", 1.0, 1.0, None, span.label)
-        for span in ctx.metrics.spans.get(spec.metric, ())
+        for span in islice(ctx.metrics.spans.get(spec.metric, ()), 10)
     )
     message = f"{spec.metric} = {value:.2f} (required {' and '.join(bounds)})"
-    return RuleOutcome(Status.PASS if ok else Status.FAIL, () if ok else evidence[:10], message,
-                       value=value)
+    return RuleOutcome(Status.PASS if ok else Status.FAIL, evidence, message, value=value)
 
 
 def _span_role(label: str) -> Role:
