@@ -38,22 +38,6 @@ def _traditional_chars() -> frozenset[str]:
     return frozenset(chars)
 
 
-@lru_cache(maxsize=1)
-def _traditional_table() -> np.ndarray:
-    """Code point -> whether OpenCC changes it (a whole call is checked with one lookup)."""
-    table = np.zeros(0x110000, dtype=bool)
-    table[[ord(c) for c in _traditional_chars()]] = True
-    return table
-
-
-def has_traditional(text: str) -> bool:
-    """Whether ``text`` holds a character that Traditional -> Simplified would change."""
-    if len(text) < 64:  # below this the set test is cheaper than the array round trip
-        return not _traditional_chars().isdisjoint(text)
-    code_points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    return bool(_traditional_table()[code_points].any())
-
-
 def to_simplified(text: str) -> str:
     """Traditional -> Simplified Chinese.
 

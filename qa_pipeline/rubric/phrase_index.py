@@ -48,6 +48,38 @@ class CallScan:
     pinyin: dict[int, dict[int, set[int]]]
 
 
+@dataclass(frozen=True, slots=True)
+class _PinyinAutomaton:
+    """The pinyin phrase variants of some matchers, built from the syllables seen so far."""
+
+    automaton: Any  # ahocorasick_rs.BytesAhoCorasick over syllable_bytes, or None
+    # Per automaton key: (bucket, back) for each window it may start (it ends at the window
+    # start + back); a bucket numbers a (matcher id, phrase position) in bucket_of.
+    entries: list[tuple[tuple[int, int], ...]]
+    bucket_of: list[tuple[int, int]]
+    names: int  # syllables seen when built
+    width: int  # bytes per syllable id
+
+    @classmethod
+    def build(cls, matchers: tuple[CompiledMatcher, ...]) -> _PinyinAutomaton:
+        names = len(syllable_names())
+        width = syllable_width()
+        keys: dict[bytes, list[tuple[int, int]]] = {}
+        bucket_of: list[tuple[int, int]] = []
+        for matcher in matchers:
+            for position, (_, _, p_ids) in enumerate(matcher.pinyin_phrases):
+                bucket = len(bucket_of)
+                bucket_of.append((id(matcher), position))
+                for offset, piece, sequences in _pinyin_pieces(p_ids):
+                    back = offset + len(piece) - 1
+                    for sequence in sequences:
+                        keys.setdefault(syllable_bytes(sequence, width), []).append(
+                            (bucket, back))
+        automaton = ahocorasick_rs.BytesAhoCorasick(list(keys)) if keys else None
+        return cls(automaton, [tuple(dict.fromkeys(e)) for e in keys.values()], bucket_of,
+                   names, width)
+
+
 class PhraseIndex:
     """The phrases of several matchers in two Aho–Corasick automata (text and syllables)."""
 
@@ -75,13 +107,8 @@ class PhraseIndex:
         self._bounded = [not zh for zh, _, _, _ in self._phrases]
         self._by_rank = [(self._phrases[k][3], self._phrases[k][2]) for k in order]
         self._pinyin_matchers = tuple(m for m in self.matchers if m.pinyin_phrases)
-        self._pinyin: Any = None
-        # Per automaton key: (bucket, back) for each window it may start; bucket numbers a
-        # (matcher id, phrase position) in _bucket_of.
-        self._pinyin_entries: list[tuple[tuple[int, int], ...]] = []
-        self._bucket_of: list[tuple[int, int]] = []
-        self._pinyin_names = -1  # syllables seen when the pinyin automaton was built
-        self._pinyin_width = 2  # bytes per syllable id in that automaton
+        # Replaced as a whole when rebuilt (a scan in another thread reads one consistent set).
+        self._pinyin: _PinyinAutomaton | None = None
 
     def scan(self, call: CallText) -> CallScan:
         """Exact hits and pinyin candidates of every matcher in ``call``."""
@@ -102,44 +129,26 @@ class PhraseIndex:
             return out
         # Computing the call's syllable ids may name new syllables: before the width is chosen.
         ids = call.syllable_array
-        if self._pinyin_names != len(syllable_names()):
-            self._build_pinyin()
-        if self._pinyin is None:
+        pinyin = self._pinyin
+        if pinyin is None or pinyin.names != len(syllable_names()):
+            pinyin = self._pinyin = _PinyinAutomaton.build(self._pinyin_matchers)
+        if pinyin.automaton is None:
             return out
-        width = self._pinyin_width
-        entries_of = self._pinyin_entries
-        # One list of window starts per (matcher, phrase position), numbered in _bucket_of.
-        buckets: list[list[int]] = [[] for _ in self._bucket_of]
-        for key, start, end in self._pinyin.find_matches_as_indexes(
+        width = pinyin.width
+        entries_of = pinyin.entries
+        # One list of window starts per (matcher, phrase position), numbered as in bucket_of.
+        buckets: list[list[int]] = [[] for _ in pinyin.bucket_of]
+        for key, start, end in pinyin.automaton.find_matches_as_indexes(
                 syllable_bytes(ids, width), overlapping=True):
             if start % width:
                 continue  # straddles two syllable ids
             last = end // width - 1  # position of the occurrence's last syllable
             for bucket, back in entries_of[key]:
                 buckets[bucket].append(last - back)
-        for (slot, position), starts in zip(self._bucket_of, buckets, strict=True):
+        for (slot, position), starts in zip(pinyin.bucket_of, buckets, strict=True):
             if starts:
                 out[slot][position] = set(starts)
         return out
-
-    def _build_pinyin(self) -> None:
-        names = len(syllable_names())
-        width = syllable_width()
-        keys: dict[bytes, list[tuple[int, int]]] = {}
-        self._bucket_of = []
-        for matcher in self._pinyin_matchers:
-            for position, (_, _, p_ids) in enumerate(matcher.pinyin_phrases):
-                bucket = len(self._bucket_of)
-                self._bucket_of.append((id(matcher), position))
-                for offset, piece, sequences in _pinyin_pieces(p_ids):
-                    # An occurrence ending at e starts its window at e - back.
-                    back = offset + len(piece) - 1
-                    for sequence in sequences:
-                        keys.setdefault(syllable_bytes(sequence, width), []).append(
-                            (bucket, back))
-        self._pinyin = ahocorasick_rs.BytesAhoCorasick(list(keys)) if keys else None
-        self._pinyin_entries = [tuple(dict.fromkeys(entries)) for entries in keys.values()]
-        self._pinyin_names, self._pinyin_width = names, width
 
     def exact_hits(self, call: CallText) -> dict[int, dict[int, str]]:
         """Per matcher (by ``id``): utterance index -> the normalised phrase of its first
