@@ -269,11 +269,7 @@ def normalize_many(texts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         return tuple(_normalize_en_batch(joined.split(_BATCH_SEP)))
     parts = joined.split(_BATCH_SEP)
     cps, flags = _CHAR_FLAGS.lookup(joined)
-    # Per part: whether it holds a Han character (counted between the separators).
-    han = np.concatenate(([0], np.cumsum(flags & _HAN, dtype=np.int64)))
-    ends = np.append(np.flatnonzero(cps == ord(_BATCH_SEP)), len(cps))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    chinese = (han[ends] > han[starts]).tolist()
+    chinese = _han_per_part(cps, flags, _BATCH_SEP)
     if all(chinese):
         return tuple(_normalize_zh_batch(parts, joined, flags))
     out = [""] * len(parts)
@@ -286,6 +282,23 @@ def normalize_many(texts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         for i, text in zip(other, _normalize_en_batch([parts[i] for i in other]), strict=True):
             out[i] = text
     return tuple(out)
+
+
+def chinese_parts(joined: str, separator: str) -> list[bool]:
+    """``[is_chinese(part) for part in joined.split(separator)]`` with one table lookup
+    (``separator``: one character).
+    """
+    if joined.isascii():
+        return [False] * (joined.count(separator) + 1)
+    return _han_per_part(*_CHAR_FLAGS.lookup(joined), separator)
+
+
+def _han_per_part(cps: np.ndarray, flags: np.ndarray, separator: str) -> list[bool]:
+    # Han characters counted between the separators.
+    han = np.concatenate(([0], np.cumsum(flags & _HAN, dtype=np.int64)))
+    ends = np.append(np.flatnonzero(cps == ord(separator)), len(cps))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    return (han[ends] > han[starts]).tolist()  # type: ignore[no-any-return]
 
 
 def _normalize_zh_batch(parts: list[str], joined: str | None = None,

@@ -14,8 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from qa_pipeline.rubric.matching import SEPARATOR, is_chinese, syllable_ids
-from qa_pipeline.text import normalize_many
+from qa_pipeline.rubric.matching import SEPARATOR, syllable_ids
+from qa_pipeline.text import chinese_parts, normalize_many
 
 
 class CallText:
@@ -39,7 +39,7 @@ class CallText:
     @cached_property
     def chinese(self) -> tuple[bool, ...]:
         """Per utterance: whether it holds Han characters (pinyin applies only there)."""
-        return tuple(is_chinese(t) for t in self.normalized)
+        return tuple(chinese_parts(self.joined, SEPARATOR))
 
     @cached_property
     def syllables(self) -> list[int]:

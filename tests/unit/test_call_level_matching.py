@@ -400,3 +400,13 @@ def test_confidence_of_considered_utterances_is_the_word_weighted_mean():
     assert ctx.confidence_of((0, 2, 99, -1)) == pytest.approx(((3 * 0.9 + 2 * 0.3) / 5, 1.0))
     assert ctx.confidence_of((99,)) is None
     assert ctx.confidence_of((0, 1, 2)) == (wp, role)  # answered again from the cache
+
+
+def test_chinese_parts_equal_is_chinese_of_each_part():
+    from qa_pipeline.text import chinese_parts, is_chinese
+
+    rng = random.Random(12)
+    alphabet = [*"ab 9\x1f\x00您好三ÅＡ，.", "\ud800", "😀", "\u3400", "\u9fff", "\u4dbf"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        assert chinese_parts(text, "\x1f") == [is_chinese(p) for p in text.split("\x1f")], text
