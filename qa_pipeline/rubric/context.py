@@ -165,6 +165,9 @@ class EvaluationContext:
         if done is None:
             done = self._matched[id(matcher)] = {}
         exact = self._exact_hits(matcher)
+        options = matcher.options
+        fuzzy_only = options.fuzzy is not None and not (matcher.pinyin_phrases or
+                                                        matcher.patterns)
         lo, n = 0, len(utterances)
         while lo < n:
             # Up to the next utterance whose hit is already certain (known, or exact).
@@ -174,17 +177,38 @@ class EvaluationContext:
                 if done.get(i) is not None or (i not in done and i in exact):
                     break
                 hi += 1
-            todo = [u.index for u in utterances[lo:hi + 1] if u.index not in done]
-            if todo:
-                found = self._match(matcher, todo)
-                for i in todo:
-                    done[i] = found.get(i)
-            for u in utterances[lo:hi + 1]:
+            for k in range(lo, hi + 1):
+                u = utterances[k]
+                if u.index not in done:
+                    tail = [v.index for v in utterances[k:hi + 1] if v.index not in done]
+                    if fuzzy_only:  # fuzzy matching stops at the first hit
+                        self._match_until_first_hit(matcher, tail, done)
+                    else:
+                        found = self._match(matcher, tail)
+                        for i in tail:
+                            done[i] = found.get(i)
                 hit = done[u.index]
                 if hit is not None and (accept is None or accept(u, hit)):
                     return u, hit
             lo = hi + 1
         return None
+
+    def _match_until_first_hit(self, matcher: CompiledMatcher, todo: list[int],
+                               done: dict[int, MatchHit | None]) -> None:
+        """Record in ``done`` the hits of a fuzzy-only matcher among utterances ``todo`` (in
+        call order) up to the first one that has a hit (as :meth:`_match` would record them).
+        """
+        exact = self._exact_hits(matcher)
+        limit = next((k for k, i in enumerate(todo) if i in exact), len(todo))
+        normalized = self.text.normalized
+        found = matcher.first_fuzzy_hit([(i, normalized[i]) for i in todo[:limit]])
+        for i in todo[:limit]:
+            if found is not None and i == found[0]:
+                done[i] = found[1]
+                return
+            done[i] = None
+        if limit < len(todo):  # exact beats fuzzy
+            done[todo[limit]] = matcher.exact_hit_of[exact[todo[limit]]]
 
     def _exact_hits(self, matcher: CompiledMatcher) -> dict[int, str]:
         """Utterance index -> phrase of the matcher's first exact hit there (scanning the call

@@ -297,6 +297,83 @@ class CompiledMatcher:
                         found[i] = MatchHit(self.by_norm[p_norm], "fuzzy", hit[0], hit[1])
         return found
 
+    def first_fuzzy_hit(self, texts: list[tuple[int, str]]) -> tuple[int, MatchHit] | None:
+        """The first of ``texts`` (utterance index, normalised text; in call order) that has a
+        fuzzy hit, with that hit: the first of :meth:`fuzzy_hits` in call order, found
+        without testing what follows it.
+
+        Phrase by phrase, the search looks only before the earliest hit found so far, and
+        the screening alignment (as in :meth:`fuzzy_hits`) explores the stretch left of a
+        window before the one right of it, so a hit ends the search of everything after it.
+        """
+        threshold = self.options.fuzzy
+        if threshold is None or not texts:
+            return None
+        lengths = [len(t) for _, t in texts]
+        joined = SEPARATOR.join([t for _, t in texts])
+        starts = list(itertools.accumulate((n + len(SEPARATOR) for n in lengths), initial=0))
+        best = len(texts)  # position of the earliest hit so far (len: none)
+        for p_norm in self.normalized_phrases:
+            found = self._earliest_fuzzy(p_norm, texts, lengths, joined, starts, best)
+            if found is not None:
+                best = found
+        if best == len(texts):
+            return None
+        index, text = texts[best]
+        for p_norm in self.normalized_phrases:  # the first phrase in list order, as fuzzy_hits
+            hit = self._fuzzy_pass(p_norm, text)
+            if hit is not None:
+                return index, hit
+        raise AssertionError("a phrase found this utterance")  # pragma: no cover
+
+    def _fuzzy_pass(self, p_norm: str, text: str) -> MatchHit | None:
+        """Whether one phrase passes in one utterance, as :meth:`fuzzy_hits` tests it."""
+        threshold = self.options.fuzzy
+        assert threshold is not None
+        m = len(p_norm)
+        if len(text) < threshold * m / (2 - threshold):
+            return None  # too short to reach the threshold (fuzzy_hits never tests it)
+        if not fuzz.partial_ratio(p_norm, text, score_cutoff=threshold * 100):
+            return None
+        hit = _fuzzy(p_norm, text, threshold)
+        return None if hit is None else MatchHit(self.by_norm[p_norm], "fuzzy", hit[0], hit[1])
+
+    def _earliest_fuzzy(self, p_norm: str, texts: list[tuple[int, str]], lengths: list[int],
+                        joined: str, starts: list[int], limit: int) -> int | None:
+        """Position (< ``limit``) of the first of ``texts`` where ``p_norm`` passes, or None."""
+        threshold = self.options.fuzzy
+        assert threshold is not None
+        m = len(p_norm)
+        best = limit
+        # Utterances shorter than the phrase are tested one by one (as in fuzzy_hits).
+        for k in range(limit):
+            if lengths[k] < m and self._fuzzy_pass(p_norm, texts[k][1]) is not None:
+                best = k
+                break
+        bound = 100 * threshold / (2 - threshold) - 1e-6
+        stretches = [(0, best)]
+        while stretches:
+            lo, hi = stretches.pop()
+            hi = min(hi, best)
+            if lo >= hi:
+                continue
+            window = fuzz.partial_ratio_alignment(
+                p_norm, joined[starts[lo]:starts[hi] - len(SEPARATOR)], score_cutoff=bound)
+            if window is None:
+                continue
+            a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1
+            b = max(a + 1, bisect.bisect_left(starts, starts[lo] + window.dest_end))
+            for k in range(a, min(b, best)):
+                if lengths[k] >= m and self._fuzzy_pass(p_norm, texts[k][1]) is not None:
+                    best = k
+                    break
+            # The right stretch is pushed first, so the left one is searched first.
+            if b < hi:
+                stretches.append((b, hi))
+            if lo < a:
+                stretches.append((lo, a))
+        return best if best < limit else None
+
     def pinyin_hits(self, call: CallText, indices: Iterable[int],
                     candidates: Mapping[int, Iterable[int]]) -> dict[int, MatchHit]:
         """Pinyin hits among a call's utterances ``indices`` (Chinese ones only): each gets the

@@ -106,6 +106,31 @@ def test_fuzzy_screening_finds_exactly_the_per_utterance_hits(language, threshol
     assert total_hits > 50  # the generator does plant near-matches
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("threshold", [0.75, 0.85, 0.9])
+def test_first_fuzzy_hit_is_the_first_of_all_fuzzy_hits(language, threshold):
+    rng = random.Random(f"first{language}{threshold}")
+    phrases = (["thank you for calling", "is there anything else", "i guarantee", "sorry"]
+               if language == "en" else ["不知道", "这不归我管", "您好", "很高兴为您服务"])
+    filler = (["okay let me check that", "your order shipped", "yes", "thank", "for calling us"]
+              if language == "en" else ["好的我帮您查一下", "订单已经发货了", "嗯", "我管", "不知"])
+    matcher = CompiledMatcher(tuple(phrases), (), MatchOptions(fuzzy=threshold))
+    found = 0
+    for _ in range(300):
+        utts = []
+        for _ in range(rng.randint(0, 12)):
+            parts = [rng.choice(filler)]
+            if rng.random() < 0.15:
+                parts.insert(rng.randint(0, 1), _typo(rng, rng.choice(phrases)))
+            utts.append((" " if language == "en" else "").join(parts))
+        texts = [(3 * i, normalize(t)) for i, t in enumerate(utts)]  # any increasing indices
+        every = matcher.fuzzy_hits(dict(texts))
+        expected = next(((i, every[i]) for i, _ in texts if i in every), None)
+        assert matcher.first_fuzzy_hit(texts) == expected, utts
+        found += expected is not None
+    assert found > 50
+
+
 def test_chinese_fuzzy_does_not_match_a_fragment_of_the_phrase():
     # Aligned inside the phrase, 我管 scored 100 against 这不归我管.
     assert match_phrase("这不归我管", "我管", MatchOptions(fuzzy=0.85)) is None
@@ -238,19 +263,36 @@ def test_pinyin_index_learns_syllables_first_seen_after_it_was_built(monkeypatch
     assert hits[1].method == "pinyin" and hits[1].score == 1 - 1 / 8
 
 
-def test_first_hit_is_the_first_of_all_hits_that_passes():
+FIRST_HIT_CASES = {
+    "pinyin and fuzzy": (
+        ("您好", "投诉", "抱歉", "再见", "thank you for calling"),
+        MatchOptions(pinyin=True, fuzzy=0.85),
+        ["您好很高兴为您服务", "我要投注你们", "不好意思给您带来不便", "你好", "再建", "okay",
+         "thank you for colling", "thank you for calling", "核实身份", "嗯", "投诉"],
+        {"exact", "fuzzy", "pinyin"}),
+    # Fuzzy only: the search stops at the first fuzzy hit (first_fuzzy_hit).
+    "fuzzy only": (
+        ("your balance is", "account balance", "verify", "date of birth"),
+        MatchOptions(fuzzy=0.85),
+        ["your balance is ten", "your balanse is", "the acount balance", "yes", "verifi",
+         "let me verify that", "date of brith please", "okay thanks", "balance", "dat of birth"],
+        {"exact", "fuzzy"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIRST_HIT_CASES))
+def test_first_hit_is_the_first_of_all_hits_that_passes(case):
     """Order rules ask only for the first hit; tolerant matching then runs only up to the next
-    exact hit, and the answer must be what matching every utterance gives."""
+    exact hit (fuzzy matching alone: up to its first hit), and the answer must be what
+    matching every utterance gives."""
     from qa_pipeline.rubric.context import EvaluationContext
     from tests.helpers import make_conversation
 
+    phrases, options, texts, expected_kinds = FIRST_HIT_CASES[case]
     rng = random.Random(11)
-    texts = ["您好很高兴为您服务", "我要投注你们", "不好意思给您带来不便", "你好", "再建", "okay",
-             "thank you for colling", "thank you for calling", "核实身份", "嗯", "投诉"]
-    matcher = CompiledMatcher(("您好", "投诉", "抱歉", "再见", "thank you for calling"), (),
-                              MatchOptions(pinyin=True, fuzzy=0.85))
+    matcher = CompiledMatcher(phrases, (), options)
     kinds = set()
-    for _ in range(30):
+    for _ in range(60):
         rows = [[rng.choice(["agent", "customer"]), 2.0 * i, 2.0 * i + 1.5, rng.choice(texts)]
                 for i in range(rng.randint(1, 25))]
         conv = make_conversation(rows)
@@ -271,7 +313,7 @@ def test_first_hit_is_the_first_of_all_hits_that_passes():
                 ((u, h) for u, h in pairs if u in chunk), None)
             if expected is not None:
                 kinds.add(expected[1].method)
-    assert kinds >= {"exact", "fuzzy", "pinyin"}
+    assert kinds >= expected_kinds
 
 
 def test_punctuation_deletion_by_table_equals_the_regular_expression():
