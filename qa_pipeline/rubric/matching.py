@@ -442,8 +442,14 @@ def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None
     # English: compare against word windows of the phrase's length (+-1).
     words = text.split()
     n = len(phrase.split())
-    windows = [" ".join(words[i:i + size]) for size in sorted({max(1, n - 1), n, n + 1})
-               for i in range(0, max(1, len(words) - size + 1))]
+    sizes = sorted({max(1, n - 1), n, n + 1})
+    if " ".join(words) == text:  # normalised text: each window is a slice of it
+        offsets = list(itertools.accumulate((len(w) + 1 for w in words), initial=0))
+        windows = [text[offsets[i]:offsets[min(i + size, len(words))] - 1] for size in sizes
+                   for i in range(0, max(1, len(words) - size + 1))]
+    else:
+        windows = [" ".join(words[i:i + size]) for size in sizes
+                   for i in range(0, max(1, len(words) - size + 1))]
     # The best window, the first of equals (scored in C); the threshold is checked again as
     # a fraction, as the other fuzzy tests compare it, so rounding in threshold * 100 cannot
     # drop a window that scores exactly the threshold.
