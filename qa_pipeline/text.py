@@ -63,8 +63,6 @@ _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三":
 _ZH_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000, "万": 10_000,
              "亿": 100_000_000}
 _ZH_NUM_RUN = re.compile(f"[{''.join(_ZH_DIGITS)}{''.join(_ZH_UNITS)}]+")
-# A numeral run with one character either side; runs one character apart share a window.
-_ZH_NUM_WINDOW = re.compile(f"(?s).?{_ZH_NUM_RUN.pattern}(?:.{_ZH_NUM_RUN.pattern})*.?")
 # Words where a numeral character is not a number (一下 "a moment", 一起 "together", ...).
 _ZH_NUMERAL_WORDS = ("一下", "一起", "一直", "一样", "一些", "一定", "一点", "一般", "一切", "万一",
                      "一会", "统一", "唯一", "一旦", "一边", "之一", "一致", "十分", "千万", "一向")
@@ -97,19 +95,13 @@ def zh_numeral_to_int(run: str) -> int | None:
 
 
 def _zh_numbers_to_digits(text: str) -> str:
-    """Chinese numerals -> digits, except inside the words of :data:`_ZH_NUMERAL_WORDS`.
-
-    Only the numeral runs and one character either side (where a protected word that
-    overlaps a run can lie: each is two characters and holds a numeral) go through the
-    conversion, runs one character apart in one window; the rest of the text is copied. A
-    call's text holds a few dozen such windows, and converting each (cached: they repeat)
-    costs a fraction of protecting words across the whole text.
+    """Chinese numerals -> digits, except inside the words of :data:`_ZH_NUMERAL_WORDS`
+    (see :func:`_numeral_windows_to_digits`).
     """
-    return _ZH_NUM_WINDOW.sub(_convert_window, text)
-
-
-def _convert_window(m: re.Match[str]) -> str:
-    return _zh_window_to_digits(m.group(0))
+    if not _ZH_NUM_RUN.search(text):
+        return text  # most texts hold no numeral: skip the table lookup
+    flags = _CHAR_FLAGS.lookup(text)[1]
+    return _numeral_windows_to_digits(text, np.flatnonzero(flags & _NUMERAL))
 
 
 @lru_cache(maxsize=65536)
@@ -319,9 +311,13 @@ def _normalize_zh_batch(parts: list[str], joined: str | None = None,
 
 
 def _numeral_windows_to_digits(text: str, numerals: np.ndarray) -> str:
-    """:func:`_zh_numbers_to_digits` given the positions of ``text``'s numeral characters:
-    the same windows (each run and one character either side, runs one character apart
-    together) found with numpy instead of a regular-expression scan.
+    """Chinese numerals -> digits, given the positions of ``text``'s numeral characters.
+
+    Only the numeral runs and one character either side (where a protected word that
+    overlaps a run can lie: each is two characters and holds a numeral) go through the
+    conversion, runs one character apart in one window; the rest of the text is copied. A
+    call's text holds a few dozen such windows, and converting each (cached: they repeat)
+    costs a fraction of protecting words across the whole text.
     """
     breaks = np.flatnonzero(np.diff(numerals) > 2)
     first = numerals[np.concatenate(([0], breaks + 1))] - 1

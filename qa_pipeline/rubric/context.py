@@ -165,9 +165,8 @@ class EvaluationContext:
         if done is None:
             done = self._matched[id(matcher)] = {}
         exact = self._exact_hits(matcher)
-        options = matcher.options
-        fuzzy_only = options.fuzzy is not None and not (matcher.pinyin_phrases or
-                                                        matcher.patterns)
+        fuzzy_only = matcher.options.fuzzy is not None and not (matcher.pinyin_phrases or
+                                                                matcher.patterns)
         lo, n = 0, len(utterances)
         while lo < n:
             # Up to the next utterance whose hit is already certain (known, or exact).

@@ -256,8 +256,6 @@ class CompiledMatcher:
         threshold = self.options.fuzzy
         if threshold is None or not texts:
             return {}
-        cutoff = threshold * 100
-        bound = 100 * threshold / (2 - threshold) - 1e-6
         order = sorted(texts)
         lengths = [len(texts[i]) for i in order]
         by_length = sorted(range(len(order)), key=lengths.__getitem__)
@@ -275,13 +273,10 @@ class CompiledMatcher:
                 stretches = [(0, len(order))]
                 while stretches:
                     lo, hi = stretches.pop()
-                    window = fuzz.partial_ratio_alignment(
-                        p_norm, joined[starts[lo]:starts[hi] - len(SEPARATOR)],
-                        score_cutoff=bound)
+                    window = self._screen(p_norm, joined, starts, lo, hi)
                     if window is None:
                         continue
-                    a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1
-                    b = max(a + 1, bisect.bisect_left(starts, starts[lo] + window.dest_end))
+                    a, b = window
                     to_test.extend(order[k] for k in range(a, b)
                                    if lengths[k] >= m and order[k] not in found)
                     if lo < a:
@@ -289,13 +284,26 @@ class CompiledMatcher:
                     if b < hi:
                         stretches.append((b, hi))
             for i in to_test:
-                text = texts[i]
-                # partial_ratio bounds the window scores from above: a cheap, exact gate.
-                if fuzz.partial_ratio(p_norm, text, score_cutoff=cutoff):
-                    hit = _fuzzy(p_norm, text, threshold)
-                    if hit:
-                        found[i] = MatchHit(self.by_norm[p_norm], "fuzzy", hit[0], hit[1])
+                hit = self._fuzzy_pass(p_norm, texts[i])
+                if hit is not None:
+                    found[i] = hit
         return found
+
+    def _screen(self, p_norm: str, joined: str, starts: list[int], lo: int, hi: int
+                ) -> tuple[int, int] | None:
+        """Positions [a, b) of the utterances under the best window of ``p_norm`` in the
+        stretch of utterances [lo, hi) of ``joined`` (they start at ``starts``), or None when
+        no window reaches the bound ``t / (2 - t)`` that a passing utterance guarantees.
+        """
+        threshold = self.options.fuzzy
+        assert threshold is not None
+        bound = 100 * threshold / (2 - threshold) - 1e-6
+        window = fuzz.partial_ratio_alignment(
+            p_norm, joined[starts[lo]:starts[hi] - len(SEPARATOR)], score_cutoff=bound)
+        if window is None:
+            return None
+        a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1
+        return a, max(a + 1, bisect.bisect_left(starts, starts[lo] + window.dest_end))
 
     def first_fuzzy_hit(self, texts: list[tuple[int, str]]) -> tuple[int, MatchHit] | None:
         """The first of ``texts`` (utterance index, normalised text; in call order) that has a
@@ -327,7 +335,9 @@ class CompiledMatcher:
         raise AssertionError("a phrase found this utterance")  # pragma: no cover
 
     def _fuzzy_pass(self, p_norm: str, text: str) -> MatchHit | None:
-        """Whether one phrase passes in one utterance, as :meth:`fuzzy_hits` tests it."""
+        """The hit of one phrase in one utterance, or None: a partial-ratio gate (it bounds
+        the window scores from above: a cheap, exact gate), then :func:`_fuzzy`.
+        """
         threshold = self.options.fuzzy
         assert threshold is not None
         m = len(p_norm)
@@ -341,8 +351,6 @@ class CompiledMatcher:
     def _earliest_fuzzy(self, p_norm: str, texts: list[tuple[int, str]], lengths: list[int],
                         joined: str, starts: list[int], limit: int) -> int | None:
         """Position (< ``limit``) of the first of ``texts`` where ``p_norm`` passes, or None."""
-        threshold = self.options.fuzzy
-        assert threshold is not None
         m = len(p_norm)
         best = limit
         # Utterances shorter than the phrase are tested one by one (as in fuzzy_hits).
@@ -350,19 +358,14 @@ class CompiledMatcher:
             if lengths[k] < m and self._fuzzy_pass(p_norm, texts[k][1]) is not None:
                 best = k
                 break
-        bound = 100 * threshold / (2 - threshold) - 1e-6
         stretches = [(0, best)]
         while stretches:
             lo, hi = stretches.pop()
             hi = min(hi, best)
-            if lo >= hi:
-                continue
-            window = fuzz.partial_ratio_alignment(
-                p_norm, joined[starts[lo]:starts[hi] - len(SEPARATOR)], score_cutoff=bound)
+            window = self._screen(p_norm, joined, starts, lo, hi) if lo < hi else None
             if window is None:
                 continue
-            a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1
-            b = max(a + 1, bisect.bisect_left(starts, starts[lo] + window.dest_end))
+            a, b = window
             for k in range(a, min(b, best)):
                 if lengths[k] >= m and self._fuzzy_pass(p_norm, texts[k][1]) is not None:
                     best = k

@@ -92,20 +92,20 @@ class PhraseIndex:
         # Per phrase: (Chinese, length in bytes, owning matchers, phrase). Chinese phrases
         # match anywhere, others only on word boundaries, as in CompiledMatcher's regular
         # expression.
-        self._phrases = [(is_chinese(norm), len(norm.encode("utf-8", "surrogatepass")),
-                          tuple(slots), norm) for norm, slots in owners.items()]
+        phrases = [(is_chinese(norm), len(norm.encode("utf-8", "surrogatepass")),
+                    tuple(slots), norm) for norm, slots in owners.items()]
         self._automaton = ahocorasick_rs.BytesAhoCorasick(
             [norm.encode("utf-8", "surrogatepass") for norm in owners]) if owners else None
         # Occurrences at one start rank Chinese phrases first, then longer ones (at one start
         # the longer of two occurring phrases is longer in bytes too): per phrase its place in
         # that order, whether it needs word boundaries, and by place (phrase, matchers).
-        order = sorted(range(len(self._phrases)), key=lambda k: (
-            not self._phrases[k][0], -self._phrases[k][1], self._phrases[k][3]))
+        order = sorted(range(len(phrases)), key=lambda k: (
+            not phrases[k][0], -phrases[k][1], phrases[k][3]))
         self._rank = [0] * len(order)
         for place, k in enumerate(order):
             self._rank[k] = place
-        self._bounded = [not zh for zh, _, _, _ in self._phrases]
-        self._by_rank = [(self._phrases[k][3], self._phrases[k][2]) for k in order]
+        self._bounded = [not zh for zh, _, _, _ in phrases]
+        self._by_rank = [(phrases[k][3], phrases[k][2]) for k in order]
         self._pinyin_matchers = tuple(m for m in self.matchers if m.pinyin_phrases)
         # Replaced as a whole when rebuilt (a scan in another thread reads one consistent set).
         self._pinyin: _PinyinAutomaton | None = None
@@ -160,10 +160,10 @@ class PhraseIndex:
         way here.
         """
         per_slot: list[dict[int, str]] = [{} for _ in self.matchers]
-        matches = self._automaton.find_matches_as_indexes(call.utf8, overlapping=True) \
+        text = call.utf8
+        matches = self._automaton.find_matches_as_indexes(text, overlapping=True) \
             if self._automaton is not None else []
         if matches:
-            text = call.utf8
             size = len(text)
             bounded = self._bounded
             rank = self._rank

@@ -81,23 +81,33 @@ def _brute_fuzzy(matcher: CompiledMatcher, texts: dict[int, str]) -> dict[int, t
     return out
 
 
+FUZZY_PHRASES = {"en": ["thank you for calling", "is there anything else", "i guarantee", "sorry"],
+                 "zh": ["不知道", "这不归我管", "您好", "很高兴为您服务"]}
+FUZZY_FILLER = {"en": ["okay let me check that", "your order shipped", "yes", "thank",
+                       "for calling us"],
+                "zh": ["好的我帮您查一下", "订单已经发货了", "嗯", "我管", "不知"]}
+
+
+def _fuzzy_call(rng: random.Random, language: str, min_utterances: int,
+                planted: float) -> list[str]:
+    """Filler utterances, each holding a typo'd phrase with probability ``planted``."""
+    utts = []
+    for _ in range(rng.randint(min_utterances, 12)):
+        parts = [rng.choice(FUZZY_FILLER[language])]
+        if rng.random() < planted:
+            parts.insert(rng.randint(0, 1), _typo(rng, rng.choice(FUZZY_PHRASES[language])))
+        utts.append((" " if language == "en" else "").join(parts))
+    return utts
+
+
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("threshold", [0.75, 0.85, 0.9])
 def test_fuzzy_screening_finds_exactly_the_per_utterance_hits(language, threshold):
     rng = random.Random(f"{language}{threshold}")
-    phrases = (["thank you for calling", "is there anything else", "i guarantee", "sorry"]
-               if language == "en" else ["不知道", "这不归我管", "您好", "很高兴为您服务"])
-    filler = (["okay let me check that", "your order shipped", "yes", "thank", "for calling us"]
-              if language == "en" else ["好的我帮您查一下", "订单已经发货了", "嗯", "我管", "不知"])
-    matcher = CompiledMatcher(tuple(phrases), (), MatchOptions(fuzzy=threshold))
+    matcher = CompiledMatcher(tuple(FUZZY_PHRASES[language]), (), MatchOptions(fuzzy=threshold))
     total_hits = 0
     for _ in range(150):
-        utts = []
-        for _ in range(rng.randint(1, 12)):
-            parts = [rng.choice(filler)]
-            if rng.random() < 0.5:
-                parts.insert(rng.randint(0, 1), _typo(rng, rng.choice(phrases)))
-            utts.append((" " if language == "en" else "").join(parts))
+        utts = _fuzzy_call(rng, language, 1, 0.5)
         texts = {i: normalize(t) for i, t in enumerate(utts)}
         got = {i: (h.pattern, h.score, h.matched_text)
                for i, h in matcher.fuzzy_hits(texts).items()}
@@ -110,19 +120,10 @@ def test_fuzzy_screening_finds_exactly_the_per_utterance_hits(language, threshol
 @pytest.mark.parametrize("threshold", [0.75, 0.85, 0.9])
 def test_first_fuzzy_hit_is_the_first_of_all_fuzzy_hits(language, threshold):
     rng = random.Random(f"first{language}{threshold}")
-    phrases = (["thank you for calling", "is there anything else", "i guarantee", "sorry"]
-               if language == "en" else ["不知道", "这不归我管", "您好", "很高兴为您服务"])
-    filler = (["okay let me check that", "your order shipped", "yes", "thank", "for calling us"]
-              if language == "en" else ["好的我帮您查一下", "订单已经发货了", "嗯", "我管", "不知"])
-    matcher = CompiledMatcher(tuple(phrases), (), MatchOptions(fuzzy=threshold))
+    matcher = CompiledMatcher(tuple(FUZZY_PHRASES[language]), (), MatchOptions(fuzzy=threshold))
     found = 0
     for _ in range(300):
-        utts = []
-        for _ in range(rng.randint(0, 12)):
-            parts = [rng.choice(filler)]
-            if rng.random() < 0.15:
-                parts.insert(rng.randint(0, 1), _typo(rng, rng.choice(phrases)))
-            utts.append((" " if language == "en" else "").join(parts))
+        utts = _fuzzy_call(rng, language, 0, 0.15)
         texts = [(3 * i, normalize(t)) for i, t in enumerate(utts)]  # any increasing indices
         every = matcher.fuzzy_hits(dict(texts))
         expected = next(((i, every[i]) for i, _ in texts if i in every), None)
