@@ -51,9 +51,12 @@ class EvaluationContext:
     _confidence: dict[tuple[int, ...], tuple[float, float] | None] = field(
         default_factory=dict, repr=False)
     # Per matcher id, from one scan of the call (see use_index): utterance index -> phrase of
-    # the first exact hit, and pinyin phrase position -> window starts worth scoring.
+    # the first exact hit, and utterance index -> pinyin windows worth scoring.
     _exact: dict[int, dict[int, str]] = field(default_factory=dict, repr=False)
-    _pinyin: dict[int, dict[int, set[int]]] = field(default_factory=dict, repr=False)
+    _pinyin: dict[int, dict[int, list[tuple[int, int]]]] = field(default_factory=dict,
+                                                                   repr=False)
+    # Per scanned matcher id: utterance index -> pinyin hit, over the whole call.
+    _pinyin_found: dict[int, dict[int, MatchHit]] = field(default_factory=dict, repr=False)
 
     def use_index(self, index: PhraseIndex) -> None:
         """Scan the call for all of ``index``'s matchers now, in one pass (rules then look
@@ -136,11 +139,20 @@ class EvaluationContext:
         Each utterance is matched once per matcher and call; the utterances not yet matched
         are matched together.
         """
-        if not matcher.tolerant:
-            # Exact phrases only: the call's scan already names every hit.
+        if matcher.scanned:
+            # Exact and pinyin phrases only: the call's scan already names every hit.
             exact = self._exact_hits(matcher)
             hit_of = matcher.exact_hit_of
-            return [(u, hit_of[exact[u.index]]) for u in utterances if u.index in exact]
+            pinyin = self._scanned_pinyin_hits(matcher)
+            if not pinyin:
+                return [(u, hit_of[exact[u.index]]) for u in utterances if u.index in exact]
+            pairs = []
+            for u in utterances:
+                norm = exact.get(u.index)
+                hit = hit_of[norm] if norm is not None else pinyin.get(u.index)
+                if hit is not None:
+                    pairs.append((u, hit))
+            return pairs
         done = self._matched.get(id(matcher))
         if done is None:
             done = self._matched[id(matcher)] = {}
@@ -161,6 +173,16 @@ class EvaluationContext:
         hit is known from the call's scan, so tolerant matching (fuzzy, pinyin, regex) runs
         only on the utterances before the next exact hit, not on the whole scope.
         """
+        if matcher.scanned:
+            exact = self._exact_hits(matcher)
+            hit_of = matcher.exact_hit_of
+            pinyin = self._scanned_pinyin_hits(matcher)
+            for u in utterances:
+                norm = exact.get(u.index)
+                hit = hit_of[norm] if norm is not None else pinyin.get(u.index)
+                if hit is not None and (accept is None or accept(u, hit)):
+                    return u, hit
+            return None
         done = self._matched.get(id(matcher))
         if done is None:
             done = self._matched[id(matcher)] = {}
@@ -209,6 +231,17 @@ class EvaluationContext:
         if limit < len(todo):  # exact beats fuzzy
             done[todo[limit]] = matcher.exact_hit_of[exact[todo[limit]]]
 
+    def _scanned_pinyin_hits(self, matcher: CompiledMatcher) -> dict[int, MatchHit]:
+        """Pinyin hits of a scanned matcher anywhere in the call (found once per call: the
+        call's scan leaves few windows to score, in the utterances without an exact hit).
+        """
+        found = self._pinyin_found.get(id(matcher))
+        if found is None:
+            candidates = self._pinyin.get(id(matcher)) if matcher.pinyin_phrases else None
+            found = self._pinyin_found[id(matcher)] = (
+                matcher.pinyin_hits(self.text, candidates) if candidates else {})
+        return found
+
     def _exact_hits(self, matcher: CompiledMatcher) -> dict[int, str]:
         """Utterance index -> phrase of the matcher's first exact hit there (scanning the call
         for this matcher alone when it is not part of the rubric's index).
@@ -231,7 +264,7 @@ class EvaluationContext:
                 found.update(matcher.fuzzy_hits({i: call.normalized[i] for i in rest}))
                 rest = [i for i in rest if i not in found]
             if rest and matcher.pinyin_phrases:
-                found.update(matcher.pinyin_hits(call, rest, self._pinyin[id(matcher)]))
+                found.update(matcher.pinyin_hits(call, self._pinyin[id(matcher)], rest))
                 rest = [i for i in rest if i not in found]
             if rest and matcher.patterns:
                 utts = self.conversation.utterances

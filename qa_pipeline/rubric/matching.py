@@ -10,9 +10,10 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -189,6 +190,14 @@ class CompiledMatcher:
     def tolerant(self) -> bool:
         """Whether fuzzy, pinyin or regex matching is configured."""
         return bool(self.options.fuzzy is not None or self.pinyin_phrases or self.patterns)
+
+    @property
+    def scanned(self) -> bool:
+        """Whether one scan of a call names every hit (exact and pinyin matching only, see
+        :class:`~qa_pipeline.rubric.phrase_index.PhraseIndex`); fuzzy and regex matching
+        test utterances one by one.
+        """
+        return self.options.fuzzy is None and not self.patterns
 
     def _exact_matches(self, text: str, start: int = 0,
                        end: int | None = None) -> Iterator[re.Match[str]]:
@@ -377,33 +386,30 @@ class CompiledMatcher:
                 stretches.append((lo, a))
         return best if best < limit else None
 
-    def pinyin_hits(self, call: CallText, indices: Iterable[int],
-                    candidates: Mapping[int, Iterable[int]]) -> dict[int, MatchHit]:
-        """Pinyin hits among a call's utterances ``indices`` (Chinese ones only): each gets the
-        first phrase, in list order, with a window that matches, and that phrase's best window.
+    def pinyin_hits(self, call: CallText, candidates: Mapping[int, Sequence[tuple[int, int]]],
+                    indices: Iterable[int] | None = None) -> dict[int, MatchHit]:
+        """Pinyin hits among the utterances ``candidates`` names (those of ``indices`` only,
+        when given): each gets the first phrase, in list order, with a window that matches,
+        and that phrase's best window.
 
-        ``candidates`` maps a phrase's position in :attr:`pinyin_phrases` to the window starts
-        (in :attr:`CallText.joined`) worth scoring: every window that can pass must be among
-        them (:class:`~qa_pipeline.rubric.phrase_index.PhraseIndex` finds them in one scan).
+        ``candidates`` maps an utterance to the (phrase position in :attr:`pinyin_phrases`,
+        window start in :attr:`CallText.joined`) pairs worth scoring there, sorted: every
+        window that can pass must be among them
+        (:meth:`~qa_pipeline.rubric.phrase_index.PhraseIndex.pinyin_candidates` finds them in
+        one scan).
         """
         hits: dict[int, MatchHit] = {}
-        wanted = {i for i in indices if call.chinese[i]}
-        if not wanted:
-            return hits
-        offsets = call.offsets
-        ends = call.ends
-        for position, (phrase, _, p_ids) in enumerate(self.pinyin_phrases):
-            n = len(p_ids)
-            by_utterance: dict[int, list[int]] = {}
-            for start in candidates.get(position, ()):
-                i = bisect.bisect_right(offsets, start) - 1  # the utterance holding start
-                if i in wanted and i not in hits and start + n <= ends[i]:
-                    by_utterance.setdefault(i, []).append(start)
-            for i, starts in by_utterance.items():
-                best = self._best_pinyin_window(p_ids, call.syllables, sorted(starts))
+        chosen = candidates if indices is None else [i for i in indices if i in candidates]
+        for i in chosen:
+            for position, windows in itertools.groupby(candidates[i], key=_FIRST):
+                phrase, _, p_ids = self.pinyin_phrases[position]
+                best = self._best_pinyin_window(p_ids, call.syllables,
+                                                [start for _, start in windows])
                 if best is not None:
                     score, start = best
-                    hits[i] = MatchHit(phrase, "pinyin", score, call.joined[start:start + n])
+                    hits[i] = MatchHit(phrase, "pinyin", score,
+                                       call.joined[start:start + len(p_ids)])
+                    break
         return hits
 
     def _best_pinyin_window(self, p_ids: tuple[int, ...], ids: list[int],
@@ -476,6 +482,7 @@ def syllable_width() -> int:
 
 
 _WORD_CHAR = re.compile("[a-z0-9]")
+_FIRST = itemgetter(0)
 
 
 def _allowed_mismatches(n: int) -> int:

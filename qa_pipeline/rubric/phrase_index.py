@@ -44,8 +44,8 @@ class CallScan:
 
     # utterance index -> normalised phrase of the first exact hit
     exact: dict[int, dict[int, str]]
-    # pinyin phrase position -> window starts worth scoring
-    pinyin: dict[int, dict[int, set[int]]]
+    # utterance index -> (pinyin phrase position, window start) worth scoring, sorted
+    pinyin: dict[int, dict[int, list[tuple[int, int]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +54,10 @@ class _PinyinAutomaton:
 
     automaton: Any  # ahocorasick_rs.BytesAhoCorasick over syllable_bytes, or None
     # Per automaton key: (bucket, back) for each window it may start (it ends at the window
-    # start + back); a bucket numbers a (matcher id, phrase position) in bucket_of.
+    # start + back); a bucket numbers a (matcher id, phrase position, phrase length in
+    # syllables) in bucket_of.
     entries: list[tuple[tuple[int, int], ...]]
-    bucket_of: list[tuple[int, int]]
+    bucket_of: list[tuple[int, int, int]]
     names: int  # syllables seen when built
     width: int  # bytes per syllable id
 
@@ -65,11 +66,11 @@ class _PinyinAutomaton:
         names = len(syllable_names())
         width = syllable_width()
         keys: dict[bytes, list[tuple[int, int]]] = {}
-        bucket_of: list[tuple[int, int]] = []
+        bucket_of: list[tuple[int, int, int]] = []
         for matcher in matchers:
             for position, (_, _, p_ids) in enumerate(matcher.pinyin_phrases):
                 bucket = len(bucket_of)
-                bucket_of.append((id(matcher), position))
+                bucket_of.append((id(matcher), position, len(p_ids)))
                 for offset, piece, sequences in _pinyin_pieces(p_ids):
                     back = offset + len(piece) - 1
                     for sequence in sequences:
@@ -112,19 +113,28 @@ class PhraseIndex:
 
     def scan(self, call: CallText) -> CallScan:
         """Exact hits and pinyin candidates of every matcher in ``call``."""
-        return CallScan(self.exact_hits(call), self.pinyin_candidates(call))
+        exact = self.exact_hits(call)
+        return CallScan(exact, self.pinyin_candidates(call, exact))
 
-    def pinyin_candidates(self, call: CallText) -> dict[int, dict[int, set[int]]]:
-        """Per matcher with pinyin phrases (by ``id``): phrase position -> starts of the
-        windows that may pass :func:`~qa_pipeline.rubric.matching._pinyin_score`.
+    def pinyin_candidates(self, call: CallText, exact: dict[int, dict[int, str]] | None = None
+                          ) -> dict[int, dict[int, list[tuple[int, int]]]]:
+        """Per matcher with pinyin phrases (by ``id``): utterance index -> (phrase position,
+        window start in :attr:`CallText.joined`) of the windows there that may pass
+        :func:`~qa_pipeline.rubric.matching._pinyin_score`, sorted.
 
         A passing window differs from the phrase in at most one syllable (two for phrases of
         five or more, which are split in two pieces so that one piece differs in at most one),
         and each differing syllable is one the score accepts in its place. The automaton holds
         every such sequence built from the syllables seen so far; it is rebuilt when the call
         brought new ones, so a window can only show syllables it knows.
+
+        Only windows that pinyin matching can use are kept: inside one Chinese utterance, and
+        (given ``exact``, :meth:`exact_hits` of the call) in an utterance where the matcher has
+        no exact hit (exact beats pinyin). Most windows the automaton finds are the phrases'
+        own exact occurrences, so a call usually leaves a matcher none.
         """
-        out: dict[int, dict[int, set[int]]] = {id(m): {} for m in self._pinyin_matchers}
+        out: dict[int, dict[int, list[tuple[int, int]]]] = {
+            id(m): {} for m in self._pinyin_matchers}
         if not out or not any(call.chinese):
             return out
         # Computing the call's syllable ids may name new syllables: before the width is chosen.
@@ -145,9 +155,23 @@ class PhraseIndex:
             last = end // width - 1  # position of the occurrence's last syllable
             for bucket, back in entries_of[key]:
                 buckets[bucket].append(last - back)
-        for (slot, position), starts in zip(pinyin.bucket_of, buckets, strict=True):
-            if starts:
-                out[slot][position] = set(starts)
+        offsets = call.offsets
+        ends = call.ends
+        chinese = call.chinese
+        no_hits: dict[int, str] = {}
+        for (slot, position, length), starts in zip(pinyin.bucket_of, buckets, strict=True):
+            if not starts:
+                continue
+            found = out[slot]
+            skip = no_hits if exact is None else exact[slot]
+            for start in set(starts):
+                i = bisect.bisect_right(offsets, start) - 1  # the utterance holding start
+                # (i < 0: a long phrase's second piece found where the first cannot fit)
+                if i >= 0 and i not in skip and chinese[i] and start + length <= ends[i]:
+                    found.setdefault(i, []).append((position, start))
+        for windows in out.values():
+            for window_list in windows.values():
+                window_list.sort()
         return out
 
     def exact_hits(self, call: CallText) -> dict[int, dict[int, str]]:

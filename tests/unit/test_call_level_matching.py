@@ -169,7 +169,7 @@ def test_pinyin_call_scan_finds_exactly_the_per_utterance_hits(width, monkeypatc
         indices = sorted(rng.sample(range(len(utts)), rng.randint(1, len(utts))))
         candidates = PhraseIndex((matcher,)).pinyin_candidates(call)[id(matcher)]
         got = {i: (h.pattern, h.score, h.matched_text)
-               for i, h in matcher.pinyin_hits(call, indices, candidates).items()}
+               for i, h in matcher.pinyin_hits(call, candidates, indices).items()}
         expected = {}
         for i in indices:
             norm = call.normalized[i]
@@ -245,6 +245,36 @@ def test_context_hits_on_parts_of_the_call_equal_hits_on_the_whole_call():
     assert seen == whole
 
 
+def test_scanned_matcher_hits_in_a_call_equal_find_on_each_utterance():
+    # Exact and pinyin phrases only: the context takes every hit from the call's scan (pinyin
+    # windows only where the matcher has no exact hit); each must be what matching the
+    # utterance alone gives.
+    from qa_pipeline.rubric.context import EvaluationContext
+    from tests.helpers import make_conversation
+
+    rng = random.Random(17)
+    phrases = ("投诉", "客服", "您好", "抱歉", "核实身份", "身份证后四位", "很高兴为您服务")
+    matcher = CompiledMatcher(phrases, (), MatchOptions(pinyin=True))
+    assert matcher.scanned
+    filler = ["好的", "我帮您查一下", "订单已经发货了", "嗯", "您的号码", "okay"]
+    methods: list[str] = []
+    for _ in range(80):
+        rows = []
+        for i in range(rng.randint(1, 12)):
+            text = rng.choice(filler)
+            if rng.random() < 0.6:
+                text += "".join(HOMOPHONES.get(ch, ch) if rng.random() < 0.3 else ch
+                                for ch in rng.choice(phrases))
+            rows.append([rng.choice(["agent", "customer"]), 2.0 * i, 2.0 * i + 1.5, text])
+        conv = make_conversation(rows)
+        got = EvaluationContext(conv).hits(matcher, conv.utterances)
+        expected = {u.index: hit for u in conv.utterances
+                    if (hit := matcher.find(u.text)) is not None}
+        assert got == expected, [u.text for u in conv.utterances]
+        methods.extend(h.method for h in got.values())
+    assert {"exact", "pinyin"} <= set(methods)
+
+
 def test_pinyin_index_learns_syllables_first_seen_after_it_was_built(monkeypatch):
     # The automaton holds the phrase variants built from the syllables seen so far; a call
     # that brings a new confusable syllable must still be matched (the index rebuilds).
@@ -259,7 +289,7 @@ def test_pinyin_index_learns_syllables_first_seen_after_it_was_built(monkeypatch
     # 注 (zhu -> zu) was never seen: one confusable syllable in a four-syllable phrase.
     call = CallText(("好的", "我要打投注电话"))
     candidates = index.pinyin_candidates(call)[id(matcher)]
-    hits = matcher.pinyin_hits(call, [0, 1], candidates)
+    hits = matcher.pinyin_hits(call, candidates, [0, 1])
     assert set(hits) == {1} and hits[1].matched_text == "投注电话"
     assert hits[1].method == "pinyin" and hits[1].score == 1 - 1 / 8
 
@@ -271,6 +301,13 @@ FIRST_HIT_CASES = {
         ["您好很高兴为您服务", "我要投注你们", "不好意思给您带来不便", "你好", "再建", "okay",
          "thank you for colling", "thank you for calling", "核实身份", "嗯", "投诉"],
         {"exact", "fuzzy", "pinyin"}),
+    # Pinyin only: every hit is named by the call's scan (no per-utterance matching).
+    "pinyin only": (
+        ("您好", "投诉", "抱歉", "再见", "核实身份"),
+        MatchOptions(pinyin=True),
+        ["您好很高兴为您服务", "我要投注你们", "不好意思给您带来不便", "你好", "再建", "okay",
+         "核实身分", "嗯", "投诉", "报欠报欠"],
+        {"exact", "pinyin"}),
     # Fuzzy only: the search stops at the first fuzzy hit (first_fuzzy_hit).
     "fuzzy only": (
         ("your balance is", "account balance", "verify", "date of birth"),
