@@ -169,19 +169,12 @@ class EvaluationContext:
         or None: the first element of :meth:`hit_pairs` that passes ``accept``.
 
         Rules that need only the first hit (order and anchor rules) call this: every exact
-        hit is known from the call's scan, so tolerant matching (fuzzy, pinyin, regex) runs
-        only on the utterances before the next exact hit, not on the whole scope.
+        (and pinyin) hit is known from the call's scan, so fuzzy and regex matching run only
+        on the utterances before the next exact hit, not on the whole scope.
         """
-        if matcher.scanned:
-            exact = self._exact_hits(matcher)
-            hit_of = matcher.exact_hit_of
-            pinyin = self._scanned_pinyin_hits(matcher)
-            for u in utterances:
-                norm = exact.get(u.index)
-                hit = hit_of[norm] if norm is not None else pinyin.get(u.index)
-                if hit is not None and (accept is None or accept(u, hit)):
-                    return u, hit
-            return None
+        if matcher.scanned:  # every hit is a lookup: no matching left to save
+            return next((pair for pair in self.hit_pairs(matcher, tuple(utterances))
+                         if accept is None or accept(*pair)), None)
         done = self._matched.get(id(matcher))
         if done is None:
             done = self._matched[id(matcher)] = {}
