@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import CompiledMatcher
 from qa_pipeline.text import normalize
-from qa_pipeline.types import Conversation, MatchHit, Role, Utterance, Word
+from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
 
 if TYPE_CHECKING:
     from qa_pipeline.call_reason import CallReason
@@ -94,7 +94,8 @@ class EvaluationContext:
             words = utterance.words
             compact = self._compact.get(utterance.index)
             if compact is None:  # several criteria often quote the same utterance
-                compact = self._compact[utterance.index] = _compact_words(words)
+                compact = self._compact[utterance.index] = tuple(
+                    map(_compact_word, map(_TEXT, words)))
             target = hit.matched_text.replace(" ", "")
             covered = [w.probability for w, n in zip(words, compact, strict=True)
                        if n and n in target]
@@ -322,26 +323,8 @@ _TEXT = attrgetter("text")
 _UNSET = object()  # confidence_of: "not computed yet" (None is an answer)
 
 
-def _compact_words(words: tuple[Word, ...]) -> tuple[str, ...]:
-    """Each word normalised with spaces removed ('' for punctuation)."""
-    texts = tuple(map(_TEXT, words))
-    # One dict lookup per word, in C (a call's vocabulary repeats across calls: half the
-    # cost of a cached function call per word); words not seen yet are normalised once.
-    found = tuple(map(_COMPACT.get, texts))
-    if None not in found:
-        return found  # type: ignore[return-value]
-    return tuple(c if c is not None else _compact_word(t)
-                 for c, t in zip(found, texts, strict=True))
-
-
-# Word text -> the word normalised with spaces removed; emptied when it outgrows the limit
-# (a bound on memory for long-running workers, far above a language's working vocabulary).
-_COMPACT: dict[str, str] = {}
-_COMPACT_LIMIT = 200_000
-
-
+@lru_cache(maxsize=65536)
 def _compact_word(word: str) -> str:
-    if len(_COMPACT) >= _COMPACT_LIMIT:
-        _COMPACT.clear()
-    compact = _COMPACT[word] = normalize(word).replace(" ", "")
-    return compact
+    # Cached per word (a call's vocabulary repeats across calls): one C-level lookup per word
+    # instead of normalize's cache plus a replace.
+    return normalize(word).replace(" ", "")
