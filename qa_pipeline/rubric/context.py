@@ -55,8 +55,8 @@ class EvaluationContext:
     _exact: dict[int, dict[int, str]] = field(default_factory=dict, repr=False)
     _pinyin: dict[int, dict[int, list[tuple[int, int]]]] = field(default_factory=dict,
                                                                    repr=False)
-    # Per scanned matcher id: utterance index -> pinyin hit, over the whole call.
-    _pinyin_found: dict[int, dict[int, MatchHit]] = field(default_factory=dict, repr=False)
+    # Per scanned matcher id: utterance index -> hit, over the whole call.
+    _scanned: dict[int, dict[int, MatchHit]] = field(default_factory=dict, repr=False)
 
     def use_index(self, index: PhraseIndex) -> None:
         """Scan the call for all of ``index``'s matchers now, in one pass (rules then look
@@ -141,18 +141,8 @@ class EvaluationContext:
         """
         if matcher.scanned:
             # Exact and pinyin phrases only: the call's scan already names every hit.
-            exact = self._exact_hits(matcher)
-            hit_of = matcher.exact_hit_of
-            pinyin = self._scanned_pinyin_hits(matcher)
-            if not pinyin:
-                return [(u, hit_of[exact[u.index]]) for u in utterances if u.index in exact]
-            pairs = []
-            for u in utterances:
-                norm = exact.get(u.index)
-                hit = hit_of[norm] if norm is not None else pinyin.get(u.index)
-                if hit is not None:
-                    pairs.append((u, hit))
-            return pairs
+            hits = self._scanned_hits(matcher)
+            return [(u, hits[u.index]) for u in utterances if u.index in hits]
         done = self._matched.get(id(matcher))
         if done is None:
             done = self._matched[id(matcher)] = {}
@@ -224,15 +214,19 @@ class EvaluationContext:
         if limit < len(todo):  # exact beats fuzzy
             done[todo[limit]] = matcher.exact_hit_of[exact[todo[limit]]]
 
-    def _scanned_pinyin_hits(self, matcher: CompiledMatcher) -> dict[int, MatchHit]:
-        """Pinyin hits of a scanned matcher anywhere in the call (found once per call: the
-        call's scan leaves few windows to score, in the utterances without an exact hit).
+    def _scanned_hits(self, matcher: CompiledMatcher) -> dict[int, MatchHit]:
+        """Utterance index -> hit of a scanned matcher, over the whole call (built once per
+        call from the scan: the exact hits, and the pinyin windows it left to score, which lie
+        only in utterances without an exact hit).
         """
-        found = self._pinyin_found.get(id(matcher))
+        found = self._scanned.get(id(matcher))
         if found is None:
-            candidates = self._pinyin.get(id(matcher)) if matcher.pinyin_phrases else None
-            found = self._pinyin_found[id(matcher)] = (
-                matcher.pinyin_hits(self.text, candidates) if candidates else {})
+            hit_of = matcher.exact_hit_of
+            found = {i: hit_of[norm] for i, norm in self._exact_hits(matcher).items()}
+            candidates = self._pinyin.get(id(matcher))
+            if candidates:
+                found.update(matcher.pinyin_hits(self.text, candidates))
+            self._scanned[id(matcher)] = found
         return found
 
     def _exact_hits(self, matcher: CompiledMatcher) -> dict[int, str]:
@@ -246,25 +240,26 @@ class EvaluationContext:
         return self._exact[id(matcher)]
 
     def _match(self, matcher: CompiledMatcher, todo: list[int]) -> dict[int, MatchHit]:
-        """Hits among utterances ``todo``: exact beats fuzzy beats pinyin beats regex."""
+        """Hits of a matcher that is not scanned among utterances ``todo``: exact beats fuzzy
+        beats pinyin beats regex.
+        """
         exact = self._exact_hits(matcher)
         call = self.text
         hit_of = matcher.exact_hit_of
         found = {i: hit_of[norm] for i in todo if (norm := exact.get(i)) is not None}
-        if matcher.tolerant:
-            rest = [i for i in todo if i not in found]
-            if rest and matcher.options.fuzzy is not None:
-                found.update(matcher.fuzzy_hits({i: call.normalized[i] for i in rest}))
-                rest = [i for i in rest if i not in found]
-            if rest and matcher.pinyin_phrases:
-                found.update(matcher.pinyin_hits(call, self._pinyin[id(matcher)], rest))
-                rest = [i for i in rest if i not in found]
-            if rest and matcher.patterns:
-                utts = self.conversation.utterances
-                for i in rest:
-                    hit = matcher.regex_hit(utts[i].text, call.normalized[i])
-                    if hit is not None:
-                        found[i] = hit
+        rest = [i for i in todo if i not in found]
+        if rest and matcher.options.fuzzy is not None:
+            found.update(matcher.fuzzy_hits({i: call.normalized[i] for i in rest}))
+            rest = [i for i in rest if i not in found]
+        if rest and matcher.pinyin_phrases:
+            found.update(matcher.pinyin_hits(call, self._pinyin[id(matcher)], rest))
+            rest = [i for i in rest if i not in found]
+        if rest and matcher.patterns:
+            utts = self.conversation.utterances
+            for i in rest:
+                hit = matcher.regex_hit(utts[i].text, call.normalized[i])
+                if hit is not None:
+                    found[i] = hit
         return found
 
     def utterances(self, role: Role | None = None, within_s: float | None = None,

@@ -187,11 +187,6 @@ class CompiledMatcher:
         self.patterns = tuple((p, re.compile(p, re.IGNORECASE)) for p in patterns)
 
     @property
-    def tolerant(self) -> bool:
-        """Whether fuzzy, pinyin or regex matching is configured."""
-        return bool(self.options.fuzzy is not None or self.pinyin_phrases or self.patterns)
-
-    @property
     def scanned(self) -> bool:
         """Whether one scan of a call names every hit (exact and pinyin matching only, see
         :class:`~qa_pipeline.rubric.phrase_index.PhraseIndex`); fuzzy and regex matching
