@@ -3,7 +3,8 @@
 The parent lists the recordings, writes one manifest per shard to shared storage, and
 starts one run of the ``score_calls`` deployment per shard (``run_deployment``). Each GPU
 worker (``--limit 1``, one per GPU) takes one shard at a time; shards are disjoint and the
-store's unique keys plus skip-if-done make a re-delivered shard harmless.
+store's unique keys plus skip-if-done make a re-delivered shard harmless, and an
+idempotency key per shard keeps a retried request from starting a second child.
 """
 
 from __future__ import annotations
@@ -19,11 +20,26 @@ from qa_pipeline.manifest import write_manifest
 from qa_pipeline.runner import list_sources
 
 
+def shard_key(run_id: str, shard: int) -> str:
+    """The idempotency key of a shard's child run: one child per shard and parent run.
+
+    Without it, a request that creates the child and times out (the Prefect client gives up
+    after ``PREFECT_API_REQUEST_TIMEOUT``, 60 s by default, and sends it again) leaves two
+    children scoring the same shard; the parent waits for the second, whose calls the first
+    may already have stored, and reports them as skipped. Measured under load on two
+    workers: three child runs for two shards.
+    """
+    return f"{run_id}/shard-{shard:03d}"
+
+
 @task
-def run_shard(deployment: str, parameters: dict[str, Any], timeout_s: float | None
-              ) -> dict[str, Any]:
-    """Start one child run and wait for its summary."""
+def run_shard(deployment: str, parameters: dict[str, Any], timeout_s: float | None,
+              idempotency_key: str) -> dict[str, Any]:
+    """Start one child run (or find the one a retried request already started) and wait for
+    its summary.
+    """
     child: Any = run_deployment(deployment, parameters=parameters, timeout=timeout_s,
+                                idempotency_key=idempotency_key,
                                 as_subflow=True)  # sync call in a sync task: a FlowRun
     if child.state is None or not child.state.is_completed():
         raise RuntimeError(f"shard run {child.name} ended {child.state}")
@@ -58,7 +74,7 @@ def score_calls_distributed(
                                   Path(shard_dir) / run_id / f"shard-{i:03d}.csv")
         params = {"inputs": [str(manifest)], "db_url": db_url, "out_dir": out_dir,
                   "cache_dir": cache_dir}
-        futures.append(run_shard.submit(deployment, params, timeout_s))
+        futures.append(run_shard.submit(deployment, params, timeout_s, shard_key(run_id, i)))
     results = [f.result() for f in futures]
     summary: dict[str, Any] = {"run_id": run_id, "shards": results,
                                "processed": [p for r in results for p in r["processed"]],
