@@ -50,6 +50,23 @@ def test_normalize_many_equals_normalize_on_random_text(pieces):
     assert normalize_many(texts) == tuple(normalize(t) for t in texts)
 
 
+def test_half_width_maps_full_width_forms_as_nfkc_does():
+    # normalize_many maps full-width forms with an array operation and skips NFKC when
+    # nothing else needs it: that is only right because NFKC maps them the same way.
+    import unicodedata
+
+    from qa_pipeline.text import _FULL_WIDTH, _half_width
+
+    for cp in _FULL_WIDTH:
+        assert _half_width(chr(cp)) == unicodedata.normalize("NFKC", chr(cp)), hex(cp)
+    mixed = "您好，请问？ＡＢ１\u3000ﬁ①e\u0301\ud800 ok"
+    assert _half_width(mixed) == mixed.translate(_FULL_WIDTH)
+    assert _half_width("plain text") == "plain text"
+    texts = [mixed, "好的！谢谢。", "ＯＫ，thanks", "fine"]
+    assert normalize_many(texts) == tuple(normalize(t) for t in texts)
+    assert normalize_many(texts)[2] == "ok thanks"
+
+
 def _typo(rng: random.Random, text: str) -> str:
     chars = list(text)
     for _ in range(rng.randint(0, 3)):
