@@ -11,7 +11,9 @@ times each, so machine noise hits both alike.
 ``--instructions`` also counts CPU instructions per evaluated call under valgrind's callgrind
 (per language: a run that evaluates ``--calls`` conversations minus one that evaluates none,
 everything else equal). Instruction counts do not depend on what else the machine is doing,
-so they compare two checkouts on a noisy VM where wall-clock rates drift.
+so they compare two checkouts on a noisy VM where wall-clock rates drift. ``--breakdown``
+counts only ``--after``'s instructions per call, whole and in parts (normalisation and scan
+alone; the evaluation without building evidence), to show where the work goes.
 """
 
 from __future__ import annotations
@@ -55,9 +57,16 @@ print(json.dumps({"calls": n, "rubric_ms": 1000 * rubric_s / n, "metrics_ms": 10
 
 # Builds the same conversations whatever ``n`` is, then evaluates ``n`` of them (after 20
 # warm-up calls), so two runs differ only by the evaluations.
+#
+# ``part`` (--breakdown) measures where the work goes: "all" evaluates the rubric; "scan"
+# only normalises and scans each call (the phrase index: exact and pinyin candidates);
+# "no-evidence" evaluates it with every rule's evidence_for replaced by one shared object
+# (no word-probability lookup, no Evidence built), so all minus no-evidence is what quoting
+# costs.
 _COUNT = r"""
 import sys
 repo, samples, n, language = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+part = sys.argv[5] if len(sys.argv) > 5 else "all"
 sys.path[:0] = [repo, repo + "/benchmarks"]
 from pathlib import Path
 import rubric_eval as r
@@ -67,13 +76,28 @@ convs = [c for c in map(read_conversation, paths) if c.language == language]
 rubric = r.load_rubric(Path(repo) / "rubrics" / f"customer_service_{language}.yaml")
 calls = [r.five_minute_conversation(c, k) for k in range(220 // len(convs) + 2) for c in convs]
 metrics = [r.compute_metrics(c) for c in calls]
+if part == "no-evidence":
+    import importlib, pkgutil
+    import qa_pipeline.rubric.rules as rules
+    from qa_pipeline.types import Evidence, Role
+    shared = Evidence(0, Role.AGENT, 0.0, 1.0, "", 1.0, 1.0)
+    for info in pkgutil.iter_modules(rules.__path__):
+        module = importlib.import_module(f"qa_pipeline.rubric.rules.{info.name}")
+        if hasattr(module, "evidence_for"):
+            module.evidence_for = lambda ctx, u, hit, note="": shared
 for c, m in list(zip(calls, metrics))[:20 + n]:
-    r.evaluate(rubric, r.EvaluationContext(c, m))
+    ctx = r.EvaluationContext(c, m)
+    if part == "scan":
+        ctx.use_index(rubric.phrase_index)
+    else:
+        r.evaluate(rubric, ctx)
 """
 
 
-def instructions(checkout: Path, samples: Path, calls: int, language: str) -> float:
-    """Instructions per evaluated call (callgrind), for one language."""
+def instructions(checkout: Path, samples: Path, calls: int, language: str,
+                 part: str = "all") -> float:
+    """Instructions per evaluated call (callgrind), for one language (``part``: see
+    ``_COUNT``)."""
     def run(n: int) -> int:
         # A fixed hash seed: with a random one per process, counts of the same code differed
         # by up to ~5 % (dict and set layouts change the work of every lookup).
@@ -81,7 +105,7 @@ def instructions(checkout: Path, samples: Path, calls: int, language: str) -> fl
                "PYTHONHASHSEED": "0"}
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-             "-c", _COUNT, str(checkout), str(samples), str(n), language],
+             "-c", _COUNT, str(checkout), str(samples), str(n), language, part],
             capture_output=True, text=True, env=env, cwd=checkout, check=True)
         found = re.search(r"Collected : (\d+)", done.stderr)
         if found is None:
@@ -100,16 +124,32 @@ def probe(checkout: Path, samples: Path, calls: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--before", type=Path, required=True)
+    ap.add_argument("--before", type=Path, help="the other checkout (not with --breakdown)")
     ap.add_argument("--after", type=Path, default=REPO)
     ap.add_argument("--samples", type=Path, default=REPO / "out")
     ap.add_argument("--calls", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--instructions", action="store_true",
                     help="also count instructions per call with valgrind (slow: minutes)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="only count instructions of --after's parts (all, scan, no-evidence)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" /
                     "rubric_speed_compare.json")
     args = ap.parse_args()
+    if args.breakdown:
+        parts = {part: {lang: instructions(args.after.resolve(), args.samples.resolve(),
+                                           min(args.calls, 200), lang, part)
+                        for lang in ("zh", "en")} for part in ("all", "scan", "no-evidence")}
+        result = {"date": dt.date.today().isoformat(), "instructions_per_call": parts,
+                  "share": {lang: {"normalise_and_scan": parts["scan"][lang] / parts["all"][lang],
+                                   "evidence": 1 - parts["no-evidence"][lang]
+                                   / parts["all"][lang]} for lang in ("zh", "en")}}
+        print(json.dumps(result, indent=1))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1))
+        return
+    if args.before is None:
+        ap.error("--before is required (unless --breakdown)")
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     for _ in range(args.rounds):
         for name in ("before", "after"):
