@@ -70,11 +70,11 @@ def score_calls_distributed(
     parts = [sources[i::shards] for i in range(max(shards, 1))]
     futures = []
     for i, part in enumerate(p for p in parts if p):
-        manifest = write_manifest([s.meta for s in part],
-                                  Path(shard_dir) / run_id / f"shard-{i:03d}.csv")
+        key = shard_key(run_id, i)  # also names the shard's manifest: <run id>/shard-NNN.csv
+        manifest = write_manifest([s.meta for s in part], Path(shard_dir) / f"{key}.csv")
         params = {"inputs": [str(manifest)], "db_url": db_url, "out_dir": out_dir,
                   "cache_dir": cache_dir}
-        futures.append(run_shard.submit(deployment, params, timeout_s, shard_key(run_id, i)))
+        futures.append(run_shard.submit(deployment, params, timeout_s, key))
     results = [f.result() for f in futures]
     summary: dict[str, Any] = {"run_id": run_id, "shards": results,
                                "processed": [p for r in results for p in r["processed"]],

@@ -50,8 +50,12 @@ def to_simplified(text: str) -> str:
     return str(_t2s().convert(text))
 
 
-# Full-width ASCII forms and the ideographic space -> their NFKC equivalents.
-_FULL_WIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
+# Full-width ASCII forms (a block shifted from ASCII) and the ideographic space -> their
+# NFKC equivalents.
+_WIDE_FIRST, _WIDE_LAST, _WIDE_SHIFT = 0xFF01, 0xFF5E, 0xFEE0
+_IDEOGRAPHIC_SPACE = 0x3000
+_FULL_WIDTH = {**{c: c - _WIDE_SHIFT for c in range(_WIDE_FIRST, _WIDE_LAST + 1)},
+               _IDEOGRAPHIC_SPACE: 0x20}
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _NON_WORD = re.compile(r"[^\w\u3400-\u9fff]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -290,12 +294,12 @@ def _half_width(text: str) -> str:
     the text needs NFKC the result is already normalised.
     """
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    wide = (cps >= 0xFF01) & (cps <= 0xFF5E)
-    space = cps == 0x3000
+    wide = (cps >= _WIDE_FIRST) & (cps <= _WIDE_LAST)
+    space = cps == _IDEOGRAPHIC_SPACE
     if not (wide.any() or space.any()):
         return text
-    cps = np.where(wide, cps - 0xFEE0, np.where(space, np.uint32(0x20), cps))
-    return cps.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    cps = np.where(wide, cps - _WIDE_SHIFT, np.where(space, np.uint32(0x20), cps))
+    return cps.astype(np.uint32, copy=False).tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def chinese_parts(joined: str, separator: str) -> list[bool]:
