@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from qa_pipeline import kernels
+
 
 @lru_cache(maxsize=1)
 def _t2s() -> Any:
@@ -104,8 +106,7 @@ def _zh_numbers_to_digits(text: str) -> str:
     """
     if not _ZH_NUM_RUN.search(text):
         return text  # most texts hold no numeral: skip the table lookup
-    flags = _CHAR_FLAGS.lookup(text)[1]
-    return _numeral_windows_to_digits(text, np.flatnonzero(flags & _NUMERAL))
+    return _numeral_windows_to_digits(text, _CHAR_FLAGS.scan(text, _BATCH_SEP, 0, _NUMERAL)[2])
 
 
 @lru_cache(maxsize=65536)
@@ -268,10 +269,10 @@ def normalize_many(texts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if joined.isascii():  # a flag of the string: no Han character in the call
         return tuple(_normalize_en_batch(joined.split(_BATCH_SEP)))
     parts = joined.split(_BATCH_SEP)
-    cps, flags = _CHAR_FLAGS.lookup(joined)
-    chinese = _han_per_part(cps, flags, _BATCH_SEP)
+    scan = _CHAR_FLAGS.scan(joined, _BATCH_SEP, _HAN, _NUMERAL)
+    chinese = scan[1]
     if all(chinese):
-        return tuple(_normalize_zh_batch(parts, joined, flags))
+        return tuple(_normalize_zh_batch(parts, joined, scan))
     out = [""] * len(parts)
     zh = [i for i, c in enumerate(chinese) if c]
     if zh:
@@ -308,36 +309,29 @@ def chinese_parts(joined: str, separator: str) -> list[bool]:
     """
     if joined.isascii():
         return [False] * (joined.count(separator) + 1)
-    return _han_per_part(*_CHAR_FLAGS.lookup(joined), separator)
-
-
-def _han_per_part(cps: np.ndarray, flags: np.ndarray, separator: str) -> list[bool]:
-    # Han characters counted between the separators.
-    han = np.concatenate(([0], np.cumsum(flags & _HAN, dtype=np.int64)))
-    ends = np.append(np.flatnonzero(cps == ord(separator)), len(cps))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    return (han[ends] > han[starts]).tolist()  # type: ignore[no-any-return]
+    return _CHAR_FLAGS.scan(joined, separator, _HAN, 0)[1]
 
 
 def _normalize_zh_batch(parts: list[str], joined: str | None = None,
-                        flags: np.ndarray | None = None) -> list[str]:
+                        scan: tuple[int, list[bool], list[int]] | None = None) -> list[str]:
     """Chinese utterances normalised together (``joined``: ``parts`` joined by the separator,
-    ``flags``: its :data:`_CHAR_FLAGS`, when the caller has them).
+    ``scan``: its :meth:`CodePointTable.scan` for Han and numerals, when the caller has them).
     """
-    if joined is None or flags is None:
+    if joined is None or scan is None:
         joined = _BATCH_SEP.join(parts)
-        flags = _CHAR_FLAGS.lookup(joined)[1]
-    if (flags & _TRADITIONAL).any():
+        scan = _CHAR_FLAGS.scan(joined, _BATCH_SEP, _HAN, _NUMERAL)
+    if scan[0] & _TRADITIONAL:
         parts = [to_simplified(p) for p in parts]  # OpenCC: one text at a time (rare)
         joined = _BATCH_SEP.join(parts)
-        flags = _CHAR_FLAGS.lookup(joined)[1]
-    if (flags & _NUMERAL).any():
-        joined = _numeral_windows_to_digits(joined, np.flatnonzero(flags & _NUMERAL))
+        scan = _CHAR_FLAGS.scan(joined, _BATCH_SEP, _HAN, _NUMERAL)
+    if scan[2]:
+        joined = _numeral_windows_to_digits(joined, scan[2])
     return _delete_non_word(joined.lower()).split(_BATCH_SEP)
 
 
-def _numeral_windows_to_digits(text: str, numerals: np.ndarray) -> str:
-    """Chinese numerals -> digits, given the positions of ``text``'s numeral characters.
+def _numeral_windows_to_digits(text: str, numerals: list[int]) -> str:
+    """Chinese numerals -> digits, given the positions of ``text``'s numeral characters
+    (ascending).
 
     Only the numeral runs and one character either side (where a protected word that
     overlaps a run can lie: each is two characters and holds a numeral) go through the
@@ -345,15 +339,18 @@ def _numeral_windows_to_digits(text: str, numerals: np.ndarray) -> str:
     call's text holds a few dozen such windows, and converting each (cached: they repeat)
     costs a fraction of protecting words across the whole text.
     """
-    breaks = np.flatnonzero(np.diff(numerals) > 2)
-    first = numerals[np.concatenate(([0], breaks + 1))] - 1
-    last = numerals[np.append(breaks, len(numerals) - 1)] + 2
     pieces = []
     copied = 0
-    for start, end in zip(np.maximum(first, 0).tolist(), last.tolist(), strict=True):
+    first = 0
+    for k, position in enumerate(numerals):
+        if k + 1 < len(numerals) and numerals[k + 1] - position <= 2:
+            continue  # the run goes on
+        start = max(numerals[first] - 1, 0)
+        end = position + 2
         pieces.append(text[copied:start])
         pieces.append(_zh_window_to_digits(text[start:end]))
         copied = end
+        first = k + 1
     pieces.append(text[copied:])
     return "".join(pieces)
 
@@ -384,6 +381,27 @@ class CodePointTable:
             values = self.table[cps]
         return cps, values
 
+    def scan(self, text: str, separator: str, part_flag: int, position_flag: int
+             ) -> tuple[int, list[bool], list[int]]:
+        """:func:`qa_pipeline.kernels.scan_flags` of ``text`` over this table (a one-byte
+        table of flags), looking up characters not seen before first.
+        """
+        found = kernels.scan_flags(text, self.table, separator, part_flag, position_flag)
+        if found is None:
+            self.lookup(text)
+            found = kernels.scan_flags(text, self.table, separator, part_flag, position_flag)
+            assert found is not None  # every character of text has its entry now
+        return found
+
+    def drop(self, text: str, flag: int) -> str:
+        """``text`` without the characters whose flags have ``flag`` (as :meth:`scan`)."""
+        kept = kernels.drop_flagged(text, self.table, flag)
+        if kept is None:
+            self.lookup(text)
+            kept = kernels.drop_flagged(text, self.table, flag)
+            assert kept is not None
+        return kept
+
 
 # Per code point, what batch normalisation needs to know, as bits: one table lookup of a
 # call's text answers "which utterances hold Han characters", "any Traditional character?",
@@ -405,9 +423,7 @@ _CHAR_FLAGS = CodePointTable(_char_flags, np.uint8)
 
 def _delete_non_word(text: str) -> str:
     """``_NON_WORD_BATCH.sub("", text)``."""
-    cps, flags = _CHAR_FLAGS.lookup(text)
-    kept: bytes = cps[(flags & _DELETED) == 0].tobytes()
-    return kept.decode("utf-32-le", "surrogatepass")
+    return _CHAR_FLAGS.drop(text, _DELETED)
 
 
 def _normalize_en_batch(parts: list[str]) -> list[str]:

@@ -56,6 +56,8 @@ class CallText:
         """Where each utterance starts in :attr:`utf8` (the separator is one byte, found
         nowhere else: normalised text holds no control character).
         """
+        if self.joined.isascii():  # one byte per character: the character offsets
+            return self.offsets
         separators = np.flatnonzero(np.frombuffer(self.utf8, dtype=np.uint8) == ord(SEPARATOR))
         return [0, *(separators + 1).tolist()]
 

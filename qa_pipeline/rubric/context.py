@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from operator import attrgetter
+from functools import cached_property
 from typing import TYPE_CHECKING
 
+from qa_pipeline import kernels
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import CompiledMatcher
 from qa_pipeline.text import normalize
@@ -42,8 +42,6 @@ class EvaluationContext:
     _matched: dict[int, dict[int, MatchHit | None]] = field(default_factory=dict, repr=False)
     _scopes: dict[tuple[Role | None, float | None, float | None], tuple[Utterance, ...]] = field(
         default_factory=dict, repr=False)
-    # Utterance index -> its words normalised (for locating a match word by word).
-    _compact: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # id(scope) -> (scope, its utterance indices); the scope is kept so the id stays its own.
     _indices: dict[int, tuple[tuple[Utterance, ...], tuple[int, ...]]] = field(
         default_factory=dict, repr=False)
@@ -77,9 +75,7 @@ class EvaluationContext:
         """Per utterance: sum of word probabilities, word count, role confidence (the review
         policy averages them over the utterances a verdict considered, for many criteria).
         """
-        utts = self.conversation.utterances
-        return ([sum(map(_PROBABILITY, u.words)) for u in utts], [len(u.words) for u in utts],
-                [u.role_confidence for u in utts])
+        return kernels.word_stats(self.conversation.utterances)
 
     @property
     def normalized(self) -> tuple[str, ...]:
@@ -91,16 +87,10 @@ class EvaluationContext:
         the match cannot be located word by word).
         """
         if hit is not None and hit.matched_text:
-            words = utterance.words
-            compact = self._compact.get(utterance.index)
-            if compact is None:  # several criteria often quote the same utterance
-                compact = self._compact[utterance.index] = tuple(
-                    map(_compact_word, map(_TEXT, words)))
-            target = hit.matched_text.replace(" ", "")
-            covered = [w.probability for w, n in zip(words, compact, strict=True)
-                       if n and n in target]
-            if covered:
-                return sum(covered) / len(covered)
+            covered = kernels.covered_mean(utterance.words, hit.matched_text.replace(" ", ""),
+                                           _COMPACT_FORMS, _compact_form)
+            if covered is not None:
+                return covered
         return utterance.mean_word_probability
 
     def confidence_of(self, considered: tuple[int, ...]) -> tuple[float, float] | None:
@@ -311,15 +301,18 @@ class EvaluationContext:
         return self._embeddings["__embedder__"]  # type: ignore[return-value]
 
 
-_PROBABILITY = attrgetter("probability")
-_TEXT = attrgetter("text")
 
 
 _UNSET = object()  # confidence_of: "not computed yet" (None is an answer)
 
 
-@lru_cache(maxsize=65536)
-def _compact_word(word: str) -> str:
-    # Cached per word (a call's vocabulary repeats across calls): one C-level lookup per word
-    # instead of normalize's cache plus a replace.
+# Word text -> its normalised form without spaces (for locating a match word by word); the
+# vocabulary of calls repeats, so forms are kept across calls, up to a bound.
+_COMPACT_FORMS: dict[str, str] = {}
+_COMPACT_FORMS_MAX = 65536
+
+
+def _compact_form(word: str) -> str:
+    if len(_COMPACT_FORMS) >= _COMPACT_FORMS_MAX:
+        _COMPACT_FORMS.clear()
     return normalize(word).replace(" ", "")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
+from qa_pipeline import kernels
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import ParsedRule
 from qa_pipeline.rubric.schema import Criterion, ReviewThresholds, Rubric, Section
@@ -73,6 +75,10 @@ class RubricResult:
     results: tuple[CriterionResult, ...]
 
 
+_WORD_PROBABILITY = attrgetter("word_probability")
+_ROLE_CONFIDENCE = attrgetter("role_confidence")
+
+
 def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[float, float] | None:
     """(word probability, role confidence) the verdict rests on, or None when it rests on no
     transcribed speech (e.g. a timing metric).
@@ -80,7 +86,7 @@ def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[flo
     quoted = [e for e in outcome.evidence if e.utterance_index >= 0]
     if quoted:
         # Several quotes support one verdict: the best-transcribed one carries it.
-        return (max(e.word_probability for e in quoted), max(e.role_confidence for e in quoted))
+        return (max(map(_WORD_PROBABILITY, quoted)), max(map(_ROLE_CONFIDENCE, quoted)))
     return ctx.confidence_of(outcome.considered) if outcome.considered else None
 
 
@@ -102,25 +108,19 @@ def review_reason(outcome: RuleOutcome, thresholds: ReviewThresholds,
     return "; ".join(reasons)
 
 
+# CriterionResult(*fields) without the generated __init__ (one per criterion and call).
+_new_result = kernels.constructor(CriterionResult)
+
+
 def evaluate_criterion(section: Section, criterion: Criterion, rule: ParsedRule,
                        thresholds: ReviewThresholds, ctx: EvaluationContext) -> CriterionResult:
     """Run one criterion's rule and apply the review policy (a step of :attr:`Rubric.plan`)."""
     outcome = rule.evaluate(ctx)
     reason = review_reason(outcome, thresholds, ctx)
-    return CriterionResult(
-        criterion_id=criterion.id,
-        section_id=section.id,
-        description=criterion.description,
-        severity=criterion.severity,
-        kind=criterion.kind,
-        rule_type=rule.rule_type.name,
-        status=Status.NEEDS_REVIEW if reason else outcome.status,
-        provisional_status=outcome.status,
-        evidence=outcome.evidence,
-        message=outcome.message,
-        review_reason=reason,
-        value=outcome.value,
-    )
+    return _new_result(criterion.id, section.id, criterion.description, criterion.severity,
+                       criterion.kind, rule.rule_type.name,
+                       Status.NEEDS_REVIEW if reason else outcome.status, outcome.status,
+                       outcome.evidence, outcome.message, reason, outcome.value)
 
 
 def evaluate(rubric: Rubric, ctx: EvaluationContext) -> RubricResult:

@@ -20,6 +20,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from qa_pipeline import kernels
 from qa_pipeline.text import CodePointTable, is_chinese, normalize
 from qa_pipeline.types import MatchHit
 
@@ -302,8 +303,13 @@ class CompiledMatcher:
         threshold = self.options.fuzzy
         assert threshold is not None
         bound = 100 * threshold / (2 - threshold) - 1e-6
-        window = fuzz.partial_ratio_alignment(
-            p_norm, joined[starts[lo]:starts[hi] - len(SEPARATOR)], score_cutoff=bound)
+        stretch = joined[starts[lo]:starts[hi] - len(SEPARATOR)]
+        # Most stretches share too few characters with the phrase to reach the bound: a
+        # one-pass count rules them out before the alignment (compiled only: in Python the
+        # count costs more than the alignment it saves).
+        if kernels.NATIVE and not kernels.may_reach(p_norm, stretch, bound):
+            return None
+        window = fuzz.partial_ratio_alignment(p_norm, stretch, score_cutoff=bound)
         if window is None:
             return None
         a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1

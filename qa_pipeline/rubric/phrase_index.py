@@ -11,7 +11,6 @@ one pass names every window worth scoring.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +19,7 @@ from typing import Any
 import ahocorasick_rs
 from pydantic import BaseModel
 
+from qa_pipeline import kernels
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import (
     CompiledMatcher,
@@ -33,10 +33,6 @@ from qa_pipeline.rubric.matching import (
 from qa_pipeline.rubric.registry import ParsedRule
 
 __all__ = ["CallScan", "PhraseIndex", "matchers_of", "own_index"]
-
-# Bytes of [a-z0-9] (in UTF-8 no other character holds them).
-_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
-
 
 @dataclass(frozen=True, slots=True)
 class CallScan:
@@ -60,6 +56,7 @@ class _PinyinAutomaton:
     bucket_of: list[tuple[int, int, int]]
     names: int  # syllables seen when built
     width: int  # bytes per syllable id
+    lengths: tuple[int, ...]  # per bucket: the phrase length in syllables
 
     @classmethod
     def build(cls, matchers: tuple[CompiledMatcher, ...]) -> _PinyinAutomaton:
@@ -78,7 +75,7 @@ class _PinyinAutomaton:
                             (bucket, back))
         automaton = ahocorasick_rs.BytesAhoCorasick(list(keys)) if keys else None
         return cls(automaton, [tuple(dict.fromkeys(e)) for e in keys.values()], bucket_of,
-                   names, width)
+                   names, width, tuple(length for _, _, length in bucket_of))
 
 
 class PhraseIndex:
@@ -144,34 +141,19 @@ class PhraseIndex:
             pinyin = self._pinyin = _PinyinAutomaton.build(self._pinyin_matchers)
         if pinyin.automaton is None:
             return out
-        width = pinyin.width
-        entries_of = pinyin.entries
-        # One list of window starts per (matcher, phrase position), numbered as in bucket_of.
-        buckets: list[list[int]] = [[] for _ in pinyin.bucket_of]
-        for key, start, end in pinyin.automaton.find_matches_as_indexes(
-                syllable_bytes(ids, width), overlapping=True):
-            if start % width:
-                continue  # straddles two syllable ids
-            last = end // width - 1  # position of the occurrence's last syllable
-            for bucket, back in entries_of[key]:
-                buckets[bucket].append(last - back)
-        offsets = call.offsets
-        ends = call.ends
-        chinese = call.chinese
-        no_hits: dict[int, str] = {}
-        for (slot, position, length), starts in zip(pinyin.bucket_of, buckets, strict=True):
-            if not starts:
-                continue
-            found = out[slot]
-            skip = no_hits if exact is None else exact[slot]
-            for start in set(starts):
-                i = bisect.bisect_right(offsets, start) - 1  # the utterance holding start
-                # (i < 0: a long phrase's second piece found where the first cannot fit)
-                if i >= 0 and i not in skip and chinese[i] and start + length <= ends[i]:
-                    found.setdefault(i, []).append((position, start))
-        for windows in out.values():
-            for window_list in windows.values():
-                window_list.sort()
+        matches = pinyin.automaton.find_matches_as_indexes(
+            syllable_bytes(ids, width := pinyin.width), overlapping=True)
+        skips = [{} if exact is None else exact[slot] for slot, _, _ in pinyin.bucket_of]
+        windows = kernels.pinyin_windows(
+            matches, width, pinyin.entries, pinyin.lengths, call.offsets, call.ends,
+            call.chinese, skips)
+        # Buckets come per matcher in phrase order and each lists its windows by start, so
+        # every utterance's list is built sorted.
+        for (slot, position, _), found in zip(pinyin.bucket_of, windows, strict=True):
+            if found:
+                per_utterance = out[slot]
+                for i, start in found:
+                    per_utterance.setdefault(i, []).append((position, start))
         return out
 
     def exact_hits(self, call: CallText) -> dict[int, dict[int, str]]:
@@ -183,29 +165,14 @@ class PhraseIndex:
         the leftmost position where a valid match starts, so occurrences are ranked the same
         way here.
         """
-        per_slot: list[dict[int, str]] = [{} for _ in self.matchers]
-        text = call.utf8
-        matches = self._automaton.find_matches_as_indexes(text, overlapping=True) \
-            if self._automaton is not None else []
-        if matches:
-            size = len(text)
-            bounded = self._bounded
-            rank = self._rank
-            n = len(rank)
-            # One integer per occurrence, start * n + rank of the phrase: sorting them ranks
-            # the occurrences as the regular expression would (see __init__).
-            found = [start * n + rank[key] for key, start, end in matches
-                     if not (bounded[key] and ((start and text[start - 1] in _WORD_BYTES) or (
-                         end < size and text[end] in _WORD_BYTES)))]
-            found.sort(reverse=True)  # the first occurrence per utterance is written last
-            by_rank = self._by_rank
-            offsets = call.utf8_offsets
-            for code in found:
-                start, r = divmod(code, n)
-                index = bisect.bisect_right(offsets, start) - 1
-                norm, slots = by_rank[r]
-                for slot in slots:
-                    per_slot[slot][index] = norm
+        if self._automaton is None:
+            per_slot: list[dict[int, str]] = [{} for _ in self.matchers]
+        else:
+            text = call.utf8
+            per_slot = kernels.first_exact_hits(
+                self._automaton.find_matches_as_indexes(text, overlapping=True), text,
+                self._bounded, self._rank, call.utf8_offsets, self._by_rank,
+                len(self.matchers))
         return {id(m): first for m, first in zip(self.matchers, per_slot, strict=True)}
 
 

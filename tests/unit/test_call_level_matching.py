@@ -509,3 +509,13 @@ def test_chinese_parts_equal_is_chinese_of_each_part():
     for _ in range(3000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
         assert chinese_parts(text, "\x1f") == [is_chinese(p) for p in text.split("\x1f")], text
+
+
+@pytest.mark.parametrize("texts", [("hello there", "", "ok. thanks"), ("您好", "ok", "", "谢谢您")])
+def test_utf8_offsets_are_where_each_utterance_starts_in_the_bytes(texts):
+    call = CallText(texts)
+    expected, position = [], 0
+    for n in call.normalized:
+        expected.append(position)
+        position += len(n.encode("utf-8")) + 1
+    assert call.utf8_offsets == expected

@@ -1,0 +1,374 @@
+"""The compiled rubric kernels (_kernels.c) must return exactly what their pure-Python twins
+(qa_pipeline.kernels.py_*) return, on random inputs, and the engine must score calls
+the same with either set."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa_pipeline import kernels
+from qa_pipeline.types import Role, Utterance, Word
+
+REPO = Path(__file__).resolve().parents[2]
+
+try:
+    from qa_pipeline import _kernels as native
+except ImportError:  # pragma: no cover - only without a C compiler at install time
+    native = None
+
+needs_native = pytest.mark.skipif(
+    native is None and not os.environ.get("CI"),
+    reason="the C kernels are not built (no compiler at install time)")
+
+probabilities = st.one_of(st.floats(0, 1), st.sampled_from([0.1, 0.2, 0.3, 1e-300, 1e16]))
+short = st.text(alphabet="ab c中文 ", max_size=4)
+
+
+def _word(text: str, p: float) -> Word:
+    return Word(0.0, 1.0, text, p)
+
+
+def _utterance(i: int, probs: list[float], role_confidence: float) -> Utterance:
+    return Utterance(i, "S0", Role.AGENT, role_confidence, 0.0, 1.0, "x", "en",
+                     tuple(_word("w", p) for p in probs))
+
+
+def test_ci_builds_and_uses_the_compiled_kernels():
+    # CI installs with QA_PIPELINE_REQUIRE_NATIVE=1; this catches a build that silently fell
+    # back to the twins anyway.
+    if os.environ.get("CI"):
+        assert native is not None and kernels.NATIVE
+    assert kernels.NATIVE == (native is not None
+                              and os.environ.get("QA_PIPELINE_PURE_PYTHON", "") in ("", "0"))
+
+
+fuzzy_text = st.text(alphabet="abcde fg中文国", max_size=40)
+
+
+@needs_native
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="abcde fg中文国", min_size=0, max_size=12), fuzzy_text,
+       st.floats(0, 100))
+def test_may_reach_equals_its_twin_and_never_rules_out_a_passing_alignment(phrase, text, bound):
+    from rapidfuzz import fuzz
+
+    reach = native.may_reach(phrase, text, bound)
+    assert reach == kernels.py_may_reach(phrase, text, bound)
+    if not reach:  # sound: the alignment it lets the caller skip finds nothing
+        assert fuzz.partial_ratio_alignment(phrase, text, score_cutoff=bound) is None
+
+
+@needs_native
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="aab", min_size=3, max_size=8), st.text(alphabet="aabc", min_size=9,
+                                                                 max_size=40),
+       st.floats(55, 100))
+def test_may_reach_counts_repeated_characters_as_its_twin(phrase, text, bound):
+    # Windows holding a character more often than the phrase does (the count must not
+    # drop when one copy too many leaves the window).
+    assert native.may_reach(phrase, text, bound) == kernels.py_may_reach(phrase, text, bound)
+
+
+def test_may_reach_rules_out_what_shares_too_little():
+    from rapidfuzz import fuzz
+
+    phrase, text = "i apologize for that", "thank you for calling have a nice day " * 5
+    bound = 100 * 0.85 / (2 - 0.85)
+    assert fuzz.partial_ratio_alignment(phrase, text, score_cutoff=bound) is None
+    for may_reach in {kernels.py_may_reach, kernels.may_reach}:
+        assert may_reach(phrase, text, bound) is False
+        assert may_reach(phrase, text + " i apologise for that", bound) is True
+        assert may_reach(phrase, "x" * 70 + phrase[:-1], bound) is True
+        # Only a prefix (or suffix) shorter than the phrase reaches 50 here: 200 * 4 / 14.
+        for text in ("ghij" + "z" * 30, "z" * 30 + "abcd"):
+            assert fuzz.partial_ratio_alignment("abcdefghij", text, score_cutoff=50)
+            assert may_reach("abcdefghij", text, 50.0) is True
+            assert may_reach("abcdefghij", text, 58.0) is False
+        assert may_reach("x" * 65, "y" * 100, 99.0) is True  # not bounded here
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Frozen:
+    a: int
+    b: object = None
+
+
+@pytest.mark.parametrize("make", [kernels.py_frozen_new, getattr(native, "frozen_new", None)])
+def test_frozen_new_builds_what_the_dataclass_init_builds(make):
+    if make is None:
+        pytest.skip("the C kernels are not built")
+    from qa_pipeline.rubric.engine import CriterionResult
+    from qa_pipeline.types import Evidence, MatchHit
+
+    hit = MatchHit("p", "exact", 1.0, "p")
+    evidence = make(Evidence, ("utterance_index", "role", "start_s", "end_s", "quote",
+                               "word_probability", "role_confidence", "match", "note"),
+                    3, Role.AGENT, 1.0, 2.0, "q", 0.5, 0.9, hit, "n")
+    assert evidence == Evidence(3, Role.AGENT, 1.0, 2.0, "q", 0.5, 0.9, hit, "n")
+    assert hash(evidence) == hash(Evidence(3, Role.AGENT, 1.0, 2.0, "q", 0.5, 0.9, hit, "n"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        evidence.note = "changed"  # type: ignore[misc]
+    assert make(_Frozen, ("a", "b"), 1, [2]) == _Frozen(1, [2])
+    with pytest.raises(ValueError):
+        make(_Frozen, ("a", "b"), 1)
+    with pytest.raises(AttributeError):
+        make(_Frozen, ("a", "c"), 1, 2)
+    # constructor() takes every field in order and refuses what __init__ must run for.
+    new = kernels.constructor(CriterionResult)
+    if kernels.NATIVE:
+        assert new.args[1] == tuple(f.name for f in dataclasses.fields(CriterionResult))
+    else:
+        assert new is CriterionResult
+
+    @dataclasses.dataclass(frozen=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            raise AssertionError
+
+    with pytest.raises(TypeError):
+        kernels.constructor(Checked)
+
+
+def test_pure_python_is_chosen_by_environment():
+    code = "from qa_pipeline import kernels as k; print(k.NATIVE, k.covered_mean.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO,
+                         env={**os.environ, "QA_PIPELINE_PURE_PYTHON": "1"}).stdout.split()
+    assert out == ["False", "py_covered_mean"]
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(short, probabilities), max_size=12),
+       st.text(alphabet="ab c中文", max_size=12), st.dictionaries(short, short, max_size=4))
+def test_covered_mean_equals_its_twin(pairs, target, cached):
+    words = tuple(_word(text, p) for text, p in pairs)
+
+    def form_of(text: str) -> str:
+        return text.replace(" ", "")[::-1]  # any function of the text
+
+    forms: dict[str, str] = {}
+    want = kernels.py_covered_mean(words, target, {}, form_of)
+    for _ in range(2):  # the second time from the forms the first one cached
+        assert native.covered_mean(words, target, forms, form_of) == want
+    assert forms == {w.text: form_of(w.text) for w in words}
+    # Cached forms are used as they are (not recomputed).
+    assert native.covered_mean(words, target, dict(cached), form_of) == \
+        kernels.py_covered_mean(words, target, dict(cached), form_of)
+
+
+@needs_native
+def test_covered_mean_fails_as_its_twin_fails():
+    def broken(text: str) -> str:
+        raise KeyError(text)
+
+    for covered_mean in (native.covered_mean, kernels.py_covered_mean):
+        with pytest.raises(KeyError):
+            covered_mean((_word("a", 0.5),), "a", {}, broken)
+        with pytest.raises(AttributeError):
+            covered_mean((object(),), "a", {}, str)
+    # An empty form never counts as covered.
+    assert native.covered_mean((_word("a", 0.5),), "a", {"a": ""}, str) is None
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(probabilities, max_size=8), st.floats(0, 1)), max_size=10))
+def test_word_stats_equals_its_twin(spec):
+    utterances = [_utterance(i, probs, rc) for i, (probs, rc) in enumerate(spec)]
+    got = native.word_stats(utterances)
+    want = kernels.py_word_stats(utterances)
+    assert got == want
+    # An utterance without words sums to the int 0, as sum() gives.
+    assert [type(x) for x in got[0]] == [type(x) for x in want[0]]
+
+
+@st.composite
+def _exact_case(draw):
+    utterances = draw(st.lists(st.text(alphabet="ab1 中", max_size=6), min_size=1, max_size=6))
+    text = "\x1f".join(utterances).encode("utf-8")
+    offsets = [0]
+    for u in utterances[:-1]:
+        offsets.append(offsets[-1] + len(u.encode("utf-8")) + 1)
+    phrases = draw(st.integers(1, 6))
+    slots = draw(st.integers(1, 4))
+    rank = draw(st.permutations(range(phrases)))
+    bounded = draw(st.lists(st.booleans(), min_size=phrases, max_size=phrases))
+    by_rank = [(f"p{r}", tuple(sorted(draw(st.sets(st.integers(0, slots - 1), max_size=3)))))
+               for r in range(phrases)]
+    matches = []
+    for _ in range(draw(st.integers(0, 30))):
+        start = draw(st.integers(0, len(text)))
+        end = draw(st.integers(start, len(text)))
+        matches.append((draw(st.integers(0, phrases - 1)), start, end))
+    return matches, text, bounded, list(rank), offsets, by_rank, slots
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(_exact_case())
+def test_first_exact_hits_equals_its_twin(case):
+    got = native.first_exact_hits(*case)
+    want = kernels.py_first_exact_hits(*case)
+    assert got == want
+    assert [list(d) for d in got] == [list(d) for d in want]  # same key order too
+
+
+@st.composite
+def _pinyin_case(draw):
+    width = draw(st.sampled_from([1, 2, 4]))
+    lengths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=5))
+    parts = draw(st.lists(st.integers(0, 8), min_size=1, max_size=6))
+    offsets, ends, position = [], [], 0
+    for size in parts:
+        offsets.append(position)
+        ends.append(position + size)
+        position += size + 1
+    chinese = draw(st.lists(st.booleans(), min_size=len(parts), max_size=len(parts)))
+    keys = draw(st.integers(1, 5))
+    entries = [tuple(draw(st.lists(st.tuples(st.integers(0, len(lengths) - 1),
+                                             st.integers(0, 5)), max_size=3)))
+               for _ in range(keys)]
+    skips = [set(draw(st.lists(st.integers(0, len(parts) - 1), max_size=2)))
+             for _ in lengths]
+    matches = []
+    for _ in range(draw(st.integers(0, 30))):
+        start = draw(st.integers(0, position * width))
+        end = start + width * draw(st.integers(1, 4)) + draw(st.sampled_from([0, 0, 1]))
+        matches.append((draw(st.integers(0, keys - 1)), start, end))
+    return matches, width, entries, lengths, offsets, ends, chinese, skips
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(_pinyin_case())
+def test_pinyin_windows_equals_its_twin(case):
+    assert native.pinyin_windows(*case) == kernels.py_pinyin_windows(*case)
+
+
+@needs_native
+def test_kernels_reject_malformed_arguments():
+    with pytest.raises(ValueError, match="out of range"):
+        native.first_exact_hits([(0, 0, 99)], b"ab", [False], [0], [0], [("a", (0,))], 1)
+    with pytest.raises(TypeError):
+        native.first_exact_hits([(0, 0)], b"ab", [False], [0], [0], [("a", (0,))], 1)
+    with pytest.raises(ValueError, match="bucket out of range"):
+        native.pinyin_windows([(0, 0, 1)], 1, [((3, 0),)], [1], [0], [1], [True], [set()])
+    with pytest.raises(ValueError, match="width"):
+        native.pinyin_windows([], 0, [], [], [], [], [], [])
+
+
+def _flags_table(draw) -> np.ndarray:
+    """A one-byte table with random flags for the test alphabet (some left unseen: 0)."""
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for ch in ALPHABET:
+        table[ord(ch)] = draw(st.integers(0, 31))
+    return table
+
+
+ALPHABET = "ab 1一二中國，\x00\x1f\ud800\U0001f600é"
+
+
+@st.composite
+def _flags_case(draw):
+    return draw(st.text(alphabet=ALPHABET, max_size=40)), _flags_table(draw)
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(_flags_case(), st.sampled_from(["\x00", "\x1f", "a"]), st.integers(0, 31),
+       st.integers(0, 31))
+def test_scan_flags_equals_its_twin(case, separator, part_flag, position_flag):
+    text, table = case
+    assert native.scan_flags(text, table, separator, part_flag, position_flag) == \
+        kernels.py_scan_flags(text, table, separator, part_flag, position_flag)
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(_flags_case(), st.integers(0, 31))
+def test_drop_flagged_equals_its_twin(case, flag):
+    text, table = case
+    got = native.drop_flagged(text, table, flag)
+    assert got == kernels.py_drop_flagged(text, table, flag)
+    if got is not None:  # a str in its narrowest form, hashing and comparing as such
+        assert hash(got) == hash("".join(list(got)))
+
+
+@needs_native
+def test_flag_kernels_reject_a_table_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="0x110000"):
+        native.scan_flags("a", np.zeros(10, dtype=np.uint8), "\x00", 1, 1)
+    with pytest.raises(ValueError, match="0x110000"):
+        native.drop_flagged("a", np.zeros(0x110000, dtype=np.uint32), 1)
+
+
+def _reference_calls(language: str) -> list:
+    """The sample calls' reference transcripts, with varied word probabilities and each line
+    also written once more with a homophone or typo (so pinyin and fuzzy matching run)."""
+    import csv
+    import random
+
+    from tests.helpers import make_conversation
+
+    rng = random.Random(5)
+    swaps = {"投诉": "投注", "客服": "克服", "您好": "你号", "抱歉": "包歉"}
+    calls = []
+    for path in sorted((REPO / "data_samples" / "reference").glob(f"{language}_*.tsv")):
+        with path.open(encoding="utf-8") as f:
+            lines = list(csv.DictReader(f, delimiter="\t"))
+        rows = []
+        for line in lines:
+            text = line["text"]
+            rows.append([line["role"], float(line["start_s"]), float(line["end_s"]), text,
+                         rng.uniform(0.3, 1.0)])
+            for right, wrong in swaps.items():
+                text = text.replace(right, wrong)
+            # English: a letter dropped from every longer word (fuzzy matching's typos).
+            text = " ".join(w[:2] + w[3:] if len(w) > 5 else w for w in text.split(" "))
+            rows.append([line["role"], float(line["end_s"]), float(line["end_s"]) + 0.5, text,
+                         rng.uniform(0.3, 1.0)])
+        calls.append(make_conversation(rows, language=language, call_id=path.stem))
+    return calls
+
+
+def scores_json(language: str) -> str:
+    """The shipped rubric's results on the reference calls, as JSON (run in two processes:
+    one with each kernel set)."""
+    import json
+
+    from qa_pipeline.conversation.metrics import compute_metrics
+    from qa_pipeline.rubric.context import EvaluationContext
+    from qa_pipeline.rubric.engine import evaluate
+    from qa_pipeline.rubric.loader import load_rubric
+
+    rubric = load_rubric(REPO / "rubrics" / f"customer_service_{language}.yaml")
+    results = [evaluate(rubric, EvaluationContext(c, compute_metrics(c)))
+               for c in _reference_calls(language)]
+    assert results, "data_samples/reference holds no call in this language"
+    assert any(e.match is not None and e.match.method in ("pinyin", "fuzzy")
+               for result in results for item in result.results for e in item.evidence)
+    # repr keeps every float exactly (to_dict rounds them).
+    return json.dumps([[repr(item) for item in result.results] for result in results])
+
+
+@needs_native
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_engine_scores_calls_the_same_with_either_kernel_set(language):
+    code = f"from tests.unit.test_kernels import scores_json; print(scores_json({language!r}))"
+    runs = {pure: subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO,
+        env={**os.environ, "QA_PIPELINE_PURE_PYTHON": pure}).stdout for pure in ("0", "1")}
+    assert runs["0"] == runs["1"]
+    assert runs["0"].count("CriterionResult(") > 10
