@@ -273,7 +273,7 @@ class CompiledMatcher:
             first = bisect.bisect_left(sorted_lengths, threshold * m / (2 - threshold))
             middle = bisect.bisect_left(sorted_lengths, m)
             to_test = [order[k] for k in by_length[first:middle] if order[k] not in found]
-            if middle < len(order):
+            if middle < len(order) and self._may_reach(p_norm, joined):
                 # Stretches of utterances (positions in ``order``) still to screen.
                 stretches = [(0, len(order))]
                 while stretches:
@@ -300,20 +300,29 @@ class CompiledMatcher:
         stretch of utterances [lo, hi) of ``joined`` (they start at ``starts``), or None when
         no window reaches the bound ``t / (2 - t)`` that a passing utterance guarantees.
         """
-        threshold = self.options.fuzzy
-        assert threshold is not None
-        bound = 100 * threshold / (2 - threshold) - 1e-6
         stretch = joined[starts[lo]:starts[hi] - len(SEPARATOR)]
-        # Most stretches share too few characters with the phrase to reach the bound: a
-        # one-pass count rules them out before the alignment (compiled only: in Python the
-        # count costs more than the alignment it saves).
-        if kernels.NATIVE and not kernels.may_reach(p_norm, stretch, bound):
+        if not self._may_reach(p_norm, stretch):
             return None
-        window = fuzz.partial_ratio_alignment(p_norm, stretch, score_cutoff=bound)
+        window = fuzz.partial_ratio_alignment(p_norm, stretch, score_cutoff=self._bound)
         if window is None:
             return None
         a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1
         return a, max(a + 1, bisect.bisect_left(starts, starts[lo] + window.dest_end))
+
+    @property
+    def _bound(self) -> float:
+        """The screening bound ``t / (2 - t)`` in percent (see :meth:`fuzzy_hits`)."""
+        threshold = self.options.fuzzy
+        assert threshold is not None
+        return 100 * threshold / (2 - threshold) - 1e-6
+
+    def _may_reach(self, p_norm: str, text: str) -> bool:
+        """False when no window of ``text`` can reach the screening bound: most stretches
+        share too few characters with the phrase, and a one-pass count rules them out
+        before the alignment (compiled only: in Python the count costs more than the
+        alignment it saves).
+        """
+        return not kernels.NATIVE or kernels.may_reach(p_norm, text, self._bound)
 
     def first_fuzzy_hit(self, texts: list[tuple[int, str]]) -> tuple[int, MatchHit] | None:
         """The first of ``texts`` (utterance index, normalised text; in call order) that has a
@@ -368,7 +377,8 @@ class CompiledMatcher:
             if lengths[k] < m and self._fuzzy_pass(p_norm, texts[k][1]) is not None:
                 best = k
                 break
-        stretches = [(0, best)]
+        # (The whole call ruled out at once skips the stretches below.)
+        stretches = [(0, best)] if best < len(texts) or self._may_reach(p_norm, joined) else []
         while stretches:
             lo, hi = stretches.pop()
             hi = min(hi, best)
