@@ -301,8 +301,6 @@ class EvaluationContext:
         return self._embeddings["__embedder__"]  # type: ignore[return-value]
 
 
-
-
 _UNSET = object()  # confidence_of: "not computed yet" (None is an answer)
 
 

@@ -34,6 +34,7 @@ from qa_pipeline.rubric.registry import ParsedRule
 
 __all__ = ["CallScan", "PhraseIndex", "matchers_of", "own_index"]
 
+
 @dataclass(frozen=True, slots=True)
 class CallScan:
     """What one scan of a call found, per matcher (by ``id``)."""
