@@ -339,9 +339,17 @@ class CompiledMatcher:
         lengths = [len(t) for _, t in texts]
         joined = SEPARATOR.join([t for _, t in texts])
         starts = list(itertools.accumulate((n + len(SEPARATOR) for n in lengths), initial=0))
+        # Positions by length: the utterances shorter than a phrase (tested one by one) are
+        # a slice of it, found by bisection instead of a pass over all of them per phrase.
+        by_length = sorted(range(len(texts)), key=lengths.__getitem__)
+        sorted_lengths = [lengths[k] for k in by_length]
         best = len(texts)  # position of the earliest hit so far (len: none)
         for p_norm in self.normalized_phrases:
-            found = self._earliest_fuzzy(p_norm, texts, lengths, joined, starts, best)
+            m = len(p_norm)
+            shorter = sorted(by_length[
+                bisect.bisect_left(sorted_lengths, threshold * m / (2 - threshold)):
+                bisect.bisect_left(sorted_lengths, m)])
+            found = self._earliest_fuzzy(p_norm, texts, lengths, joined, starts, best, shorter)
             if found is not None:
                 best = found
         if best == len(texts):
@@ -368,13 +376,19 @@ class CompiledMatcher:
         return None if hit is None else MatchHit(self.by_norm[p_norm], "fuzzy", hit[0], hit[1])
 
     def _earliest_fuzzy(self, p_norm: str, texts: list[tuple[int, str]], lengths: list[int],
-                        joined: str, starts: list[int], limit: int) -> int | None:
-        """Position (< ``limit``) of the first of ``texts`` where ``p_norm`` passes, or None."""
+                        joined: str, starts: list[int], limit: int, shorter: list[int]
+                        ) -> int | None:
+        """Position (< ``limit``) of the first of ``texts`` where ``p_norm`` passes, or None
+        (``shorter``: the positions, ascending, of the utterances shorter than the phrase
+        but long enough to reach the threshold).
+        """
         m = len(p_norm)
         best = limit
         # Utterances shorter than the phrase are tested one by one (as in fuzzy_hits).
-        for k in range(limit):
-            if lengths[k] < m and self._fuzzy_pass(p_norm, texts[k][1]) is not None:
+        for k in shorter:
+            if k >= limit:
+                break
+            if self._fuzzy_pass(p_norm, texts[k][1]) is not None:
                 best = k
                 break
         # (The whole call ruled out at once skips the stretches below.)

@@ -68,9 +68,10 @@ def follows(spec: FollowsSpec, ctx: EvaluationContext) -> RuleOutcome:
         else:
             evidence.append(evidence_for(ctx, u, hit, "trigger"))
             evidence.append(evidence_for(ctx, answer[0], answer[1], "response"))
+    end = len(ctx.conversation.utterances)
     considered = tuple(sorted({i for u, _ in triggers
-                               for i in range(u.index, u.index + spec.within_utterances + 1)
-                               if i < len(ctx.conversation.utterances)}))
+                               for i in range(u.index, min(u.index + spec.within_utterances + 1,
+                                                           end))}))
     if unanswered:
         return RuleOutcome(Status.FAIL, tuple(unanswered),
                            f"{len(unanswered)} of {len(triggers)} trigger(s) without a response",
