@@ -169,6 +169,17 @@ def test_covered_mean_equals_its_twin(pairs, target, cached):
 
 
 @needs_native
+def test_float_sums_follow_the_interpreters_sum():
+    # sum() adds floats plainly before Python 3.12 and with Neumaier compensation from 3.12
+    # on; these values give different totals under the two (checked under 3.11 and 3.12).
+    probs = [1e16, 1.0, -1e16, 0.1, 0.2]
+    words = tuple(_word("a", p) for p in probs)
+    assert native.covered_mean(words, "a", {}, str) == sum(probs) / len(probs)
+    utterance = _utterance(0, probs, 1.0)
+    assert native.word_stats([utterance])[0] == [sum(probs)]
+
+
+@needs_native
 def test_covered_mean_fails_as_its_twin_fails():
     def broken(text: str) -> str:
         raise KeyError(text)
