@@ -65,6 +65,17 @@ static int attribute_as_double(PyObject *obj, PyObject *name, double *out)
     return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* Whether a METH_FASTCALL kernel got its fixed number of arguments (TypeError if not). */
+static int arguments_ok(const char *name, Py_ssize_t nargs, Py_ssize_t expected)
+{
+    if (nargs != expected) {
+        PyErr_Format(PyExc_TypeError, "%s expected %zd arguments, got %zd", name, expected,
+                     nargs);
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- covered_mean --------------------------------------------------------------------- */
 
 PyDoc_STRVAR(covered_mean_doc,
@@ -74,8 +85,7 @@ PyDoc_STRVAR(covered_mean_doc,
 
 static PyObject *covered_mean(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4) {
-        PyErr_Format(PyExc_TypeError, "covered_mean expected 4 arguments, got %zd", nargs);
+    if (!arguments_ok("covered_mean", nargs, 4)) {
         return NULL;
     }
     PyObject *target = args[1], *forms = args[2], *form_of = args[3];
@@ -291,8 +301,7 @@ PyDoc_STRVAR(first_exact_hits_doc,
 
 static PyObject *first_exact_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7) {
-        PyErr_Format(PyExc_TypeError, "first_exact_hits expected 7 arguments, got %zd", nargs);
+    if (!arguments_ok("first_exact_hits", nargs, 7)) {
         return NULL;
     }
     PyObject *text = args[1], *bounded_seq = args[2], *by_rank = args[5];
@@ -452,8 +461,7 @@ static int starts_append(Starts *starts, Py_ssize_t value)
 
 static PyObject *pinyin_windows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 8) {
-        PyErr_Format(PyExc_TypeError, "pinyin_windows expected 8 arguments, got %zd", nargs);
+    if (!arguments_ok("pinyin_windows", nargs, 8)) {
         return NULL;
     }
     Py_ssize_t width = PyLong_AsSsize_t(args[1]);
@@ -737,8 +745,7 @@ static int may_reach_Py_UCS1(const Bag *bag, const Py_UCS1 *t, Py_ssize_t n)
 
 static PyObject *may_reach(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "may_reach expected 3 arguments, got %zd", nargs);
+    if (!arguments_ok("may_reach", nargs, 3)) {
         return NULL;
     }
     PyObject *phrase = args[0], *text = args[1];
@@ -865,8 +872,7 @@ PyDoc_STRVAR(scan_flags_doc,
 
 static PyObject *scan_flags(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5) {
-        PyErr_Format(PyExc_TypeError, "scan_flags expected 5 arguments, got %zd", nargs);
+    if (!arguments_ok("scan_flags", nargs, 5)) {
         return NULL;
     }
     PyObject *text = args[0], *separator = args[2];
@@ -940,8 +946,7 @@ PyDoc_STRVAR(drop_flagged_doc,
 
 static PyObject *drop_flagged(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "drop_flagged expected 3 arguments, got %zd", nargs);
+    if (!arguments_ok("drop_flagged", nargs, 3)) {
         return NULL;
     }
     PyObject *text = args[0];

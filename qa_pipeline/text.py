@@ -12,11 +12,13 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from qa_pipeline import kernels
+
+_T = TypeVar("_T")
 
 
 @lru_cache(maxsize=1)
@@ -386,21 +388,22 @@ class CodePointTable:
         """:func:`qa_pipeline.kernels.scan_flags` of ``text`` over this table (a one-byte
         table of flags), looking up characters not seen before first.
         """
-        found = kernels.scan_flags(text, self.table, separator, part_flag, position_flag)
-        if found is None:
-            self.lookup(text)
-            found = kernels.scan_flags(text, self.table, separator, part_flag, position_flag)
-            assert found is not None  # every character of text has its entry now
-        return found
+        return self._filled(text, lambda: kernels.scan_flags(
+            text, self.table, separator, part_flag, position_flag))
 
     def drop(self, text: str, flag: int) -> str:
         """``text`` without the characters whose flags have ``flag`` (as :meth:`scan`)."""
-        kept = kernels.drop_flagged(text, self.table, flag)
-        if kept is None:
+        return self._filled(text, lambda: kernels.drop_flagged(text, self.table, flag))
+
+    def _filled(self, text: str, ask: Callable[[], _T | None]) -> _T:
+        # A kernel over this table answers None when a character of text has no entry yet:
+        # look those up (lookup fills them in) and ask again.
+        found = ask()
+        if found is None:
             self.lookup(text)
-            kept = kernels.drop_flagged(text, self.table, flag)
-            assert kept is not None
-        return kept
+            found = ask()
+            assert found is not None  # every character of text has its entry now
+        return found
 
 
 # Per code point, what batch normalisation needs to know, as bits: one table lookup of a
