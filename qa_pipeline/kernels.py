@@ -17,7 +17,6 @@ import functools
 import os
 from collections import Counter
 from collections.abc import Callable, Container, Sequence
-from types import ModuleType
 from typing import TypeVar
 
 import numpy as np
@@ -206,17 +205,13 @@ def py_frozen_new(cls: type[T], names: tuple[str, ...], *values: object) -> T:
     return obj
 
 
-def _compiled() -> ModuleType | None:
+# Imported under its stub's types (_kernels.pyi), so every kernel chosen below is typed.
+try:
     if os.environ.get("QA_PIPELINE_PURE_PYTHON", "") not in ("", "0"):
-        return None
-    try:
-        from qa_pipeline import _kernels
-    except ImportError:  # not built (no C compiler at install time): the twins above
-        return None
-    return _kernels
-
-
-_native = _compiled()
+        raise ImportError("QA_PIPELINE_PURE_PYTHON asks for the pure-Python twins")
+    from qa_pipeline import _kernels as _native
+except ImportError:  # not built (no C compiler at install time), or not wanted
+    _native = None  # type: ignore[assignment]
 #: Whether the compiled kernels are in use.
 NATIVE: bool = _native is not None
 
