@@ -19,6 +19,9 @@ static PyObject *str_probability; /* interned "probability" */
 static PyObject *str_words;       /* interned "words" */
 static PyObject *str_text;        /* interned "text" */
 static PyObject *str_role_confidence;
+static PyObject *str_index, *str_role, *str_start_s, *str_end_s, *str_matched_text;
+static PyObject *str_space, *str_empty; /* " " and "" */
+static PyObject *str_utterance_index, *str_word_probability;
 
 /* ---- sum() of floats, as the running interpreter's builtin does it ---------------------- */
 
@@ -53,10 +56,72 @@ static inline double float_sum_value(const FloatSum *sum)
     return sum->total;
 }
 
-/* A float attribute (ints accepted, as sum() would); -1.0 with an exception set on failure. */
-static int attribute_as_double(PyObject *obj, PyObject *name, double *out)
+/* ---- attribute reads -------------------------------------------------------------------- */
+
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#define Py_AUDIT_READ READ_RESTRICTED
+#endif
+
+/* One attribute, read from many objects of one type (each word's text and probability, each
+ * utterance's words...). Where that type keeps it in a slot (a dataclass with slots=True:
+ * a member descriptor holding an object), the slot's offset is looked up once per type and
+ * the value read from there, as the descriptor reads it (a tenth of PyObject_GetAttr's
+ * cost); any other type, or an empty slot, goes through PyObject_GetAttr. */
+typedef struct {
+    PyObject **name;    /* the interned attribute name */
+    PyTypeObject *type; /* the type last asked about (a strong reference), or NULL */
+    Py_ssize_t offset;  /* where its slot lies, or -1: not a plain slot */
+} Attr;
+
+static Py_ssize_t slot_offset(PyTypeObject *tp, PyObject *name)
 {
-    PyObject *value = PyObject_GetAttr(obj, name);
+    if (tp->tp_getattro != PyObject_GenericGetAttr) {
+        return -1; /* __getattribute__ or __getattr__ of its own */
+    }
+    /* The class attribute: a slot's member descriptor returns itself from the class. */
+    PyObject *descr = PyObject_GetAttr((PyObject *)tp, name);
+    if (descr == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    Py_ssize_t offset = -1;
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == Py_T_OBJECT_EX && !(member->flags & Py_AUDIT_READ)) {
+            offset = member->offset;
+        }
+    }
+    Py_DECREF(descr);
+    return offset;
+}
+
+/* obj.<attr> (a new reference), or NULL with an exception set. */
+static PyObject *get_attr(Attr *attr, PyObject *obj)
+{
+#ifndef Py_GIL_DISABLED /* the cache is shared state: the GIL guards it */
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp != attr->type) {
+        attr->offset = slot_offset(tp, *attr->name);
+        Py_XSETREF(attr->type, (PyTypeObject *)Py_NewRef(tp));
+    }
+    if (attr->offset >= 0) {
+        PyObject *value = *(PyObject **)((char *)obj + attr->offset);
+        if (value != NULL) {
+            return Py_NewRef(value);
+        }
+    }
+#endif
+    return PyObject_GetAttr(obj, *attr->name);
+}
+
+#define ATTR(NAME) {&(NAME), NULL, -1}
+
+/* A float attribute (ints accepted, as sum() would); -1.0 with an exception set on failure. */
+static int attribute_as_double(Attr *attr, PyObject *obj, double *out)
+{
+    PyObject *value = get_attr(attr, obj);
     if (value == NULL) {
         return -1;
     }
@@ -76,12 +141,73 @@ static int arguments_ok(const char *name, Py_ssize_t nargs, Py_ssize_t expected)
     return 1;
 }
 
+/* The attributes the kernels read from words, utterances and hits. */
+static Attr word_text = ATTR(str_text), word_probability = ATTR(str_probability);
+static Attr utterance_words = ATTR(str_words);
+static Attr utterance_role_confidence = ATTR(str_role_confidence);
+static Attr hit_matched_text = ATTR(str_matched_text);
+
 /* ---- covered_mean --------------------------------------------------------------------- */
 
 PyDoc_STRVAR(covered_mean_doc,
 "covered_mean(words, target, forms, form_of, /)\n--\n\n"
 "Mean probability of the words whose compact form (non-empty) occurs in target; None when\n"
 "no word does. forms caches form_of(word.text) (see kernels.py).");
+
+/* Mean probability of the covered words into *mean: 1 when some word is covered, 0 when
+ * none is, -1 with an exception set. words: a PySequence_Fast. */
+static int covered_mean_of(PyObject *words, PyObject *target, PyObject *forms,
+                           PyObject *form_of, double *mean)
+{
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(words);
+    FloatSum sum = {0.0, 0.0};
+    Py_ssize_t covered = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *word = PySequence_Fast_GET_ITEM(words, i);
+        PyObject *text = get_attr(&word_text, word);
+        if (text == NULL) {
+            return -1;
+        }
+        PyObject *form = PyDict_GetItemWithError(forms, text); /* borrowed */
+        if (form != NULL) {
+            Py_INCREF(form);
+        }
+        else if (!PyErr_Occurred()) {
+            form = PyObject_CallOneArg(form_of, text);
+            if (form != NULL && PyDict_SetItem(forms, text, form) < 0) {
+                Py_CLEAR(form);
+            }
+        }
+        Py_DECREF(text);
+        if (form == NULL) {
+            return -1;
+        }
+        if (!PyUnicode_Check(form)) {
+            Py_DECREF(form);
+            PyErr_SetString(PyExc_TypeError, "covered_mean: compact forms must be str");
+            return -1;
+        }
+        int found = PyUnicode_GET_LENGTH(form) ? PyUnicode_Contains(target, form) : 0;
+        Py_DECREF(form);
+        if (found < 0) {
+            return -1;
+        }
+        if (!found) {
+            continue;
+        }
+        double probability;
+        if (attribute_as_double(&word_probability, word, &probability) < 0) {
+            return -1;
+        }
+        float_sum_add(&sum, probability);
+        covered++;
+    }
+    if (covered == 0) {
+        return 0;
+    }
+    *mean = float_sum_value(&sum) / (double)covered;
+    return 1;
+}
 
 static PyObject *covered_mean(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -97,58 +223,234 @@ static PyObject *covered_mean(PyObject *module, PyObject *const *args, Py_ssize_
     if (words == NULL) {
         return NULL;
     }
-    PyObject *result = NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(words);
-    FloatSum sum = {0.0, 0.0};
-    Py_ssize_t covered = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *word = PySequence_Fast_GET_ITEM(words, i);
-        PyObject *text = PyObject_GetAttr(word, str_text);
-        if (text == NULL) {
-            goto done;
+    double mean;
+    int found = covered_mean_of(words, target, forms, form_of, &mean);
+    Py_DECREF(words);
+    if (found < 0) {
+        return NULL;
+    }
+    return found ? PyFloat_FromDouble(mean) : Py_NewRef(Py_None);
+}
+
+/* ---- quote ------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(quote_doc,
+"quote(cls, names, forms, form_of, utterance, hit, note, /)\n--\n\n"
+"A new cls (as frozen_new) quoting utterance: its index, role, start_s, end_s, text, the\n"
+"probability of the words hit covers (else the mean of all its words), role_confidence,\n"
+"hit and note (see kernels.py).");
+
+#define QUOTE_FIELDS 9
+
+/* The word probability a quote carries (see py_quote): -1 with an exception set. */
+static int quoted_probability(PyObject *utterance, PyObject *hit, PyObject *forms,
+                              PyObject *form_of, double *probability)
+{
+    PyObject *seq = get_attr(&utterance_words, utterance);
+    if (seq == NULL) {
+        return -1;
+    }
+    PyObject *words = PySequence_Fast(seq, "quote: words must be a sequence");
+    Py_DECREF(seq);
+    if (words == NULL) {
+        return -1;
+    }
+    int found = 0;
+    if (hit != Py_None) {
+        PyObject *matched = get_attr(&hit_matched_text, hit);
+        int wanted = matched == NULL ? -1 : PyObject_IsTrue(matched);
+        if (wanted > 0) {
+            PyObject *target = PyUnicode_Replace(matched, str_space, str_empty, -1);
+            found = target == NULL ? -1 : covered_mean_of(words, target, forms, form_of,
+                                                          probability);
+            Py_XDECREF(target);
         }
-        PyObject *form = PyDict_GetItemWithError(forms, text); /* borrowed */
-        if (form != NULL) {
-            Py_INCREF(form);
+        else {
+            found = wanted;
         }
-        else if (!PyErr_Occurred()) {
-            form = PyObject_CallOneArg(form_of, text);
-            if (form != NULL && PyDict_SetItem(forms, text, form) < 0) {
-                Py_CLEAR(form);
+        Py_XDECREF(matched);
+    }
+    if (found == 0) { /* the mean over every word, as Utterance.mean_word_probability */
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(words);
+        FloatSum sum = {0.0, 0.0};
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double p;
+            if (attribute_as_double(&word_probability, PySequence_Fast_GET_ITEM(words, i),
+                                    &p) < 0) {
+                found = -1;
+                break;
             }
+            float_sum_add(&sum, p);
         }
-        Py_DECREF(text);
-        if (form == NULL) {
-            goto done;
+        if (found == 0) {
+            *probability = n ? float_sum_value(&sum) / (double)n : 1.0;
         }
-        if (!PyUnicode_Check(form)) {
-            Py_DECREF(form);
-            PyErr_SetString(PyExc_TypeError, "covered_mean: compact forms must be str");
-            goto done;
-        }
-        int found = PyUnicode_GET_LENGTH(form) ? PyUnicode_Contains(target, form) : 0;
-        Py_DECREF(form);
-        if (found < 0) {
-            goto done;
-        }
-        if (!found) {
-            continue;
-        }
-        double probability;
-        if (attribute_as_double(word, str_probability, &probability) < 0) {
-            goto done;
-        }
-        float_sum_add(&sum, probability);
-        covered++;
     }
-    if (covered == 0) {
-        result = Py_NewRef(Py_None);
+    Py_DECREF(words);
+    return found < 0 ? -1 : 0;
+}
+
+static PyObject *quote(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!arguments_ok("quote", nargs, 7)) {
+        return NULL;
     }
-    else {
-        result = PyFloat_FromDouble(float_sum_value(&sum) / (double)covered);
+    PyObject *names = args[1], *forms = args[2], *form_of = args[3], *utterance = args[4];
+    if (!PyType_Check(args[0]) || !PyTuple_Check(names)
+        || PyTuple_GET_SIZE(names) != QUOTE_FIELDS || !PyDict_Check(forms)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "quote: cls must be a type, names a tuple of 9, forms a dict");
+        return NULL;
+    }
+    /* The utterance's fields quoted, in the quote's field order (5: the probability). */
+    static Attr utterance_fields[] = {ATTR(str_index), ATTR(str_role), ATTR(str_start_s),
+                                      ATTR(str_end_s), ATTR(str_text), {NULL, NULL, -1},
+                                      ATTR(str_role_confidence)};
+    PyObject *values[QUOTE_FIELDS] = {NULL};
+    PyObject *obj = NULL;
+    for (int i = 0; i < 7; i++) {
+        if (utterance_fields[i].name != NULL
+            && (values[i] = get_attr(&utterance_fields[i], utterance)) == NULL) {
+            goto done;
+        }
+    }
+    double probability;
+    if (quoted_probability(utterance, args[5], forms, form_of, &probability) < 0
+        || (values[5] = PyFloat_FromDouble(probability)) == NULL) {
+        goto done;
+    }
+    values[7] = Py_NewRef(args[5]);
+    values[8] = Py_NewRef(args[6]);
+    PyTypeObject *cls = (PyTypeObject *)args[0];
+    obj = cls->tp_alloc(cls, 0);
+    for (int i = 0; obj != NULL && i < QUOTE_FIELDS; i++) {
+        if (PyObject_GenericSetAttr(obj, PyTuple_GET_ITEM(names, i), values[i]) < 0) {
+            Py_CLEAR(obj);
+        }
     }
 done:
-    Py_DECREF(words);
+    for (int i = 0; i < QUOTE_FIELDS; i++) {
+        Py_XDECREF(values[i]);
+    }
+    return obj;
+}
+
+/* ---- review policy ------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(best_quote_doc,
+"best_quote(evidence, /)\n--\n\n"
+"(highest word_probability, highest role_confidence) among the evidence that quotes an\n"
+"utterance (utterance_index >= 0); None when none does (see kernels.py).");
+
+static PyObject *best_quote(PyObject *module, PyObject *arg)
+{
+    static Attr evidence_index = ATTR(str_utterance_index);
+    static Attr evidence_probability = ATTR(str_word_probability);
+    static Attr evidence_role = ATTR(str_role_confidence);
+    PyObject *evidence = PySequence_Fast(arg, "best_quote: evidence must be a sequence");
+    if (evidence == NULL) {
+        return NULL;
+    }
+    PyObject *best[2] = {NULL, NULL}, *result = NULL;
+    Attr *fields[2] = {&evidence_probability, &evidence_role};
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(evidence); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(evidence, i);
+        PyObject *index = get_attr(&evidence_index, item);
+        if (index == NULL) {
+            goto done;
+        }
+        long position = PyLong_AsLong(index);
+        Py_DECREF(index);
+        if (position == -1 && PyErr_Occurred()) {
+            goto done;
+        }
+        if (position < 0) {
+            continue;
+        }
+        /* max() as the builtin does it: a later value replaces the best only if greater. */
+        for (int k = 0; k < 2; k++) {
+            PyObject *value = get_attr(fields[k], item);
+            if (value == NULL) {
+                goto done;
+            }
+            int greater = best[k] == NULL ? 1 : PyObject_RichCompareBool(value, best[k], Py_GT);
+            if (greater < 0) {
+                Py_DECREF(value);
+                goto done;
+            }
+            if (greater) {
+                Py_XSETREF(best[k], value);
+            }
+            else {
+                Py_DECREF(value);
+            }
+        }
+    }
+    result = best[0] == NULL ? Py_NewRef(Py_None) : PyTuple_Pack(2, best[0], best[1]);
+done:
+    Py_DECREF(evidence);
+    Py_XDECREF(best[0]);
+    Py_XDECREF(best[1]);
+    return result;
+}
+
+PyDoc_STRVAR(mean_confidence_doc,
+"mean_confidence(considered, sums, counts, roles, /)\n--\n\n"
+"(mean word probability, lowest role confidence) over the utterances considered (indices\n"
+"out of range ignored), from word_stats' per-utterance lists; None when none is in range\n"
+"(see kernels.py).");
+
+static PyObject *mean_confidence(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!arguments_ok("mean_confidence", nargs, 4)) {
+        return NULL;
+    }
+    PyObject *considered = args[0], *sums = args[1], *counts = args[2], *roles = args[3];
+    if (!PyTuple_Check(considered) || !PyList_Check(sums) || !PyList_Check(counts)
+        || !PyList_Check(roles) || PyList_GET_SIZE(counts) != PyList_GET_SIZE(sums)
+        || PyList_GET_SIZE(roles) != PyList_GET_SIZE(sums)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "mean_confidence: a tuple of indices and three lists of one length");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(sums);
+    FloatSum sum = {0.0, 0.0};
+    long long words = 0;
+    PyObject *lowest = NULL;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(considered); k++) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyTuple_GET_ITEM(considered, k));
+        if (i == -1 && PyErr_Occurred()) {
+            Py_XDECREF(lowest);
+            return NULL;
+        }
+        if (i < 0 || i >= n) {
+            continue;
+        }
+        long count = PyLong_AsLong(PyList_GET_ITEM(counts, i));
+        double total = PyFloat_AsDouble(PyList_GET_ITEM(sums, i));
+        PyObject *role = PyList_GET_ITEM(roles, i);
+        /* min() as the builtin does it: a later value replaces the lowest only if less. */
+        int less = lowest == NULL ? 1 : PyObject_RichCompareBool(role, lowest, Py_LT);
+        if ((count == -1 || total == -1.0) && PyErr_Occurred()) {
+            less = -1;
+        }
+        if (less < 0) {
+            Py_XDECREF(lowest);
+            return NULL;
+        }
+        if (less) {
+            Py_XSETREF(lowest, Py_NewRef(role));
+        }
+        words += count;
+        float_sum_add(&sum, total);
+    }
+    if (lowest == NULL) {
+        Py_RETURN_NONE;
+    }
+    PyObject *mean = PyFloat_FromDouble(words ? float_sum_value(&sum) / (double)words : 1.0);
+    PyObject *result = mean == NULL ? NULL : PyTuple_Pack(2, mean, lowest);
+    Py_XDECREF(mean);
+    Py_DECREF(lowest);
     return result;
 }
 
@@ -175,7 +477,7 @@ static PyObject *word_stats(PyObject *module, PyObject *arg)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *utterance = PySequence_Fast_GET_ITEM(utterances, i);
-        PyObject *attr = PyObject_GetAttr(utterance, str_words);
+        PyObject *attr = get_attr(&utterance_words, utterance);
         if (attr == NULL) {
             goto done;
         }
@@ -188,7 +490,7 @@ static PyObject *word_stats(PyObject *module, PyObject *arg)
         FloatSum sum = {0.0, 0.0};
         for (Py_ssize_t k = 0; k < m; k++) {
             double probability;
-            if (attribute_as_double(PySequence_Fast_GET_ITEM(words, k), str_probability,
+            if (attribute_as_double(&word_probability, PySequence_Fast_GET_ITEM(words, k),
                                     &probability) < 0) {
                 Py_DECREF(words);
                 goto done;
@@ -198,7 +500,7 @@ static PyObject *word_stats(PyObject *module, PyObject *arg)
         Py_DECREF(words);
         PyObject *total = m ? PyFloat_FromDouble(float_sum_value(&sum)) : PyLong_FromLong(0);
         PyObject *count = PyLong_FromSsize_t(m);
-        PyObject *role = PyObject_GetAttr(utterance, str_role_confidence);
+        PyObject *role = get_attr(&utterance_role_confidence, utterance);
         if (total == NULL || count == NULL || role == NULL) {
             Py_XDECREF(total);
             Py_XDECREF(count);
@@ -621,14 +923,15 @@ done:
     return result;
 }
 
-/* ---- may_reach ----------------------------------------------------------------------- */
+/* ---- reachable ------------------------------------------------------------------------ */
 
-PyDoc_STRVAR(may_reach_doc,
-"may_reach(phrase, text, bound, /)\n--\n\n"
-"False when no window that fuzz.partial_ratio aligns phrase with in text can score bound\n"
-"(percent): an upper bound from the characters the two share (see kernels.py).");
+PyDoc_STRVAR(reachable_doc,
+"reachable(phrase, texts, bound, min_length, /)\n--\n\n"
+"Positions of the texts at least min_length long in which a window that fuzz.partial_ratio\n"
+"aligns phrase with may score bound (percent): an upper bound from the characters the two\n"
+"share (see kernels.py).");
 
-#define MAY_REACH_MAX 64 /* longer phrases (and texts no longer than the phrase): True */
+#define MAY_REACH_MAX 64 /* longer phrases (and texts no longer than the phrase): reachable */
 
 typedef struct {
     Py_ssize_t m;                /* phrase length */
@@ -637,6 +940,8 @@ typedef struct {
     int wanted[MAY_REACH_MAX];   /* how often the phrase holds each */
     signed char low[256];        /* slot of a character below 256, -1: not in the phrase */
     Py_ssize_t need[MAY_REACH_MAX + 1]; /* shared characters a window of length i needs */
+    int wanted_low[256];         /* by character code below 256: how often the phrase holds it */
+    unsigned char held_low[256]; /* by character code below 256: whether the phrase holds it */
 } Bag;
 
 static inline int bag_slot(const Bag *bag, Py_UCS4 c)
@@ -652,7 +957,8 @@ static inline int bag_slot(const Bag *bag, Py_UCS4 c)
     return -1;
 }
 
-/* One pass over text (of one str kind): prefixes, suffixes, then every full window. */
+/* Whether some window of text (of one str kind, longer than the phrase) may reach the
+ * bound: one pass over prefixes, suffixes, then every full window. */
 #define MAY_REACH_SCAN(CHAR)                                                               \
     static int may_reach_##CHAR(const Bag *bag, const CHAR *t, Py_ssize_t n)              \
     {                                                                                      \
@@ -697,88 +1003,110 @@ static inline int bag_slot(const Bag *bag, Py_UCS4 c)
 MAY_REACH_SCAN(Py_UCS2)
 MAY_REACH_SCAN(Py_UCS4)
 
-/* The same for one-byte text (English), by character code: no slot lookup, no branch. */
-static int may_reach_Py_UCS1(const Bag *bag, const Py_UCS1 *t, Py_ssize_t n)
+/* The same for one-byte text (English), by character code: no slot lookup, no branch.
+ * ``have`` is all zero on entry and is left so (only the entries touched are reset: a call
+ * holds dozens of short utterances). */
+static int may_reach_Py_UCS1(const Bag *bag, int *have, const Py_UCS1 *t, Py_ssize_t n)
 {
-    Py_ssize_t m = bag->m, shared = 0;
-    int wanted[256], have[256];
-    memset(wanted, 0, sizeof(wanted));
-    for (int c = 0; c < 256; c++) {
-        if (bag->low[c] >= 0) {
-            wanted[c] = bag->wanted[(int)bag->low[c]];
+    const int *wanted = bag->wanted_low;
+    Py_ssize_t m = bag->m, shared = 0, i;
+    int found = 0;
+    /* First the same passes counting every character the phrase holds at all (a set, not a
+     * multiset: at least the shared count, so a text this rules out is out): half the work
+     * per character, and it rules out most texts. */
+    const unsigned char *held = bag->held_low;
+    for (i = 0; i < m - 1 && !found; i++) { /* prefixes: lengths 1 .. m - 1 */
+        shared += held[t[i]];
+        found = shared >= bag->need[i + 1];
+    }
+    if (!found) { /* then every full window, then the suffixes it shrinks to at the end */
+        Py_ssize_t full = bag->need[m];
+        shared += held[t[m - 1]];
+        found = shared >= full;
+        for (i = m; i < n && !found; i++) {
+            shared += held[t[i]] - held[t[i - m]];
+            found = shared >= full;
+        }
+        for (Py_ssize_t k = 1; k < m && !found; k++) { /* the last window less k in front */
+            shared -= held[t[n - m + k - 1]];
+            found = shared >= bag->need[m - k];
         }
     }
-    memset(have, 0, sizeof(have));
-    for (Py_ssize_t i = 1; i < m; i++) {
+    if (!found) {
+        return 0;
+    }
+    found = 0;
+    shared = 0;
+    for (i = 1; i < m && !found; i++) {
         shared += have[t[i - 1]]++ < wanted[t[i - 1]];
-        if (shared >= bag->need[i]) {
-            return 1;
-        }
+        found = shared >= bag->need[i];
     }
-    memset(have, 0, sizeof(have));
-    shared = 0;
-    for (Py_ssize_t i = 1; i < m; i++) {
-        shared += have[t[n - i]]++ < wanted[t[n - i]];
-        if (shared >= bag->need[i]) {
-            return 1;
-        }
+    for (Py_ssize_t j = 0; j < i - 1; j++) {
+        have[t[j]] = 0;
     }
-    memset(have, 0, sizeof(have));
-    shared = 0;
-    Py_ssize_t full = bag->need[m];
-    for (Py_ssize_t i = 0; i < m; i++) {
-        shared += have[t[i]]++ < wanted[t[i]];
-    }
-    if (shared >= full) {
+    if (found) {
         return 1;
     }
-    for (Py_ssize_t i = m; i < n; i++) {
+    shared = 0;
+    for (i = 1; i < m && !found; i++) {
+        shared += have[t[n - i]]++ < wanted[t[n - i]];
+        found = shared >= bag->need[i];
+    }
+    for (Py_ssize_t j = 1; j < i; j++) {
+        have[t[n - j]] = 0;
+    }
+    if (found) {
+        return 1;
+    }
+    shared = 0;
+    Py_ssize_t full = bag->need[m];
+    for (i = 0; i < m; i++) {
+        shared += have[t[i]]++ < wanted[t[i]];
+    }
+    found = shared >= full;
+    for (i = m; i < n && !found; i++) {
         Py_UCS1 in = t[i], out = t[i - m];
         shared += have[in]++ < wanted[in];
         shared -= --have[out] < wanted[out];
-        if (shared >= full) {
-            return 1;
-        }
+        found = shared >= full;
     }
-    return 0;
+    for (Py_ssize_t j = i - m; j < i; j++) { /* the last window counted */
+        have[t[j]] = 0;
+    }
+    return found;
 }
 
-static PyObject *may_reach(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* Fills bag for phrase and bound; 0 when every text longer than the phrase must be scanned,
+ * 1 when every text is reachable (empty or over-long phrase, or a bound any window reaches). */
+static int bag_fill(Bag *bag, PyObject *phrase, double bound)
 {
-    if (!arguments_ok("may_reach", nargs, 3)) {
-        return NULL;
+    Py_ssize_t m = PyUnicode_GET_LENGTH(phrase);
+    if (m == 0 || m > MAY_REACH_MAX) {
+        return 1;
     }
-    PyObject *phrase = args[0], *text = args[1];
-    if (!PyUnicode_Check(phrase) || !PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "may_reach: phrase and text must be str");
-        return NULL;
-    }
-    double bound = PyFloat_AsDouble(args[2]);
-    if (bound == -1.0 && PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_ssize_t m = PyUnicode_GET_LENGTH(phrase), n = PyUnicode_GET_LENGTH(text);
-    if (m == 0 || m > MAY_REACH_MAX || n <= m) {
-        Py_RETURN_TRUE;
-    }
-    Bag bag;
-    bag.m = m;
-    bag.slots = 0;
-    memset(bag.low, -1, sizeof(bag.low));
+    bag->m = m;
+    bag->slots = 0;
+    memset(bag->low, -1, sizeof(bag->low));
+    memset(bag->wanted_low, 0, sizeof(bag->wanted_low));
+    memset(bag->held_low, 0, sizeof(bag->held_low));
     int pkind = PyUnicode_KIND(phrase);
     const void *pdata = PyUnicode_DATA(phrase);
     for (Py_ssize_t i = 0; i < m; i++) {
         Py_UCS4 c = PyUnicode_READ(pkind, pdata, i);
-        int k = bag_slot(&bag, c);
+        int k = bag_slot(bag, c);
         if (k < 0) {
-            k = bag.slots++;
-            bag.chars[k] = c;
-            bag.wanted[k] = 0;
+            k = bag->slots++;
+            bag->chars[k] = c;
+            bag->wanted[k] = 0;
             if (c < 256) {
-                bag.low[c] = (signed char)k;
+                bag->low[c] = (signed char)k;
             }
         }
-        bag.wanted[k]++;
+        bag->wanted[k]++;
+        if (c < 256) {
+            bag->wanted_low[c]++;
+            bag->held_low[c] = 1;
+        }
     }
     /* need[i]: the fewest shared characters with which a window of length i (< m: a prefix
      * or suffix; m: a full window) scores 200 * shared / (m + i) >= bound - 1e-9 (m + 1:
@@ -794,24 +1122,256 @@ static PyObject *may_reach(PyObject *module, PyObject *const *args, Py_ssize_t n
         while (s <= i && !(200.0 * (double)s / (double)(m + i) >= reach)) {
             s++;
         }
-        bag.need[i] = s > i ? m + 1 : s;
+        bag->need[i] = s > i ? m + 1 : s;
     }
-    if (bag.need[m] == 0) {
-        Py_RETURN_TRUE; /* any window reaches a bound of 0 */
+    return bag->need[m] == 0;
+}
+
+static PyObject *reachable(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!arguments_ok("reachable", nargs, 4)) {
+        return NULL;
     }
-    int found;
-    switch (PyUnicode_KIND(text)) {
-    case PyUnicode_1BYTE_KIND:
-        found = may_reach_Py_UCS1(&bag, PyUnicode_1BYTE_DATA(text), n);
-        break;
-    case PyUnicode_2BYTE_KIND:
-        found = may_reach_Py_UCS2(&bag, PyUnicode_2BYTE_DATA(text), n);
-        break;
-    default:
-        found = may_reach_Py_UCS4(&bag, PyUnicode_4BYTE_DATA(text), n);
-        break;
+    PyObject *phrase = args[0], *texts = args[1];
+    if (!PyUnicode_Check(phrase) || !PyList_Check(texts)) {
+        PyErr_SetString(PyExc_TypeError, "reachable: phrase must be str and texts a list");
+        return NULL;
     }
-    return PyBool_FromLong(found);
+    double bound = PyFloat_AsDouble(args[2]);
+    if (bound == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t min_length = PyLong_AsSsize_t(args[3]);
+    if (min_length == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Bag bag;
+    int every = bag_fill(&bag, phrase, bound);
+    Py_ssize_t m = PyUnicode_GET_LENGTH(phrase);
+    int have[256];
+    memset(have, 0, sizeof(have));
+    PyObject *found = PyList_New(0);
+    if (found == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(texts); k++) {
+        PyObject *text = PyList_GET_ITEM(texts, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "reachable: texts must hold str");
+            Py_DECREF(found);
+            return NULL;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        if (n < min_length) {
+            continue;
+        }
+        int reach = 1;
+        if (!every && n > m) {
+            switch (PyUnicode_KIND(text)) {
+            case PyUnicode_1BYTE_KIND:
+                reach = may_reach_Py_UCS1(&bag, have, PyUnicode_1BYTE_DATA(text), n);
+                break;
+            case PyUnicode_2BYTE_KIND:
+                reach = may_reach_Py_UCS2(&bag, PyUnicode_2BYTE_DATA(text), n);
+                break;
+            default:
+                reach = may_reach_Py_UCS4(&bag, PyUnicode_4BYTE_DATA(text), n);
+                break;
+            }
+        }
+        if (reach) {
+            PyObject *position = PyLong_FromSsize_t(k);
+            if (position == NULL || PyList_Append(found, position) < 0) {
+                Py_XDECREF(position);
+                Py_DECREF(found);
+                return NULL;
+            }
+            Py_DECREF(position);
+        }
+    }
+    return found;
+}
+
+/* ---- code_bytes ------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(code_bytes_doc,
+"code_bytes(text, table, width, /)\n--\n\n"
+"The table's value for each character of text, as little-endian integers of width bytes\n"
+"(2 or 4); None when a character's entry is 0 (see kernels.py).");
+
+static PyObject *code_bytes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!arguments_ok("code_bytes", nargs, 3)) {
+        return NULL;
+    }
+    PyObject *text = args[0];
+    long width = PyLong_AsLong(args[2]);
+    if (width == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!PyUnicode_Check(text) || (width != 2 && width != 4)) {
+        PyErr_SetString(PyExc_TypeError, "code_bytes: text must be str, width 2 or 4");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[1], &view, PyBUF_C_CONTIGUOUS) < 0) {
+        return NULL;
+    }
+    if (view.itemsize != 4 || view.len < 0x110000 * 4) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError,
+                        "table must be 0x110000 four-byte entries (one per code point)");
+        return NULL;
+    }
+    const uint32_t *table = view.buf;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *result = PyBytes_FromStringAndSize(NULL, n * width);
+    if (result == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t value = table[PyUnicode_READ(kind, data, i)];
+        if (value == 0) {
+            Py_SETREF(result, Py_NewRef(Py_None));
+            break;
+        }
+        if (width == 2 && value > 0xFFFF) {
+            Py_SETREF(result, NULL);
+            PyErr_SetString(PyExc_ValueError, "code_bytes: a value does not fit in 2 bytes");
+            break;
+        }
+        for (long b = 0; b < width; b++) { /* little-endian, whatever the machine's order */
+            out[i * width + b] = (unsigned char)(value >> (8 * b));
+        }
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ---- squeeze_words ---------------------------------------------------------------------- */
+
+PyDoc_STRVAR(squeeze_words_doc,
+"squeeze_words(text, separator, vocabulary, /)\n--\n\n"
+"([' '.join(part.split()) for part in text.split(separator)], whether a word of\n"
+"text.split() is in vocabulary), for ASCII text (see kernels.py).");
+
+/* What str.split() splits ASCII text at. */
+static inline int ascii_space(Py_UCS1 c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* Whether a whitespace-separated word of t is one of the ASCII words of vocabulary (a tuple
+ * of str); a word is compared only when its first character and length can match. */
+static int holds_word(const Py_UCS1 *t, Py_ssize_t n, PyObject *vocabulary)
+{
+    /* By first character: a bit per length (below 64) of the vocabulary's words. */
+    uint64_t lengths[256] = {0};
+    for (Py_ssize_t v = 0; v < PyTuple_GET_SIZE(vocabulary); v++) {
+        PyObject *word = PyTuple_GET_ITEM(vocabulary, v);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(word);
+        /* Only an ASCII word can equal an ASCII one; longer ones are compared always. */
+        if (PyUnicode_IS_ASCII(word) && len > 0) {
+            lengths[PyUnicode_1BYTE_DATA(word)[0]] |= len < 64 ? (uint64_t)1 << len : ~(uint64_t)0;
+        }
+    }
+    Py_ssize_t i = 0;
+    while (i < n) {
+        while (i < n && ascii_space(t[i])) {
+            i++;
+        }
+        Py_ssize_t start = i;
+        while (i < n && !ascii_space(t[i])) {
+            i++;
+        }
+        Py_ssize_t len = i - start;
+        if (len == 0 || !((lengths[t[start]] >> (len < 64 ? len : 63)) & 1)) {
+            continue;
+        }
+        for (Py_ssize_t v = 0; v < PyTuple_GET_SIZE(vocabulary); v++) {
+            PyObject *word = PyTuple_GET_ITEM(vocabulary, v);
+            if (PyUnicode_IS_ASCII(word) && PyUnicode_GET_LENGTH(word) == len
+                && memcmp(PyUnicode_1BYTE_DATA(word), t + start, (size_t)len) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static PyObject *squeeze_words(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!arguments_ok("squeeze_words", nargs, 3)) {
+        return NULL;
+    }
+    PyObject *text = args[0], *separator = args[1], *vocabulary = args[2];
+    if (!PyUnicode_Check(text) || !PyUnicode_Check(separator)
+        || PyUnicode_GET_LENGTH(separator) != 1 || !PyTuple_Check(vocabulary)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "squeeze_words: text and a one-character separator (str), a tuple");
+        return NULL;
+    }
+    for (Py_ssize_t v = 0; v < PyTuple_GET_SIZE(vocabulary); v++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(vocabulary, v))) {
+            PyErr_SetString(PyExc_TypeError, "squeeze_words: the vocabulary holds str");
+            return NULL;
+        }
+    }
+    if (!PyUnicode_IS_ASCII(text)) {
+        PyErr_SetString(PyExc_ValueError, "squeeze_words: ASCII text only");
+        return NULL;
+    }
+    const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 sep = PyUnicode_READ_CHAR(separator, 0);
+    Py_UCS1 *buffer = PyMem_Malloc((size_t)n + 1);
+    PyObject *parts = PyList_New(0);
+    if (buffer == NULL || parts == NULL) {
+        PyMem_Free(buffer);
+        Py_XDECREF(parts);
+        return PyErr_NoMemory();
+    }
+    /* Each part: its words joined by one space (leading and trailing space dropped). */
+    Py_ssize_t i = 0;
+    for (;;) {
+        Py_ssize_t length = 0;
+        int space = 0;
+        for (; i < n && t[i] != sep; i++) {
+            if (ascii_space(t[i])) {
+                space = length > 0;
+            }
+            else {
+                if (space) {
+                    buffer[length++] = ' ';
+                    space = 0;
+                }
+                buffer[length++] = t[i];
+            }
+        }
+        PyObject *part = PyUnicode_New(length, 127);
+        if (part != NULL) {
+            memcpy(PyUnicode_1BYTE_DATA(part), buffer, (size_t)length);
+        }
+        if (part == NULL || PyList_Append(parts, part) < 0) {
+            Py_XDECREF(part);
+            Py_DECREF(parts);
+            PyMem_Free(buffer);
+            return NULL;
+        }
+        Py_DECREF(part);
+        if (i >= n) {
+            break;
+        }
+        i++; /* past the separator */
+    }
+    PyMem_Free(buffer);
+    PyObject *result = Py_BuildValue("(NO)", parts, holds_word(t, n, vocabulary) ? Py_True
+                                                                                  : Py_False);
+    return result;
 }
 
 /* ---- frozen_new -------------------------------------------------------------------------- */
@@ -1003,8 +1563,15 @@ static PyMethodDef kernel_methods[] = {
      first_exact_hits_doc},
     {"pinyin_windows", (PyCFunction)(void (*)(void))pinyin_windows, METH_FASTCALL,
      pinyin_windows_doc},
-    {"may_reach", (PyCFunction)(void (*)(void))may_reach, METH_FASTCALL, may_reach_doc},
+    {"reachable", (PyCFunction)(void (*)(void))reachable, METH_FASTCALL, reachable_doc},
     {"frozen_new", (PyCFunction)(void (*)(void))frozen_new, METH_FASTCALL, frozen_new_doc},
+    {"quote", (PyCFunction)(void (*)(void))quote, METH_FASTCALL, quote_doc},
+    {"code_bytes", (PyCFunction)(void (*)(void))code_bytes, METH_FASTCALL, code_bytes_doc},
+    {"squeeze_words", (PyCFunction)(void (*)(void))squeeze_words, METH_FASTCALL,
+     squeeze_words_doc},
+    {"best_quote", best_quote, METH_O, best_quote_doc},
+    {"mean_confidence", (PyCFunction)(void (*)(void))mean_confidence, METH_FASTCALL,
+     mean_confidence_doc},
     {"scan_flags", (PyCFunction)(void (*)(void))scan_flags, METH_FASTCALL, scan_flags_doc},
     {"drop_flagged", (PyCFunction)(void (*)(void))drop_flagged, METH_FASTCALL,
      drop_flagged_doc},
@@ -1029,8 +1596,20 @@ PyMODINIT_FUNC PyInit__kernels(void)
     str_words = PyUnicode_InternFromString("words");
     str_text = PyUnicode_InternFromString("text");
     str_role_confidence = PyUnicode_InternFromString("role_confidence");
+    str_index = PyUnicode_InternFromString("index");
+    str_role = PyUnicode_InternFromString("role");
+    str_start_s = PyUnicode_InternFromString("start_s");
+    str_end_s = PyUnicode_InternFromString("end_s");
+    str_matched_text = PyUnicode_InternFromString("matched_text");
+    str_space = PyUnicode_InternFromString(" ");
+    str_utterance_index = PyUnicode_InternFromString("utterance_index");
+    str_word_probability = PyUnicode_InternFromString("word_probability");
+    str_empty = PyUnicode_InternFromString("");
     if (str_probability == NULL || str_words == NULL || str_text == NULL
-        || str_role_confidence == NULL) {
+        || str_role_confidence == NULL || str_index == NULL || str_role == NULL
+        || str_start_s == NULL || str_end_s == NULL || str_matched_text == NULL
+        || str_space == NULL || str_empty == NULL || str_utterance_index == NULL
+        || str_word_probability == NULL) {
         return NULL;
     }
     return PyModule_Create(&kernel_module);

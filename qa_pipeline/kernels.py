@@ -21,10 +21,11 @@ from typing import TypeVar
 
 import numpy as np
 
-from qa_pipeline.types import Utterance, Word
+from qa_pipeline.types import Evidence, MatchHit, Utterance, Word
 
-__all__ = ["NATIVE", "constructor", "covered_mean", "drop_flagged", "first_exact_hits",
-           "frozen_new", "may_reach", "pinyin_windows", "scan_flags", "word_stats"]
+__all__ = ["NATIVE", "best_quote", "code_bytes", "constructor", "covered_mean", "drop_flagged",
+           "first_exact_hits", "frozen_new", "may_reach", "mean_confidence", "pinyin_windows",
+           "quote", "quoter", "reachable", "scan_flags", "squeeze_words", "word_stats"]
 
 # Bytes of [a-z0-9] (in UTF-8 no other character holds them).
 _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
@@ -53,6 +54,30 @@ def py_word_stats(utterances: Sequence[Utterance]
     """Per utterance: sum of its word probabilities, its word count, its role confidence."""
     return ([sum(w.probability for w in u.words) for u in utterances],
             [len(u.words) for u in utterances], [u.role_confidence for u in utterances])
+
+
+def py_best_quote(evidence: Sequence[Evidence]) -> tuple[float, float] | None:
+    """(highest word probability, highest role confidence) among the evidence that quotes an
+    utterance (``utterance_index >= 0``); None when none does.
+    """
+    quoted = [e for e in evidence if e.utterance_index >= 0]
+    if not quoted:
+        return None
+    return (max(e.word_probability for e in quoted), max(e.role_confidence for e in quoted))
+
+
+def py_mean_confidence(considered: tuple[int, ...], sums: list[float], counts: list[int],
+                       roles: list[float]) -> tuple[float, float] | None:
+    """(mean word probability, lowest role confidence) over the utterances ``considered``
+    (indices out of range ignored), from :func:`py_word_stats`' lists; None when none of them
+    is in range.
+    """
+    valid = [i for i in considered if 0 <= i < len(sums)]
+    if not valid:
+        return None
+    n_words = sum(counts[i] for i in valid)
+    return (sum(sums[i] for i in valid) / n_words if n_words else 1.0,
+            min(roles[i] for i in valid))
 
 
 def py_first_exact_hits(matches: Sequence[Match], text: bytes, bounded: Sequence[bool],
@@ -146,7 +171,21 @@ def py_drop_flagged(text: str, table: np.ndarray, flag: int) -> str | None:
     return kept.decode("utf-32-le", "surrogatepass")
 
 
-def py_may_reach(phrase: str, text: str, bound: float) -> bool:
+def py_code_bytes(text: str, table: np.ndarray, width: int) -> bytes | None:
+    """``table``'s value (a uint32 per code point) for each character of ``text``, as
+    little-endian integers of ``width`` bytes (2 or 4); None when a character's entry is 0.
+    """
+    if width not in (2, 4):
+        raise TypeError("code_bytes: text must be str, width 2 or 4")
+    values = table[np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
+    if not values.all():
+        return None
+    if width == 2 and len(values) and values.max() > 0xFFFF:
+        raise ValueError("code_bytes: a value does not fit in 2 bytes")
+    return values.astype("<u2" if width == 2 else "<u4").tobytes()
+
+
+def may_reach(phrase: str, text: str, bound: float) -> bool:
     """False when no window that ``rapidfuzz.fuzz.partial_ratio`` aligns ``phrase`` with in
     ``text`` can score ``bound`` (percent); True when one may (or when the phrase is empty,
     longer than 64 characters, or not shorter than the text: not bounded here).
@@ -192,6 +231,27 @@ def py_may_reach(phrase: str, text: str, bound: float) -> bool:
     return False
 
 
+def py_reachable(phrase: str, texts: list[str], bound: float, min_length: int) -> list[int]:
+    """Positions of ``texts`` at least ``min_length`` characters long for which
+    :func:`may_reach` holds: the texts in which ``phrase`` may align at ``bound``.
+    """
+    return [k for k, text in enumerate(texts)
+            if len(text) >= min_length and may_reach(phrase, text, bound)]
+
+
+def py_squeeze_words(text: str, separator: str, vocabulary: tuple[str, ...]
+                     ) -> tuple[list[str], bool]:
+    """(each ``separator``-delimited part of ``text`` with its words joined by one space,
+    whether a whitespace-delimited word of ``text`` is in ``vocabulary``), for ASCII text.
+    """
+    if not isinstance(separator, str) or len(separator) != 1:
+        raise TypeError("squeeze_words: a one-character separator")
+    if not text.isascii():
+        raise ValueError("squeeze_words: ASCII text only")
+    return ([" ".join(part.split()) for part in text.split(separator)],
+            not frozenset(vocabulary).isdisjoint(text.split()))
+
+
 def py_frozen_new(cls: type[T], names: tuple[str, ...], *values: object) -> T:
     """A new ``cls`` with each field of ``names`` set to its value, as ``object.__new__``
     and ``object.__setattr__`` set them (no ``__init__`` runs: for frozen dataclasses
@@ -203,6 +263,28 @@ def py_frozen_new(cls: type[T], names: tuple[str, ...], *values: object) -> T:
     for name, value in zip(names, values, strict=True):
         object.__setattr__(obj, name, value)
     return obj
+
+
+def py_quote(cls: type[T], names: tuple[str, ...], forms: dict[str, str],
+             form_of: Callable[[str], str], utterance: Utterance, hit: MatchHit | None,
+             note: str) -> T:
+    """``cls(...)`` quoting ``utterance``: its index, role, start_s, end_s and text, a word
+    probability, its role_confidence, ``hit`` and ``note`` (``names``: the fields of
+    ``cls``, which the compiled kernel sets one by one as :func:`frozen_new` does).
+
+    The word probability is :func:`py_covered_mean` of the words that the hit's matched text
+    (spaces removed) covers; without a hit, a matched text or a covered word, the
+    utterance's mean word probability.
+    """
+    probability = None
+    if hit is not None and hit.matched_text:
+        probability = py_covered_mean(utterance.words, hit.matched_text.replace(" ", ""),
+                                      forms, form_of)
+    if probability is None:
+        probability = utterance.mean_word_probability
+    return cls(utterance.index, utterance.role, utterance.start_s,  # type: ignore[call-arg]
+               utterance.end_s, utterance.text, probability, utterance.role_confidence, hit,
+               note)
 
 
 # Imported under its stub's types (_kernels.pyi), so every kernel chosen below is typed.
@@ -222,7 +304,19 @@ pinyin_windows = _native.pinyin_windows if _native is not None else py_pinyin_wi
 scan_flags = _native.scan_flags if _native is not None else py_scan_flags
 drop_flagged = _native.drop_flagged if _native is not None else py_drop_flagged
 frozen_new = _native.frozen_new if _native is not None else py_frozen_new
-may_reach = _native.may_reach if _native is not None else py_may_reach
+reachable = _native.reachable if _native is not None else py_reachable
+quote = _native.quote if _native is not None else py_quote
+squeeze_words = _native.squeeze_words if _native is not None else py_squeeze_words
+code_bytes = _native.code_bytes if _native is not None else py_code_bytes
+best_quote = _native.best_quote if _native is not None else py_best_quote
+mean_confidence = _native.mean_confidence if _native is not None else py_mean_confidence
+
+
+def _fields(cls: type[T]) -> tuple[str, ...]:
+    """The field names of a frozen dataclass that the compiled kernels may build."""
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: only dataclasses without __post_init__")
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def constructor(cls: type[T]) -> Callable[..., T]:
@@ -231,9 +325,19 @@ def constructor(cls: type[T]) -> Callable[..., T]:
     itself (its ``__init__`` does the same, faster than the twin). Every field must be
     given, in declaration order.
     """
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__}: only dataclasses without __post_init__")
+    names = _fields(cls)
     if _native is None:
         return cls
-    names = tuple(f.name for f in dataclasses.fields(cls))
     return functools.partial(_native.frozen_new, cls, names)
+
+
+def quoter(cls: type[T], forms: dict[str, str], form_of: Callable[[str], str]
+           ) -> Callable[[Utterance, MatchHit | None, str], T]:
+    """:func:`quote` with its class (a frozen dataclass without ``__post_init__`` whose nine
+    fields are those of :class:`~qa_pipeline.types.Evidence`) and word-form cache bound:
+    ``(utterance, hit, note) -> cls``.
+    """
+    names = _fields(cls)
+    if len(names) != 9:
+        raise TypeError(f"{cls.__name__}: a quote has 9 fields, not {len(names)}")
+    return functools.partial(quote, cls, names, forms, form_of)

@@ -160,6 +160,7 @@ _CONTRACTIONS = tuple((literal, re.compile(pattern), repl) for literal, pattern,
 
 # A number always starts with a ones or tens word (a scale word alone starts none).
 _EN_NUMBER_WORDS = frozenset(_EN_ONES) | frozenset(_EN_TENS)
+_EN_NUMBER_WORD_LIST = tuple(sorted(_EN_NUMBER_WORDS))
 
 
 def _en_numbers_to_digits(words: list[str]) -> list[str]:
@@ -391,6 +392,18 @@ class CodePointTable:
         return self._filled(text, lambda: kernels.scan_flags(
             text, self.table, separator, part_flag, position_flag))
 
+    def encode(self, text: str, width: Callable[[], int]) -> tuple[bytes, int]:
+        """(``text``'s values as little-endian integers of ``width()`` bytes, that width),
+        looking up characters not seen before first (``width`` is asked afterwards: values
+        that new characters bring may need a wider integer).
+        """
+        def ask() -> tuple[bytes, int] | None:
+            size = width()
+            found = kernels.code_bytes(text, self.table, size)
+            return None if found is None else (found, size)
+
+        return self._filled(text, ask)
+
     def drop(self, text: str, flag: int) -> str:
         """``text`` without the characters whose flags have ``flag`` (as :meth:`scan`)."""
         return self._filled(text, lambda: kernels.drop_flagged(text, self.table, flag))
@@ -440,14 +453,20 @@ def _normalize_en_batch(parts: list[str]) -> list[str]:
         for i, part in zip(marked, expanded.split(_BATCH_SEP), strict=True):
             parts[i] = part
         t = _BATCH_SEP.join(parts)
-    # Punctuation becomes spaces; whitespace is left to split() (most non-word runs are one
-    # space, and replacing each by a space is half the cost of normalising English).
-    t = t.translate(_ASCII_PUNCTUATION) if t.isascii() else _PUNCTUATION_BATCH.sub(" ", t)
-    words = t.split()  # the separators are words of their own ("\x00" is not whitespace)
-    if _EN_NUMBER_WORDS.isdisjoint(words):
-        # No number word in the call: one split and join collapse the whitespace of every
-        # utterance at once.
-        return [part.strip() for part in " ".join(words).split(_BATCH_SEP)]
+    # Punctuation becomes spaces; runs of whitespace are collapsed after (most non-word runs
+    # are one space, and replacing each by a space is half the cost of normalising English).
+    if t.isascii():
+        t = t.translate(_ASCII_PUNCTUATION)
+        # One compiled pass collapses the whitespace of every utterance and looks for number
+        # words (without a ones or tens word no number starts).
+        parts, numbers = kernels.squeeze_words(t, _BATCH_SEP, _EN_NUMBER_WORD_LIST)
+        if not numbers:
+            return parts
+    else:
+        t = _PUNCTUATION_BATCH.sub(" ", t)
+        words = t.split()  # the separators are words of their own ("\x00" is not whitespace)
+        if _EN_NUMBER_WORDS.isdisjoint(words):
+            return [part.strip() for part in " ".join(words).split(_BATCH_SEP)]
     out = []
     for part in t.split(_BATCH_SEP):
         words = part.split()

@@ -10,11 +10,15 @@ call's syllable ids.
 
 from __future__ import annotations
 
+import array
+import sys
+from collections.abc import Sequence
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
 
-from qa_pipeline.rubric.matching import SEPARATOR, syllable_ids
+from qa_pipeline.rubric.matching import SEPARATOR, syllable_codes
 from qa_pipeline.text import chinese_parts, normalize_many
 
 
@@ -42,9 +46,22 @@ class CallText:
         return tuple(chinese_parts(self.joined, SEPARATOR))
 
     @cached_property
-    def syllables(self) -> list[int]:
+    def syllables(self) -> Sequence[int]:
         """Syllable id per character of :attr:`joined` (the separator has its own id)."""
-        return self.syllable_array.tolist()  # type: ignore[no-any-return]
+        codes, width = self.syllable_codes
+        kind: Literal["H", "I"] = "H" if width == 2 else "I"
+        if sys.byteorder == "little":
+            return memoryview(codes).cast(kind)  # read in place, an int per item asked for
+        swapped = array.array(kind, codes)
+        swapped.byteswap()
+        return swapped
+
+    @cached_property
+    def syllable_codes(self) -> tuple[bytes, int]:
+        """(:attr:`syllables` as little-endian integers, their width in bytes: 2 or 4), for
+        byte-level automaton scans (see :func:`~qa_pipeline.rubric.matching.syllable_codes`).
+        """
+        return syllable_codes(self.joined)
 
     @cached_property
     def utf8(self) -> bytes:
@@ -60,8 +77,3 @@ class CallText:
             return self.offsets
         separators = np.flatnonzero(np.frombuffer(self.utf8, dtype=np.uint8) == ord(SEPARATOR))
         return [0, *(separators + 1).tolist()]
-
-    @cached_property
-    def syllable_array(self) -> np.ndarray:
-        """Syllable id per character of :attr:`joined`, as an array."""
-        return syllable_ids(self.joined)

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from qa_pipeline import kernels
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import CompiledMatcher
-from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
 
 if TYPE_CHECKING:
@@ -44,6 +43,10 @@ class EvaluationContext:
         default_factory=dict, repr=False)
     # id(scope) -> (scope, its utterance indices); the scope is kept so the id stays its own.
     _indices: dict[int, tuple[tuple[Utterance, ...], tuple[int, ...]]] = field(
+        default_factory=dict, repr=False)
+    # id(scope) -> (scope, its utterance indices as a set once asked for), per scope that
+    # utterances() returned.
+    _scope_members_of: dict[int, tuple[tuple[Utterance, ...], frozenset[int] | None]] = field(
         default_factory=dict, repr=False)
     # Considered utterances -> confidence_of's answer.
     _confidence: dict[tuple[int, ...], tuple[float, float] | None] = field(
@@ -82,17 +85,6 @@ class EvaluationContext:
         """Normalised text per utterance (computed once, shared by all rules)."""
         return self.text.normalized
 
-    def word_probability(self, utterance: Utterance, hit: MatchHit | None) -> float:
-        """Mean ASR probability of the words that make up the match (the whole utterance when
-        the match cannot be located word by word).
-        """
-        if hit is not None and hit.matched_text:
-            covered = kernels.covered_mean(utterance.words, hit.matched_text.replace(" ", ""),
-                                           _COMPACT_FORMS, _compact_form)
-            if covered is not None:
-                return covered
-        return utterance.mean_word_probability
-
     def confidence_of(self, considered: tuple[int, ...]) -> tuple[float, float] | None:
         """(mean word probability, lowest role confidence) over utterances ``considered``
         (indices out of range ignored), or None when none is in range. Criteria with the same
@@ -101,15 +93,7 @@ class EvaluationContext:
         cached = self._confidence.get(considered, _UNSET)
         if cached is not _UNSET:
             return cached  # type: ignore[return-value]
-        sums, counts, roles = self.word_stats
-        valid = considered
-        if considered and (min(considered) < 0 or max(considered) >= len(sums)):
-            valid = tuple(i for i in considered if 0 <= i < len(sums))
-        result = None
-        if valid:
-            n_words = sum(map(counts.__getitem__, valid))
-            wp = sum(map(sums.__getitem__, valid)) / n_words if n_words else 1.0
-            result = (wp, min(map(roles.__getitem__, valid)))
+        result = kernels.mean_confidence(considered, *self.word_stats)
         self._confidence[considered] = result
         return result
 
@@ -132,6 +116,13 @@ class EvaluationContext:
         if matcher.scanned:
             # Exact and pinyin phrases only: the call's scan already names every hit.
             hits = self._scanned_hits(matcher)
+            if len(hits) * 4 < len(utterances):
+                members = self._scope_members(utterances)
+                if members is not None:
+                    # Few hits in a wide scope (in call order): look the hits up in the scope
+                    # rather than the scope in them.
+                    utts = self.conversation.utterances
+                    return [(utts[i], hits[i]) for i in sorted(hits) if i in members]
             return [(u, hits[u.index]) for u in utterances if u.index in hits]
         done = self._matched.get(id(matcher))
         if done is None:
@@ -271,6 +262,7 @@ class EvaluationContext:
             found = tuple(u for u in self.utterances(role)
                           if u.start_s <= until and u.end_s >= since)
         self._scopes[scope] = found
+        self._scope_members_of[id(found)] = (found, None)
         return found
 
     def indices(self, utterances: tuple[Utterance, ...]) -> tuple[int, ...]:
@@ -282,6 +274,18 @@ class EvaluationContext:
             found = self._indices[id(utterances)] = (utterances,
                                                      tuple(u.index for u in utterances))
         return found[1]
+
+    def _scope_members(self, utterances: tuple[Utterance, ...]) -> frozenset[int] | None:
+        """The indices of ``utterances`` as a set when it is a scope of :meth:`utterances`
+        (computed once per scope and call), else None.
+        """
+        scope = self._scope_members_of.get(id(utterances))
+        if scope is None or scope[0] is not utterances:
+            return None
+        if scope[1] is None:
+            scope = self._scope_members_of[id(utterances)] = (utterances, frozenset(
+                u.index for u in utterances))
+        return scope[1]
 
     @property
     def embedder_used(self) -> Embedder | None:
@@ -302,15 +306,3 @@ class EvaluationContext:
 
 
 _UNSET = object()  # confidence_of: "not computed yet" (None is an answer)
-
-
-# Word text -> its normalised form without spaces (for locating a match word by word); the
-# vocabulary of calls repeats, so forms are kept across calls, up to a bound.
-_COMPACT_FORMS: dict[str, str] = {}
-_COMPACT_FORMS_MAX = 65536
-
-
-def _compact_form(word: str) -> str:
-    if len(_COMPACT_FORMS) >= _COMPACT_FORMS_MAX:
-        _COMPACT_FORMS.clear()
-    return normalize(word).replace(" ", "")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 from qa_pipeline import kernels
@@ -75,18 +74,14 @@ class RubricResult:
     results: tuple[CriterionResult, ...]
 
 
-_WORD_PROBABILITY = attrgetter("word_probability")
-_ROLE_CONFIDENCE = attrgetter("role_confidence")
-
-
 def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[float, float] | None:
     """(word probability, role confidence) the verdict rests on, or None when it rests on no
-    transcribed speech (e.g. a timing metric).
+    transcribed speech (e.g. a timing metric). Several quotes support one verdict: the
+    best-transcribed one carries it.
     """
-    quoted = [e for e in outcome.evidence if e.utterance_index >= 0]
-    if quoted:
-        # Several quotes support one verdict: the best-transcribed one carries it.
-        return (max(map(_WORD_PROBABILITY, quoted)), max(map(_ROLE_CONFIDENCE, quoted)))
+    best = kernels.best_quote(outcome.evidence)
+    if best is not None:
+        return best
     return ctx.confidence_of(outcome.considered) if outcome.considered else None
 
 

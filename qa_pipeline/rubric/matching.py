@@ -8,7 +8,9 @@ ch/c, sh/s, n/l, -ng/-n), so ASR homophones such as 克服 for 客服 or 投注 
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,6 +116,13 @@ def close_syllables(syllable_id: int, strict: bool) -> list[int]:
                          if j != syllable_id and _syllables_close(name, names[j], strict)]
         _NEIGHBOURS[(syllable_id, strict)] = (len(names), found)
     return found
+
+
+def syllable_codes(text: str) -> tuple[bytes, int]:
+    """(syllable id of each character of ``text`` as a little-endian integer, the integers'
+    width in bytes): what the call-level pinyin scan reads (see :func:`syllable_bytes`).
+    """
+    return _TABLE.codes.encode(text, syllable_width)
 
 
 def syllable_ids(text: str) -> np.ndarray:
@@ -249,110 +258,39 @@ class CompiledMatcher:
         """Fuzzy hits among normalised utterances ``texts`` (index -> text); each utterance
         gets the first phrase, in list order, that matches it.
 
-        Per utterance and phrase the test is a partial-ratio gate plus :func:`_fuzzy`. Most
-        pairs cannot pass, so utterances at least as long as the phrase are screened together:
-        one alignment over the joined text of the utterances, at the lower bound ``t / (2 - t)``
-        that any single passing utterance guarantees there (a window cut at an utterance edge
-        scores less in the joined text), names the utterances to test one by one; the
-        alignment then repeats on the stretches before and after them until no stretch
-        reaches the bound. Utterances shorter than the phrase are tested one by one when long
-        enough to reach ``t`` at all.
+        Per utterance and phrase the test is :meth:`_fuzzy_pass`; most pairs cannot pass,
+        and :meth:`_candidates` names, per phrase in one pass over the utterances, the few
+        that may.
         """
-        threshold = self.options.fuzzy
-        if threshold is None or not texts:
+        if self.options.fuzzy is None or not texts:
             return {}
         order = sorted(texts)
-        lengths = [len(texts[i]) for i in order]
-        by_length = sorted(range(len(order)), key=lengths.__getitem__)
-        sorted_lengths = [lengths[k] for k in by_length]
-        joined = SEPARATOR.join([texts[i] for i in order])
-        starts = list(itertools.accumulate((n + len(SEPARATOR) for n in lengths), initial=0))
+        values = [texts[i] for i in order]
         found: dict[int, MatchHit] = {}
         for p_norm in self.normalized_phrases:
-            m = len(p_norm)
-            first = bisect.bisect_left(sorted_lengths, threshold * m / (2 - threshold))
-            middle = bisect.bisect_left(sorted_lengths, m)
-            to_test = [order[k] for k in by_length[first:middle] if order[k] not in found]
-            if middle < len(order) and self._may_reach(p_norm, joined):
-                # Stretches of utterances (positions in ``order``) still to screen.
-                stretches = [(0, len(order))]
-                while stretches:
-                    lo, hi = stretches.pop()
-                    window = self._screen(p_norm, joined, starts, lo, hi)
-                    if window is None:
-                        continue
-                    a, b = window
-                    to_test.extend(order[k] for k in range(a, b)
-                                   if lengths[k] >= m and order[k] not in found)
-                    if lo < a:
-                        stretches.append((lo, a))
-                    if b < hi:
-                        stretches.append((b, hi))
-            for i in to_test:
-                hit = self._fuzzy_pass(p_norm, texts[i])
-                if hit is not None:
-                    found[i] = hit
+            for k in self._candidates(p_norm, values):
+                if order[k] not in found:
+                    hit = self._fuzzy_pass(p_norm, values[k])
+                    if hit is not None:
+                        found[order[k]] = hit
         return found
-
-    def _screen(self, p_norm: str, joined: str, starts: list[int], lo: int, hi: int
-                ) -> tuple[int, int] | None:
-        """Positions [a, b) of the utterances under the best window of ``p_norm`` in the
-        stretch of utterances [lo, hi) of ``joined`` (they start at ``starts``), or None when
-        no window reaches the bound ``t / (2 - t)`` that a passing utterance guarantees.
-        """
-        stretch = joined[starts[lo]:starts[hi] - len(SEPARATOR)]
-        if not self._may_reach(p_norm, stretch):
-            return None
-        window = fuzz.partial_ratio_alignment(p_norm, stretch, score_cutoff=self._bound)
-        if window is None:
-            return None
-        a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1
-        return a, max(a + 1, bisect.bisect_left(starts, starts[lo] + window.dest_end))
-
-    @property
-    def _bound(self) -> float:
-        """The screening bound ``t / (2 - t)`` in percent (see :meth:`fuzzy_hits`)."""
-        threshold = self.options.fuzzy
-        assert threshold is not None
-        return 100 * threshold / (2 - threshold) - 1e-6
-
-    def _may_reach(self, p_norm: str, text: str) -> bool:
-        """False when no window of ``text`` can reach the screening bound: most stretches
-        share too few characters with the phrase, and a one-pass count rules them out
-        before the alignment (compiled only: in Python the count costs more than the
-        alignment it saves).
-        """
-        return not kernels.NATIVE or kernels.may_reach(p_norm, text, self._bound)
 
     def first_fuzzy_hit(self, texts: list[tuple[int, str]]) -> tuple[int, MatchHit] | None:
         """The first of ``texts`` (utterance index, normalised text; in call order) that has a
         fuzzy hit, with that hit: the first of :meth:`fuzzy_hits` in call order, found
-        without testing what follows it.
-
-        Phrase by phrase, the search looks only before the earliest hit found so far, and
-        the screening alignment (as in :meth:`fuzzy_hits`) explores the stretch left of a
-        window before the one right of it, so a hit ends the search of everything after it.
+        without testing what follows it (phrase by phrase, only the utterances before the
+        earliest hit so far are candidates).
         """
-        threshold = self.options.fuzzy
-        if threshold is None or not texts:
+        if self.options.fuzzy is None or not texts:
             return None
-        lengths = [len(t) for _, t in texts]
-        joined = SEPARATOR.join([t for _, t in texts])
-        starts = list(itertools.accumulate((n + len(SEPARATOR) for n in lengths), initial=0))
-        # Positions by length: the utterances shorter than a phrase (tested one by one) are
-        # a slice of it, found by bisection instead of a pass over all of them per phrase.
-        by_length = sorted(range(len(texts)), key=lengths.__getitem__)
-        sorted_lengths = [lengths[k] for k in by_length]
-        best = len(texts)  # position of the earliest hit so far (len: none)
+        values = [text for _, text in texts]
+        best = len(values)  # position of the earliest hit so far (len: none)
         for p_norm in self.normalized_phrases:
-            m = len(p_norm)
-            shorter = sorted(by_length[
-                bisect.bisect_left(sorted_lengths, threshold * m / (2 - threshold)):
-                bisect.bisect_left(sorted_lengths, m)])
-            found = self._earliest_fuzzy(p_norm, texts, lengths, joined, starts, best, shorter)
-            if found is not None:
-                best = found
-        if best == len(texts):
+            for k in self._candidates(p_norm, values[:best]):
+                if self._fuzzy_pass(p_norm, values[k]) is not None:
+                    best = k
+                    break
+        if best == len(values):
             return None
         index, text = texts[best]
         for p_norm in self.normalized_phrases:  # the first phrase in list order, as fuzzy_hits
@@ -360,6 +298,57 @@ class CompiledMatcher:
             if hit is not None:
                 return index, hit
         raise AssertionError("a phrase found this utterance")  # pragma: no cover
+
+    def _candidates(self, p_norm: str, texts: list[str]) -> Iterable[int]:
+        """Positions (ascending) of the ``texts`` in which ``p_norm`` may pass
+        :meth:`_fuzzy_pass`: at least long enough to reach the threshold.
+
+        Compiled, :func:`qa_pipeline.kernels.reachable` keeps those that share enough
+        characters with the phrase for some window to reach the partial-ratio gate (one pass
+        over each text rules most out). In pure Python that count costs more than the gates
+        it saves; instead one alignment over the joined texts, at the lower bound
+        ``t / (2 - t)`` that any passing text guarantees there (a window cut at a text's edge
+        scores less in the joined text), names the texts under its best window, and the
+        alignment repeats on the stretches before and after them until none reaches the
+        bound. Texts shorter than the phrase are candidates without it. The positions come
+        lazily, so a caller that stops at the first passing text skips the later alignments.
+        """
+        threshold = self.options.fuzzy
+        assert threshold is not None
+        m = len(p_norm)
+        min_length = math.ceil(threshold * m / (2 - threshold))
+        if kernels.NATIVE:
+            # The gate's cutoff less a rounding margin: a passing text is never ruled out.
+            return kernels.reachable(p_norm, texts, 100 * threshold - 1e-6, min_length)
+        lengths = [len(text) for text in texts]
+        joined = SEPARATOR.join(texts)
+        starts = list(itertools.accumulate((n + len(SEPARATOR) for n in lengths), initial=0))
+        bound = 100 * threshold / (2 - threshold) - 1e-6
+
+        def screened() -> Iterator[int]:
+            # In call order: a stretch's left part, the texts under its window, its right
+            # part (a stack, not recursion: a phrase found in every text splits off one text
+            # per alignment).
+            todo: list[tuple[bool, int, int]] = [(True, 0, len(texts))]
+            while todo:
+                align, lo, hi = todo.pop()
+                if not align:
+                    yield from (k for k in range(lo, hi) if lengths[k] >= m)
+                    continue
+                window = fuzz.partial_ratio_alignment(
+                    p_norm, joined[starts[lo]:starts[hi] - len(SEPARATOR)], score_cutoff=bound)
+                if window is None:
+                    continue
+                a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1
+                b = max(a + 1, bisect.bisect_left(starts, starts[lo] + window.dest_end))
+                if b < hi:
+                    todo.append((True, b, hi))
+                todo.append((False, a, b))
+                if lo < a:
+                    todo.append((True, lo, a))
+
+        shorter = [k for k, n in enumerate(lengths) if min_length <= n < m]
+        return heapq.merge(shorter, screened()) if texts else iter(())
 
     def _fuzzy_pass(self, p_norm: str, text: str) -> MatchHit | None:
         """The hit of one phrase in one utterance, or None: a partial-ratio gate (it bounds
@@ -369,47 +358,11 @@ class CompiledMatcher:
         assert threshold is not None
         m = len(p_norm)
         if len(text) < threshold * m / (2 - threshold):
-            return None  # too short to reach the threshold (fuzzy_hits never tests it)
+            return None  # too short to reach the threshold (never a candidate)
         if not fuzz.partial_ratio(p_norm, text, score_cutoff=threshold * 100):
             return None
         hit = _fuzzy(p_norm, text, threshold)
         return None if hit is None else MatchHit(self.by_norm[p_norm], "fuzzy", hit[0], hit[1])
-
-    def _earliest_fuzzy(self, p_norm: str, texts: list[tuple[int, str]], lengths: list[int],
-                        joined: str, starts: list[int], limit: int, shorter: list[int]
-                        ) -> int | None:
-        """Position (< ``limit``) of the first of ``texts`` where ``p_norm`` passes, or None
-        (``shorter``: the positions, ascending, of the utterances shorter than the phrase
-        but long enough to reach the threshold).
-        """
-        m = len(p_norm)
-        best = limit
-        # Utterances shorter than the phrase are tested one by one (as in fuzzy_hits).
-        for k in shorter:
-            if k >= limit:
-                break
-            if self._fuzzy_pass(p_norm, texts[k][1]) is not None:
-                best = k
-                break
-        # (The whole call ruled out at once skips the stretches below.)
-        stretches = [(0, best)] if best < len(texts) or self._may_reach(p_norm, joined) else []
-        while stretches:
-            lo, hi = stretches.pop()
-            hi = min(hi, best)
-            window = self._screen(p_norm, joined, starts, lo, hi) if lo < hi else None
-            if window is None:
-                continue
-            a, b = window
-            for k in range(a, min(b, best)):
-                if lengths[k] >= m and self._fuzzy_pass(p_norm, texts[k][1]) is not None:
-                    best = k
-                    break
-            # The right stretch is pushed first, so the left one is searched first.
-            if b < hi:
-                stretches.append((b, hi))
-            if lo < a:
-                stretches.append((lo, a))
-        return best if best < limit else None
 
     def pinyin_hits(self, call: CallText, candidates: Mapping[int, Sequence[tuple[int, int]]],
                     indices: Iterable[int] | None = None) -> dict[int, MatchHit]:
@@ -437,7 +390,7 @@ class CompiledMatcher:
                     break
         return hits
 
-    def _best_pinyin_window(self, p_ids: tuple[int, ...], ids: list[int],
+    def _best_pinyin_window(self, p_ids: tuple[int, ...], ids: Sequence[int],
                             starts: Iterable[int]) -> tuple[float, int] | None:
         """(score, start) of the best-scoring window among ``starts`` (the first on ties)."""
         best: tuple[float, int] | None = None
@@ -494,7 +447,7 @@ def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None
     return best[1] / 100.0, best[0]
 
 
-def syllable_bytes(ids: np.ndarray | list[int] | tuple[int, ...], width: int) -> bytes:
+def syllable_bytes(ids: np.ndarray | Sequence[int], width: int) -> bytes:
     """Syllable ids as little-endian integers of ``width`` bytes (2 or 4), for byte-level
     automaton scans; a scan keeps only the occurrences that start on a multiple of ``width``.
     """
@@ -514,7 +467,7 @@ def _allowed_mismatches(n: int) -> int:
     return 0 if n == 1 else 1 if n <= 4 else 2
 
 
-def _pinyin_score(p_ids: tuple[int, ...], window: list[int]) -> float | None:
+def _pinyin_score(p_ids: tuple[int, ...], window: Sequence[int]) -> float | None:
     """Score of a syllable-wise pinyin match of a window, or None: every syllable equal after
     merging confusable sounds, except at most one (two for phrases of five or more syllables)
     within one edit. Score: 1 - mismatched syllables / (2 * syllables).

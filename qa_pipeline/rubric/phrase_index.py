@@ -135,15 +135,17 @@ class PhraseIndex:
             id(m): {} for m in self._pinyin_matchers}
         if not out or not any(call.chinese):
             return out
-        # Computing the call's syllable ids may name new syllables: before the width is chosen.
-        ids = call.syllable_array
+        # Computing the call's syllable ids may name new syllables: before the automaton is
+        # checked.
+        codes, width = call.syllable_codes
         pinyin = self._pinyin
         if pinyin is None or pinyin.names != len(syllable_names()):
             pinyin = self._pinyin = _PinyinAutomaton.build(self._pinyin_matchers)
         if pinyin.automaton is None:
             return out
-        matches = pinyin.automaton.find_matches_as_indexes(
-            syllable_bytes(ids, width := pinyin.width), overlapping=True)
+        if pinyin.width != width:  # syllables named since (by another thread) widened the ids
+            codes, width = syllable_bytes(call.syllables, pinyin.width), pinyin.width
+        matches = pinyin.automaton.find_matches_as_indexes(codes, overlapping=True)
         skips = [{} if exact is None else exact[slot] for slot, _, _ in pinyin.bucket_of]
         windows = kernels.pinyin_windows(
             matches, width, pinyin.entries, pinyin.lengths, call.offsets, call.ends,

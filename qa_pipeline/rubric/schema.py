@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -109,29 +110,22 @@ class Rubric(_Strict):
     grade_bands: tuple[GradeBand, ...] = DEFAULT_GRADE_BANDS
     review: ReviewPolicy = ReviewPolicy()
     sections: tuple[Section, ...] = Field(..., min_length=1)
-    _phrase_index: PhraseIndex | None = PrivateAttr(None)
-    _plan: tuple[tuple[Section, Criterion, ParsedRule, ReviewThresholds], ...] | None = \
-        PrivateAttr(None)
-
-    @property
+    # cached_property, not private attributes: a value in the instance dict is read directly,
+    # while pydantic serves private attributes through __getattr__ (on every evaluation).
+    @cached_property
     def plan(self) -> tuple[tuple[Section, Criterion, ParsedRule, ReviewThresholds], ...]:
         """Per criterion, in file order: section, criterion, rule and review thresholds
         (resolved once, not on every call).
         """
-        if self._plan is None:
-            self._plan = tuple(
-                (s, c, c.parsed_rule, c.review or self.review.for_severity(c.severity))
-                for s, c in self.criteria())
-        return self._plan
+        return tuple((s, c, c.parsed_rule, c.review or self.review.for_severity(c.severity))
+                     for s, c in self.criteria())
 
-    @property
+    @cached_property
     def phrase_index(self) -> PhraseIndex:
         """Every exact phrase of the rubric in one automaton (built on first use)."""
-        if self._phrase_index is None:
-            from qa_pipeline.rubric.phrase_index import PhraseIndex, matchers_of
+        from qa_pipeline.rubric.phrase_index import PhraseIndex, matchers_of
 
-            self._phrase_index = PhraseIndex(matchers_of(c.parsed_rule for _, c in self.criteria()))
-        return self._phrase_index
+        return PhraseIndex(matchers_of(c.parsed_rule for _, c in self.criteria()))
 
     @property
     def ref(self) -> str:

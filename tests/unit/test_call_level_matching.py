@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
+from qa_pipeline import kernels
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import (
     CompiledMatcher,
@@ -117,9 +118,19 @@ def _fuzzy_call(rng: random.Random, language: str, min_utterances: int,
     return utts
 
 
+@pytest.fixture(params=["compiled", "pure"])
+def candidates_kind(request, monkeypatch):
+    """Fuzzy candidates from the compiled prefilter, or from the pure-Python screening."""
+    if request.param == "compiled" and not kernels.NATIVE:
+        pytest.skip("the C kernels are not built")
+    monkeypatch.setattr(kernels, "NATIVE", request.param == "compiled")
+    return request.param
+
+
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("threshold", [0.75, 0.85, 0.9])
-def test_fuzzy_screening_finds_exactly_the_per_utterance_hits(language, threshold):
+def test_fuzzy_screening_finds_exactly_the_per_utterance_hits(language, threshold,
+                                                              candidates_kind):
     rng = random.Random(f"{language}{threshold}")
     matcher = CompiledMatcher(tuple(FUZZY_PHRASES[language]), (), MatchOptions(fuzzy=threshold))
     total_hits = 0
@@ -135,7 +146,7 @@ def test_fuzzy_screening_finds_exactly_the_per_utterance_hits(language, threshol
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("threshold", [0.75, 0.85, 0.9])
-def test_first_fuzzy_hit_is_the_first_of_all_fuzzy_hits(language, threshold):
+def test_first_fuzzy_hit_is_the_first_of_all_fuzzy_hits(language, threshold, candidates_kind):
     rng = random.Random(f"first{language}{threshold}")
     matcher = CompiledMatcher(tuple(FUZZY_PHRASES[language]), (), MatchOptions(fuzzy=threshold))
     found = 0
@@ -147,6 +158,16 @@ def test_first_fuzzy_hit_is_the_first_of_all_fuzzy_hits(language, threshold):
         assert matcher.first_fuzzy_hit(texts) == expected, utts
         found += expected is not None
     assert found > 50
+
+
+def test_fuzzy_matching_of_a_long_call_finds_every_hit(candidates_kind):
+    # Thousands of utterances, each with a hit: the pure-Python screening splits off one
+    # utterance per alignment (its stretches are a stack, not recursion).
+    matcher = CompiledMatcher(("thank you",), (), MatchOptions(fuzzy=0.85))
+    texts = [(i, "thank you so much" if i % 2 else "thank yu so much") for i in range(3000)]
+    assert len(matcher.fuzzy_hits(dict(texts))) == 3000
+    assert matcher.first_fuzzy_hit(texts)[0] == 0
+    assert matcher.first_fuzzy_hit([(i, "zzz qqq xxx") for i in range(3000)]) is None
 
 
 def test_chinese_fuzzy_does_not_match_a_fragment_of_the_phrase():
@@ -519,3 +540,28 @@ def test_utf8_offsets_are_where_each_utterance_starts_in_the_bytes(texts):
         expected.append(position)
         position += len(n.encode("utf-8")) + 1
     assert call.utf8_offsets == expected
+
+
+def test_hits_in_a_scope_are_those_of_its_utterances_in_the_order_given():
+    """A scope from ``utterances()`` with few hits looks the hits up in the scope; any other
+    tuple (reversed, repeated) is walked as given. Both must give what matching each
+    utterance gives."""
+    from qa_pipeline.rubric.context import EvaluationContext
+    from qa_pipeline.types import Role
+    from tests.helpers import make_conversation
+
+    matcher = CompiledMatcher(("投诉", "您好"), (), MatchOptions(pinyin=True))
+    rng = random.Random(5)
+    texts = ["好的", "我要投注", "您好", "嗯", "没问题", "稍等", "可以", "谢谢", "对", "是的",
+             "明白", "请讲", "好", "行", "知道了", "马上"]
+    for _ in range(40):
+        rows = [[rng.choice(["agent", "customer"]), 2.0 * i, 2.0 * i + 1.5, rng.choice(texts)]
+                for i in range(rng.randint(1, 40))]
+        conv = make_conversation(rows)
+        ctx = EvaluationContext(conv)
+        expected = {u.index: matcher.find(u.text) for u in conv.utterances}
+        for role in (None, Role.AGENT, Role.CUSTOMER):
+            scope = ctx.utterances(role)
+            for utterances in (scope, scope, tuple(reversed(scope)), scope + scope[:3]):
+                assert ctx.hit_pairs(matcher, utterances) == [
+                    (u, expected[u.index]) for u in utterances if expected[u.index]]

@@ -52,48 +52,70 @@ def test_ci_builds_and_uses_the_compiled_kernels():
 
 
 fuzzy_text = st.text(alphabet="abcde fg中文国", max_size=40)
+ascii_text = st.text(alphabet="aabcde fg", max_size=40)
 
 
-@needs_native
-@settings(max_examples=500, deadline=None)
-@given(st.text(alphabet="abcde fg中文国", min_size=0, max_size=12), fuzzy_text,
-       st.floats(0, 100))
-def test_may_reach_equals_its_twin_and_never_rules_out_a_passing_alignment(phrase, text, bound):
+def _reachable_and_sound(phrase: str, texts: list[str], bound: float, min_length: int) -> None:
     from rapidfuzz import fuzz
 
-    reach = native.may_reach(phrase, text, bound)
-    assert reach == kernels.py_may_reach(phrase, text, bound)
-    if not reach:  # sound: the alignment it lets the caller skip finds nothing
-        assert fuzz.partial_ratio_alignment(phrase, text, score_cutoff=bound) is None
+    found = native.reachable(phrase, texts, bound, min_length)
+    assert found == kernels.py_reachable(phrase, texts, bound, min_length)
+    for k, text in enumerate(texts):
+        if len(text) < min_length:
+            assert k not in found
+        elif k not in found:  # sound: the alignment it lets the caller skip finds nothing
+            assert fuzz.partial_ratio_alignment(phrase, text, score_cutoff=bound) is None
 
 
 @needs_native
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet="aab", min_size=3, max_size=8), st.text(alphabet="aabc", min_size=9,
-                                                                 max_size=40),
-       st.floats(55, 100))
-def test_may_reach_counts_repeated_characters_as_its_twin(phrase, text, bound):
+@given(st.text(alphabet="abcde fg中文国", min_size=0, max_size=12),
+       st.lists(fuzzy_text, max_size=4), st.floats(0, 100), st.integers(0, 12))
+def test_reachable_equals_its_twin_and_never_rules_out_a_passing_alignment(
+        phrase, texts, bound, min_length):
+    _reachable_and_sound(phrase, texts, bound, min_length)
+
+
+@needs_native
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="aabcde f", min_size=1, max_size=12), st.lists(ascii_text, max_size=6),
+       st.floats(30, 100))
+def test_reachable_on_one_byte_texts_equals_its_twin(phrase, texts, bound):
+    # The one-byte path counts in a table shared by the texts of a call and resets only what
+    # it touched: a leftover count would show in the texts after it.
+    _reachable_and_sound(phrase, texts, bound, 0)
+
+
+@needs_native
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="aab", min_size=3, max_size=8), st.lists(st.text(
+    alphabet="aabc", min_size=9, max_size=40), max_size=3), st.floats(55, 100))
+def test_reachable_counts_repeated_characters_as_its_twin(phrase, texts, bound):
     # Windows holding a character more often than the phrase does (the count must not
     # drop when one copy too many leaves the window).
-    assert native.may_reach(phrase, text, bound) == kernels.py_may_reach(phrase, text, bound)
+    assert native.reachable(phrase, texts, bound, 0) == kernels.py_reachable(
+        phrase, texts, bound, 0)
 
 
-def test_may_reach_rules_out_what_shares_too_little():
+def test_reachable_rules_out_what_shares_too_little():
     from rapidfuzz import fuzz
 
     phrase, text = "i apologize for that", "thank you for calling have a nice day " * 5
     bound = 100 * 0.85 / (2 - 0.85)
     assert fuzz.partial_ratio_alignment(phrase, text, score_cutoff=bound) is None
-    for may_reach in {kernels.py_may_reach, kernels.may_reach}:
-        assert may_reach(phrase, text, bound) is False
-        assert may_reach(phrase, text + " i apologise for that", bound) is True
-        assert may_reach(phrase, "x" * 70 + phrase[:-1], bound) is True
+    for reachable in {kernels.py_reachable, kernels.reachable}:
+        assert reachable(phrase, [text], bound, 0) == []
+        assert reachable(phrase, [text, text + " i apologise for that"], bound, 0) == [1]
+        assert reachable(phrase, ["x" * 70 + phrase[:-1]], bound, 0) == [0]
         # Only a prefix (or suffix) shorter than the phrase reaches 50 here: 200 * 4 / 14.
         for text in ("ghij" + "z" * 30, "z" * 30 + "abcd"):
             assert fuzz.partial_ratio_alignment("abcdefghij", text, score_cutoff=50)
-            assert may_reach("abcdefghij", text, 50.0) is True
-            assert may_reach("abcdefghij", text, 58.0) is False
-        assert may_reach("x" * 65, "y" * 100, 99.0) is True  # not bounded here
+            assert reachable("abcdefghij", [text], 50.0, 0) == [0]
+            assert reachable("abcdefghij", [text], 58.0, 0) == []
+        assert reachable("x" * 65, ["y" * 100], 99.0, 0) == [0]  # not bounded here
+        # Texts shorter than min_length are left out; texts no longer than the phrase are
+        # not bounded.
+        assert reachable("abcdefghij", ["abc", "zzzzzzzzzz"], 99.0, 4) == [1]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -194,6 +216,180 @@ def test_covered_mean_fails_as_its_twin_fails():
 
 
 @needs_native
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(short, probabilities), max_size=10), st.floats(0, 1),
+       st.one_of(st.none(), st.text(alphabet="ab c中文 ", max_size=10)), short)
+def test_quote_equals_its_twin(pairs, role_confidence, matched, note):
+    from qa_pipeline.rubric.rules.conditions import _compact_form
+    from qa_pipeline.types import Evidence, MatchHit
+
+    words = tuple(_word(text, p) for text, p in pairs)
+    utterance = Utterance(7, "S1", Role.CUSTOMER, role_confidence, 1.5, 4.25, "quoted text",
+                          "zh", words)
+    hit = None if matched is None else MatchHit("phrase", "fuzzy", 0.9, matched)
+    names = tuple(f.name for f in dataclasses.fields(Evidence))
+    forms: dict[str, str] = {}
+    want = kernels.py_quote(Evidence, names, {}, _compact_form, utterance, hit, note)
+    for _ in range(2):  # the second time from the forms the first one cached
+        got = native.quote(Evidence, names, forms, _compact_form, utterance, hit, note)
+        assert type(got) is Evidence and repr(got) == repr(want) and got == want
+    # No hit, nothing matched or no word covered: the utterance's mean word probability.
+    if matched is None or not matched or kernels.py_covered_mean(
+            words, matched.replace(" ", ""), {}, _compact_form) is None:
+        assert want.word_probability == utterance.mean_word_probability
+
+
+class _ScaledWord(Word):
+    """A Word whose probability is a property over the base class's slot."""
+
+    __slots__ = ()
+
+    def _scaled(self) -> float:
+        return 0.5 * Word.probability.__get__(self)  # type: ignore[attr-defined]
+
+    def _store(self, value: float) -> None:
+        Word.probability.__set__(self, value)  # type: ignore[attr-defined]
+
+    probability = property(_scaled, _store)  # type: ignore[assignment]
+
+
+class _LoudWord(Word):
+    """A Word with its own attribute lookup."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> object:
+        value = super().__getattribute__(name)
+        return value.upper() if name == "text" else value
+
+
+@needs_native
+def test_kernels_read_attributes_of_any_type_as_python_does():
+    # The kernels read slots directly where a type keeps an attribute in one, and through
+    # getattr otherwise: objects of several kinds mixed in one call must read as the twins
+    # read them (the per-type cache switches with the type).
+    from types import SimpleNamespace
+
+    words = (_word("a", 0.25), SimpleNamespace(text="b", probability=0.75), _word("c", 1.0),
+             _ScaledWord(0.0, 1.0, "d", 0.9), SimpleNamespace(text="a", probability=0.5),
+             _LoudWord(0.0, 1.0, "e", 0.125))
+    for target in ("abcdE", "b", "d", "e", "x"):
+        assert native.covered_mean(words, target, {}, str) == \
+            kernels.py_covered_mean(words, target, {}, str)
+    utterances = [_utterance(0, [0.5, 0.25], 0.75),
+                  SimpleNamespace(words=words, role_confidence=0.5), _utterance(2, [], 1.0)]
+    assert native.word_stats(utterances) == kernels.py_word_stats(utterances)
+    # An unset slot raises AttributeError, as the attribute read does.
+    empty = object.__new__(Word)
+    for word_stats in (native.word_stats, kernels.py_word_stats):
+        with pytest.raises(AttributeError):
+            word_stats([SimpleNamespace(words=(empty,), role_confidence=1.0)])
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(-2, 5), st.one_of(st.floats(0, 1), st.just(float("nan"))),
+                          st.floats(0, 1)), max_size=6))
+def test_best_quote_equals_its_twin(items):
+    from qa_pipeline.types import Evidence
+
+    evidence = tuple(Evidence(i, Role.AGENT, 0.0, 1.0, "q", p, r) for i, p, r in items)
+    assert repr(native.best_quote(evidence)) == repr(kernels.py_best_quote(evidence))
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.lists(probabilities, max_size=5),
+                          st.one_of(st.floats(0, 1), st.just(float("nan")))), max_size=6),
+       st.lists(st.integers(-3, 8), max_size=8))
+def test_mean_confidence_equals_its_twin(spec, considered):
+    # From word_stats' lists (an utterance without words sums to the int 0), any indices.
+    stats = kernels.py_word_stats([_utterance(i, probs, role)
+                                   for i, (probs, role) in enumerate(spec)])
+    want = kernels.py_mean_confidence(tuple(considered), *stats)
+    assert repr(native.mean_confidence(tuple(considered), *stats)) == repr(want)
+
+
+@needs_native
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["one", "twenty", "on", "ones", "tw", "x", "\x00"]),
+                          st.text(alphabet=" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x00abo",
+                                  max_size=4)), max_size=12),
+       st.sampled_from(["\x00", "a", "\x1f", "é"]))
+def test_squeeze_words_equals_its_twin(pieces, separator):
+    # Every ASCII character str.split() treats as whitespace, separators next to words and
+    # to each other, words that only start like a vocabulary word.
+    text = "".join(pieces)
+    vocabulary = ("one", "twenty", "zéro", "")
+    assert native.squeeze_words(text, separator, vocabulary) == \
+        kernels.py_squeeze_words(text, separator, vocabulary)
+
+
+@needs_native
+def test_squeeze_words_refuses_what_its_twin_refuses():
+    for squeeze_words in (native.squeeze_words, kernels.py_squeeze_words):
+        with pytest.raises(ValueError, match="ASCII"):
+            squeeze_words("naïve one", "\x00", ("one",))
+        with pytest.raises(TypeError):
+            squeeze_words("one", "", ("one",))
+    assert native.squeeze_words("", "\x00", ()) == ([""], False)
+    assert native.squeeze_words(" a  b \x00\x00 one ", "\x00", ("one",)) == (
+        ["a b", "", "one"], True)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab 中文\x1f\ud800\U0001f600", max_size=30), st.sampled_from([2, 4]),
+       st.integers(1, 0x1FFFF))
+def test_code_bytes_equals_its_twin(text, width, big):
+    table = np.zeros(0x110000, dtype=np.uint32)
+    for k, ch in enumerate("ab 中文\x1f\ud800"):
+        table[ord(ch)] = k + 1
+    table[0x1F600] = big  # may not fit in two bytes
+    outcomes = []
+    for code_bytes in (native.code_bytes, kernels.py_code_bytes):
+        try:
+            outcomes.append(code_bytes(text, table, width))
+        except ValueError as e:
+            outcomes.append(str(e))
+    assert outcomes[0] == outcomes[1]
+    if isinstance(outcomes[0], bytes):
+        assert list(np.frombuffer(outcomes[0], dtype="<u2" if width == 2 else "<u4")) == \
+            [int(table[ord(ch)]) for ch in text]
+    table[ord("a")] = 0  # an unseen character
+    assert native.code_bytes("ba", table, width) is None
+
+
+def test_call_syllables_are_the_syllable_ids_of_its_text():
+    from qa_pipeline.rubric.call_text import CallText
+    from qa_pipeline.rubric.matching import syllable_ids
+
+    call = CallText(("您好请问有什么可以帮您", "我要投诉 order 42", "", "謝謝"))
+    ids = syllable_ids(call.joined).tolist()
+    assert list(call.syllables) == ids
+    codes, width = call.syllable_codes
+    assert list(np.frombuffer(codes, dtype="<u2" if width == 2 else "<u4")) == ids
+
+
+@needs_native
+def test_quote_fails_as_its_twin_fails():
+    from qa_pipeline.types import Evidence, MatchHit
+
+    names = tuple(f.name for f in dataclasses.fields(Evidence))
+    hit = MatchHit("a", "exact", 1.0, "a")
+    utterance = _utterance(0, [0.5], 1.0)
+    for quote in (native.quote, kernels.py_quote):
+        with pytest.raises(AttributeError):
+            quote(Evidence, names, {}, str, object(), hit, "")
+        with pytest.raises(AttributeError):
+            quote(Evidence, names, {}, str, utterance, object(), "")
+    with pytest.raises(TypeError, match="tuple of 9"):
+        native.quote(Evidence, names[:8], {}, str, utterance, hit, "")
+    with pytest.raises(TypeError, match="9 fields"):
+        kernels.quoter(_Frozen, {}, str)
+
+
+@needs_native
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.lists(probabilities, max_size=8), st.floats(0, 1)), max_size=10))
 def test_word_stats_equals_its_twin(spec):
@@ -278,6 +474,10 @@ def test_kernels_reject_malformed_arguments():
         native.pinyin_windows([(0, 0, 1)], 1, [((3, 0),)], [1], [0], [1], [True], [set()])
     with pytest.raises(ValueError, match="width"):
         native.pinyin_windows([], 0, [], [], [], [], [], [])
+    with pytest.raises(TypeError, match="one length"):
+        native.mean_confidence((0,), [1.0], [1], [])
+    with pytest.raises(TypeError, match="texts a list"):
+        native.reachable("ab", ("abc",), 50.0, 0)
 
 
 def _flags_table(draw) -> np.ndarray:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from qa_pipeline import kernels
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.matching import CompiledMatcher, MatchOptions, compile_matcher
+from qa_pipeline.text import normalize
 from qa_pipeline.types import Evidence, MatchHit, Role, Status, Utterance
 
 RoleName = Literal["agent", "customer", "any"]
@@ -95,14 +96,27 @@ def require_or_forbid(mode: str, found: bool, what: str) -> tuple[Status, str]:
 
 def evidence_for(ctx: EvaluationContext, utterance: Utterance, hit: MatchHit | None,
                  note: str = "") -> Evidence:
-    """Evidence quoting an utterance; word probability from the words the match covers."""
-    return _new_evidence(utterance.index, utterance.role, utterance.start_s, utterance.end_s,
-                         utterance.text, ctx.word_probability(utterance, hit),
-                         utterance.role_confidence, hit, note)
+    """Evidence quoting an utterance; its word probability is that of the words the match
+    covers (the utterance's mean when the match cannot be located word by word). Everything
+    a quote needs is in ``utterance`` and ``hit``: ``ctx`` is the rules' common argument.
+    """
+    return _quote(utterance, hit, note)
 
 
-# Evidence(*fields) without the generated __init__ (a call quotes 40-55 utterances).
-_new_evidence = kernels.constructor(Evidence)
+# Word text -> its normalised form without spaces (for locating a match word by word); the
+# vocabulary of calls repeats, so forms are kept across calls, up to a bound.
+_COMPACT_FORMS: dict[str, str] = {}
+_COMPACT_FORMS_MAX = 65536
+
+
+def _compact_form(word: str) -> str:
+    if len(_COMPACT_FORMS) >= _COMPACT_FORMS_MAX:
+        _COMPACT_FORMS.clear()
+    return normalize(word).replace(" ", "")
+
+
+# A quote is built in one compiled step (a call quotes 40-55 utterances).
+_quote = kernels.quoter(Evidence, _COMPACT_FORMS, _compact_form)
 
 
 def first_hit(cond: Condition, ctx: EvaluationContext,
