@@ -12,7 +12,7 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from operator import itemgetter
@@ -266,9 +266,10 @@ class CompiledMatcher:
             return {}
         order = sorted(texts)
         values = [texts[i] for i in order]
+        candidates = self._candidates(values)
         found: dict[int, MatchHit] = {}
         for p_norm in self.normalized_phrases:
-            for k in self._candidates(p_norm, values):
+            for k in candidates(p_norm, len(values)):
                 if order[k] not in found:
                     hit = self._fuzzy_pass(p_norm, values[k])
                     if hit is not None:
@@ -284,9 +285,10 @@ class CompiledMatcher:
         if self.options.fuzzy is None or not texts:
             return None
         values = [text for _, text in texts]
+        candidates = self._candidates(values)
         best = len(values)  # position of the earliest hit so far (len: none)
         for p_norm in self.normalized_phrases:
-            for k in self._candidates(p_norm, values[:best]):
+            for k in candidates(p_norm, best):
                 if self._fuzzy_pass(p_norm, values[k]) is not None:
                     best = k
                     break
@@ -299,9 +301,10 @@ class CompiledMatcher:
                 return index, hit
         raise AssertionError("a phrase found this utterance")  # pragma: no cover
 
-    def _candidates(self, p_norm: str, texts: list[str]) -> Iterable[int]:
-        """Positions (ascending) of the ``texts`` in which ``p_norm`` may pass
-        :meth:`_fuzzy_pass`: at least long enough to reach the threshold.
+    def _candidates(self, texts: list[str]) -> Callable[[str, int], Iterable[int]]:
+        """``(phrase, limit) ->`` the positions (ascending, below ``limit``) of the ``texts``
+        in which the phrase may pass :meth:`_fuzzy_pass`: at least long enough to reach the
+        threshold.
 
         Compiled, :func:`qa_pipeline.kernels.reachable` keeps those that share enough
         characters with the phrase for some window to reach the partial-ratio gate (one pass
@@ -315,21 +318,28 @@ class CompiledMatcher:
         """
         threshold = self.options.fuzzy
         assert threshold is not None
-        m = len(p_norm)
-        min_length = math.ceil(threshold * m / (2 - threshold))
+
+        def shortest(p_norm: str) -> int:
+            return math.ceil(threshold * len(p_norm) / (2 - threshold))
+
         if kernels.NATIVE:
             # The gate's cutoff less a rounding margin: a passing text is never ruled out.
-            return kernels.reachable(p_norm, texts, 100 * threshold - 1e-6, min_length)
+            cutoff = 100 * threshold - 1e-6
+            return lambda p_norm, limit: kernels.reachable(
+                p_norm, texts if limit >= len(texts) else texts[:limit], cutoff,
+                shortest(p_norm))
+        # The joined texts, laid out once for all phrases.
         lengths = [len(text) for text in texts]
         joined = SEPARATOR.join(texts)
         starts = list(itertools.accumulate((n + len(SEPARATOR) for n in lengths), initial=0))
         bound = 100 * threshold / (2 - threshold) - 1e-6
 
-        def screened() -> Iterator[int]:
+        def screened(p_norm: str, limit: int) -> Iterator[int]:
             # In call order: a stretch's left part, the texts under its window, its right
             # part (a stack, not recursion: a phrase found in every text splits off one text
             # per alignment).
-            todo: list[tuple[bool, int, int]] = [(True, 0, len(texts))]
+            m = len(p_norm)
+            todo: list[tuple[bool, int, int]] = [(True, 0, limit)] if limit else []
             while todo:
                 align, lo, hi = todo.pop()
                 if not align:
@@ -347,8 +357,12 @@ class CompiledMatcher:
                 if lo < a:
                     todo.append((True, lo, a))
 
-        shorter = [k for k, n in enumerate(lengths) if min_length <= n < m]
-        return heapq.merge(shorter, screened()) if texts else iter(())
+        def candidates(p_norm: str, limit: int) -> Iterator[int]:
+            low, m = shortest(p_norm), len(p_norm)
+            shorter = [k for k in range(limit) if low <= lengths[k] < m]
+            return heapq.merge(shorter, screened(p_norm, limit))
+
+        return candidates
 
     def _fuzzy_pass(self, p_norm: str, text: str) -> MatchHit | None:
         """The hit of one phrase in one utterance, or None: a partial-ratio gate (it bounds

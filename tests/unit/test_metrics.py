@@ -83,3 +83,20 @@ def test_undefined_metrics_are_none():
     assert m["speech_rate_agent"] is None
     assert m["talk_ratio_agent"] == 0.0
     assert m["response_latency_mean_s"] is None
+
+
+def test_speech_units_count_what_the_unit_expression_finds():
+    # Chinese characters and words are counted apart (an array comparison for the first):
+    # the count must stay that of the one expression over both, for any mix of scripts.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from qa_pipeline.conversation.metrics import _UNITS, speech_units
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.text(alphabet="ab9'Z 中文\u3400\u9fff\u33ff\ua000é\n\ud800😀", max_size=30))
+    def check(text: str) -> None:
+        assert speech_units(text) == len(_UNITS.findall(text))
+
+    check()
+    assert speech_units("您好 I'm fine, thanks 2") == 6
