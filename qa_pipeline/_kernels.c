@@ -147,6 +147,34 @@ static Attr utterance_words = ATTR(str_words);
 static Attr utterance_role_confidence = ATTR(str_role_confidence);
 static Attr hit_matched_text = ATTR(str_matched_text);
 
+/* utterance.words as a PySequence_Fast (a new reference), or NULL with an exception set
+ * (message: the TypeError's when words is not a sequence). */
+static PyObject *words_of(PyObject *utterance, const char *message)
+{
+    PyObject *attr = get_attr(&utterance_words, utterance);
+    if (attr == NULL) {
+        return NULL;
+    }
+    PyObject *words = PySequence_Fast(attr, message);
+    Py_DECREF(attr);
+    return words;
+}
+
+/* Adds every word's probability to sum, in order (words: a PySequence_Fast); -1 with an
+ * exception set. */
+static int add_probabilities(PyObject *words, FloatSum *sum)
+{
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(words); i++) {
+        double probability;
+        if (attribute_as_double(&word_probability, PySequence_Fast_GET_ITEM(words, i),
+                                &probability) < 0) {
+            return -1;
+        }
+        float_sum_add(sum, probability);
+    }
+    return 0;
+}
+
 /* ---- covered_mean --------------------------------------------------------------------- */
 
 PyDoc_STRVAR(covered_mean_doc,
@@ -246,12 +274,7 @@ PyDoc_STRVAR(quote_doc,
 static int quoted_probability(PyObject *utterance, PyObject *hit, PyObject *forms,
                               PyObject *form_of, double *probability)
 {
-    PyObject *seq = get_attr(&utterance_words, utterance);
-    if (seq == NULL) {
-        return -1;
-    }
-    PyObject *words = PySequence_Fast(seq, "quote: words must be a sequence");
-    Py_DECREF(seq);
+    PyObject *words = words_of(utterance, "quote: words must be a sequence");
     if (words == NULL) {
         return -1;
     }
@@ -273,15 +296,7 @@ static int quoted_probability(PyObject *utterance, PyObject *hit, PyObject *form
     if (found == 0) { /* the mean over every word, as Utterance.mean_word_probability */
         Py_ssize_t n = PySequence_Fast_GET_SIZE(words);
         FloatSum sum = {0.0, 0.0};
-        for (Py_ssize_t i = 0; i < n; i++) {
-            double p;
-            if (attribute_as_double(&word_probability, PySequence_Fast_GET_ITEM(words, i),
-                                    &p) < 0) {
-                found = -1;
-                break;
-            }
-            float_sum_add(&sum, p);
-        }
+        found = add_probabilities(words, &sum);
         if (found == 0) {
             *probability = n ? float_sum_value(&sum) / (double)n : 1.0;
         }
@@ -337,6 +352,18 @@ done:
 
 /* ---- review policy ------------------------------------------------------------------------ */
 
+/* max() (op Py_GT) or min() (Py_LT) as the builtins do it: value (borrowed) replaces *kept
+ * (a strong reference, NULL at first) only if strictly greater (less); -1 with an exception
+ * set. */
+static int keep_extreme(PyObject **kept, PyObject *value, int op)
+{
+    int better = *kept == NULL ? 1 : PyObject_RichCompareBool(value, *kept, op);
+    if (better > 0) {
+        Py_XSETREF(*kept, Py_NewRef(value));
+    }
+    return better < 0 ? -1 : 0;
+}
+
 PyDoc_STRVAR(best_quote_doc,
 "best_quote(evidence, /)\n--\n\n"
 "(highest word_probability, highest role_confidence) among the evidence that quotes an\n"
@@ -367,22 +394,12 @@ static PyObject *best_quote(PyObject *module, PyObject *arg)
         if (position < 0) {
             continue;
         }
-        /* max() as the builtin does it: a later value replaces the best only if greater. */
         for (int k = 0; k < 2; k++) {
             PyObject *value = get_attr(fields[k], item);
-            if (value == NULL) {
+            int kept = value == NULL ? -1 : keep_extreme(&best[k], value, Py_GT);
+            Py_XDECREF(value);
+            if (kept < 0) {
                 goto done;
-            }
-            int greater = best[k] == NULL ? 1 : PyObject_RichCompareBool(value, best[k], Py_GT);
-            if (greater < 0) {
-                Py_DECREF(value);
-                goto done;
-            }
-            if (greater) {
-                Py_XSETREF(best[k], value);
-            }
-            else {
-                Py_DECREF(value);
             }
         }
     }
@@ -428,18 +445,10 @@ static PyObject *mean_confidence(PyObject *module, PyObject *const *args, Py_ssi
         }
         long count = PyLong_AsLong(PyList_GET_ITEM(counts, i));
         double total = PyFloat_AsDouble(PyList_GET_ITEM(sums, i));
-        PyObject *role = PyList_GET_ITEM(roles, i);
-        /* min() as the builtin does it: a later value replaces the lowest only if less. */
-        int less = lowest == NULL ? 1 : PyObject_RichCompareBool(role, lowest, Py_LT);
-        if ((count == -1 || total == -1.0) && PyErr_Occurred()) {
-            less = -1;
-        }
-        if (less < 0) {
+        if (((count == -1 || total == -1.0) && PyErr_Occurred())
+            || keep_extreme(&lowest, PyList_GET_ITEM(roles, i), Py_LT) < 0) {
             Py_XDECREF(lowest);
             return NULL;
-        }
-        if (less) {
-            Py_XSETREF(lowest, Py_NewRef(role));
         }
         words += count;
         float_sum_add(&sum, total);
@@ -477,27 +486,17 @@ static PyObject *word_stats(PyObject *module, PyObject *arg)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *utterance = PySequence_Fast_GET_ITEM(utterances, i);
-        PyObject *attr = get_attr(&utterance_words, utterance);
-        if (attr == NULL) {
-            goto done;
-        }
-        PyObject *words = PySequence_Fast(attr, "word_stats: words must be a sequence");
-        Py_DECREF(attr);
+        PyObject *words = words_of(utterance, "word_stats: words must be a sequence");
         if (words == NULL) {
             goto done;
         }
         Py_ssize_t m = PySequence_Fast_GET_SIZE(words);
         FloatSum sum = {0.0, 0.0};
-        for (Py_ssize_t k = 0; k < m; k++) {
-            double probability;
-            if (attribute_as_double(&word_probability, PySequence_Fast_GET_ITEM(words, k),
-                                    &probability) < 0) {
-                Py_DECREF(words);
-                goto done;
-            }
-            float_sum_add(&sum, probability);
-        }
+        int failed = add_probabilities(words, &sum);
         Py_DECREF(words);
+        if (failed) {
+            goto done;
+        }
         PyObject *total = m ? PyFloat_FromDouble(float_sum_value(&sum)) : PyLong_FromLong(0);
         PyObject *count = PyLong_FromSsize_t(m);
         PyObject *role = get_attr(&utterance_role_confidence, utterance);
@@ -1192,6 +1191,24 @@ static PyObject *reachable(PyObject *module, PyObject *const *args, Py_ssize_t n
     return found;
 }
 
+/* ---- code point tables (qa_pipeline.text.CodePointTable) -------------------------------- */
+
+/* A code point table: one entry of itemsize bytes (1: flags, 4: syllable ids) per code point,
+ * 0 = not looked at yet. */
+static int table_view(PyObject *table, Py_buffer *view, Py_ssize_t itemsize)
+{
+    if (PyObject_GetBuffer(table, view, PyBUF_C_CONTIGUOUS) < 0) {
+        return -1;
+    }
+    if (view->itemsize != itemsize || view->len < 0x110000 * itemsize) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "table must be 0x110000 %s entries (one per code point)",
+                     itemsize == 1 ? "one-byte" : "four-byte");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- code_bytes ------------------------------------------------------------------------- */
 
 PyDoc_STRVAR(code_bytes_doc,
@@ -1214,13 +1231,7 @@ static PyObject *code_bytes(PyObject *module, PyObject *const *args, Py_ssize_t 
         return NULL;
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(args[1], &view, PyBUF_C_CONTIGUOUS) < 0) {
-        return NULL;
-    }
-    if (view.itemsize != 4 || view.len < 0x110000 * 4) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError,
-                        "table must be 0x110000 four-byte entries (one per code point)");
+    if (table_view(args[1], &view, 4) < 0) {
         return NULL;
     }
     const uint32_t *table = view.buf;
@@ -1409,20 +1420,6 @@ static PyObject *frozen_new(PyObject *module, PyObject *const *args, Py_ssize_t 
 
 /* ---- per-character flags (qa_pipeline.text) --------------------------------------------- */
 
-/* The code point table (one uint8 of flags per code point, 0 = not looked at yet). */
-static int table_view(PyObject *table, Py_buffer *view)
-{
-    if (PyObject_GetBuffer(table, view, PyBUF_C_CONTIGUOUS) < 0) {
-        return -1;
-    }
-    if (view->itemsize != 1 || view->len < 0x110000) {
-        PyBuffer_Release(view);
-        PyErr_SetString(PyExc_ValueError,
-                        "table must be 0x110000 one-byte entries (one per code point)");
-        return -1;
-    }
-    return 0;
-}
 
 PyDoc_STRVAR(scan_flags_doc,
 "scan_flags(text, table, separator, part_flag, position_flag, /)\n--\n\n"
@@ -1448,7 +1445,7 @@ static PyObject *scan_flags(PyObject *module, PyObject *const *args, Py_ssize_t 
         return NULL;
     }
     Py_buffer view;
-    if (table_view(args[1], &view) < 0) {
+    if (table_view(args[1], &view, 1) < 0) {
         return NULL;
     }
     const unsigned char *flags = view.buf;
@@ -1519,7 +1516,7 @@ static PyObject *drop_flagged(PyObject *module, PyObject *const *args, Py_ssize_
         return NULL;
     }
     Py_buffer view;
-    if (table_view(args[1], &view) < 0) {
+    if (table_view(args[1], &view, 1) < 0) {
         return NULL;
     }
     const unsigned char *flags = view.buf;

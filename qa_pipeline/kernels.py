@@ -26,7 +26,8 @@ from qa_pipeline.types import Evidence, MatchHit, Utterance, Word
 
 __all__ = ["NATIVE", "best_quote", "code_bytes", "constructor", "covered_mean", "drop_flagged",
            "first_exact_hits", "frozen_new", "may_reach", "mean_confidence", "pinyin_windows",
-           "quote", "quoter", "reachable", "scan_flags", "squeeze_words", "word_stats"]
+           "quote", "quoter", "reachable", "scan_flags", "squeeze_words", "squeezed_words",
+           "word_stats"]
 
 _WORD_PROBABILITY = operator.attrgetter("word_probability")
 _ROLE_CONFIDENCE = operator.attrgetter("role_confidence")
@@ -243,21 +244,29 @@ def py_reachable(phrase: str, texts: list[str], bound: float, min_length: int) -
             if len(text) >= min_length and may_reach(phrase, text, bound)]
 
 
-def py_squeeze_words(text: str, separator: str, vocabulary: tuple[str, ...]
-                     ) -> tuple[list[str], bool]:
+def squeezed_words(text: str, separator: str, vocabulary: tuple[str, ...]
+                   ) -> tuple[list[str], bool]:
     """(each ``separator``-delimited part of ``text`` with its words joined by one space,
-    whether a whitespace-delimited word of ``text`` is in ``vocabulary``), for ASCII text.
+    whether a whitespace-delimited word of ``text`` is in ``vocabulary``), for any text
+    (whitespace as ``str.split()`` knows it): the definition of :func:`squeeze_words`, which
+    takes ASCII text only.
     """
-    if not isinstance(separator, str) or len(separator) != 1:
-        raise TypeError("squeeze_words: a one-character separator")
-    if not text.isascii():
-        raise ValueError("squeeze_words: ASCII text only")
     words = text.split()
     if separator.isspace():
         parts = [" ".join(part.split()) for part in text.split(separator)]
     else:  # the same, faster: one split of the whole text (no whitespace run spans a separator)
         parts = [part.strip() for part in " ".join(words).split(separator)]
     return parts, not frozenset(vocabulary).isdisjoint(words)
+
+
+def py_squeeze_words(text: str, separator: str, vocabulary: tuple[str, ...]
+                     ) -> tuple[list[str], bool]:
+    """:func:`squeezed_words` for ASCII text (ValueError otherwise, as the compiled kernel)."""
+    if not isinstance(separator, str) or len(separator) != 1:
+        raise TypeError("squeeze_words: a one-character separator")
+    if not text.isascii():
+        raise ValueError("squeeze_words: ASCII text only")
+    return squeezed_words(text, separator, vocabulary)
 
 
 def py_frozen_new(cls: type[T], names: tuple[str, ...], *values: object) -> T:

@@ -455,18 +455,16 @@ def _normalize_en_batch(parts: list[str]) -> list[str]:
         t = _BATCH_SEP.join(parts)
     # Punctuation becomes spaces; runs of whitespace are collapsed after (most non-word runs
     # are one space, and replacing each by a space is half the cost of normalising English).
+    # One pass then collapses the whitespace of every utterance and looks for number words
+    # (without a ones or tens word no number starts): compiled for ASCII calls.
     if t.isascii():
         t = t.translate(_ASCII_PUNCTUATION)
-        # One compiled pass collapses the whitespace of every utterance and looks for number
-        # words (without a ones or tens word no number starts).
         parts, numbers = kernels.squeeze_words(t, _BATCH_SEP, _EN_NUMBER_WORD_LIST)
-        if not numbers:
-            return parts
     else:
         t = _PUNCTUATION_BATCH.sub(" ", t)
-        words = t.split()  # the separators are words of their own ("\x00" is not whitespace)
-        if _EN_NUMBER_WORDS.isdisjoint(words):
-            return [part.strip() for part in " ".join(words).split(_BATCH_SEP)]
+        parts, numbers = kernels.squeezed_words(t, _BATCH_SEP, _EN_NUMBER_WORD_LIST)
+    if not numbers:
+        return parts
     out = []
     for part in t.split(_BATCH_SEP):
         words = part.split()

@@ -283,8 +283,8 @@ class EvaluationContext:
         if scope is None or scope[0] is not utterances:
             return None
         if scope[1] is None:
-            scope = self._scope_members_of[id(utterances)] = (utterances, frozenset(
-                u.index for u in utterances))
+            scope = self._scope_members_of[id(utterances)] = (
+                utterances, frozenset(self.indices(utterances)))
         return scope[1]
 
     @property
