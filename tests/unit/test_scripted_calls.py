@@ -143,3 +143,133 @@ def test_bad_input_is_rejected(tmp_path: Path):
     path.write_text(json.dumps(CALLS[0]) + "\n" + json.dumps(CALLS[0]) + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="repeats"):
         sc.load_calls([path])
+
+
+# --- benchmarks/heldout_eval.py and the held-out files -------------------------------------
+import heldout_eval as he  # noqa: E402
+
+HELDOUT = REPO / "benchmarks" / "heldout"
+
+
+def test_heldout_act_corpus_is_well_formed_and_large_enough():
+    for lang in ("zh", "en"):
+        items = he.load_act_corpus(HELDOUT / f"acts_{lang}.tsv")
+        assert {i.lang for i in items} == {lang}
+        per_act = {a: sum(a in i.acts for i in items) for a in he.ACT_IDS}
+        assert min(per_act.values()) >= 20, per_act
+        assert sum(not i.acts for i in items) >= 80
+        assert len({i.text for i in items}) == len(items)
+
+
+def test_heldout_calls_are_well_formed():
+    for lang in ("zh", "en"):
+        calls = sc.load_calls([HELDOUT / f"calls_{lang}.jsonl"])
+        assert len(calls) >= 24 and {c.lang for c in calls} == {lang}
+        assert sum(c.layout == "mono" for c in calls) == len(calls) // 2
+        assert len({c.industry for c in calls}) >= 10
+        for c in calls:
+            assert 8 <= len(c.turns) <= 20, c.id
+            assert set(c.expected) == {
+                "greeting", "identity_verification", "abusive_language", "unauthorized_promise",
+                "forbidden_phrases", "empathy_on_complaint", "closing", "customer_complaint"}
+            complained = c.expected["customer_complaint"] == "fail"
+            assert (c.expected["empathy_on_complaint"] != "not_applicable") == complained, c.id
+
+
+def test_act_scores_hand_computed():
+    items = [he.LabelledUtterance("en", "agent", ("greeting",), "a"),
+             he.LabelledUtterance("en", "agent", ("greeting", "recording_disclosure"), "b"),
+             he.LabelledUtterance("en", "customer", (), "c"),
+             he.LabelledUtterance("en", "customer", (), "d")]
+    pred = [{"greeting"}, {"greeting"}, {"complaint"}, set()]
+    s = he.act_scores(items, pred, ["greeting", "recording_disclosure", "complaint"])
+    assert s["acts"]["greeting"] == {"support": 2, "tp": 2, "fp": 0, "fn": 0, "precision": 1.0,
+                                     "recall": 1.0, "f1": 1.0}
+    assert s["acts"]["recording_disclosure"]["fn"] == 1
+    assert s["acts"]["complaint"]["fp"] == 1
+    # micro: tp 2, fp 1, fn 1 -> F1 2/3; macro over acts with support: (1 + 0) / 2.
+    assert s["micro_f1"] == pytest.approx(0.6667) and s["macro_f1"] == 0.5
+    assert s["exact_match"] == 0.5 and s["no_act_lines"] == 2 and s["no_act_kept"] == 0.5
+
+
+class _TinyActModel:
+    """The acts interface's shape, with probabilities fixed by the text."""
+
+    model_id = "tiny@1"
+    acts = ("greeting", "complaint")
+
+    def predict_texts(self, texts, roles=None):
+        import numpy as np
+
+        return np.array([[0.9 if "hello" in t else 0.1, 0.5 if "bad" in t else 0.0]
+                         for t in texts])
+
+    def threshold(self, act):
+        return 0.6 if act == "complaint" else 0.5
+
+
+def test_predict_applies_each_acts_threshold():
+    items = [he.LabelledUtterance("en", "agent", (), "hello"),
+             he.LabelledUtterance("en", "customer", (), "bad service")]
+    assert he.predict(_TinyActModel(), items) == [{"greeting"}, set()]
+
+
+def _fake_eval_dir(root: Path) -> Path:
+    (root / "text_callcenter_zh/mobilecs").mkdir(parents=True)
+    (root / "text_callcenter_zh/musied").mkdir(parents=True)
+    (root / "text_callcenter_en/abcd").mkdir(parents=True)
+    (root / "text_callcenter_en/harper_valley_excerpt").mkdir(parents=True)
+    (root / "text_callcenter_zh/mobilecs/example.json").write_text(json.dumps(
+        [{"id": "d1", "content": [{"[SPEAKER 1]": "您好", "[SPEAKER 2]": "你好我想查话费"}]}],
+        ensure_ascii=False), encoding="utf-8")
+    (root / "text_callcenter_zh/musied/dev.json").write_text(json.dumps(
+        [{"id": 7, "domain": "Phone Conversations", "content": ["客服:请稍等,", "用户:好,"]}],
+        ensure_ascii=False), encoding="utf-8")
+    (root / "text_callcenter_en/abcd/abcd_sample.json").write_text(json.dumps(
+        [{"convo_id": 5, "original": [["agent", "Hi!"], ["action", "x"],
+                                      ["customer", "thanks, bye"]]}]), encoding="utf-8")
+    (root / "text_callcenter_en/harper_valley_excerpt/s1.segments.tsv").write_text(
+        "index\tspeaker_role\thuman_transcript\n1\tagent\thello this is the bank\n"
+        "2\tcaller\thi\n", encoding="utf-8")
+    return root
+
+
+def test_real_labels_resolve_by_reference(tmp_path: Path):
+    eval_dir = _fake_eval_dir(tmp_path / "eval")
+    labels = tmp_path / "real.tsv"
+    labels.write_text(
+        "source\tref\tlang\trole\tacts\n"
+        "mobilecs\texample.json#d1#0#2\tzh\tcustomer\t\n"
+        "musied\tdev.json#7#0\tzh\tagent\thold_announcement\n"
+        "abcd\tabcd_sample.json#5#2\ten\tcustomer\tthanks_farewell\n"
+        "harper_valley\ts1.segments.tsv#s1#1\ten\tagent\tgreeting\n", encoding="utf-8")
+    got = he.load_real_labels(labels, eval_dir)
+    assert [(u.role, u.text, u.acts) for u in got] == [
+        ("customer", "你好我想查话费", ()), ("agent", "请稍等", ("hold_announcement",)),
+        ("customer", "thanks, bye", ("thanks_farewell",)),
+        ("agent", "hello this is the bank", ("greeting",))]
+    labels.write_text("source\tref\tlang\trole\tacts\n"
+                      "harper_valley\ts1.segments.tsv#s1#2\ten\tagent\t\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="source says 'customer'"):
+        he.load_real_labels(labels, eval_dir)
+    labels.write_text("source\tref\tlang\trole\tacts\n"
+                      "abcd\tabcd_sample.json#5#9\ten\tagent\t\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="does not resolve"):
+        he.load_real_labels(labels, eval_dir)
+
+
+@pytest.mark.skipif(not he.default_eval_dir().is_dir(), reason="../shared/eval is not here")
+def test_committed_real_labels_resolve():
+    got = he.load_real_labels(HELDOUT / "real_labels.tsv", he.default_eval_dir())
+    assert len(got) >= 300 and all(u.text.strip() for u in got)
+    assert {u.source for u in got} == set(he.SOURCE_DIRS)
+
+
+def test_acts_part_exits_2_without_the_act_module(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]):
+    def missing(name: str):
+        raise ModuleNotFoundError(f"No module named {name!r}")
+
+    monkeypatch.setattr(he.importlib, "import_module", missing)
+    assert he.main(["--part", "acts"]) == 2
+    assert "not importable" in capsys.readouterr().err
