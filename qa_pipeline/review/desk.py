@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from qa_pipeline.errors import NotFoundError, ReviewConflictError, ReviewError
-from qa_pipeline.review.rescore import HumanVerdict, RubricCatalog, apply_verdicts
+from qa_pipeline.review.rescore import (
+    HumanVerdict,
+    RubricCatalog,
+    apply_verdicts,
+    review_complete,
+)
 from qa_pipeline.store import TenantStore
 from qa_pipeline.store.guard import ScopedSession
 from qa_pipeline.store.tables import (
@@ -192,16 +197,57 @@ class ReviewDesk:
     # --- reviewing ----------------------------------------------------------------------------
     def review_item(self, scorecard_id: int, criterion_id: str, verdict: str, *,
                     reviewer: str, comment: str = "") -> dict[str, Any]:
-        """Confirm or overturn one item; the card is re-scored and the change audited."""
-        v = HumanVerdict(verdict, reviewer, comment, self._stamp())
+        """Confirm or overturn one item; the card is re-scored and the change audited.
+
+        Raises:
+            ReviewError: a fatal item overturned without a comment saying why.
+        """
+        v = HumanVerdict(verdict, reviewer, comment.strip(), self._stamp())
         with self.tenant.session() as s:
             row = self._row(s, scorecard_id)
             item = _item(s, row, criterion_id)
+            if (item.severity == "fatal" and verdict != item.provisional_status
+                    and not v.comment):
+                raise ReviewError(f"overturning the fatal item {criterion_id} needs a comment "
+                                  "saying why")
             before, new = self._apply_verdict(s, row, item, v)
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer, action="review.item",
                              entity="scorecard_item", entity_id=f"{row.id}:{criterion_id}",
                              before=before, after={**_summary(new, criterion_id),
                                                    "comment": comment}, at=self._now()))
+            return new
+
+    def confirm_remaining(self, scorecard_id: int, *, reviewer: str) -> dict[str, Any]:
+        """Confirm the automated verdict of every scored item nobody has reviewed yet, which
+        completes the review. Items the pipeline marked ``needs_review`` are not confirmed
+        blindly: while any is left undecided, nothing is changed.
+
+        Raises:
+            ReviewError: undecided items that need a person's verdict first (named).
+        """
+        with self.tenant.session() as s:
+            row = self._row(s, scorecard_id)
+            data = self.tenant.unseal(_document(s, row).data)
+            remaining = [i for i in data["items"]
+                         if i.get("kind", "error") != "flag" and not i.get("review")]
+            unsure = [i["criterion_id"] for i in remaining if i["status"] == "needs_review"]
+            if unsure:
+                raise ReviewError("decide these items first, they need review: "
+                                  + ", ".join(unsure))
+            stamp = self._stamp()
+            verdicts = {i["criterion_id"]: HumanVerdict(i["provisional_status"] or i["status"],
+                                                         reviewer, "confirmed", stamp)
+                        for i in remaining}
+            new: dict[str, Any] = dict(data)
+            for criterion_id, v in verdicts.items():
+                item = _item(s, row, criterion_id)
+                _, new = self._apply_verdict(s, row, item, v)
+            s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer,
+                             action="review.confirm_remaining", entity="scorecard",
+                             entity_id=f"{row.id}:*", before=None,
+                             after={"confirmed": sorted(verdicts),
+                                    "total_score": new["total_score"], "grade": new["grade"]},
+                             at=self._now()))
             return new
 
     def _stamp(self) -> str:
@@ -228,7 +274,7 @@ class ReviewDesk:
         row.has_fatal = bool(new["has_fatal"])
         row.has_non_fatal_error = bool(new["has_non_fatal_error"])
         row.needs_review = bool(new["needs_review"])
-        row.human_reviewed = True
+        row.human_reviewed = review_complete(new)
         return _summary(data, item.criterion_id), new
 
     # --- disputes -----------------------------------------------------------------------------
@@ -239,7 +285,16 @@ class ReviewDesk:
             raise ReviewError("a dispute needs a reason")
         with self.tenant.session() as s:
             row = self._row(s, scorecard_id)
-            item_id = _item(s, row, criterion_id).id
+            item = _item(s, row, criterion_id)
+            item_id = item.id
+            doc_item = next(i for i in self.tenant.unseal(_document(s, row).data)["items"]
+                            if i["criterion_id"] == criterion_id)
+            if doc_item.get("kind", "error") == "flag":
+                raise ReviewError(f"{criterion_id} is an observation, not scored: there is "
+                                  "nothing to dispute")
+            if item.verdict != "fail":
+                raise ReviewError(f"{criterion_id} did not fail: only failed items can be "
+                                  "disputed")
             if s.scalar(select(Dispute.id).where(Dispute.scorecard_item_id == item_id,
                                                  Dispute.status == "open")) is not None:
                 raise ReviewConflictError(f"{criterion_id} of scorecard {scorecard_id} is already "

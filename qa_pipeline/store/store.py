@@ -170,6 +170,11 @@ class Store:
         """Release pooled connections."""
         self.engine.dispose()
 
+    @property
+    def display_url(self) -> str:
+        """The database URL without its password (for messages and logs)."""
+        return _redact(self.url)
+
     @contextmanager
     def admin_session(self) -> Iterator[ScopedSession]:
         """A session that may see every tenant (operators' tools and migrations only)."""

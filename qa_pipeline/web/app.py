@@ -121,7 +121,8 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return ReviewDesk(ts, catalog, only_agent=user.agent_id if user.role == "agent" else "")
 
     def library(user: UserAccount, tenant: str, action: str = "cases") -> CaseLibrary:
-        return CaseLibrary(tenant_of(user, tenant, action), audio_roots=settings.audio_roots,
+        return CaseLibrary(tenant_of(user, tenant, action),
+                           audio_roots=settings.audio_roots_for(tenant),
                            base_dir=settings.base_dir)
 
     async def json_body(request: Request) -> dict[str, Any]:
@@ -178,7 +179,8 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return ok
 
     @app.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        signer.revoke(request.cookies.get(COOKIE, ""))
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE)
         return resp
@@ -258,7 +260,8 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         d = desk(user, tenant)
         d.scorecard_id_for_call(call_id)  # 404 unless this user may see the call's scorecard
         call = d.tenant.call(call_id)
-        path = recording_path(call.source_uri, settings.audio_roots, settings.base_dir)
+        path = recording_path(call.source_uri, settings.audio_roots_for(tenant),
+                              settings.base_dir)
         headers = {"Cache-Control": "private, no-store"}
         if display_kinds(tenant) is not None:
             # Stored encrypted, shown redacted: the words that said personal data are beeped.
@@ -469,6 +472,22 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     return app
+
+
+def empty_store_warning(store: Store) -> str:
+    """A warning when the store holds no scorecard at all (empty string otherwise).
+
+    The usual cause is a copy of an SQLite store taken with ``cp`` while its data still sat
+    in the ``-wal`` file: the copy opens fine and shows "0 calls".
+    """
+    total = 0
+    for tenant_id in store.tenant_ids():
+        total += store.tenant(tenant_id).count_scorecards()
+        if total:
+            return ""
+    return (f"the store {store.display_url} holds no scorecards. If it is a copy of an SQLite "
+            "store, copy it with `qa-pipeline db backup FILE` (a plain file copy misses the "
+            "data still in the -wal file); otherwise run `qa-pipeline run` first.")
 
 
 def _row(obj: Any) -> dict[str, Any]:
