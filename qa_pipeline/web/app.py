@@ -282,6 +282,14 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                 "has_fatal": card["has_fatal"], "needs_review": card["needs_review"],
                 "item": next(i for i in card["items"] if i["criterion_id"] == criterion_id)}
 
+    @app.post("/api/t/{tenant}/scorecards/{scorecard_id}/confirm")
+    def api_confirm_remaining(tenant: str, scorecard_id: int, user: User) -> dict[str, Any]:
+        card = desk(user, tenant, "review").confirm_remaining(scorecard_id,
+                                                             reviewer=user.user_id)
+        return {"total_score": card["total_score"], "grade": card["grade"],
+                "has_fatal": card["has_fatal"], "needs_review": card["needs_review"],
+                "human_reviewed": card["human_reviewed"], "items": card["items"]}
+
     @app.post("/api/t/{tenant}/scorecards/{scorecard_id}/items/{criterion_id}/disputes")
     async def api_dispute(request: Request, tenant: str, scorecard_id: int, criterion_id: str,
                           user: User) -> dict[str, Any]:
