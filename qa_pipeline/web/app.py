@@ -37,6 +37,8 @@ from qa_pipeline.review.dashboard import (
     GROUPINGS,
     DashboardFilter,
     data_version,
+    kpi_columns,
+    latest_call_day,
     summary,
     to_csv,
     to_xlsx,
@@ -431,14 +433,21 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                 dash_cache.popitem(last=False)
         return result
 
-    def dash_filter(day_from: str = "", day_to: str = "", team: str = "", agent: str = "",
-                    all_time: bool = False) -> DashboardFilter:
+    def dash_filter(tenant: str, user: User, day_from: str = "", day_to: str = "",
+                    team: str = "", agent: str = "", all_time: str = "") -> DashboardFilter:
         for d in (day_from, day_to):
             _day(d)
-        if not (day_from or day_to or all_time):
-            # Managers read the current month by default; all_time=true lifts it.
-            day_from = (settings.today() - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-                        ).isoformat()
+        if _flag(all_time):
+            # "All time" wins over dates the form still carries from the last period.
+            return DashboardFilter("", "", team, agent)
+        if not (day_from or day_to):
+            # The 30 call days up to the tenant's newest data: a batch scored last quarter
+            # still shows, and the page names the period it covers.
+            ts = tenant_of(user, tenant)
+            latest = latest_call_day(ts, only_agent=user.agent_id if user.role == "agent"
+                                     else "") or settings.today()
+            day_from = (latest - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)).isoformat()
+            day_to = latest.isoformat()
         return DashboardFilter(day_from, day_to, team, agent)
 
     DFilter = Annotated[DashboardFilter, Depends(dash_filter)]
@@ -465,14 +474,19 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         name = f"kpis-{tenant}-{grouping}.{fmt}"
         disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
         if fmt == "csv":
-            return Response(to_csv(d["kpis"]), media_type="text/csv; charset=utf-8",
-                            headers=disposition)
+            return Response(to_csv(d["kpis"], kpi_columns(grouping)),
+                            media_type="text/csv; charset=utf-8", headers=disposition)
         sheets = {"kpis": d["kpis"], "coverage": d["coverage"],
                   "top_failing": d["top_failing"],
                   "grades": [{"grade": g, "calls": n} for g, n in d["grades"].items()],
                   "call_reasons": [{"call_reason": k, "calls": n}
                                    for k, n in d["call_reasons"].items()]}
-        return Response(to_xlsx(sheets), headers=disposition, media_type=(
+        headers = {"kpis": kpi_columns(grouping),
+                   "coverage": ["agent", "days", "days_covered", "calls", "monitored",
+                                "coverage_rate", "meets_target"],
+                   "top_failing": ["criterion_id", "severity", "failures"],
+                   "grades": ["grade", "calls"], "call_reasons": ["call_reason", "calls"]}
+        return Response(to_xlsx(sheets, headers), headers=disposition, media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 
     @app.exception_handler(QAPipelineError)

@@ -67,7 +67,8 @@ def secret_from_env() -> bytes:
     return secrets.token_bytes(32)
 
 
-def parse_audio_roots(values: Sequence[str]) -> tuple[tuple[Path, ...], dict[str, tuple[Path, ...]]]:
+def parse_audio_roots(values: Sequence[str]
+                      ) -> tuple[tuple[Path, ...], dict[str, tuple[Path, ...]]]:
     """``DIR`` (every tenant) and ``TENANT=DIR`` (that tenant only) options, split.
 
     Raises:

@@ -430,7 +430,7 @@ def _recount(ts):
 
     with ts.session() as s:
         rows = s.execute(select(i.criterion_id, i.severity).where(
-            i.current.is_(True), i.verdict == "fail")).tuples().all()
+            i.current.is_(True), i.verdict == "fail", i.severity != "flag")).tuples().all()
     return Counter(rows)
 
 
@@ -449,7 +449,8 @@ def _recount_of(ts, agent):
 
     with ts.session() as s:
         return Counter(s.execute(select(i.criterion_id, i.severity).where(
-            i.current.is_(True), i.verdict == "fail", i.agent_id == agent)).tuples().all())
+            i.current.is_(True), i.verdict == "fail", i.agent_id == agent,
+            i.severity != "flag")).tuples().all())
 
 
 def test_failure_tallies_follow_reviews_disputes_rescoring_and_purges(world):

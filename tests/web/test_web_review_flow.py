@@ -110,3 +110,44 @@ def test_empty_store_warning(world, tmp_path):
         assert "no scorecards" in warning and "db backup" in warning
     finally:
         empty.close()
+
+
+def test_flags_are_not_failures_nor_disputable(client_for, world):
+    """Issue 26 item 3: an observation flag that fired is not an agent failure."""
+    sid = world.card_ids["call-good"]
+    c = client_for("super")
+    card = c.get(f"/api/t/acme/scorecards/{sid}").json()["card"]
+    flag = next(i for i in card["items"] if i["criterion_id"] == "customer_thanked")
+    assert flag["kind"] == "flag" and flag["status"] == "fail"  # the flag fired
+    top = c.get("/api/t/acme/dashboard?all_time=true").json()["top_failing"]
+    assert "customer_thanked" not in {r["criterion_id"] for r in top}
+    r = client_for("agent1").post(
+        f"/api/t/acme/scorecards/{sid}/items/customer_thanked/disputes", json={"reason": "x"})
+    assert r.status_code == 422 and "observation" in r.json()["detail"]
+
+
+def test_dashboard_defaults_to_the_latest_data_and_all_time_wins(client_for, world):
+    c = client_for("super")
+    d = c.get("/api/t/acme/dashboard").json()
+    # The sample calls are from 2026-11; "today" in the app is later, yet they show.
+    assert sum(r["calls"] for r in d["kpis"]) == 3
+    page = c.get("/t/acme/dashboard").text
+    assert "2026-10-05" in page and "2026-11-03" in page  # the period is named
+    every = c.get("/api/t/acme/dashboard?all_time=true&day_from=2026-11-03").json()
+    assert sum(r["calls"] for r in every["kpis"]) == 3  # the checkbox is not ignored
+
+
+def test_empty_exports_carry_headers(client_for):
+    c = client_for("super")
+    r = c.get("/api/t/acme/dashboard/export.csv?day_from=2020-01-01&day_to=2020-01-02")
+    assert r.status_code == 200
+    text = r.content.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("tenant,agent,calls,fatal_error_calls")
+    import io
+
+    from openpyxl import load_workbook
+
+    r = c.get("/api/t/acme/dashboard/export.xlsx?day_from=2020-01-01&day_to=2020-01-02")
+    wb = load_workbook(io.BytesIO(r.content))
+    assert next(wb["kpis"].iter_rows(values_only=True))[:2] == ("tenant", "agent")
+    assert next(wb["coverage"].iter_rows(values_only=True))[0] == "agent"
