@@ -439,9 +439,7 @@ def serve(
     from qa_pipeline.pipeline import repo_path
     from qa_pipeline.store import Store
     from qa_pipeline.web.app import create_app
-    from qa_pipeline.web.settings import WebSettings, secret_from_env
-
-    from qa_pipeline.web.settings import parse_audio_roots
+    from qa_pipeline.web.settings import WebSettings, parse_audio_roots, secret_from_env
 
     shared_roots, tenant_roots = parse_audio_roots(audio_root or [])
     settings = WebSettings(

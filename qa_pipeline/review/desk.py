@@ -27,6 +27,7 @@ from qa_pipeline.store import TenantStore
 from qa_pipeline.store.guard import ScopedSession
 from qa_pipeline.store.tables import (
     AuditEntry,
+    Call,
     Dispute,
     Review,
     ScorecardDocument,
@@ -78,6 +79,14 @@ class QueueRow:
     human_reviewed: bool
     sentiment_end: str
     call_reason: str
+    duration_s: float | None = None
+    direction: str = ""
+
+
+SORTS = {"newest": "started_at_utc desc", "oldest": "started_at_utc",
+         "score": "total_score", "score_desc": "total_score desc", "agent": "agent_id",
+         "grade": "grade"}
+"""Queue orders a user may pick (items awaiting review always come first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +144,15 @@ class ReviewDesk:
             stmt = stmt.where(ScorecardRow.agent_id == self.only_agent)
         return stmt
 
-    def queue(self, f: QueueFilter, *, offset: int = 0, limit: int = 50) -> QueuePage:
-        """Current scorecards matching ``f``: items awaiting review first, then newest."""
+    def queue(self, f: QueueFilter, *, offset: int = 0, limit: int = 50,
+              sort: str = "newest") -> QueuePage:
+        """Current scorecards matching ``f``: items awaiting review first, then in the
+        order ``sort`` names (one of :data:`SORTS`; newest first by default).
+        """
         if not 1 <= limit <= 500:
             raise ReviewError("limit must be between 1 and 500")
+        if sort not in SORTS:
+            raise ReviewError(f"sort {sort!r} is not one of {', '.join(SORTS)}")
         stmt = self._cards()
         c = ScorecardRow
         for text_column, value in ((c.team_id, f.team_id), (c.agent_id, f.agent_id),
@@ -160,9 +174,30 @@ class ReviewDesk:
             stmt = stmt.where(c.id.in_(failed))
         with self.tenant.session() as s:
             total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-            rows = s.scalars(stmt.order_by(c.needs_review.desc(), c.started_at_utc.desc(),
-                                           c.id.desc()).offset(offset).limit(limit)).all()
-            return QueuePage(tuple(_queue_row(r) for r in rows), total, offset, limit)
+            column, _, direction = SORTS[sort].partition(" ")
+            order = getattr(c, column).desc() if direction else getattr(c, column).asc()
+            rows = s.scalars(stmt.order_by(c.needs_review.desc(), order, c.id.desc())
+                             .offset(offset).limit(limit)).all()
+            # Length and direction of the page's calls: one look-up by key for the page.
+            extra = {cid: (dur, dirn) for cid, dur, dirn in s.execute(
+                select(Call.call_id, Call.duration_s, Call.direction).where(
+                    Call.tenant_id == self.tenant.tenant_id,
+                    Call.call_id.in_([r.call_id for r in rows]))).tuples()}
+            return QueuePage(tuple(_queue_row(r, *extra.get(r.call_id, (None, "")))
+                                   for r in rows), total, offset, limit)
+
+    def next_in_queue(self, scorecard_id: int) -> int | None:
+        """The call to review after this one: the newest other call still awaiting a
+        completed review (None when there is none).
+        """
+        c = ScorecardRow
+        stmt = (self._cards().with_only_columns(c.id)
+                .where(c.human_reviewed.is_(False), c.id != scorecard_id)
+                .order_by(c.needs_review.desc(), c.started_at_utc.desc(), c.id.desc())
+                .limit(1))
+        with self.tenant.session() as s:
+            found = s.scalar(stmt)
+        return int(found) if found is not None else None
 
     def _row(self, s: ScopedSession, scorecard_id: int) -> ScorecardRow:
         row = s.get(ScorecardRow, scorecard_id)
@@ -433,12 +468,13 @@ def _summary(card: dict[str, Any], criterion_id: str) -> dict[str, Any]:
             "grade": card["grade"], "has_fatal": card["has_fatal"]}
 
 
-def _queue_row(r: ScorecardRow) -> QueueRow:
+def _queue_row(r: ScorecardRow, duration_s: float | None = None,
+               direction: str = "") -> QueueRow:
     return QueueRow(r.id, r.call_id, r.agent_id, r.team_id,
                     r.started_at_utc.isoformat(timespec="seconds") if r.started_at_utc else "",
                     f"{r.rubric_id}@{r.rubric_version}", round(r.total_score, 2), r.grade,
                     r.has_fatal, r.needs_review, r.human_reviewed, r.sentiment_end,
-                    r.call_reason)
+                    r.call_reason, duration_s, direction or "")
 
 
 def _dispute_record(d: Dispute, row: ScorecardRow, criterion_id: str) -> DisputeRecord:

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa_pipeline.errors import ConfigError
+from qa_pipeline.web.i18n import TenantDisplay
+
+__all__ = ["TenantDisplay", "WebSettings", "parse_audio_roots", "secret_from_env",
+           "tenant_display_from_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,9 @@ class WebSettings:
     dashboard_cache_entries: int = 256
     # The center's "today" (default periods, the sampling plan); a seam for tests.
     today: Callable[[], dt.date] = dt.date.today
+    # Call languages and time zone of a tenant (its tenant file by default).
+    tenant_display: Callable[[str], TenantDisplay] = field(
+        default_factory=lambda: tenant_display_from_config)
 
     def audio_roots_for(self, tenant_id: str) -> tuple[Path, ...]:
         """The folders a tenant's recordings may be served from."""
@@ -85,3 +92,17 @@ def parse_audio_roots(values: Sequence[str]
         else:
             shared.append(Path(value))
     return tuple(shared), {t: tuple(p) for t, p in per_tenant.items()}
+
+
+def tenant_display_from_config(tenant_id: str) -> TenantDisplay:
+    """A tenant's languages and time zone from its tenant file (UTC and English for a tenant
+    the store knows but the configuration does not).
+    """
+    from qa_pipeline.errors import QAPipelineError
+    from qa_pipeline.tenants import load_tenant
+
+    try:
+        cfg = load_tenant(tenant_id)
+    except QAPipelineError:
+        return TenantDisplay()
+    return TenantDisplay(tuple(cfg.languages), cfg.timezone)
