@@ -330,7 +330,8 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         activate_language(request, tenant)  # the script's messages below are translated
         return page(request, "call.html", user, tenant=tenant, **b,
                     curve=_sentiment_curve(b["card"], b["conversation"]),
-                    hits=_evidence_ranges(b["card"]), low_confidence=LOW_CONFIDENCE,
+                    hits=_matched_texts(b["card"]), is_hit=word_is_hit,
+                    low_confidence=LOW_CONFIDENCE,
                     next_call=d.next_in_queue(scorecard_id),
                     js_messages={m: gettext_now(m) for m in JS_MESSAGES})
 
@@ -591,16 +592,36 @@ JS_MESSAGES = (
 """Messages the call page's script shows, translated on the server."""
 
 
-def _evidence_ranges(card: dict[str, Any]) -> dict[int, list[tuple[float, float]]]:
-    """Per utterance, the time ranges quoted as evidence (words inside are highlighted)."""
-    ranges: dict[int, list[tuple[float, float]]] = {}
+def _matched_texts(card: dict[str, Any]) -> dict[int, list[str]]:
+    """Per utterance, the texts that rules matched there (their words are highlighted)."""
+    found: dict[int, list[str]] = {}
     for item in card.get("items") or ():
         for e in item.get("evidence") or ():
             idx = int(e.get("utterance_index", -1))
-            if idx >= 0:
-                ranges.setdefault(idx, []).append((float(e["start_s"]),
-                                                   float(e["end_s"]) + 1e-6))
-    return ranges
+            text = ((e.get("match") or {}).get("matched_text") or "").strip()
+            if idx >= 0 and text:
+                found.setdefault(idx, []).append(_fold(text))
+    return found
+
+
+def _fold(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace())
+
+
+def word_is_hit(word: str, matched: list[str]) -> bool:
+    """Whether a transcript word is part of a matched text (whole words for spaced
+    languages, characters for Chinese).
+    """
+    w = _fold(word).strip()
+    if not w:
+        return False
+    for m in matched:
+        if " " in m or w.isascii():
+            if w in m.split():
+                return True
+        elif w in m:
+            return True
+    return False
 
 
 def empty_store_warning(store: Store) -> str:

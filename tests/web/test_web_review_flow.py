@@ -6,6 +6,8 @@ monitored only when its review is complete, disputes only on failed scored items
 
 from __future__ import annotations
 
+import pytest
+
 from qa_pipeline.store import Store
 from qa_pipeline.web.app import create_app, empty_store_warning
 from qa_pipeline.web.settings import WebSettings, parse_audio_roots
@@ -151,3 +153,48 @@ def test_empty_exports_carry_headers(client_for):
     wb = load_workbook(io.BytesIO(r.content))
     assert next(wb["kpis"].iter_rows(values_only=True))[:2] == ("tenant", "agent")
     assert next(wb["coverage"].iter_rows(values_only=True))[0] == "agent"
+
+
+def test_case_tags_need_a_real_criterion_and_keep_notes(client_for, world):
+    c = client_for("trainer")
+    r = c.post("/api/t/acme/cases/tags", json={"call_id": "call-fatal", "label": "bad",
+                                              "criterion_id": "unauthorised_promise"})
+    assert r.status_code == 422 and "unauthorized_promise" in r.json()["detail"]  # a typo
+    for note in ("promised a refund", "use in week 2 training"):
+        assert c.post("/api/t/acme/cases/tags", json={
+            "call_id": "call-fatal", "label": "bad", "criterion_id": "unauthorized_promise",
+            "note": note}).status_code == 200
+    rows = c.get("/api/t/acme/cases?criterion_id=unauthorized_promise&outcome=fail").json()
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["verdict"] == "fail" and "i guarantee" in row["quote"]
+    assert row["confidence"] == pytest.approx(0.95)
+    (tag,) = row["tags"]
+    assert tag["note"] == "promised a refund\nuse in week 2 training"
+    assert c.delete(f"/api/t/acme/cases/tags/{tag['tag_id']}").status_code == 200
+    assert c.get("/api/t/acme/cases?label=bad").json() == []
+    from qa_pipeline.review.cases import CaseLibrary
+
+    history = CaseLibrary(world.store.tenant("acme")).history("call-fatal")
+    assert [h["action"] for h in history] == ["case.tag", "case.tag", "case.untag"]
+
+
+def test_queue_sorts_and_shows_length(client_for):
+    c = client_for("monitor")
+    rows = c.get("/api/t/acme/queue?sort=score").json()["rows"]
+    scores = [r["total_score"] for r in rows if not r["needs_review"]]
+    assert scores == sorted(scores)
+    assert all(r["duration_s"] and r["duration_s"] > 0 for r in rows)
+    assert c.get("/api/t/acme/queue?sort=bogus").status_code == 422
+
+
+def test_only_matched_words_are_highlighted(client_for, world):
+    html = client_for("monitor").get(f"/t/acme/scorecards/{world.card_ids['call-fatal']}").text
+    import re
+
+    hits = re.findall(r'<span class="w hit"[^>]*>([^<]+)</span>', html)
+    assert "guarantee" in hits and "i" in hits
+    assert "refund" not in hits and "tomorrow" not in hits  # quoted, but not matched
+    from qa_pipeline.web.app import word_is_hit
+
+    assert word_is_hit("投诉", ["我要投诉你们"]) and not word_is_hit("你好", ["我要投诉"])
