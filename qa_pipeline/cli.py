@@ -421,9 +421,9 @@ def serve(
     db: Annotated[str | None, typer.Option(help="database URL")] = None,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
-    audio_root: Annotated[list[Path] | None, typer.Option(
-        help="folder whose recordings may be served (repeatable; default: the working "
-             "directory)")] = None,
+    audio_root: Annotated[list[str] | None, typer.Option(
+        help="folder whose recordings may be served, for every tenant (DIR) or for one "
+             "tenant only (TENANT=DIR); repeatable; default: the working directory")] = None,
     rubrics: Annotated[list[Path] | None, typer.Option(
         help="rubric files or folders holding every published version (repeatable; "
              "default: the repository's rubrics/)")] = None,
@@ -439,13 +439,21 @@ def serve(
     from qa_pipeline.pipeline import repo_path
     from qa_pipeline.store import Store
     from qa_pipeline.web.app import create_app
-    from qa_pipeline.web.settings import WebSettings, secret_from_env
+    from qa_pipeline.web.settings import WebSettings, parse_audio_roots, secret_from_env
 
+    shared_roots, tenant_roots = parse_audio_roots(audio_root or [])
     settings = WebSettings(
         secret_key=secret_from_env(),
         rubric_paths=tuple(rubrics or [repo_path("rubrics")]),
-        audio_roots=tuple(audio_root or [Path.cwd()]), secure_cookies=secure_cookies)
-    uvicorn.run(create_app(Store(db), settings), host=host, port=port, log_level="info")
+        audio_roots=shared_roots or (() if tenant_roots else (Path.cwd(),)),
+        tenant_audio_roots=tenant_roots, secure_cookies=secure_cookies)
+    store = Store(db)
+    from qa_pipeline.web.app import empty_store_warning
+
+    warning = empty_store_warning(store)
+    if warning:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    uvicorn.run(create_app(store, settings), host=host, port=port, log_level="info")
 
 
 @users_app.command("add")

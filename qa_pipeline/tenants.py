@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qa_pipeline.errors import ConfigError, UnknownTenantError
 
@@ -104,6 +104,20 @@ class TenantConfig(BaseModel):
     call_reasons: str | None = "rubrics/call_reasons/default.yaml"
     complaint_cues: tuple[str, ...] = ()
     privacy: PrivacySettings = PrivacySettings()
+    # IANA time zone of the center: the review app shows every time in it.
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
+                             "Asia/Shanghai)") from None
+        return value
 
     @property
     def agent_channel_index(self) -> int:

@@ -42,6 +42,12 @@ sections:
       - id: closing
         points: 10
         rule: {type: required_phrase, role: agent, phrases: [anything else]}
+  - id: observations
+    weight: 0
+    criteria:
+      - id: customer_thanked
+        kind: flag
+        rule: {type: forbidden_phrase, role: customer, phrases: [thanks]}
 """
 
 PASSWORD = "correct horse battery"

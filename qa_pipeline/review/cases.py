@@ -108,10 +108,54 @@ class CaseLibrary:
         with self.tenant.session() as s:
             rows = s.execute(stmt).tuples().all()
             tags = self._tags(s, [r[1] for r in rows])
+            found = self._criterion_findings(s, q.criterion_id, [r[0] for r in rows])
         return [{"scorecard_id": sid, "call_id": call, "agent_id": agent, "day": day,
                  "total_score": round(score, 2), "grade": grade, "sentiment_end": sent,
-                 "tags": tags.get(call, [])}
+                 "tags": tags.get(call, []), **found.get(sid, {})}
                 for sid, call, agent, day, score, grade, sent in rows]
+
+    def _criterion_findings(self, s: Any, criterion_id: str, card_ids: list[int]
+                            ) -> dict[int, dict[str, Any]]:
+        """The searched criterion's verdict, best quote and confidence on each card."""
+        if not criterion_id or not card_ids:
+            return {}
+        from qa_pipeline.store.tables import ScorecardDocument
+
+        out: dict[int, dict[str, Any]] = {}
+        for doc in s.scalars(select(ScorecardDocument).where(
+                ScorecardDocument.scorecard_id.in_(card_ids))):
+            card = self.tenant.unseal(doc.data)
+            item = next((i for i in card.get("items") or ()
+                         if i.get("criterion_id") == criterion_id), None)
+            if item is None:
+                continue
+            quoted = [e for e in item.get("evidence") or () if e.get("quote")]
+            best = max(quoted, key=lambda e: float(e.get("word_probability") or 0.0),
+                       default=None)
+            out[doc.scorecard_id] = {
+                "verdict": (item.get("review") or {}).get("status") or item["status"],
+                "quote": best["quote"] if best else "",
+                "confidence": best.get("word_probability") if best else None}
+        return out
+
+    def criteria(self) -> list[str]:
+        """Criterion ids of the tenant's current scorecards (what tags and searches may
+        name).
+        """
+        i = ScorecardItemRow
+        with self.tenant.session() as s:
+            return list(s.scalars(select(i.criterion_id).where(i.current.is_(True))
+                                  .distinct().order_by(i.criterion_id)))
+
+    def history(self, call_id: str) -> list[dict[str, Any]]:
+        """Tagging and untagging of one call, oldest first (who, when, what)."""
+        with self.tenant.session() as s:
+            return [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
+                     "action": e.action, "before": e.before, "after": e.after}
+                    for e in s.scalars(select(AuditEntry).where(
+                        AuditEntry.entity == "call", AuditEntry.entity_id == call_id,
+                        AuditEntry.action.in_(("case.tag", "case.untag")))
+                        .order_by(AuditEntry.id))]
 
     @staticmethod
     def _tags(s: Any, call_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -132,13 +176,26 @@ class CaseLibrary:
 
     def tag(self, call_id: str, label: str, *, tagged_by: str, criterion_id: str = "",
             note: str = "") -> int:
-        """Mark a call as a good or bad example (of one criterion, or overall)."""
+        """Mark a call as a good or bad example (of one criterion of its scorecard, or
+        overall). Tagging again adds the new note to the old one (both stay readable).
+
+        Raises:
+            ReviewError: an unknown label, or a criterion the call's scorecard does not have.
+        """
         if label not in LABELS:
             raise ReviewError(f"label {label!r} is not one of {', '.join(LABELS)}")
         with self.tenant.session() as s:
-            if s.scalar(select(ScorecardRow.id).where(ScorecardRow.call_id == call_id)
-                        .limit(1)) is None:
+            sid = s.scalar(select(ScorecardRow.id).where(ScorecardRow.call_id == call_id,
+                                                         ScorecardRow.current.is_(True))
+                           .limit(1))
+            if sid is None:
                 raise NotFoundError(f"no scored call {call_id!r}")
+            if criterion_id:
+                known = list(s.scalars(select(ScorecardItemRow.criterion_id).where(
+                    ScorecardItemRow.scorecard_id == sid)))
+                if criterion_id not in known:
+                    raise ReviewError(f"criterion {criterion_id!r} is not on this call's "
+                                      f"scorecard; one of: {', '.join(sorted(known))}")
             row = s.scalar(select(CaseTag).where(CaseTag.call_id == call_id,
                                                  CaseTag.criterion_id == criterion_id,
                                                  CaseTag.label == label))
@@ -148,7 +205,9 @@ class CaseLibrary:
                               tagged_by=tagged_by, created_at=utcnow())
                 s.add(row)
             else:
-                row.note, row.tagged_by = note, tagged_by
+                if note and note not in row.note:
+                    row.note = f"{row.note}\n{note}" if row.note else note
+                row.tagged_by = tagged_by
             s.flush()
             s.add(AuditEntry(tenant_id=self.tenant.tenant_id, actor=tagged_by,
                              action="case.tag", entity="call", entity_id=call_id, before=None,

@@ -7,6 +7,7 @@ exported as CSV or XLSX.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -161,26 +162,54 @@ def call_reasons(tenant: TenantStore, f: DashboardFilter = DashboardFilter(), *,
         return {str(k): int(n) for k, n in s.execute(stmt).tuples()}
 
 
-def to_csv(rows: Sequence[dict[str, Any]]) -> bytes:
-    """Rows (dicts with the same keys) as UTF-8 CSV with a BOM, so Excel reads Chinese."""
+def kpi_columns(grouping: str) -> list[str]:
+    """Column names of :func:`kpi_table` rows for a grouping (headers of empty exports)."""
+    try:
+        names = GROUPINGS[grouping]
+    except KeyError:
+        raise ReviewError(f"unknown grouping {grouping!r}; valid: "
+                          f"{', '.join(GROUPINGS)}") from None
+    dims = ("tenant", *(_DIM_NAMES[n] for n in names))
+    return list(KpiRow(dims, tuple("" for _ in dims), 0, 0, 0, 0, 0.0).to_dict())
+
+
+def latest_call_day(tenant: TenantStore, *, only_agent: str = "") -> dt.date | None:
+    """The newest local call day with a current scorecard (None for an empty tenant)."""
+    stmt = _scoped(select(func.max(ScorecardRow.call_day)), DashboardFilter(), only_agent)
+    with tenant.session() as s:
+        day = s.scalar(stmt)
+    return dt.date.fromisoformat(day) if day else None
+
+
+def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> bytes:
+    """Rows (dicts with the same keys) as UTF-8 CSV with a BOM, so Excel reads Chinese.
+    ``columns`` names the header when there may be no rows (an empty period still exports
+    its header line).
+    """
     buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    fields = list(columns) if columns is not None else list(rows[0]) if rows else []
+    if fields:
+        w = csv.DictWriter(buf, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
     return ("\ufeff" + buf.getvalue()).encode()
 
 
-def to_xlsx(sheets: dict[str, Sequence[dict[str, Any]]]) -> bytes:
-    """Named sheets of rows as an XLSX workbook."""
+def to_xlsx(sheets: dict[str, Sequence[dict[str, Any]]],
+            headers: dict[str, list[str]] | None = None) -> bytes:
+    """Named sheets of rows as an XLSX workbook (``headers``: header rows of sheets that
+    may be empty).
+    """
     from openpyxl import Workbook
 
     wb = Workbook()
     wb.remove(wb.active)  # type: ignore[arg-type]
     for title, rows in sheets.items():
         ws = wb.create_sheet(title[:31])
+        header = list(rows[0]) if rows else (headers or {}).get(title, [])
+        if header:
+            ws.append(header)
         if rows:
-            ws.append(list(rows[0]))
             for r in rows:
                 ws.append([_cell(v) for v in r.values()])
     out = io.BytesIO()

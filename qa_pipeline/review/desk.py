@@ -17,11 +17,17 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from qa_pipeline.errors import NotFoundError, ReviewConflictError, ReviewError
-from qa_pipeline.review.rescore import HumanVerdict, RubricCatalog, apply_verdicts
+from qa_pipeline.review.rescore import (
+    HumanVerdict,
+    RubricCatalog,
+    apply_verdicts,
+    review_complete,
+)
 from qa_pipeline.store import TenantStore
 from qa_pipeline.store.guard import ScopedSession
 from qa_pipeline.store.tables import (
     AuditEntry,
+    Call,
     Dispute,
     Review,
     ScorecardDocument,
@@ -73,6 +79,14 @@ class QueueRow:
     human_reviewed: bool
     sentiment_end: str
     call_reason: str
+    duration_s: float | None = None
+    direction: str = ""
+
+
+SORTS = {"newest": "started_at_utc desc", "oldest": "started_at_utc",
+         "score": "total_score", "score_desc": "total_score desc", "agent": "agent_id",
+         "grade": "grade"}
+"""Queue orders a user may pick (items awaiting review always come first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +144,15 @@ class ReviewDesk:
             stmt = stmt.where(ScorecardRow.agent_id == self.only_agent)
         return stmt
 
-    def queue(self, f: QueueFilter, *, offset: int = 0, limit: int = 50) -> QueuePage:
-        """Current scorecards matching ``f``: items awaiting review first, then newest."""
+    def queue(self, f: QueueFilter, *, offset: int = 0, limit: int = 50,
+              sort: str = "newest") -> QueuePage:
+        """Current scorecards matching ``f``: items awaiting review first, then in the
+        order ``sort`` names (one of :data:`SORTS`; newest first by default).
+        """
         if not 1 <= limit <= 500:
             raise ReviewError("limit must be between 1 and 500")
+        if sort not in SORTS:
+            raise ReviewError(f"sort {sort!r} is not one of {', '.join(SORTS)}")
         stmt = self._cards()
         c = ScorecardRow
         for text_column, value in ((c.team_id, f.team_id), (c.agent_id, f.agent_id),
@@ -155,9 +174,30 @@ class ReviewDesk:
             stmt = stmt.where(c.id.in_(failed))
         with self.tenant.session() as s:
             total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-            rows = s.scalars(stmt.order_by(c.needs_review.desc(), c.started_at_utc.desc(),
-                                           c.id.desc()).offset(offset).limit(limit)).all()
-            return QueuePage(tuple(_queue_row(r) for r in rows), total, offset, limit)
+            column, _, direction = SORTS[sort].partition(" ")
+            order = getattr(c, column).desc() if direction else getattr(c, column).asc()
+            rows = s.scalars(stmt.order_by(c.needs_review.desc(), order, c.id.desc())
+                             .offset(offset).limit(limit)).all()
+            # Length and direction of the page's calls: one look-up by key for the page.
+            extra = {cid: (dur, dirn) for cid, dur, dirn in s.execute(
+                select(Call.call_id, Call.duration_s, Call.direction).where(
+                    Call.tenant_id == self.tenant.tenant_id,
+                    Call.call_id.in_([r.call_id for r in rows]))).tuples()}
+            return QueuePage(tuple(_queue_row(r, *extra.get(r.call_id, (None, "")))
+                                   for r in rows), total, offset, limit)
+
+    def next_in_queue(self, scorecard_id: int) -> int | None:
+        """The call to review after this one: the newest other call still awaiting a
+        completed review (None when there is none).
+        """
+        c = ScorecardRow
+        stmt = (self._cards().with_only_columns(c.id)
+                .where(c.human_reviewed.is_(False), c.id != scorecard_id)
+                .order_by(c.needs_review.desc(), c.started_at_utc.desc(), c.id.desc())
+                .limit(1))
+        with self.tenant.session() as s:
+            found = s.scalar(stmt)
+        return int(found) if found is not None else None
 
     def _row(self, s: ScopedSession, scorecard_id: int) -> ScorecardRow:
         row = s.get(ScorecardRow, scorecard_id)
@@ -192,16 +232,57 @@ class ReviewDesk:
     # --- reviewing ----------------------------------------------------------------------------
     def review_item(self, scorecard_id: int, criterion_id: str, verdict: str, *,
                     reviewer: str, comment: str = "") -> dict[str, Any]:
-        """Confirm or overturn one item; the card is re-scored and the change audited."""
-        v = HumanVerdict(verdict, reviewer, comment, self._stamp())
+        """Confirm or overturn one item; the card is re-scored and the change audited.
+
+        Raises:
+            ReviewError: a fatal item overturned without a comment saying why.
+        """
+        v = HumanVerdict(verdict, reviewer, comment.strip(), self._stamp())
         with self.tenant.session() as s:
             row = self._row(s, scorecard_id)
             item = _item(s, row, criterion_id)
+            if (item.severity == "fatal" and verdict != item.provisional_status
+                    and not v.comment):
+                raise ReviewError(f"overturning the fatal item {criterion_id} needs a comment "
+                                  "saying why")
             before, new = self._apply_verdict(s, row, item, v)
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer, action="review.item",
                              entity="scorecard_item", entity_id=f"{row.id}:{criterion_id}",
                              before=before, after={**_summary(new, criterion_id),
                                                    "comment": comment}, at=self._now()))
+            return new
+
+    def confirm_remaining(self, scorecard_id: int, *, reviewer: str) -> dict[str, Any]:
+        """Confirm the automated verdict of every scored item nobody has reviewed yet, which
+        completes the review. Items the pipeline marked ``needs_review`` are not confirmed
+        blindly: while any is left undecided, nothing is changed.
+
+        Raises:
+            ReviewError: undecided items that need a person's verdict first (named).
+        """
+        with self.tenant.session() as s:
+            row = self._row(s, scorecard_id)
+            data = self.tenant.unseal(_document(s, row).data)
+            remaining = [i for i in data["items"]
+                         if i.get("kind", "error") != "flag" and not i.get("review")]
+            unsure = [i["criterion_id"] for i in remaining if i["status"] == "needs_review"]
+            if unsure:
+                raise ReviewError("decide these items first, they need review: "
+                                  + ", ".join(unsure))
+            stamp = self._stamp()
+            verdicts = {i["criterion_id"]: HumanVerdict(i["provisional_status"] or i["status"],
+                                                         reviewer, "confirmed", stamp)
+                        for i in remaining}
+            new: dict[str, Any] = dict(data)
+            for criterion_id, v in verdicts.items():
+                item = _item(s, row, criterion_id)
+                _, new = self._apply_verdict(s, row, item, v)
+            s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer,
+                             action="review.confirm_remaining", entity="scorecard",
+                             entity_id=f"{row.id}:*", before=None,
+                             after={"confirmed": sorted(verdicts),
+                                    "total_score": new["total_score"], "grade": new["grade"]},
+                             at=self._now()))
             return new
 
     def _stamp(self) -> str:
@@ -228,7 +309,7 @@ class ReviewDesk:
         row.has_fatal = bool(new["has_fatal"])
         row.has_non_fatal_error = bool(new["has_non_fatal_error"])
         row.needs_review = bool(new["needs_review"])
-        row.human_reviewed = True
+        row.human_reviewed = review_complete(new)
         return _summary(data, item.criterion_id), new
 
     # --- disputes -----------------------------------------------------------------------------
@@ -239,7 +320,16 @@ class ReviewDesk:
             raise ReviewError("a dispute needs a reason")
         with self.tenant.session() as s:
             row = self._row(s, scorecard_id)
-            item_id = _item(s, row, criterion_id).id
+            item = _item(s, row, criterion_id)
+            item_id = item.id
+            doc_item = next(i for i in self.tenant.unseal(_document(s, row).data)["items"]
+                            if i["criterion_id"] == criterion_id)
+            if doc_item.get("kind", "error") == "flag":
+                raise ReviewError(f"{criterion_id} is an observation, not scored: there is "
+                                  "nothing to dispute")
+            if item.verdict != "fail":
+                raise ReviewError(f"{criterion_id} did not fail: only failed items can be "
+                                  "disputed")
             if s.scalar(select(Dispute.id).where(Dispute.scorecard_item_id == item_id,
                                                  Dispute.status == "open")) is not None:
                 raise ReviewConflictError(f"{criterion_id} of scorecard {scorecard_id} is already "
@@ -378,12 +468,13 @@ def _summary(card: dict[str, Any], criterion_id: str) -> dict[str, Any]:
             "grade": card["grade"], "has_fatal": card["has_fatal"]}
 
 
-def _queue_row(r: ScorecardRow) -> QueueRow:
+def _queue_row(r: ScorecardRow, duration_s: float | None = None,
+               direction: str = "") -> QueueRow:
     return QueueRow(r.id, r.call_id, r.agent_id, r.team_id,
                     r.started_at_utc.isoformat(timespec="seconds") if r.started_at_utc else "",
                     f"{r.rubric_id}@{r.rubric_version}", round(r.total_score, 2), r.grade,
                     r.has_fatal, r.needs_review, r.human_reviewed, r.sentiment_end,
-                    r.call_reason)
+                    r.call_reason, duration_s, direction or "")
 
 
 def _dispute_record(d: Dispute, row: ScorecardRow, criterion_id: str) -> DisputeRecord:

@@ -116,8 +116,19 @@ def apply_verdicts(card: dict[str, Any], rubric: Rubric,
             item["automated_review_reason"] = orig.get("review_reason", "")
             item["review"] = {"status": v.status, "reviewer": v.reviewer, "comment": v.comment,
                               "at": v.at}
-    new["human_reviewed"] = bool(verdicts)
+    new["human_reviewed"] = review_complete(new)
     return new
+
+
+def review_complete(card: dict[str, Any]) -> bool:
+    """Whether a person has decided every scored item of the card.
+
+    Observation flags are not scored, so they are not needed; a card with no scored item is
+    never complete (nothing about the agent was checked). Only a completed review makes a
+    call count as monitored.
+    """
+    scored = [i for i in card["items"] if i.get("kind", "error") != "flag"]
+    return bool(scored) and all(i.get("review") for i in scored)
 
 
 def _automated(item: dict[str, Any]) -> dict[str, Any]:

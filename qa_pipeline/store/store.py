@@ -170,6 +170,11 @@ class Store:
         """Release pooled connections."""
         self.engine.dispose()
 
+    @property
+    def display_url(self) -> str:
+        """The database URL without its password (for messages and logs)."""
+        return _redact(self.url)
+
     @contextmanager
     def admin_session(self) -> Iterator[ScopedSession]:
         """A session that may see every tenant (operators' tools and migrations only)."""
@@ -427,7 +432,10 @@ class TenantStore:
             for item in data["items"]:
                 new_items.append(ScorecardItemRow(
                     tenant_id=self.tenant_id, scorecard_id=row.id,
-                    criterion_id=item["criterion_id"], severity=item["severity"],
+                    criterion_id=item["criterion_id"],
+                    # Observation flags are not agent errors: kept apart from severities
+                    # so failure tallies and "top failing criteria" never count them.
+                    severity="flag" if item.get("kind") == "flag" else item["severity"],
                     status=item["status"], points_earned=item["points_earned"],
                     points_possible=item["points_possible"],
                     provisional_status=item.get("provisional_status") or item["status"],

@@ -24,9 +24,11 @@ ALL = "*"
 
 
 def failing_keys(items: Iterable[ScorecardItemRow]) -> Counter[TallyKey]:
-    """Tally keys of the failing, current items among ``items``."""
+    """Tally keys of the failing, current items among ``items`` (observation flags are not
+    failures).
+    """
     return Counter((i.call_day, i.agent_id, i.team_id, i.criterion_id, i.severity)
-                   for i in items if i.current and i.verdict == "fail")
+                   for i in items if i.current and i.verdict == "fail" and i.severity != "flag")
 
 
 def current_failing_keys(s: Session, card_ids: object) -> Counter[TallyKey]:
@@ -34,7 +36,7 @@ def current_failing_keys(s: Session, card_ids: object) -> Counter[TallyKey]:
     i = ScorecardItemRow
     rows = s.execute(select(i.call_day, i.agent_id, i.team_id, i.criterion_id, i.severity)
                      .where(i.scorecard_id.in_(card_ids), i.current.is_(True),  # type: ignore[arg-type]
-                            i.verdict == "fail")).tuples()
+                            i.verdict == "fail", i.severity != "flag")).tuples()
     return Counter(rows)
 
 

@@ -17,9 +17,11 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa_pipeline.errors import (
     AuthenticationError,
@@ -37,17 +39,31 @@ from qa_pipeline.review.dashboard import (
     GROUPINGS,
     DashboardFilter,
     data_version,
+    kpi_columns,
+    latest_call_day,
     summary,
     to_csv,
     to_xlsx,
 )
-from qa_pipeline.review.desk import QueueFilter, ReviewDesk
+from qa_pipeline.review.desk import DISPUTE_DECISIONS, QueueFilter, ReviewDesk
 from qa_pipeline.review.rescore import RubricCatalog
 from qa_pipeline.review.users import UserAccount, UserDirectory
 from qa_pipeline.store import Store, TenantStore
 from qa_pipeline.version import __version__
 from qa_pipeline.web.auth import COOKIE, LoginThrottle, SessionSigner, allowed
-from qa_pipeline.web.settings import WebSettings
+from qa_pipeline.web.i18n import (
+    LANG_COOKIE,
+    LANGUAGES,
+    _,
+    current_language,
+    gettext_now,
+    local_time,
+    ngettext_now,
+    pick_language,
+    template_globals,
+    use_language,
+)
+from qa_pipeline.web.settings import TenantDisplay, WebSettings
 
 _HERE = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
@@ -66,6 +82,10 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                   redoc_url=None, openapi_url="/api/openapi.json")
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    templates.env.add_extension("jinja2.ext.i18n")
+    templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext_now, ngettext_now, newstyle=True)
+    templates.env.globals.update(template_globals())
     users = UserDirectory(store)
     signer = SessionSigner(settings.secret_key, settings.session_max_age_s)
     throttle = LoginThrottle(settings.login_attempts, settings.login_lockout_s)
@@ -75,6 +95,37 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     cache_lock = threading.Lock()
 
     # --- errors -------------------------------------------------------------------------------
+    def wants_page(request: Request) -> bool:
+        # Browser navigation (a link, a form) asks for HTML; scripts' fetch() asks for */*.
+        if not request.url.path.startswith("/api/"):
+            return True
+        return "text/html" in request.headers.get("accept", "")
+
+    def error_response(request: Request, status: int, detail: str) -> Response:
+        if not wants_page(request):
+            return JSONResponse({"detail": detail}, status_code=status)
+        user = None
+        try:
+            user = current_user(request)
+        except _LoginRequired:
+            pass
+        tenant = request.path_params.get("tenant", "")
+        if user is not None and tenant not in user.tenants:
+            tenant = ""
+        resp = page(request, "error.html", user, tenant=tenant, status=status, detail=detail)
+        resp.status_code = status
+        return resp
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) or "request"
+                           for e in exc.errors())
+        return error_response(request, 422, f"invalid or missing: {fields}")
+
     @app.exception_handler(_LoginRequired)
     async def _to_login(request: Request, _exc: _LoginRequired) -> Response:
         if request.url.path.startswith("/api/"):
@@ -82,19 +133,19 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
     @app.exception_handler(NotFoundError)
-    async def _not_found(_request: Request, exc: NotFoundError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        return error_response(request, 404, str(exc))
 
     @app.exception_handler(ReviewError)
-    async def _refused(_request: Request, exc: ReviewError) -> Response:
+    async def _refused(request: Request, exc: ReviewError) -> Response:
         conflict = isinstance(exc, ReviewConflictError)
-        return JSONResponse({"detail": str(exc)}, status_code=409 if conflict else 422)
+        return error_response(request, 409 if conflict else 422, str(exc))
 
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> Response:
         # The reason stays in the server log: it may name database hosts or keys' tenants.
         logger.error("storage error on %s: %s", request.url.path, exc)
-        return JSONResponse({"detail": "storage error"}, status_code=503)
+        return error_response(request, 503, "storage error")
 
     # --- who is asking ------------------------------------------------------------------------
     def current_user(request: Request) -> UserAccount:
@@ -121,7 +172,8 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return ReviewDesk(ts, catalog, only_agent=user.agent_id if user.role == "agent" else "")
 
     def library(user: UserAccount, tenant: str, action: str = "cases") -> CaseLibrary:
-        return CaseLibrary(tenant_of(user, tenant, action), audio_roots=settings.audio_roots,
+        return CaseLibrary(tenant_of(user, tenant, action),
+                           audio_roots=settings.audio_roots_for(tenant),
                            base_dir=settings.base_dir)
 
     async def json_body(request: Request) -> dict[str, Any]:
@@ -138,9 +190,23 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             raise HTTPException(400, "expected a JSON object")
         return body
 
+    def activate_language(request: Request, tenant: str) -> TenantDisplay:
+        """Render this request in the user's language; the tenant's display settings."""
+        display = settings.tenant_display(tenant) if tenant else TenantDisplay()
+        use_language(pick_language(request.cookies.get(LANG_COOKIE), display.languages))
+        return display
+
     def page(request: Request, name: str, user: UserAccount | None, **ctx: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"user": user, "version": __version__,
-                                                          "allowed": allowed, **ctx})
+        tenant = str(ctx.get("tenant") or (user.tenants[0] if user and user.tenants else ""))
+        display = activate_language(request, tenant)
+        lang = current_language()
+        zone = display.zone
+        return templates.TemplateResponse(request, name, {
+            "user": user, "version": __version__, "allowed": allowed, "lang": lang,
+            "html_lang": lang.replace("_", "-"), "zone": zone,
+            "local": lambda value, naive_is_utc=True: local_time(value, zone,
+                                                                 naive_is_utc=naive_is_utc),
+            "path": request.url.path, **ctx})
 
     # --- sign in ------------------------------------------------------------------------------
     @app.get("/healthz")
@@ -178,9 +244,19 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return ok
 
     @app.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        signer.revoke(request.cookies.get(COOKIE, ""))
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE)
+        return resp
+
+    @app.get("/lang/{language}")
+    def choose_language(language: str, next: str = "/") -> Response:  # noqa: A002
+        if language not in LANGUAGES:
+            raise HTTPException(404, "not found")
+        resp = RedirectResponse(_safe_next(next), status_code=303)
+        resp.set_cookie(LANG_COOKIE, language, max_age=365 * 24 * 3600, httponly=True,
+                        samesite="lax", secure=settings.secure_cookies)
         return resp
 
     @app.get("/")
@@ -210,16 +286,16 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     @app.get("/api/t/{tenant}/queue")
     def api_queue(tenant: str, user: User, f: Filter, offset: int = Query(0, ge=0),
-                  limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
-        p = desk(user, tenant).queue(f, offset=offset, limit=limit)
+                  limit: int = Query(50, ge=1, le=500), sort: str = "newest") -> dict[str, Any]:
+        p = desk(user, tenant).queue(f, offset=offset, limit=limit, sort=sort)
         return {"total": p.total, "offset": p.offset, "limit": p.limit,
                 "rows": [_row(r) for r in p.rows]}
 
     @app.get("/t/{tenant}/queue", response_class=HTMLResponse)
     def queue_page(request: Request, tenant: str, user: User, f: Filter,
-                   offset: int = Query(0, ge=0)) -> HTMLResponse:
+                   offset: int = Query(0, ge=0), sort: str = "newest") -> HTMLResponse:
         d = desk(user, tenant)
-        p = d.queue(f, offset=offset, limit=50)
+        p = d.queue(f, offset=offset, limit=50, sort=sort)
         plan = []
         if allowed(user, "review"):
             plan_day = _day(request.query_params.get("plan_day", ""))
@@ -249,16 +325,23 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     @app.get("/t/{tenant}/scorecards/{scorecard_id}", response_class=HTMLResponse)
     def call_page(request: Request, tenant: str, scorecard_id: int, user: User) -> HTMLResponse:
-        b = call_bundle(desk(user, tenant), scorecard_id)
+        d = desk(user, tenant)
+        b = call_bundle(d, scorecard_id)
+        activate_language(request, tenant)  # the script's messages below are translated
         return page(request, "call.html", user, tenant=tenant, **b,
-                    curve=_sentiment_curve(b["card"], b["conversation"]))
+                    curve=_sentiment_curve(b["card"], b["conversation"]),
+                    hits=_matched_texts(b["card"]), is_hit=word_is_hit,
+                    low_confidence=LOW_CONFIDENCE,
+                    next_call=d.next_in_queue(scorecard_id),
+                    js_messages={m: gettext_now(m) for m in JS_MESSAGES})
 
     @app.get("/api/t/{tenant}/calls/{call_id}/audio")
     def api_audio(tenant: str, call_id: str, user: User) -> Response:
         d = desk(user, tenant)
         d.scorecard_id_for_call(call_id)  # 404 unless this user may see the call's scorecard
         call = d.tenant.call(call_id)
-        path = recording_path(call.source_uri, settings.audio_roots, settings.base_dir)
+        path = recording_path(call.source_uri, settings.audio_roots_for(tenant),
+                              settings.base_dir)
         headers = {"Cache-Control": "private, no-store"}
         if display_kinds(tenant) is not None:
             # Stored encrypted, shown redacted: the words that said personal data are beeped.
@@ -279,6 +362,14 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                 "has_fatal": card["has_fatal"], "needs_review": card["needs_review"],
                 "item": next(i for i in card["items"] if i["criterion_id"] == criterion_id)}
 
+    @app.post("/api/t/{tenant}/scorecards/{scorecard_id}/confirm")
+    def api_confirm_remaining(tenant: str, scorecard_id: int, user: User) -> dict[str, Any]:
+        card = desk(user, tenant, "review").confirm_remaining(scorecard_id,
+                                                             reviewer=user.user_id)
+        return {"total_score": card["total_score"], "grade": card["grade"],
+                "has_fatal": card["has_fatal"], "needs_review": card["needs_review"],
+                "human_reviewed": card["human_reviewed"], "items": card["items"]}
+
     @app.post("/api/t/{tenant}/scorecards/{scorecard_id}/items/{criterion_id}/disputes")
     async def api_dispute(request: Request, tenant: str, scorecard_id: int, criterion_id: str,
                           user: User) -> dict[str, Any]:
@@ -293,9 +384,13 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return [_row(x) for x in desk(user, tenant).disputes(status=status)]
 
     @app.get("/t/{tenant}/disputes", response_class=HTMLResponse)
-    def disputes_page(request: Request, tenant: str, user: User) -> HTMLResponse:
-        rows = [_row(x) for x in desk(user, tenant).disputes()]
-        return page(request, "disputes.html", user, tenant=tenant, disputes=rows)
+    def disputes_page(request: Request, tenant: str, user: User,
+                      status: str = "") -> HTMLResponse:
+        if status and status not in ("open", *DISPUTE_DECISIONS):
+            raise HTTPException(422, f"status must be open, {', '.join(DISPUTE_DECISIONS)}")
+        rows = [_row(x) for x in desk(user, tenant).disputes(status=status)]
+        return page(request, "disputes.html", user, tenant=tenant, disputes=rows,
+                    status=status)
 
     @app.post("/api/t/{tenant}/disputes/{dispute_id}/decision")
     async def api_decide(request: Request, tenant: str, dispute_id: int,
@@ -362,7 +457,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         lib = library(user, tenant)
         ex = lib.exemplars(q.criterion_id) if q.criterion_id else {}
         return page(request, "cases.html", user, tenant=tenant, rows=lib.search(q),
-                    q=dict(request.query_params), exemplars={
+                    q=dict(request.query_params), criteria=lib.criteria(), exemplars={
                         k: [_row(e) for e in v] for k, v in ex.items()})
 
     @app.get("/api/t/{tenant}/cases/exemplars")
@@ -386,8 +481,11 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return {"deleted": tag_id}
 
     @app.get("/api/t/{tenant}/cases/pack")
-    def api_case_pack(tenant: str, user: User, call_id: Annotated[list[str], Query()],
+    def api_case_pack(tenant: str, user: User,
+                      call_id: Annotated[list[str] | None, Query()] = None,
                       criterion_id: str = "") -> Response:
+        if not call_id:
+            raise HTTPException(422, "tick at least one call for the case pack")
         if len(call_id) > 50:
             raise HTTPException(422, "at most 50 calls per case pack")
         data = library(user, tenant).case_pack(call_id, criterion_id=criterion_id)
@@ -420,14 +518,21 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                 dash_cache.popitem(last=False)
         return result
 
-    def dash_filter(day_from: str = "", day_to: str = "", team: str = "", agent: str = "",
-                    all_time: bool = False) -> DashboardFilter:
+    def dash_filter(tenant: str, user: User, day_from: str = "", day_to: str = "",
+                    team: str = "", agent: str = "", all_time: str = "") -> DashboardFilter:
         for d in (day_from, day_to):
             _day(d)
-        if not (day_from or day_to or all_time):
-            # Managers read the current month by default; all_time=true lifts it.
-            day_from = (settings.today() - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-                        ).isoformat()
+        if _flag(all_time):
+            # "All time" wins over dates the form still carries from the last period.
+            return DashboardFilter("", "", team, agent)
+        if not (day_from or day_to):
+            # The 30 call days up to the tenant's newest data: a batch scored last quarter
+            # still shows, and the page names the period it covers.
+            ts = tenant_of(user, tenant)
+            latest = latest_call_day(ts, only_agent=user.agent_id if user.role == "agent"
+                                     else "") or settings.today()
+            day_from = (latest - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)).isoformat()
+            day_to = latest.isoformat()
         return DashboardFilter(day_from, day_to, team, agent)
 
     DFilter = Annotated[DashboardFilter, Depends(dash_filter)]
@@ -454,21 +559,85 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         name = f"kpis-{tenant}-{grouping}.{fmt}"
         disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
         if fmt == "csv":
-            return Response(to_csv(d["kpis"]), media_type="text/csv; charset=utf-8",
-                            headers=disposition)
+            return Response(to_csv(d["kpis"], kpi_columns(grouping)),
+                            media_type="text/csv; charset=utf-8", headers=disposition)
         sheets = {"kpis": d["kpis"], "coverage": d["coverage"],
                   "top_failing": d["top_failing"],
                   "grades": [{"grade": g, "calls": n} for g, n in d["grades"].items()],
                   "call_reasons": [{"call_reason": k, "calls": n}
                                    for k, n in d["call_reasons"].items()]}
-        return Response(to_xlsx(sheets), headers=disposition, media_type=(
+        headers = {"kpis": kpi_columns(grouping),
+                   "coverage": ["agent", "days", "days_covered", "calls", "monitored",
+                                "coverage_rate", "meets_target"],
+                   "top_failing": ["criterion_id", "severity", "failures"],
+                   "grades": ["grade", "calls"], "call_reasons": ["call_reason", "calls"]}
+        return Response(to_xlsx(sheets, headers), headers=disposition, media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 
     @app.exception_handler(QAPipelineError)
-    async def _other(_request: Request, exc: QAPipelineError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    async def _other(request: Request, exc: QAPipelineError) -> Response:
+        return error_response(request, 422, str(exc))
 
     return app
+
+
+LOW_CONFIDENCE = 0.5
+"""Words the recogniser was less sure of than this are shaded on the call page."""
+
+JS_MESSAGES = (
+    _("saved"), _("score"), _("dispute opened"), _("tagged as"),
+    _("all remaining verdicts confirmed"), _("pass"), _("fail"), _("not applicable"),
+    _("needs review"), _("a comment is required to overturn a fatal item"),
+)
+"""Messages the call page's script shows, translated on the server."""
+
+
+def _matched_texts(card: dict[str, Any]) -> dict[int, list[str]]:
+    """Per utterance, the texts that rules matched there (their words are highlighted)."""
+    found: dict[int, list[str]] = {}
+    for item in card.get("items") or ():
+        for e in item.get("evidence") or ():
+            idx = int(e.get("utterance_index", -1))
+            text = ((e.get("match") or {}).get("matched_text") or "").strip()
+            if idx >= 0 and text:
+                found.setdefault(idx, []).append(_fold(text))
+    return found
+
+
+def _fold(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace())
+
+
+def word_is_hit(word: str, matched: list[str]) -> bool:
+    """Whether a transcript word is part of a matched text (whole words for spaced
+    languages, characters for Chinese).
+    """
+    w = _fold(word).strip()
+    if not w:
+        return False
+    for m in matched:
+        if " " in m or w.isascii():
+            if w in m.split():
+                return True
+        elif w in m:
+            return True
+    return False
+
+
+def empty_store_warning(store: Store) -> str:
+    """A warning when the store holds no scorecard at all (empty string otherwise).
+
+    The usual cause is a copy of an SQLite store taken with ``cp`` while its data still sat
+    in the ``-wal`` file: the copy opens fine and shows "0 calls".
+    """
+    total = 0
+    for tenant_id in store.tenant_ids():
+        total += store.tenant(tenant_id).count_scorecards()
+        if total:
+            return ""
+    return (f"the store {store.display_url} holds no scorecards. If it is a copy of an SQLite "
+            "store, copy it with `qa-pipeline db backup FILE` (a plain file copy misses the "
+            "data still in the -wal file); otherwise run `qa-pipeline run` first.")
 
 
 def _row(obj: Any) -> dict[str, Any]:

@@ -12,9 +12,11 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import threading
 import time
 from collections import defaultdict, deque
+from typing import Any
 
 from qa_pipeline.errors import AuthenticationError, NotFoundError
 from qa_pipeline.review.users import UserAccount, UserDirectory
@@ -41,11 +43,19 @@ def allowed(user: UserAccount, action: str) -> bool:
 
 
 class SessionSigner:
-    """Issues and checks session cookies."""
+    """Issues and checks session cookies.
+
+    Each cookie carries a random session id; :meth:`revoke` (sign-out) ends that session on
+    the server at once, so a copied cookie stops working even before it expires. Revoked
+    ids are kept in this process until the cookie's own expiry (run the app as one
+    process, as ``qa-pipeline serve`` does).
+    """
 
     def __init__(self, key: bytes, max_age_s: int) -> None:
         self._key = hashlib.sha256(b"callqa-session\0" + key).digest()
         self.max_age_s = max_age_s
+        self._revoked: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def _mac(self, payload: bytes) -> str:
         return base64.urlsafe_b64encode(hmac.new(self._key, payload, "sha256").digest()
@@ -54,7 +64,8 @@ class SessionSigner:
     def issue(self, user: UserAccount, now: float | None = None) -> str:
         """A cookie value for ``user``."""
         exp = int((now or time.time()) + self.max_age_s)
-        payload = json.dumps({"u": user.user_id, "t": user.credential_tag, "e": exp},
+        payload = json.dumps({"u": user.user_id, "t": user.credential_tag, "e": exp,
+                              "s": secrets.token_urlsafe(12)},
                              separators=(",", ":")).encode()
         body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
         return f"{body}.{self._mac(payload)}"
@@ -65,16 +76,12 @@ class SessionSigner:
         Raises:
             AuthenticationError: forged, expired, for a disabled user or an old password.
         """
-        try:
-            body, mac = cookie.split(".", 1)
-            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        except ValueError:
-            raise AuthenticationError("malformed session") from None
-        if not hmac.compare_digest(mac, self._mac(payload)):
-            raise AuthenticationError("bad session signature")
-        data = json.loads(payload)
+        data = self._verified(cookie)
         if int(data["e"]) < (now or time.time()):
             raise AuthenticationError("session expired")
+        with self._lock:
+            if str(data.get("s", "")) in self._revoked:
+                raise AuthenticationError("signed out")
         try:
             user = users.get(str(data["u"]))
         except NotFoundError:
@@ -82,6 +89,42 @@ class SessionSigner:
         if user.disabled or user.credential_tag != data["t"]:
             raise AuthenticationError("session no longer valid")
         return user
+
+    def revoke(self, cookie: str, now: float | None = None) -> None:
+        """End the session of ``cookie`` (a forged or malformed cookie is ignored)."""
+        try:
+            data = self._verified(cookie)
+        except AuthenticationError:
+            return
+        t = now or time.time()
+        with self._lock:
+            # Forget ids whose cookies have expired anyway: the set stays bounded.
+            for sid in [k for k, exp in self._revoked.items() if exp < t]:
+                del self._revoked[sid]
+            self._revoked[str(data.get("s", ""))] = int(data["e"])
+
+    def _verified(self, cookie: str) -> dict[str, Any]:
+        """The payload of a cookie whose signature holds.
+
+        Any malformed value (non-ASCII, bad base64, not JSON, missing fields) is an
+        :class:`AuthenticationError`, never a server error.
+        """
+        try:
+            body, mac = cookie.split(".", 1)
+            payload = base64.urlsafe_b64decode(body.encode("ascii") + b"=" * (-len(body) % 4))
+            ok = hmac.compare_digest(mac.encode("ascii"), self._mac(payload).encode("ascii"))
+        except (ValueError, UnicodeError):
+            raise AuthenticationError("malformed session") from None
+        if not ok:
+            raise AuthenticationError("bad session signature")
+        try:
+            data = json.loads(payload)
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
+            int(data["e"]), str(data["u"]), str(data["t"])
+        except (ValueError, TypeError, KeyError):
+            raise AuthenticationError("malformed session") from None
+        return data
 
 
 class LoginThrottle:

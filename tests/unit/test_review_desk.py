@@ -107,7 +107,10 @@ def test_confirming_a_pending_fatal_zeroes_the_call_and_is_audited(world):
 def test_overturning_restores_points_and_a_second_review_replaces_the_first(world):
     sid = world.card_ids["call-fatal"]
     d = desk(world)
-    new = d.review_item(sid, "unauthorized_promise", "pass", reviewer="monitor")
+    with pytest.raises(ReviewError, match="needs a comment"):  # issue 26: no silent overturn
+        d.review_item(sid, "unauthorized_promise", "pass", reviewer="monitor", comment="  ")
+    new = d.review_item(sid, "unauthorized_promise", "pass", reviewer="monitor",
+                        comment="a refusal in context")
     # greeting 10/10 of 20 weight, promise + closing 20/20 of 80 -> 100
     assert new["total_score"] == 100.0 and new["grade"] == "A" and not new["has_fatal"]
     again = d.review_item(sid, "unauthorized_promise", "fail", reviewer="super")
@@ -135,12 +138,15 @@ def test_dispute_upheld_rescored_rejected_kept(world):
     assert d.card(sid)["total_score"] == 100.0
     with pytest.raises(ReviewError, match="already"):
         d.decide_dispute(did, "rejected", decided_by="monitor")
-    did2 = d.raise_dispute(sid, "closing", "I did ask", raised_by="agent1")
+    with pytest.raises(ReviewError, match="did not fail"):  # issue 26: only failed items
+        d.raise_dispute(sid, "closing", "I did ask", raised_by="agent1")
+    unsure = world.card_ids["call-unsure"]
+    did2 = d.raise_dispute(unsure, "closing", "I did ask", raised_by="agent2")
     d.decide_dispute(did2, "rejected", decided_by="super", comment="not in the recording")
     assert d.card(sid)["total_score"] == 100.0
     assert [x.status for x in d.disputes()] == ["rejected", "upheld"]
-    actions = [a["action"] for a in d.audit_trail(sid)]
-    assert actions == ["dispute.raise", "dispute.decide", "dispute.raise", "dispute.decide"]
+    assert [a["action"] for a in d.audit_trail(sid)] == ["dispute.raise", "dispute.decide"]
+    assert [a["action"] for a in d.audit_trail(unsure)] == ["dispute.raise", "dispute.decide"]
 
 
 def test_sampling_plan_picks_one_call_per_agent_until_reviewed(world):
@@ -151,7 +157,10 @@ def test_sampling_plan_picks_one_call_per_agent_until_reviewed(world):
     assert d.sampling_plan(dt.date(2026, 11, 2)) == list(plan.values())  # stable
     plan3 = d.sampling_plan(dt.date(2026, 11, 3))
     assert plan3[0].scorecard_id == world.card_ids["call-unsure"]  # awaiting review first
+    # One confirmed item is not a monitored call (issue 26: coverage could be gamed).
     d.review_item(world.card_ids["call-good"], "greeting", "pass", reviewer="monitor")
+    assert d.sampling_plan(dt.date(2026, 11, 2))[0].reviewed_calls == 0
+    d.confirm_remaining(world.card_ids["call-good"], reviewer="monitor")
     covered = d.sampling_plan(dt.date(2026, 11, 2))[0]
     assert covered.scorecard_id is None and covered.reviewed_calls == 1
 
@@ -203,6 +212,8 @@ def test_dashboard_kpis_agree_with_the_domain_rollup(world):
     assert [(r["agent"], r["days"], r["days_covered"], r["calls"]) for r in coverage(ts)] == [
         ("ag-1", 1, 0, 2), ("ag-2", 1, 0, 1)]
     desk(world).review_item(world.card_ids["call-good"], "greeting", "pass", reviewer="m")
+    assert coverage(ts)[0]["days_covered"] == 0  # one item is not a completed review
+    desk(world).confirm_remaining(world.card_ids["call-good"], reviewer="m")
     ag1 = coverage(ts)[0]
     assert (ag1["days_covered"], ag1["monitored"], ag1["coverage_rate"], ag1["meets_target"]) == (
         1, 1, 1.0, True)
@@ -367,7 +378,7 @@ def test_retention_purge_removes_reviews_disputes_and_tags(world):
     d = desk(world)
     sid = world.card_ids["call-fatal"]
     d.review_item(sid, "greeting", "pass", reviewer="monitor")
-    d.raise_dispute(sid, "closing", "I asked", raised_by="agent1")
+    d.raise_dispute(sid, "unauthorized_promise", "I refused", raised_by="agent1")
     CaseLibrary(world.store.tenant("acme")).tag("call-fatal", "bad", tagged_by="trainer")
     purged = world.store.tenant("acme").purge_calls(before=dt.datetime(2100, 1, 1))
     assert {c.call_id for c in purged} == {"call-good", "call-fatal", "call-unsure"}
@@ -419,7 +430,7 @@ def _recount(ts):
 
     with ts.session() as s:
         rows = s.execute(select(i.criterion_id, i.severity).where(
-            i.current.is_(True), i.verdict == "fail")).tuples().all()
+            i.current.is_(True), i.verdict == "fail", i.severity != "flag")).tuples().all()
     return Counter(rows)
 
 
@@ -438,7 +449,8 @@ def _recount_of(ts, agent):
 
     with ts.session() as s:
         return Counter(s.execute(select(i.criterion_id, i.severity).where(
-            i.current.is_(True), i.verdict == "fail", i.agent_id == agent)).tuples().all())
+            i.current.is_(True), i.verdict == "fail", i.agent_id == agent,
+            i.severity != "flag")).tuples().all())
 
 
 def test_failure_tallies_follow_reviews_disputes_rescoring_and_purges(world):
@@ -450,9 +462,10 @@ def test_failure_tallies_follow_reviews_disputes_rescoring_and_purges(world):
                   reviewer="monitor")
     assert _tallied(ts)[("unauthorized_promise", "fatal")] == 2
     d.review_item(world.card_ids["call-unsure"], "unauthorized_promise", "pass",
-                  reviewer="super")
-    did = d.raise_dispute(world.card_ids["call-fatal"], "closing", "asked", raised_by="agent1")
-    d.decide_dispute(did, "upheld", decided_by="monitor", verdict="fail")
+                  reviewer="super", comment="a refusal in context")
+    did = d.raise_dispute(world.card_ids["call-fatal"], "unauthorized_promise", "refused",
+                          raised_by="agent1")
+    d.decide_dispute(did, "upheld", decided_by="monitor", verdict="pass")
     assert _tallied(ts) == _recount(ts)
     for agent in ("ag-1", "ag-2"):  # the per-agent rows agree with the day totals' story
         assert _tallied(ts, agent_id=agent) == _recount_of(ts, agent)

@@ -1,14 +1,18 @@
 // Call page: seek from words and evidence, highlight the utterance being played, send
-// reviews, disputes and tags as JSON and show the re-computed score.
+// reviews, disputes and tags as JSON, show the re-computed score, and the monitor's keys:
+// Space play/pause, J/K next/previous item, C confirm, O overturn, A confirm all, N next call.
 (function () {
   const cfg = window.CALLQA;
+  const t = function (m) { return (cfg.t && cfg.t[m]) || m; };
   const player = document.getElementById("player");
   const utts = Array.from(document.querySelectorAll(".utt"));
   const status = document.getElementById("status-line");
   const api = "/api/t/" + encodeURIComponent(cfg.tenant);
+  const items = Array.from(document.querySelectorAll(".item[data-severity]"));
+  let current = -1;
 
-  function seek(t) {
-    player.currentTime = t;
+  function seek(s) {
+    player.currentTime = s;
     const p = player.play();
     if (p && p.catch) p.catch(function () {});  // autoplay may be refused; the seek stays
     highlight();
@@ -24,9 +28,9 @@
     });
   });
   function highlight() {
-    const t = player.currentTime;
+    const now = player.currentTime;
     utts.forEach(function (u) {
-      const on = t >= parseFloat(u.dataset.start) && t < parseFloat(u.dataset.end);
+      const on = now >= parseFloat(u.dataset.start) && now < parseFloat(u.dataset.end);
       u.classList.toggle("current", on);
       if (on && u.scrollIntoViewIfNeeded) u.scrollIntoViewIfNeeded();
     });
@@ -35,10 +39,12 @@
   player.addEventListener("seeked", highlight);
 
   function fixed(x) { return Number(x).toFixed(1); }  // as the page renders numbers
+  const statusNames = {"pass": t("pass"), "fail": t("fail"),
+                       "not_applicable": t("not applicable"), "needs_review": t("needs review")};
 
   async function post(url, body) {
     const r = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json"},
-                                body: JSON.stringify(body), credentials: "same-origin"});
+                                body: JSON.stringify(body || {}), credentials: "same-origin"});
     const data = await r.json().catch(function () { return {}; });
     if (!r.ok) throw new Error(data.detail || ("HTTP " + r.status));
     return data;
@@ -47,43 +53,109 @@
     status.textContent = text;
     status.className = bad ? "error" : "ok";
   }
-  document.querySelectorAll(".item").forEach(function (item) {
+  function showCard(d) {
+    document.getElementById("total-score").textContent = fixed(d.total_score);
+    const g = document.getElementById("grade");
+    g.textContent = d.grade;
+    g.className = "grade grade-" + d.grade;
+    document.getElementById("fatal-flag").hidden = !d.has_fatal;
+    document.getElementById("review-flag").hidden = !d.needs_review;
+    if (d.human_reviewed !== undefined)
+      document.getElementById("reviewed-flag").hidden = !d.human_reviewed;
+  }
+  function showItem(item, it) {
+    item.querySelector(".status").textContent = statusNames[it.status] || it.status;
+    item.querySelector(".points").textContent =
+      fixed(it.points_earned) + "/" + fixed(it.points_possible);
+    item.className = "item status-" + it.status + (item === items[current] ? " selected" : "");
+  }
+  items.forEach(function (item) {
     const crit = item.dataset.criterion;
     const base = api + "/scorecards/" + cfg.scorecardId + "/items/" + encodeURIComponent(crit);
     const rf = item.querySelector(".review-form");
     if (rf) rf.addEventListener("submit", async function (ev) {
       ev.preventDefault();
+      if (item.dataset.severity === "fatal" && rf.verdict.value !== item.dataset.provisional
+          && !rf.comment.value.trim()) {
+        say(t("a comment is required to overturn a fatal item"), true);
+        rf.comment.focus();
+        return;
+      }
       try {
         const d = await post(base + "/review", {verdict: rf.verdict.value, comment: rf.comment.value});
-        document.getElementById("total-score").textContent = fixed(d.total_score);
-        const g = document.getElementById("grade");
-        g.textContent = d.grade;
-        g.className = "grade grade-" + d.grade;
-        document.getElementById("fatal-flag").hidden = !d.has_fatal;
-        document.getElementById("review-flag").hidden = !d.needs_review;
-        item.querySelector(".status").textContent = d.item.status;
-        item.querySelector(".points").textContent =
-          fixed(d.item.points_earned) + "/" + fixed(d.item.points_possible);
-        item.className = "item status-" + d.item.status;
-        say(crit + ": " + d.item.status + " saved; score " + fixed(d.total_score) + " (" + d.grade + ")");
+        showCard(d);
+        showItem(item, d.item);
+        say(crit + ": " + t("saved") + " · " + t("score") + " " + fixed(d.total_score) + " (" + d.grade + ")");
       } catch (e) { say(e.message, true); }
     });
     const df = item.querySelector(".dispute-form");
     if (df) df.addEventListener("submit", async function (ev) {
       ev.preventDefault();
       try {
-        const d = await post(base + "/disputes", {reason: df.reason.value});
-        say("dispute " + d.dispute_id + " opened for " + crit);
+        await post(base + "/disputes", {reason: df.reason.value});
+        say(t("dispute opened") + ": " + crit);
+        location.reload();  // the dispute list and audit trail change
       } catch (e) { say(e.message, true); }
     });
   });
+  const confirmAll = document.getElementById("confirm-all");
+  async function confirmRemaining() {
+    try {
+      const d = await post(api + "/scorecards/" + cfg.scorecardId + "/confirm");
+      showCard(d);
+      d.items.forEach(function (it) {
+        const el = document.getElementById("item-" + it.criterion_id);
+        if (el && el.dataset.severity) showItem(el, it);
+      });
+      say(t("all remaining verdicts confirmed") + " · " + t("score") + " " + fixed(d.total_score));
+    } catch (e) { say(e.message, true); }
+  }
+  if (confirmAll) confirmAll.addEventListener("click", confirmRemaining);
   const tf = document.getElementById("tag-form");
   if (tf) tf.addEventListener("submit", async function (ev) {
     ev.preventDefault();
     try {
       await post(api + "/cases/tags", {call_id: cfg.callId, label: tf.label.value,
                                        criterion_id: tf.criterion_id.value, note: tf.note.value});
-      say("tagged as " + tf.label.value + " example");
+      say(t("tagged as") + " " + tf.label.options[tf.label.selectedIndex].text);
     } catch (e) { say(e.message, true); }
+  });
+
+  // --- keyboard review ---------------------------------------------------------------------
+  function select(i) {
+    if (!items.length) return;
+    if (current >= 0) items[current].classList.remove("selected");
+    current = (i + items.length) % items.length;
+    items[current].classList.add("selected");
+    items[current].focus({preventScroll: true});
+    items[current].scrollIntoView({block: "nearest"});
+  }
+  document.addEventListener("keydown", function (ev) {
+    const tag = (ev.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "select" || tag === "textarea" || ev.ctrlKey || ev.metaKey
+        || ev.altKey) return;
+    const key = ev.key.toLowerCase();
+    if (key === " ") {
+      ev.preventDefault();
+      if (player.paused) { const p = player.play(); if (p && p.catch) p.catch(function () {}); }
+      else player.pause();
+    } else if (key === "j") { select(current + 1); }
+    else if (key === "k") { select(current - 1); }
+    else if (key === "c" && current >= 0) {
+      const rf = items[current].querySelector(".review-form");
+      if (rf) { rf.verdict.value = items[current].dataset.provisional; rf.requestSubmit(); }
+    } else if (key === "o" && current >= 0) {
+      const rf = items[current].querySelector(".review-form");
+      if (rf) {
+        const now = rf.verdict.value;
+        rf.verdict.value = now === "fail" ? "pass" : "fail";
+        rf.comment.focus();
+        ev.preventDefault();
+      }
+    } else if (key === "a" && confirmAll) { confirmRemaining(); }
+    else if (key === "n") {
+      const next = document.getElementById("next-call");
+      if (next) location.href = next.href;
+    }
   });
 })();

@@ -1,0 +1,76 @@
+"""Screenshots of the review app in zh-CN and en (queue, call page, case library, dashboard).
+
+    .venv/bin/python docs/screenshots/take_screenshots.py
+
+Builds the review test world (tests/review_fixtures.py: two tenants, three scored calls,
+users of every role) in a temporary folder, serves it on 127.0.0.1 and photographs the pages
+in Debian's Chromium. The files land beside this script.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+from tests.review_fixtures import PASSWORD, build_world  # noqa: E402
+
+
+def main() -> None:
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from qa_pipeline.web.app import create_app
+    from qa_pipeline.web.i18n import TenantDisplay
+    from qa_pipeline.web.settings import WebSettings
+
+    tmp = Path(tempfile.mkdtemp(prefix="callqa-shots-"))
+    world = build_world(tmp)
+    settings = WebSettings(secret_key=b"s" * 32, rubric_paths=(world.rubric_dir,),
+                           audio_roots=(world.audio_dir,),
+                           tenant_display=lambda t: TenantDisplay(("zh", "en"), "Asia/Shanghai"))
+    settings = dataclasses.replace(settings)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(create_app(world.store, settings), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    pages = {"queue": "/t/acme/queue",
+             "call": f"/t/acme/scorecards/{world.card_ids['call-fatal']}",
+             "cases": "/t/acme/cases?criterion_id=unauthorized_promise",
+             "dashboard": "/t/acme/dashboard?all_time=true"}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu",
+                                          "--disable-background-networking"])
+        for lang in ("zh_CN", "en"):
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{base}/login")
+            page.fill("input[name=username]", "super")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/t/*/queue")
+            page.goto(f"{base}/lang/{lang}")
+            for name, url in pages.items():
+                page.goto(base + url)
+                page.screenshot(path=str(HERE / f"{name}_{lang}.png"), full_page=True)
+            page.close()
+        browser.close()
+    server.should_exit = True
+    world.store.close()
+
+
+if __name__ == "__main__":
+    main()
