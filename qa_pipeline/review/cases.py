@@ -33,7 +33,8 @@ from qa_pipeline.types import Conversation
 LABELS = ("good", "bad")
 OUTCOMES = ("pass", "fail", "not_applicable", "needs_review")
 _CLIP_PAD_S = 2.0
-_CLIP_MAX_S = 90.0
+_CLIP_MAX_S = 30.0
+_MAX_CLIPS = 3  # evidence moments per call in a case pack
 _EXCERPT_CONTEXT = 2  # utterances before and after the evidence
 
 
@@ -255,10 +256,12 @@ class CaseLibrary:
 
     def case_pack(self, call_ids: Sequence[str], *, criterion_id: str = "") -> bytes:
         """A zip with, per call, ``<call>/scorecard.json``, ``<call>/excerpt.txt`` (the
-        evidence utterances with context) and ``<call>/clip.wav`` (the evidence span of the
-        recording, or ``clip_missing.txt`` saying why not), plus ``index.json``. For a
-        tenant that stores transcripts encrypted, quotes and excerpts are redacted and the
-        clip is beeped where personal data was said.
+        evidence utterances with context) and one clip per evidence moment, the evidence ± 2 s
+        (``<call>/clip.wav``, ``clip_2.wav``, ...; at most three, each at most 30 s; or
+        ``clip_missing.txt`` saying why not), plus ``index.json`` and ``index.html`` (a page
+        to open in a browser: per call the verdicts, the excerpt and a player per clip). For
+        a tenant that stores transcripts encrypted, quotes and excerpts are redacted and
+        the clips are beeped where personal data was said.
         """
         if not call_ids:
             raise ReviewError("a case pack needs at least one call")
@@ -271,25 +274,43 @@ class CaseLibrary:
                 shown, card, beeps = for_display(self.tenant.tenant_id, conversation, stored)
                 assert card is not None
                 conv = shown.to_dict()
-                span = _evidence_span(card, criterion_id)
+                spans = _evidence_spans(card, criterion_id)
+                whole = (spans[0][0], spans[-1][1])
                 z.writestr(f"{call_id}/scorecard.json",
                            json.dumps(card, ensure_ascii=False, indent=2))
-                z.writestr(f"{call_id}/excerpt.txt", _excerpt(conv, card, span, criterion_id))
+                excerpt = _excerpt(conv, card, whole, criterion_id)
+                z.writestr(f"{call_id}/excerpt.txt", excerpt)
                 entry: dict[str, Any] = {"call_id": call_id, "grade": card["grade"],
+                                         "agent_id": (card.get("call") or {}).get("agent_id"),
                                          "total_score": card["total_score"],
-                                         "span_s": [round(span[0], 2), round(span[1], 2)],
+                                         "span_s": [round(whole[0], 2), round(whole[1], 2)],
+                                         "clips_s": [[round(a, 2), round(b, 2)]
+                                                     for a, b in spans],
+                                         "items": [{"criterion_id": i["criterion_id"],
+                                                    "severity": i["severity"],
+                                                    "status": i["status"]}
+                                                   for i in card["items"]
+                                                   if not criterion_id
+                                                   or i["criterion_id"] == criterion_id],
                                          "tags": self.tags(call_id)}
                 try:
                     path = recording_path(source, self.audio_roots, self.base_dir)
-                    z.writestr(f"{call_id}/clip.wav", clip_wav(path, *span, beeps=beeps))
-                    entry["clip"] = "clip.wav"
+                    names = []
+                    for k, span in enumerate(spans):
+                        name = "clip.wav" if k == 0 else f"clip_{k + 1}.wav"
+                        z.writestr(f"{call_id}/{name}", clip_wav(path, *span, beeps=beeps))
+                        names.append(name)
+                    entry["clip"], entry["clips"] = names[0], names
                 except (QAPipelineError, OSError, RuntimeError) as e:
                     z.writestr(f"{call_id}/clip_missing.txt", f"no audio clip: {e}\n")
-                    entry["clip"] = None
+                    entry["clip"], entry["clips"] = None, []
+                entry["excerpt"] = excerpt
                 index.append(entry)
-            z.writestr("index.json", json.dumps({"tenant_id": self.tenant.tenant_id,
-                                                 "criterion_id": criterion_id,
-                                                 "calls": index}, ensure_ascii=False, indent=2))
+            z.writestr("index.json", json.dumps(
+                {"tenant_id": self.tenant.tenant_id, "criterion_id": criterion_id,
+                 "calls": [{k: v for k, v in e.items() if k != "excerpt"} for e in index]},
+                ensure_ascii=False, indent=2))
+            z.writestr("index.html", _index_html(self.tenant.tenant_id, criterion_id, index))
         return buf.getvalue()
 
     def _case(self, call_id: str) -> tuple[dict[str, Any], Conversation, str]:
@@ -318,18 +339,56 @@ def _phrase_calls(phrase: str) -> Any:
     return select(ConversationRow.call_id).where(cond)
 
 
-def _evidence_span(card: dict[str, Any], criterion_id: str) -> tuple[float, float]:
+def _evidence_spans(card: dict[str, Any], criterion_id: str) -> list[tuple[float, float]]:
+    """The moments a case pack clips: each evidence span ± the pad, overlapping ones merged,
+    at most :data:`_MAX_CLIPS` of them (earliest first) and each at most :data:`_CLIP_MAX_S`.
+    """
     items = [i for i in card["items"] if not criterion_id or i["criterion_id"] == criterion_id]
     if criterion_id and not items:
         raise NotFoundError(f"the scorecard has no criterion {criterion_id!r}")
     if not criterion_id:  # the findings that make the call an example: its failures
-        items = [i for i in items if i["status"] in ("fail", "needs_review")] or items
-    ev = [e for i in items for e in i.get("evidence") or () if e["end_s"] > e["start_s"]]
+        items = [i for i in items if i.get("kind") != "flag"
+                 and i["status"] in ("fail", "needs_review")] or items
+    ev = sorted((max(0.0, e["start_s"] - _CLIP_PAD_S), e["end_s"] + _CLIP_PAD_S)
+                for i in items for e in i.get("evidence") or () if e["end_s"] > e["start_s"])
     if not ev:
-        return 0.0, _CLIP_MAX_S
-    start = max(0.0, min(e["start_s"] for e in ev) - _CLIP_PAD_S)
-    end = max(e["end_s"] for e in ev) + _CLIP_PAD_S
-    return start, min(end, start + _CLIP_MAX_S)
+        return [(0.0, _CLIP_MAX_S)]
+    merged: list[tuple[float, float]] = []
+    for start, end in ev:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return [(a, min(b, a + _CLIP_MAX_S)) for a, b in merged[:_MAX_CLIPS]]
+
+
+def _index_html(tenant_id: str, criterion_id: str, calls: list[dict[str, Any]]) -> str:
+    """A page to open from the unpacked zip: verdicts, excerpt and players per call."""
+    from html import escape
+
+    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
+             f"<title>case pack {escape(tenant_id)}</title>",
+             "<style>body{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:2em}"
+             "pre{background:#f5f7fa;padding:.6em;white-space:pre-wrap}"
+             "td,th{padding:.2em .6em;border-bottom:1px solid #dde}</style></head><body>",
+             f"<h1>Case pack · {escape(tenant_id)}"
+             f"{' · ' + escape(criterion_id) if criterion_id else ''}</h1>"]
+    for c in calls:
+        parts.append(f"<section id='{escape(c['call_id'])}'><h2>{escape(c['call_id'])}"
+                     f" · {escape(str(c.get('agent_id') or ''))} · {c['total_score']:.1f}"
+                     f" ({escape(c['grade'])})</h2><table><tr><th>criterion</th>"
+                     "<th>severity</th><th>verdict</th></tr>")
+        parts.extend(f"<tr><td>{escape(i['criterion_id'])}</td><td>{escape(i['severity'])}"
+                     f"</td><td>{escape(i['status'])}</td></tr>" for i in c["items"])
+        parts.append("</table>")
+        for name, (a, b) in zip(c.get("clips") or [], c["clips_s"], strict=False):
+            parts.append(f"<p>{a:.1f}–{b:.1f} s <audio controls preload='none' "
+                         f"src='{escape(c['call_id'])}/{escape(name)}'></audio></p>")
+        if not c.get("clips"):
+            parts.append("<p><i>no audio clip (see clip_missing.txt)</i></p>")
+        parts.append(f"<pre>{escape(c['excerpt'])}</pre></section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
 
 
 def _excerpt(conv: dict[str, Any], card: dict[str, Any], span: tuple[float, float],

@@ -271,6 +271,29 @@ def test_case_library_search_tag_exemplars_and_pack(world):
         lib.tag("call-fatal", "great", tagged_by="trainer")
 
 
+def test_case_pack_clips_each_evidence_moment_and_has_a_readable_index(world):
+    """Issue 26: clips spanned almost the whole call; the pack had no page to open."""
+    lib = CaseLibrary(world.store.tenant("acme"), audio_roots=[world.audio_dir])
+    # call-good: greeting evidence at 0-2 s and closing at 3.5-5.5 s overlap once padded;
+    # the flag's evidence is not a failure of the call.
+    pack = zipfile.ZipFile(io.BytesIO(lib.case_pack(["call-good"], criterion_id="greeting")))
+    index = json.loads(pack.read("index.json"))["calls"][0]
+    assert index["clips_s"] == [[0.0, 4.0]] and index["clips"] == ["clip.wav"]
+    flags = zipfile.ZipFile(io.BytesIO(lib.case_pack(["call-good"],
+                                                     criterion_id="customer_thanked")))
+    moments = json.loads(flags.read("index.json"))["calls"][0]
+    # "okay thanks" at 2.0-3.5 and 5.5-7.0 s: padded by 2 s they overlap and merge.
+    assert moments["clips_s"] == [[0.0, 9.0]]
+    page = flags.read("index.html").decode()
+    assert "<audio" in page and "call-good/clip.wav" in page and "okay thanks" in page
+    from qa_pipeline.review.cases import _evidence_spans
+
+    far = {"items": [{"criterion_id": "x", "kind": "error", "status": "fail", "evidence": [
+        {"start_s": s, "end_s": s + 2.0} for s in (10.0, 100.0, 200.0, 300.0, 301.0)]}]}
+    # Moments far apart get their own clips (at most three), not one clip of the whole call.
+    assert _evidence_spans(far, "x") == [(8.0, 14.0), (98.0, 104.0), (198.0, 204.0)]
+
+
 def test_case_pack_without_reachable_audio_says_why(world, tmp_path):
     lib = CaseLibrary(world.store.tenant("acme"), audio_roots=[tmp_path / "elsewhere"])
     pack = zipfile.ZipFile(io.BytesIO(lib.case_pack(["call-good"])))
