@@ -171,8 +171,8 @@ class CompiledMatcher:
             alternatives.append("|".join(re.escape(p) for p in sorted(zh, key=len, reverse=True)))
         if other:
             # Word boundaries: a phrase may not start right after [a-z0-9] (checked in
-            # _exact_matches: a leading look-behind would stop the scan's first-character
-            # skipping, 10x slower) nor end right before one.
+            # _exact_matches: a leading look-behind would keep the regex engine from skipping
+            # ahead to a phrase's first character) nor end right before one.
             words = "|".join(re.escape(p) for p in sorted(other, key=len, reverse=True))
             alternatives.append(rf"(?:{words})(?![a-z0-9])")
         self.exact = re.compile("|".join(f"(?:{a})" for a in alternatives)) if alternatives \
