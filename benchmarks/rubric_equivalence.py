@@ -10,8 +10,10 @@ with homophone swaps and typos, phrases of the shipped rubrics planted (whole, w
 a homophone, or with Chinese numerals), role flips, low word probabilities, role confidences,
 pauses and overlaps all drawn from a seeded generator, so the set is the same on every machine
 and every checkout. Each call is evaluated with every shipped rubric (``rubrics/*.yaml``) and
-the results are written as JSON: per rubric and call the ``repr`` of every criterion result
-(``repr`` keeps every float exactly) and of the call's metrics.
+the results are written as JSON: per rubric and call every criterion result field by field
+(statuses, message, review reason, value, and each quote with its match), and the call's
+metrics; floats as ``repr`` (exact). Fields are named one by one, so a field added to a result
+type later does not change the output.
 
 A refactoring of matching, normalisation or the engine must leave the output byte-identical.
 ``--check`` compares the sha256 of the output with the one recorded in a JSON file written by
@@ -162,6 +164,28 @@ def build_calls(n_calls: int) -> list[Any]:
     return calls
 
 
+def _float(x: float | None) -> str | None:
+    return None if x is None else repr(x)
+
+
+def _verdict(result: Any) -> list[Any]:
+    """One criterion result as JSON-ready values (see the module docstring)."""
+    return [result.criterion_id, result.section_id, result.severity, result.kind,
+            result.rule_type, result.status.value, result.provisional_status.value,
+            result.message, result.review_reason, _float(result.value),
+            [[e.utterance_index, e.role.value, _float(e.start_s), _float(e.end_s), e.quote,
+              _float(e.word_probability), _float(e.role_confidence), e.note,
+              None if e.match is None else [e.match.pattern, e.match.method,
+                                            _float(e.match.score), e.match.matched_text]]
+             for e in result.evidence]]
+
+
+def _metrics(metrics: Any) -> list[Any]:
+    return [{name: _float(value) for name, value in sorted(metrics.values.items())},
+            {name: [[_float(s.start_s), _float(s.end_s), s.label] for s in spans]
+             for name, spans in sorted(metrics.spans.items())}]
+
+
 def verdicts_json(n_calls: int) -> str:
     """Every shipped rubric's results on the gate's first ``n_calls`` conversations."""
     from qa_pipeline.conversation.metrics import compute_metrics
@@ -171,18 +195,27 @@ def verdicts_json(n_calls: int) -> str:
 
     calls = build_calls(n_calls)
     metrics = [compute_metrics(c) for c in calls]
-    out: dict[str, Any] = {"metrics": [repr(m) for m in metrics]}
+    out: dict[str, Any] = {"metrics": [_metrics(m) for m in metrics]}
     for path in sorted((REPO / "rubrics").glob("*.yaml")):
         rubric = load_rubric(path)
-        out[path.stem] = [[repr(item) for item in evaluate(rubric, EvaluationContext(c, m)).results]
-                          for c, m in zip(calls, metrics, strict=True)]
+        out[path.stem] = [
+            [_verdict(item) for item in evaluate(rubric, EvaluationContext(c, m)).results]
+            for c, m in zip(calls, metrics, strict=True)]
     return json.dumps(out, ensure_ascii=False, indent=0)
 
 
 def match_counts(text: str) -> dict[str, int]:
     """How many hits of each matching method the verdicts quote (the gate's coverage)."""
-    return {method: text.count(f"method='{method}'") for method in ("exact", "pinyin", "fuzzy",
-                                                                    "regex")}
+    counts = dict.fromkeys(("exact", "pinyin", "fuzzy", "regex"), 0)
+    for rubric, calls in json.loads(text).items():
+        if rubric == "metrics":
+            continue
+        for call in calls:
+            for verdict in call:
+                for quote in verdict[-1]:
+                    if quote[-1] is not None and quote[-1][1] in counts:
+                        counts[quote[-1][1]] += 1
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
