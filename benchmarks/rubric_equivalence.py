@@ -6,11 +6,12 @@
 
 Builds ``--calls`` (default 405) conversations from the reference transcripts in
 ``data_samples/reference``: per call, two or three reference calls of one language in a row,
-with homophone swaps and typos, phrases of the shipped rubrics planted (whole, with a typo or
-a homophone, or with Chinese numerals), role flips, low word probabilities, role confidences,
-pauses and overlaps all drawn from a seeded generator, so the set is the same on every machine
-and every checkout. Each call is evaluated with every shipped rubric (``rubrics/*.yaml``) and
-the results are written as JSON: per rubric and call every criterion result field by field
+with homophone swaps, typos and Traditional characters, phrases of the shipped rubrics planted
+(whole, with a typo or a homophone, with numerals or contractions), role flips, low word
+probabilities and role confidences, hold announcements, pauses and overlaps, all drawn from a
+seeded generator, so the set is the same on every machine and every checkout.
+Each call is evaluated with every shipped rubric (``rubrics/*.yaml``) and the results are
+written as JSON: per rubric and call every criterion result field by field
 (statuses, message, review reason, value, and each quote with its match), and the call's
 metrics; floats as ``repr`` (exact). Fields are named one by one, so a field added to a result
 type later does not change the output.
@@ -43,6 +44,9 @@ _ZH_NUMERALS = ("三百二十", "两万五", "一三八", "十五", "五十块",
 _EN_NUMBERS = ("twenty five", "one hundred and twenty", "one two three", "forty",
                "two thousand", "seven")
 _EN_CONTRACTIONS = ("I can't", "we'll", "it's", "don't", "I'm", "you're", "won't")
+# Hold announcements (the metrics tell an announced hold from dead air).
+_HOLDS = {"zh": ("请稍等", "我帮您查一下", "请不要挂机"),
+          "en": ("please hold", "let me check", "one moment")}
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -117,6 +121,7 @@ def build_calls(n_calls: int) -> list[Any]:
         rate = rng.choice((0.0, 0.1, 0.3, 0.6))
         utterances = []
         t = rng.uniform(0.0, 2.0)
+        held = False  # the previous utterance announced a hold: a long silence follows
         for piece in pieces:
             for line in piece:
                 text = line["text"]
@@ -139,9 +144,13 @@ def build_calls(n_calls: int) -> list[Any]:
                         else _perturb_en(text, rng, rate))
                 if rng.random() < 0.1:
                     role = Role.CUSTOMER if role is Role.AGENT else Role.AGENT
+                hold = role is Role.AGENT and rng.random() < 0.08
+                if hold:
+                    text += ("" if language == "zh" else " ") + rng.choice(_HOLDS[language])
                 duration = max(0.4, float(line["end_s"]) - float(line["start_s"])
                                + rng.uniform(-0.5, 0.5))
-                start = max(0.0, t + rng.choice((0.0, 0.3, 0.8, -0.6, 3.5, 9.0)))
+                gap = rng.choice((0.0, 0.3, 0.8, -0.6, 3.5, 9.0))
+                start = max(0.0, t + (rng.uniform(8.0, 40.0) if held else gap))
                 end = start + duration
                 tokens = (list(text) if language == "zh" else text.split()) or [text]
                 step = duration / len(tokens)
@@ -155,6 +164,7 @@ def build_calls(n_calls: int) -> list[Any]:
                     len(utterances), f"spk_{role.value}", role,
                     rng.choice((1.0, 1.0, 0.9, 0.6, 0.4)), start, end, text, language, words))
                 t = end
+                held = hold
         utterances.sort(key=lambda u: (u.start_s, u.index))
         utterances = [Utterance(i, u.speaker, u.role, u.role_confidence, u.start_s, u.end_s,
                                 u.text, u.language, u.words) for i, u in enumerate(utterances)]

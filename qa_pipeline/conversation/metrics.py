@@ -224,17 +224,9 @@ def _classify_silences(gaps: list[tuple[float, float]], agent_utts: list[Utteran
         return start - opts.hold_announcement_window_s <= t <= start + 0.5
 
     # Only an agent utterance that ends near a long silence can announce it: only those are
-    # normalised and searched for a hold phrase (a call's texts are new to the cache). The
-    # silences near an end are found by bisection (with a margin), then tested exactly.
-    starts = sorted(start for start, _ in long_gaps)
-    window = opts.hold_announcement_window_s
-
-    def near_any(t: float) -> bool:
-        lo = bisect.bisect_left(starts, t - 0.5 - 1e-6)
-        hi = bisect.bisect_right(starts, t + window + 1e-6)
-        return any(near(t, start) for start in starts[lo:hi])
-
-    announcements = [u.end_s for u in agent_utts if near_any(u.end_s)
+    # normalised and searched for a hold phrase.
+    announcements = [u.end_s for u in agent_utts
+                     if any(near(u.end_s, start) for start, _ in long_gaps)
                      and any(p in normalize(u.text) for p in hold_norm)]
     for start, end in long_gaps:
         announced = any(near(t, start) for t in announcements)
