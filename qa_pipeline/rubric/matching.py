@@ -112,9 +112,14 @@ def syllable_ids(text: str) -> list[int]:
     return [_syllable_id(ch) for ch in text]
 
 
+# Bytes per syllable id in syllable_bytes.
+SYLLABLE_ID_BYTES = 4
+
+
 def syllable_bytes(ids: Sequence[int]) -> bytes:
-    """Syllable ids as 4-byte little-endian integers, for byte-level automaton scans; a scan
-    keeps only the occurrences that start on a multiple of 4.
+    """Syllable ids as little-endian integers of :data:`SYLLABLE_ID_BYTES` bytes, for
+    byte-level automaton scans; a scan keeps only the occurrences that start on a multiple of
+    that width.
     """
     return np.asarray(ids, dtype="<u4").tobytes()
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import (
+    SYLLABLE_ID_BYTES,
     CompiledMatcher,
     _allowed_mismatches,
     close_syllables,
@@ -142,9 +143,9 @@ class PhraseIndex:
         # Per bucket: the window starts (in syllables) that an occurrence points at.
         starts: list[set[int]] = [set() for _ in pinyin.bucket_of]
         for key, start, end in pinyin.automaton.find_matches_as_indexes(codes, overlapping=True):
-            if start % _ID_BYTES:
+            if start % SYLLABLE_ID_BYTES:
                 continue  # straddles two syllable ids
-            last = end // _ID_BYTES - 1  # position of the occurrence's last syllable
+            last = end // SYLLABLE_ID_BYTES - 1  # position of the occurrence's last syllable
             for bucket, back in pinyin.entries[key]:
                 starts[bucket].add(last - back)
         # Buckets come per matcher in phrase order and each lists its windows by start, so
@@ -187,8 +188,6 @@ class PhraseIndex:
         return {id(m): first for m, first in zip(self.matchers, per_slot, strict=True)}
 
 
-# Bytes per syllable id in :func:`~qa_pipeline.rubric.matching.syllable_bytes`.
-_ID_BYTES = 4
 # Bytes of [a-z0-9] (in UTF-8 no other character holds them).
 _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
 
