@@ -11,9 +11,7 @@ times each, so machine noise hits both alike.
 ``--instructions`` also counts CPU instructions per evaluated call under valgrind's callgrind
 (per language: a run that evaluates ``--calls`` conversations minus one that evaluates none,
 everything else equal). Instruction counts do not depend on what else the machine is doing,
-so they compare two checkouts on a noisy VM where wall-clock rates drift. ``--kernels``
-compares one checkout with itself: its pure-Python kernels (``QA_PIPELINE_PURE_PYTHON=1``) as
-"before", its compiled kernels as "after". ``--breakdown``
+so they compare two checkouts on a noisy VM where wall-clock rates drift. ``--breakdown``
 counts only ``--after``'s instructions per call, whole and in parts (normalisation and scan
 alone; the evaluation without building evidence), to show where the work goes.
 """
@@ -97,14 +95,14 @@ for c, m in list(zip(calls, metrics))[:20 + n]:
 
 
 def instructions(checkout: Path, samples: Path, calls: int, language: str,
-                 part: str = "all", pure: bool = False) -> float:
+                 part: str = "all") -> float:
     """Instructions per evaluated call (callgrind), for one language (``part``: see
     ``_COUNT``)."""
     def run(n: int) -> int:
         # A fixed hash seed: with a random one per process, counts of the same code differed
         # by up to ~5 % (dict and set layouts change the work of every lookup).
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(checkout),
-               "PYTHONHASHSEED": "0", "QA_PIPELINE_PURE_PYTHON": "1" if pure else "0"}
+               "PYTHONHASHSEED": "0"}
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
              "-c", _COUNT, str(checkout), str(samples), str(n), language, part],
@@ -117,9 +115,8 @@ def instructions(checkout: Path, samples: Path, calls: int, language: str,
     return (run(calls) - run(0)) / calls
 
 
-def probe(checkout: Path, samples: Path, calls: int, pure: bool = False) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(checkout),
-           "QA_PIPELINE_PURE_PYTHON": "1" if pure else "0"}
+def probe(checkout: Path, samples: Path, calls: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(checkout)}
     done = subprocess.run([sys.executable, "-c", _PROBE, str(checkout), str(samples), str(calls)],
                           capture_output=True, text=True, env=env, cwd=checkout, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -134,8 +131,6 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--instructions", action="store_true",
                     help="also count instructions per call with valgrind (slow: minutes)")
-    ap.add_argument("--kernels", action="store_true",
-                    help="before = --after with its pure-Python kernels (no --before)")
     ap.add_argument("--breakdown", action="store_true",
                     help="only count instructions of --after's parts (all, scan, no-evidence)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" /
@@ -153,28 +148,23 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
         return
-    if args.kernels:
-        args.before = args.after
-    elif args.before is None:
-        ap.error("--before is required (unless --breakdown or --kernels)")
-    pure = {"before": args.kernels, "after": False}
+    if args.before is None:
+        ap.error("--before is required (unless --breakdown)")
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     for _ in range(args.rounds):
         for name in ("before", "after"):
-            result = probe(getattr(args, name).resolve(), args.samples.resolve(), args.calls,
-                           pure[name])
+            result = probe(getattr(args, name).resolve(), args.samples.resolve(), args.calls)
             runs[name].append(result)
             print(name, json.dumps(result))
     # Each round's two runs are neighbours in time, so their ratio cancels slow drifts of the
     # machine; the median over rounds drops a round that one burst of noise hit.
     ratios = sorted(b["rubric_ms"] / a["rubric_ms"] for b, a in zip(runs["before"], runs["after"],
                                                                     strict=True))
-    summary = {"date": dt.date.today().isoformat(), "kernels_compared": args.kernels,
-               "runs": runs, "round_speedups": ratios,
+    summary = {"date": dt.date.today().isoformat(), "runs": runs, "round_speedups": ratios,
                "rubric_speedup_median": statistics.median(ratios)}
     if args.instructions:
         counts = {name: {lang: instructions(getattr(args, name).resolve(), args.samples.resolve(),
-                                            min(args.calls, 200), lang, pure=pure[name])
+                                            min(args.calls, 200), lang)
                          for lang in ("zh", "en")} for name in ("before", "after")}
         summary["instructions_per_call"] = counts
         summary["instruction_ratio"] = {

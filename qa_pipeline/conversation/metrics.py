@@ -13,9 +13,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from qa_pipeline import kernels
 from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, Role, Utterance
 
@@ -94,12 +91,6 @@ OVERLAP_METRICS = ("overtalk_total_s", "overtalk_count", "overtalk_started_by_ag
                    "overtalk_started_by_customer", "interruptions_agent", "interruptions_customer")
 
 _UNITS = re.compile(r"[\u3400-\u9fff]|[A-Za-z0-9]+(?:'[A-Za-z]+)?")  # what speech_units counts
-_WORDS = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
-_HAN_FIRST, _HAN_LAST = 0x3400, 0x9FFF
-
-
-# Span(*fields) without the generated __init__ (a call's metrics point at dozens of moments).
-_new_span = kernels.constructor(Span)
 
 
 def _union(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -132,17 +123,8 @@ def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]
 
 
 def speech_units(text: str) -> int:
-    """Characters of Chinese plus words of other scripts (``len(_UNITS.findall(text))``).
-
-    The two kinds of unit share no character, so they are counted apart: Chinese characters
-    as one array comparison (a regular-expression match and a string per character cost ten
-    times more), words with the expression for words alone.
-    """
-    words = len(_WORDS.findall(text))
-    if text.isascii():
-        return words
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return words + int(np.count_nonzero((cps >= _HAN_FIRST) & (cps <= _HAN_LAST)))
+    """Characters of Chinese plus words of other scripts."""
+    return len(_UNITS.findall(text))
 
 
 def compute_metrics(conversation: Conversation, options: MetricsOptions | None = None
@@ -173,7 +155,7 @@ def compute_metrics(conversation: Conversation, options: MetricsOptions | None =
     longest = max(gaps, key=lambda g: g[1] - g[0], default=None)
     values["longest_silence_s"] = (longest[1] - longest[0]) if longest else 0.0
     if longest:
-        spans["longest_silence_s"] = (_new_span(*longest, "silence"),)
+        spans["longest_silence_s"] = (Span(*longest, "silence"),)
 
     holds, dead = _classify_silences(gaps, by_role[Role.AGENT], opts)
     values["dead_air_count"] = float(len(dead))
@@ -182,8 +164,8 @@ def compute_metrics(conversation: Conversation, options: MetricsOptions | None =
     values["hold_count"] = float(len(holds))
     values["longest_hold_s"] = max((e - s for s, e in holds), default=0.0)
     spans["dead_air_count"] = spans["longest_dead_air_s"] = spans["dead_air_total_s"] = tuple(
-        _new_span(s, e, "dead air") for s, e in dead)
-    spans["hold_count"] = tuple(_new_span(s, e, "announced hold") for s, e in holds)
+        Span(s, e, "dead air") for s, e in dead)
+    spans["hold_count"] = tuple(Span(s, e, "announced hold") for s, e in holds)
 
     overlaps = _intersect(agent_iv, cust_iv)
     values["overtalk_total_s"] = _total(overlaps)
@@ -200,13 +182,13 @@ def compute_metrics(conversation: Conversation, options: MetricsOptions | None =
     values["overtalk_started_by_agent"] = float(started[Role.AGENT])
     values["overtalk_started_by_customer"] = float(started[Role.CUSTOMER])
     spans["overtalk_total_s"] = spans["overtalk_count"] = tuple(
-        _new_span(s, e, "overtalk") for s, e in overlaps)
+        Span(s, e, "overtalk") for s, e in overlaps)
 
     for role, other in ((Role.AGENT, Role.CUSTOMER), (Role.CUSTOMER, Role.AGENT)):
         hits = _interruptions(by_role[role], by_role[other], opts)
         key = f"interruptions_{role.value}"
         values[key] = float(len(hits))
-        spans[key] = tuple(_new_span(u.start_s, u.end_s, f"{role.value} interrupts") for u in hits)
+        spans[key] = tuple(Span(u.start_s, u.end_s, f"{role.value} interrupts") for u in hits)
         talk = agent_t if role is Role.AGENT else cust_t
         # One pass over the role's texts (no unit spans the line break between two).
         units = speech_units("\n".join(u.text for u in by_role[role]))
@@ -242,17 +224,9 @@ def _classify_silences(gaps: list[tuple[float, float]], agent_utts: list[Utteran
         return start - opts.hold_announcement_window_s <= t <= start + 0.5
 
     # Only an agent utterance that ends near a long silence can announce it: only those are
-    # normalised and searched for a hold phrase (a call's texts are new to the cache). The
-    # silences near an end are found by bisection (with a margin), then tested exactly.
-    starts = sorted(start for start, _ in long_gaps)
-    window = opts.hold_announcement_window_s
-
-    def near_any(t: float) -> bool:
-        lo = bisect.bisect_left(starts, t - 0.5 - 1e-6)
-        hi = bisect.bisect_right(starts, t + window + 1e-6)
-        return any(near(t, start) for start in starts[lo:hi])
-
-    announcements = [u.end_s for u in agent_utts if near_any(u.end_s)
+    # normalised and searched for a hold phrase.
+    announcements = [u.end_s for u in agent_utts
+                     if any(near(u.end_s, start) for start, _ in long_gaps)
                      and any(p in normalize(u.text) for p in hold_norm)]
     for start, end in long_gaps:
         announced = any(near(t, start) for t in announcements)

@@ -1,37 +1,28 @@
 """CallText: a call's normalised utterances laid out once for call-level matching.
 
-Rules ask "which of these utterances match this phrase list?" many times per call. Answering
-per utterance costs a Python round trip each; answering over one joined string (exact and
-pinyin phrases of a whole rubric: one automaton scan each, see
-:mod:`~qa_pipeline.rubric.phrase_index`; fuzzy: one alignment per phrase) costs a few C calls.
-This object holds the shared layout: the joined text, where each utterance starts, and the
-call's syllable ids.
+Rules ask "which of these utterances match this phrase list?" many times per call. The exact
+and pinyin phrases of a whole rubric are looked for in one automaton scan of the call's joined
+text (see :mod:`~qa_pipeline.rubric.phrase_index`). This object holds the shared layout: the
+joined text, where each utterance starts, and the call's syllable ids.
 """
 
 from __future__ import annotations
 
-import array
-import sys
-from collections.abc import Sequence
+import itertools
 from functools import cached_property
-from typing import Literal
 
-import numpy as np
-
-from qa_pipeline.rubric.matching import SEPARATOR, syllable_codes
-from qa_pipeline.text import chinese_parts, normalize_many
+from qa_pipeline.rubric.matching import SEPARATOR, syllable_bytes, syllable_ids
+from qa_pipeline.text import is_chinese, normalize
 
 
 class CallText:
     """Normalised utterances of one call, joined by :data:`SEPARATOR`."""
 
     def __init__(self, texts: tuple[str, ...]) -> None:
-        self.normalized = normalize_many(texts)
-        self.offsets: list[int] = []
-        position = 0
-        for text in self.normalized:
-            self.offsets.append(position)
-            position += len(text) + len(SEPARATOR)
+        self.normalized = tuple(normalize(text) for text in texts)
+        self.offsets: list[int] = list(itertools.accumulate(
+            (len(text) + len(SEPARATOR) for text in self.normalized[:-1]), initial=0)
+        ) if self.normalized else []
         self.joined = SEPARATOR.join(self.normalized)
 
     @cached_property
@@ -43,25 +34,19 @@ class CallText:
     @cached_property
     def chinese(self) -> tuple[bool, ...]:
         """Per utterance: whether it holds Han characters (pinyin applies only there)."""
-        return tuple(chinese_parts(self.joined, SEPARATOR))
+        return tuple(is_chinese(text) for text in self.normalized)
 
     @cached_property
-    def syllables(self) -> Sequence[int]:
+    def syllables(self) -> list[int]:
         """Syllable id per character of :attr:`joined` (the separator has its own id)."""
-        codes, width = self.syllable_codes
-        kind: Literal["H", "I"] = "H" if width == 2 else "I"
-        if sys.byteorder == "little":
-            return memoryview(codes).cast(kind)  # read in place, an int per item asked for
-        swapped = array.array(kind, codes)
-        swapped.byteswap()
-        return swapped
+        return syllable_ids(self.joined)
 
     @cached_property
-    def syllable_codes(self) -> tuple[bytes, int]:
-        """(:attr:`syllables` as little-endian integers, their width in bytes: 2 or 4), for
-        byte-level automaton scans (see :func:`~qa_pipeline.rubric.matching.syllable_codes`).
+    def syllable_codes(self) -> bytes:
+        """:attr:`syllables` as :func:`~qa_pipeline.rubric.matching.syllable_bytes`, for
+        byte-level automaton scans.
         """
-        return syllable_codes(self.joined)
+        return syllable_bytes(self.syllables)
 
     @cached_property
     def utf8(self) -> bytes:
@@ -70,10 +55,7 @@ class CallText:
 
     @cached_property
     def utf8_offsets(self) -> list[int]:
-        """Where each utterance starts in :attr:`utf8` (the separator is one byte, found
-        nowhere else: normalised text holds no control character).
-        """
-        if self.joined.isascii():  # one byte per character: the character offsets
-            return self.offsets
-        separators = np.flatnonzero(np.frombuffer(self.utf8, dtype=np.uint8) == ord(SEPARATOR))
-        return [0, *(separators + 1).tolist()]
+        """Where each utterance starts in :attr:`utf8`."""
+        return list(itertools.accumulate(
+            (len(text.encode("utf-8", "surrogatepass")) + len(SEPARATOR)
+             for text in self.normalized[:-1]), initial=0)) if self.normalized else []

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from qa_pipeline import kernels
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import CompiledMatcher
 from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
@@ -78,7 +77,9 @@ class EvaluationContext:
         """Per utterance: sum of word probabilities, word count, role confidence (the review
         policy averages them over the utterances a verdict considered, for many criteria).
         """
-        return kernels.word_stats(self.conversation.utterances)
+        utterances = self.conversation.utterances
+        return ([sum(w.probability for w in u.words) for u in utterances],
+                [len(u.words) for u in utterances], [u.role_confidence for u in utterances])
 
     @property
     def normalized(self) -> tuple[str, ...]:
@@ -93,7 +94,13 @@ class EvaluationContext:
         cached = self._confidence.get(considered, _UNSET)
         if cached is not _UNSET:
             return cached  # type: ignore[return-value]
-        result = kernels.mean_confidence(considered, *self.word_stats)
+        sums, counts, roles = self.word_stats
+        valid = [i for i in considered if 0 <= i < len(sums)]
+        result = None
+        if valid:
+            n_words = sum(counts[i] for i in valid)
+            result = (sum(sums[i] for i in valid) / n_words if n_words else 1.0,
+                      min(roles[i] for i in valid))
         self._confidence[considered] = result
         return result
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qa_pipeline import kernels
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import ParsedRule
 from qa_pipeline.rubric.schema import Criterion, ReviewThresholds, Rubric, Section
@@ -79,9 +78,9 @@ def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[flo
     transcribed speech (e.g. a timing metric). Several quotes support one verdict: the
     best-transcribed one carries it.
     """
-    best = kernels.best_quote(outcome.evidence)
-    if best is not None:
-        return best
+    quoted = [e for e in outcome.evidence if e.utterance_index >= 0]
+    if quoted:
+        return (max(e.word_probability for e in quoted), max(e.role_confidence for e in quoted))
     return ctx.confidence_of(outcome.considered) if outcome.considered else None
 
 
@@ -103,16 +102,12 @@ def review_reason(outcome: RuleOutcome, thresholds: ReviewThresholds,
     return "; ".join(reasons)
 
 
-# CriterionResult(*fields) without the generated __init__ (one per criterion and call).
-_new_result = kernels.constructor(CriterionResult)
-
-
 def evaluate_criterion(section: Section, criterion: Criterion, rule: ParsedRule,
                        thresholds: ReviewThresholds, ctx: EvaluationContext) -> CriterionResult:
     """Run one criterion's rule and apply the review policy (a step of :attr:`Rubric.plan`)."""
     outcome = rule.evaluate(ctx)
     reason = review_reason(outcome, thresholds, ctx)
-    return _new_result(criterion.id, section.id, criterion.description, criterion.severity,
+    return CriterionResult(criterion.id, section.id, criterion.description, criterion.severity,
                        criterion.kind, rule.rule_type.name,
                        Status.NEEDS_REVIEW if reason else outcome.status, outcome.status,
                        outcome.evidence, outcome.message, reason, outcome.value)

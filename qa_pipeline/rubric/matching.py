@@ -7,12 +7,10 @@ ch/c, sh/s, n/l, -ng/-n), so ASR homophones such as 克服 for 客服 or 投注 
 
 from __future__ import annotations
 
-import bisect
-import heapq
 import itertools
-import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from operator import itemgetter
@@ -22,8 +20,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from qa_pipeline import kernels
-from qa_pipeline.text import CodePointTable, is_chinese, normalize
+from qa_pipeline.text import is_chinese, normalize
 from qa_pipeline.types import MatchHit
 
 if TYPE_CHECKING:
@@ -65,39 +62,31 @@ def _char_syllable(ch: str) -> str:
 SEPARATOR = "\x1f"
 
 
-class _SyllableTable:
-    """Code point -> syllable id, filled on first sight of each character.
-
-    A call's text becomes an array of syllable ids with one array lookup
-    (:class:`~qa_pipeline.text.CodePointTable`) instead of a Python call per character: that
-    lookup is what makes call-level pinyin matching cheap. Id 1 is the utterance separator,
-    which matches nothing.
-    """
-
-    def __init__(self) -> None:
-        self.names: list[str] = ["", SEPARATOR]
-        self.ids: dict[str, int] = {}
-        self.codes = CodePointTable(self._id_of, np.uint32)
-        self.codes.table[ord(SEPARATOR)] = 1
-
-    def _id_of(self, ch: str) -> int:
-        syl = _char_syllable(ch)
-        sid = self.ids.get(syl)
-        if sid is None:
-            sid = self.ids[syl] = len(self.names)
-            self.names.append(syl)
-        return sid
-
-    def ids_of(self, text: str) -> np.ndarray:
-        return self.codes.lookup(text)[1]
+# Syllable ids: equal ids, same merged pinyin. Id 0 is unused and id 1 the utterance
+# separator, which matches nothing; the others are handed out on first sight of a syllable.
+# Names only grow, so an id keeps its meaning for the life of the process.
+_SYLLABLE_NAMES: list[str] = ["", SEPARATOR]
+_ID_OF_NAME: dict[str, int] = {}
+_ID_OF_CHAR: dict[str, int] = {SEPARATOR: 1}
+_SYLLABLE_LOCK = threading.Lock()  # rules may be evaluated in several threads
 
 
-_TABLE = _SyllableTable()
+def _syllable_id(ch: str) -> int:
+    sid = _ID_OF_CHAR.get(ch)
+    if sid is None:
+        with _SYLLABLE_LOCK:
+            name = _char_syllable(ch)
+            sid = _ID_OF_NAME.get(name)
+            if sid is None:
+                sid = _ID_OF_NAME[name] = len(_SYLLABLE_NAMES)
+                _SYLLABLE_NAMES.append(name)
+            _ID_OF_CHAR[ch] = sid
+    return sid
 
 
 def syllable_names() -> list[str]:
     """Every syllable name seen so far, by id (grows as new characters are seen)."""
-    return _TABLE.names
+    return _SYLLABLE_NAMES
 
 
 # (syllable id, strict) -> (names checked so far, ids of the close ones among them)
@@ -108,7 +97,7 @@ def close_syllables(syllable_id: int, strict: bool) -> list[int]:
     """Ids of the syllables seen so far that :func:`_pinyin_score` accepts in place of
     ``syllable_id`` (itself excluded). Names only grow, so each is checked once.
     """
-    names = _TABLE.names
+    names = _SYLLABLE_NAMES
     checked, found = _NEIGHBOURS.get((syllable_id, strict), (2, []))
     if checked < len(names):
         name = names[syllable_id]
@@ -118,27 +107,31 @@ def close_syllables(syllable_id: int, strict: bool) -> list[int]:
     return found
 
 
-def syllable_codes(text: str) -> tuple[bytes, int]:
-    """(syllable id of each character of ``text`` as a little-endian integer, the integers'
-    width in bytes): what the call-level pinyin scan reads (see :func:`syllable_bytes`).
-    """
-    return _TABLE.codes.encode(text, syllable_width)
-
-
-def syllable_ids(text: str) -> np.ndarray:
+def syllable_ids(text: str) -> list[int]:
     """One syllable id per character of ``text`` (equal ids: same merged pinyin)."""
-    return _TABLE.ids_of(text)
+    return [_syllable_id(ch) for ch in text]
+
+
+# Bytes per syllable id in syllable_bytes.
+SYLLABLE_ID_BYTES = 4
+
+
+def syllable_bytes(ids: Sequence[int]) -> bytes:
+    """Syllable ids as little-endian integers of :data:`SYLLABLE_ID_BYTES` bytes, for
+    byte-level automaton scans; a scan keeps only the occurrences that start on a multiple of
+    that width.
+    """
+    return np.asarray(ids, dtype="<u4").tobytes()
 
 
 def pinyin_syllables(text: str) -> tuple[str, ...]:
     """Tone-less, confusion-merged pinyin, one entry per character (non-Han kept as is).
 
     Characters are read one by one with their default reading: phrase-level segmentation
-    would fix a few polyphones (银行 hang) but costs 20x more, and both the phrase and the
+    would fix a few polyphones (银行 hang) but is much slower, and both the phrase and the
     utterance are read the same way, so matching stays consistent.
     """
-    names = _TABLE.names
-    return tuple(names[i] for i in syllable_ids(text).tolist())
+    return tuple(_SYLLABLE_NAMES[i] for i in syllable_ids(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +150,8 @@ class CompiledMatcher:
     Exact matching is one regular expression over the normalised text (Chinese phrases as
     substrings, other phrases on word boundaries). Over a whole call (:class:`CallText`),
     :class:`~qa_pipeline.rubric.phrase_index.PhraseIndex` finds the exact hits and the pinyin
-    windows worth scoring of many matchers in one scan, and fuzzy matching tests only the
-    utterances an alignment over their joined text points at. Per utterance, exact beats fuzzy
-    beats pinyin beats regex.
+    windows worth scoring of many matchers in one scan; fuzzy and regex matching test the
+    utterances one by one. Per utterance, exact beats fuzzy beats pinyin beats regex.
     """
 
     def __init__(self, phrases: tuple[str, ...], patterns: tuple[str, ...],
@@ -184,15 +176,15 @@ class CompiledMatcher:
             alternatives.append("|".join(re.escape(p) for p in sorted(zh, key=len, reverse=True)))
         if other:
             # Word boundaries: a phrase may not start right after [a-z0-9] (checked in
-            # _exact_matches: a leading look-behind would stop the scan's first-character
-            # skipping, 10x slower) nor end right before one.
+            # _exact_matches: a leading look-behind would keep the regex engine from skipping
+            # ahead to a phrase's first character) nor end right before one.
             words = "|".join(re.escape(p) for p in sorted(other, key=len, reverse=True))
             alternatives.append(rf"(?:{words})(?![a-z0-9])")
         self.exact = re.compile("|".join(f"(?:{a})" for a in alternatives)) if alternatives \
             else None
         self._zh_exact = frozenset(zh)
         self.pinyin_phrases = tuple(
-            (self.by_norm[n], n, tuple(syllable_ids(n).tolist())) for n in zh
+            (self.by_norm[n], n, tuple(syllable_ids(n))) for n in zh
         ) if options.pinyin else ()
         self.patterns = tuple((p, re.compile(p, re.IGNORECASE)) for p in patterns)
 
@@ -239,7 +231,7 @@ class CompiledMatcher:
             if hit is not None:
                 return hit
         if self.pinyin_phrases and norm and is_chinese(norm):
-            ids = syllable_ids(norm).tolist()
+            ids = syllable_ids(norm)
             for phrase, _, p_ids in self.pinyin_phrases:
                 best = self._best_pinyin_window(p_ids, ids, range(len(ids) - len(p_ids) + 1))
                 if best is not None:
@@ -256,117 +248,41 @@ class CompiledMatcher:
 
     def fuzzy_hits(self, texts: Mapping[int, str]) -> dict[int, MatchHit]:
         """Fuzzy hits among normalised utterances ``texts`` (index -> text); each utterance
-        gets the first phrase, in list order, that matches it.
-
-        Per utterance and phrase the test is :meth:`_fuzzy_pass`; most pairs cannot pass,
-        and :meth:`_candidates` names, per phrase in one pass over the utterances, the few
-        that may.
+        gets the first phrase, in list order, that matches it (:meth:`_fuzzy_pass`).
         """
-        if self.options.fuzzy is None or not texts:
+        if self.options.fuzzy is None:
             return {}
-        order = sorted(texts)
-        values = [texts[i] for i in order]
-        candidates = self._candidates(values)
         found: dict[int, MatchHit] = {}
-        for p_norm in self.normalized_phrases:
-            for k in candidates(p_norm, len(values)):
-                if order[k] not in found:
-                    hit = self._fuzzy_pass(p_norm, values[k])
-                    if hit is not None:
-                        found[order[k]] = hit
+        for index in sorted(texts):
+            hit = self._first_fuzzy_phrase(texts[index])
+            if hit is not None:
+                found[index] = hit
         return found
 
     def first_fuzzy_hit(self, texts: list[tuple[int, str]]) -> tuple[int, MatchHit] | None:
         """The first of ``texts`` (utterance index, normalised text; in call order) that has a
-        fuzzy hit, with that hit: the first of :meth:`fuzzy_hits` in call order, found
-        without testing what follows it (phrase by phrase, only the utterances before the
-        earliest hit so far are candidates).
+        fuzzy hit, with that hit (the first phrase, in list order, that matches it).
         """
-        if self.options.fuzzy is None or not texts:
+        if self.options.fuzzy is None:
             return None
-        values = [text for _, text in texts]
-        candidates = self._candidates(values)
-        best = len(values)  # position of the earliest hit so far (len: none)
-        for p_norm in self.normalized_phrases:
-            for k in candidates(p_norm, best):
-                if self._fuzzy_pass(p_norm, values[k]) is not None:
-                    best = k
-                    break
-        if best == len(values):
-            return None
-        index, text = texts[best]
-        for p_norm in self.normalized_phrases:  # the first phrase in list order, as fuzzy_hits
-            hit = self._fuzzy_pass(p_norm, text)
+        for index, text in texts:
+            hit = self._first_fuzzy_phrase(text)
             if hit is not None:
                 return index, hit
-        raise AssertionError("a phrase found this utterance")  # pragma: no cover
+        return None
 
-    def _candidates(self, texts: list[str]) -> Callable[[str, int], Iterable[int]]:
-        """``(phrase, limit) ->`` the positions (ascending, below ``limit``) of the ``texts``
-        in which the phrase may pass :meth:`_fuzzy_pass`: at least long enough to reach the
-        threshold.
-
-        Compiled, :func:`qa_pipeline.kernels.reachable` keeps those that share enough
-        characters with the phrase for some window to reach the partial-ratio gate (one pass
-        over each text rules most out). In pure Python that count costs more than the gates
-        it saves; instead one alignment over the joined texts, at the lower bound
-        ``t / (2 - t)`` that any passing text guarantees there (a window cut at a text's edge
-        scores less in the joined text), names the texts under its best window, and the
-        alignment repeats on the stretches before and after them until none reaches the
-        bound. Texts shorter than the phrase are candidates without it. The positions come
-        lazily, so a caller that stops at the first passing text skips the later alignments.
-        """
-        threshold = self.options.fuzzy
-        assert threshold is not None
-
-        def shortest(p_norm: str) -> int:
-            return math.ceil(threshold * len(p_norm) / (2 - threshold))
-
-        if kernels.NATIVE:
-            # The gate's cutoff less a rounding margin: a passing text is never ruled out.
-            cutoff = 100 * threshold - 1e-6
-            return lambda p_norm, limit: kernels.reachable(
-                p_norm, texts if limit >= len(texts) else texts[:limit], cutoff,
-                shortest(p_norm))
-        # The joined texts, laid out once for all phrases.
-        lengths = [len(text) for text in texts]
-        joined = SEPARATOR.join(texts)
-        starts = list(itertools.accumulate((n + len(SEPARATOR) for n in lengths), initial=0))
-        bound = 100 * threshold / (2 - threshold) - 1e-6
-
-        def screened(p_norm: str, limit: int) -> Iterator[int]:
-            # In call order: a stretch's left part, the texts under its window, its right
-            # part (a stack, not recursion: a phrase found in every text splits off one text
-            # per alignment).
-            m = len(p_norm)
-            todo: list[tuple[bool, int, int]] = [(True, 0, limit)] if limit else []
-            while todo:
-                align, lo, hi = todo.pop()
-                if not align:
-                    yield from (k for k in range(lo, hi) if lengths[k] >= m)
-                    continue
-                window = fuzz.partial_ratio_alignment(
-                    p_norm, joined[starts[lo]:starts[hi] - len(SEPARATOR)], score_cutoff=bound)
-                if window is None:
-                    continue
-                a = bisect.bisect_right(starts, starts[lo] + window.dest_start) - 1
-                b = max(a + 1, bisect.bisect_left(starts, starts[lo] + window.dest_end))
-                if b < hi:
-                    todo.append((True, b, hi))
-                todo.append((False, a, b))
-                if lo < a:
-                    todo.append((True, lo, a))
-
-        def candidates(p_norm: str, limit: int) -> Iterator[int]:
-            low, m = shortest(p_norm), len(p_norm)
-            shorter = [k for k in range(limit) if low <= lengths[k] < m]
-            return heapq.merge(shorter, screened(p_norm, limit))
-
-        return candidates
+    def _first_fuzzy_phrase(self, text: str) -> MatchHit | None:
+        """The hit of the first phrase, in list order, that matches ``text`` fuzzily."""
+        for p_norm in self.normalized_phrases:
+            hit = self._fuzzy_pass(p_norm, text)
+            if hit is not None:
+                return hit
+        return None
 
     def _fuzzy_pass(self, p_norm: str, text: str) -> MatchHit | None:
         """The hit of one phrase in one utterance, or None: a partial-ratio gate (it bounds
-        the window scores from above: a cheap, exact gate), then :func:`_fuzzy`.
+        the window scores of :func:`_fuzzy` from above, so it rules out no hit), then
+        :func:`_fuzzy`.
         """
         threshold = self.options.fuzzy
         assert threshold is not None
@@ -461,18 +377,6 @@ def _fuzzy(phrase: str, text: str, threshold: float) -> tuple[float, str] | None
     return best[1] / 100.0, best[0]
 
 
-def syllable_bytes(ids: np.ndarray | Sequence[int], width: int) -> bytes:
-    """Syllable ids as little-endian integers of ``width`` bytes (2 or 4), for byte-level
-    automaton scans; a scan keeps only the occurrences that start on a multiple of ``width``.
-    """
-    return np.asarray(ids, dtype=np.uint16 if width == 2 else np.uint32).tobytes()
-
-
-def syllable_width() -> int:
-    """Bytes per syllable id that every id seen so far fits in."""
-    return 2 if len(_TABLE.names) <= 0x10000 else 4
-
-
 _WORD_CHAR = re.compile("[a-z0-9]")
 _FIRST = itemgetter(0)
 
@@ -496,7 +400,7 @@ def _pinyin_score(p_ids: tuple[int, ...], window: Sequence[int]) -> float | None
     # In a two-syllable phrase one wrong syllable is half the phrase: only a confusable
     # initial with the same final counts (投诉 ~ 投注), not any one-letter change (你好 ≁ 机号).
     strict = n <= 2
-    names = _TABLE.names
+    names = _SYLLABLE_NAMES
     mismatches = 0
     for a, b in zip(p_ids, window, strict=True):
         if a == b:

@@ -3,7 +3,7 @@
 A rubric holds a dozen phrase lists (one :class:`CompiledMatcher` per rule condition). Scanning
 the call once per list (and, for pinyin, once per phrase) costs a hundred passes over the same
 text; an Aho–Corasick automaton over the union of all lists finds every occurrence of every
-phrase, overlapping ones included, in one pass in C. A second automaton over the call's
+phrase, overlapping ones included, in one pass. A second automaton over the call's
 syllable codes holds, for each pinyin phrase, every syllable sequence a matching window can
 show (the phrase with one confusable syllable swapped in, piece by piece for long phrases), so
 one pass names every window worth scoring.
@@ -11,6 +11,7 @@ one pass names every window worth scoring.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,16 +20,15 @@ from typing import Any
 import ahocorasick_rs
 from pydantic import BaseModel
 
-from qa_pipeline import kernels
 from qa_pipeline.rubric.call_text import CallText
 from qa_pipeline.rubric.matching import (
+    SYLLABLE_ID_BYTES,
     CompiledMatcher,
     _allowed_mismatches,
     close_syllables,
     is_chinese,
     syllable_bytes,
     syllable_names,
-    syllable_width,
 )
 from qa_pipeline.rubric.registry import ParsedRule
 
@@ -56,13 +56,10 @@ class _PinyinAutomaton:
     entries: list[tuple[tuple[int, int], ...]]
     bucket_of: list[tuple[int, int, int]]
     names: int  # syllables seen when built
-    width: int  # bytes per syllable id
-    lengths: tuple[int, ...]  # per bucket: the phrase length in syllables
 
     @classmethod
     def build(cls, matchers: tuple[CompiledMatcher, ...]) -> _PinyinAutomaton:
         names = len(syllable_names())
-        width = syllable_width()
         keys: dict[bytes, list[tuple[int, int]]] = {}
         bucket_of: list[tuple[int, int, int]] = []
         for matcher in matchers:
@@ -72,11 +69,11 @@ class _PinyinAutomaton:
                 for offset, piece, sequences in _pinyin_pieces(p_ids):
                     back = offset + len(piece) - 1
                     for sequence in sequences:
-                        keys.setdefault(syllable_bytes(sequence, width), []).append(
+                        keys.setdefault(syllable_bytes(sequence), []).append(
                             (bucket, back))
         automaton = ahocorasick_rs.BytesAhoCorasick(list(keys)) if keys else None
         return cls(automaton, [tuple(dict.fromkeys(e)) for e in keys.values()], bucket_of,
-                   names, width, tuple(length for _, _, length in bucket_of))
+                   names)
 
 
 class PhraseIndex:
@@ -137,25 +134,31 @@ class PhraseIndex:
             return out
         # Computing the call's syllable ids may name new syllables: before the automaton is
         # checked.
-        codes, width = call.syllable_codes
+        codes = call.syllable_codes
         pinyin = self._pinyin
         if pinyin is None or pinyin.names != len(syllable_names()):
             pinyin = self._pinyin = _PinyinAutomaton.build(self._pinyin_matchers)
         if pinyin.automaton is None:
             return out
-        if pinyin.width != width:  # syllables named since (by another thread) widened the ids
-            codes, width = syllable_bytes(call.syllables, pinyin.width), pinyin.width
-        matches = pinyin.automaton.find_matches_as_indexes(codes, overlapping=True)
-        skips = [{} if exact is None else exact[slot] for slot, _, _ in pinyin.bucket_of]
-        windows = kernels.pinyin_windows(
-            matches, width, pinyin.entries, pinyin.lengths, call.offsets, call.ends,
-            call.chinese, skips)
+        # Per bucket: the window starts (in syllables) that an occurrence points at.
+        starts: list[set[int]] = [set() for _ in pinyin.bucket_of]
+        for key, start, end in pinyin.automaton.find_matches_as_indexes(codes, overlapping=True):
+            if start % SYLLABLE_ID_BYTES:
+                continue  # straddles two syllable ids
+            last = end // SYLLABLE_ID_BYTES - 1  # position of the occurrence's last syllable
+            for bucket, back in pinyin.entries[key]:
+                starts[bucket].add(last - back)
         # Buckets come per matcher in phrase order and each lists its windows by start, so
         # every utterance's list is built sorted.
-        for (slot, position, _), found in zip(pinyin.bucket_of, windows, strict=True):
-            if found:
-                per_utterance = out[slot]
-                for i, start in found:
+        for (slot, position, length), bucket_starts in zip(pinyin.bucket_of, starts,
+                                                            strict=True):
+            skip = {} if exact is None else exact[slot]
+            per_utterance = out[slot]
+            for start in sorted(bucket_starts):
+                i = bisect.bisect_right(call.offsets, start) - 1  # the utterance holding start
+                # (i < 0: a long phrase's second piece found where the first cannot fit)
+                if i >= 0 and start + length <= call.ends[i] and call.chinese[i] and (
+                        i not in skip):
                     per_utterance.setdefault(i, []).append((position, start))
         return out
 
@@ -168,15 +171,30 @@ class PhraseIndex:
         the leftmost position where a valid match starts, so occurrences are ranked the same
         way here.
         """
-        if self._automaton is None:
-            per_slot: list[dict[int, str]] = [{} for _ in self.matchers]
-        else:
+        per_slot: list[dict[int, str]] = [{} for _ in self.matchers]
+        if self._automaton is not None:
             text = call.utf8
-            per_slot = kernels.first_exact_hits(
-                self._automaton.find_matches_as_indexes(text, overlapping=True), text,
-                self._bounded, self._rank, call.utf8_offsets, self._by_rank,
-                len(self.matchers))
+            found = [(start, self._rank[key]) for key, start, end
+                     in self._automaton.find_matches_as_indexes(text, overlapping=True)
+                     if not (self._bounded[key] and (_word_byte(text, start - 1)
+                                                     or _word_byte(text, end)))]
+            # Earliest first, then by rank: writing in reverse leaves the first occurrence
+            # per utterance.
+            for start, rank in sorted(found, reverse=True):
+                index = bisect.bisect_right(call.utf8_offsets, start) - 1
+                phrase, owners = self._by_rank[rank]
+                for slot in owners:
+                    per_slot[slot][index] = phrase
         return {id(m): first for m, first in zip(self.matchers, per_slot, strict=True)}
+
+
+# Bytes of [a-z0-9] (in UTF-8 no other character holds them).
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _word_byte(text: bytes, position: int) -> bool:
+    """Whether ``text`` holds a byte of [a-z0-9] at ``position`` (False outside it)."""
+    return 0 <= position < len(text) and text[position] in _WORD_BYTES
 
 
 def _pinyin_pieces(p_ids: tuple[int, ...]

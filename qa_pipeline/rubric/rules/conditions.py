@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qa_pipeline import kernels
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.matching import CompiledMatcher, MatchOptions, compile_matcher
 from qa_pipeline.text import normalize
-from qa_pipeline.types import Evidence, MatchHit, Role, Status, Utterance
+from qa_pipeline.types import Evidence, MatchHit, Role, Status, Utterance, Word
 
 RoleName = Literal["agent", "customer", "any"]
 
@@ -96,27 +95,32 @@ def require_or_forbid(mode: str, found: bool, what: str) -> tuple[Status, str]:
 
 def evidence_for(ctx: EvaluationContext, utterance: Utterance, hit: MatchHit | None,
                  note: str = "") -> Evidence:
-    """Evidence quoting an utterance; its word probability is that of the words the match
-    covers (the utterance's mean when the match cannot be located word by word). Everything
-    a quote needs is in ``utterance`` and ``hit``: ``ctx`` is the rules' common argument.
+    """Evidence quoting an utterance; its word probability is the mean probability of the
+    words the match covers (the utterance's mean when there is no match, or when it cannot be
+    located word by word). Everything a quote needs is in ``utterance`` and ``hit``: ``ctx``
+    is the rules' common argument.
     """
-    return _quote(utterance, hit, note)
+    probability = None
+    if hit is not None and hit.matched_text:
+        probability = _covered_mean(utterance.words, hit.matched_text.replace(" ", ""))
+    if probability is None:
+        probability = utterance.mean_word_probability
+    return Evidence(utterance.index, utterance.role, utterance.start_s, utterance.end_s,
+                    utterance.text, probability, utterance.role_confidence, hit, note)
 
 
-# Word text -> its normalised form without spaces (for locating a match word by word); the
-# vocabulary of calls repeats, so forms are kept across calls, up to a bound.
-_COMPACT_FORMS: dict[str, str] = {}
-_COMPACT_FORMS_MAX = 65536
+def _covered_mean(words: Sequence[Word], matched: str) -> float | None:
+    """Mean probability of the words whose compact form (non-empty) occurs in ``matched``;
+    None when no word does.
+    """
+    covered = [w.probability for w in words if (form := _compact_form(w.text)) and form in matched]
+    return sum(covered) / len(covered) if covered else None
 
 
+@lru_cache(maxsize=65536)
 def _compact_form(word: str) -> str:
-    if len(_COMPACT_FORMS) >= _COMPACT_FORMS_MAX:
-        _COMPACT_FORMS.clear()
+    """A word's normalised form without spaces (the vocabulary of calls repeats)."""
     return normalize(word).replace(" ", "")
-
-
-# A quote is built in one compiled step (a call quotes 40-55 utterances).
-_quote = kernels.quoter(Evidence, _COMPACT_FORMS, _compact_form)
 
 
 def first_hit(cond: Condition, ctx: EvaluationContext,

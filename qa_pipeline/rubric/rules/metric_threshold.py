@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from qa_pipeline import kernels
 from qa_pipeline.conversation.metrics import METRIC_NAMES
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
@@ -64,18 +63,12 @@ def metric_threshold(spec: MetricThresholdSpec, ctx: EvaluationContext) -> RuleO
     ok = (spec.min is None or value >= spec.min) and (spec.max is None or value <= spec.max)
     # A failure quotes the first ten moments behind the metric; a pass quotes none.
     evidence = () if ok else tuple(
-        _new_evidence(-1, _span_role(span.label), span.start_s, span.end_s,
-                      f"[{span.label} {span.end_s - span.start_s:.1f} s]", 1.0, 1.0, None,
-                      span.label)
+        Evidence(-1, _span_role(span.label), span.start_s, span.end_s,
+                 f"[{span.label} {span.end_s - span.start_s:.1f} s]", 1.0, 1.0, None, span.label)
         for span in islice(ctx.metrics.spans.get(spec.metric, ()), 10)
     )
     message = f"{spec.metric} = {value:.2f} (required {' and '.join(bounds)})"
     return RuleOutcome(Status.PASS if ok else Status.FAIL, evidence, message, value=value)
-
-
-# Evidence(*fields) without the generated __init__ (timing criteria fail often, ten quotes
-# each).
-_new_evidence = kernels.constructor(Evidence)
 
 
 def _span_role(label: str) -> Role:
