@@ -27,6 +27,7 @@ class LoadedAudio:
 
     ``samples`` is float32 ``(channels, time)`` at ``sample_rate_hz`` (the pipeline's working
     rate, 16 kHz); ``source_sample_rate_hz`` and ``source_format`` describe the file as it was.
+    ``notes`` record damage found while decoding (see :mod:`qa_pipeline.audio.checks`).
     """
 
     call_id: str
@@ -36,6 +37,9 @@ class LoadedAudio:
     source_sample_rate_hz: int
     source_format: str
     sha256: str
+    # What is wrong with the file but did not stop decoding (truncation, a header claiming
+    # more audio than the file holds); the front end copies these into the provenance.
+    notes: tuple[str, ...] = ()
 
     @property
     def num_channels(self) -> int:

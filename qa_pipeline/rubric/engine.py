@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa_pipeline import kernels
+from qa_pipeline.audio.checks import damage_notes
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import ParsedRule
 from qa_pipeline.rubric.schema import Criterion, ReviewThresholds, Rubric, Section
@@ -73,13 +74,15 @@ class RubricResult:
 
     ``ungraded_reason`` is set when the call cannot earn a grade however its criteria came
     out (no speech at all, or none by the agent); its passing error criteria then await
-    review.
+    review. ``review_notes`` say why the whole call needs review whatever its criteria say
+    (damaged audio: the verdicts rest on part of the call).
     """
 
     rubric_id: str
     rubric_version: str
     results: tuple[CriterionResult, ...]
     ungraded_reason: str = ""
+    review_notes: tuple[str, ...] = ()
 
 
 def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[float, float] | None:
@@ -160,7 +163,8 @@ def evaluate(rubric: Rubric, ctx: EvaluationContext, *,
     Criteria run in file order until the rubric's ``time_budget_s`` is spent: the criterion
     that overran it and every later one become ``needs_review`` with the reason, so one
     pathological call cannot stall a batch. A call without agent speech gets no grade: its
-    passing error criteria await review (nothing the agent did earned them).
+    passing error criteria await review (nothing the agent did earned them). A call whose
+    audio was damaged (a provenance note from decoding) needs review as a whole.
 
     Args:
         rubric: A rubric from :func:`~qa_pipeline.rubric.loader.load_rubric`.
@@ -189,4 +193,5 @@ def evaluate(rubric: Rubric, ctx: EvaluationContext, *,
         results = [_held_for_review(r, silence)
                    if r.kind == "error" and r.provisional_status is Status.PASS else r
                    for r in results]
-    return RubricResult(rubric.id, str(rubric.version), tuple(results), silence)
+    damage = damage_notes(ctx.conversation.provenance.notes)
+    return RubricResult(rubric.id, str(rubric.version), tuple(results), silence, damage)

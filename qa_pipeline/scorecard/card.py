@@ -144,7 +144,8 @@ def build_scorecard(
     an unconfirmed fatal failure never knocks out the call: it sets ``pending_fatal``.
 
     A call the engine could not grade (``result.ungraded_reason``: no speech, or none by the
-    agent) gets an empty grade and needs review, whatever its total.
+    agent) gets an empty grade and needs review, whatever its total. ``result.review_notes``
+    (damaged audio) also make the call need review; they are recorded in the provenance.
     """
     by_id = {r.criterion_id: r for r in result.results}
     items: list[ScoredItem] = []
@@ -195,9 +196,12 @@ def build_scorecard(
         total = 0.0
     band = rubric.grade_for(total)
     ungraded = result.ungraded_reason
-    needs_review = bool(ungraded) or any(r.status is Status.NEEDS_REVIEW for r in result.results)
+    needs_review = bool(ungraded or result.review_notes) or any(
+        r.status is Status.NEEDS_REVIEW for r in result.results)
     created = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
     prov = {"rubric": rubric.ref, "pipeline_version": __version__, **provenance}
+    if result.review_notes:
+        prov["review_notes"] = list(result.review_notes)
     return Scorecard(
         call_id=call_id, tenant_id=tenant_id, rubric_id=rubric.id,
         rubric_version=str(rubric.version), total_score=total,
