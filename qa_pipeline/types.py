@@ -231,6 +231,11 @@ class Utterance:
         )
 
 
+# A provenance note starting with this records damage found while decoding the recording
+# (see qa_pipeline.audio.io); such a call needs review.
+DAMAGED_AUDIO_NOTE = "damaged audio: "
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """How a conversation was produced (recorded for audit)."""
@@ -243,6 +248,11 @@ class Provenance:
     role_method: str
     processing_s: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+    @property
+    def damage_notes(self) -> tuple[str, ...]:
+        """The notes recording damaged audio (:data:`DAMAGED_AUDIO_NOTE`)."""
+        return tuple(n for n in self.notes if n.startswith(DAMAGED_AUDIO_NOTE))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""

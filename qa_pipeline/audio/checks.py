@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +15,7 @@ from qa_pipeline.errors import (
     SilentAudioError,
     UnsupportedSampleRateError,
 )
+from qa_pipeline.types import DAMAGED_AUDIO_NOTE
 
 if TYPE_CHECKING:
     from qa_pipeline.audio.io import AudioOptions
@@ -83,19 +83,11 @@ def check_header(rate: int, channels: int, duration_s: float, opts: AudioOptions
         check_duration(duration_s, opts, path)
 
 
-# Notes about damaged recordings start with this (the rubric engine looks for it in a
-# conversation's provenance notes to send the call to review).
-DAMAGE_NOTE_PREFIX = "damaged audio: "
-
-
 def damage_note(detail: str) -> str:
-    """A provenance note recording damage found while decoding."""
-    return f"{DAMAGE_NOTE_PREFIX}{detail}"
-
-
-def damage_notes(notes: Iterable[str]) -> tuple[str, ...]:
-    """The damage notes among a conversation's provenance notes."""
-    return tuple(n for n in notes if n.startswith(DAMAGE_NOTE_PREFIX))
+    """A provenance note recording damage found while decoding (the rubric engine sends a
+    call with such a note to review).
+    """
+    return f"{DAMAGED_AUDIO_NOTE}{detail}"
 
 
 class SignalStats:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa_pipeline import kernels
-from qa_pipeline.audio.checks import damage_notes
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import ParsedRule
 from qa_pipeline.rubric.schema import Criterion, ReviewThresholds, Rubric, Section
@@ -193,5 +192,5 @@ def evaluate(rubric: Rubric, ctx: EvaluationContext, *,
         results = [_held_for_review(r, silence)
                    if r.kind == "error" and r.provisional_status is Status.PASS else r
                    for r in results]
-    damage = damage_notes(ctx.conversation.provenance.notes)
+    damage = ctx.conversation.provenance.damage_notes
     return RubricResult(rubric.id, str(rubric.version), tuple(results), silence, damage)
