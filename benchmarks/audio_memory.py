@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 _CHILD = """
 import json, resource, sys, time
+import qa_pipeline
 from qa_pipeline.audio.io import load_audio
 base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
@@ -35,7 +36,8 @@ audio = load_audio(sys.argv[1], sha256="0" * 64)
 print(json.dumps({"seconds": time.perf_counter() - t0, "import_peak_kb": base_kb,
                   "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "output_bytes": audio.samples.nbytes, "duration_s": audio.duration_s,
-                  "notes": list(getattr(audio, "notes", ()))}))
+                  "notes": list(getattr(audio, "notes", ())),
+                  "package": qa_pipeline.__file__}))
 """
 
 
@@ -58,8 +60,9 @@ def write_recording(path: Path, hours: float, rate_hz: int = 48_000) -> None:
 def measure(path: Path, code: Path) -> dict[str, object]:
     """Decode ``path`` with the ``qa_pipeline`` of ``code`` in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(code)}
+    # cwd: ``python -c`` puts the working directory first on sys.path.
     out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], env=env, check=True,
-                         capture_output=True, text=True, timeout=3600)
+                         cwd=code, capture_output=True, text=True, timeout=3600)
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
