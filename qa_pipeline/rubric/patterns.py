@@ -17,6 +17,7 @@ compiling. ``\b`` stays RE2's ASCII word boundary.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, Protocol
@@ -47,6 +48,8 @@ _CLASS_BODY = {
     "s": r"\t-\r\x1c-\x1f\x85\p{Z}",
 }
 _REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+_HEX_DIGITS = {"u": 4, "U": 8}
+_OMITTED_MIN = re.compile(r"\{,\d+\}")
 
 
 def _parser() -> Any:
@@ -88,7 +91,9 @@ def _nested_quantifier(items: Any, outer: tuple[int, int] | None, unbounded: int
 
 
 def _to_re2(pattern: str) -> str:
-    r"""``pattern`` with Python's Unicode ``\w \W \d \D \s \S`` and ``\Z`` in RE2 syntax."""
+    r"""``pattern`` with Python's Unicode ``\w \W \d \D \s \S``, ``\Z``, ``\uXXXX`` and
+    ``{,n}`` in RE2 syntax.
+    """
     out: list[str] = []
     i, n = 0, len(pattern)
     in_class = False
@@ -97,6 +102,12 @@ def _to_re2(pattern: str) -> str:
         if c == "\\" and i + 1 < n:
             e = pattern[i + 1]
             body = _CLASS_BODY.get(e.lower())
+            if e in _HEX_DIGITS and pattern[i + 2:i + 2 + _HEX_DIGITS[e]].isalnum():
+                # \u4e00 / \U0001f600: RE2 writes code points as \x{...}.
+                digits = _HEX_DIGITS[e]
+                out.append(f"\\x{{{pattern[i + 2:i + 2 + digits]}}}")
+                i += 2 + digits
+                continue
             if body is None:
                 out.append(r"\z" if e == "Z" else pattern[i:i + 2])
             elif e.islower():
@@ -111,6 +122,10 @@ def _to_re2(pattern: str) -> str:
         if in_class:
             in_class = c != "]"
             out.append(c)
+            i += 1
+            continue
+        if c == "{" and _OMITTED_MIN.match(pattern, i):
+            out.append("{0")  # Python's {,n} is {0,n}; RE2 would read it as literal text
             i += 1
             continue
         out.append(c)

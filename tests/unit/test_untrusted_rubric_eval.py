@@ -81,6 +81,10 @@ def test_python_unicode_classes_keep_their_meaning():
     hit = compile_pattern(r"[^\s]+").search("\u3000号码")
     assert hit is not None and hit.group(0) == "号码"
     assert compile_pattern(r"HELLO\W").search("say hello!") is not None
+    # Python spellings RE2 lacks or reads differently.
+    assert compile_pattern(r"[\u4e00-\u9fff]{2}号").search("订单号") is not None
+    assert compile_pattern(r"^a{,3}b$").search("aab") is not None  # {,n} is {0,n}
+    assert compile_pattern(r"end\Z").search("the end") is not None
 
 
 def _two_criteria_rubric(budget_s: float) -> str:
