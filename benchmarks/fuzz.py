@@ -8,6 +8,9 @@ Targets (hypothesis, coverage-free random + structure-aware mutation):
           magic) through probe_audio and load_audio;
   rubric  mutated rubric YAML (the default rubrics with lines dropped, duplicated, keys and
           values replaced, random text) through load_rubric_text;
+  alias   default rubrics with anchors and aliases spliced in (alias fans up to 9 x 9, merge
+          keys, self-reference, aliases as keys) through load_rubric_text: each is refused,
+          none is expanded;
   redact  random text with digits, spoken digits and separators through redact_text.
 Writes benchmarks/results/fuzz.json (inputs run, failures) and exits 1 on any failure.
 """
@@ -67,7 +70,7 @@ def fuzz(name: str, seconds: float, per_input_timeout_s: int, workdir: Path) -> 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10)
-    ap.add_argument("--targets", default="audio,rubric,redact")
+    ap.add_argument("--targets", default="audio,rubric,alias,redact")
     ap.add_argument("--timeout", type=int, default=20, help="seconds per input before a hang")
     ap.add_argument("--out", default="fuzz.json", help="file name under benchmarks/results")
     args = ap.parse_args()

@@ -30,6 +30,14 @@ class AudioDecodeError(AudioError):
     reason = "corrupt"
 
 
+class DamagedAudioError(AudioDecodeError):
+    """The file is truncated, or its header claims more audio than it holds, and the
+    tenant's policy (``damaged_audio: quarantine``) refuses such files.
+    """
+
+    reason = "damaged"
+
+
 class EmptyAudioError(AudioError):
     """The file holds no samples (zero bytes or zero frames)."""
 

@@ -80,7 +80,8 @@ class FrontEnd:
             transcriber=get_transcriber(tenant.asr.backend, opts),
             mono_diarizer=get_diarizer(mono_diarizer or tenant.diarization.mono_backend),
             diarization_options=diarization_options_for(tenant),
-            audio_options=AudioOptions(max_duration_s=tenant.max_duration_s),
+            audio_options=AudioOptions(max_duration_s=tenant.max_duration_s,
+                                       damaged_audio=tenant.damaged_audio),
         )
 
     def load(self, path: str | os.PathLike[str], call_id: str | None = None, *,
@@ -118,7 +119,7 @@ class FrontEnd:
         conversation was built from (the evaluation harness scores them against RTTM).
         """
         timings = {"load": load_s}
-        notes: list[str] = []
+        notes = list(audio.notes)  # damage found while decoding
         if audio.num_channels == 2 and self.tenant.channel_layout != "mono":
             try:
                 return self._stereo(audio, timings, hook)
@@ -151,7 +152,8 @@ class FrontEnd:
         utterances = apply_roles(utterances, roles)
         timings["alignment"] = time.perf_counter() - t0
         provenance = self._provenance(diarization, timings,
-                                      f"channel_map(agent={self.tenant.agent_channel})", [])
+                                      f"channel_map(agent={self.tenant.agent_channel})",
+                                      list(audio.notes))
         return self._conversation(audio, utterances, provenance), diarization
 
     def _mono(self, audio: LoadedAudio, timings: dict[str, float], notes: list[str],

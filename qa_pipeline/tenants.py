@@ -94,6 +94,10 @@ class TenantConfig(BaseModel):
     hotwords: tuple[str, ...] = ()
     initial_prompt: str | None = None
     max_duration_s: float = 4 * 3600.0
+    # A truncated recording, or one whose header claims more audio than the file holds:
+    # review (scored from what is there, with a provenance note, and sent to review) or
+    # quarantine (refused with reason "damaged").
+    damaged_audio: Literal["review", "quarantine"] = "review"
     asr: AsrSettings = AsrSettings()
     diarization: DiarizationSettings = DiarizationSettings()
     # Rubric per language (path relative to the repository root or absolute).

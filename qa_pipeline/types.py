@@ -27,6 +27,7 @@ class LoadedAudio:
 
     ``samples`` is float32 ``(channels, time)`` at ``sample_rate_hz`` (the pipeline's working
     rate, 16 kHz); ``source_sample_rate_hz`` and ``source_format`` describe the file as it was.
+    ``notes`` record damage found while decoding (see :mod:`qa_pipeline.audio.checks`).
     """
 
     call_id: str
@@ -36,6 +37,9 @@ class LoadedAudio:
     source_sample_rate_hz: int
     source_format: str
     sha256: str
+    # What is wrong with the file but did not stop decoding (truncation, a header claiming
+    # more audio than the file holds); the front end copies these into the provenance.
+    notes: tuple[str, ...] = ()
 
     @property
     def num_channels(self) -> int:
@@ -227,6 +231,11 @@ class Utterance:
         )
 
 
+# A provenance note starting with this records damage found while decoding the recording
+# (see qa_pipeline.audio.io); such a call needs review.
+DAMAGED_AUDIO_NOTE = "damaged audio: "
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """How a conversation was produced (recorded for audit)."""
@@ -239,6 +248,11 @@ class Provenance:
     role_method: str
     processing_s: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+    @property
+    def damage_notes(self) -> tuple[str, ...]:
+        """The notes recording damaged audio (:data:`DAMAGED_AUDIO_NOTE`)."""
+        return tuple(n for n in self.notes if n.startswith(DAMAGED_AUDIO_NOTE))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""

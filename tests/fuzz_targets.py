@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import yaml
 
 from qa_pipeline.audio.io import AudioOptions, load_audio, probe_audio
 from qa_pipeline.errors import QAPipelineError
@@ -109,6 +110,54 @@ def check_rubric(text: str, _workdir: Path) -> None:
         pass
 
 
+def make_alias_rubric(rng: random.Random) -> str:
+    """A default rubric with anchors and aliases spliced in: nested alias fans (the billion
+    laughs), anchored and aliased values, merge keys, self-referencing and undefined aliases,
+    aliases as keys.
+    """
+    lines = rng.choice(_RUBRICS).splitlines()
+    for _ in range(rng.randrange(1, 4)):
+        i = rng.randrange(len(lines) + 1)
+        op = rng.randrange(6)
+        if op == 0:  # a fan of aliases, depth x width (9 x 9 is the issue's 522-byte bomb)
+            depth, width = rng.randrange(1, 10), rng.randrange(1, 10)
+            bomb = [f"b0: &b0 [{', '.join(['lol'] * width)}]"]
+            bomb += [f"b{d}: &b{d} [{', '.join([f'*b{d - 1}'] * width)}]"
+                     for d in range(1, depth + 1)]
+            lines[i:i] = bomb
+        elif op == 1 and i < len(lines) and ":" in lines[i]:  # anchor a value, alias it later
+            k, _, v = lines[i].partition(":")
+            lines[i] = f"{k}: &v{i} {v.strip() or 'x'}"
+            j = rng.randrange(i, len(lines))
+            if ":" in lines[j] and j != i:
+                k2, _, _ = lines[j].partition(":")
+                lines[j] = f"{k2}: *v{i}"
+        elif op == 2:
+            lines[i:i] = ["base: &base {weight: 10, points: 5}", "merged: {<<: *base, x: 1}"]
+        elif op == 3:
+            lines[i:i] = [rng.choice(["loop: &r [*r]", "loop: &m {k: *m}", "loop: *nope"])]
+        elif op == 4:
+            lines[i:i] = ["k: &k key", "map: {*k : 1}"]
+        else:  # the same anchor twice
+            lines[i:i] = ["x: &d 1", "y: &d 2"]
+    return "\n".join(lines)
+
+
+def check_alias_rubric(text: str, _workdir: Path) -> None:
+    """Loads or is refused with a typed error; a text with an anchor or alias never loads."""
+    try:
+        load_rubric_text(text, "<fuzz>")
+    except QAPipelineError:
+        return
+    try:
+        events = list(yaml.parse(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return
+    aliased = [e for e in events
+               if isinstance(e, yaml.AliasEvent) or getattr(e, "anchor", None) is not None]
+    assert not aliased, f"a rubric with anchors or aliases loaded: {aliased[0]}"
+
+
 def make_text(rng: random.Random) -> str:
     """Random mixes of digits, spoken digits, separators and words."""
     parts = ["一", "二", "三", "幺", "零", "叉", "double", "oh", "one", "five", "x", "X", " ",
@@ -126,4 +175,4 @@ def check_redact(text: str, _workdir: Path) -> None:
 
 
 TARGETS = {"audio": (make_audio, check_audio), "rubric": (make_rubric, check_rubric),
-           "redact": (make_text, check_redact)}
+           "alias": (make_alias_rubric, check_alias_rubric), "redact": (make_text, check_redact)}

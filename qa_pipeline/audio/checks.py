@@ -15,6 +15,7 @@ from qa_pipeline.errors import (
     SilentAudioError,
     UnsupportedSampleRateError,
 )
+from qa_pipeline.types import DAMAGED_AUDIO_NOTE
 
 if TYPE_CHECKING:
     from qa_pipeline.audio.io import AudioOptions
@@ -82,18 +83,49 @@ def check_header(rate: int, channels: int, duration_s: float, opts: AudioOptions
         check_duration(duration_s, opts, path)
 
 
-def check_decoded(samples: np.ndarray, rate: int, opts: AudioOptions, path: str,
+def damage_note(detail: str) -> str:
+    """A provenance note recording damage found while decoding (the rubric engine sends a
+    call with such a note to review).
+    """
+    return f"{DAMAGED_AUDIO_NOTE}{detail}"
+
+
+class SignalStats:
+    """Running statistics of decoded ``(frames, channels)`` blocks at the source rate (the
+    source signal is never held whole, so its checks accumulate block by block).
+    """
+
+    __slots__ = ("channels", "finite", "frames", "peak")
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.channels = 0
+        self.peak = 0.0
+        self.finite = True
+
+    def add(self, block: np.ndarray) -> None:
+        """Account for one block."""
+        if block.size == 0:
+            return
+        self.frames += int(block.shape[0])
+        self.channels = int(block.shape[1])
+        if not np.isfinite(block).all():
+            self.finite = False
+        elif self.finite:
+            self.peak = max(self.peak, float(np.max(np.abs(block))))
+
+
+def check_decoded(stats: SignalStats, rate: int, opts: AudioOptions, path: str,
                   expected_channels: int | None) -> None:
     """Full checks on the decoded signal."""
     check_sample_rate(rate, opts, path)
-    if samples.ndim != 2 or samples.shape[1] == 0:
+    if stats.frames == 0:
         raise EmptyAudioError("file holds no audio frames", path=path)
-    check_channels(int(samples.shape[0]), opts, path, expected_channels)
-    if not np.isfinite(samples).all():
+    check_channels(stats.channels, opts, path, expected_channels)
+    if not stats.finite:
         raise AudioDecodeError("decoded samples contain NaN or infinity", path=path)
-    check_duration(samples.shape[1] / rate, opts, path)
-    peak = float(np.max(np.abs(samples)))
-    peak_dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
+    check_duration(stats.frames / rate, opts, path)
+    peak_dbfs = 20 * np.log10(stats.peak) if stats.peak > 0 else -np.inf
     if peak_dbfs < opts.silence_peak_dbfs:
         raise SilentAudioError(
             f"recording is digital silence (peak {peak_dbfs:.0f} dBFS, threshold "

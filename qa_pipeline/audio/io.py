@@ -1,8 +1,18 @@
 """Decode a recording from any supported container into a validated :class:`LoadedAudio`.
 
 WAV (PCM 16/24/32, float, mu-law, A-law), FLAC and OGG go through libsndfile; MP3, M4A/AAC,
-Opus and anything libsndfile rejects go through FFmpeg (PyAV). Both paths yield float32
-``(channels, time)`` at the source rate, which is then resampled to the working rate.
+Opus and anything libsndfile rejects go through FFmpeg (PyAV). Both paths decode in blocks of
+:data:`BLOCK_FRAMES` source frames and resample each block as it arrives (a streaming soxr
+resampler), writing into one float32 ``(channels, time)`` array at the working rate that is
+allocated once from the header's length. Peak memory is therefore bounded by the 16 kHz
+output (``4 bytes x channels x 16,000 x seconds``: 1.8 GB for four hours of stereo), plus
+one block, whatever the source rate; the source is never held whole.
+
+Damage that does not stop decoding is detected and recorded rather than hidden: a WAV whose
+header declares more data than the file holds, a compressed file whose decoding stops early
+or yields less audio than its header states. Per :attr:`AudioOptions.damaged_audio` such a
+file is loaded with a note (:attr:`LoadedAudio.notes`; the scorecard then needs review) or
+refused with :class:`~qa_pipeline.errors.DamagedAudioError` (the batch quarantines it).
 """
 
 from __future__ import annotations
@@ -10,19 +20,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from qa_pipeline.audio import checks
-from qa_pipeline.errors import AudioDecodeError, EmptyAudioError
+from qa_pipeline.errors import AudioDecodeError, AudioError, DamagedAudioError, EmptyAudioError
 from qa_pipeline.types import LoadedAudio
 
 logger = logging.getLogger(__name__)
 
 WORKING_SAMPLE_RATE_HZ = 16_000
+# Source frames decoded and resampled at a time (about 1.4 s at 48 kHz).
+BLOCK_FRAMES = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +52,13 @@ class AudioOptions:
     # Peak level below which a recording counts as digital silence.
     silence_peak_dbfs: float = -70.0
     max_channels: int = 2
+    # A truncated file, or one whose header claims more audio than it holds: "review" loads
+    # what is there with a note (the call is scored and needs review), "quarantine" refuses
+    # it (DamagedAudioError).
+    damaged_audio: Literal["review", "quarantine"] = "review"
+    # Decoded audio this much shorter than the header states is damage (codec padding and
+    # rounding stay far below it).
+    missing_tolerance_s: float = 0.5
 
 
 def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
@@ -158,7 +179,7 @@ def load_audio(
     call_id: str | None = None,
     sha256: str | None = None,
 ) -> LoadedAudio:
-    """Decode, validate and resample one recording.
+    """Decode, validate and resample one recording, block by block.
 
     Args:
         path: audio file.
@@ -169,83 +190,218 @@ def load_audio(
             file while planning); otherwise the file is hashed here.
 
     Raises:
-        AudioError: a subclass naming exactly what is wrong with the file.
+        AudioError: a subclass naming exactly what is wrong with the file
+            (:class:`~qa_pipeline.errors.DamagedAudioError` for a truncated file when
+            ``options.damaged_audio`` is ``"quarantine"``).
     """
     opts = options or AudioOptions()
     p = Path(path)
     name = str(p)
-    _checked_size(p, opts)
+    size = _checked_size(p, opts)
     digest = sha256 or sha256_file(p)
 
-    samples, rate, fmt = _decode(p, opts)
-    checks.check_decoded(samples, rate, opts, name, expected_channels)
-    if rate != opts.target_sample_rate_hz:
-        samples = _resample(samples, rate, opts.target_sample_rate_hz)
+    decoded = _decode(p, opts)
+    checks.check_decoded(decoded.stats, decoded.source_rate_hz, opts, name, expected_channels)
+    notes = decoded.damage
+    wav_note = wav_data_shortfall(p, size)
+    if wav_note:
+        notes = (wav_note, *notes)
+    if notes:
+        if opts.damaged_audio == "quarantine":
+            raise DamagedAudioError("; ".join(notes), path=name)
+        logger.warning("%s: %s", name, "; ".join(notes))
     return LoadedAudio(
         call_id=call_id or digest[:16],
         path=name,
-        samples=np.ascontiguousarray(samples, dtype=np.float32),
+        samples=np.ascontiguousarray(decoded.samples, dtype=np.float32),
         sample_rate_hz=opts.target_sample_rate_hz,
-        source_sample_rate_hz=rate,
-        source_format=fmt,
+        source_sample_rate_hz=decoded.source_rate_hz,
+        source_format=decoded.source_format,
         sha256=digest,
+        notes=tuple(checks.damage_note(n) for n in notes),
     )
 
 
-def _decode(path: Path, opts: AudioOptions) -> tuple[np.ndarray, int, str]:
-    """Decode with libsndfile, falling back to FFmpeg. Returns (channels x time, rate, format)."""
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """A decoded recording at the working rate, with what was learnt on the way."""
+
+    samples: np.ndarray
+    source_rate_hz: int
+    source_format: str
+    stats: checks.SignalStats
+    damage: tuple[str, ...]
+
+
+class _Output:
+    """The working-rate signal, allocated once from the expected length (grown only when a
+    header understated it), filled block by block.
+    """
+
+    def __init__(self, channels: int, expected_frames: int) -> None:
+        self.data = np.empty((channels, max(expected_frames, 1)), dtype=np.float32)
+        self.frames = 0
+
+    def append(self, block: np.ndarray) -> None:
+        """Append ``(frames, channels)`` samples."""
+        n = block.shape[0]
+        if self.frames + n > self.data.shape[1]:
+            capacity = max(self.frames + n, self.data.shape[1] * 3 // 2)
+            grown = np.empty((self.data.shape[0], capacity), dtype=np.float32)
+            grown[:, :self.frames] = self.data[:, :self.frames]
+            self.data = grown
+        self.data[:, self.frames:self.frames + n] = block.T
+        self.frames += n
+
+    def result(self) -> np.ndarray:
+        """The filled part (no copy when the header's length was right)."""
+        if self.frames == self.data.shape[1]:
+            return self.data
+        return np.ascontiguousarray(self.data[:, :self.frames])
+
+
+def _stream(blocks: Iterable[np.ndarray], rate: int, channels: int, header_frames: int,
+            opts: AudioOptions, path: Path) -> tuple[np.ndarray, checks.SignalStats, str]:
+    """Resample ``(frames, channels)`` float32 blocks to the working rate as they come.
+
+    Returns the signal, its statistics (at the source rate) and, when decoding failed after
+    some audio, why it stopped ('' otherwise).
+    """
+    import soxr
+
+    target = opts.target_sample_rate_hz
+    out = _Output(channels, int(header_frames * target / rate + 0.5) if rate > 0 else 0)
+    stream = (soxr.ResampleStream(rate, target, channels, dtype="float32", quality="HQ")
+              if rate != target else None)
+    stats = checks.SignalStats()
+    stopped = ""
+    try:
+        for block in blocks:
+            if block.shape[1] != channels:
+                raise AudioDecodeError(f"a block has {block.shape[1]} channels, the header "
+                                       f"{channels}", path=str(path))
+            stats.add(block)
+            if stats.frames / rate > opts.max_duration_s:  # refuse before decoding it all
+                checks.check_duration(stats.frames / rate, opts, str(path))
+            out.append(stream.resample_chunk(block) if stream is not None else block)
+    except AudioError:  # ours (too long, inconsistent channels): not a decoder failure
+        raise
+    except Exception as e:  # noqa: BLE001 - the decoder's own errors: corrupt or truncated data
+        if stats.frames == 0:
+            raise AudioDecodeError(f"corrupt or truncated audio data ({e})", path=str(path)) from e
+        stopped = f"decoding stopped after {stats.frames / rate:.1f} s ({type(e).__name__}: {e})"
+    if stream is not None:
+        out.append(stream.resample_chunk(np.zeros((0, channels), np.float32), last=True))
+    return out.result(), stats, stopped
+
+
+def _shortfall(header_s: float, decoded_s: float, opts: AudioOptions) -> str:
+    """A note when the decoded audio is clearly shorter than the header says ('' if not)."""
+    if header_s > 0 and header_s - decoded_s > max(opts.missing_tolerance_s, 0.01 * header_s):
+        return (f"the header states {header_s:.1f} s but only {decoded_s:.1f} s could be "
+                "decoded (truncated file)")
+    return ""
+
+
+def _decode(path: Path, opts: AudioOptions) -> _Decoded:
+    """Decode with libsndfile, falling back to FFmpeg."""
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
+        sound = sf.SoundFile(str(path))
     except Exception as sf_error:  # libsndfile rejects the container: try FFmpeg
         logger.debug("libsndfile cannot open %s (%s); trying FFmpeg", path, sf_error)
         return _decode_ffmpeg(path, opts)
-    checks.check_header(info.samplerate, info.channels, info.frames / max(info.samplerate, 1),
-                        opts, str(path))
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as e:
-        raise AudioDecodeError(f"corrupt or truncated audio data ({e})", path=str(path)) from e
-    fmt = f"{info.format}/{info.subtype}".lower()
-    return data.T, int(rate), fmt
+    with sound:
+        rate, channels, frames = int(sound.samplerate), int(sound.channels), int(sound.frames)
+        checks.check_header(rate, channels, frames / max(rate, 1), opts, str(path))
+        fmt = f"{sound.format}/{sound.subtype}".lower()
+        samples, stats, stopped = _stream(_sndfile_blocks(sound), rate, channels, frames,
+                                          opts, path)
+    damage = tuple(n for n in (stopped, _shortfall(frames / rate, stats.frames / rate, opts))
+                   if n)
+    return _Decoded(samples, rate, fmt, stats, damage)
 
 
-def _decode_ffmpeg(path: Path, opts: AudioOptions) -> tuple[np.ndarray, int, str]:
+def _sndfile_blocks(sound: Any) -> Iterator[np.ndarray]:
+    """``(frames, channels)`` float32 blocks of an open SoundFile, until the data ends.
+
+    Not ``SoundFile.blocks``: it trusts the header's frame count and, when the data ends
+    sooner (a truncated MP3), yields its stale buffer again instead of stopping.
+    """
+    while True:
+        block = sound.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+        if block.shape[0] == 0:
+            return
+        yield block
+
+
+def _ffmpeg_blocks(container: Any, stream: Any, rate: int, path: Path
+                   ) -> Iterator[np.ndarray]:
+    """``(frames, channels)`` float32 blocks of an FFmpeg audio stream at its own rate."""
     import av
 
+    try:
+        # Planar float keeps channels apart whatever the codec's native sample format.
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
+    except ValueError as e:  # a bad layout (found by fuzzing)
+        raise AudioDecodeError(f"corrupt audio stream ({e})", path=str(path)) from e
+    for frame in container.decode(stream):
+        for out in resampler.resample(frame):
+            yield out.to_ndarray().T
+    for out in resampler.resample(None):
+        yield out.to_ndarray().T
+
+
+def _decode_ffmpeg(path: Path, opts: AudioOptions) -> _Decoded:
     with _open_ffmpeg(path) as container:
         stream = container.streams.audio[0]
         rate, channels, header_duration_s = _stream_format(stream, path)
         checks.check_header(rate, channels, header_duration_s, opts, str(path))
-        chunks: list[np.ndarray] = []
-        decoded_s = 0.0
-        try:
-            # Planar float keeps channels apart whatever the codec's native sample format.
-            resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    arr = out.to_ndarray()
-                    chunks.append(arr)
-                    decoded_s += arr.shape[1] / rate
-                if decoded_s > opts.max_duration_s:
-                    checks.check_duration(decoded_s, opts, str(path))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
-        except (av.error.FFmpegError, ValueError) as e:  # ValueError: bad layout (fuzzing)
-            if not chunks:
-                raise AudioDecodeError(f"corrupt audio data ({e})", path=str(path)) from e
-            # A truncated tail is common in recorder exports; keep what decoded cleanly.
-            logger.warning("%s: decoding stopped early (%s); using the decoded part", path, e)
+        samples, stats, stopped = _stream(_ffmpeg_blocks(container, stream, rate, path), rate,
+                                          channels, int(header_duration_s * rate), opts, path)
         fmt = f"{container.format.name}/{stream.codec_context.name}"
-    if not chunks:
+    if stats.frames == 0:
         raise EmptyAudioError("no audio frames could be decoded", path=str(path))
-    data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
-    return data, rate, fmt
+    damage = tuple(n for n in (stopped, _shortfall(header_duration_s, stats.frames / rate, opts))
+                   if n)
+    return _Decoded(samples, rate, fmt, stats, damage)
 
 
-def _resample(samples: np.ndarray, source_hz: int, target_hz: int) -> np.ndarray:
-    import soxr
-
-    out = [soxr.resample(ch, source_hz, target_hz, quality="HQ") for ch in samples]
-    return np.stack(out).astype(np.float32, copy=False)
+def wav_data_shortfall(path: str | os.PathLike[str], size_bytes: int | None = None) -> str:
+    """Why a RIFF/WAVE file's ``data`` chunk is incomplete ('' when it is complete, or the
+    file is no plain WAV). libsndfile quietly plays what is there, so a header declaring
+    more data than the file holds is only visible here.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return ""
+            size = size_bytes if size_bytes is not None else os.fstat(fh.fileno()).st_size
+            offset, block_align, rate = 12, 0, 0
+            for _ in range(1024):  # chunks before the data: fmt, fact, LIST, bext, ...
+                fh.seek(offset)
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return ""
+                cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt " and csize >= 16:
+                    fmt = fh.read(16)
+                    if len(fmt) == 16:
+                        _, _, rate, _, block_align = struct.unpack("<HHIIH", fmt[:14])
+                elif cid == b"data":
+                    available = size - offset - 8
+                    # 0 and 0xFFFFFFFF are "length unknown" placeholders of streaming writers.
+                    if csize in (0, 0xFFFFFFFF) or csize <= available:
+                        return ""
+                    missing = csize - available
+                    per_s = block_align * rate
+                    span = f" ({missing / per_s:.1f} s of audio)" if per_s > 0 else ""
+                    return (f"the WAV header declares {csize} bytes of audio data but the file "
+                            f"holds {available}: {missing} bytes{span} are missing "
+                            "(truncated file)")
+                offset += 8 + csize + (csize & 1)
+    except OSError:
+        return ""
+    return ""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import ParsedRule
 from qa_pipeline.rubric.schema import Criterion, ReviewThresholds, Rubric, Section
-from qa_pipeline.types import Evidence, RuleOutcome, Status
+from qa_pipeline.types import Evidence, Role, RuleOutcome, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +68,19 @@ class CriterionResult:
 
 @dataclass(frozen=True, slots=True)
 class RubricResult:
-    """All criterion results of one rubric for one call."""
+    """All criterion results of one rubric for one call.
+
+    ``ungraded_reason`` is set when the call cannot earn a grade however its criteria came
+    out (no speech at all, or none by the agent); its passing error criteria then await
+    review. ``review_notes`` say why the whole call needs review whatever its criteria say
+    (damaged audio: the verdicts rest on part of the call).
+    """
 
     rubric_id: str
     rubric_version: str
     results: tuple[CriterionResult, ...]
+    ungraded_reason: str = ""
+    review_notes: tuple[str, ...] = ()
 
 
 def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[float, float] | None:
@@ -113,8 +123,70 @@ def evaluate_criterion(section: Section, criterion: Criterion, rule: ParsedRule,
                        outcome.evidence, outcome.message, reason, outcome.value)
 
 
-def evaluate(rubric: Rubric, ctx: EvaluationContext) -> RubricResult:
-    """Evaluate every criterion of ``rubric``."""
+def _silence_reason(ctx: EvaluationContext) -> str:
+    """Why the call cannot be graded for lack of speech ('' when the agent speaks)."""
+    utterances = ctx.conversation.utterances
+    if not any(u.text.strip() for u in utterances):
+        return "no speech detected in the call"
+    if not any(u.text.strip() for u in utterances if u.role is Role.AGENT):
+        return "the agent says nothing in the call"
+    return ""
+
+
+def _held_for_review(result: CriterionResult, reason: str) -> CriterionResult:
+    """``result`` awaiting review for ``reason`` (its verdict stays provisional)."""
+    reasons = "; ".join(r for r in (result.review_reason, reason) if r)
+    return CriterionResult(result.criterion_id, result.section_id, result.description,
+                           result.severity, result.kind, result.rule_type,
+                           Status.NEEDS_REVIEW, result.provisional_status, result.evidence,
+                           result.message, reasons, result.value)
+
+
+def _not_evaluated(section: Section, criterion: Criterion, rule: ParsedRule,
+                   reason: str) -> CriterionResult:
+    """A criterion skipped because the rubric ran out of time: a human decides it."""
+    return CriterionResult(criterion.id, section.id, criterion.description,
+                           criterion.severity, criterion.kind, rule.rule_type.name,
+                           Status.NEEDS_REVIEW, Status.NEEDS_REVIEW, (), "not evaluated",
+                           reason, None)
+
+
+def evaluate(rubric: Rubric, ctx: EvaluationContext, *,
+             clock: Callable[[], float] = time.monotonic) -> RubricResult:
+    """Evaluate every criterion of ``rubric``.
+
+    Criteria run in file order until the rubric's ``time_budget_s`` is spent: the criterion
+    that overran it and every later one become ``needs_review`` with the reason, so one
+    pathological call cannot stall a batch. A call without agent speech gets no grade: its
+    passing error criteria await review (nothing the agent did earned them). A call whose
+    audio was damaged (a provenance note from decoding) needs review as a whole.
+
+    Args:
+        rubric: A rubric from :func:`~qa_pipeline.rubric.loader.load_rubric`.
+        ctx: The call.
+        clock: Seconds on a monotonic clock (tests inject a fake one).
+    """
     ctx.use_index(rubric.phrase_index)
-    results = tuple(evaluate_criterion(*step, ctx) for step in rubric.plan)
-    return RubricResult(rubric.id, str(rubric.version), results)
+    budget_s = rubric.time_budget_s
+    deadline = clock() + budget_s
+    results: list[CriterionResult] = []
+    over = ""
+    for section, criterion, rule, thresholds in rubric.plan:
+        if over:
+            results.append(_not_evaluated(section, criterion, rule, over))
+            continue
+        started = clock()
+        result = evaluate_criterion(section, criterion, rule, thresholds, ctx)
+        ended = clock()
+        if ended > deadline:
+            over = (f"rubric time budget of {budget_s:g} s spent (criterion {criterion.id!r} "
+                    f"ran {ended - started:.1f} s)")
+            result = _held_for_review(result, over)
+        results.append(result)
+    silence = _silence_reason(ctx)
+    if silence:
+        results = [_held_for_review(r, silence)
+                   if r.kind == "error" and r.provisional_status is Status.PASS else r
+                   for r in results]
+    damage = ctx.conversation.provenance.damage_notes
+    return RubricResult(rubric.id, str(rubric.version), tuple(results), silence, damage)

@@ -17,10 +17,46 @@ from qa_pipeline.rubric.schema import Rubric
 Loc = tuple[str | int, ...]
 
 MAX_RUBRIC_BYTES = 1_000_000
+# Deeper nesting is no rubric (the deepest default rubric nests 8 levels); the composer
+# recurses per level, so an unbounded depth would end in RecursionError.
+MAX_NESTING = 64
+
+# YAML's core schema: the only types a rubric is made of. Anything else (!!python/...,
+# !!binary, !!set, local !tags) is refused on every node, not only on scalars.
+_CORE_TAGS = frozenset(f"tag:yaml.org,2002:{t}"
+                       for t in ("str", "int", "float", "bool", "null", "seq", "map"))
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
 class _LineLoader(yaml.SafeLoader):
-    """Safe loader that refuses duplicate keys (a silent override hides rubric mistakes)."""
+    """Safe loader for untrusted rubric files.
+
+    Refuses anchors and aliases as they are read: a 522-byte file of nested aliases expands
+    to gigabytes when walked, and rubrics have no need for them. Refuses nesting deeper than
+    :data:`MAX_NESTING`. A date-like plain scalar stays a string (no timestamp type).
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose one node, refusing anchors, aliases and excessive nesting."""
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&name, *name) are not allowed in rubrics",
+                event.start_mark)
+        if self._depth >= MAX_NESTING:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_NESTING} levels", event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _compose_with_lines(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
@@ -35,6 +71,11 @@ def _compose_with_lines(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
 
     def build(n: yaml.Node, loc: Loc) -> Any:
         lines[loc] = n.start_mark.line + 1
+        if n.tag not in _CORE_TAGS:
+            raise RubricValidationError(
+                f"{source}:{n.start_mark.line + 1}: tag "
+                f"{n.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed "
+                "(only plain strings, numbers, booleans, null, lists and mappings)")
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in n.value:
@@ -78,11 +119,32 @@ def _where(source: str, lines: dict[Loc, int], loc: Loc) -> str:
     return f"{source}:{line}" + (f" ({path})" if path else "") if line else source
 
 
+def _check_unique_ids(data: dict[str, Any], lines: dict[Loc, int], source: str) -> None:
+    """Refuse a repeated criterion id at the line of the repeat (the schema's own check
+    sees the whole rubric and could only name line 1).
+    """
+    sections = data.get("sections")
+    first: dict[str, Loc] = {}
+    for s_i, section in enumerate(sections if isinstance(sections, list) else ()):
+        criteria = section.get("criteria") if isinstance(section, dict) else None
+        for c_i, criterion in enumerate(criteria if isinstance(criteria, list) else ()):
+            cid = criterion.get("id") if isinstance(criterion, dict) else None
+            if not isinstance(cid, str):
+                continue
+            loc: Loc = ("sections", s_i, "criteria", c_i, "id")
+            if cid in first:
+                raise RubricValidationError(
+                    f"{_where(source, lines, loc)}: duplicate criterion id {cid!r} (first at "
+                    f"line {_line_of(lines, first[cid])})")
+            first[cid] = loc
+
+
 def load_rubric_text(text: str, source: str = "<rubric>") -> Rubric:
     """Validate rubric YAML text."""
     data, lines = _compose_with_lines(text, source)
     if not isinstance(data, dict):
         raise RubricValidationError(f"{source}:1: a rubric must be a mapping")
+    _check_unique_ids(data, lines, source)
     try:
         rubric = Rubric.model_validate(data)
     except ValidationError as e:

@@ -20,6 +20,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from qa_pipeline.rubric.patterns import compile_pattern
 from qa_pipeline.text import is_chinese, normalize
 from qa_pipeline.types import MatchHit
 
@@ -186,7 +187,8 @@ class CompiledMatcher:
         self.pinyin_phrases = tuple(
             (self.by_norm[n], n, tuple(syllable_ids(n))) for n in zh
         ) if options.pinyin else ()
-        self.patterns = tuple((p, re.compile(p, re.IGNORECASE)) for p in patterns)
+        # RE2, not re: rubric patterns are untrusted (linear-time matching, see patterns.py).
+        self.patterns = tuple((p, compile_pattern(p)) for p in patterns)
 
     @property
     def scanned(self) -> bool:

@@ -109,6 +109,10 @@ class Rubric(_Strict):
     knockout_scope: Literal["call", "section"] = "call"
     grade_bands: tuple[GradeBand, ...] = DEFAULT_GRADE_BANDS
     review: ReviewPolicy = ReviewPolicy()
+    time_budget_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="seconds all criteria of one call may take; the criterion that overruns "
+                    "it and every later one go to review instead of stalling the batch")
     sections: tuple[Section, ...] = Field(..., min_length=1)
     # cached_property, not private attributes: a value in the instance dict is read directly,
     # while pydantic serves private attributes through __getattr__ (on every evaluation).

@@ -74,6 +74,8 @@ class Scorecard:
     acoustics: dict[str, Any] | None = None
     call_reason: dict[str, Any] | None = None
     created_at: str = ""
+    # Why the call has no grade ('' when it has one): no speech, or none by the agent.
+    ungraded_reason: str = ""
 
     @property
     def rubric_ref(self) -> str:
@@ -103,6 +105,7 @@ class Scorecard:
             "pending_fatal": self.pending_fatal,
             "has_non_fatal_error": self.has_non_fatal_error,
             "needs_review": self.needs_review,
+            "ungraded_reason": self.ungraded_reason,
             "call": self.call,
             "sections": [s.to_dict() for s in self.sections],
             "items": [i.to_dict() for i in self.items],
@@ -139,6 +142,10 @@ def build_scorecard(
     confirmed fatal error zeroes the call (``knockout_scope: call``) or its section
     (``section``). Items awaiting review count with their provisional verdict, except that
     an unconfirmed fatal failure never knocks out the call: it sets ``pending_fatal``.
+
+    A call the engine could not grade (``result.ungraded_reason``: no speech, or none by the
+    agent) gets an empty grade and needs review, whatever its total. ``result.review_notes``
+    (damaged audio) also make the call need review; they are recorded in the provenance.
     """
     by_id = {r.criterion_id: r for r in result.results}
     items: list[ScoredItem] = []
@@ -188,15 +195,20 @@ def build_scorecard(
     if has_fatal and rubric.knockout_scope == "call":
         total = 0.0
     band = rubric.grade_for(total)
-    needs_review = any(r.status is Status.NEEDS_REVIEW for r in result.results)
+    ungraded = result.ungraded_reason
+    needs_review = bool(ungraded or result.review_notes) or any(
+        r.status is Status.NEEDS_REVIEW for r in result.results)
     created = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
     prov = {"rubric": rubric.ref, "pipeline_version": __version__, **provenance}
+    if result.review_notes:
+        prov["review_notes"] = list(result.review_notes)
     return Scorecard(
         call_id=call_id, tenant_id=tenant_id, rubric_id=rubric.id,
-        rubric_version=str(rubric.version), total_score=total, grade=band.grade,
-        grade_label=band.label, has_fatal=has_fatal, pending_fatal=pending_fatal,
+        rubric_version=str(rubric.version), total_score=total,
+        grade="" if ungraded else band.grade, grade_label="" if ungraded else band.label,
+        has_fatal=has_fatal, pending_fatal=pending_fatal,
         has_non_fatal_error=non_fatal_error, needs_review=needs_review,
         sections=tuple(sections), items=tuple(items), provenance=prov, call=call or {},
         metrics=metrics or {}, sentiment=sentiment, emotion=emotion, acoustics=acoustics,
-        call_reason=call_reason, created_at=created,
+        call_reason=call_reason, created_at=created, ungraded_reason=ungraded,
     )

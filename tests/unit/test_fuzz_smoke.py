@@ -29,6 +29,8 @@ def _fuzz(name: str, examples: int):
     return run
 
 
-@pytest.mark.parametrize("name,examples", [("audio", 150), ("rubric", 300), ("redact", 1000)])
+@pytest.mark.parametrize("name,examples", [("audio", 150), ("rubric", 300), ("alias", 200),
+                                               ("redact", 1000)])
+@pytest.mark.timeout(600, method="thread")
 def test_fuzz_smoke(name, examples):
     _fuzz(name, examples)()

@@ -80,8 +80,11 @@ def test_duplicate_criterion_ids():
         points: 1
         rule: {type: required_phrase, phrases: [hi]}
 """
-    with pytest.raises(RubricValidationError, match="duplicate criterion id"):
-        load_rubric_text(text)
+    # The repeat is on line 11 (issue 27: it was reported at line 1).
+    with pytest.raises(RubricValidationError,
+                       match=r"^dup\.yaml:11 \(sections\.0\.criteria\.1\.id\): duplicate "
+                             r"criterion id 'greeting' \(first at line 7\)"):
+        load_rubric_text(text, "dup.yaml")
 
 
 def test_bad_severity():
@@ -92,6 +95,57 @@ def test_bad_severity():
 def test_unsafe_yaml_tag_rejected():
     with pytest.raises(RubricValidationError):
         load_rubric_text("id: !!python/object/apply:os.system ['echo hi']\nversion: 1\n")
+
+
+@pytest.mark.parametrize("line,tagged", [
+    (10, "        rule: !!python/object/new:os.system {type: required_phrase, phrases: [x]}"),
+    (12, "        rule:\n          type: required_phrase\n"
+         "          phrases: !!python/object/new:os.system [hello]"),
+    (12, "        rule:\n          type: required_phrase\n          phrases: !!set {hello: null}"),
+    (12, "        rule:\n          type: required_phrase\n          phrases: [!custom hello]"),
+    (12, "        rule:\n          type: required_phrase\n          phrases: !!binary aGVsbG8="),
+])
+def test_non_core_tags_on_any_node_are_refused_at_their_line(line, tagged):
+    # Tags on mappings and lists were silently ignored (issue 27); each is refused at the
+    # line of the tagged node.
+    text = GOOD.replace("        rule: {type: required_phrase, phrases: [hello]}", tagged)
+    with pytest.raises(RubricValidationError, match=rf"^t\.yaml:{line}: tag '.*' is not allowed"):
+        load_rubric_text(text, "t.yaml")
+
+
+def test_core_tags_and_date_like_strings_are_fine():
+    text = GOOD.replace("title", "t").replace("version: 2", "version: !!str 2024-01-01")
+    assert load_rubric_text(text).version == "2024-01-01"
+    plain = GOOD.replace("version: 2", "version: 2024-01-01")
+    assert load_rubric_text(plain).version == "2024-01-01"
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_alias_bomb_is_refused_before_expansion():
+    # Issue 27: nine levels of nine aliases (522 bytes) grew the loader to 3.6 GB.
+    levels = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, 10):
+        levels.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    text = GOOD + "\n".join(levels) + "\n"
+    with pytest.raises(RubricValidationError,
+                       match=r"^bomb\.yaml:11: invalid YAML: anchors and aliases"):
+        load_rubric_text(text, "bomb.yaml")
+
+
+@pytest.mark.parametrize("text,line", [
+    (GOOD.replace("weight: 10", "weight: &w 10"), 5),
+    (GOOD + "extra: *w\n", 11),
+    (GOOD.replace("    criteria:\n", "    criteria: &c\n"), 6),
+])
+def test_any_anchor_or_alias_is_refused_at_its_line(text, line):
+    with pytest.raises(RubricValidationError, match=rf"^a\.yaml:{line}: invalid YAML: anchors"):
+        load_rubric_text(text, "a.yaml")
+
+
+@pytest.mark.parametrize("text", ["[" * 5000, "a: " + "{b: " * 3000])
+def test_deep_nesting_is_refused_not_a_recursion_error(text):
+    with pytest.raises(RubricValidationError, match="nested deeper than 64 levels"):
+        load_rubric_text(text, "deep.yaml")
 
 
 def test_missing_file(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from functools import cached_property, lru_cache
 from typing import Literal
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.matching import CompiledMatcher, MatchOptions, compile_matcher
+from qa_pipeline.rubric.patterns import check_pattern
 from qa_pipeline.text import normalize
 from qa_pipeline.types import Evidence, MatchHit, Role, Status, Utterance, Word
 
@@ -23,12 +23,9 @@ def role_of(name: RoleName) -> Role | None:
 
 
 def compile_check(patterns: tuple[str, ...]) -> tuple[str, ...]:
-    """Reject invalid regular expressions at load time, not at evaluation time."""
+    """Reject invalid or unsafe regular expressions at load time, not at evaluation time."""
     for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as e:
-            raise ValueError(f"invalid regular expression {pattern!r}: {e}") from e
+        check_pattern(pattern)
     return patterns
 
 

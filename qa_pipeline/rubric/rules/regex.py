@@ -44,6 +44,10 @@ def regex(spec: RegexSpec, ctx: EvaluationContext) -> RuleOutcome:
     Fails when: the opposite.
     Not applicable when: there is no utterance by ``role`` (forbid: in scope).
 
+    Patterns are Python syntax run by RE2 in linear time (:mod:`qa_pipeline.rubric.patterns`):
+    nested quantifiers such as ``(a+)+``, look-around and back-references are refused when
+    the rubric is validated.
+
     Example YAML:
         rule: {type: regex, role: agent, patterns: ['工号\\s*\\d{3,}'], mode: require}
     """
