@@ -73,7 +73,9 @@ def kpi_table(tenant: TenantStore, grouping: str, f: DashboardFilter = Dashboard
     stmt = _scoped(select(*cols, func.count(), func.sum(case((c.has_fatal, 1), else_=0)),
                           func.sum(case((c.has_non_fatal_error, 1), else_=0)),
                           func.sum(case((c.needs_review, 1), else_=0)),
-                          func.avg(c.total_score)), f, only_agent)
+                          # Ungraded calls (no speech, or none by the agent) carry no score.
+                          func.avg(case((c.grade != "", c.total_score), else_=None))),
+                          f, only_agent)
     if cols:
         stmt = stmt.group_by(*cols).order_by(*cols)
     dims = ("tenant", *(_DIM_NAMES[n] for n in names))

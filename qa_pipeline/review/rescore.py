@@ -99,8 +99,16 @@ def apply_verdicts(card: dict[str, Any], rubric: Rubric,
                                 "", r.value)
         results.append(r)
     created = card.get("created_at") or ""
+    # An ungraded call stays ungraded whatever people decide about its items; notes that put
+    # the whole call up for review (damaged audio) stand until the review is complete.
+    notes = tuple((card.get("provenance") or {}).get("review_notes") or ())
+    scored = [i["criterion_id"] for i in card["items"] if i.get("kind", "error") != "flag"]
+    if scored and all(c in verdicts for c in scored):
+        notes = ()
     new = build_scorecard(
-        rubric, RubricResult(rubric.id, str(rubric.version), tuple(results)),
+        rubric, RubricResult(rubric.id, str(rubric.version), tuple(results),
+                             ungraded_reason=str(card.get("ungraded_reason") or ""),
+                             review_notes=notes),
         call_id=card["call_id"], tenant_id=card["tenant_id"],
         provenance=dict(card.get("provenance") or {}), call=card.get("call") or {},
         metrics=card.get("metrics") or {}, sentiment=card.get("sentiment"),

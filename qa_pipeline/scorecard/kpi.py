@@ -87,9 +87,17 @@ def kpi_rollup(scorecards: Iterable[dict[str, Any]], by: tuple[str, ...] = ("ten
             fatal_error_calls=sum(1 for c in cards if c.get("has_fatal")),
             non_fatal_error_calls=sum(1 for c in cards if c.get("has_non_fatal_error")),
             pending_review_calls=sum(1 for c in cards if c.get("needs_review")),
-            mean_score=sum(float(c.get("total_score", 0.0)) for c in cards) / len(cards),
+            mean_score=_mean_graded(cards),
         ))
     return rows
+
+
+def _mean_graded(cards: list[dict[str, Any]]) -> float:
+    """Mean total of the graded cards: an ungraded call (no speech, or none by the agent)
+    has a total that means nothing and would lift the mean.
+    """
+    graded = [float(c.get("total_score", 0.0)) for c in cards if c.get("grade", "-") != ""]
+    return sum(graded) / len(graded) if graded else 0.0
 
 
 def call_reason_counts(scorecards: Iterable[dict[str, Any]],

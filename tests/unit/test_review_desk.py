@@ -503,3 +503,33 @@ def test_failure_tallies_follow_reviews_disputes_rescoring_and_purges(world):
 
     with ts.session() as s:  # no zero rows naming agents of purged calls
         assert s.scalar(select(func.min(FailureTally.failures))) == 1
+
+
+def test_ungraded_calls_stay_ungraded_after_review_and_do_not_lift_means(tmp_path):
+    """Issue 24: a call in which the agent says nothing has no grade; a review of its items
+    must not bring a grade back, and its meaningless total stays out of mean scores.
+    """
+    from qa_pipeline.review.rescore import HumanVerdict, apply_verdicts
+    from qa_pipeline.rubric.context import EvaluationContext
+    from qa_pipeline.rubric.engine import evaluate
+    from qa_pipeline.rubric.loader import load_rubric
+    from qa_pipeline.scorecard.card import build_scorecard
+    from qa_pipeline.scorecard.kpi import kpi_rollup
+    from tests.helpers import make_conversation
+    from tests.review_fixtures import RUBRIC
+
+    path = tmp_path / "r.yaml"
+    path.write_text(RUBRIC, encoding="utf-8")
+    rubric = load_rubric(path)
+    conv = make_conversation([["customer", 0.0, 2.0, "hello is anyone there", 0.9]],
+                             call_id="silent", tenant_id="acme", language="en")
+    card = build_scorecard(rubric, evaluate(rubric, EvaluationContext(conv)), call_id="silent",
+                           tenant_id="acme", provenance={}).to_dict()
+    assert card["grade"] == "" and card["ungraded_reason"]
+    verdicts = {i["criterion_id"]: HumanVerdict("pass", "m", "checked", "2026-12-06T00:00:00Z")
+                for i in card["items"]}
+    reviewed = apply_verdicts(card, rubric, verdicts)
+    assert reviewed["grade"] == "" and reviewed["ungraded_reason"] == card["ungraded_reason"]
+    graded = {**card, "grade": "E", "total_score": 20.0, "ungraded_reason": ""}
+    (row,) = kpi_rollup([card, graded])
+    assert row.calls == 2 and row.mean_score == 20.0
