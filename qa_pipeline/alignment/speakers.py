@@ -118,13 +118,22 @@ def clamp_to_regions(words: tuple[Word, ...] | list[Word],
 
 
 def join_words(words: list[Word] | tuple[Word, ...], language: str) -> str:
-    """Join word texts: no spaces between CJK tokens, single spaces otherwise."""
+    """Join word texts: no spaces between CJK tokens, single spaces otherwise.
+
+    In Chinese, digits are written against each other and against characters ("320元"):
+    the recogniser splits "320" into "3" + "20", which must not come back as "3 20".
+    """
+    chinese = language.startswith("zh")
     text = ""
     for w in words:
         token = w.text.strip()
         if not token:
             continue
-        if text and not (_is_cjk(text[-1]) and _is_cjk(token[0])) and not _is_closing(token):
+        tight = _is_cjk(text[-1]) and _is_cjk(token[0]) if text else True
+        if chinese and text:
+            tight = tight or ((_is_cjk(text[-1]) or text[-1].isdigit())
+                              and (_is_cjk(token[0]) or token[0].isdigit()))
+        if text and not tight and not _is_closing(token):
             text += " "
         text += token
     return text

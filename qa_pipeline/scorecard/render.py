@@ -37,8 +37,21 @@ def _badge(text: str, colour: str) -> str:
     return f'<span class="badge" style="background:{colour}">{html.escape(text)}</span>'
 
 
-def render_html(card: Scorecard, conversation: Conversation | None = None) -> str:
-    """A standalone HTML page for QA monitors (no scripts, no external assets)."""
+def _page_lang(card: Scorecard, conversation: Conversation | None) -> str:
+    """The page's language: the call's (zh -> zh-CN), else undetermined."""
+    lang = (conversation.language if conversation else "") or str(
+        (card.call or {}).get("language") or "")
+    return "zh-CN" if lang.startswith("zh") else (lang or "und")
+
+
+def render_html(card: Scorecard, conversation: Conversation | None = None, *,
+                audio_href: str | None = None) -> str:
+    """A standalone HTML page for QA monitors (no scripts, no external assets).
+
+    ``audio_href`` links the recording (relative to the page, or a URL). The page is a
+    snapshot taken when the call was scored: it says so, because reviews and disputes
+    change the scorecard in the review app, not this file.
+    """
     e = html.escape
     d = card.to_dict()
     flags = []
@@ -51,13 +64,20 @@ def render_html(card: Scorecard, conversation: Conversation | None = None) -> st
     call = d.get("call") or {}
     meta = " · ".join(f"{k}: {e(str(v))}" for k, v in call.items() if v)
     parts = [
-        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>",
+        f"<!doctype html><html lang='{_page_lang(card, conversation)}'><head>"
+        "<meta charset='utf-8'>",
         f"<title>Scorecard {e(card.call_id)}</title><style>{_CSS}</style></head><body>",
         f"<h1>Scorecard — call {e(card.call_id)}</h1>",
         f"<div class='muted'>tenant {e(card.tenant_id)} · rubric {e(card.rubric_ref)}"
         f"{' · ' + meta if meta else ''}</div>",
         f"<p><span class='score'>{card.total_score:.1f}</span> / 100 "
         f"{_badge(f'{card.grade} {card.grade_label}', '#333')}{''.join(flags)}</p>",
+        f"<p class='muted' id='snapshot'>Snapshot of the automated scoring at "
+        f"{e(card.created_at)}. Reviews, overturned items and disputes decided later change "
+        "the scorecard in the review app (qa-pipeline serve), not this file.</p>",
+        (f"<p><a id='recording' href='{e(audio_href, quote=True)}'>Recording</a> "
+         f"<audio controls preload='none' src='{e(audio_href, quote=True)}'></audio></p>"
+         if audio_href else ""),
         "<h2>Sections</h2><table><tr><th>Section</th><th>Weight</th><th>Score</th></tr>",
     ]
     for s in card.sections:
@@ -196,13 +216,34 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_scorecard(card: Scorecard, out_dir: str | os.PathLike[str],
-                    conversation: Conversation | None = None) -> dict[str, Path]:
-    """Write ``<out>/<call_id>/scorecard.json`` and ``scorecard.html`` atomically."""
+                    conversation: Conversation | None = None, *,
+                    recording: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """Write ``<out>/<call_id>/scorecard.json`` and ``scorecard.html`` atomically.
+
+    ``recording``: the call's audio (a local file, linked relative to the page, or a URL).
+    """
     target = Path(out_dir) / card.call_id
     target.mkdir(parents=True, exist_ok=True)
     json_path = target / "scorecard.json"
     html_path = target / "scorecard.html"
     data: dict[str, Any] = card.to_dict()
     _atomic_write(json_path, json.dumps(data, ensure_ascii=False, indent=1))
-    _atomic_write(html_path, render_html(card, conversation))
+    _atomic_write(html_path, render_html(card, conversation,
+                                         audio_href=_audio_href(recording, target)))
     return {"json": json_path, "html": html_path}
+
+
+def _audio_href(recording: str | os.PathLike[str] | None, page_dir: Path) -> str | None:
+    """A link from the page to the recording: a URL as is, a local file relative to the page
+    (so an output folder can be moved together with the recordings beside it).
+    """
+    if recording is None or str(recording) == "":
+        return None
+    text = str(recording)
+    if "://" in text and not text.startswith("file://"):
+        return text
+    path = Path(text.removeprefix("file://")).resolve()
+    try:
+        return Path(os.path.relpath(path, page_dir.resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return path.as_uri()

@@ -49,7 +49,11 @@ def test_gap_splits_utterance():
 def test_join_words_by_script():
     assert join_words([W(0, 1, "您好"), W(1, 2, "，"), W(2, 3, "请问")], "zh") == "您好，请问"
     assert join_words([W(0, 1, "Hello"), W(1, 2, ","), W(2, 3, "world")], "en") == "Hello, world"
-    assert join_words([W(0, 1, "账单"), W(1, 2, "86"), W(2, 3, "元")], "zh") == "账单 86 元"
+    assert join_words([W(0, 1, "账单"), W(1, 2, "86"), W(2, 3, "元")], "zh") == "账单86元"
+    # Issue 26: the recogniser splits "320" into "3" + "20"; quotes showed "3 20 元".
+    assert join_words([W(0, 1, "3"), W(1, 2, "20"), W(2, 3, "元")], "zh") == "320元"
+    assert join_words([W(0, 1, "下载"), W(1, 2, "APP"), W(2, 3, "v2")], "zh") == "下载 APP v2"
+    assert join_words([W(0, 1, "room"), W(1, 2, "3"), W(2, 3, "20")], "en") == "room 3 20"
 
 
 def test_clamp_to_regions():
