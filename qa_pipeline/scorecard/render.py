@@ -200,7 +200,10 @@ def _emotion_html(d: dict[str, Any], duration_s: float | None) -> list[str]:
         p = emotion["customer"][phase]
         rows.append(f"<tr><td>{phase}</td><td>{_signed(p['valence'])}</td>"
                     f"<td>{_signed(p['arousal'])}</td></tr>")
-    parts.append("<table><tr><th>Phase</th><th>Valence</th><th>Arousal</th></tr>"
+    # Thirds of the customer's speech: not the end-of-call sentiment criterion (its last
+    # utterances), which the items table shows as the verdict.
+    parts.append("<table><tr><th>Third of the customer's speech</th><th>Valence</th>"
+                 "<th>Arousal</th></tr>"
                  + "".join(rows) + "</table>")
     for key, title in (("escalation", "Escalation"), ("complaint_intent", "Complaint intent")):
         f = emotion[key]

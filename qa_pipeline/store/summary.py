@@ -10,14 +10,26 @@ _POSITIVE_ABOVE = 0.2
 
 
 def customer_end_sentiment(card: dict[str, Any]) -> str:
-    """``negative | neutral | positive`` for the customer's closing valence, ``""`` when the
-    call has no emotion trajectory for the customer.
+    """``negative | neutral | positive`` for the customer at the end of the call, ``""`` when
+    nothing measured it.
+
+    The scorecard's own verdict comes first: a ``sentiment`` criterion about the customer at
+    the end (``customer_sentiment_end`` in the default rubrics), so the queue's filter and the
+    card agree. Without one, the customer's closing valence from the emotion trajectory.
     """
+    for item in card.get("items") or ():
+        value = item.get("value")
+        if (item.get("rule_type") == "sentiment" and isinstance(value, (int, float))
+                and str(item.get("message", "")).startswith("customer sentiment at end")):
+            return _band(float(value))
     end = (((card.get("emotion") or {}).get("customer") or {}).get("end") or {})
     valence = end.get("valence")
     if valence is None:
         return ""
-    v = float(valence)
+    return _band(float(valence))
+
+
+def _band(v: float) -> str:
     return "negative" if v < _NEGATIVE_BELOW else "positive" if v > _POSITIVE_ABOVE else "neutral"
 
 

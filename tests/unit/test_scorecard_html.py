@@ -45,3 +45,18 @@ def test_chinese_call_page_and_urls(tmp_path):
     assert "<html lang='zh-CN'>" in page and "href='s3://bucket/calls/c1.wav'" in page
     plain = write_scorecard(card, tmp_path / "out2", conv)["html"].read_text(encoding="utf-8")
     assert "id='recording'" not in plain
+
+
+def test_queue_sentiment_follows_the_cards_end_sentiment_verdict():
+    """Issue 26, item 4: the queue used the trajectory's valence while the card's
+    customer_sentiment_end said otherwise, so ?sentiment=negative missed such calls.
+    """
+    from qa_pipeline.store.summary import customer_end_sentiment
+
+    card = {"items": [{"criterion_id": "customer_sentiment_end", "rule_type": "sentiment",
+                       "value": -0.5, "message": "customer sentiment at end: negative (-0.50)"}],
+            "emotion": {"customer": {"end": {"valence": 0.4}}}}
+    assert customer_end_sentiment(card) == "negative"
+    assert customer_end_sentiment({"items": [], **{k: v for k, v in card.items()
+                                                   if k == "emotion"}}) == "positive"
+    assert customer_end_sentiment({}) == ""
