@@ -228,3 +228,14 @@ def test_dashboard_all_time_and_empty_case_pack_in_the_browser(browser, server, 
     page.click("#export-pack")  # nothing ticked
     page.wait_for_function("document.getElementById('status-line').textContent.length > 0")
     assert page.url.endswith("/t/acme/cases")  # no raw JSON page
+
+
+def test_waveform_shows_evidence_regions(browser, server, world):
+    """Issue 26: a waveform (vendored wavesurfer.js) with the evidence as regions."""
+    page = signed_in(browser, server, "monitor")
+    page.goto(f"{server}/t/acme/scorecards/{world.card_ids['call-fatal']}")
+    page.wait_for_selector("#waveform[data-regions]", timeout=20000)
+    expected = page.locator(".item .evidence").count()
+    assert int(page.get_attribute("#waveform", "data-regions")) == expected > 0
+    assert page.locator("#waveform").evaluate(
+        "el => !!(el.shadowRoot || el.querySelector('div'))")

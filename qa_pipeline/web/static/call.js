@@ -38,6 +38,32 @@
   player.addEventListener("timeupdate", highlight);
   player.addEventListener("seeked", highlight);
 
+  // Waveform of the recording with each item's evidence as a region (vendored wavesurfer.js);
+  // it drives the same <audio> element, so seeking either moves both.
+  if (window.WaveSurfer && document.getElementById("waveform")) {
+    const regions = WaveSurfer.Regions.create();
+    const ws = WaveSurfer.create({container: "#waveform", media: player, height: 64,
+                                  waveColor: "#9fb3c8", progressColor: "#1f3a5f",
+                                  cursorColor: "#b3261e", plugins: [regions]});
+    ws.on("decode", function () {
+      document.querySelectorAll(".item").forEach(function (item) {
+        const failed = item.classList.contains("status-fail");
+        item.querySelectorAll(".evidence").forEach(function (a) {
+          const start = parseFloat(a.dataset.start), end = parseFloat(a.dataset.end);
+          if (!(end > start)) return;
+          regions.addRegion({start: start, end: end, drag: false, resize: false,
+                             color: failed ? "rgba(179,38,30,0.25)" : "rgba(47,111,179,0.18)",
+                             id: item.dataset.criterion + "@" + start});
+        });
+      });
+      document.getElementById("waveform").dataset.regions = String(regions.getRegions().length);
+    });
+    regions.on("region-clicked", function (region, ev) {
+      ev.stopPropagation();
+      seek(region.start);
+    });
+  }
+
   function fixed(x) { return Number(x).toFixed(1); }  // as the page renders numbers
   const statusNames = {"pass": t("pass"), "fail": t("fail"),
                        "not_applicable": t("not applicable"), "needs_review": t("needs review")};
