@@ -55,6 +55,7 @@ class QueueFilter:
     sentiment: str = ""
     human_reviewed: bool | None = None
     criterion_failed: str = ""
+    assignee: str = ""  # only calls assigned to this user
 
     def __post_init__(self) -> None:
         if self.sentiment and self.sentiment not in SENTIMENTS:
@@ -81,6 +82,7 @@ class QueueRow:
     call_reason: str
     duration_s: float | None = None
     direction: str = ""
+    assignee: str = ""
 
 
 SORTS = {"newest": "started_at_utc desc", "oldest": "started_at_utc",
@@ -156,7 +158,8 @@ class ReviewDesk:
         stmt = self._cards()
         c = ScorecardRow
         for text_column, value in ((c.team_id, f.team_id), (c.agent_id, f.agent_id),
-                                   (c.grade, f.grade), (c.sentiment_end, f.sentiment)):
+                                   (c.grade, f.grade), (c.sentiment_end, f.sentiment),
+                                   (c.assignee, f.assignee)):
             if value:
                 stmt = stmt.where(text_column == value)
         for flag_column, flag in ((c.has_fatal, f.has_fatal), (c.needs_review, f.needs_review),
@@ -185,6 +188,25 @@ class ReviewDesk:
                     Call.call_id.in_([r.call_id for r in rows]))).tuples()}
             return QueuePage(tuple(_queue_row(r, *extra.get(r.call_id, (None, "")))
                                    for r in rows), total, offset, limit)
+
+    def assign(self, scorecard_ids: list[int], assignee: str, *, actor: str) -> int:
+        """Assign calls to a monitor for review (``""`` unassigns); audited per card.
+
+        Raises:
+            NotFoundError: a card this desk may not see.
+        """
+        with self.tenant.session() as s:
+            for sid in dict.fromkeys(scorecard_ids):
+                row = self._row(s, sid)
+                before = row.assignee or ""
+                if before == assignee:
+                    continue
+                row.assignee = assignee
+                s.add(AuditEntry(tenant_id=row.tenant_id, actor=actor, action="review.assign",
+                                 entity="scorecard", entity_id=str(row.id),
+                                 before={"assignee": before}, after={"assignee": assignee},
+                                 at=self._now()))
+        return len(set(scorecard_ids))
 
     def next_in_queue(self, scorecard_id: int) -> int | None:
         """The call to review after this one: the newest other call still awaiting a
@@ -474,7 +496,7 @@ def _queue_row(r: ScorecardRow, duration_s: float | None = None,
                     r.started_at_utc.isoformat(timespec="seconds") if r.started_at_utc else "",
                     f"{r.rubric_id}@{r.rubric_version}", round(r.total_score, 2), r.grade,
                     r.has_fatal, r.needs_review, r.human_reviewed, r.sentiment_end,
-                    r.call_reason, duration_s, direction or "")
+                    r.call_reason, duration_s, direction or "", r.assignee or "")
 
 
 def _dispute_record(d: Dispute, row: ScorecardRow, criterion_id: str) -> DisputeRecord:

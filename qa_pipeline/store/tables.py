@@ -163,6 +163,8 @@ class ScorecardRow(TenantOwned, Base):
     sentiment_end: Mapped[str] = mapped_column(String(16), default="")
     call_reason: Mapped[str] = mapped_column(String(64), default="")
     human_reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The QA monitor this call is assigned to for review ("" when nobody).
+    assignee: Mapped[str] = mapped_column(String(64), default="", server_default="")
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "call_id"], ["calls.tenant_id", "calls.call_id"]),
         UniqueConstraint("tenant_id", "call_id", "rubric_id", "rubric_version",
@@ -176,6 +178,7 @@ class ScorecardRow(TenantOwned, Base):
         Index("ix_scorecards_day", "tenant_id", "current", "call_day", "agent_id", "team_id",
               "has_fatal", "has_non_fatal_error", "needs_review", "human_reviewed",
               "total_score", "grade", "call_reason"),
+        Index("ix_scorecards_assignee", "tenant_id", "assignee", "current"),
     )
 
 

@@ -269,16 +269,17 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                 "agent_id": user.agent_id}
 
     # --- queue --------------------------------------------------------------------------------
-    def queue_filter(team: str = "", agent: str = "", day_from: str = "", day_to: str = "",
-                     grade: str = "", fatal: str = "", needs_review: str = "",
-                     sentiment: str = "", reviewed: str = "", criterion_failed: str = ""
-                     ) -> QueueFilter:
+    def queue_filter(user: User, team: str = "", agent: str = "", day_from: str = "",
+                     day_to: str = "", grade: str = "", fatal: str = "",
+                     needs_review: str = "", sentiment: str = "", reviewed: str = "",
+                     criterion_failed: str = "", assignee: str = "") -> QueueFilter:
         try:
             return QueueFilter(
                 team_id=team, agent_id=agent, since=_day(day_from), until=_day(day_to, 1),
                 grade=grade, has_fatal=_flag(fatal), needs_review=_flag(needs_review),
                 sentiment=sentiment, human_reviewed=_flag(reviewed),
-                criterion_failed=criterion_failed)
+                criterion_failed=criterion_failed,
+                assignee=user.user_id if assignee == "me" else assignee)
         except ReviewError as e:
             raise HTTPException(422, str(e)) from None
 
@@ -301,7 +302,25 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             plan_day = _day(request.query_params.get("plan_day", ""))
             plan = d.sampling_plan(plan_day.date() if plan_day else settings.today())
         return page(request, "queue.html", user, tenant=tenant, page=p,
-                    rows=[_row(r) for r in p.rows], q=dict(request.query_params), plan=plan)
+                    rows=[_row(r) for r in p.rows], q=dict(request.query_params), plan=plan,
+                    monitors=reviewers_of(tenant) if allowed(user, "review") else [])
+
+    def reviewers_of(tenant: str) -> list[str]:
+        return [u.user_id for u in users.list()
+                if tenant in u.tenants and not u.disabled and allowed(u, "review")]
+
+    @app.post("/api/t/{tenant}/queue/assign")
+    async def api_assign(request: Request, tenant: str, user: User) -> dict[str, Any]:
+        d = desk(user, tenant, "review")
+        body = await json_body(request)
+        assignee = str(body.get("assignee", ""))
+        ids = body.get("scorecard_ids")
+        if not isinstance(ids, list) or not ids or len(ids) > 500 or not all(
+                isinstance(i, int) for i in ids):
+            raise HTTPException(422, "scorecard_ids: a list of 1 to 500 scorecard ids")
+        if assignee and assignee not in reviewers_of(tenant):
+            raise HTTPException(422, f"{assignee!r} is not a reviewer of this tenant")
+        return {"assigned": d.assign(ids, assignee, actor=user.user_id), "assignee": assignee}
 
     @app.get("/api/t/{tenant}/sampling")
     def api_sampling(tenant: str, user: User, day: str) -> list[dict[str, Any]]:

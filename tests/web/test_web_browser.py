@@ -239,3 +239,12 @@ def test_waveform_shows_evidence_regions(browser, server, world):
     assert int(page.get_attribute("#waveform", "data-regions")) == expected > 0
     assert page.locator("#waveform").evaluate(
         "el => !!(el.shadowRoot || el.querySelector('div'))")
+
+
+def test_assign_calls_from_the_queue(browser, server, world):
+    page = signed_in(browser, server, "super")
+    page.check(f"#queue tr[data-scorecard='{world.card_ids['call-fatal']}'] .pick")
+    page.select_option("#assign-form select[name=assignee]", "monitor")
+    page.click("#assign-form button")
+    page.wait_for_selector(
+        f"#queue tr[data-scorecard='{world.card_ids['call-fatal']}'] .assignee:text('monitor')")

@@ -198,3 +198,22 @@ def test_only_matched_words_are_highlighted(client_for, world):
     from qa_pipeline.web.app import word_is_hit
 
     assert word_is_hit("投诉", ["我要投诉你们"]) and not word_is_hit("你好", ["我要投诉"])
+
+
+def test_calls_are_assigned_to_monitors(client_for, world):
+    """Issue 26: assignment to a monitor, and a queue of one's own assignments."""
+    s = client_for("super")
+    ids = [world.card_ids["call-good"], world.card_ids["call-unsure"]]
+    r = s.post("/api/t/acme/queue/assign", json={"scorecard_ids": ids, "assignee": "monitor"})
+    assert r.status_code == 200 and r.json()["assigned"] == 2
+    assert s.post("/api/t/acme/queue/assign", json={"scorecard_ids": ids,
+                                                    "assignee": "trainer"}).status_code == 422
+    assert s.post("/api/t/acme/queue/assign", json={
+        "scorecard_ids": [world.card_ids["call-globex"]], "assignee": "monitor"}
+    ).status_code == 404  # another tenant's card
+    m = client_for("monitor")
+    mine = m.get("/api/t/acme/queue?assignee=me").json()["rows"]
+    assert {r["call_id"] for r in mine} == {"call-good", "call-unsure"}
+    assert all(r["assignee"] == "monitor" for r in mine)
+    assert client_for("agent1").post("/api/t/acme/queue/assign", json={
+        "scorecard_ids": ids, "assignee": ""}).status_code == 403
