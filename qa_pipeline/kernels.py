@@ -15,13 +15,13 @@ import bisect
 import dataclasses
 import functools
 import operator
-import os
 from collections import Counter
 from collections.abc import Callable, Container, Sequence
 from typing import TypeVar
 
 import numpy as np
 
+from qa_pipeline.settings import get_settings
 from qa_pipeline.types import Evidence, MatchHit, Utterance, Word
 
 __all__ = ["NATIVE", "best_quote", "code_bytes", "constructor", "covered_mean", "drop_flagged",
@@ -306,7 +306,7 @@ def py_quote(cls: type[T], names: tuple[str, ...], forms: dict[str, str],
 
 # Imported under its stub's types (_kernels.pyi), so every kernel chosen below is typed.
 try:
-    if os.environ.get("QA_PIPELINE_PURE_PYTHON", "") not in ("", "0"):
+    if get_settings().pure_python:
         raise ImportError("QA_PIPELINE_PURE_PYTHON asks for the pure-Python twins")
     from qa_pipeline import _kernels as _native
 except ImportError:  # not built (no C compiler at install time), or not wanted
