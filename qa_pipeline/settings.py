@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa_pipeline.errors import ConfigError
@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     worker_name: str = ""
     pure_python: bool = Field(False)
 
+    @field_validator("config_dir", "tenants_dir")
+    @classmethod
+    def _existing_folder(cls, value: Path | None) -> Path | None:
+        # A mistyped folder would otherwise fall back to the defaults without a word.
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
     def tenant_key(self, tenant_id: str) -> SecretStr | None:
         """``$QA_PIPELINE_TENANT_KEY_<TENANT>`` (id upper-cased, ``-`` as ``_``), if set."""
         value = os.environ.get(tenant_key_variable(tenant_id), "").strip()
@@ -96,7 +104,10 @@ def get_settings() -> Settings:
     try:
         return Settings(**_overrides)
     except ValidationError as e:
-        raise ConfigError(f"invalid {ENV_PREFIX}* setting:\n{e}") from e
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'_'.join(str(part) for part in err['loc']).upper()}: {err['msg']}"
+            for err in e.errors())
+        raise ConfigError(f"invalid settings: {problems}") from e
 
 
 def configure(**values: Any) -> None:

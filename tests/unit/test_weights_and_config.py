@@ -356,3 +356,14 @@ def test_overridden_restores_the_previous_overrides(site):
         assert s.worker_name == "inner" and get_settings().database_url == "sqlite:///x.db"
     assert get_settings().worker_name == "outer"
     assert get_settings().database_url != "sqlite:///x.db"
+
+
+def test_a_missing_config_dir_is_an_error_not_a_silent_fallback(site, monkeypatch, tmp_path):
+    from qa_pipeline.settings import get_settings
+    from qa_pipeline.tenants import known_tenants
+
+    monkeypatch.setenv("QA_PIPELINE_CONFIG_DIR", str(tmp_path / "typo"))
+    with pytest.raises(ConfigError, match="QA_PIPELINE_CONFIG_DIR: .*typo is not a folder"):
+        get_settings()
+    with pytest.raises(ConfigError, match="typo"):
+        known_tenants()
