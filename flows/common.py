@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, cast
 
-from qa_pipeline.errors import SourceError, StoreError
+from qa_pipeline.errors import SchemaOutdatedError, SourceError, StoreError
 from qa_pipeline.runner import BatchRunner, RunOptions
 from qa_pipeline.store import Store, default_db_url
 
@@ -20,6 +20,8 @@ def retry_transient(_task: Any, _run: Any, state: Any) -> bool:
     """Prefect ``retry_condition_fn``: retry only transient I/O failures."""
     try:
         state.result()
+    except SchemaOutdatedError:
+        return False  # waiting does not upgrade a schema: `qa-pipeline db upgrade` does
     except TRANSIENT:
         return True
     except Exception:  # noqa: BLE001 - anything else is not transient

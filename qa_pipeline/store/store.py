@@ -23,7 +23,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from qa_pipeline.errors import NotFoundError, StoreError, UnknownTenantError
+from qa_pipeline.errors import (
+    NotFoundError,
+    SchemaOutdatedError,
+    StoreError,
+    UnknownTenantError,
+)
 from qa_pipeline.privacy.vault import Vault, is_sealed, vault_for
 from qa_pipeline.settings import get_settings
 from qa_pipeline.store.guard import ScopedSession
@@ -147,9 +152,10 @@ class Store:
                 tenant file's privacy policy and the key from the environment).
 
         Raises:
-            StoreError: the database cannot be opened, or (``auto`` on a server database,
-                ``check``) its schema is older than this version's; the message says to
-                run ``qa-pipeline db upgrade``.
+            StoreError: the database cannot be opened.
+            SchemaOutdatedError: (``auto`` on a server database, ``check``) its schema is
+                older than this version's; the message says to run ``qa-pipeline db
+                upgrade``.
         """
         self.url = url or default_db_url()
         self._vault_of = vaults or vault_for
@@ -207,12 +213,12 @@ class Store:
         """Refuse a database whose schema is not this version's.
 
         Raises:
-            StoreError: the schema is older (or empty); the message names the command that
-                upgrades it.
+            SchemaOutdatedError: the schema is older (or empty); the message names the
+                command that upgrades it.
         """
         current, head = self.schema_revision(), self.head_revision()
         if current != head:
-            raise StoreError(
+            raise SchemaOutdatedError(
                 f"the database {_redact(self.url)} has schema revision {current or '(empty)'}"
                 f", this version needs {head}: run `{UPGRADE_COMMAND}` (with --db or "
                 "$QA_PIPELINE_DB_URL naming this database) once before starting workers")

@@ -305,3 +305,22 @@ def test_backup_refuses_server_urls_and_existing_files(tmp_path):
     (tmp_path / "taken.db").write_bytes(b"")
     with pytest.raises(StoreError, match="exists"):
         backup_sqlite(f"sqlite:///{db}", tmp_path / "taken.db")
+
+
+def test_an_old_schema_is_not_retried_as_a_transient_error(tmp_path):
+    from flows.common import retry_transient
+    from qa_pipeline.errors import SchemaOutdatedError
+
+    class Failed:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def result(self):
+            raise self.error
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    _at_first_revision(url)
+    with pytest.raises(SchemaOutdatedError) as err:
+        Store(url, migrate="check")
+    assert retry_transient(None, None, Failed(err.value)) is False
+    assert retry_transient(None, None, Failed(StoreError("database restarting"))) is True
