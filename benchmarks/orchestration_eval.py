@@ -48,6 +48,7 @@ from qa_pipeline.manifest import CallMeta, read_manifest, write_manifest  # noqa
 from qa_pipeline.rubric.embeddings import default_embedder  # noqa: E402
 from qa_pipeline.runner import BatchRunner, RunOptions, list_sources  # noqa: E402
 from qa_pipeline.runner.run import release_stage_models  # noqa: E402
+from qa_pipeline.settings import configure  # noqa: E402
 from qa_pipeline.store import Store  # noqa: E402
 
 
@@ -94,7 +95,8 @@ def flow_run(work: Path, manifest: Path, name: str) -> tuple[float, int]:
 
     db, cache = fresh(work, name)
     t0 = time.perf_counter()
-    summary = score_calls(inputs=[str(manifest)], db_url=db, cache_dir=str(cache))
+    configure(db_url=db)  # the flow's tasks read the store's URL from the settings
+    summary = score_calls(inputs=[str(manifest)], cache_dir=str(cache))
     return time.perf_counter() - t0, len(summary["processed"])
 
 
@@ -127,7 +129,8 @@ def main() -> None:
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         t0 = time.perf_counter()
         warm_db, warm_cache = fresh(work, "warmup")
-        score_calls(inputs=[], db_url=warm_db, cache_dir=str(warm_cache))
+        configure(db_url=warm_db)
+        score_calls(inputs=[], cache_dir=str(warm_cache))
         startup_s = time.perf_counter() - t0
         # Warm every lazy first-use cost (embedder, sentiment head, librosa/numba, tenant
         # files) so that no configuration pays it alone.

@@ -1,11 +1,14 @@
-"""``qa-pipeline`` with the orchestrated commands: ``run`` (flow ``score_calls``) and
-``rescore`` (flow ``rescore``). The other commands come from :mod:`qa_pipeline.cli`; this
-module only adds the two that need Prefect, so the library stays free of it.
+"""``qa-pipeline`` with the orchestrated commands: ``run`` (flow ``score_calls``),
+``rescore`` (flow ``rescore``) and ``costs``. The other commands come from
+:mod:`qa_pipeline.cli`; :func:`cli_app` adds these to it, so the library stays free of
+Prefect. Importing this module registers nothing: the console script (:func:`main`) calls
+:func:`cli_app`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,9 +17,8 @@ import typer
 from rich.table import Table
 
 import qa_pipeline.cli as base
-from qa_pipeline.store import default_db_url
+from qa_pipeline.settings import overridden
 
-app = base.app
 console = base.console
 
 
@@ -44,7 +46,6 @@ def _print_summary(summary: dict[str, Any], json_out: Path | None) -> None:
         json_out.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-@app.command("run")
 def run(
     paths: Annotated[list[str], typer.Argument(
         help="recordings: files, folders, manifest CSVs or fsspec URLs (s3://...)")],
@@ -67,10 +68,13 @@ def run(
     """Run the score_calls flow locally (ephemeral Prefect): scorecards go to the store."""
     from flows.score_calls import score_calls
 
+    # The URL reaches the flow's tasks through the settings, never as a flow parameter
+    # (Prefect stores and shows parameters; the URL may hold a password).
     with ExitStack() as stack:
+        stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
         summary = score_calls(
-            inputs=[str(p) for p in paths], tenant=tenant, db_url=db or default_db_url(),
+            inputs=[str(p) for p in paths], tenant=tenant,
             out_dir=str(out) if out else None, cache_dir=str(cache_dir),
             shard_size=shard_size, asr_model=asr_model, diarizer=diarizer,
             sentiment=sentiment, rubric=rubric)
@@ -79,7 +83,6 @@ def run(
         raise typer.Exit(1)
 
 
-@app.command("rescore")
 def rescore(
     tenant: Annotated[str, typer.Option(help="tenant whose stored calls to re-score")],
     rubric: Annotated[str | None, typer.Option(help="rubric YAML (default: the tenant's)")
@@ -96,16 +99,16 @@ def rescore(
     from flows.rescore import rescore as rescore_flow
 
     with ExitStack() as stack:
+        stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
         summary = rescore_flow(tenant=tenant, rubric=rubric, since=since, until=until,
-                               db_url=db or default_db_url(), out_dir=str(out) if out else None)
+                               out_dir=str(out) if out else None)
     summary.setdefault("skipped", [])
     _print_summary(summary, json_out)
     if summary["failed"]:
         raise typer.Exit(1)
 
 
-@app.command("costs")
 def costs(
     tenant: Annotated[str, typer.Option(help="tenant")],
     db: Annotated[str | None, typer.Option(help="database URL")] = None,
@@ -128,8 +131,26 @@ def costs(
     console.print(table)
 
 
+_COMMANDS: dict[str, Callable[..., None]] = {"run": run, "rescore": rescore, "costs": costs}
+
+
+def cli_app() -> typer.Typer:
+    """The full ``qa-pipeline`` app: the library's commands plus the orchestrated ones
+    (added once; later calls return the same app).
+    """
+    registered = {c.name for c in base.app.registered_commands}
+    for name, command in _COMMANDS.items():
+        if name not in registered:
+            base.app.command(name)(command)
+    return base.app
+
+
 def main() -> None:
     """Console-script entry point (``qa-pipeline``)."""
+    from flows import prefect_defaults
+
+    prefect_defaults()
+    cli_app()
     base.main()
 
 

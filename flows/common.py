@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from qa_pipeline.errors import SourceError, StoreError
+from qa_pipeline.errors import SchemaOutdatedError, SourceError, StoreError
 from qa_pipeline.runner import BatchRunner, RunOptions
-from qa_pipeline.store import Store
+from qa_pipeline.store import Store, default_db_url
 
 # Errors worth retrying with backoff: a bucket or NFS hiccup, a database restart. Bad audio
 # is not retried; it is quarantined by the runner.
@@ -20,6 +20,8 @@ def retry_transient(_task: Any, _run: Any, state: Any) -> bool:
     """Prefect ``retry_condition_fn``: retry only transient I/O failures."""
     try:
         state.result()
+    except SchemaOutdatedError:
+        return False  # waiting does not upgrade a schema: `qa-pipeline db upgrade` does
     except TRANSIENT:
         return True
     except Exception:  # noqa: BLE001 - anything else is not transient
@@ -48,17 +50,32 @@ def options_from(params: dict[str, Any]) -> RunOptions:
     )
 
 
+def database_url(secret_block: str | None = None) -> str:
+    """The store's URL, resolved inside a task so that it never is a flow-run parameter.
+
+    Args:
+        secret_block: name of a Prefect ``Secret`` block holding the URL; without one, the
+            URL comes from the settings (``$QA_PIPELINE_DB_URL``, ``--db``).
+    """
+    if secret_block:
+        from prefect.blocks.system import Secret
+
+        # load() dispatches on the caller (sync here: a task function); the cast tells mypy.
+        block = cast("Secret[str]", Secret.load(secret_block))
+        return str(block.get())
+    return default_db_url()
+
+
 class _StoreCache:
     """One open store per URL per process (tasks of one flow run share the engine)."""
 
     def __init__(self) -> None:
         self._stores: dict[str, Store] = {}
 
-    def get(self, url: str | None) -> Store:
-        key = url or ""
-        if key not in self._stores:
-            self._stores[key] = Store(url)
-        return self._stores[key]
+    def get(self, url: str) -> Store:
+        if url not in self._stores:
+            self._stores[url] = Store(url)
+        return self._stores[url]
 
 
 _STORES = _StoreCache()
@@ -74,7 +91,8 @@ def runner(params: dict[str, Any]) -> BatchRunner:
         if completed is not None and total:
             log.info("%s %d/%d", step, completed, total)
 
-    return BatchRunner(_STORES.get(params.get("db_url")), options_from(params), hook=hook)
+    store = _STORES.get(database_url(params.get("db_secret")))
+    return BatchRunner(store, options_from(params), hook=hook)
 
 
 def quiet_library_logs() -> None:

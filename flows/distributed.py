@@ -54,15 +54,16 @@ def score_calls_distributed(
     shards: int = 2,
     deployment: str = "score_calls/score-calls-gpu",
     shard_dir: str = ".qa_cache/shards",
-    db_url: str | None = None,
+    db_secret: str | None = None,
     out_dir: str | None = None,
     cache_dir: str = ".qa_cache",
     timeout_s: float | None = None,
 ) -> dict[str, Any]:
     """Split a batch into ``shards`` manifests and score them on the deployment's workers.
 
-    ``shard_dir``, ``cache_dir`` and ``db_url`` must be reachable from every worker (NFS
-    or bucket paths, a PostgreSQL URL).
+    ``shard_dir`` and ``cache_dir`` must be reachable from every worker (NFS or bucket
+    paths). The store is the one every worker's ``$QA_PIPELINE_DB_URL`` (or the ``Secret``
+    block named ``db_secret``) names: its URL is never a parameter.
     """
     quiet_library_logs()
     sources = list_sources(inputs, tenant)
@@ -72,7 +73,7 @@ def score_calls_distributed(
     for i, part in enumerate(p for p in parts if p):
         key = shard_key(run_id, i)  # also names the shard's manifest: <run id>/shard-NNN.csv
         manifest = write_manifest([s.meta for s in part], Path(shard_dir) / f"{key}.csv")
-        params = {"inputs": [str(manifest)], "db_url": db_url, "out_dir": out_dir,
+        params = {"inputs": [str(manifest)], "db_secret": db_secret, "out_dir": out_dir,
                   "cache_dir": cache_dir}
         futures.append(run_shard.submit(deployment, params, timeout_s, key))
     results = [f.result() for f in futures]

@@ -33,14 +33,18 @@ def rescore(
     rubric: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    db_url: str | None = None,
+    db_secret: str | None = None,
     out_dir: str | None = None,
     sentiment: str | None = None,
 ) -> dict[str, Any]:
-    """Backfill: new scorecards for stored conversations (ISO dates; ``until`` exclusive)."""
+    """Backfill: new scorecards for stored conversations (ISO dates; ``until`` exclusive).
+
+    The store's URL comes from ``$QA_PIPELINE_DB_URL`` or the Prefect ``Secret`` block named
+    ``db_secret``, never from a parameter.
+    """
     quiet_library_logs()
     run_id = current_run_id()
-    params = {"db_url": db_url, "out_dir": out_dir, "rubric": rubric, "sentiment": sentiment,
+    params = {"db_secret": db_secret, "out_dir": out_dir, "rubric": rubric, "sentiment": sentiment,
               "run_id": run_id}
     report = rescore_tenant(tenant, since, until, params)
     get_run_logger().info("rescored %d calls of %s, %d failed", len(report["processed"]),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from flows.common import (
 )
 from qa_pipeline.runner import CallFailure, PlannedCall, SkippedCall, list_sources
 from qa_pipeline.runner.run import release_stage_models
+from qa_pipeline.settings import get_settings
 
 
 @task(retries=3, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_transient)
@@ -89,7 +89,7 @@ def _shards(items: list[Any], size: int) -> list[list[Any]]:
 def score_calls(
     inputs: list[str],
     tenant: str | None = None,
-    db_url: str | None = None,
+    db_secret: str | None = None,
     out_dir: str | None = None,
     cache_dir: str = ".qa_cache",
     shard_size: int = 16,
@@ -100,6 +100,9 @@ def score_calls(
 ) -> dict[str, Any]:
     """Score recordings (files, folders, manifest CSVs or fsspec URLs) into the store.
 
+    The store's URL is never a parameter (Prefect stores and shows parameters): tasks read it
+    from ``$QA_PIPELINE_DB_URL``, or from the Prefect ``Secret`` block named ``db_secret``.
+
     Returns:
         ``{"run_id", "processed": [...], "skipped": [...], "failed": [...]}``; failed
         entries name the input, the reason and the message, and are quarantined.
@@ -107,7 +110,7 @@ def score_calls(
     quiet_library_logs()
     log = get_run_logger()
     run_id = current_run_id()
-    params = {"db_url": db_url, "out_dir": out_dir, "cache_dir": cache_dir,
+    params = {"db_secret": db_secret, "out_dir": out_dir, "cache_dir": cache_dir,
               "asr_model": asr_model, "diarizer": diarizer, "sentiment": sentiment,
               "rubric": rubric, "run_id": run_id}
     plan = plan_calls(inputs, tenant, params)
@@ -126,7 +129,7 @@ def score_calls(
         out = score_shard(shard, params)
         scored += out["scored"]
         failed += out["failed"]
-    summary = {"run_id": run_id, "worker": os.environ.get("QA_PIPELINE_WORKER_NAME", ""),
+    summary = {"run_id": run_id, "worker": get_settings().worker_name,
                "processed": scored,
                "skipped": [{"tenant_id": t, "call_id": c, "source_uri": u}
                            for t, c, u in plan["skipped"]],

@@ -17,6 +17,7 @@ from rich.table import Table
 from qa_pipeline.batch import Failure, claim_output, discover, failure_from, quarantine
 from qa_pipeline.errors import QAPipelineError, RubricValidationError
 from qa_pipeline.manifest import CallMeta, is_manifest, read_manifest
+from qa_pipeline.settings import configure, get_settings
 from qa_pipeline.version import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -27,6 +28,8 @@ app.add_typer(rubric_app, name="rubric")
 app.add_typer(models_app, name="models")
 users_app = typer.Typer(no_args_is_help=True, help="Users of the review app.")
 app.add_typer(users_app, name="users")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema upgrades and backups.")
+app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
 
@@ -41,9 +44,15 @@ def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="print the version")] = False,
+    config_dir: Annotated[Path | None, typer.Option(
+        "--config-dir", help="the site's configuration: tenants/*.yaml and rubrics/ that add "
+        "to or replace the shipped ones (default: $QA_PIPELINE_CONFIG_DIR)")] = None,
 ) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if config_dir is not None and not config_dir.is_dir():
+        raise typer.BadParameter(f"{config_dir} is not a folder", param_hint="--config-dir")
+    configure(config_dir=config_dir.resolve() if config_dir is not None else None)
 
 
 @dataclass
@@ -426,7 +435,7 @@ def serve(
              "tenant only (TENANT=DIR); repeatable; default: the working directory")] = None,
     rubrics: Annotated[list[Path] | None, typer.Option(
         help="rubric files or folders holding every published version (repeatable; "
-             "default: the repository's rubrics/)")] = None,
+             "default: the config directory's rubrics/ and the shipped ones)")] = None,
     secure_cookies: Annotated[bool, typer.Option(
         help="mark the session cookie Secure (behind HTTPS)")] = False,
 ) -> None:
@@ -436,7 +445,7 @@ def serve(
     """
     import uvicorn
 
-    from qa_pipeline.pipeline import repo_path
+    from qa_pipeline.settings import rubric_dirs
     from qa_pipeline.store import Store
     from qa_pipeline.web.app import create_app
     from qa_pipeline.web.settings import WebSettings, parse_audio_roots, secret_from_env
@@ -444,7 +453,7 @@ def serve(
     shared_roots, tenant_roots = parse_audio_roots(audio_root or [])
     settings = WebSettings(
         secret_key=secret_from_env(),
-        rubric_paths=tuple(rubrics or [repo_path("rubrics")]),
+        rubric_paths=tuple(rubrics or rubric_dirs()),
         audio_roots=shared_roots or (() if tenant_roots else (Path.cwd(),)),
         tenant_audio_roots=tenant_roots, secure_cookies=secure_cookies)
     store = Store(db)
@@ -469,15 +478,14 @@ def users_add(
              "asked for)")] = None,
 ) -> None:
     """Add a user of the review app (the password is never taken from the command line)."""
-    import os
-
     from qa_pipeline.review.users import UserDirectory
     from qa_pipeline.store import Store
 
     if password_file is not None:
         password = password_file.read_text(encoding="utf-8").strip()
     else:
-        password = os.environ.get("QA_PIPELINE_NEW_PASSWORD", "") or typer.prompt(
+        configured = get_settings().new_password
+        password = (configured.get_secret_value() if configured else "") or typer.prompt(
             "password", hide_input=True, confirmation_prompt=True)
     store = Store(db)
     for t in tenant:
@@ -507,6 +515,38 @@ def users_list(db: Annotated[str | None, typer.Option(help="database URL")] = No
     for u in UserDirectory(Store(db)).list():
         fields = [u.user_id, u.role, ",".join(u.tenants), u.agent_id]
         typer.echo("\t".join(fields + (["disabled"] if u.disabled else [])))
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: Annotated[str | None, typer.Option(
+        help="database URL (default: $QA_PIPELINE_DB_URL or sqlite:///qa_pipeline.db)")] = None,
+) -> None:
+    """Bring the store's schema to this version (run once per release, before workers)."""
+    from qa_pipeline.store import Store
+
+    store = Store(db, migrate="skip")
+    before = store.schema_revision()
+    store.migrate()
+    after = store.schema_revision()
+    store.close()
+    console.print(f"schema {before or '(empty)'} -> {after}" if before != after
+                  else f"schema already at {after}")
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="new SQLite file to write the copy to")],
+    db: Annotated[str | None, typer.Option(
+        help="database URL (default: $QA_PIPELINE_DB_URL or sqlite:///qa_pipeline.db)")] = None,
+) -> None:
+    """Copy the embedded SQLite store while it is in use (the copy includes the -wal file's
+    content).
+    """
+    from qa_pipeline.store import backup_sqlite, default_db_url
+
+    calls = backup_sqlite(db or default_db_url(), file)
+    console.print(f"backed up {calls} calls to {file}")
 
 
 def main() -> None:

@@ -129,6 +129,10 @@ class StoreError(QAPipelineError):
     """The database cannot be opened, migrated or written."""
 
 
+class SchemaOutdatedError(StoreError):
+    """The database's schema is older than this version needs (``qa-pipeline db upgrade``)."""
+
+
 class TenantScopeError(StoreError):
     """A query or write would touch tenant-owned rows without (or outside) its tenant scope."""
 

@@ -28,16 +28,16 @@ from qa_pipeline.rubric.loader import load_rubric
 from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.scorecard.card import Scorecard, build_scorecard
 from qa_pipeline.sentiment import SentimentOptions, SentimentScorer, get_sentiment_scorer
+from qa_pipeline.settings import config_path
 from qa_pipeline.tenants import TenantConfig
 from qa_pipeline.types import LoadedAudio
 
-_REPO = Path(__file__).resolve().parent.parent
-
 
 def repo_path(path: str) -> Path:
-    """A configured path: absolute as given, else relative to the repository root."""
-    p = Path(path)
-    return p if p.is_absolute() else _REPO / p
+    """A configured path: absolute as given, else found in the site's config directory or
+    among the shipped defaults (:func:`qa_pipeline.settings.config_path`).
+    """
+    return config_path(path)
 
 
 def rubric_for(tenant: TenantConfig, language: str, override: str | None = None) -> Rubric:

@@ -1,7 +1,9 @@
 """Per-tenant settings: channel map, languages, vocabulary, model choices, rubric.
 
-Each tenant is one YAML file ``tenants/<tenant_id>.yaml``. A tenant's files never mix with
-another's: everything the pipeline writes lives under a tenant-scoped path.
+Each tenant is one YAML file ``<tenant_id>.yaml``: the package ships defaults, and a site's
+config directory (``<config>/tenants/``, see :mod:`qa_pipeline.settings`) adds tenants or
+replaces a default one of the same id. A tenant's files never mix with another's: everything
+the pipeline writes lives under a tenant-scoped path.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qa_pipeline.errors import ConfigError, UnknownTenantError
+from qa_pipeline.settings import default_path, site_tenants_dir
 
-_REPO_TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -100,11 +102,11 @@ class TenantConfig(BaseModel):
     damaged_audio: Literal["review", "quarantine"] = "review"
     asr: AsrSettings = AsrSettings()
     diarization: DiarizationSettings = DiarizationSettings()
-    # Rubric per language (path relative to the repository root or absolute).
+    # Rubric per language (absolute, or relative to the config directory / the defaults).
     rubrics: dict[str, str] = Field(default_factory=dict)
     sentiment: SentimentSettings = SentimentSettings()
-    # Call-reason taxonomy (relative to the repository root or absolute; null: no
-    # classification) and complaint phrases added to the built-in ones.
+    # Call-reason taxonomy (absolute, or relative to the config directory / the defaults;
+    # null: no classification) and complaint phrases added to the built-in ones.
     call_reasons: str | None = "rubrics/call_reasons/default.yaml"
     complaint_cues: tuple[str, ...] = ()
     privacy: PrivacySettings = PrivacySettings()
@@ -134,9 +136,10 @@ class TenantConfig(BaseModel):
         return {"stereo": 2, "mono": 1}.get(self.channel_layout)
 
 
-def tenants_dir() -> Path:
-    """``$QA_PIPELINE_TENANTS_DIR`` or the repository's ``tenants/``."""
-    return Path(os.environ.get("QA_PIPELINE_TENANTS_DIR", _REPO_TENANTS_DIR))
+def tenants_dirs() -> tuple[Path, ...]:
+    """Folders of tenant files, highest priority first: the site's, then the defaults."""
+    site = site_tenants_dir()
+    return ((site,) if site is not None else ()) + (default_path("tenants"),)
 
 
 def validate_tenant_id(tenant_id: str) -> str:
@@ -149,9 +152,9 @@ def validate_tenant_id(tenant_id: str) -> str:
 
 
 def known_tenants(directory: Path | None = None) -> list[str]:
-    """Tenant ids with a config file."""
-    d = directory or tenants_dir()
-    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+    """Tenant ids with a config file (in ``directory``, or in the site's and default folders)."""
+    dirs = (directory,) if directory is not None else tenants_dirs()
+    return sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
 
 
 def load_tenant_file(path: str | os.PathLike[str]) -> TenantConfig:
@@ -176,20 +179,33 @@ def _load_cached(path: str, mtime_ns: int) -> TenantConfig:
     return load_tenant_file(path)
 
 
-def load_tenant(tenant_id: str, directory: Path | None = None) -> TenantConfig:
-    """Load ``<tenants_dir>/<tenant_id>.yaml``.
+def tenant_file(tenant_id: str, directory: Path | None = None) -> Path:
+    """The file that defines a tenant: ``directory``'s, else the site's, else the default.
 
     Raises:
         UnknownTenantError: no such tenant (the message lists the known ones).
     """
     validate_tenant_id(tenant_id)
-    d = directory or tenants_dir()
-    path = d / f"{tenant_id}.yaml"
-    if not path.is_file():
-        raise UnknownTenantError(
-            f"unknown tenant {tenant_id!r}; known tenants: {', '.join(known_tenants(d)) or 'none'}"
-            f" (config files in {d})"
-        )
+    dirs = (directory,) if directory is not None else tenants_dirs()
+    for d in dirs:
+        path = d / f"{tenant_id}.yaml"
+        if path.is_file():
+            return path
+    raise UnknownTenantError(
+        f"unknown tenant {tenant_id!r}; known tenants: "
+        f"{', '.join(known_tenants(directory)) or 'none'}"
+        f" (config files in {', '.join(str(d) for d in dirs)})"
+    )
+
+
+def load_tenant(tenant_id: str, directory: Path | None = None) -> TenantConfig:
+    """Load a tenant: ``<directory>/<tenant_id>.yaml`` when ``directory`` is given, else the
+    site's file (config directory) or the shipped default.
+
+    Raises:
+        UnknownTenantError: no such tenant (the message lists the known ones).
+    """
+    path = tenant_file(tenant_id, directory)
     cfg = _load_cached(str(path), path.stat().st_mtime_ns)
     if cfg.id != tenant_id:
         raise ConfigError(f"{path}: file declares id {cfg.id!r}, expected {tenant_id!r}")

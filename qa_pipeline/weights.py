@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from qa_pipeline.errors import ModelIntegrityError, ModelUnavailableError
+from qa_pipeline.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,9 @@ def models_dir() -> Path:
     ``$QA_PIPELINE_MODELS_DIR`` wins; a source checkout uses its ``models/``; an installed
     wheel uses ``~/.cache/qa-pipeline/models`` with the manifest shipped in the package.
     """
-    env = os.environ.get("QA_PIPELINE_MODELS_DIR")
-    if env:
-        return Path(env)
+    configured = get_settings().models_dir
+    if configured is not None:
+        return configured
     if (_REPO_MODELS_DIR / "manifest.yaml").exists():
         return _REPO_MODELS_DIR
     return Path.home() / ".cache" / "qa-pipeline" / "models"

@@ -15,8 +15,10 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
     not PG_URL, reason="QA_PIPELINE_TEST_PG_URL not set (start one with .ci/postgres.sh)"))]
 
 
-def fresh_pg_database() -> tuple[str, object]:
-    """A new empty database on the test server; returns (url, dropper)."""
+def fresh_pg_database(upgrade: bool = True) -> tuple[str, object]:
+    """A new database on the test server, at the current schema unless ``upgrade`` is
+    false (then empty, as before ``qa-pipeline db upgrade``); returns (url, dropper).
+    """
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -30,6 +32,11 @@ def fresh_pg_database() -> tuple[str, object]:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+    if upgrade:
+        # A server database is only upgraded explicitly (Store refuses an old schema).
+        from qa_pipeline.store import Store
+
+        Store(url, migrate="upgrade").close()
     return url, drop
 
 

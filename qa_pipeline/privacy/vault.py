@@ -15,11 +15,10 @@ Make a key with ``qa-pipeline new-key`` (or ``Fernet.generate_key()`` of ``crypt
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa_pipeline.errors import ConfigError, StoreError, UnknownTenantError
+from qa_pipeline.settings import get_settings, tenant_key_variable
 
 if TYPE_CHECKING:
     from qa_pipeline.privacy.redact import RedactedSpan
@@ -80,12 +79,13 @@ def tenant_key(tenant_id: str) -> bytes:
     Raises:
         ConfigError: neither is set (the message says where a key is looked for).
     """
-    var = "QA_PIPELINE_TENANT_KEY_" + tenant_id.upper().replace("-", "_")
-    if os.environ.get(var):
-        return os.environ[var].strip().encode()
-    folder = os.environ.get("QA_PIPELINE_KEYS_DIR", "")
-    if folder:
-        path = Path(folder) / f"{tenant_id}.key"
+    settings = get_settings()
+    var = tenant_key_variable(tenant_id)
+    key = settings.tenant_key(tenant_id)
+    if key is not None:
+        return key.get_secret_value().encode()
+    if settings.keys_dir is not None:
+        path = settings.keys_dir / f"{tenant_id}.key"
         try:
             return path.read_text(encoding="utf-8").strip().encode()
         except FileNotFoundError:

@@ -1,7 +1,10 @@
 """The store: calls, conversations, scorecards, quarantine, costs and audit, per tenant.
 
-``Store`` opens a database by URL (SQLite embedded default, PostgreSQL for a cluster) and
-migrates it with Alembic. All tenant-owned data is reached through ``Store.tenant(id)``,
+``Store`` opens a database by URL (SQLite embedded default, PostgreSQL for a cluster). Its
+schema is migrated with Alembic: an embedded SQLite file upgrades itself when opened, while
+a server database (PostgreSQL) is upgraded only by ``qa-pipeline db upgrade``, so that
+workers starting together never race to migrate it; a store opened on an old schema there
+refuses with that instruction. All tenant-owned data is reached through ``Store.tenant(id)``,
 a :class:`TenantStore` whose sessions the guard (``guard.py``) confines to that tenant.
 """
 
@@ -9,20 +12,25 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from qa_pipeline.errors import NotFoundError, StoreError, UnknownTenantError
+from qa_pipeline.errors import (
+    NotFoundError,
+    SchemaOutdatedError,
+    StoreError,
+    UnknownTenantError,
+)
 from qa_pipeline.privacy.vault import Vault, is_sealed, vault_for
+from qa_pipeline.settings import get_settings
 from qa_pipeline.store.guard import ScopedSession
 from qa_pipeline.store.summary import (
     best_word_probability,
@@ -54,13 +62,14 @@ from qa_pipeline.tenants import validate_tenant_id
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DB_URL = "sqlite:///qa_pipeline.db"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def default_db_url() -> str:
-    """``$QA_PIPELINE_DB_URL`` or a SQLite file in the working directory."""
-    return os.environ.get("QA_PIPELINE_DB_URL", DEFAULT_DB_URL)
+    """``$QA_PIPELINE_DB_URL`` (or ``--db`` given to the command line) or a SQLite file in
+    the working directory.
+    """
+    return get_settings().database_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +129,33 @@ def parse_started_at(value: str) -> dt.datetime | None:
     return t
 
 
-class Store:
-    """A database of QA results; ``migrate=True`` brings its schema to the newest revision."""
+#: What opening a store does about its schema: ``auto`` upgrades SQLite and checks any
+#: other database, ``upgrade`` always upgrades, ``check`` refuses an old schema, ``skip``
+#: does nothing (tools that inspect an old database).
+MigratePolicy = Literal["auto", "upgrade", "check", "skip"]
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True,
+UPGRADE_COMMAND = "qa-pipeline db upgrade"
+
+
+class Store:
+    """A database of QA results."""
+
+    def __init__(self, url: str | None = None, *, migrate: MigratePolicy | bool = "auto",
                  vaults: Callable[[str], Vault | None] | None = None) -> None:
-        """``vaults`` gives the vault of a tenant whose data is stored encrypted (default:
-        the tenant file's privacy policy and the key from the environment).
+        """Open a store.
+
+        Args:
+            url: database URL (default: :func:`default_db_url`).
+            migrate: schema policy on open (:data:`MigratePolicy`; ``True`` is ``upgrade``,
+                ``False`` is ``skip``).
+            vaults: the vault of a tenant whose data is stored encrypted (default: the
+                tenant file's privacy policy and the key from the environment).
+
+        Raises:
+            StoreError: the database cannot be opened.
+            SchemaOutdatedError: (``auto`` on a server database, ``check``) its schema is
+                older than this version's; the message says to run ``qa-pipeline db
+                upgrade``.
         """
         self.url = url or default_db_url()
         self._vault_of = vaults or vault_for
@@ -136,18 +165,70 @@ class Store:
         except (SQLAlchemyError, ImportError) as e:
             raise StoreError(f"cannot open database {_redact(self.url)}: {e}") from e
         self._sessions = sessionmaker(self.engine, class_=ScopedSession, expire_on_commit=False)
-        if migrate:
+        policy: str = ("upgrade" if migrate is True else "skip" if migrate is False
+                       else migrate)
+        if policy == "auto":
+            policy = "upgrade" if self.embedded else "check"
+        if policy == "upgrade":
             self.migrate()
+        elif policy == "check":
+            self.check_schema()
+        elif policy != "skip":
+            raise StoreError(f"unknown migrate policy {migrate!r}; "
+                             "valid: auto, upgrade, check, skip")
 
-    def migrate(self) -> None:
-        """Apply pending Alembic migrations (idempotent; safe on every start)."""
-        from alembic import command
+    @property
+    def embedded(self) -> bool:
+        """Whether the database is an embedded SQLite file (it may migrate on open)."""
+        return self.engine.dialect.name == "sqlite"
+
+    def _alembic_config(self) -> Any:
         from alembic.config import Config
 
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        sqlite = self.engine.dialect.name == "sqlite"
+        return cfg
+
+    def head_revision(self) -> str:
+        """The schema revision this version of the code needs."""
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        assert head is not None  # the package always ships its migrations
+        return head
+
+    def schema_revision(self) -> str | None:
+        """The database's schema revision (``None``: an empty database)."""
+        from alembic.migration import MigrationContext
+
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot read the schema revision of {_redact(self.url)}: "
+                             f"{e}") from e
+
+    def check_schema(self) -> None:
+        """Refuse a database whose schema is not this version's.
+
+        Raises:
+            SchemaOutdatedError: the schema is older (or empty); the message names the
+                command that upgrades it.
+        """
+        current, head = self.schema_revision(), self.head_revision()
+        if current != head:
+            raise SchemaOutdatedError(
+                f"the database {_redact(self.url)} has schema revision {current or '(empty)'}"
+                f", this version needs {head}: run `{UPGRADE_COMMAND}` (with --db or "
+                "$QA_PIPELINE_DB_URL naming this database) once before starting workers")
+
+    def migrate(self) -> None:
+        """Apply pending Alembic migrations (idempotent)."""
+        from alembic import command
+
+        cfg = self._alembic_config()
+        sqlite = self.embedded
         try:
             with self.engine.connect() as conn:
                 if sqlite:
@@ -654,3 +735,42 @@ def _translated() -> Iterator[None]:
         yield
     except SQLAlchemyError as e:
         raise StoreError(f"database error: {e}") from e
+
+
+def backup_sqlite(url: str, destination: Path) -> int:
+    """Copy an embedded SQLite store to ``destination`` with SQLite's online backup API.
+
+    Unlike copying the file, the backup includes what is still in the write-ahead log
+    (``-wal``) and is consistent while other processes write.
+
+    Returns:
+        The number of calls in the copy.
+
+    Raises:
+        StoreError: the URL is not a SQLite file, ``destination`` exists, or the copy failed.
+    """
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception as e:  # noqa: BLE001 - any unparsable URL is the user's error
+        raise StoreError(f"not a database URL: {_redact(url)}") from e
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        raise StoreError(f"db backup copies SQLite files; {_redact(url)} is not one "
+                         "(back a server database up with its own tools, e.g. pg_dump)")
+    if not Path(database).is_file():
+        raise StoreError(f"no SQLite database at {database}")
+    if destination.exists():
+        raise StoreError(f"{destination} exists; choose a new file")
+    try:
+        with closing(sqlite3.connect(database, timeout=60)) as src, \
+                closing(sqlite3.connect(destination)) as dst:
+            src.backup(dst)
+            (calls,) = dst.execute("SELECT count(*) FROM calls").fetchone()
+    except sqlite3.Error as e:
+        destination.unlink(missing_ok=True)
+        raise StoreError(f"backing up {database} failed: {e}") from e
+    return int(calls)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa_pipeline.errors import ConfigError
+from qa_pipeline.settings import get_settings
 from qa_pipeline.web.i18n import TenantDisplay
 
 __all__ = ["TenantDisplay", "WebSettings", "parse_audio_roots", "secret_from_env",
@@ -58,11 +58,12 @@ def secret_from_env() -> bytes:
     """``$QA_PIPELINE_SECRET_KEY`` or the file ``$QA_PIPELINE_SECRET_KEY_FILE``; without
     either, a random key for this process (sessions end when it restarts).
     """
-    value = os.environ.get("QA_PIPELINE_SECRET_KEY", "")
-    path = os.environ.get("QA_PIPELINE_SECRET_KEY_FILE", "")
-    if path:
+    settings = get_settings()
+    value = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    path = settings.secret_key_file
+    if path is not None:
         try:
-            value = Path(path).read_text(encoding="utf-8").strip()
+            value = path.read_text(encoding="utf-8").strip()
         except OSError as e:
             raise ConfigError(f"cannot read QA_PIPELINE_SECRET_KEY_FILE: {e}") from e
     if value:

@@ -8,7 +8,7 @@ import json
 
 from typer.testing import CliRunner
 
-from flows.cli import app
+from qa_pipeline.cli import app
 from tests.conftest import DATA_SAMPLES
 
 

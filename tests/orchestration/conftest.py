@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -9,9 +11,19 @@ def prefect_api():
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
+    from flows import PREFECT_DEFAULTS
+
+    # The server settings the command line applies (the test server runs as a subprocess
+    # and reads them from the environment); importing flows no longer sets them.
+    mp = pytest.MonkeyPatch()
+    for name, value in PREFECT_DEFAULTS.items():
+        if name not in os.environ:
+            mp.setenv(name, value)
+
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
             prefect_test_harness(server_startup_timeout=90):
         yield
+    mp.undo()
 
 
 @pytest.fixture

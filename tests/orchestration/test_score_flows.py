@@ -19,14 +19,15 @@ pytestmark = pytest.mark.integration
 
 
 def test_score_calls_quarantines_skips_and_rescores_without_asr(prefect_api, count_asr,
-                                                                tmp_path):
+                                                                tmp_path, monkeypatch):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(DATA_SAMPLES / "calls" / "en_good_mono_8k.wav", inbox / "good.wav")
     (inbox / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
     (inbox / "empty.wav").write_bytes(b"")
     db = f"sqlite:///{tmp_path / 'qa.db'}"
-    params = dict(inputs=[str(inbox)], tenant="default", db_url=db,
+    monkeypatch.setenv("QA_PIPELINE_DB_URL", db)  # never a flow parameter
+    params = dict(inputs=[str(inbox)], tenant="default",
                   cache_dir=str(tmp_path / "cache"), out_dir=str(tmp_path / "out"))
 
     first = score_calls(**params)
@@ -47,7 +48,7 @@ def test_score_calls_quarantines_skips_and_rescores_without_asr(prefect_api, cou
     rubric = tmp_path / "en_v7.yaml"
     rubric.write_text((REPO / "rubrics" / "customer_service_en.yaml").read_text(
         encoding="utf-8").replace("version: 2", "version: 7", 1), encoding="utf-8")
-    backfill = rescore(tenant="default", rubric=str(rubric), db_url=db)
+    backfill = rescore(tenant="default", rubric=str(rubric))
     assert [p["call_id"] for p in backfill["processed"]] == [call_id]
     assert count_asr["n"] == 1
     versions = sorted(c["rubric_version"] for c in t.scorecards(call_id=call_id))
@@ -70,7 +71,9 @@ def test_shard_cache_key_is_content_keyed():
 def test_readme_main_job_run_command(prefect_api, tmp_path):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from flows.cli import cli_app
+
+    app = cli_app()
 
     out, db = tmp_path / "out", f"sqlite:///{tmp_path / 'qa.db'}"
     args = ["run", str(DATA_SAMPLES / "manifest.csv"), "--out", str(out), "--db", db,

@@ -66,6 +66,13 @@ def deployment_runs(api: str) -> list[dict]:
         return list(json.loads(r.read()))
 
 
+def deployments(api: str) -> list[dict]:
+    req = urllib.request.Request(f"{api}/deployments/filter", data=b"{}",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return list(json.loads(r.read()))
+
+
 def stop(proc: subprocess.Popen) -> None:
     # Workers ignore SIGTERM (../shared/PREFECT.md) but stop on SIGINT; then SIGKILL.
     if proc.poll() is None:
@@ -101,8 +108,13 @@ def test_two_workers_share_one_batch_without_duplicates(server, tmp_path):
     for i in range(4):  # four distinct recordings (different bytes, same speech)
         sf.write(inbox / f"call{i}.wav", base * (0.7 + 0.1 * i), sr)
     shared = tmp_path / "shared"
+    shared.mkdir()
+    # What prefect.yaml's pull step installs on a worker: here the package already installed
+    # in this environment (so pip changes nothing and needs no index).
+    (shared / "requirements-callqa.txt").write_text("qa-pipeline\n", encoding="utf-8")
     db = f"sqlite:///{tmp_path / 'qa.db'}"
-    env = {**server, "QA_PIPELINE_ROOT": str(REPO), "QA_PIPELINE_DB_URL": db,
+    # The store's URL lives in the workers' environment only, never in a deployment.
+    env = {**server, "QA_PIPELINE_DB_URL": db,
            "QA_PIPELINE_INBOX": str(inbox), "QA_PIPELINE_SHARED": str(shared),
            "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
     run = dict(env=env, cwd=REPO, capture_output=True, text=True, timeout=180)
@@ -123,7 +135,7 @@ def test_two_workers_share_one_batch_without_duplicates(server, tmp_path):
         wait_for_workers(env["PREFECT_API_URL"], "gpu", 2)
         parent = ("import json; from flows.distributed import score_calls_distributed as f; "
                   f"print(json.dumps(f(inputs=[{str(inbox)!r}], tenant='default', shards=2, "
-                  f"db_url={db!r}, cache_dir={str(shared / 'cache')!r}, "
+                  f"cache_dir={str(shared / 'cache')!r}, "
                   f"shard_dir={str(shared / 'shards')!r}, timeout_s=400)))")
         r = subprocess.run([sys.executable, "-c", parent], **{**run, "timeout": 480})
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:] + "".join(
@@ -146,4 +158,5 @@ def test_two_workers_share_one_batch_without_duplicates(server, tmp_path):
         (tmp_path / f"gpu-{i}.log").read_text()[-3000:] for i in range(2))
     t = Store(db).tenant("default")
     assert t.count_scorecards() == 4
+    assert str(tmp_path / "qa.db") not in json.dumps(deployments(env["PREFECT_API_URL"]))
     assert len({c["call_id"] for c in t.scorecards()}) == 4

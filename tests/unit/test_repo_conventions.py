@@ -27,7 +27,32 @@ def test_readme_opens_with_two_commands():
 
 def test_ci_runs_readme_test_command():
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    assert _readme_commands()[1] in ci
+    assert [line for line in ci.splitlines() if line.strip()][-1] == _readme_commands()[1]
+
+
+def test_ci_runs_the_main_job_from_an_installed_wheel():
+    """CI proves a non-editable install works outside the checkout."""
+    lines = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    code = [line for line in lines if not line.lstrip().startswith("#")]
+    wheel = next(i for i, line in enumerate(code) if "pip wheel" in line)
+    install = next(i for i, line in enumerate(code) if i > wheel and "pip\" install" in line)
+    assert "-e" not in code[install].split() and "--no-deps" not in code[install]
+    assert ".whl" in code[install] and "venv" in code[install - 1]
+    run = "\n".join(code[install + 1:])
+    assert 'cd "$SITE"' in run and "qa-pipeline\" run" in run and "data_samples/manifest.csv" in run
+
+
+def test_wheel_ships_the_default_tenants_and_rubrics():
+    import tomllib
+
+    from qa_pipeline.settings import defaults_dir
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    forced = project["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert forced["tenants"] == "qa_pipeline/_defaults/tenants"
+    assert forced["rubrics"] == "qa_pipeline/_defaults/rubrics"
+    # In this checkout the same folders are the defaults (no copy inside the package).
+    assert defaults_dir() == REPO
 
 
 def test_library_does_not_import_prefect_or_flows():

@@ -16,7 +16,7 @@ from qa_pipeline.scorecard.card import build_scorecard
 from qa_pipeline.store import StageSeconds, Store
 from qa_pipeline.store.tables import Base, Call, ScorecardItemRow, ScorecardRow, StageCost
 from tests.helpers import make_conversation
-from tests.store_fixtures import db_url  # noqa: F401 - fixture
+from tests.store_fixtures import PG_URL, db_url, fresh_pg_database  # noqa: F401 - fixture
 
 RUBRIC = """\
 id: mini
@@ -184,3 +184,143 @@ def test_date_range_uses_utc(store):
 def test_bad_url_is_a_store_error(tmp_path):
     with pytest.raises(StoreError):
         Store("nosuchdialect://x")
+
+
+# --- explicit migrations and backups ---------------------------------------------------------
+
+def _at_first_revision(url: str) -> None:
+    """A database with the oldest schema (as an earlier release left it)."""
+    from alembic import command
+
+    s = Store(url, migrate="skip")
+    cfg = s._alembic_config()
+    with s.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.commit()
+    s.close()
+
+
+def test_embedded_sqlite_upgrades_on_open(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    _at_first_revision(url)
+    store = Store(url)
+    assert store.embedded and store.schema_revision() == store.head_revision()
+
+
+def test_old_schema_is_refused_with_the_upgrade_command(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    _at_first_revision(url)
+    with pytest.raises(StoreError, match="qa-pipeline db upgrade") as err:
+        Store(url, migrate="check")
+    assert "0001" in str(err.value)
+    with pytest.raises(StoreError, match=r"\(empty\).*qa-pipeline db upgrade"):
+        Store(f"sqlite:///{tmp_path / 'empty.db'}", migrate="check")
+
+
+def test_db_upgrade_command_then_check_passes(tmp_path):
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    _at_first_revision(url)
+    result = CliRunner().invoke(app, ["db", "upgrade", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert "0001 ->" in result.output
+    store = Store(url, migrate="check")  # no longer refused
+    assert store.schema_revision() == store.head_revision()
+    again = CliRunner().invoke(app, ["db", "upgrade", "--db", url])
+    assert again.exit_code == 0 and "already at" in again.output
+
+
+def test_server_database_is_checked_not_migrated_on_open(monkeypatch, tmp_path):
+    # "auto" decides by dialect: only the embedded SQLite engine upgrades on open.
+    calls: list[str] = []
+    monkeypatch.setattr(Store, "migrate", lambda self: calls.append("migrate"))
+    monkeypatch.setattr(Store, "check_schema", lambda self: calls.append("check"))
+    Store(f"sqlite:///{tmp_path / 'a.db'}")
+    monkeypatch.setattr(Store, "embedded", property(lambda self: False))
+    Store(f"sqlite:///{tmp_path / 'b.db'}")
+    assert calls == ["migrate", "check"]
+    with pytest.raises(StoreError, match="auto, upgrade, check, skip"):
+        Store(f"sqlite:///{tmp_path / 'c.db'}", migrate="sometimes")  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not PG_URL, reason="QA_PIPELINE_TEST_PG_URL not set")
+def test_postgresql_old_schema_refuses_until_upgraded():
+    url, drop = fresh_pg_database(upgrade=False)
+    try:
+        with pytest.raises(StoreError, match="qa-pipeline db upgrade"):
+            Store(url)
+        _at_first_revision(url)
+        with pytest.raises(StoreError, match="0001.*qa-pipeline db upgrade"):
+            Store(url)
+        Store(url, migrate="upgrade").close()
+        Store(url).close()
+    finally:
+        drop()  # type: ignore[operator]
+
+
+def test_backup_includes_calls_still_in_the_wal(tmp_path):
+    import shutil
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    db = tmp_path / "live.db"
+    store = Store(f"sqlite:///{db}")
+    store.register_tenant("acme")
+    t = store.tenant("acme")
+    for i in range(3):
+        t.upsert_call(f"c{i}", f"{i}" * 64, {})
+    # The store stays open: its writes are in live.db-wal, not yet in live.db. A plain copy
+    # of the main file misses them (this is what the backup must not do).
+    assert (tmp_path / "live.db-wal").stat().st_size > 0
+    naive = tmp_path / "naive.db"
+    shutil.copy(db, naive)
+    with sqlite3.connect(naive) as c:
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master")}
+        assert "calls" not in tables or c.execute("SELECT count(*) FROM calls").fetchone()[0] == 0
+
+    result = CliRunner().invoke(app, ["db", "backup", str(tmp_path / "copy.db"),
+                                      "--db", f"sqlite:///{db}"])
+    assert result.exit_code == 0, result.output
+    assert "backed up 3 calls" in result.output
+    with sqlite3.connect(tmp_path / "copy.db") as c:
+        ids = sorted(r[0] for r in c.execute("SELECT call_id FROM calls"))
+    assert ids == ["c0", "c1", "c2"]
+    store.close()
+
+
+def test_backup_refuses_server_urls_and_existing_files(tmp_path):
+    from qa_pipeline.store import backup_sqlite
+
+    with pytest.raises(StoreError, match="pg_dump"):
+        backup_sqlite("postgresql+psycopg://u:pw@127.0.0.1:1/x", tmp_path / "x.db")
+    db = tmp_path / "a.db"
+    Store(f"sqlite:///{db}").close()
+    (tmp_path / "taken.db").write_bytes(b"")
+    with pytest.raises(StoreError, match="exists"):
+        backup_sqlite(f"sqlite:///{db}", tmp_path / "taken.db")
+
+
+def test_an_old_schema_is_not_retried_as_a_transient_error(tmp_path):
+    from flows.common import retry_transient
+    from qa_pipeline.errors import SchemaOutdatedError
+
+    class Failed:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def result(self):
+            raise self.error
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    _at_first_revision(url)
+    with pytest.raises(SchemaOutdatedError) as err:
+        Store(url, migrate="check")
+    assert retry_transient(None, None, Failed(err.value)) is False
+    assert retry_transient(None, None, Failed(StoreError("database restarting"))) is True
