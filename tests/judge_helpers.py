@@ -5,10 +5,11 @@ implements the JudgeBackend protocol with given answer probabilities and citatio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,21 @@ _CORPUS = [
     "您好，请问有什么可以帮您？ 我的卡被扣了两次钱。 请问您的出生日期是？ 好的，谢谢。",
     "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20",
 ]
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread: the tiny models gain nothing from more, and on a shared
+    machine thread oversubscription makes each forward pass many times slower.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def build_tiny_causal_lm(directory: Path, *, chat_template: str | None = None,

@@ -27,7 +27,7 @@ from qa_pipeline.judge.transformers_backend import (  # noqa: E402
     TransformersJudgeOptions,
 )
 from tests.helpers import make_conversation  # noqa: E402
-from tests.judge_helpers import CHATML, build_tiny_causal_lm  # noqa: E402
+from tests.judge_helpers import CHATML, build_tiny_causal_lm, one_torch_thread  # noqa: E402
 
 ROWS = [["agent", 0.0, 2.0, "hello, thank you for calling"],
         ["customer", 2.0, 4.0, "my card was charged twice"],
@@ -37,6 +37,12 @@ ROWS = [["agent", 0.0, 2.0, "hello, thank you for calling"],
 QUESTIONS = [Question("Did the agent verify the caller's identity?", "date of birth counts"),
              Question("Did the agent greet the caller?"),
              Question("Did the agent promise a refund?", allow_not_applicable=False)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,134 @@
+"""The openai_compatible judge backend against a loopback completions server that serves the
+tiny test model (issue 24, scope item 4): the same answers as the transformers backend, one
+identical transcript prefix in every prompt, the API key from the environment or a file and
+never shown, bounded timeouts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from qa_pipeline.errors import BackendUnavailableError, ConfigError  # noqa: E402
+from qa_pipeline.judge import Judge, JudgeConfig, JudgeError, load_judge  # noqa: E402
+from qa_pipeline.judge.openai_backend import (  # noqa: E402
+    OpenAICompatibleJudge,
+    OpenAICompatibleOptions,
+)
+from qa_pipeline.judge.transformers_backend import (  # noqa: E402
+    TransformersJudge,
+    TransformersJudgeOptions,
+)
+from tests.helpers import make_conversation  # noqa: E402
+from tests.judge_helpers import CompletionsServer, build_tiny_causal_lm, one_torch_thread  # noqa: E402
+from tests.unit.test_judge_transformers import QUESTIONS, ROWS  # noqa: E402
+
+SECRET = "sk-test-1f2e3d4c"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny_llm_http"))
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+    with CompletionsServer(model_dir, api_key=SECRET) as s:
+        yield s
+
+
+def _http_judge(server, monkeypatch, **kw):
+    monkeypatch.setenv("QA_PIPELINE_JUDGE_API_KEY", SECRET)
+    return load_judge(JudgeConfig(backend="openai_compatible", base_url=server.base_url,
+                                  model="tiny", timeout_s=30, **kw))
+
+
+def test_http_answers_equal_the_transformers_backend(server, model_dir, monkeypatch):
+    conv = make_conversation(ROWS)
+    over_http = _http_judge(server, monkeypatch).ask(conv, QUESTIONS)
+    local = Judge(TransformersJudge(TransformersJudgeOptions(str(model_dir), device="cpu"))
+                  ).ask(conv, QUESTIONS)
+    for a, b in zip(over_http, local, strict=True):
+        assert a.answer == b.answer
+        assert dict(a.probabilities) == pytest.approx(dict(b.probabilities), abs=1e-3)
+        assert (a.raw_citation, a.cited, a.citation_problem) == \
+            (b.raw_citation, b.cited, b.citation_problem)
+
+
+def test_every_prompt_starts_with_the_same_transcript(server, monkeypatch):
+    server.requests.clear()
+    conv = make_conversation(ROWS)
+    judge = _http_judge(server, monkeypatch, max_prompts_per_request=4)
+    judge.ask(conv, QUESTIONS)
+    judge.ask(conv, QUESTIONS[:1])
+    prompts = [p for body in server.requests for p in body["prompt"]]
+    # 3 + 3 + 2 choices, 3 citations; then 3 choices, 1 citation.
+    assert len(prompts) == 15
+    assert any(len(body["prompt"]) == 4 for body in server.requests)
+    lines = [f"[{i}] {r[0].upper()}: {r[3]}" for i, r in enumerate(ROWS)]
+    head = prompts[0][: prompts[0].index(lines[-1]) + len(lines[-1])]
+    assert all(p.startswith(head) for p in prompts)
+    scoring = [b for b in server.requests if b.get("echo")]
+    assert scoring and all(b["logprobs"] and b["temperature"] == 0 for b in scoring)
+
+
+def test_api_key_comes_from_a_file_and_is_never_shown(server, tmp_path, monkeypatch):
+    monkeypatch.delenv("QA_PIPELINE_JUDGE_API_KEY", raising=False)
+    key_file = tmp_path / "judge.key"
+    key_file.write_text(SECRET + "\n", encoding="utf-8")
+    judge = load_judge(JudgeConfig(backend="openai_compatible", base_url=server.base_url,
+                                   api_key_file=str(key_file), timeout_s=30))
+    (answer,) = judge.ask(make_conversation(ROWS), QUESTIONS[:1])
+    assert sum(p for _, p in answer.probabilities) == pytest.approx(1.0)
+    assert SECRET not in repr(judge.backend) and SECRET not in judge.model_id
+
+
+def test_wrong_key_is_refused_without_showing_it(server, monkeypatch):
+    monkeypatch.setenv("OTHER_KEY", "sk-wrong-999")
+    judge = load_judge(JudgeConfig(backend="openai_compatible", base_url=server.base_url,
+                                   api_key_env="OTHER_KEY", timeout_s=30))
+    with pytest.raises(JudgeError) as e:
+        judge.ask(make_conversation(ROWS), QUESTIONS[:1])
+    assert "401" in str(e.value) and "$OTHER_KEY" in str(e.value)
+    assert "sk-wrong-999" not in str(e.value)
+
+
+def test_api_key_is_not_a_configuration_key():
+    with pytest.raises(Exception, match="api_key"):
+        JudgeConfig.model_validate({"backend": "openai_compatible", "base_url": "http://x",
+                                    "api_key": SECRET})
+
+
+def test_unreachable_server_fails_with_the_fix():
+    # Port 9 on loopback: nothing listens, the connection is refused at once.
+    backend = OpenAICompatibleJudge(OpenAICompatibleOptions("http://127.0.0.1:9/v1",
+                                                            timeout_s=5))
+    with pytest.raises(BackendUnavailableError, match="cannot be reached"):
+        Judge(backend).ask(make_conversation(ROWS), QUESTIONS[:1])
+
+
+def test_server_without_prompt_logprobs_is_an_error(server, monkeypatch):
+    """A server that ignores ``echo`` returns only the generated token's log-probability:
+    the answer cannot be scored from it.
+    """
+    original = server.complete
+
+    def no_echo(body):
+        return original({**body, "echo": False})
+
+    monkeypatch.setattr(server, "complete", no_echo)
+    with pytest.raises(JudgeError, match="do not start where the answer starts"):
+        _http_judge(server, monkeypatch).ask(make_conversation(ROWS), QUESTIONS[:1])
+
+
+def test_base_url_must_be_http():
+    with pytest.raises(ConfigError, match="http"):
+        load_judge(JudgeConfig(backend="openai_compatible", base_url="gpu-node-1:8000"))
