@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa_pipeline.errors import ConfigError, UnknownTenantError
+from qa_pipeline.judge.registry import JudgeConfig
 
 _REPO_TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -104,6 +105,9 @@ class TenantConfig(BaseModel):
     call_reasons: str | None = "rubrics/call_reasons/default.yaml"
     complaint_cues: tuple[str, ...] = ()
     privacy: PrivacySettings = PrivacySettings()
+    # LLM judges for `question` criteria, by the name a criterion's `backend` gives
+    # (docs/deployment.md, "Evaluation questions on GPU nodes").
+    judges: dict[str, JudgeConfig] = Field(default_factory=dict)
 
     @property
     def agent_channel_index(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qa_pipeline.errors import ConfigError, UnknownBackendError
 from qa_pipeline.judge.base import JudgeBackend
@@ -47,6 +47,14 @@ class JudgeConfig(BaseModel):
     # both
     citation_max_new_tokens: int = Field(24, ge=1, le=256)
     max_citations: int = Field(8, ge=1)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in _REGISTRY:
+            raise ValueError(f"unknown judge backend {value!r}; expected one of: "
+                             f"{', '.join(judge_backends())}")
+        return value
 
 
 def _transformers(config: JudgeConfig) -> JudgeBackend:
@@ -104,7 +112,8 @@ def parse_judge_configs(raw: Mapping[str, Any]) -> dict[str, JudgeConfig]:
     """Validate a ``judges:`` mapping (name -> judge block).
 
     Raises:
-        ConfigError: a block is invalid or names an unknown backend.
+        ConfigError: a block is invalid or names an unknown backend (the message lists the
+            valid ones).
     """
     out = {}
     for name, block in raw.items():
@@ -114,8 +123,6 @@ def parse_judge_configs(raw: Mapping[str, Any]) -> dict[str, JudgeConfig]:
             problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
                                  for err in e.errors())
             raise ConfigError(f"judge {name!r}: {problems}") from None
-        if config.backend not in _REGISTRY:
-            raise UnknownBackendError("judge", config.backend, judge_backends())
         out[str(name)] = config
     return out
 

@@ -10,11 +10,13 @@ import dataclasses
 import pytest
 
 from qa_pipeline.conversation.metrics import compute_metrics
-from qa_pipeline.errors import ConfigError, UnknownBackendError
+from qa_pipeline.errors import ConfigError
 from qa_pipeline.judge import Judge, JudgePool, parse_citations, parse_judge_configs
+from qa_pipeline.pipeline import CallAnalyzers, analyzers_for, score_conversation
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.engine import evaluate
 from qa_pipeline.rubric.loader import load_rubric_text
+from qa_pipeline.tenants import TenantConfig
 from qa_pipeline.types import Provenance, Status
 from tests.helpers import make_conversation
 from tests.judge_helpers import ScriptedBackend
@@ -119,7 +121,7 @@ def test_judges_are_configured_by_name_and_built_on_first_use():
         pool["local"]
     with pytest.raises(KeyError):
         pool["missing"]
-    with pytest.raises(UnknownBackendError, match="openai_compatible, transformers"):
+    with pytest.raises(ConfigError, match="judge 'x'.*openai_compatible, transformers"):
         parse_judge_configs({"x": {"backend": "vllm"}})
     with pytest.raises(ConfigError, match="judge 'y'.*api_key"):
         parse_judge_configs({"y": {"backend": "openai_compatible", "api_key": "sk-1"}})
@@ -138,3 +140,33 @@ def test_citations_are_parsed_strictly(text, stopped, cited, problem):
     got, why = parse_citations(text, stopped, 4)
     assert got == cited
     assert (problem in why) if problem else why == ""
+
+
+def test_tenant_judges_reach_the_scorecard():
+    tenant = TenantConfig.model_validate({
+        "id": "acme", "call_reasons": None,
+        "judges": {"default": {"backend": "openai_compatible",
+                               "base_url": "http://127.0.0.1:9/v1", "model": "qwen"}}})
+    an = analyzers_for(tenant, sentiment_backend="none")
+    assert isinstance(an.judges, JudgePool) and list(an.judges) == ["default"]
+    with pytest.raises(ValueError, match="unknown judge backend"):
+        TenantConfig.model_validate({"id": "acme", "judges": {"default": {"backend": "gpt"}}})
+    judges = JudgePool({}, {"default": Judge(ScriptedBackend([0.1, 0.9, 0.0], "1")),
+                            "second": Judge(ScriptedBackend([0.9, 0.1, 0.0], "0"))})
+    card = score_conversation(_conversation(), load_rubric_text(RUBRIC),
+                              analyzers=CallAnalyzers(judges=judges))
+    row = next(r for r in card.to_dict()["items"] if r["criterion_id"] == "verified_identity")
+    assert (row["status"], row["rule_type"]) == ("fail", "question")
+    assert [e["utterance_index"] for e in row["evidence"]] == [1]
+    assert "judge scripted answered no" in row["message"]
+
+
+def test_changing_a_judge_rescores_without_asr():
+    from qa_pipeline.runner.keys import config_key, frontend_key
+
+    plain = TenantConfig.model_validate({"id": "acme"})
+    judged = TenantConfig.model_validate({"id": "acme", "judges": {
+        "default": {"backend": "openai_compatible", "base_url": "http://gpu-1:8000/v1"}}})
+    assert frontend_key(plain) == frontend_key(judged)
+    assert config_key(plain, "f", rubric_refs=["r@1"]) != \
+        config_key(judged, "f", rubric_refs=["r@1"])

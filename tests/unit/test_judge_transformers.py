@@ -192,8 +192,11 @@ def test_hub_id_offline_fails_at_once_with_the_fix(monkeypatch, tmp_path):
 
 
 def test_unknown_backend_lists_the_valid_ones():
-    with pytest.raises(UnknownBackendError) as e:
-        load_judge(JudgeConfig(backend="vllm"))
+    with pytest.raises(ValueError, match="'vllm'; expected one of: openai_compatible, "
+                                         "transformers"):
+        JudgeConfig(backend="vllm")
+    with pytest.raises(UnknownBackendError) as e:  # a config built without validation
+        load_judge(JudgeConfig.model_construct(backend="vllm"))
     assert "openai_compatible, transformers" in str(e.value)
 
 
