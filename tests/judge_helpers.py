@@ -85,7 +85,8 @@ class CompletionsServer:
     ``requests`` records every request body.
     """
 
-    def __init__(self, model_dir: Path, api_key: str = "") -> None:
+    def __init__(self, model_dir: Path, api_key: str = "", *,
+                 top_format: str = "legacy") -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -93,6 +94,9 @@ class CompletionsServer:
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(model_dir))
         self.model: Any = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
         self.api_key = api_key
+        # How top log-probabilities are listed: "legacy" ({token: logprob} per position, as
+        # vLLM's completions API) or "content" (the chat API's list, as llama.cpp answers).
+        self.top_format = top_format
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         server = self
@@ -158,6 +162,8 @@ class CompletionsServer:
         new: list[int] = []
         text, finish = "", "length"
         gen_logprobs: list[float] = []
+        tops: list[list[tuple[str, float]]] = []
+        k = int(body.get("logprobs") or 0)
         with torch.inference_mode():
             for _ in range(int(body.get("max_tokens", 16))):
                 out = torch.log_softmax(
@@ -168,6 +174,10 @@ class CompletionsServer:
                     break
                 new.append(token)
                 gen_logprobs.append(float(out[token]))
+                best = torch.topk(out, min(k, out.shape[0])) if k else None
+                tops.append([] if best is None else [
+                    (self.tokenizer.decode([int(i)]), float(v))
+                    for v, i in zip(best.values, best.indices, strict=True)])
                 text = self.tokenizer.decode(new)
                 if stop and stop in text:
                     text, finish = text[: text.index(stop)], "stop"
@@ -180,10 +190,16 @@ class CompletionsServer:
                     "tokens": tokens + [self.tokenizer.decode([t]) for t in new],
                     "token_logprobs": token_logprobs + gen_logprobs,
                     "text_offset": offsets + [len(prompt)] * len(new)}
+            elif self.top_format == "content":
+                choice["logprobs"] = {"content": [
+                    {"token": self.tokenizer.decode([t]), "logprob": lp,
+                     "top_logprobs": [{"token": w, "logprob": v} for w, v in top]}
+                    for t, lp, top in zip(new, gen_logprobs, tops, strict=True)]}
             else:
                 choice["logprobs"] = {"tokens": [self.tokenizer.decode([t]) for t in new],
                                       "token_logprobs": gen_logprobs,
-                                      "text_offset": [len(prompt)] * len(new)}
+                                      "text_offset": [len(prompt)] * len(new),
+                                      "top_logprobs": [dict(top) for top in tops]}
         return choice
 
 

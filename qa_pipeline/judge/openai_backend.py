@@ -2,7 +2,10 @@
 ``llama-server``): how a multi-node site serves one model to many workers.
 
 Choices are scored with ``echo`` + ``logprobs`` (the server returns the log-probability of
-every prompt token; the answer's tokens are picked out by their text offsets). Every prompt
+every prompt token; the answer's tokens are picked out by their text offsets). Servers that
+ignore ``echo`` (llama.cpp's ``llama-server``) are scored by ``first_token``: the top
+log-probabilities of the one token generated after the prompt, read for each answer's first
+token (the answers start with different words, so their first tokens differ). Every prompt
 of a call starts with the identical transcript text, so the server's prefix cache (vLLM
 automatic prefix caching, llama.cpp ``cache_prompt``) computes it once.
 
@@ -20,7 +23,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from qa_pipeline.errors import BackendUnavailableError, ConfigError
 from qa_pipeline.judge.base import ChoiceRequest, Generation, JudgeError
@@ -43,6 +46,8 @@ class OpenAICompatibleOptions:
     api_key_file: str | None = None
     timeout_s: float = 60.0
     max_prompts_per_request: int = 16
+    scoring: Literal["echo", "first_token"] = "echo"
+    top_logprobs: int = 20
     # Chat-template wrapping is the server's job only in the chat API; the completions API
     # takes text, so a site that wants the template gives it here as (head, tail) markers.
     prompt_head: str = ""
@@ -79,7 +84,14 @@ class OpenAICompatibleJudge:
 
     def score_choices(self, prefix: str, requests: Sequence[ChoiceRequest]
                       ) -> list[tuple[float, ...]]:
-        """One prompt per (question, choice), echoed with log-probabilities."""
+        """One prompt per (question, choice), echoed with log-probabilities; or, with
+        ``first_token``, one prompt per question and its first token's top log-probabilities.
+        """
+        if self.options.scoring == "first_token":
+            body = {"max_tokens": 1, "temperature": 0.0, "logprobs": self.options.top_logprobs}
+            replies = self._complete([prefix + r.context for r in requests], body)
+            return [_first_token_logprobs(r, req.choices)
+                    for r, req in zip(replies, requests, strict=True)]
         prompts: list[str] = []
         bounds: list[int] = []  # where each prompt's answer text starts
         for req in requests:
@@ -168,9 +180,52 @@ def _answer_logprob(result: dict[str, Any], start: int, end: int) -> float:
     if len(offsets) != len(values):
         raise JudgeError("the server's logprobs and text offsets differ in length")
     picked = [(o, v) for o, v in zip(offsets, values, strict=True) if start <= o < end]
-    if not picked or picked[0][0] != start:
+    if not picked:
+        raise JudgeError("the server returned no log-probabilities for the prompt's tokens "
+                         "(it ignores `echo`, as llama.cpp's llama-server does): use vLLM, or "
+                         "set `scoring: first_token` for this judge")
+    if picked[0][0] != start:
         raise JudgeError("the server's tokens do not start where the answer starts (the "
                          "answer merged with the prompt's last token)")
     if any(v is None for _, v in picked):
         raise JudgeError("the server returned no log-probability for an answer token")
     return float(sum(v for _, v in picked))
+
+
+def _top_of_first_token(result: dict[str, Any]) -> dict[str, float]:
+    """Token text -> log-probability among the top candidates for the first generated token,
+    from the legacy completions form (``top_logprobs: [{token: logprob}]``) or the chat form
+    (``content: [{top_logprobs: [{token, logprob}]}]``).
+    """
+    logprobs = result.get("logprobs")
+    if isinstance(logprobs, dict):
+        legacy = logprobs.get("top_logprobs")
+        if isinstance(legacy, list) and legacy and isinstance(legacy[0], dict):
+            return {str(t): float(v) for t, v in legacy[0].items() if v is not None}
+        content = logprobs.get("content")
+        if isinstance(content, list) and content and isinstance(content[0], dict):
+            tops = content[0].get("top_logprobs") or []
+            return {str(e["token"]): float(e["logprob"]) for e in tops
+                    if isinstance(e, dict) and "token" in e and e.get("logprob") is not None}
+    raise JudgeError("the server returned no top log-probabilities for the generated token "
+                     "(send `logprobs` > 0; llama.cpp needs a build with logprobs support)")
+
+
+def _first_token_logprobs(result: dict[str, Any], choices: tuple[str, ...]
+                          ) -> tuple[float, ...]:
+    """Per choice, the log-probability of the longest listed token that starts it. A choice
+    whose first token is not among the listed ones gets the smallest listed log-probability:
+    an upper bound, so an unlisted answer makes the verdict less certain, never more.
+    """
+    top = _top_of_first_token(result)
+    if not top:
+        raise JudgeError("the server listed no candidate tokens")
+    floor = min(top.values())
+    picked: list[str | None] = []
+    for choice in choices:
+        starts = [t for t in top if t.strip() and choice.startswith(t)]
+        picked.append(max(starts, key=len) if starts else None)
+    named = [t for t in picked if t is not None]
+    if len(set(named)) != len(named):
+        raise JudgeError(f"answers {list(choices)} share their first token; use echo scoring")
+    return tuple(top[t] if t is not None else floor for t in picked)

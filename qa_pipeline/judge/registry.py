@@ -42,6 +42,8 @@ class JudgeConfig(BaseModel):
     api_key_file: str | None = None
     timeout_s: float = Field(60.0, gt=0)
     max_prompts_per_request: int = Field(16, ge=1)
+    scoring: Literal["echo", "first_token"] = "echo"
+    top_logprobs: int = Field(20, ge=1)
     prompt_head: str = ""
     prompt_tail: str = "\n"
     # both
@@ -78,8 +80,8 @@ def _openai_compatible(config: JudgeConfig) -> JudgeBackend:
                           "http://gpu-node-1:8000/v1)")
     return OpenAICompatibleJudge(OpenAICompatibleOptions(
         config.base_url, config.model, config.api_key_env, config.api_key_file,
-        config.timeout_s, config.max_prompts_per_request, config.prompt_head,
-        config.prompt_tail))
+        config.timeout_s, config.max_prompts_per_request, config.scoring,
+        config.top_logprobs, config.prompt_head, config.prompt_tail))
 
 
 _REGISTRY: dict[str, Callable[[JudgeConfig], JudgeBackend]] = {

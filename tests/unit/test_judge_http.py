@@ -6,13 +6,22 @@ never shown, bounded timeouts.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from qa_pipeline.errors import BackendUnavailableError, ConfigError  # noqa: E402
-from qa_pipeline.judge import Judge, JudgeConfig, JudgeError, load_judge  # noqa: E402
+from qa_pipeline.judge import (  # noqa: E402
+    Judge,
+    JudgeConfig,
+    JudgeError,
+    load_judge,
+    transcript_text,
+)
+from qa_pipeline.judge.judge import ANSWER_TEXT, question_text  # noqa: E402
 from qa_pipeline.judge.openai_backend import (  # noqa: E402
     OpenAICompatibleJudge,
     OpenAICompatibleOptions,
@@ -125,10 +134,51 @@ def test_server_without_prompt_logprobs_is_an_error(server, monkeypatch):
         return original({**body, "echo": False})
 
     monkeypatch.setattr(server, "complete", no_echo)
-    with pytest.raises(JudgeError, match="do not start where the answer starts"):
+    with pytest.raises(JudgeError, match="ignores `echo`"):
         _http_judge(server, monkeypatch).ask(make_conversation(ROWS), QUESTIONS[:1])
 
 
 def test_base_url_must_be_http():
     with pytest.raises(ConfigError, match="http"):
         load_judge(JudgeConfig(backend="openai_compatible", base_url="gpu-node-1:8000"))
+
+
+@pytest.mark.parametrize("top_format", ["legacy", "content"])
+def test_first_token_scoring_for_servers_without_echo(model_dir, top_format, monkeypatch):
+    """llama.cpp's server ignores ``echo``: each answer is scored by its first token among
+    the top log-probabilities of the token generated after the prompt.
+    """
+    import torch
+
+    local = TransformersJudge(TransformersJudgeOptions(str(model_dir), device="cpu"))
+    conv = make_conversation(ROWS)
+    with CompletionsServer(model_dir, top_format=top_format) as plain:
+        judge = load_judge(JudgeConfig(backend="openai_compatible", base_url=plain.base_url,
+                                       scoring="first_token", top_logprobs=1000, timeout_s=30))
+        answers = judge.ask(conv, QUESTIONS)
+        assert all(not b.get("echo") for b in plain.requests)
+    tok, model = local._tokenizer, local._model
+    prefix, tail = local.format_prompt(transcript_text(conv))
+    for q, ans in zip(QUESTIONS, answers, strict=True):
+        context = prefix + question_text(q) + tail + "Answer:"
+        ids = tok(context)["input_ids"]
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0, -1], -1)
+        firsts = [tok(context + ANSWER_TEXT[c])["input_ids"][len(ids)] for c in q.choices]
+        assert len(set(firsts)) == len(firsts)
+        weights = [math.exp(float(logp[t])) for t in firsts]
+        want = {c: w / sum(weights) for c, w in zip(q.choices, weights, strict=True)}
+        assert dict(ans.probabilities) == pytest.approx(want, abs=1e-3)
+
+
+def test_first_token_missing_from_the_list_counts_as_the_least_listed():
+    from qa_pipeline.judge.openai_backend import _first_token_logprobs
+
+    reply = {"logprobs": {"top_logprobs": [{" yes": -0.2, " maybe": -1.5, " the": -3.0}]}}
+    assert _first_token_logprobs(reply, (" yes", " no", " not applicable")) == \
+        (-0.2, -3.0, -3.0)
+    with pytest.raises(JudgeError, match="share their first token"):
+        _first_token_logprobs({"logprobs": {"top_logprobs": [{" n": -1.0}]}},
+                              (" no", " not applicable"))
+    with pytest.raises(JudgeError, match="no top log-probabilities"):
+        _first_token_logprobs({"logprobs": None}, (" yes", " no"))
