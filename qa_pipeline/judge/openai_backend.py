@@ -178,7 +178,8 @@ def _answer_logprob(result: dict[str, Any], start: int, end: int) -> float:
     offsets = logprobs.get("text_offset") or []
     values = logprobs.get("token_logprobs") or []
     if len(offsets) != len(values):
-        raise JudgeError("the server's logprobs and text offsets differ in length")
+        raise JudgeError("the server's logprobs and text offsets differ in length (it may "
+                         "ignore `echo`): use vLLM, or set `scoring: first_token`")
     picked = [(o, v) for o, v in zip(offsets, values, strict=True) if start <= o < end]
     if not picked:
         raise JudgeError("the server returned no log-probabilities for the prompt's tokens "

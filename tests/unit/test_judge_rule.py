@@ -170,3 +170,22 @@ def test_changing_a_judge_rescores_without_asr():
     assert frontend_key(plain) == frontend_key(judged)
     assert config_key(plain, "f", rubric_refs=["r@1"]) != \
         config_key(judged, "f", rubric_refs=["r@1"])
+
+
+def test_the_deployment_guide_examples_load():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from qa_pipeline.rubric.registry import parse_rule
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text("utf-8")
+    section = text[text.index("## Evaluation questions on GPU nodes"):]
+    criterion_block, judges_block = re.findall(r"```yaml\n(.*?)```", section, re.S)[:2]
+    (criterion,) = yaml.safe_load(criterion_block)
+    spec = parse_rule(criterion["rule"]).spec
+    assert spec.pass_on == "yes" and spec.uncertain_band == (0.0, 0.8)
+    configs = parse_judge_configs(yaml.safe_load(judges_block)["judges"])
+    assert {n: c.backend for n, c in configs.items()} == {
+        "default": "openai_compatible", "local": "transformers"}
