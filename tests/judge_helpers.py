@@ -30,6 +30,8 @@ _CORPUS = [
     "Answer: yes Answer: no Answer: not applicable Evidence: [1, 2] [3] [0, 12]",
     "您好，请问有什么可以帮您？ 我的卡被扣了两次钱。 请问您的出生日期是？ 好的，谢谢。",
     "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20",
+    # Blank lines, so the vocabulary merges "\n\n" as real ones do.
+    "first\n\nsecond\n\nthird\n\n\nfourth\n\n",
 ]
 
 

@@ -89,19 +89,24 @@ class JudgeOptions:
 def transcript_text(conversation: Conversation) -> str:
     """The call as the judge reads it: ``[index] ROLE: text`` per utterance, one a line.
 
-    Only the role and the words are used: nothing else about the call or the agent.
+    Only the role and the words are used: nothing else about the call or the agent. The text
+    ends on the last utterance's last character, not on whitespace: tokenizers merge runs of
+    whitespace, so a prefix ending in newlines would be split differently alone than followed
+    by the question, and its cached tokens would no longer be a prefix of the prompt's.
     """
     lines = []
     for u in conversation.utterances:
         text = " ".join(u.text.split())  # a line per utterance keeps the numbering unambiguous
-        lines.append(f"[{u.index}] {_ROLE_LABEL[u.role]}: {text}\n")
-    return _INTRO + "".join(lines) + "\n"
+        lines.append(f"[{u.index}] {_ROLE_LABEL[u.role]}: {text}".rstrip())
+    return _INTRO + "\n".join(lines)
 
 
 def question_text(question: Question) -> str:
-    """The question block that follows the transcript."""
+    """The question block that follows the transcript (it starts with the blank line that
+    separates them).
+    """
     allowed = "yes, no, not applicable" if question.allow_not_applicable else "yes, no"
-    parts = [f"Question: {' '.join(question.text.split())}\n"]
+    parts = [f"\n\nQuestion: {' '.join(question.text.split())}\n"]
     if question.instructions.strip():
         parts.append(f"Instructions: {' '.join(question.instructions.split())}\n")
     parts.append(f"Answer with exactly one of: {allowed}. Then list the numbers of the "

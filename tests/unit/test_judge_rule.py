@@ -75,7 +75,7 @@ def test_only_the_call_reaches_the_prompt():
                      "call-", "judge_test", "verified_identity", "compliance"):
         assert all(metadata not in p for p in prompts), metadata
     for i, (role, *_rest, text) in enumerate(ROWS):
-        assert all(f"[{i}] {role.upper()}: {text}\n" in p for p in prompts)
+        assert all(f"[{i}] {role.upper()}: {text}" in p for p in prompts)
     assert all("Date of birth or a one-time code counts." in p for p in first.prompts)
 
 

@@ -91,6 +91,21 @@ def test_choice_scores_equal_a_plain_forward_pass(model_dir):
     assert len({round(x, 3) for row in scores for x in row}) > 3
 
 
+def test_prompts_extend_the_transcript_tokens(model_dir):
+    """The cached prefix's tokens are a prefix of every prompt's tokens (no whitespace merge
+    across the boundary), so the cache is reused without re-encoding the question apart.
+    """
+    backend = _backend(model_dir)
+    tok = backend._tokenizer
+    assert len(tok("\n\n", add_special_tokens=False)["input_ids"]) == 1  # merged, as in Qwen
+    prefix, reqs = _requests(backend, make_conversation(ROWS))
+    head = tok(prefix)["input_ids"]
+    for req in reqs:
+        assert tok(prefix + req.context)["input_ids"][: len(head)] == head
+        for choice in req.choices:
+            assert tok(prefix + req.context + choice)["input_ids"][: len(head)] == head
+
+
 def test_batching_does_not_change_scores(model_dir):
     conv = make_conversation(ROWS)
     one, many = _backend(model_dir, batch_size=1), _backend(model_dir, batch_size=8)
