@@ -51,7 +51,7 @@ def one_torch_thread() -> Iterator[None]:
 
 
 def build_tiny_causal_lm(directory: Path, *, chat_template: str | None = None,
-                         seed: int = 0) -> Path:
+                         seed: int = 0, max_positions: int = 4096) -> Path:
     """A 2-layer Llama with a byte-level BPE tokenizer trained here, saved to ``directory``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -72,7 +72,7 @@ def build_tiny_causal_lm(directory: Path, *, chat_template: str | None = None,
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=4096, initializer_range=0.5,
+                         max_position_embeddings=max_positions, initializer_range=0.5,
                          eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
                          bos_token_id=None)
     LlamaForCausalLM(config).eval().save_pretrained(str(directory))

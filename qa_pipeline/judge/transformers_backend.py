@@ -136,6 +136,7 @@ class TransformersJudge:
                     choice_ids = self._tokenizer(choice, add_special_tokens=False)["input_ids"]
                 if not choice_ids:
                     raise JudgeError(f"the answer {choice!r} encodes to no tokens")
+                self._check_length(len(state.ids) + len(rest) + len(choice_ids))
                 items.append((r_i, c_i, rest + choice_ids, len(rest), len(choice_ids)))
         scores = [[0.0] * len(req.choices) for req in requests]
         torch = self._torch
@@ -164,6 +165,7 @@ class TransformersJudge:
         with torch.inference_mode():
             for context in contexts:
                 rest = self._after(state, self._ids(prefix + context), context)
+                self._check_length(len(state.ids) + len(rest) + max_new_tokens)
                 cache = copy.deepcopy(state.cache)
                 if rest:
                     cache, logits = self._step(rest, cache)
@@ -209,6 +211,7 @@ class TransformersJudge:
         ids = self._ids(prefix)
         if not ids:
             raise JudgeError("the judge prompt encodes to no tokens")
+        self._check_length(len(ids))
         torch = self._torch
         with torch.inference_mode():
             result = self._model(input_ids=self._tensor([ids]), use_cache=True,
@@ -216,6 +219,13 @@ class TransformersJudge:
             last = torch.log_softmax(result.logits[0, -1].float(), dim=-1)
         self._prefix = _Prefix(prefix, ids, getattr(result, self._cache_name), last)
         return self._prefix
+
+    def _check_length(self, tokens: int) -> None:
+        """Refuse prompts longer than the model's context (it would not see the whole call)."""
+        limit = getattr(self._model.config, "max_position_embeddings", None)
+        if isinstance(limit, int) and tokens > limit:
+            raise JudgeError(f"the prompt needs {tokens} tokens but the judge model takes "
+                             f"{limit}: the call is too long for this judge")
 
     def _after(self, state: _Prefix, ids: list[int], text: str) -> list[int]:
         """The tokens of ``text`` after the prefix: the joint tokenisation's tail when it

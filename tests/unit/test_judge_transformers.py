@@ -221,3 +221,21 @@ def test_local_model_path_through_the_registry(model_dir):
     assert judge.model_id == f"transformers:{model_dir}"
     (answer,) = judge.ask(make_conversation(ROWS), QUESTIONS[:1])
     assert sum(p for _, p in answer.probabilities) == pytest.approx(1.0)
+
+
+def test_a_call_longer_than_the_model_context_goes_to_review(tmp_path):
+    from qa_pipeline.rubric.context import EvaluationContext
+    from qa_pipeline.rubric.registry import parse_rule
+    from qa_pipeline.types import Status
+
+    short = build_tiny_causal_lm(tmp_path / "short", max_positions=256)
+    judge = Judge(_backend(short))
+    long_call = make_conversation([["agent", float(i), i + 1.0, "may I have your date of "
+                                    "birth, please?"] for i in range(40)])
+    rule = parse_rule({"type": "question", "question": "Did the agent greet the caller?"})
+    outcome = rule.evaluate(EvaluationContext(long_call, judges={"default": judge}))
+    assert outcome.status is Status.NOT_APPLICABLE
+    assert "judge could not answer" in outcome.review_reason
+    assert "judge model takes 256" in outcome.review_reason
+    (answer,) = judge.ask(make_conversation(ROWS[:1]), QUESTIONS[1:2])  # a short call fits
+    assert answer.answer in QUESTIONS[1].choices

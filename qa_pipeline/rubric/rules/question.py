@@ -63,7 +63,8 @@ def question(spec: QuestionSpec, ctx: EvaluationContext) -> RuleOutcome:
     the allowed answers; it then cites the utterances its answer rests on, which become the
     evidence. The verdict goes to human review when the winning answer's probability lies in
     ``uncertain_band``, when the citation is malformed or names utterances that do not exist,
-    or (``require_citation``) when a yes / no answer cites nothing.
+    (``require_citation``) when a yes / no answer cites nothing, or when the judge cannot
+    answer this call (e.g. it is longer than the model's context).
     Passes when: the judge answers ``pass_on``.
     Fails when: it answers the other of yes / no.
     Not applicable when: it answers "not applicable", or the call has no speech.
@@ -83,11 +84,17 @@ def question(spec: QuestionSpec, ctx: EvaluationContext) -> RuleOutcome:
         configured = ", ".join(sorted(judges)) or "none"
         raise ConfigError(f"question rule: no judge {spec.backend!r} is configured for this "
                           f"tenant or rubric (configured: {configured})")
-    from qa_pipeline.judge import Question
+    from qa_pipeline.judge import JudgeError, Question
 
     judge = judges[spec.backend]
-    answer = judge.ask(conversation, [Question(spec.question, spec.instructions,
-                                               spec.allow_not_applicable)])[0]
+    try:
+        answer = judge.ask(conversation, [Question(spec.question, spec.instructions,
+                                                   spec.allow_not_applicable)])[0]
+    except JudgeError as e:
+        # This call cannot be judged (too long for the model, an unusable reply): a person
+        # decides. An unreachable judge raises instead, so the batch retries the call later.
+        return RuleOutcome(Status.NOT_APPLICABLE, message=f"judge {judge.model_id} gave no "
+                           "answer", review_reason=f"judge could not answer: {e}")
     shares = ", ".join(f"{_ANSWER_NAME[a]} {p:.2f}" for a, p in answer.probabilities)
     said = _ANSWER_NAME[answer.answer]
     message = f"judge {judge.model_id} answered {said} ({shares})"
