@@ -92,7 +92,7 @@ def question(spec: QuestionSpec, ctx: EvaluationContext) -> RuleOutcome:
                                                    spec.allow_not_applicable)])[0]
     except JudgeError as e:
         # This call cannot be judged (too long for the model, an unusable reply): a person
-        # decides. An unreachable judge raises instead, so the batch retries the call later.
+        # decides. An unreachable judge raises instead: the call fails and a later run retries.
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"judge {judge.model_id} gave no "
                            "answer", review_reason=f"judge could not answer: {e}")
     shares = ", ".join(f"{_ANSWER_NAME[a]} {p:.2f}" for a, p in answer.probabilities)
