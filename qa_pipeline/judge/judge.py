@@ -33,7 +33,7 @@ _INTRO = ("You are a quality-assurance analyst at a contact center. Below is the
           "one call. Each utterance is numbered and labelled with the speaker's role.\n\n"
           "Transcript:\n")
 _ROLE_LABEL = {Role.AGENT: "AGENT", Role.CUSTOMER: "CUSTOMER", Role.UNKNOWN: "SPEAKER"}
-_CITATIONS = re.compile(r"\d+(?:\s*,\s*\d+)*")
+_CITATIONS = re.compile(r"[0-9]+(?: *, *[0-9]+)*")  # ASCII digits only, one line
 _EVIDENCE_CUE = "\nEvidence: ["
 _EVIDENCE_END = "]"
 
@@ -60,7 +60,8 @@ class Question:
 class JudgeAnswer:
     """The judge's answer to one question about one call.
 
-    ``probability`` is the answer's share of the probability of the allowed choices;
+    ``probability`` is the answer's share of the probability of the allowed choices
+    (``probabilities`` lists every allowed choice's share, best first);
     ``cited`` the valid utterance indices the judge gave as support (in its order, without
     repeats); ``citation_problem`` is empty when the cited list was well formed and every
     index exists, and otherwise says what was wrong (``cited`` is then empty).

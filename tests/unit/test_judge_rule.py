@@ -134,6 +134,8 @@ def test_judges_are_configured_by_name_and_built_on_first_use():
     ("1, 4", True, (), "do not exist: [4]"),
     ("1 and 2", True, (), "not a list"),
     ("-1", True, (), "not a list"),
+    ("\u0661, \uff13", True, (), "not a list"),  # Arabic-Indic and full-width digits
+    ("1,\n2", True, (), "not a list"),
     ("1, 2", False, (), "did not close"),
 ])
 def test_citations_are_parsed_strictly(text, stopped, cited, problem):
