@@ -146,13 +146,15 @@ class TransformersJudge:
                 batch = [items[k] for k in order[b:b + self._batch_size]]
                 logits = self._forward_after(state, [seq for _, _, seq, _, _ in batch])
                 for row, (r_i, c_i, seq, start, n) in enumerate(batch):
-                    total = 0.0
-                    for k in range(start, start + n):
-                        if k == 0:
-                            total += float(state.last_logprobs[seq[0]])
-                        else:
-                            step = torch.log_softmax(logits[row, k - 1].float(), dim=-1)
-                            total += float(step[seq[k]])
+                    total, first = 0.0, start
+                    if start == 0:  # the choice follows the prefix directly
+                        total, first = float(state.last_logprobs[seq[0]]), 1
+                    if first < start + n:
+                        # Position k - 1 predicts token k: one gather per choice.
+                        steps = torch.log_softmax(logits[row, first - 1:start + n - 1].float(),
+                                                  dim=-1)
+                        want = torch.tensor(seq[first:start + n], device=steps.device)
+                        total += float(steps.gather(1, want[:, None]).sum())
                     scores[r_i][c_i] = total
         return [tuple(s) for s in scores]
 

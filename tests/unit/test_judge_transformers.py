@@ -91,6 +91,14 @@ def test_choice_scores_equal_a_plain_forward_pass(model_dir):
     assert len({round(x, 3) for row in scores for x in row}) > 3
 
 
+def test_a_choice_right_after_the_prefix_is_scored_from_its_last_logits(model_dir):
+    backend = _backend(model_dir)
+    prefix = transcript_text(make_conversation(ROWS)) + "\nAnswer:"
+    (row,) = backend.score_choices(prefix, [ChoiceRequest("", (" yes", " not applicable"))])
+    for choice, got in zip((" yes", " not applicable"), row, strict=True):
+        assert got == pytest.approx(_reference_logprob(backend, prefix, choice), abs=1e-3)
+
+
 def test_prompts_extend_the_transcript_tokens(model_dir):
     """The cached prefix's tokens are a prefix of every prompt's tokens (no whitespace merge
     across the boundary), so the cache is reused without re-encoding the question apart.
