@@ -117,8 +117,12 @@ def test_api_key_is_not_a_configuration_key():
 
 
 def test_unreachable_server_fails_with_the_fix():
-    # Port 9 on loopback: nothing listens, the connection is refused at once.
-    backend = OpenAICompatibleJudge(OpenAICompatibleOptions("http://127.0.0.1:9/v1",
+    import socket
+
+    with socket.socket() as probe:  # a loopback port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    backend = OpenAICompatibleJudge(OpenAICompatibleOptions(f"http://127.0.0.1:{port}/v1",
                                                             timeout_s=5))
     with pytest.raises(BackendUnavailableError, match="cannot be reached"):
         Judge(backend).ask(make_conversation(ROWS), QUESTIONS[:1])
