@@ -145,6 +145,9 @@ class Judge:
     def __init__(self, backend: JudgeBackend, options: JudgeOptions | None = None) -> None:
         self.backend = backend
         self.options = options or JudgeOptions()
+        # The last call's prompt prefix and its answers: a question asked again on the same
+        # call (the same question in two criteria) is answered once.
+        self._answered: tuple[str, dict[Question, JudgeAnswer]] = ("", {})
 
     @property
     def model_id(self) -> str:
@@ -161,6 +164,16 @@ class Judge:
         if not questions:
             return ()
         prefix, tail = self.backend.format_prompt(transcript_text(conversation))
+        if self._answered[0] != prefix:
+            self._answered = (prefix, {})
+        known = self._answered[1]
+        todo = list(dict.fromkeys(q for q in questions if q not in known))
+        if todo:
+            known.update(zip(todo, self._ask(conversation, prefix, tail, todo), strict=True))
+        return tuple(known[q] for q in questions)
+
+    def _ask(self, conversation: Conversation, prefix: str, tail: str,
+             questions: Sequence[Question]) -> list[JudgeAnswer]:
         contexts = [question_text(q) + tail + "Answer:" for q in questions]
         scored = self.backend.score_choices(prefix, [
             ChoiceRequest(ctx, tuple(ANSWER_TEXT[c] for c in q.choices))
@@ -179,7 +192,7 @@ class Judge:
             best, p = probs[0]
             answers.append(JudgeAnswer(best, p, tuple(probs),
                                        cited[: self.options.max_citations], problem, gen.text))
-        return tuple(answers)
+        return answers
 
 
 def _normalise(choices: tuple[Answer, ...], logps: tuple[float, ...]

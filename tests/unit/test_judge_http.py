@@ -18,6 +18,7 @@ from qa_pipeline.judge import (  # noqa: E402
     Judge,
     JudgeConfig,
     JudgeError,
+    Question,
     load_judge,
     transcript_text,
 )
@@ -77,7 +78,7 @@ def test_every_prompt_starts_with_the_same_transcript(server, monkeypatch):
     conv = make_conversation(ROWS)
     judge = _http_judge(server, monkeypatch, max_prompts_per_request=4)
     judge.ask(conv, QUESTIONS)
-    judge.ask(conv, QUESTIONS[:1])
+    judge.ask(conv, [Question("Did the agent apologise?")])  # another criterion, same call
     prompts = [p for body in server.requests for p in body["prompt"]]
     # 3 + 3 + 2 choices, 3 citations; then 3 choices, 1 citation.
     assert len(prompts) == 15

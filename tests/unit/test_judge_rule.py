@@ -191,3 +191,20 @@ def test_the_deployment_guide_examples_load():
     configs = parse_judge_configs(yaml.safe_load(judges_block)["judges"])
     assert {n: c.backend for n, c in configs.items()} == {
         "default": "openai_compatible", "local": "transformers"}
+
+
+def test_a_question_asked_twice_on_a_call_is_answered_once():
+    from qa_pipeline.judge import Question
+
+    backend = ScriptedBackend([0.9, 0.1, 0.0], "0")
+    judge = Judge(backend)
+    conv = _conversation()
+    q, other = Question("Did the agent greet?"), Question("Was the agent polite?")
+    first = judge.ask(conv, [q, q])
+    asked = len(backend.prompts)
+    assert asked == 4 and first[0] is first[1]  # 3 choices + 1 citation, once
+    assert judge.ask(conv, [q])[0] is first[0] and len(backend.prompts) == asked
+    judge.ask(conv, [q, other])
+    assert len(backend.prompts) == asked + 4  # only the new question
+    judge.ask(make_conversation(ROWS[:2]), [q])  # another call: asked again
+    assert len(backend.prompts) == asked + 8

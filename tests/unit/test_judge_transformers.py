@@ -141,7 +141,7 @@ def test_transcript_prefix_is_encoded_once_per_call(model_dir):
     judge = Judge(backend)
     conv = make_conversation(ROWS)
     judge.ask(conv, QUESTIONS)  # 3 questions, 8 choices in 4 batches, 3 citation generations
-    judge.ask(conv, QUESTIONS[:1])  # another criterion on the same call
+    judge.ask(conv, [Question("Did the agent apologise?")])  # another criterion, same call
     assert passes["n"] == 1
     judge.ask(make_conversation(ROWS[:3], call_id="c2"), QUESTIONS[:1])
     assert passes["n"] == 2
