@@ -224,7 +224,10 @@ def _first_token_logprobs(result: dict[str, Any], choices: tuple[str, ...]
     floor = min(top.values())
     picked: list[str | None] = []
     for choice in choices:
-        starts = [t for t in top if t.strip() and choice.startswith(t)]
+        # A token that is another answer in full (" no") is that answer's, not the first
+        # piece of a longer one (" not applicable"): tokenizers keep " not" whole.
+        starts = [t for t in top if t.strip() and choice.startswith(t)
+                  and (t == choice or t not in choices)]
         picked.append(max(starts, key=len) if starts else None)
     named = [t for t in picked if t is not None]
     if len(set(named)) != len(named):

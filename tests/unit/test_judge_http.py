@@ -182,6 +182,9 @@ def test_first_token_missing_from_the_list_counts_as_the_least_listed():
     reply = {"logprobs": {"top_logprobs": [{" yes": -0.2, " maybe": -1.5, " the": -3.0}]}}
     assert _first_token_logprobs(reply, (" yes", " no", " not applicable")) == \
         (-0.2, -3.0, -3.0)
+    # " no" is the answer "no", never the start of " not applicable".
+    assert _first_token_logprobs({"logprobs": {"top_logprobs": [{" no": -0.5, " yes": -1.0}]}},
+                                 (" yes", " no", " not applicable")) == (-1.0, -0.5, -1.0)
     with pytest.raises(JudgeError, match="share their first token"):
         _first_token_logprobs({"logprobs": {"top_logprobs": [{" n": -1.0}]}},
                               (" no", " not applicable"))
