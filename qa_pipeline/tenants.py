@@ -100,14 +100,14 @@ class TenantConfig(BaseModel):
     # Rubric per language (path relative to the repository root or absolute).
     rubrics: dict[str, str] = Field(default_factory=dict)
     sentiment: SentimentSettings = SentimentSettings()
+    # LLM judges for `question` criteria, by the name a criterion's `backend` gives
+    # (docs/deployment.md, "Evaluation questions on GPU nodes").
+    judges: dict[str, JudgeConfig] = Field(default_factory=dict)
     # Call-reason taxonomy (relative to the repository root or absolute; null: no
     # classification) and complaint phrases added to the built-in ones.
     call_reasons: str | None = "rubrics/call_reasons/default.yaml"
     complaint_cues: tuple[str, ...] = ()
     privacy: PrivacySettings = PrivacySettings()
-    # LLM judges for `question` criteria, by the name a criterion's `backend` gives
-    # (docs/deployment.md, "Evaluation questions on GPU nodes").
-    judges: dict[str, JudgeConfig] = Field(default_factory=dict)
 
     @property
     def agent_channel_index(self) -> int:
