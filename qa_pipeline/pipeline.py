@@ -5,7 +5,7 @@ all call these functions.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from qa_pipeline.emotion import (
     summarize_emotion,
 )
 from qa_pipeline.errors import ConfigError
+from qa_pipeline.judge import Judge, JudgePool
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.embeddings import Embedder
 from qa_pipeline.rubric.engine import evaluate
@@ -60,6 +61,8 @@ class CallAnalyzers:
     call_reasons: CallReasonClassifier | None = None
     acoustic: AcousticOptions | None = field(default_factory=AcousticOptions)
     emotion: EmotionOptions = field(default_factory=EmotionOptions)
+    # The tenant's judges for question criteria (each model loads on its first question).
+    judges: Mapping[str, Judge] | None = None
 
 
 def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None) -> CallAnalyzers:
@@ -74,7 +77,8 @@ def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None) ->
     reasons = (CallReasonClassifier(load_taxonomy(repo_path(tenant.call_reasons)))
                if tenant.call_reasons else None)
     emotion = EmotionOptions(complaint_cues=DEFAULT_COMPLAINT_CUES + tenant.complaint_cues)
-    return CallAnalyzers(scorer, reasons, AcousticOptions(), emotion)
+    judges = JudgePool(tenant.judges) if tenant.judges else None
+    return CallAnalyzers(scorer, reasons, AcousticOptions(), emotion, judges)
 
 
 def score_conversation(
@@ -116,7 +120,8 @@ def score_conversation(
               if classifier else None)
     t0 = time.perf_counter()
     ctx = EvaluationContext(conversation, metrics, sentiment, embedder_factory,
-                            acoustics=acoustics, emotion=emotion, call_reason=reason)
+                            acoustics=acoustics, emotion=emotion, call_reason=reason,
+                            judges=an.judges)
     result = evaluate(rubric, ctx)
     timings["rubric"] = time.perf_counter() - t0
     prov = conversation.provenance

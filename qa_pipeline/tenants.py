@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qa_pipeline.errors import ConfigError, UnknownTenantError
+from qa_pipeline.judge.registry import JudgeConfig
 from qa_pipeline.settings import default_path, site_tenants_dir
 
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -105,6 +106,9 @@ class TenantConfig(BaseModel):
     # Rubric per language (absolute, or relative to the config directory / the defaults).
     rubrics: dict[str, str] = Field(default_factory=dict)
     sentiment: SentimentSettings = SentimentSettings()
+    # LLM judges for `question` criteria, by the name a criterion's `backend` gives
+    # (docs/deployment.md, "Evaluation questions on GPU nodes").
+    judges: dict[str, JudgeConfig] = Field(default_factory=dict)
     # Call-reason taxonomy (absolute, or relative to the config directory / the defaults;
     # null: no classification) and complaint phrases added to the built-in ones.
     call_reasons: str | None = "rubrics/call_reasons/default.yaml"

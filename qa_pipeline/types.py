@@ -417,4 +417,7 @@ class RuleOutcome:
     message: str = ""
     considered: tuple[int, ...] = ()
     value: float | None = None
+    # Set by a rule that knows its verdict is uncertain (e.g. a judge's answer in its
+    # uncertain band): the criterion goes to human review with this reason.
+    review_reason: str = ""
 

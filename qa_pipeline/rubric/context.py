@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from qa_pipeline.call_reason import CallReason
     from qa_pipeline.conversation.metrics import ConversationMetrics
     from qa_pipeline.emotion import AcousticTrack, EmotionSummary
+    from qa_pipeline.judge import Judge
     from qa_pipeline.rubric.embeddings import Embedder
     from qa_pipeline.rubric.phrase_index import PhraseIndex
     from qa_pipeline.sentiment import SentimentTrack
@@ -35,6 +36,8 @@ class EvaluationContext:
     acoustics: AcousticTrack | None = None
     emotion: EmotionSummary | None = None
     call_reason: CallReason | None = None
+    # Judges by name for ``question`` rules (a tenant's or rubric's judges; None: none).
+    judges: Mapping[str, Judge] | None = None
     _embeddings: dict[str, object] = field(default_factory=dict, repr=False)
     # Per matcher (by id): utterance index -> hit or None, for the utterances matched so far.
     _matched: dict[int, dict[int, MatchHit | None]] = field(default_factory=dict, repr=False)

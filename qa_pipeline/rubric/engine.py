@@ -97,6 +97,8 @@ def _confidence_basis(outcome: RuleOutcome, ctx: EvaluationContext) -> tuple[flo
 def review_reason(outcome: RuleOutcome, thresholds: ReviewThresholds,
                   ctx: EvaluationContext) -> str:
     """Why a verdict must be confirmed by a human ('' when it can stand)."""
+    if outcome.review_reason:
+        return outcome.review_reason
     if outcome.status not in (Status.PASS, Status.FAIL):
         return ""
     basis = _confidence_basis(outcome, ctx)

@@ -20,7 +20,8 @@ from qa_pipeline.tenants import TenantConfig
 from qa_pipeline.vad import VadOptions
 from qa_pipeline.version import __version__
 
-_SCORING_FIELDS = frozenset({"rubrics", "sentiment", "call_reasons", "complaint_cues", "name"})
+_SCORING_FIELDS = frozenset({"rubrics", "sentiment", "call_reasons", "complaint_cues", "judges",
+                             "name"})
 
 
 def _digest(payload: Any) -> str:

@@ -10,12 +10,14 @@ import yaml
 from qa_pipeline.conversation.metrics import compute_metrics
 from qa_pipeline.emotion import summarize_emotion
 from qa_pipeline.errors import RubricValidationError
+from qa_pipeline.judge import Judge
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.embeddings import CharNgramEmbedder
 from qa_pipeline.rubric.registry import parse_rule, rule_types
 from qa_pipeline.sentiment import SentimentTrack, UtteranceSentiment
 from qa_pipeline.types import Status
 from tests.helpers import make_conversation
+from tests.judge_helpers import ScriptedBackend
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "rubric_cases"
 
@@ -52,9 +54,15 @@ def test_rule_case(rule_type, rule_case):
                                          else "neutral", float(s))
                       for i, s in rule_case["sentiment"])
         sentiment = SentimentTrack(conv.call_id, items, "test")
+    judges = None
+    if "judge" in rule_case:  # question rules: a scripted judge model (answer shares, citation)
+        j = rule_case["judge"]
+        judges = {"default": Judge(ScriptedBackend(j["probabilities"], j.get("cites", ""),
+                                                   j.get("closed", True)))}
     ctx = EvaluationContext(conv, compute_metrics(conv), sentiment,
                             embedder_factory=CharNgramEmbedder,
-                            emotion=summarize_emotion(conv, sentiment) if sentiment else None)
+                            emotion=summarize_emotion(conv, sentiment) if sentiment else None,
+                            judges=judges)
     outcome = parsed.evaluate(ctx)
     assert outcome.status is Status(expect["status"]), outcome.message
     if "evidence" in expect:
@@ -64,6 +72,9 @@ def test_rule_case(rule_type, rule_case):
         assert outcome.evidence[0].match.method == expect["method"]
     if "message" in expect:
         assert expect["message"] in outcome.message
+    if "review_reason" in expect:
+        assert (expect["review_reason"] in outcome.review_reason if expect["review_reason"]
+                else outcome.review_reason == ""), outcome.review_reason
 
 
 def test_every_rule_type_has_cases_of_each_kind():

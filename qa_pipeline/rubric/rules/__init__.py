@@ -10,6 +10,7 @@ from qa_pipeline.rubric.rules import (  # noqa: F401 - imported for registration
     forbidden_phrase,
     metric_threshold,
     none_of,
+    question,
     regex,
     required_phrase,
     sentiment,

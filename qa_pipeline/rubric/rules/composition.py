@@ -45,7 +45,11 @@ def combine(outcomes: list[RuleOutcome], status: Status, message: str) -> RuleOu
     for o in outcomes:
         evidence.extend(o.evidence)
         considered.extend(o.considered)
-    return RuleOutcome(status, tuple(evidence), message, tuple(dict.fromkeys(considered)))
+    # A child that asked for human review (e.g. an uncertain judge) keeps the whole verdict
+    # under review.
+    reasons = "; ".join(o.review_reason for o in outcomes if o.review_reason)
+    return RuleOutcome(status, tuple(evidence), message, tuple(dict.fromkeys(considered)),
+                       review_reason=reasons)
 
 
 def count(outcomes: list[RuleOutcome], status: Status) -> int:
