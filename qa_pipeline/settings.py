@@ -77,6 +77,13 @@ class Settings(BaseSettings):
         value = os.environ.get(tenant_key_variable(tenant_id), "").strip()
         return SecretStr(value) if value else None
 
+    def secret_env(self, variable: str) -> SecretStr | None:
+        """A secret a configuration file names by environment variable (e.g. a judge
+        server's ``api_key_env``), if set.
+        """
+        value = os.environ.get(variable, "").strip()
+        return SecretStr(value) if value else None
+
     @property
     def database_url(self) -> str:
         """The database URL in clear (hand it to the store only; never log it)."""

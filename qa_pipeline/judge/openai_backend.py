@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -166,7 +165,10 @@ def _read_key(options: OpenAICompatibleOptions) -> str:
         except OSError as e:
             raise ConfigError(f"cannot read the judge API key file {options.api_key_file}: "
                               f"{e.strerror}") from None
-    return os.environ.get(options.api_key_env, "").strip()
+    from qa_pipeline.settings import get_settings
+
+    key = get_settings().secret_env(options.api_key_env)
+    return key.get_secret_value() if key is not None else ""
 
 
 def _answer_logprob(result: dict[str, Any], start: int, end: int) -> float:
