@@ -163,3 +163,51 @@ def test_number_spread_over_turns_with_a_backchannel_in_between():
     assert [(r.utterance_index, r.kind) for r in removed] == [(1, "phone"), (3, "phone")]
     alone, _ = redact_conversation(conv, max_gap_s=0.1)
     assert alone.utterances[1].text == "一三八零零"  # 5 digits alone are not a number
+
+
+# Issue 27, finding 5: personal numbers as speech recognition delivers them. A cue word before
+# a digit run decides what it is when its shape alone does not.
+
+@pytest.mark.parametrize("text", [
+    "身份证号是幺幺零幺零五幺九四九幺二三幺零零幺叉",  # these 17 digits check to 1, not X
+    "我的身份证号码是 1101 0519 4912 3100 1X",
+    "my ID number is one one zero one zero five one nine four nine one two three one zero "
+    "zero one X",
+    "证件号码幺幺零幺零五幺九四九幺三三幺零零二三",  # month 13: a misheard digit
+])
+def test_resident_id_failing_its_checksum_after_a_cue_is_redacted(text):
+    [span] = detect(text)
+    assert span.kind == "cn_id"
+    assert len(span.digits) == 17 + (not span.text.endswith(("X", "叉")))
+
+
+@pytest.mark.parametrize("text,digits,kind", [
+    ("my phone ends with 7-78899", "778899", "phone"),
+    ("手机尾号11-23", "1123", "phone"),
+    ("我手机 7-78899", "778899", "phone"),
+    ("卡号后四位是 4619", "4619", "bank_card"),
+    ("it's the card with last four 0842", "0842", "bank_card"),
+    ("my card number is 6222,020,200,001,234", "6222020200001234", "bank_card"),
+    ("手机号是138,1234,5678", "13812345678", "phone"),
+    ("the account number is 7788 99", "778899", "bank_card"),
+])
+def test_split_or_shortened_numbers_after_a_cue_are_redacted(text, digits, kind):
+    [span] = detect(text)
+    assert (span.digits, span.kind) == (digits, kind)
+    assert redact_text(text)[0].endswith(f"[{kind.upper()}]")
+
+
+@pytest.mark.parametrize("personal,kept", [
+    ("手机尾号7439", "手机价格7439元"),
+    ("my phone ends with 7-78899", "my phone order number is 7-78899"),
+    ("电话 778899", "电话是2026-11-23打的"),
+    ("电话 778899", "电话 10:45:12 打过来的"),
+    ("card ending in 4619", "the card costs $4,619"),
+    ("the account number is 778899", "the account balance is 778899 dollars"),
+    ("手机号 138,1234,5678", "手机一共 1,234,567 元"),
+    ("快递员电话 778899", "快递单号 7788 9900 1122"),
+    ("身份证尾号 4619", "身份证上周 11-23 办的，订单 2026 1123 0045"),
+])
+def test_cues_still_keep_dates_times_money_and_references(personal, kept):
+    assert detect(personal), personal
+    assert detect(kept) == [], kept
