@@ -316,7 +316,8 @@ def main() -> None:
             audio = load_audio(phone_wav)
             tr = asr[ln.template.language].transcribe(audio.samples[0], ln.line_id)
             joiner = "" if ln.template.language == "zh" else " "
-            text = joiner.join(s.text.strip() for s in tr.segments).replace("\t", " ")
+            text = " ".join(joiner.join(s.text.strip() for s in tr.segments).split(
+                "\t")).replace('"', "'")
             start, end = label(ln.gold_digits, text, ln.template.kind)
             rows.append({"line_id": ln.line_id, "half": ln.template.half,
                          "language": ln.template.language, "template": ln.template.tid,
@@ -326,7 +327,9 @@ def main() -> None:
             if n % 20 == 0:
                 print(f"{n}/{len(lines)} {time.perf_counter() - t0:.0f} s  {text}", flush=True)
     with OUT.open("w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n")
+        # No quoting: the reader takes every field verbatim, so offsets stay exact.
+        w = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n",
+                           quoting=csv.QUOTE_NONE, escapechar="\\")
         w.writeheader()
         w.writerows(rows)
     print(f"wrote {len(rows)} lines to {OUT} in {time.perf_counter() - t0:.0f} s")

@@ -22,6 +22,9 @@ from qa_pipeline.privacy.digits import digit_runs
 # How far before a digit run (in characters, cue end to run start) a cue still applies: a
 # short clause in Chinese ("身份证号码是"), three or four words in English.
 WINDOW_CHARS = 20
+# After a personal-data cue, digit groups separated by this many stray characters are one
+# number: ASR turns a digit into a homophone ("4702清9025", "15001分8398").
+BRIDGE_CHARS = 1
 
 REFERENCE = "reference"  # business references: order, waybill, ticket, model numbers
 TAIL = "tail"  # the last digits of a number; reported as the kind of an earlier cue
@@ -119,6 +122,14 @@ def cue_spans(text: str) -> list[tuple[int, int]]:
     ("last four 0842", "后四位").
     """
     return [m.span() for m in _CUE_RE.finditer(text)]
+
+
+def bridgeable(gap: str) -> bool:
+    """Whether ``gap`` between two digit groups after a personal cue is a stray syllable
+    (not a separator word, a unit or a blanked date / amount).
+    """
+    return (0 < len(gap) <= BRIDGE_CHARS and not gap.isspace() and "|" not in gap
+            and not _UNIT_RE.match(gap) and not _CUE_RE.match(gap))
 
 
 def said_as_amount(text: str, start: int, end: int) -> bool:

@@ -13,21 +13,32 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa_pipeline.privacy.cues import CUES, CueHit, cue_before, cue_spans, said_as_amount
+from qa_pipeline.privacy.cues import (
+    CUES,
+    CueHit,
+    bridgeable,
+    cue_before,
+    cue_spans,
+    said_as_amount,
+)
 from qa_pipeline.privacy.digits import DigitRun, digit_runs
 
 KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
 
-# Numbers that look long but are not personal data: dates, clock times, money with separators,
-# alphanumeric codes (tracking numbers, model numbers). They are blanked before digit runs
-# are read (offsets kept); digits ending in a lone X are kept (a resident ID's check
-# character).
+# Numbers that look long but are not personal data: dates, clock times, money with separators.
+# They are blanked before digit runs are read (offsets kept).
 _NOT_PII = re.compile(
     r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[日号]?"
     r"|\d{1,2}:\d{2}(?::\d{2})?"
-    # Thousands groups only when the whole run is grouped so: ASR writes "138,1234,5678".
-    r"|(?<![\d,])\d{1,3}(?:,\d{3}){1,3}(?:\.\d+)?(?![\d,])|\d+\.\d{1,2}(?!\d)"
-    r"|(?<![A-Za-z0-9])(?![\d-]*[Xx](?![A-Za-z0-9]))(?=[A-Za-z0-9-]*[A-Za-z])"
+    # Thousands groups or decimals only when the whole run is grouped so: ASR writes
+    # "138,1234,5678" and "176. 172.11.428" for numbers read digit by digit.
+    r"|(?<![\d,])\d{1,3}(?:,\d{3}){1,3}(?:\.\d+)?(?![\d,])"
+    r"|(?<![\d.])\d+\.\d{1,2}(?!\d|\.\d)")
+# Alphanumeric codes (tracking numbers, model numbers) are blanked too, unless a personal-data
+# cue governs them ("my ID number is W-3-0-106…", a misheard first digit); digits ending in
+# a lone X are kept (a resident ID's check character).
+_CODE = re.compile(
+    r"(?<![A-Za-z0-9])(?![\d-]*[Xx](?![A-Za-z0-9]))(?=[A-Za-z0-9-]*[A-Za-z])"
     r"(?=[A-Za-z0-9-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 # The shortest run any cue can make personal data (a tail number: "尾号1123").
 _MIN_CUED_DIGITS = min(c.min_digits for c in CUES if c.min_digits)
@@ -121,9 +132,11 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
     found: list[PiiSpan] = []
     emails = list(_EMAIL.finditer(text))
     blanked = _blank(text, [m.span() for m in emails] + cue_spans(text)
-                     + [m.span() for m in _NOT_PII.finditer(text)])
-    for run in digit_runs(blanked, min_digits=_MIN_CUED_DIGITS):
-        cue = cue_before(text, run.start)
+                     + [m.span() for m in _NOT_PII.finditer(text)]
+                     + [m.span() for m in _CODE.finditer(text) if _is_code(text, m.start())])
+    for run, cue in _bridged(blanked, digit_runs(blanked, min_digits=1), text):
+        if len(run.digits) < _MIN_CUED_DIGITS:
+            continue
         for kind, start, end, digits in _with_cue(text, run, cue):
             if kind in kinds:
                 found.append(PiiSpan(kind, start, end, text[start:end], digits,
@@ -137,6 +150,29 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
         if out and p.start < out[-1].end:
             continue
         out.append(p)
+    return out
+
+
+def _is_code(text: str, start: int) -> bool:
+    cue = cue_before(text, start)
+    return cue is None or cue.is_reference
+
+
+def _bridged(blanked: str, runs: list[DigitRun], text: str
+             ) -> list[tuple[DigitRun, CueHit | None]]:
+    """Runs with the cue governing each; after a personal cue, groups split by a stray
+    character (an ASR homophone) are joined into one run.
+    """
+    out: list[tuple[DigitRun, CueHit | None]] = []
+    for run in runs:
+        if out:
+            prev, cue = out[-1]
+            if cue is not None and not cue.is_reference and prev.x_span is None \
+                    and bridgeable(blanked[prev.end:run.start]):
+                out[-1] = (DigitRun(prev.digits + run.digits, prev.spans + run.spans,
+                                    run.x_span), cue)
+                continue
+        out.append((run, cue_before(text, run.start)))
     return out
 
 

@@ -243,7 +243,9 @@ class AsrLines:
 
 
 def load_asr_lines(half: str, path: Path = ASR_LINES) -> AsrLines:
-    """The ``tune`` or ``heldout`` half of the ASR-shaped lines (mention form ``asr``)."""
+    """The ``tune`` or ``heldout`` half of the ASR-shaped lines (mention form
+    ``asr:<tts engine>``).
+    """
     if half not in HALVES:
         raise ValueError(f"unknown half {half!r}; expected one of {', '.join(HALVES)}")
     samples: list[Sample] = []
@@ -257,6 +259,6 @@ def load_asr_lines(half: str, path: Path = ASR_LINES) -> AsrLines:
                 lost += 1
                 continue
             mentions = () if row["kind"] == "none" else (
-                Mention(row["kind"], start, end, "asr"),)
+                Mention(row["kind"], start, end, f"asr:{row['engine']}"),)
             samples.append(Sample(row["language"], row["asr_text"], mentions))
     return AsrLines(tuple(samples), lost)

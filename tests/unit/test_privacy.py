@@ -4,6 +4,7 @@ timing kept), audio beeps, the CLI, and accuracy on the labelled set.
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -21,7 +22,14 @@ from qa_pipeline.privacy import (
     redact_scorecard,
     redact_text,
 )
-from qa_pipeline.privacy.testset import DEV_SEED, HELDOUT_SEED, build_testset
+from qa_pipeline.privacy.testset import (
+    ASR_LINES,
+    DEV_SEED,
+    HALVES,
+    HELDOUT_SEED,
+    build_testset,
+    load_asr_lines,
+)
 from tests.helpers import make_conversation
 
 
@@ -211,3 +219,41 @@ def test_split_or_shortened_numbers_after_a_cue_are_redacted(text, digits, kind)
 def test_cues_still_keep_dates_times_money_and_references(personal, kept):
     assert detect(personal), personal
     assert detect(kept) == [], kept
+
+
+def _hits_and_false_alarms(samples):
+    hit = false = 0
+    for s in samples:
+        det = detect(s.text)
+        covered = {i for d in det for i in range(d.start, d.end)}
+        for m in s.mentions:
+            hit += {i for i in range(m.start, m.end) if s.text[i] not in " ，,-、。."} <= covered
+        false += sum(not any(d.start < m.end and d.end > m.start for m in s.mentions)
+                     for d in det)
+    return hit, false
+
+
+def test_asr_lines_halves_are_split_by_phrasing():
+    with ASR_LINES.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    halves = {half: {r["template"] for r in rows if r["half"] == half} for half in HALVES}
+    assert halves["tune"] and halves["heldout"] and not halves["tune"] & halves["heldout"]
+    for half in HALVES:
+        lines = load_asr_lines(half)
+        assert {s.language for s in lines.samples} == {"zh", "en"}
+        assert sum(not s.mentions for s in lines.samples) >= 20  # negatives
+        assert sum(len(s.mentions) for s in lines.samples) >= 60
+    with pytest.raises(ValueError, match="tune, heldout"):
+        load_asr_lines("test")
+
+
+# Floors at the figures measured in benchmarks/README.md (the goal, recall >= 0.99, is not met
+# on ASR forms; see there). The code before the cue tables found 53 / 88 and 58 / 92 with
+# 6 and 8 false alarms.
+@pytest.mark.parametrize("half,mentions,min_hits,max_false", [
+    ("tune", 88, 72, 2), ("heldout", 92, 70, 4)])
+def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
+    samples = load_asr_lines(half).samples
+    assert sum(len(s.mentions) for s in samples) == mentions
+    hit, false = _hits_and_false_alarms(samples)
+    assert hit >= min_hits and false <= max_false
