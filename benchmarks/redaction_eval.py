@@ -1,12 +1,21 @@
-"""PII / PCI redaction accuracy on the generated labelled set (zh + en; written, spaced,
-spoken and split-spoken forms) — ``qa_pipeline/privacy/testset.py``.
+"""PII / PCI redaction accuracy on the labelled sets (zh + en), written forms and ASR forms
+apart:
+
+- written: ``qa_pipeline/privacy/testset.py`` ``build_testset`` (written, spaced, spoken and
+  split-spoken digits). ``dev`` is the seed the rules were tuned on; ``heldout`` draws other
+  numbers and adds phrasings and negative sentences written after tuning.
+- asr: ``qa_pipeline/privacy/asr_lines.tsv``, TTS renderings through a telephone channel and
+  the product's Whisper (``benchmarks/redaction/README.md``), split by phrasing into ``tune``
+  (the cue tables were written against it) and ``heldout``.
 
     .venv/bin/python benchmarks/redaction_eval.py
 
 Recall: a gold mention counts when every one of its non-separator characters lies inside
-detected spans. Precision: a detected span counts when it overlaps a gold mention. Reported
-for the development seed (the rules were tuned on it) and the held-out seed (other numbers,
-plus negative sentences written after tuning), per language, kind and form.
+detected spans. ASR lines' gold spans run from the first to the last digit the transcript
+kept, with whatever words the ASR put between ("一三要四三八三1549"), so they are also scored
+by what is left: ``recall_lt4_left`` counts a mention as redacted when fewer than four of its
+digits remain outside detected spans (three digits identify no one). Precision: a detected
+span counts when it overlaps a gold mention.
 Writes benchmarks/results/redaction_eval.json and prints Markdown tables.
 """
 
@@ -22,16 +31,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qa_pipeline.privacy import detect  # noqa: E402
-from qa_pipeline.privacy.testset import DEV_SEED, HELDOUT_SEED, build_testset  # noqa: E402
+from qa_pipeline.privacy import detect, digit_runs  # noqa: E402
+from qa_pipeline.privacy.testset import (  # noqa: E402
+    DEV_SEED,
+    HELDOUT_SEED,
+    Sample,
+    build_testset,
+    load_asr_lines,
+)
 
-_SEPARATORS = set(" ，,-、")
+_SEPARATORS = set(" ，,-、。.")
 
 
-def score(seed: int) -> dict[str, object]:
-    samples = build_testset(seed)
-    tp = fn = fp = detected = 0
-    by: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+def score(samples: list[Sample] | tuple[Sample, ...]) -> dict[str, object]:
+    """Recall, precision and their slices over labelled samples."""
+    tp = fn = fp = detected = few_left = 0
+    by: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     misses, false_alarms = [], []
     t0 = time.perf_counter()
     found = [detect(s.text) for s in samples]
@@ -43,42 +58,60 @@ def score(seed: int) -> dict[str, object]:
             hit = need <= covered
             tp += hit
             fn += not hit
+            left = sum(m.start + a not in covered
+                       for r in digit_runs(s.text[m.start:m.end], min_digits=1)
+                       for a, _ in r.spans)
+            few_left += left < 4
             for key in (f"lang:{s.language}", f"kind:{m.kind}", f"form:{m.form}"):
                 by[key][0] += hit
                 by[key][1] += 1
-            if not hit:
-                misses.append(s.text)
+                by[key][2] += left < 4
+            if left >= 4 or not hit:
+                misses.append(f"{'' if hit else 'not covered; '}"
+                              f"{left} digits left: {s.text}")
         for d in det:
             detected += 1
             if not any(d.start < m.end and d.end > m.start for m in s.mentions):
                 fp += 1
                 false_alarms.append(f"{d.kind}: {s.text}")
     return {
-        "seed": seed, "sentences": len(samples), "mentions": tp + fn,
+        "sentences": len(samples), "mentions": tp + fn,
         "negative_sentences": sum(1 for s in samples if not s.mentions),
         "recall": round(tp / max(tp + fn, 1), 4),
+        "recall_lt4_left": round(few_left / max(tp + fn, 1), 4),
         "precision": round((detected - fp) / max(detected, 1), 4),
         "detected": detected, "false_positives": fp, "missed": fn,
-        "recall_by": {k: {"recall": round(h / n, 4), "n": n} for k, (h, n) in sorted(by.items())},
+        "recall_by": {k: {"recall": round(h / n, 4), "recall_lt4_left": round(f / n, 4), "n": n}
+                      for k, (h, n, f) in sorted(by.items())},
         "misses": misses, "false_alarms": false_alarms,
-        "ms_per_sentence": round(1000 * elapsed / len(samples), 3),
+        "ms_per_sentence": round(1000 * elapsed / max(len(samples), 1), 3),
     }
 
 
 def main() -> None:
-    out = {"date": dt.date.today().isoformat(), "dev": score(DEV_SEED),
-           "heldout": score(HELDOUT_SEED)}
+    out: dict[str, object] = {"date": dt.date.today().isoformat()}
+    for name, seed in (("written_dev", DEV_SEED), ("written_heldout", HELDOUT_SEED)):
+        out[name] = {"seed": seed, **score(build_testset(seed))}
+    for half in ("tune", "heldout"):
+        lines = load_asr_lines(half)
+        out[f"asr_{half}"] = {"lines_lost_by_asr": lines.lost, **score(lines.samples)}
     dest = REPO / "benchmarks" / "results" / "redaction_eval.json"
     dest.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
-    print("| set | mentions | negatives | recall | precision | FP | ms/sentence |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name in ("dev", "heldout"):
+    print("| set | mentions | negatives | recall | recall (<4 digits left) | precision | FP |"
+          " ms/sentence |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name in ("written_dev", "written_heldout", "asr_tune", "asr_heldout"):
         r = out[name]
+        assert isinstance(r, dict)
         print(f"| {name} | {r['mentions']} | {r['negative_sentences']} | {r['recall']:.4f} | "
-              f"{r['precision']:.4f} | {r['false_positives']} | {r['ms_per_sentence']} |")
-    print("\n| slice (held-out) | n | recall |\n|---|---:|---:|")
-    for k, v in out["heldout"]["recall_by"].items():  # type: ignore[union-attr]
-        print(f"| {k} | {v['n']} | {v['recall']:.4f} |")
+              f"{r['recall_lt4_left']:.4f} | {r['precision']:.4f} | {r['false_positives']} | "
+              f"{r['ms_per_sentence']} |")
+    for name in ("written_heldout", "asr_heldout"):
+        r = out[name]
+        assert isinstance(r, dict)
+        print(f"\n| slice ({name}) | n | recall | recall (<4 digits left) |\n|---|---:|---:|---:|")
+        for k, v in r["recall_by"].items():
+            print(f"| {k} | {v['n']} | {v['recall']:.4f} | {v['recall_lt4_left']:.4f} |")
 
 
 if __name__ == "__main__":

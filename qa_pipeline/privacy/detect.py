@@ -1,6 +1,11 @@
 """PII / PCI detectors over text: phone numbers (CN mobile, CN landline, international),
 Chinese resident ID numbers (18 characters, ISO 7064 checksum), bank cards (Luhn) and email
 addresses — written or spoken (see :mod:`qa_pipeline.privacy.digits`).
+
+A number's shape decides on its own when it is certain (a checksummed ID or card, a mobile
+number). Otherwise the cue word before it decides (:mod:`qa_pipeline.privacy.cues`): after
+"身份证" or "card" a digit run is personal data even when its checksum fails or speech
+recognition split or shortened it; after "订单" or "tracking number" it is a reference.
 """
 
 from __future__ import annotations
@@ -8,24 +13,37 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from qa_pipeline.privacy.cues import (
+    CUES,
+    CueHit,
+    bridgeable,
+    cue_before,
+    cue_spans,
+    said_as_amount,
+)
 from qa_pipeline.privacy.digits import DigitRun, digit_runs
 
 KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
 
-# Numbers that look long but are not personal data: dates, clock times, money with separators,
-# alphanumeric codes (tracking numbers, model numbers). They are blanked before digit runs
-# are read (offsets kept); digits ending in a lone X are kept (a resident ID's check
-# character).
+# Numbers that look long but are not personal data: dates, clock times, money with separators.
+# They are blanked before digit runs are read (offsets kept).
 _NOT_PII = re.compile(
     r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[日号]?"
     r"|\d{1,2}:\d{2}(?::\d{2})?"
-    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d{1,2}(?!\d)"
-    r"|(?<![A-Za-z0-9])(?![\d-]*[Xx](?![A-Za-z0-9]))(?=[A-Za-z0-9-]*[A-Za-z])"
+    # Thousands groups or decimals only when the whole run is grouped so: ASR writes
+    # "138,1234,5678" and "176. 172.11.428" for numbers read digit by digit.
+    r"|(?<![\d,])\d{1,3}(?:,\d{3}){1,3}(?:\.\d+)?(?![\d,])"
+    r"|(?<![\d.])\d+\.\d{1,2}(?!\d|\.\d)")
+# Alphanumeric codes (tracking numbers, model numbers) are blanked too, unless a personal-data
+# cue governs them ("my ID number is W-3-0-106…", a misheard first digit); digits ending in
+# a lone X are kept (a resident ID's check character).
+_CODE = re.compile(
+    r"(?<![A-Za-z0-9])(?![\d-]*[Xx](?![A-Za-z0-9]))(?=[A-Za-z0-9-]*[A-Za-z])"
     r"(?=[A-Za-z0-9-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
-# Words right before a number that make it a business reference, not a person's number:
-# weak kinds (long numbers, short local numbers) after them are not reported.
-_REFERENCE_CUES = re.compile(r"(单号|订单|工单|运单|编号|型号|tracking|order|ticket|reference|"
-                             r"model|invoice|case)\W{0,3}\w{0,8}\W{0,3}$", re.I)
+# The shortest run any cue can make personal data (a tail number: "尾号1123").
+_MIN_CUED_DIGITS = min(c.min_digits for c in CUES if c.min_digits)
+# Kinds a number's shape alone does not make certain; a cue re-labels or drops them.
+_WEAK = ("long_number", "phone")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -78,7 +96,7 @@ def cn_id_check(body17: str) -> str:
 def _classify(d: str, has_x: bool) -> str | None:
     n = len(d)
     if has_x and n == 17:
-        return "cn_id" if cn_id_ok(d, "X") else None
+        return "cn_id" if cn_id_ok(d, "X") else "long_number"  # ID-shaped, misread
     if n == 18 and cn_id_ok(d[:17], d[17]):
         return "cn_id"
     if n == 11 and d[0] == "1" and d[1] in "3456789":
@@ -113,14 +131,13 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
     """Every mention of the requested kinds, in text order, non-overlapping."""
     found: list[PiiSpan] = []
     emails = list(_EMAIL.finditer(text))
-    blanked = _blank(text, [m.span() for m in emails]
-                     + [m.span() for m in _NOT_PII.finditer(text)])
-    for run in digit_runs(blanked, min_digits=7):
-        for kind, start, end, digits in _split(text, run):
-            if kind in ("long_number", "phone") and len(digits) <= 12 \
-                    and _REFERENCE_CUES.search(text[max(0, start - 16):start]) \
-                    and _strong(digits) is None:
-                continue
+    blanked = _blank(text, [m.span() for m in emails] + cue_spans(text)
+                     + [m.span() for m in _NOT_PII.finditer(text)]
+                     + [m.span() for m in _CODE.finditer(text) if _is_code(text, m.start())])
+    for run, cue in _bridged(blanked, digit_runs(blanked, min_digits=1), text):
+        if len(run.digits) < _MIN_CUED_DIGITS:
+            continue
+        for kind, start, end, digits in _with_cue(text, run, cue):
             if kind in kinds:
                 found.append(PiiSpan(kind, start, end, text[start:end], digits,
                                      _spoken(text, run)))
@@ -134,6 +151,48 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
             continue
         out.append(p)
     return out
+
+
+def _is_code(text: str, start: int) -> bool:
+    cue = cue_before(text, start)
+    return cue is None or cue.is_reference
+
+
+def _bridged(blanked: str, runs: list[DigitRun], text: str
+             ) -> list[tuple[DigitRun, CueHit | None]]:
+    """Runs with the cue governing each; after a personal cue, groups split by a stray
+    character (an ASR homophone) are joined into one run.
+    """
+    out: list[tuple[DigitRun, CueHit | None]] = []
+    for run in runs:
+        if out:
+            prev, cue = out[-1]
+            if cue is not None and not cue.is_reference and prev.x_span is None \
+                    and bridgeable(blanked[prev.end:run.start]):
+                out[-1] = (DigitRun(prev.digits + run.digits, prev.spans + run.spans,
+                                    run.x_span), cue)
+                continue
+        out.append((run, cue_before(text, run.start)))
+    return out
+
+
+def _with_cue(text: str, run: DigitRun, cue: CueHit | None
+              ) -> list[tuple[str, int, int, str]]:
+    """The mentions in a run, given the cue that governs it."""
+    pieces = _split(text, run) if len(run.digits) >= 7 else []
+    if cue is None:
+        return pieces
+    if cue.is_reference:
+        # An order or waybill number: only a shape that is certain on its own is kept.
+        return [p for p in pieces
+                if not (p[0] in _WEAK and len(p[3]) <= 12 and _strong(p[3]) is None)]
+    if not pieces and len(run.digits) >= cue.min_digits \
+            and not said_as_amount(text, run.start, run.end):
+        return [(cue.kind, run.start, run.end, run.digits)]
+    # A weak kind takes the cue's ("身份证" + 17 digits and a wrong check character), except
+    # a mobile number, which is one whatever is said before it.
+    return [(cue.kind if kind in _WEAK and _strong(digits) != "phone" else kind, s, e, digits)
+            for kind, s, e, digits in pieces]
 
 
 def _strong(d: str) -> str | None:

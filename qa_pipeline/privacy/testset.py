@@ -3,14 +3,22 @@ sentences with phone numbers, resident IDs, bank cards and emails in written, sp
 spoken forms (幺 for one, "double oh", digits split over words), plus sentences full of
 numbers that are not personal data (prices, dates, times, quantities, order counts).
 
-Every mention is synthetic: IDs and cards are random with valid checksums, phone numbers are
-random in real number ranges. Used by the tests and by ``benchmarks/redaction_eval.py``.
+Every mention is synthetic: IDs and cards are random with valid checksums (except the
+misread IDs, whose check character is wrong on purpose), phone numbers are random in real
+number ranges. Used by the tests and by ``benchmarks/redaction_eval.py``.
+
+:func:`load_asr_lines` reads the ASR-shaped lines: the same kind of sentences rendered by TTS,
+passed through a telephone channel and transcribed by the product's Whisper
+(``benchmarks/redaction/make_asr_lines.py``; how they were made:
+``benchmarks/redaction/README.md``), split into halves by phrasing.
 """
 
 from __future__ import annotations
 
+import csv
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from qa_pipeline.privacy.detect import cn_id_check, luhn_ok
 
@@ -57,6 +65,11 @@ def _value(kind: str, rng: random.Random) -> str:
         length = rng.choice([16, 19]) if prefix.startswith("62") else 16
         return _luhn_complete(prefix + "".join(rng.choice("0123456789")
                                                for _ in range(length - 5)))
+    if kind == "tail":
+        return "".join(rng.choice("0123456789") for _ in range(4))
+    if kind == "cn_id_misread":
+        right = _value("cn_id", rng)
+        return right[:17] + rng.choice([c for c in "0123456789X" if c != right[17]])
     raise ValueError(kind)
 
 
@@ -78,7 +91,8 @@ def _say(value: str, language: str, form: str, rng: random.Random) -> str:
                 out.append(_ZH[int(ch)])
         spoken = "".join(out)
         if form == "spoken_split":
-            cut = rng.randint(3, len(spoken) - 3)
+            edge = 3 if len(spoken) > 6 else 1  # a tail number is four digits
+            cut = rng.randint(edge, len(spoken) - edge)
             spoken = spoken[:cut] + "，" + spoken[cut:]
         return spoken
     words: list[str] = []
@@ -97,7 +111,8 @@ def _say(value: str, language: str, form: str, rng: random.Random) -> str:
         i += 1
     sep = ", " if form == "spoken_split" else " "
     if form == "spoken_split":
-        cut = rng.randint(2, len(words) - 2)
+        edge = 2 if len(words) > 4 else 1
+        cut = rng.randint(edge, len(words) - edge)
         return " ".join(words[:cut]) + sep + " ".join(words[cut:])
     return " ".join(words)
 
@@ -110,6 +125,8 @@ _TEMPLATES = {
         "cn_id": ["我的身份证号是{}", "身份证号码{}，您查一下"],
         "bank_card": ["退款请打到这张卡{}", "我的银行卡号是{}，开户行是招商银行"],
         "email": ["发票请发到{}这个邮箱", "我的邮箱是{}"],
+        "tail": ["我手机尾号是{}", "卡号后四位{}"],
+        "cn_id_misread": ["我的身份证号是{}", "证件号{}"],
     },
     "en": {
         "mobile": ["my number is {} if you need to call back", "you can reach me on {}",
@@ -118,7 +135,17 @@ _TEMPLATES = {
         "cn_id": ["my ID number is {}", "the resident ID on the account is {}"],
         "bank_card": ["please refund to card {}", "the card number is {} expiring next year"],
         "email": ["send the invoice to {} please", "my email is {}"],
+        "tail": ["the card ending in {}", "my phone number ends with {}"],
+        "cn_id_misread": ["my ID number is {}", "the ID on the account is {}"],
     },
+}
+# Phrasings of the cue-governed kinds written for the held-out seed only (the cue tables in
+# qa_pipeline.privacy.cues were not tuned on them).
+_HELDOUT_TEMPLATES = {
+    "zh": {"tail": ["银行卡尾号{}那张", "手机号最后四位是{}"],
+           "cn_id_misread": ["身份证号码{}，您查一下", "护照号是{}"]},
+    "en": {"tail": ["it's the one with last four {}", "the mobile ending with {}"],
+           "cn_id_misread": ["my identity card number is {}", "passport number {}"]},
 }
 
 _NEGATIVES = {
@@ -177,7 +204,10 @@ def build_testset(seed: int = DEV_SEED, per_cell: int = 6) -> list[Sample]:
     """
     rng = random.Random(seed)
     samples: list[Sample] = []
-    for language, by_kind in _TEMPLATES.items():
+    for language, tune_templates in _TEMPLATES.items():
+        by_kind = dict(tune_templates)
+        if seed != DEV_SEED:
+            by_kind.update(_HELDOUT_TEMPLATES[language])
         for kind, templates in by_kind.items():
             forms = ("written",) if kind == "email" else _FORMS
             for form in forms:
@@ -187,7 +217,8 @@ def build_testset(seed: int = DEV_SEED, per_cell: int = 6) -> list[Sample]:
                     template = rng.choice(templates)
                     start = template.index("{}")
                     text = template.format(said)
-                    gold = "phone" if kind in ("mobile", "landline") else kind
+                    gold = {"mobile": "phone", "landline": "phone",
+                            "cn_id_misread": "cn_id"}.get(kind, kind)
                     samples.append(Sample(language, text, (
                         Mention(gold, start, start + len(said), form),)))
         negatives = _NEGATIVES[language] + (
@@ -195,3 +226,39 @@ def build_testset(seed: int = DEV_SEED, per_cell: int = 6) -> list[Sample]:
         for text in negatives:
             samples.append(Sample(language, text, ()))
     return samples
+
+
+ASR_LINES = Path(__file__).with_name("asr_lines.tsv")
+HALVES = ("tune", "heldout")
+
+
+@dataclass(frozen=True, slots=True)
+class AsrLines:
+    """One half of the ASR-shaped lines: the scored samples, and how many lines were set
+    aside because the ASR kept too few of the said digits to label (see the README).
+    """
+
+    samples: tuple[Sample, ...]
+    lost: int
+
+
+def load_asr_lines(half: str, path: Path = ASR_LINES) -> AsrLines:
+    """The ``tune`` or ``heldout`` half of the ASR-shaped lines (mention form
+    ``asr:<tts engine>``).
+    """
+    if half not in HALVES:
+        raise ValueError(f"unknown half {half!r}; expected one of {', '.join(HALVES)}")
+    samples: list[Sample] = []
+    lost = 0
+    with path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            if row["half"] != half:
+                continue
+            start, end = int(row["start"]), int(row["end"])
+            if start < 0:
+                lost += 1
+                continue
+            mentions = () if row["kind"] == "none" else (
+                Mention(row["kind"], start, end, f"asr:{row['engine']}"),)
+            samples.append(Sample(row["language"], row["asr_text"], mentions))
+    return AsrLines(tuple(samples), lost)

