@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,11 @@ from qa_pipeline.cli import app
 from tests.integration.conftest import DATA
 
 pytestmark = pytest.mark.integration
+
+
+def quarantined(tenant_out: Path) -> list[dict[str, str]]:
+    """The quarantine records under one tenant's output folder."""
+    return [json.loads(p.read_text()) for p in sorted((tenant_out / "_quarantine").glob("*"))]
 
 
 @pytest.fixture
@@ -37,11 +43,10 @@ def test_transcribe_batch_isolates_failures(batch_dir, tmp_path):
     convs = list(out.glob("*/conversation.json"))
     assert len(convs) == 1
     assert (convs[0].parent / "conversation.rttm").exists()
-    q = {p.name: json.loads(p.read_text()) for p in (out / "default" / "_quarantine").glob("*")}
+    q = {Path(v["path"]).name: v for v in quarantined(out / "default")}
     assert {k: v["reason"] for k, v in q.items()} == {
-        "corrupt.wav.json": "corrupt", "empty.wav.json": "empty",
-        "silence.wav.json": "silent", "short.wav.json": "too_short",
-        "rate.wav.json": "sample_rate",
+        "corrupt.wav": "corrupt", "empty.wav": "empty", "silence.wav": "silent",
+        "short.wav": "too_short", "rate.wav": "sample_rate",
     }
     # Re-running is idempotent: same outputs, same quarantine, nothing duplicated.
     again = CliRunner().invoke(app, ["transcribe", str(batch_dir), "--tenant", "default",
@@ -61,7 +66,7 @@ def test_channel_map_contradiction_is_quarantined(tmp_path):
     result = CliRunner().invoke(app, ["transcribe", str(d), "--tenant", "swift_express",
                                       "--out", str(out)])
     assert result.exit_code == 1
-    q = json.loads((out / "swift_express" / "_quarantine" / "mono.wav.json").read_text())
+    [q] = quarantined(out / "swift_express")
     assert q["reason"] == "channel_layout" and "expects stereo" in q["message"]
     convs = [json.loads(p.read_text()) for p in out.glob("*/conversation.json")]
     assert len(convs) == 1 and convs[0]["channels"] == 2
@@ -101,6 +106,6 @@ def test_too_long_is_quarantined_by_tenant_limit(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["transcribe", str(d), "--tenant", "short_calls",
                                       "--out", str(out)])
     assert result.exit_code == 1
-    q = json.loads((out / "short_calls" / "_quarantine" / "long.wav.json").read_text())
+    [q] = quarantined(out / "short_calls")
     assert q["reason"] == "too_long" and "maximum" in q["message"]
     assert len(list(out.glob("*/conversation.json"))) == 1
