@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from qa_pipeline.audio.io import AudioOptions, probe_audio, sha256_file
-from qa_pipeline.batch import Failure, claim_output, failure_from, quarantine
+from qa_pipeline.batch import Failure, check_inside, claim_output, failure_from, quarantine
 from qa_pipeline.errors import QAPipelineError, SourceError
 from qa_pipeline.hooks import StageHook, null_hook
 from qa_pipeline.manifest import CallMeta
+from qa_pipeline.privacy.vault import Vault, vault_for
 from qa_pipeline.runner.cache import CachedFrontEnd, FrontEndCache
 from qa_pipeline.runner.costs import Meter, scoring_device
 from qa_pipeline.runner.keys import config_key, frontend_key
@@ -252,7 +253,7 @@ class BatchRunner:
         self._tenant_loader = tenant_loader or load_tenant
         self._on_result = on_result
         self._tenants: dict[str, TenantConfig] = {}
-        self._vaults: dict[str, Any] = {}
+        self._vaults: dict[str, Vault | None] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._frontends: dict[str, Any] = {}
         self._analyzers: dict[str, Any] = {}
@@ -264,15 +265,13 @@ class BatchRunner:
             self._tenants[tenant_id] = self._tenant_loader(tenant_id)
         return self._tenants[tenant_id]
 
-    def vault(self, tenant_id: str) -> Any:
+    def vault(self, tenant_id: str) -> Vault | None:
         """The vault of a tenant that encrypts at rest (None otherwise): the store's, or
         without a store the one its key configures.
         """
         if self.store is not None:
             return self.store.vault(tenant_id)
         if tenant_id not in self._vaults:
-            from qa_pipeline.privacy.vault import vault_for
-
             self._vaults[tenant_id] = vault_for(tenant_id)
         return self._vaults[tenant_id]
 
@@ -337,6 +336,27 @@ class BatchRunner:
                 continue
             plan.todo.append(PlannedCall(source, str(local), sha, call_id, fkey, ckey))
         return plan
+
+    def admit(self, sources: Iterable[CallSource]
+              ) -> tuple[list[CallSource], list[CallFailure]]:
+        """Sources that stay inside the input folder they were found in, and the quarantined
+        rest: for a parent that hands sources to other processes as manifests, whose rows
+        carry no input folder (:meth:`plan` checks the same when it fetches).
+        """
+        admitted: list[CallSource] = []
+        refused: list[CallFailure] = []
+        for source in sources:
+            try:
+                if source.root:
+                    self.tenant(source.meta.tenant_id)
+                    if self.store is not None:
+                        self.store.register_tenant(source.meta.tenant_id)
+                    check_inside(source.uri, source.root)
+            except QAPipelineError as e:
+                refused.append(self._fail(source, None, e))
+                continue
+            admitted.append(source)
+        return admitted, refused
 
     def _outputs_present(self, call_id: str) -> bool:
         """Whether a done call's output files exist (a run killed after the store commit, or
@@ -449,7 +469,6 @@ class BatchRunner:
     def _transcript_cached(self, call: PlannedCall, cached: CachedFrontEnd) -> TranscribedCall:
         self._check_owner(call, cached)
         if self.options.out_dir is not None:
-            claim_output(self.options.out_dir, call.call_id, call.tenant_id)
             self._write_files(cached.conversation, None, self.options.out_dir)
         if self.store is not None:
             self._save_conversation(call, cached)
@@ -469,7 +488,8 @@ class BatchRunner:
         """
         self._check_owner(call, cached)
         conv = cached.conversation
-        card, meta, costs = self._card(call, conv, cached.acoustics)
+        card, meta, costs = self._card(call, conv, cached.acoustics,
+                                       "scoring" if new_conversation else "rescoring")
         if self.options.out_dir is not None:
             self._write_files(conv, card, self.options.out_dir)
         if self.store is not None:
@@ -497,11 +517,11 @@ class BatchRunner:
         if self._on_result is not None:
             self._on_result(result)
 
-    def _card(self, call: PlannedCall, conv: Any, acoustics: Any
+    def _card(self, call: PlannedCall, conv: Any, acoustics: Any, stage: str
               ) -> tuple[Any, dict[str, Any], list[StageSeconds]]:
-        """Score one conversation under this run's rubric and analysers: (scorecard, call
-        metadata, stage costs). With ``out_dir``, a folder held by another tenant is refused
-        here, before anything is written or stored.
+        """Score one conversation under this run's rubric and analysers, metered as
+        ``stage``: (scorecard, call metadata, stage costs). With ``out_dir``, a folder held by
+        another tenant is refused here, before anything is written or stored.
         """
         from qa_pipeline.pipeline import rubric_for, score_conversation
 
@@ -510,7 +530,7 @@ class BatchRunner:
         cfg = self.tenant(call.tenant_id)
         meta = {**call.source.meta.to_dict(), "call_id": call.call_id}
         meter = Meter()
-        with meter.stage("scoring", scoring_device(cfg)):
+        with meter.stage(stage, scoring_device(cfg)):
             card = score_conversation(conv, rubric_for(cfg, conv.language, self.options.rubric),
                                       call_meta=meta,
                                       analyzers=self._analyzers_for(call.tenant_id),
