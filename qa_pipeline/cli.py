@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 from qa_pipeline.errors import QAPipelineError, RubricValidationError
 from qa_pipeline.hooks import StageHook
 from qa_pipeline.version import __version__
+
+if TYPE_CHECKING:  # the runner imports the store: loaded only by the commands that run it
+    from qa_pipeline.runner import RunOptions, RunReport
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Automated QA for contact-center calls (zh + en).")
@@ -65,7 +68,7 @@ def _progress_hook() -> Iterator[StageHook]:
         yield hook
 
 
-def _run_files(paths: list[Path], tenant: str | None, options: Any) -> Any:
+def _run_files(paths: list[Path], tenant: str | None, options: RunOptions) -> RunReport:
     """A batch through the runner without a store: results are the files under ``--out``."""
     from qa_pipeline.runner import BatchRunner, list_sources
 
@@ -74,7 +77,7 @@ def _run_files(paths: list[Path], tenant: str | None, options: Any) -> Any:
         return BatchRunner(None, options, hook).run(sources)
 
 
-def _summarise(report: Any, what: str) -> None:
+def _summarise(report: RunReport, what: str) -> None:
     done = len(report.processed) + len(report.transcribed)
     console.print(f"{what}: {done} ok, {len(report.failed)} failed")
     for f in report.failed:

@@ -478,8 +478,8 @@ class BatchRunner:
     @staticmethod
     def _check_owner(call: PlannedCall, cached: CachedFrontEnd) -> None:
         if cached.conversation.tenant_id != call.tenant_id:
-            raise QAPipelineError(f"conversation of tenant {cached.conversation.tenant_id!r} "
-                                  f"offered to tenant {call.tenant_id!r}")
+            raise QAPipelineError(f"the conversation of {call.source.uri} belongs to tenant "
+                                  f"{cached.conversation.tenant_id!r}, not {call.tenant_id!r}")
 
     def _score_one(self, call: PlannedCall, cached: CachedFrontEnd, *,
                    new_conversation: bool) -> ScoredCall:

@@ -38,7 +38,7 @@ def batch_dir(tmp_path):
 def test_transcribe_batch_isolates_failures(batch_dir, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["transcribe", str(batch_dir), "--tenant", "default",
-                                      "--out", str(out)])
+                                      "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1, result.output
     convs = list(out.glob("*/conversation.json"))
     assert len(convs) == 1
@@ -50,7 +50,7 @@ def test_transcribe_batch_isolates_failures(batch_dir, tmp_path):
     }
     # Re-running is idempotent: same outputs, same quarantine, nothing duplicated.
     again = CliRunner().invoke(app, ["transcribe", str(batch_dir), "--tenant", "default",
-                                     "--out", str(out)])
+                                     "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert again.exit_code == 1
     assert len(list(out.glob("*/conversation.json"))) == 1
     assert len(list((out / "default" / "_quarantine").glob("*"))) == 5
@@ -64,7 +64,7 @@ def test_channel_map_contradiction_is_quarantined(tmp_path):
     shutil.copy(DATA / "calls" / "en_good_mono_8k.wav", d / "mono.wav")
     shutil.copy(DATA / "calls" / "zh_express_stereo_8k.wav", d / "stereo.wav")
     result = CliRunner().invoke(app, ["transcribe", str(d), "--tenant", "swift_express",
-                                      "--out", str(out)])
+                                      "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1
     [q] = quarantined(out / "swift_express")
     assert q["reason"] == "channel_layout" and "expects stereo" in q["message"]
@@ -74,7 +74,8 @@ def test_channel_map_contradiction_is_quarantined(tmp_path):
 
 def test_unknown_tenant_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["transcribe", str(DATA / "calls"), "--tenant", "nobody",
-                                      "--out", str(tmp_path)])
+                                      "--out", str(tmp_path),
+                                      "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1
     assert "unknown tenant 'nobody'" in result.output
 
@@ -104,7 +105,7 @@ def test_too_long_is_quarantined_by_tenant_limit(tmp_path, monkeypatch):
     sf.write(d / "ok.wav", data[: 8 * sr], sr)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["transcribe", str(d), "--tenant", "short_calls",
-                                      "--out", str(out)])
+                                      "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1
     [q] = quarantined(out / "short_calls")
     assert q["reason"] == "too_long" and "maximum" in q["message"]

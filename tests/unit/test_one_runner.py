@@ -133,7 +133,8 @@ def test_score_command_scores_conversation_files_of_the_tenant_only(tmp_path, te
     # One tenant's conversation is not scored as another's.
     other = cli("score", conv, "--tenant", "redact_co", "--out", tmp_path / "third",
                 "--cache-dir", tmp_path / "c")
-    assert other.exit_code == 1 and "offered to tenant 'redact_co'" in other.output
+    assert other.exit_code == 1
+    assert "belongs to tenant 'default', not 'redact_co'" in other.output
 
 
 def manifest(path, rows):
