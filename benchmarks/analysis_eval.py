@@ -130,7 +130,7 @@ def eval_cost(ev: Path, quick: bool) -> dict:
     reasons = CallReasonClassifier(load_taxonomy(REPO / "rubrics/call_reasons/default.yaml"))
     calls = SPOKENWOZ[:2] if quick else SPOKENWOZ
     warm = fe.load(ev / "spokenwoz_jmoshi" / "derived" / f"{calls[0]}.mono8k.wav")
-    warm_conv = fe.transcribe_audio(warm)  # loads and warms every model once
+    warm_conv = fe.transcribe(warm).conversation  # loads and warms every model once
     extract_acoustics(warm, warm_conv)
     reasons.classify(warm_conv)
     rows = []
@@ -138,7 +138,7 @@ def eval_cost(ev: Path, quick: bool) -> dict:
         audio = fe.load(ev / "spokenwoz_jmoshi" / "derived" / f"{name}.mono8k.wav")
         t0 = time.process_time()
         w0 = time.perf_counter()
-        conv = fe.transcribe_audio(audio)
+        conv = fe.transcribe(audio).conversation
         front_cpu, front_wall = time.process_time() - t0, time.perf_counter() - w0
         stages = {}
         for stage, fn, args in (("metrics", compute_metrics, (conv,)),

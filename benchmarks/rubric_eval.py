@@ -52,7 +52,7 @@ def accuracy(calls_dir: Path) -> dict:
         if cached.exists():
             conv = read_conversation(cached)
         else:
-            conv = fe.transcribe_file(calls_dir / row["path"])
+            conv = fe.transcribe(fe.load(calls_dir / row["path"])).conversation
             write_conversation(conv, cached)
         audio_s += conv.duration_s
         cases[name[:2]].append(LabelledCase(name, conv, plan[name]))

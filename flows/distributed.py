@@ -15,7 +15,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.deployments import run_deployment
 
-from flows.common import current_run_id, quiet_library_logs
+from flows.common import current_run_id, quiet_library_logs, runner
 from qa_pipeline.manifest import write_manifest
 from qa_pipeline.runner import list_sources
 
@@ -66,8 +66,11 @@ def score_calls_distributed(
     block named ``db_secret``) names: its URL is never a parameter.
     """
     quiet_library_logs()
-    sources = list_sources(inputs, tenant)
     run_id = current_run_id()
+    # Shard manifests name files, not the folders they were found in: links out of an input
+    # folder are refused here, where the folder is still known.
+    sources, refused = runner({"db_secret": db_secret, "out_dir": out_dir, "cache_dir": cache_dir,
+                               "run_id": run_id}).admit(list_sources(inputs, tenant))
     parts = [sources[i::shards] for i in range(max(shards, 1))]
     futures = []
     for i, part in enumerate(p for p in parts if p):
@@ -80,7 +83,8 @@ def score_calls_distributed(
     summary: dict[str, Any] = {"run_id": run_id, "shards": results,
                                "processed": [p for r in results for p in r["processed"]],
                                "skipped": [s for r in results for s in r["skipped"]],
-                               "failed": [f for r in results for f in r["failed"]]}
+                               "failed": [f.to_dict() for f in refused]
+                               + [f for r in results for f in r["failed"]]}
     get_run_logger().info("%d shards: %d processed, %d skipped, %d quarantined", len(results),
                           len(summary["processed"]), len(summary["skipped"]),
                           len(summary["failed"]))

@@ -24,6 +24,7 @@ from flows.common import (
     retry_transient,
     runner,
 )
+from qa_pipeline.batch import Failure
 from qa_pipeline.runner import CallFailure, PlannedCall, SkippedCall, list_sources
 from qa_pipeline.runner.run import release_stage_models
 from qa_pipeline.settings import get_settings
@@ -49,11 +50,46 @@ def _shard_cache_key(_context: TaskRunContext, parameters: dict[str, Any]) -> st
 @task(cache_key_fn=_shard_cache_key, persist_result=True, result_serializer="json",
       retries=2, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_transient)
 def transcribe_shard(calls: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-    """Front end over one shard (models stay loaded for the next shard)."""
-    done, failed = runner(params).transcribe([PlannedCall.from_dict(c) for c in calls],
-                                             release=False)
-    return {"done": [[c.to_dict(), path] for c, path in done],
-            "failed": [f.to_dict() for f in failed]}
+    """Front end over one shard (models stay loaded for the next shard).
+
+    The result is cached across runs by content, so it holds results only: content-cache
+    paths and failure reasons by content key, never a call's id, metadata or location.
+    ``run_id`` tells a later run that a result is another run's (see :func:`bind_shard`).
+    """
+    r = runner(params)
+    planned = [PlannedCall.from_dict(c) for c in calls]
+    done, failed = r.transcribe(planned, release=False)
+    key_of = {c.source.uri: c.content_key for c in planned}
+    return {"run_id": r.run_id,
+            "results": {c.content_key: path for c, path in done},
+            "failed": {key_of[f.source_uri]: {"error_type": f.failure.error_type,
+                                              "reason": f.failure.reason,
+                                              "message": f.failure.message}
+                       for f in failed}}
+
+
+def bind_shard(calls: list[dict[str, Any]], out: dict[str, Any], run_id: str
+               ) -> tuple[list[list[Any]], list[dict[str, Any]]]:
+    """This run's calls paired with a shard's front-end results: ``([call, cache path or
+    None], ...)`` for scoring, and this run's failures. Identity always comes from the
+    current plan. A failure recorded by another run (a Prefect cache hit) is tried again
+    under this run's identity: its result is None, so :func:`score_shard` redoes it.
+    """
+    fresh = out.get("run_id") == run_id
+    # A value cached by an older version of this task may lack either part: redo its calls.
+    results, failures = out.get("results", {}), out.get("failed", {})
+    pairs: list[list[Any]] = []
+    failed: list[dict[str, Any]] = []
+    for c in calls:
+        call = PlannedCall.from_dict(c)
+        key = call.content_key
+        if key in failures and fresh:
+            failed.append(CallFailure(
+                call.tenant_id, call.source.uri, f"sha256:{call.sha256}",
+                Failure(call.source.uri, **failures[key])).to_dict())
+        else:
+            pairs.append([c, results.get(key)])
+    return pairs, failed
 
 
 @task
@@ -66,17 +102,17 @@ def release_models() -> None:
 def score_shard(done: list[list[Any]], params: dict[str, Any]) -> dict[str, Any]:
     """Score one shard and write conversations, scorecards and costs to the store."""
     r = runner(params)
-    pairs = [(PlannedCall.from_dict(c), str(p)) for c, p in done]
-    # A Prefect cache hit can outlive the files it points at (cache dir cleaned): redo
-    # those calls' front end rather than failing them.
-    missing = [c for c, p in pairs if not Path(p).exists()]
+    pairs = [(PlannedCall.from_dict(c), p) for c, p in done]
+    # Calls without a usable result: a failure recorded by another run, or a Prefect cache
+    # hit that outlived the files it points at (cache dir cleaned). Redo their front end.
+    missing = [c for c, p in pairs if p is None or not Path(p).exists()]
     failed: list[CallFailure] = []
     if missing:
         redone, failed = r.transcribe(missing)
         redone_paths = {c.call_id: p for c, p in redone}
         pairs = [(c, redone_paths.get(c.call_id, p)) for c, p in pairs
-                 if Path(p).exists() or c.call_id in redone_paths]
-    scored, score_failed = r.score(pairs)
+                 if c.call_id in redone_paths or (p is not None and Path(p).exists())]
+    scored, score_failed = r.score([(c, str(p)) for c, p in pairs])
     return {"scored": [s.to_dict() for s in scored],
             "failed": [f.to_dict() for f in failed + score_failed]}
 
@@ -119,9 +155,9 @@ def score_calls(
              len(plan["todo"]), len(plan["skipped"]), len(failed))
     transcribed: list[list[Any]] = []
     for shard in _shards(plan["todo"], shard_size):
-        out = transcribe_shard(shard, params)
-        transcribed += out["done"]
-        failed += out["failed"]
+        pairs, shard_failed = bind_shard(shard, transcribe_shard(shard, params), run_id)
+        transcribed += pairs
+        failed += shard_failed
     if plan["todo"]:
         release_models()
     scored: list[dict[str, Any]] = []

@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from qa_pipeline.batch import Failure, claim_output, discover, failure_from, quarantine
 from qa_pipeline.errors import QAPipelineError, RubricValidationError
-from qa_pipeline.manifest import CallMeta, is_manifest, read_manifest
+from qa_pipeline.hooks import StageHook
 from qa_pipeline.settings import configure, get_settings
 from qa_pipeline.version import __version__
+
+if TYPE_CHECKING:  # the runner imports the store: loaded only by the commands that run it
+    from qa_pipeline.runner import RunOptions, RunReport
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Automated QA for contact-center calls (zh + en).")
@@ -55,86 +58,42 @@ def _root(
     configure(config_dir=config_dir.resolve() if config_dir is not None else None)
 
 
-@dataclass
-class _Job:
-    path: Path
-    meta: CallMeta
-
-
-@dataclass
-class _BatchReport:
-    done: list[str] = field(default_factory=list)
-    failed: list[Failure] = field(default_factory=list)
-
-
-def _jobs(paths: list[Path], tenant: str | None, extra_suffixes: tuple[str, ...] = ()
-          ) -> list[_Job]:
-    jobs: list[_Job] = []
-    plain: list[Path] = []
-    for p in paths:
-        if is_manifest(p):
-            jobs.extend(_Job(Path(m.path), m) for m in read_manifest(p, tenant))
-        else:
-            plain.append(p)
-    if plain:
-        if not tenant:
-            raise typer.BadParameter("--tenant is required for files and folders "
-                                     "(manifests carry tenant_id per row)")
-        for f in discover(plain, extra_suffixes):
-            jobs.append(_Job(f, CallMeta(path=str(f), tenant_id=tenant)))
-    return jobs
-
-
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
         "{task.completed}/{task.total}"), TimeElapsedColumn(), console=console, transient=False)
 
 
-def _run_batch(jobs: list[_Job], out: Path, work: Any, label: str) -> _BatchReport:
-    """Run ``work(job)`` per job; failures are quarantined and the batch goes on."""
-    report = _BatchReport()
+@contextmanager
+def _progress_hook() -> Iterator[StageHook]:
+    """A stage hook that shows one progress bar per step."""
     with _progress() as progress:
-        task = progress.add_task(label, total=len(jobs))
-        for job in jobs:
-            progress.update(task, description=f"{label} {job.path.name}")
-            try:
-                report.done.append(work(job))
-            except QAPipelineError as e:
-                failure = failure_from(job.path, e)
-                report.failed.append(failure)
-                quarantine(out / job.meta.tenant_id, failure)
-                console.print(f"[red]✗ {job.path}[/red]: {failure.error_type}: {e}")
-            progress.advance(task)
-    return report
+        tasks: dict[str, Any] = {}
+
+        def hook(step: str, *, completed: int | None = None, total: int | None = None) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(step, total=total)
+            progress.update(tasks[step], completed=completed or 0, total=total)
+
+        yield hook
 
 
-def _summarise(report: _BatchReport, what: str) -> None:
-    console.print(f"{what}: {len(report.done)} ok, {len(report.failed)} failed")
+def _run_files(paths: list[Path], tenant: str | None, options: RunOptions) -> RunReport:
+    """A batch through the runner without a store: results are the files under ``--out``."""
+    from qa_pipeline.runner import BatchRunner, list_sources
+
+    sources = list_sources(paths, tenant, conversations=options.scoring)
+    with _progress_hook() as hook:
+        return BatchRunner(None, options, hook).run(sources)
+
+
+def _summarise(report: RunReport, what: str) -> None:
+    done = len(report.processed) + len(report.transcribed)
+    console.print(f"{what}: {done} ok, {len(report.failed)} failed")
+    for f in report.failed:
+        console.print(f"[red]✗ {f.source_uri}[/red]: {f.failure.reason}: {f.failure.message}",
+                      soft_wrap=True)
     if report.failed:
-        table = Table("file", "reason", "error")
-        for f in report.failed:
-            table.add_row(f.path, f.reason, f.message)
-        console.print(table)
         raise typer.Exit(1)
-
-
-class _FrontEnds:
-    """One loaded front end per tenant (models load once per batch)."""
-
-    def __init__(self, asr_model: str | None, diarizer: str | None) -> None:
-        self.asr_model = asr_model
-        self.diarizer = diarizer
-        self._cache: dict[str, Any] = {}
-
-    def get(self, tenant_id: str) -> Any:
-        from qa_pipeline.frontend import FrontEnd, asr_options_for
-        from qa_pipeline.tenants import load_tenant
-
-        if tenant_id not in self._cache:
-            tenant = load_tenant(tenant_id)
-            opts = asr_options_for(tenant, model=self.asr_model)
-            self._cache[tenant_id] = FrontEnd.for_tenant(tenant, opts, self.diarizer)
-        return self._cache[tenant_id]
 
 
 @app.command()
@@ -147,24 +106,17 @@ def transcribe(
     diarizer: Annotated[str | None, typer.Option(
         help="mono diarization backend (offline, pyannote)")] = None,
     exports: Annotated[bool, typer.Option(help="also write RTTM, SRT and VTT")] = True,
+    cache_dir: Annotated[Path, typer.Option(help="front-end cache and staging")
+                         ] = Path(".qa_cache"),
 ) -> None:
-    """Recordings -> OUT/<call_id>/conversation.json (+ .rttm/.srt/.vtt)."""
-    from qa_pipeline.conversation.export import to_rttm, to_srt, to_vtt, write_conversation
+    """Recordings -> OUT/<call_id>/conversation.json (+ .rttm/.srt/.vtt), under the tenant's
+    privacy policy.
+    """
+    from qa_pipeline.runner import RunOptions
 
-    jobs = _jobs(paths, tenant)
-    frontends = _FrontEnds(asr_model, diarizer)
-
-    def work(job: _Job) -> str:
-        conv = frontends.get(job.meta.tenant_id).transcribe_file(job.path, job.meta.call_id)
-        target = claim_output(out, conv.call_id, conv.tenant_id)
-        write_conversation(conv, target / "conversation.json")
-        if exports:
-            (target / "conversation.rttm").write_text(to_rttm(conv), encoding="utf-8")
-            (target / "conversation.srt").write_text(to_srt(conv), encoding="utf-8")
-            (target / "conversation.vtt").write_text(to_vtt(conv), encoding="utf-8")
-        return str(conv.call_id)
-
-    _summarise(_run_batch(jobs, out, work, "transcribe"), "transcribed")
+    options = RunOptions(cache_dir=cache_dir, out_dir=out, scoring=False, exports=exports,
+                         asr_model=asr_model, diarizer=diarizer)
+    _summarise(_run_files(paths, tenant, options), "transcribed")
 
 
 @app.command()
@@ -179,50 +131,27 @@ def score(
     diarizer: Annotated[str | None, typer.Option(help="mono diarization backend")] = None,
     sentiment: Annotated[str | None, typer.Option(
         help="sentiment backend (embedded, transformers, none; default: the tenant's)")] = None,
+    cache_dir: Annotated[Path, typer.Option(help="front-end cache and staging")
+                         ] = Path(".qa_cache"),
 ) -> None:
-    """Audio or conversation.json -> OUT/<call_id>/scorecard.json + scorecard.html."""
-    from qa_pipeline.conversation.export import read_conversation, write_conversation
-    from qa_pipeline.pipeline import CallAnalyzers, analyzers_for, rubric_for, score_conversation
-    from qa_pipeline.scorecard.render import write_scorecard
-    from qa_pipeline.tenants import load_tenant
+    """Audio or conversation.json -> OUT/<call_id>/scorecard.json + scorecard.html, under the
+    tenant's privacy policy.
+    """
+    from qa_pipeline.runner import RunOptions
 
     if rubric is not None:
         from qa_pipeline.rubric.loader import load_rubric
 
         load_rubric(rubric)  # fail before any audio is processed
-    jobs = _jobs(paths, tenant, extra_suffixes=("conversation.json",))
-    frontends = _FrontEnds(asr_model, diarizer)
-    analyzers: dict[str, CallAnalyzers] = {}
-
-    def work(job: _Job) -> str:
-        tenant_cfg = load_tenant(job.meta.tenant_id)
-        if tenant_cfg.id not in analyzers:
-            analyzers[tenant_cfg.id] = analyzers_for(tenant_cfg, sentiment)
-        from_audio = not job.path.name.endswith(".json")
-        audio = None
-        if from_audio:
-            audio, conv = frontends.get(tenant_cfg.id).load_and_transcribe(job.path,
-                                                                            job.meta.call_id)
-        else:
-            conv = read_conversation(job.path)
-            if conv.tenant_id != tenant_cfg.id:
-                raise QAPipelineError(
-                    f"{job.path} belongs to tenant {conv.tenant_id!r}, not {tenant_cfg.id!r}")
-        target = claim_output(out, conv.call_id, conv.tenant_id)
-        if from_audio:
-            write_conversation(conv, target / "conversation.json")
-        rub = rubric_for(tenant_cfg, conv.language, str(rubric) if rubric else None)
-        meta = job.meta.to_dict()
-        meta["call_id"] = conv.call_id
-        card = score_conversation(conv, rub, call_meta=meta, analyzers=analyzers[tenant_cfg.id],
-                                  audio=audio)
-        write_scorecard(card, out, conv)
-        console.print(f"[green]✓[/green] {job.path.name}: {card.total_score:.1f} {card.grade}"
-                      f"{' FATAL' if card.has_fatal else ''}"
-                      f"{' (needs review)' if card.needs_review else ''}")
-        return str(card.call_id)
-
-    _summarise(_run_batch(jobs, out, work, "score"), "scored")
+    options = RunOptions(cache_dir=cache_dir, out_dir=out, asr_model=asr_model,
+                         diarizer=diarizer, sentiment=sentiment,
+                         rubric=str(rubric) if rubric else None)
+    report = _run_files(paths, tenant, options)
+    for c in report.processed:
+        console.print(f"[green]✓[/green] {c.call_id}: {c.total_score:.1f} {c.grade}"
+                      f"{' FATAL' if c.has_fatal else ''}"
+                      f"{' (needs review)' if c.needs_review else ''}")
+    _summarise(report, "scored")
 
 
 @rubric_app.command("validate")
@@ -380,14 +309,7 @@ def bench(
     options = BenchOptions(collar_s=collar_s, skip_overlap=skip_overlap, naive_baseline=naive,
                            device=device, compute_type=compute_type,
                            asr_batch_size=asr_batch_size, default_tenant=tenant)
-    with _progress() as progress:
-        tasks: dict[str, Any] = {}
-
-        def hook(step: str, *, completed: int | None = None, total: int | None = None) -> None:
-            if step not in tasks:
-                tasks[step] = progress.add_task(step, total=total)
-            progress.update(tasks[step], completed=completed or 0, total=total)
-
+    with _progress_hook() as hook:
         result = run_bench(suite, options, hook)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -145,6 +145,12 @@ class SourceError(QAPipelineError):
     """Recordings cannot be listed or fetched from a source (folder, bucket, manifest)."""
 
 
+class OutsideInputError(SourceError):
+    """A file found in an input folder links to a place outside that folder."""
+
+    reason = "outside_input"
+
+
 # --- review app ----------------------------------------------------------------------------
 class ReviewError(QAPipelineError):
     """A review, dispute, tag or user operation was refused (the message says why)."""

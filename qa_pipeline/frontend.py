@@ -59,6 +59,14 @@ def diarization_options_for(tenant: TenantConfig) -> DiarizationOptions:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FrontEndResult:
+    """What the front end makes of one recording."""
+
+    conversation: Conversation
+    diarization: Diarization
+
+
 @dataclass
 class FrontEnd:
     """Holds loaded backends so a batch of calls reuses one model per stage."""
@@ -93,30 +101,15 @@ class FrontEnd:
                           expected_channels=self.tenant.expected_channels, call_id=call_id,
                           sha256=sha256)
 
-    def transcribe_file(self, path: str | os.PathLike[str], call_id: str | None = None,
-                        hook: StageHook | None = None) -> Conversation:
-        """Recording file -> Conversation."""
-        return self.load_and_transcribe(path, call_id, hook)[1]
+    def transcribe(self, audio: LoadedAudio, hook: StageHook | None = None, *,
+                   load_s: float = 0.0) -> FrontEndResult:
+        """Decoded audio -> conversation (stereo by channel map, mono by diarization) and the
+        speaker turns it was built from (the evaluation harness scores them against RTTM).
 
-    def load_and_transcribe(self, path: str | os.PathLike[str], call_id: str | None = None,
-                            hook: StageHook | None = None, *, sha256: str | None = None
-                            ) -> tuple[LoadedAudio, Conversation]:
-        """Recording file -> (decoded audio, Conversation): for callers that also analyse
-        the audio itself (acoustic features) without decoding it twice.
-        """
-        t0 = time.perf_counter()
-        audio = self.load(path, call_id, sha256=sha256)
-        return audio, self.transcribe_audio(audio, hook=hook, load_s=time.perf_counter() - t0)
-
-    def transcribe_audio(self, audio: LoadedAudio, hook: StageHook | None = None,
-                         load_s: float = 0.0) -> Conversation:
-        """Decoded audio -> Conversation (stereo by channel map, mono by diarization)."""
-        return self.transcribe_with_turns(audio, hook, load_s)[0]
-
-    def transcribe_with_turns(self, audio: LoadedAudio, hook: StageHook | None = None,
-                              load_s: float = 0.0) -> tuple[Conversation, Diarization]:
-        """Like :meth:`transcribe_audio`, also returning the speaker turns the
-        conversation was built from (the evaluation harness scores them against RTTM).
+        Args:
+            audio: a recording decoded by :meth:`load`.
+            hook: progress callback of the ASR and diarization backends.
+            load_s: seconds decoding took, recorded in the provenance.
         """
         timings = {"load": load_s}
         notes = list(audio.notes)  # damage found while decoding
@@ -129,7 +122,7 @@ class FrontEnd:
         return self._mono(audio, timings, notes, hook)
 
     def _stereo(self, audio: LoadedAudio, timings: dict[str, float], hook: StageHook | None
-                ) -> tuple[Conversation, Diarization]:
+                ) -> FrontEndResult:
         t0 = time.perf_counter()
         diarization = ChannelDiarizer().diarize(audio, self.diarization_options, hook)
         timings["diarization"] = time.perf_counter() - t0
@@ -154,10 +147,10 @@ class FrontEnd:
         provenance = self._provenance(diarization, timings,
                                       f"channel_map(agent={self.tenant.agent_channel})",
                                       list(audio.notes))
-        return self._conversation(audio, utterances, provenance), diarization
+        return FrontEndResult(self._conversation(audio, utterances, provenance), diarization)
 
     def _mono(self, audio: LoadedAudio, timings: dict[str, float], notes: list[str],
-              hook: StageHook | None) -> tuple[Conversation, Diarization]:
+              hook: StageHook | None) -> FrontEndResult:
         t0 = time.perf_counter()
         diarization = self.mono_diarizer.diarize(audio, self.diarization_options, hook)
         timings["diarization"] = time.perf_counter() - t0
@@ -174,7 +167,7 @@ class FrontEnd:
         provenance = self._provenance(
             diarization, timings, "text_cues(greeting, service_phrases, pronouns, questions)",
             notes)
-        return self._conversation(audio, utterances, provenance), diarization
+        return FrontEndResult(self._conversation(audio, utterances, provenance), diarization)
 
     def _provenance(self, diarization: Diarization, timings: dict[str, float], role_method: str,
                     notes: list[str]) -> Provenance:

@@ -1,25 +1,28 @@
 """The evaluation harness: accuracy, speed and cost of the pipeline on a labelled suite.
 
-Calls run the way :class:`qa_pipeline.runner.BatchRunner` runs them (stage by stage: one
-model set per tenant for the whole front end, models released, then scoring), without the
-store. Then, in the same process on the same files, the naive baseline runs them the way a
-simple script would: one file at a time, every model loaded again for each file. Both runs
-produce scorecards; the harness reports whether they agree, so the speed-up is not bought
-with different results.
+Calls run through :class:`qa_pipeline.runner.BatchRunner` exactly as ``qa-pipeline run``
+runs them (stage by stage: one model set per tenant for the whole front end, models
+released, then scoring), without the store. Then, in the same process on the same files,
+the naive baseline runs them the way a simple script would: one file at a time, every
+model loaded again for each file. Both runs produce scorecards; the harness reports whether
+they agree, so the speed-up is not bought with different results.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import platform
 import resource
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,7 +42,7 @@ from qa_pipeline.bench.metrics import (
 from qa_pipeline.bench.suite import AsrCase, BenchSuite, CallCase, SentimentCase
 from qa_pipeline.errors import ConfigError
 from qa_pipeline.hooks import StageHook, null_hook
-from qa_pipeline.runner.costs import Meter
+from qa_pipeline.runner.costs import Meter, resolve_device
 from qa_pipeline.tenants import TenantConfig, load_tenant
 from qa_pipeline.version import __version__
 
@@ -145,23 +148,7 @@ def release_all_models() -> None:
 
 def _device_of(cfg: TenantConfig) -> str:
     """Where the front end runs (Whisper's device)."""
-    return _resolve_device(cfg.asr.device)
-
-
-def _scoring_device(cfg: TenantConfig) -> str:
-    """Where scoring runs: only a ``transformers`` sentiment model uses a GPU (the embedded
-    head is numpy).
-    """
-    if cfg.sentiment.backend != "transformers":
-        return "cpu"
-    return _resolve_device(cfg.sentiment.device)
-
-
-def _resolve_device(device: str) -> str:
-    if device == "auto":
-        torch = sys.modules.get("torch")
-        return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
-    return device
+    return resolve_device(cfg.asr.device)
 
 
 def _gpu_name() -> str | None:
@@ -224,71 +211,65 @@ def _frontend(cfg: TenantConfig) -> Any:
     return FrontEnd.for_tenant(cfg)
 
 
-def _score(cfg: TenantConfig, conv: Any, analyzers: Any, acoustics: Any = None,
-           audio: Any = None) -> Any:
-    from qa_pipeline.pipeline import rubric_for, score_conversation
-
-    return score_conversation(conv, rubric_for(cfg, conv.language), analyzers=analyzers,
-                              acoustics=acoustics, audio=audio)
-
-
 def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def run_pipeline(cases: tuple[CallCase, ...], tenants: _Tenants, hook: StageHook
+def run_pipeline(cases: tuple[CallCase, ...], tenants: _Tenants, hook: StageHook,
+                 frontend_factory: Callable[[TenantConfig, Any], Any] | None = None
                  ) -> tuple[list[_CallOutput], Meter, float]:
-    """Stage-batched run: (outputs, stage clock, wall seconds)."""
-    from qa_pipeline.emotion import AcousticOptions, extract_acoustics
-    from qa_pipeline.pipeline import analyzers_for
+    """The calls through :class:`~qa_pipeline.runner.BatchRunner` as ``qa-pipeline run``
+    processes them (plan, front end, model release, privacy policy, content cache,
+    scoring), without a store or output files; the cache is a fresh temporary folder, so
+    every call is computed. Returns (outputs, stage clock, wall seconds).
+
+    Cases whose configuration differs (speaker count, forced mono) run as separate batches,
+    as they would under separate tenant configurations.
+    """
+    from qa_pipeline.runner import BatchRunner, CallResult, CallSource, RunOptions
 
     clock = Meter()
-    outputs = [_CallOutput() for _ in cases]
-    frontends: dict[int, Any] = {}
+    outputs = {case.name: _CallOutput() for case in cases}
+    groups: dict[tuple[str, int | None, bool], list[CallCase]] = {}
+    for case in cases:
+        groups.setdefault((case.meta.tenant_id, case.num_speakers, case.force_mono),
+                          []).append(case)
+    results: dict[str, CallResult] = {}
     t0 = time.perf_counter()
-    for i, case in enumerate(cases):
-        hook("bench: front end", completed=i, total=len(cases))
-        cfg = tenants.for_case(case)
-        out = outputs[i]
-        try:
-            fe = frontends.get(id(cfg))
-            if fe is None:
-                fe = frontends[id(cfg)] = _frontend(cfg)
-            with clock.stage("front_end", _device_of(cfg)):
-                audio = fe.load(case.meta.path, case.name)
-                out.conversation, diarization = fe.transcribe_with_turns(audio)
-            with clock.stage("acoustics"):
-                out.acoustics = extract_acoustics(audio, out.conversation, AcousticOptions())
-            out.turns = tuple((t.start_s, t.end_s, t.speaker) for t in diarization.turns)
-        except Exception as e:  # noqa: BLE001 - a bad file is reported, the suite goes on
-            out.error = _describe(e)
-    hook("bench: front end", completed=len(cases), total=len(cases))
-    frontends.clear()
-    with clock.stage("release"):
-        release_all_models()
-    analyzers: dict[int, Any] = {}
-    for i, case in enumerate(cases):
-        hook("bench: scoring", completed=i, total=len(cases))
-        out = outputs[i]
-        if out.error:
-            continue
-        cfg = tenants.for_case(case)
-        try:
-            with clock.stage("scoring", _scoring_device(cfg)):
-                an = analyzers.get(id(cfg))
-                if an is None:
-                    an = analyzers[id(cfg)] = analyzers_for(cfg)
-                out.scorecard = _score(cfg, out.conversation, an, acoustics=out.acoustics)
-        except Exception as e:  # noqa: BLE001
-            out.error = _describe(e)
-    hook("bench: scoring", completed=len(cases), total=len(cases))
-    return outputs, clock, time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as cache:
+        for (tenant_id, speakers, mono), group in groups.items():
+            cfg = tenants.get(tenant_id, speakers, mono)
+
+            def config(_tenant_id: str, cfg: TenantConfig = cfg) -> TenantConfig:
+                return cfg
+
+            runner = BatchRunner(None, RunOptions(cache_dir=Path(cache)), hook,
+                                 frontend_factory=frontend_factory, tenant_loader=config,
+                                 on_result=lambda r: results.update({r.call.call_id: r}))
+            report = runner.run([CallSource(c.meta.path,
+                                            dataclasses.replace(c.meta, call_id=c.name))
+                                 for c in group])
+            errors = {f.source_uri: f"{f.failure.error_type}: {f.failure.message}"
+                      for f in report.failed}
+            for case in group:
+                out, result = outputs[case.name], results.get(case.name)
+                if result is None:
+                    out.error = errors.get(case.meta.path, "not processed")
+                    continue
+                out.conversation = result.frontend.conversation
+                out.acoustics = result.frontend.acoustics
+                out.scorecard = result.scorecard
+                out.turns = tuple((t.start_s, t.end_s, t.speaker) for t in result.frontend.turns)
+                if result.frontend.run_id == runner.run_id:  # computed here, not a cache hit
+                    clock.stages.extend(result.frontend.costs)
+                clock.stages.extend(result.scoring_costs)
+    return [outputs[case.name] for case in cases], clock, time.perf_counter() - t0
 
 
 def run_naive(cases: tuple[CallCase, ...], tenants: _Tenants, hook: StageHook
               ) -> tuple[list[Any], Meter, float]:
     """What a simple script does: per file, load every model, transcribe, score."""
-    from qa_pipeline.pipeline import analyzers_for
+    from qa_pipeline.pipeline import analyzers_for, rubric_for, score_conversation
 
     clock = Meter()
     cards: list[Any] = []
@@ -300,8 +281,10 @@ def run_naive(cases: tuple[CallCase, ...], tenants: _Tenants, hook: StageHook
         try:
             with clock.stage("per_file", _device_of(cfg)):
                 fe = _frontend(cfg)
-                audio, conv = fe.load_and_transcribe(case.meta.path, case.name)
-                cards.append(_score(cfg, conv, analyzers_for(cfg), audio=audio))
+                audio = fe.load(case.meta.path, case.name)
+                conv = fe.transcribe(audio).conversation
+                cards.append(score_conversation(conv, rubric_for(cfg, conv.language),
+                                                analyzers=analyzers_for(cfg), audio=audio))
         except Exception as e:  # noqa: BLE001
             cards.append(_describe(e))
     hook("bench: naive baseline", completed=len(cases), total=len(cases))

@@ -8,18 +8,21 @@ from qa_pipeline.runner.keys import config_key, frontend_key
 from qa_pipeline.runner.run import (
     BatchRunner,
     CallFailure,
+    CallResult,
     Plan,
     PlannedCall,
     RunOptions,
     RunReport,
     ScoredCall,
     SkippedCall,
+    TranscribedCall,
     release_stage_models,
 )
 from qa_pipeline.runner.sources import CallSource, fetch, list_sources
 
 __all__ = [
-    "BatchRunner", "CachedFrontEnd", "CallFailure", "CallSource", "FrontEndCache", "Meter",
-    "Plan", "PlannedCall", "RunOptions", "RunReport", "ScoredCall", "SkippedCall", "config_key",
-    "fetch", "frontend_key", "list_sources", "release_stage_models",
+    "BatchRunner", "CachedFrontEnd", "CallFailure", "CallResult", "CallSource", "FrontEndCache",
+    "Meter", "Plan", "PlannedCall", "RunOptions", "RunReport", "ScoredCall", "SkippedCall",
+    "TranscribedCall", "config_key", "fetch", "frontend_key", "list_sources",
+    "release_stage_models",
 ]

@@ -1,9 +1,12 @@
 """Content-keyed cache of front-end results: ``(tenant, audio sha256, front-end key)`` ->
-conversation + acoustic features + what computing them cost.
+conversation + speaker turns + acoustic features + what computing them cost.
 
-Keys never include paths or run ids, so a file moved, renamed or re-delivered is not
-transcribed twice, and a cache directory shared by several nodes (NFS) is shared work.
-Paths are tenant-scoped: one tenant's cache never holds another's conversations.
+An entry holds a result, never an identity: the call id and source path are blanked when it
+is written and bound from the current plan when it is read (:meth:`CachedFrontEnd.bind`), so
+the same audio delivered again under another manifest, call id or folder is not transcribed
+twice and carries the new delivery's identity. A cache directory shared by several nodes
+(NFS) is shared work. Paths are tenant-scoped: one tenant's cache never holds another's
+conversations.
 """
 
 from __future__ import annotations
@@ -20,24 +23,32 @@ from qa_pipeline.emotion import AcousticTrack
 from qa_pipeline.errors import StoreError
 from qa_pipeline.privacy.vault import Vault, is_sealed
 from qa_pipeline.store import StageSeconds
-from qa_pipeline.types import Conversation
+from qa_pipeline.types import Conversation, SpeakerTurn
 
 
 @dataclass(frozen=True, slots=True)
 class CachedFrontEnd:
-    """A front-end result read back from the cache."""
+    """A front-end result read back from the cache.
+
+    Attributes:
+        conversation: the transcript; ``call_id`` and ``source_path`` are empty until
+            :meth:`bind` gives it the current plan's identity.
+        acoustics: per-utterance acoustic features, if computed.
+        turns: the speaker turns the conversation was built from.
+        costs: what computing the result cost, under ``run_id``, the run that paid it.
+        path: where the entry lives.
+    """
 
     conversation: Conversation
     acoustics: AcousticTrack | None
+    turns: tuple[SpeakerTurn, ...]
     costs: tuple[StageSeconds, ...]
     run_id: str
     path: Path
 
-    def for_call(self, call_id: str) -> CachedFrontEnd:
-        """The same result under another call id (the same audio delivered twice)."""
-        if call_id == self.conversation.call_id:
-            return self
-        conv = dataclasses.replace(self.conversation, call_id=call_id)
+    def bind(self, call_id: str, source_path: str) -> CachedFrontEnd:
+        """The result under the identity of the call being processed now."""
+        conv = dataclasses.replace(self.conversation, call_id=call_id, source_path=source_path)
         acoustics = (dataclasses.replace(self.acoustics, call_id=call_id)
                      if self.acoustics else None)
         return dataclasses.replace(self, conversation=conv, acoustics=acoustics)
@@ -70,15 +81,19 @@ class FrontEndCache:
             return None
 
     def put(self, conversation: Conversation, frontend_key: str, *,
-            acoustics: AcousticTrack | None, costs: list[StageSeconds], run_id: str) -> Path:
-        """Store a result; returns its path."""
+            acoustics: AcousticTrack | None, turns: tuple[SpeakerTurn, ...] = (),
+            costs: list[StageSeconds], run_id: str) -> Path:
+        """Store a result under its content key, without the call's identity; returns its
+        path.
+        """
         p = self.path(conversation.tenant_id, conversation.sha256 or "", frontend_key)
         p.parent.mkdir(parents=True, exist_ok=True)
         vault = self._vaults(conversation.tenant_id)
-        conv = conversation.to_dict()
+        conv = dataclasses.replace(conversation, call_id="", source_path="").to_dict()
         data: dict[str, Any] = {
             "conversation": vault.seal(conv) if vault is not None else conv,
             "acoustics": acoustics.to_dict() if acoustics else None,
+            "turns": [[t.start_s, t.end_s, t.speaker, t.channel] for t in turns],
             "costs": [dataclasses.asdict(c) for c in costs],
             "run_id": run_id,
         }
@@ -102,5 +117,8 @@ class FrontEndCache:
         conv = Conversation.from_dict(vault.open(stored) if vault is not None else stored)
         acoustics = (AcousticTrack.from_dict(conv.call_id, data["acoustics"])
                      if data.get("acoustics") else None)
+        turns = tuple(SpeakerTurn(float(s), float(e), str(spk), ch)
+                      for s, e, spk, ch in data.get("turns", []))
         costs = tuple(StageSeconds(**c) for c in data.get("costs", []))
-        return CachedFrontEnd(conv, acoustics, costs, data.get("run_id", ""), Path(path))
+        return CachedFrontEnd(conv, acoustics, turns, costs, data.get("run_id", ""),
+                              Path(path))

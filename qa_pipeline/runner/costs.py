@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from qa_pipeline.store import StageSeconds
+from qa_pipeline.tenants import TenantConfig
 
 
 @dataclass
@@ -34,3 +36,20 @@ class Meter:
             gpu = wall if device.startswith("cuda") else 0.0
             self.stages.append(StageSeconds(name, round(wall, 4), round(cpu, 4), round(gpu, 4),
                                             "cuda" if gpu else "cpu"))
+
+
+def resolve_device(device: str) -> str:
+    """A configured device with ``auto`` resolved (CUDA when torch sees a GPU)."""
+    if device == "auto":
+        torch = sys.modules.get("torch")
+        return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
+    return device
+
+
+def scoring_device(tenant: TenantConfig) -> str:
+    """Where scoring runs: only a ``transformers`` sentiment model uses a GPU (the embedded
+    head is numpy).
+    """
+    if tenant.sentiment.backend != "transformers":
+        return "cpu"
+    return resolve_device(tenant.sentiment.device)

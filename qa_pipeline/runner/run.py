@@ -1,34 +1,42 @@
 """Batch processing, stage by stage: plan -> front end (one model set per tenant, all calls,
-then released) -> scoring -> store. Per-call failure isolation, content-keyed caching,
-skip-if-done, idempotent writes. Prefect flows (``flows/``) call these same methods as
-tasks; the library itself knows nothing of Prefect.
+then released) -> scoring -> outputs. Per-call failure isolation, content-keyed caching,
+skip-if-done, idempotent writes, the tenant's privacy policy. Every command that processes
+calls goes through :class:`BatchRunner`: ``run`` and ``rescore`` against a store (Prefect
+flows in ``flows/`` call these same methods as tasks), ``score`` and ``transcribe``
+without one (files only), ``bench`` without one and without files. The library itself knows
+nothing of Prefect.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import logging
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from qa_pipeline.audio.io import AudioOptions, probe_audio, sha256_file
-from qa_pipeline.batch import Failure, claim_output, failure_from, quarantine
+from qa_pipeline.batch import Failure, check_inside, claim_output, failure_from, quarantine
 from qa_pipeline.errors import QAPipelineError, SourceError
 from qa_pipeline.hooks import StageHook, null_hook
 from qa_pipeline.manifest import CallMeta
+from qa_pipeline.privacy.vault import Vault, vault_for
 from qa_pipeline.runner.cache import CachedFrontEnd, FrontEndCache
-from qa_pipeline.runner.costs import Meter
+from qa_pipeline.runner.costs import Meter, scoring_device
 from qa_pipeline.runner.keys import config_key, frontend_key
-from qa_pipeline.runner.sources import CallSource, fetch
-from qa_pipeline.store import Store
+from qa_pipeline.runner.sources import CallSource, fetch, is_conversation_file
+from qa_pipeline.store import StageSeconds, Store
 from qa_pipeline.tenants import TenantConfig, load_tenant
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +46,12 @@ class RunOptions:
     Attributes:
         cache_dir: front-end cache and staging area for remote recordings (share it between
             nodes to share work).
-        out_dir: also write ``<out>/<call_id>/conversation.json`` and ``scorecard.json|html``
-            and file quarantine records, like ``qa-pipeline score``.
+        out_dir: also write ``<out>/<call_id>/conversation.json`` (and with scoring
+            ``scorecard.json|html``) and file quarantine records; without a store, the only
+            place results go.
+        scoring: score calls after the front end; off, a run stops at transcripts
+            (``qa-pipeline transcribe``).
+        exports: with ``out_dir``, also write ``conversation.rttm|srt|vtt``.
         asr_model, diarizer, sentiment, rubric: overrides of the tenant's configuration.
         run_id: recorded with costs and scorecards; a fresh id per run by default.
         release_models: drop each stage's models when the stage ends (GPU memory).
@@ -47,6 +59,8 @@ class RunOptions:
 
     cache_dir: Path = Path(".qa_cache")
     out_dir: Path | None = None
+    scoring: bool = True
+    exports: bool = False
     asr_model: str | None = None
     diarizer: str | None = None
     sentiment: str | None = None
@@ -70,6 +84,13 @@ class PlannedCall:
     def tenant_id(self) -> str:
         """Owner of the call."""
         return self.source.meta.tenant_id
+
+    @property
+    def content_key(self) -> str:
+        """What the front end's result depends on: tenant, audio and configuration (never
+        the call's identity or location).
+        """
+        return f"{self.tenant_id}/{self.sha256}/{self.frontend_key}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (flows hand plans between tasks)."""
@@ -134,6 +155,28 @@ class SkippedCall:
     source_uri: str
 
 
+@dataclass(frozen=True, slots=True)
+class TranscribedCall:
+    """A call whose transcript was written (a run without scoring)."""
+
+    tenant_id: str
+    call_id: str
+    cached_frontend: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """Everything a run made of one call, for callers that keep results in memory (the
+    evaluation harness): the front-end result under the call's identity, and the scorecard
+    with what scoring cost (None and empty without scoring).
+    """
+
+    call: PlannedCall
+    frontend: CachedFrontEnd
+    scorecard: Any
+    scoring_costs: tuple[StageSeconds, ...]
+
+
 @dataclass
 class Plan:
     """What a batch will do."""
@@ -151,13 +194,15 @@ class RunReport:
     processed: list[ScoredCall] = field(default_factory=list)
     skipped: list[SkippedCall] = field(default_factory=list)
     failed: list[CallFailure] = field(default_factory=list)
+    transcribed: list[TranscribedCall] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (the flow's return value and ``qa-pipeline run --json``)."""
         return {"run_id": self.run_id, "processed": [p.to_dict() for p in self.processed],
                 "skipped": [{"tenant_id": s.tenant_id, "call_id": s.call_id,
                              "source_uri": s.source_uri} for s in self.skipped],
-                "failed": [f.to_dict() for f in self.failed]}
+                "failed": [f.to_dict() for f in self.failed],
+                "transcribed": [dataclasses.asdict(t) for t in self.transcribed]}
 
 
 def _source_key(uri: str, sha256: str | None) -> str:
@@ -180,21 +225,35 @@ def release_stage_models() -> None:
 
 
 class BatchRunner:
-    """Runs batches against one store. Reuse one runner for many batches: tenant configs,
-    front ends and analysers are built once per tenant.
+    """Runs batches, against a store or (``store=None``) writing files only. Reuse one runner
+    for many batches: tenant configs, front ends and analysers are built once per tenant.
+
+    Args:
+        store: where conversations, scorecards, costs and quarantine rows go; None for a
+            run whose results are the files under ``options.out_dir`` (and ``on_result``).
+        options: the run's options.
+        hook: progress callback.
+        frontend_factory: builds a tenant's front end (tests pass fakes).
+        tenant_loader: a tenant's configuration by id (the evaluation harness applies its
+            overrides here).
+        on_result: called with every call's :class:`CallResult`.
     """
 
-    def __init__(self, store: Store, options: RunOptions | None = None,
+    def __init__(self, store: Store | None, options: RunOptions | None = None,
                  hook: StageHook | None = None,
-                 frontend_factory: Callable[[TenantConfig, RunOptions], Any] | None = None
-                 ) -> None:
+                 frontend_factory: Callable[[TenantConfig, RunOptions], Any] | None = None,
+                 *, tenant_loader: Callable[[str], TenantConfig] | None = None,
+                 on_result: Callable[[CallResult], None] | None = None) -> None:
         self.store = store
         self.options = options or RunOptions()
         self.run_id = self.options.run_id or uuid.uuid4().hex[:16]
         self.hook = hook or null_hook
-        self.cache = FrontEndCache(self.options.cache_dir / "frontend", vaults=store.vault)
+        self.cache = FrontEndCache(self.options.cache_dir / "frontend", vaults=self.vault)
         self._frontend_factory = frontend_factory or _default_frontend
+        self._tenant_loader = tenant_loader or load_tenant
+        self._on_result = on_result
         self._tenants: dict[str, TenantConfig] = {}
+        self._vaults: dict[str, Vault | None] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._frontends: dict[str, Any] = {}
         self._analyzers: dict[str, Any] = {}
@@ -203,31 +262,47 @@ class BatchRunner:
     def tenant(self, tenant_id: str) -> TenantConfig:
         """The tenant's configuration (``UnknownTenantError`` when there is none)."""
         if tenant_id not in self._tenants:
-            self._tenants[tenant_id] = load_tenant(tenant_id)
+            self._tenants[tenant_id] = self._tenant_loader(tenant_id)
         return self._tenants[tenant_id]
 
-    def keys(self, tenant_id: str) -> tuple[str, str]:
-        """``(frontend_key, config_key)`` of a tenant under this run's options."""
-        if tenant_id not in self._keys:
-            from qa_pipeline.call_reason import load_taxonomy
-            from qa_pipeline.pipeline import repo_path, rubric_for
+    def vault(self, tenant_id: str) -> Vault | None:
+        """The vault of a tenant that encrypts at rest (None otherwise): the store's, or
+        without a store the one its key configures.
+        """
+        if self.store is not None:
+            return self.store.vault(tenant_id)
+        if tenant_id not in self._vaults:
+            self._vaults[tenant_id] = vault_for(tenant_id)
+        return self._vaults[tenant_id]
 
+    def keys(self, tenant_id: str) -> tuple[str, str]:
+        """``(frontend_key, config_key)`` of a tenant under this run's options (the config
+        key is empty in a run without scoring).
+        """
+        if tenant_id not in self._keys:
             cfg = self.tenant(tenant_id)
             o = self.options
             fkey = frontend_key(cfg, asr_model=o.asr_model, diarizer=o.diarizer)
-            langs = list(cfg.rubrics) or list(cfg.languages)
-            refs = sorted({rubric_for(cfg, lang, o.rubric).ref for lang in langs})
-            taxonomy = load_taxonomy(repo_path(cfg.call_reasons)).ref if cfg.call_reasons else None
-            self._keys[tenant_id] = (fkey, config_key(cfg, fkey, rubric_refs=refs,
-                                                      sentiment=o.sentiment,
-                                                      taxonomy_ref=taxonomy))
+            self._keys[tenant_id] = (fkey, self._config_key(cfg, fkey) if o.scoring else "")
         return self._keys[tenant_id]
+
+    def _config_key(self, cfg: TenantConfig, fkey: str) -> str:
+        from qa_pipeline.call_reason import load_taxonomy
+        from qa_pipeline.pipeline import repo_path, rubric_for
+
+        o = self.options
+        langs = list(cfg.rubrics) or list(cfg.languages)
+        refs = sorted({rubric_for(cfg, lang, o.rubric).ref for lang in langs})
+        taxonomy = load_taxonomy(repo_path(cfg.call_reasons)).ref if cfg.call_reasons else None
+        return config_key(cfg, fkey, rubric_refs=refs, sentiment=o.sentiment,
+                          taxonomy_ref=taxonomy)
 
     # --- stage 0: plan ------------------------------------------------------------------------
     def plan(self, sources: Iterable[CallSource]) -> Plan:
         """Fetch, fingerprint, validate (container header) and de-duplicate; skip calls
-        already scored under the same configuration; failures (unknown tenant, unreadable
-        source, bad audio) are quarantined before any model loads.
+        already scored under the same configuration whose output files (with ``out_dir``)
+        exist; failures (unknown tenant, unreadable source, bad audio) are quarantined before
+        any model loads.
         """
         plan = Plan()
         seen: set[tuple[str, str]] = set()
@@ -235,8 +310,9 @@ class BatchRunner:
             tenant_id = source.meta.tenant_id
             sha = None
             try:
-                self.tenant(tenant_id)
-                self.store.register_tenant(tenant_id)
+                cfg = self.tenant(tenant_id)
+                if self.store is not None:
+                    self.store.register_tenant(tenant_id)
                 fkey, ckey = self.keys(tenant_id)
                 local = fetch(source, self.options.cache_dir / "staging")
                 try:
@@ -244,7 +320,6 @@ class BatchRunner:
                 except OSError as e:
                     raise SourceError(f"cannot read {source.uri}: {e}") from e
                 # Validate from the header now, so bad files never reach a model.
-                cfg = self.tenant(tenant_id)
                 probe_audio(local, AudioOptions(max_duration_s=cfg.max_duration_s),
                             expected_channels=cfg.expected_channels)
             except QAPipelineError as e:
@@ -254,12 +329,41 @@ class BatchRunner:
             if (tenant_id, call_id) in seen:
                 continue
             seen.add((tenant_id, call_id))
-            done = self.store.tenant(tenant_id).done_call(sha, ckey)
-            if done is not None:
+            done = (self.store.tenant(tenant_id).done_call(sha, ckey)
+                    if self.store is not None and self.options.scoring else None)
+            if done is not None and self._outputs_present(done):
                 plan.skipped.append(SkippedCall(tenant_id, done, source.uri))
                 continue
             plan.todo.append(PlannedCall(source, str(local), sha, call_id, fkey, ckey))
         return plan
+
+    def admit(self, sources: Iterable[CallSource]
+              ) -> tuple[list[CallSource], list[CallFailure]]:
+        """Sources that stay inside the input folder they were found in, and the quarantined
+        rest: for a parent that hands sources to other processes as manifests, whose rows
+        carry no input folder (:meth:`plan` checks the same when it fetches).
+        """
+        admitted: list[CallSource] = []
+        refused: list[CallFailure] = []
+        for source in sources:
+            try:
+                if source.root:
+                    self.tenant(source.meta.tenant_id)
+                    if self.store is not None:
+                        self.store.register_tenant(source.meta.tenant_id)
+                    check_inside(source.uri, source.root)
+            except QAPipelineError as e:
+                refused.append(self._fail(source, None, e))
+                continue
+            admitted.append(source)
+        return admitted, refused
+
+    def _outputs_present(self, call_id: str) -> bool:
+        """Whether a done call's output files exist (a run killed after the store commit, or
+        a cleaned output folder, has them written again).
+        """
+        out = self.options.out_dir
+        return out is None or all((out / call_id / name).is_file() for name in _OUTPUT_FILES)
 
     # --- stage 1: front end -------------------------------------------------------------------
     def transcribe(self, calls: Sequence[PlannedCall], *, release: bool | None = None
@@ -267,8 +371,6 @@ class BatchRunner:
         """Front end over all calls, one model set per tenant, results into the content
         cache. Returns ``(call, cache path)`` pairs and the failures.
         """
-        from qa_pipeline.emotion import extract_acoustics
-
         done: list[tuple[PlannedCall, str]] = []
         failed: list[CallFailure] = []
         for i, call in enumerate(calls):
@@ -277,20 +379,8 @@ class BatchRunner:
             if hit is not None:
                 done.append((call, str(hit.path)))
                 continue
-            meter = Meter()
             try:
-                fe = self._frontend(call.tenant_id)
-                device = str(getattr(fe.transcriber, "device", "cpu"))
-                with meter.stage("frontend", device):
-                    # The plan already hashed the file: do not read it a second time.
-                    audio, conv = fe.load_and_transcribe(call.local_path, call.call_id,
-                                                         sha256=call.sha256)
-                with meter.stage("acoustics"):
-                    acoustics = extract_acoustics(audio, conv)
-                del audio
-                conv = self._apply_privacy(conv, meter)
-                path = self.cache.put(conv, call.frontend_key, acoustics=acoustics,
-                                      costs=meter.stages, run_id=self.run_id)
+                path = self._frontend_one(call)
             except Exception as e:  # noqa: BLE001 - one bad call must not stop the batch
                 failed.append(self._fail(call.source, call.sha256, e))
                 continue
@@ -300,13 +390,30 @@ class BatchRunner:
             self.release_frontends()
         return done, failed
 
+    def _frontend_one(self, call: PlannedCall) -> Path:
+        from qa_pipeline.emotion import extract_acoustics
+
+        meter = Meter()
+        fe = self._frontend(call.tenant_id)
+        device = str(getattr(fe.transcriber, "device", "cpu"))
+        with meter.stage("frontend", device):
+            t0 = time.perf_counter()
+            # The plan already hashed the file: do not read it a second time.
+            audio = fe.load(call.local_path, call.call_id, sha256=call.sha256)
+            result = fe.transcribe(audio, load_s=time.perf_counter() - t0)
+        with meter.stage("acoustics"):
+            acoustics = extract_acoustics(audio, result.conversation)
+        del audio
+        conv = self._apply_privacy(result.conversation, meter)
+        return self.cache.put(conv, call.frontend_key, acoustics=acoustics,
+                              turns=result.diarization.turns, costs=meter.stages,
+                              run_id=self.run_id)
+
     def _apply_privacy(self, conv: Any, meter: Meter) -> Any:
         """Redact before anything is persisted when the tenant's policy says so."""
         policy = self.tenant(conv.tenant_id).privacy
         if policy.mode != "redact_before_storage":
             return conv
-        import dataclasses
-
         from qa_pipeline.privacy import redact_conversation
 
         with meter.stage("redaction"):
@@ -328,49 +435,93 @@ class BatchRunner:
                                                                 self.options)
         return self._frontends[tenant_id]
 
-    # --- stage 2: scoring ---------------------------------------------------------------------
+    # --- stage 2: scoring and outputs ---------------------------------------------------------
     def score(self, transcribed: Sequence[tuple[PlannedCall, str]]
               ) -> tuple[list[ScoredCall], list[CallFailure]]:
-        """Score cached front-end results and store conversation, scorecard and costs."""
-        scored: list[ScoredCall] = []
+        """Score cached front-end results; write output files, then store conversation,
+        scorecard and costs.
+        """
+        return self._each("score", transcribed, self._score_cached)
+
+    def write_transcripts(self, transcribed: Sequence[tuple[PlannedCall, str]]
+                          ) -> tuple[list[TranscribedCall], list[CallFailure]]:
+        """A run without scoring: write (and store) the cached front-end results."""
+        return self._each("write", transcribed, self._transcript_cached)
+
+    def _each(self, step: str, transcribed: Sequence[tuple[PlannedCall, str]],
+              fn: Callable[[PlannedCall, CachedFrontEnd], _T]
+              ) -> tuple[list[_T], list[CallFailure]]:
+        out: list[_T] = []
         failed: list[CallFailure] = []
         for i, (call, path) in enumerate(transcribed):
-            self.hook("score", completed=i, total=len(transcribed))
+            self.hook(step, completed=i, total=len(transcribed))
             try:
-                cached = FrontEndCache.read(path, self.store.vault(call.tenant_id)
-                                            ).for_call(call.call_id)
-                scored.append(self._score_one(call, cached))
+                cached = FrontEndCache.read(path, self.vault(call.tenant_id))
+                out.append(fn(call, cached.bind(call.call_id, call.source.uri)))
             except Exception as e:  # noqa: BLE001 - one bad call must not stop the batch
                 failed.append(self._fail(call.source, call.sha256, e))
-        self.hook("score", completed=len(transcribed), total=len(transcribed))
-        return scored, failed
+        self.hook(step, completed=len(transcribed), total=len(transcribed))
+        return out, failed
 
-    def _score_one(self, call: PlannedCall, cached: CachedFrontEnd) -> ScoredCall:
-        tenant_id = call.tenant_id
-        conv = cached.conversation
-        if conv.tenant_id != tenant_id:
-            raise QAPipelineError(f"cached conversation of tenant {conv.tenant_id!r} offered "
-                                  f"to tenant {tenant_id!r}")
-        card, meta, costs = self._card(call, conv, cached.acoustics, "scoring")
-        tstore = self.store.tenant(tenant_id)
-        # Front-end costs stay under the run that paid them, so a cache hit bills nothing
-        # twice; the store replaces rather than appends on retry.
-        tstore.save_conversation(conv, frontend_key=call.frontend_key,
-                                 acoustics=cached.acoustics.to_dict() if cached.acoustics else None,
-                                 meta=meta, source_uri=call.source.uri,
-                                 costs=list(cached.costs), run_id=cached.run_id)
-        tstore.save_scorecard(card, config_key=call.config_key, run_id=self.run_id,
-                              costs=costs, source_keys=[_source_key(call.source.uri, None)])
+    def _score_cached(self, call: PlannedCall, cached: CachedFrontEnd) -> ScoredCall:
+        return self._score_one(call, cached, new_conversation=True)
+
+    def _transcript_cached(self, call: PlannedCall, cached: CachedFrontEnd) -> TranscribedCall:
+        self._check_owner(call, cached)
         if self.options.out_dir is not None:
-            self._write_files(conv, card, self.options.out_dir)
-        return ScoredCall(tenant_id, call.call_id, round(card.total_score, 2), card.grade,
+            self._write_files(cached.conversation, None, self.options.out_dir, call.source.uri)
+        if self.store is not None:
+            self._save_conversation(call, cached)
+        self._report(CallResult(call, cached, None, ()))
+        return TranscribedCall(call.tenant_id, call.call_id, cached.run_id != self.run_id)
+
+    @staticmethod
+    def _check_owner(call: PlannedCall, cached: CachedFrontEnd) -> None:
+        if cached.conversation.tenant_id != call.tenant_id:
+            raise QAPipelineError(f"the conversation of {call.source.uri} belongs to tenant "
+                                  f"{cached.conversation.tenant_id!r}, not {call.tenant_id!r}")
+
+    def _score_one(self, call: PlannedCall, cached: CachedFrontEnd, *,
+                   new_conversation: bool) -> ScoredCall:
+        """Score one call; output files are written before the store commits, so a call the
+        store holds as done has its files.
+        """
+        self._check_owner(call, cached)
+        conv = cached.conversation
+        card, meta, costs = self._card(call, conv, cached.acoustics,
+                                       "scoring" if new_conversation else "rescoring")
+        if self.options.out_dir is not None:
+            self._write_files(conv, card, self.options.out_dir, call.source.uri)
+        if self.store is not None:
+            tstore = self.store.tenant(call.tenant_id)
+            if new_conversation:
+                self._save_conversation(call, cached, meta)
+            tstore.save_scorecard(card, config_key=call.config_key, run_id=self.run_id,
+                                  costs=costs, source_keys=[_source_key(call.source.uri, None)])
+        self._report(CallResult(call, cached, card, tuple(costs)))
+        return ScoredCall(call.tenant_id, call.call_id, round(card.total_score, 2), card.grade,
                           card.has_fatal, card.needs_review, cached.run_id != self.run_id)
 
+    def _save_conversation(self, call: PlannedCall, cached: CachedFrontEnd,
+                           meta: dict[str, Any] | None = None) -> None:
+        assert self.store is not None
+        # Front-end costs stay under the run that paid them, so a cache hit bills nothing
+        # twice; the store replaces rather than appends on retry.
+        self.store.tenant(call.tenant_id).save_conversation(
+            cached.conversation, frontend_key=call.frontend_key,
+            acoustics=cached.acoustics.to_dict() if cached.acoustics else None,
+            meta=meta or {**call.source.meta.to_dict(), "call_id": call.call_id},
+            source_uri=call.source.uri, costs=list(cached.costs), run_id=cached.run_id)
+
+    def _report(self, result: CallResult) -> None:
+        if self._on_result is not None:
+            self._on_result(result)
+
     def _card(self, call: PlannedCall, conv: Any, acoustics: Any, stage: str
-              ) -> tuple[Any, dict[str, Any], list[Any]]:
+              ) -> tuple[Any, dict[str, Any], list[StageSeconds]]:
         """Score one conversation under this run's rubric and analysers, metered as
-        ``stage``: (scorecard, call metadata, stage costs). With ``out_dir``, a folder held
-        by another tenant is refused here, before anything is stored.
+        ``stage``: (scorecard, call metadata, stage costs). With ``out_dir``, a folder held by
+        another tenant is refused here, before anything is written or stored.
         """
         from qa_pipeline.pipeline import rubric_for, score_conversation
 
@@ -379,7 +530,7 @@ class BatchRunner:
         cfg = self.tenant(call.tenant_id)
         meta = {**call.source.meta.to_dict(), "call_id": call.call_id}
         meter = Meter()
-        with meter.stage(stage):
+        with meter.stage(stage, scoring_device(cfg)):
             card = score_conversation(conv, rubric_for(cfg, conv.language, self.options.rubric),
                                       call_meta=meta,
                                       analyzers=self._analyzers_for(call.tenant_id),
@@ -394,9 +545,8 @@ class BatchRunner:
                                                        self.options.sentiment)
         return self._analyzers[tenant_id]
 
-    @staticmethod
-    def _write_files(conv: Any, card: Any, out_dir: Path) -> None:
-        from qa_pipeline.conversation.export import write_conversation
+    def _write_files(self, conv: Any, card: Any, out_dir: Path, recording: str) -> None:
+        from qa_pipeline.conversation.export import to_rttm, to_srt, to_vtt, write_conversation
         from qa_pipeline.privacy.vault import display_kinds
         from qa_pipeline.scorecard.render import write_scorecard
 
@@ -407,22 +557,66 @@ class BatchRunner:
             from qa_pipeline.privacy.redact import redact_scorecard_object
 
             conv, _ = redact_conversation(conv, kinds)
-            card = redact_scorecard_object(card, kinds)
+            card = redact_scorecard_object(card, kinds) if card is not None else None
         target = claim_output(out_dir, conv.call_id, conv.tenant_id)
         write_conversation(conv, target / "conversation.json")
-        write_scorecard(card, out_dir, conv)
+        if self.options.exports:
+            (target / "conversation.rttm").write_text(to_rttm(conv), encoding="utf-8")
+            (target / "conversation.srt").write_text(to_srt(conv), encoding="utf-8")
+            (target / "conversation.vtt").write_text(to_vtt(conv), encoding="utf-8")
+        if card is not None:
+            write_scorecard(card, out_dir, conv, recording=recording)
 
     # --- whole batches ------------------------------------------------------------------------
     def run(self, sources: Iterable[CallSource]) -> RunReport:
-        """Plan, front end, scoring: the whole batch in this process."""
+        """Plan, front end, scoring (or, without scoring, transcripts): the whole batch in
+        this process. Sources that are ``conversation.json`` files skip the front end.
+        """
         report = RunReport(self.run_id)
-        plan = self.plan(sources)
+        recordings: list[CallSource] = []
+        conversations: list[CallSource] = []
+        for s in sources:
+            (conversations if is_conversation_file(s.uri) else recordings).append(s)
+        plan = self.plan(recordings)
         report.skipped, report.failed = plan.skipped, list(plan.failed)
         transcribed, failed = self.transcribe(plan.todo)
         report.failed += failed
-        report.processed, failed = self.score(transcribed)
+        if self.options.scoring:
+            report.processed, failed = self.score(transcribed)
+        else:
+            report.transcribed, failed = self.write_transcripts(transcribed)
         report.failed += failed
+        if conversations:
+            processed, failed = self.score_conversations(conversations)
+            report.processed += processed
+            report.failed += failed
         return report
+
+    def score_conversations(self, sources: Sequence[CallSource]
+                            ) -> tuple[list[ScoredCall], list[CallFailure]]:
+        """Score ``conversation.json`` files (no audio, no ASR) under the tenant's policy."""
+        from qa_pipeline.conversation.export import read_conversation
+
+        scored: list[ScoredCall] = []
+        failed: list[CallFailure] = []
+        for i, source in enumerate(sources):
+            self.hook("score", completed=i, total=len(sources))
+            try:
+                self.tenant(source.meta.tenant_id)
+                if self.store is not None:
+                    self.store.register_tenant(source.meta.tenant_id)
+                conv = read_conversation(fetch(source, self.options.cache_dir / "staging"))
+                conv = self._apply_privacy(conv, Meter())
+                call = PlannedCall(source, source.uri, conv.sha256,
+                                   source.meta.call_id or conv.call_id, "",
+                                   self.keys(source.meta.tenant_id)[1])
+                cached = CachedFrontEnd(conv, None, (), (), self.run_id, Path(source.uri))
+                scored.append(self._score_one(call, cached.bind(call.call_id, source.uri),
+                                              new_conversation=True))
+            except Exception as e:  # noqa: BLE001 - one bad call must not stop the batch
+                failed.append(self._fail(source, None, e))
+        self.hook("score", completed=len(sources), total=len(sources))
+        return scored, failed
 
     def rescore(self, tenant_id: str, *, since: Any = None, until: Any = None) -> RunReport:
         """Re-score a tenant's stored conversations (started in ``[since, until)``) under the
@@ -430,6 +624,8 @@ class BatchRunner:
         """
         from qa_pipeline.emotion import AcousticTrack
 
+        if self.store is None:
+            raise QAPipelineError("re-scoring reads stored conversations: it needs a store")
         report = RunReport(self.run_id)
         self.tenant(tenant_id)
         tstore = self.store.tenant(tenant_id)
@@ -447,20 +643,13 @@ class BatchRunner:
             try:
                 conv, acoustics = tstore.conversation(rec.call_id)
                 track = AcousticTrack.from_dict(rec.call_id, acoustics) if acoustics else None
-                report.processed.append(self._rescore_one(planned, conv, track))
+                stored = CachedFrontEnd(conv, track, (), (), "", Path())
+                report.processed.append(self._score_one(planned, stored,
+                                                        new_conversation=False))
             except Exception as e:  # noqa: BLE001 - one bad call must not stop the batch
                 report.failed.append(self._fail(source, rec.sha256, e))
         self.hook("rescore", completed=len(calls), total=len(calls))
         return report
-
-    def _rescore_one(self, call: PlannedCall, conv: Any, acoustics: Any) -> ScoredCall:
-        card, _meta, costs = self._card(call, conv, acoustics, "rescoring")
-        self.store.tenant(call.tenant_id).save_scorecard(
-            card, config_key=call.config_key, run_id=self.run_id, costs=costs)
-        if self.options.out_dir is not None:
-            self._write_files(conv, card, self.options.out_dir)
-        return ScoredCall(call.tenant_id, call.call_id, round(card.total_score, 2), card.grade,
-                          card.has_fatal, card.needs_review, True)
 
     # --- failures -----------------------------------------------------------------------------
     def _fail(self, source: CallSource, sha256: str | None, error: Exception) -> CallFailure:
@@ -477,12 +666,16 @@ class BatchRunner:
         A tenant without configuration has no store rows; its failure is only reported.
         """
         tenant_id = failure.tenant_id
-        if tenant_id in self.store.tenant_ids():
+        if self.store is not None and tenant_id in self.store.tenant_ids():
             self.store.tenant(tenant_id).quarantine(
                 failure.source_key, failure.source_uri, error_type=failure.failure.error_type,
                 reason=failure.failure.reason, message=failure.failure.message)
         if self.options.out_dir is not None:
             quarantine(self.options.out_dir / (tenant_id or "_unknown"), failure.failure)
+
+
+# A scored call's output files; skip-if-done needs them all.
+_OUTPUT_FILES = ("conversation.json", "scorecard.json", "scorecard.html")
 
 
 def _default_frontend(tenant: TenantConfig, options: RunOptions) -> Any:

@@ -12,33 +12,43 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from qa_pipeline.batch import AUDIO_EXTENSIONS, discover
+from qa_pipeline.batch import AUDIO_EXTENSIONS, check_inside, discover
 from qa_pipeline.errors import ConfigError, SourceError
 from qa_pipeline.manifest import CallMeta, is_manifest, is_url, read_manifest
 from qa_pipeline.tenants import validate_tenant_id
 
+CONVERSATION_SUFFIX = "conversation.json"
+
 
 @dataclass(frozen=True, slots=True)
 class CallSource:
-    """One recording to process: where it is and what is known about it."""
+    """One recording to process: where it is and what is known about it.
+
+    ``root`` is the local input folder the recording was found in (empty for files named
+    directly, manifest rows and remote objects): :func:`fetch` refuses a file that links out
+    of it.
+    """
 
     uri: str
     meta: CallMeta
+    root: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (flows pass sources between tasks)."""
-        return {"uri": self.uri, "meta": {**self.meta.to_dict(), "path": self.meta.path}}
+        return {"uri": self.uri, "meta": {**self.meta.to_dict(), "path": self.meta.path},
+                "root": self.root}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CallSource:
         """Inverse of :meth:`to_dict`."""
-        return cls(d["uri"], CallMeta(**d["meta"]))
+        return cls(d["uri"], CallMeta(**d["meta"]), d.get("root", ""))
 
 
-def list_sources(inputs: Sequence[str | os.PathLike[str]], tenant: str | None = None
-                 ) -> list[CallSource]:
+def list_sources(inputs: Sequence[str | os.PathLike[str]], tenant: str | None = None, *,
+                 conversations: bool = False) -> list[CallSource]:
     """Expand inputs into call sources (manifests carry their tenant per row; files and
-    folders take ``tenant``). Duplicated locations are listed once.
+    folders take ``tenant``). Duplicated locations are listed once. With
+    ``conversations``, folders also yield their ``conversation.json`` files.
 
     Raises:
         ConfigError: a file or folder without a tenant, or a malformed manifest.
@@ -57,11 +67,20 @@ def list_sources(inputs: Sequence[str | os.PathLike[str]], tenant: str | None = 
                           "tenant_id per row)")
     if tenant:
         validate_tenant_id(tenant)
+    extra = (CONVERSATION_SUFFIX,) if conversations else ()
     for item in plain:
-        found = _list_remote(str(item)) if is_url(item) else [str(p) for p in discover([item])]
+        remote = is_url(item)
+        found = _list_remote(str(item)) if remote else [str(p) for p in discover([item], extra)]
+        root = str(item) if not remote and Path(item).is_dir() else ""
         for uri in found:
-            out.setdefault(uri, CallSource(uri, CallMeta(path=uri, tenant_id=tenant or "")))
+            out.setdefault(uri, CallSource(uri, CallMeta(path=uri, tenant_id=tenant or ""),
+                                           root))
     return list(out.values())
+
+
+def is_conversation_file(uri: str) -> bool:
+    """A source that is a front end's output (a ``conversation.json``), not a recording."""
+    return uri.lower().endswith(".json")
 
 
 def _list_remote(url: str) -> list[str]:
@@ -94,8 +113,11 @@ def fetch(source: CallSource, staging_dir: str | os.PathLike[str]) -> Path:
 
     Raises:
         SourceError: the object cannot be read (transient errors are worth a retry).
+        OutsideInputError: a file found in an input folder links out of it.
     """
     if not is_url(source.uri):
+        if source.root:
+            check_inside(source.uri, source.root)
         return Path(source.uri)
     target = staged_path(source.uri, source.meta.tenant_id, staging_dir)
     if target.exists():

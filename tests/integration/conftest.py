@@ -34,5 +34,6 @@ def sample_conversations(sample_rows, frontends):
     out = {}
     for row in sample_rows:
         name = Path(row["path"]).stem
-        out[name] = frontends(row["tenant_id"]).transcribe_file(DATA / row["path"])
+        fe = frontends(row["tenant_id"])
+        out[name] = fe.transcribe(fe.load(DATA / row["path"])).conversation
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,11 @@ from qa_pipeline.cli import app
 from tests.integration.conftest import DATA
 
 pytestmark = pytest.mark.integration
+
+
+def quarantined(tenant_out: Path) -> list[dict[str, str]]:
+    """The quarantine records under one tenant's output folder."""
+    return [json.loads(p.read_text()) for p in sorted((tenant_out / "_quarantine").glob("*"))]
 
 
 @pytest.fixture
@@ -32,20 +38,19 @@ def batch_dir(tmp_path):
 def test_transcribe_batch_isolates_failures(batch_dir, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["transcribe", str(batch_dir), "--tenant", "default",
-                                      "--out", str(out)])
+                                      "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1, result.output
     convs = list(out.glob("*/conversation.json"))
     assert len(convs) == 1
     assert (convs[0].parent / "conversation.rttm").exists()
-    q = {p.name: json.loads(p.read_text()) for p in (out / "default" / "_quarantine").glob("*")}
+    q = {Path(v["path"]).name: v for v in quarantined(out / "default")}
     assert {k: v["reason"] for k, v in q.items()} == {
-        "corrupt.wav.json": "corrupt", "empty.wav.json": "empty",
-        "silence.wav.json": "silent", "short.wav.json": "too_short",
-        "rate.wav.json": "sample_rate",
+        "corrupt.wav": "corrupt", "empty.wav": "empty", "silence.wav": "silent",
+        "short.wav": "too_short", "rate.wav": "sample_rate",
     }
     # Re-running is idempotent: same outputs, same quarantine, nothing duplicated.
     again = CliRunner().invoke(app, ["transcribe", str(batch_dir), "--tenant", "default",
-                                     "--out", str(out)])
+                                     "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert again.exit_code == 1
     assert len(list(out.glob("*/conversation.json"))) == 1
     assert len(list((out / "default" / "_quarantine").glob("*"))) == 5
@@ -59,9 +64,9 @@ def test_channel_map_contradiction_is_quarantined(tmp_path):
     shutil.copy(DATA / "calls" / "en_good_mono_8k.wav", d / "mono.wav")
     shutil.copy(DATA / "calls" / "zh_express_stereo_8k.wav", d / "stereo.wav")
     result = CliRunner().invoke(app, ["transcribe", str(d), "--tenant", "swift_express",
-                                      "--out", str(out)])
+                                      "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1
-    q = json.loads((out / "swift_express" / "_quarantine" / "mono.wav.json").read_text())
+    [q] = quarantined(out / "swift_express")
     assert q["reason"] == "channel_layout" and "expects stereo" in q["message"]
     convs = [json.loads(p.read_text()) for p in out.glob("*/conversation.json")]
     assert len(convs) == 1 and convs[0]["channels"] == 2
@@ -69,7 +74,8 @@ def test_channel_map_contradiction_is_quarantined(tmp_path):
 
 def test_unknown_tenant_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["transcribe", str(DATA / "calls"), "--tenant", "nobody",
-                                      "--out", str(tmp_path)])
+                                      "--out", str(tmp_path),
+                                      "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1
     assert "unknown tenant 'nobody'" in result.output
 
@@ -99,8 +105,8 @@ def test_too_long_is_quarantined_by_tenant_limit(tmp_path, monkeypatch):
     sf.write(d / "ok.wav", data[: 8 * sr], sr)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["transcribe", str(d), "--tenant", "short_calls",
-                                      "--out", str(out)])
+                                      "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1
-    q = json.loads((out / "short_calls" / "_quarantine" / "long.wav.json").read_text())
+    [q] = quarantined(out / "short_calls")
     assert q["reason"] == "too_long" and "maximum" in q["message"]
     assert len(list(out.glob("*/conversation.json"))) == 1

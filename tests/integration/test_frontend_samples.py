@@ -109,7 +109,8 @@ def test_dual_mono_falls_back_without_duplicated_text(frontends, tmp_path):
     data, sr = sf.read(DATA / "calls" / "zh_bad_mono_16k.wav", dtype="float32")
     path = tmp_path / "dual_mono.wav"
     sf.write(path, np.stack([data, data], axis=1), sr)
-    conv = frontends("default").transcribe_file(path)
+    fe = frontends("default")
+    conv = fe.transcribe(fe.load(path)).conversation
     assert conv.provenance.diarization_backend == "offline"
     assert any("dual-mono" in n for n in conv.provenance.notes)
     text = "".join(u.text for u in conv.utterances)
@@ -123,6 +124,7 @@ def test_silence_only_stretch_produces_no_text(frontends, tmp_path):
     noise = rng.normal(0, 10 ** (-60 / 20), 20 * sr).astype(np.float32)
     path = tmp_path / "tail_noise.wav"
     sf.write(path, np.concatenate([data[: 6 * sr], noise]), sr)
-    conv = frontends("default").transcribe_file(path)
+    fe = frontends("default")
+    conv = fe.transcribe(fe.load(path)).conversation
     assert conv.utterances
     assert max(u.end_s for u in conv.utterances) < 8.0

@@ -40,7 +40,8 @@ def test_sample_scorecards_match_labels(sample_conversations, sample_rows):
 def test_score_cli_writes_json_and_html(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["score", str(DATA / "calls" / "en_bad_stereo_8k.wav"),
-                                      "--tenant", "default", "--out", str(out)])
+                                      "--tenant", "default", "--out", str(out),
+                                      "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 0, result.output
     card_path = next(out.glob("*/scorecard.json"))
     card = json.loads(card_path.read_text())
@@ -60,7 +61,8 @@ def test_score_cli_writes_json_and_html(tmp_path):
     assert set(card["provenance"]["models"]) >= {"sentiment", "acoustics", "call_reason"}
     # rescoring from the stored conversation.json needs no audio
     again = CliRunner().invoke(app, ["score", str(card_path.parent / "conversation.json"),
-                                     "--tenant", "default", "--out", str(tmp_path / "re")])
+                                     "--tenant", "default", "--out", str(tmp_path / "re"),
+                                     "--cache-dir", str(tmp_path / "cache")])
     assert again.exit_code == 0, again.output
     re_card = json.loads(next((tmp_path / "re").glob("*/scorecard.json")).read_text())
     assert re_card["total_score"] == card["total_score"]
@@ -76,7 +78,8 @@ def test_same_audio_for_two_tenants_never_overwrites(tmp_path, sample_conversati
     out = tmp_path / "out"
     write_conversation(conv, out / conv.call_id / "conversation.json")  # tenant default
     result = CliRunner().invoke(app, ["transcribe", str(DATA / "calls" / "zh_good_stereo_8k.wav"),
-                                      "--tenant", "swift_express", "--out", str(out)])
+                                      "--tenant", "swift_express", "--out", str(out),
+                                      "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1
     assert "holds tenant 'default'" in result.output
     kept = json.loads((out / conv.call_id / "conversation.json").read_text())
@@ -89,7 +92,8 @@ def test_conversation_of_other_tenant_is_refused(tmp_path, sample_conversations)
     conv = sample_conversations["zh_express_stereo_8k"]
     path = write_conversation(conv, tmp_path / "x" / "conversation.json")
     result = CliRunner().invoke(app, ["score", str(path), "--tenant", "default",
-                                      "--out", str(tmp_path / "o")])
+                                      "--out", str(tmp_path / "o"),
+                                      "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 1
     assert "belongs to tenant 'swift_express'" in result.output
 

@@ -32,12 +32,12 @@ def count_asr(monkeypatch):
     from qa_pipeline.frontend import FrontEnd
 
     calls = {"n": 0}
-    real = FrontEnd.load_and_transcribe
+    real = FrontEnd.transcribe
 
     def counting(self, *a, **kw):
         out = real(self, *a, **kw)
         calls["n"] += 1
         return out
 
-    monkeypatch.setattr(FrontEnd, "load_and_transcribe", counting)
+    monkeypatch.setattr(FrontEnd, "transcribe", counting)
     return calls

@@ -5,6 +5,7 @@ that creates it is sent twice (the Prefect client resends a request that timed o
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -66,3 +67,27 @@ def test_a_repeated_key_finds_the_child_run_already_created(prefect_api):
                            idempotency_key=distributed.shard_key("run-1", 1))
     assert again.id == first.id  # type: ignore[union-attr]
     assert other.id != first.id  # type: ignore[union-attr]
+
+
+def test_links_out_of_the_input_folder_never_reach_a_shard(prefect_api, monkeypatch, tmp_path):
+    inbox, elsewhere = tmp_path / "inbox", tmp_path / "other_tenant"
+    inbox.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(DATA_SAMPLES / "calls" / "en_good_mono_8k.wav", inbox / "good.wav")
+    shutil.copy(DATA_SAMPLES / "calls" / "zh_good_stereo_8k.wav", elsewhere / "secret.wav")
+    (inbox / "link.wav").symlink_to(elsewhere / "secret.wav")
+    manifests: list[str] = []
+
+    def fake_run_deployment(name: str, **kwargs: Any) -> SimpleNamespace:
+        manifests.append(Path(kwargs["parameters"]["inputs"][0]).read_text(encoding="utf-8"))
+        summary = {"worker": "w", "processed": [], "skipped": [], "failed": []}
+        return SimpleNamespace(name="child", state=Completed(data=summary))
+
+    monkeypatch.setattr(distributed, "run_deployment", fake_run_deployment)
+    summary = distributed.score_calls_distributed(
+        inputs=[str(inbox)], tenant="default", shards=2, shard_dir=str(tmp_path / "shards"),
+        db_url=f"sqlite:///{tmp_path / 'qa.db'}", cache_dir=str(tmp_path / "cache"))
+    [refused] = summary["failed"]
+    assert (refused["reason"], Path(refused["source_uri"]).name) == ("outside_input", "link.wav")
+    assert len(manifests) == 1 and "good.wav" in manifests[0]
+    assert "link.wav" not in manifests[0] and "secret" not in manifests[0]

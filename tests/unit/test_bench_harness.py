@@ -8,7 +8,6 @@ import pytest
 
 from qa_pipeline.bench.harness import (
     BenchOptions,
-    _scoring_device,
     _summarise_calls,
     _Tenants,
     sample_peaks,
@@ -18,7 +17,7 @@ from qa_pipeline.bench.harness import (
 from qa_pipeline.bench.metrics import DiarizationScore
 from qa_pipeline.bench.suite import CallCase
 from qa_pipeline.manifest import CallMeta
-from qa_pipeline.runner.costs import Meter
+from qa_pipeline.runner.costs import Meter, scoring_device
 
 
 def _case(**kw) -> CallCase:
@@ -32,10 +31,10 @@ def test_gpu_mode_overrides_reach_tenant_config_without_a_gpu():
     assert cfg.sentiment.device == "cuda"
     assert cfg.diarization.num_speakers == 4 and cfg.channel_layout == "mono"
     # The embedded sentiment head is numpy: scoring holds no GPU even in GPU mode.
-    assert _scoring_device(cfg) == "cpu"
+    assert scoring_device(cfg) == "cpu"
     gpu_sentiment = cfg.model_copy(update={"sentiment": cfg.sentiment.model_copy(
         update={"backend": "transformers"})})
-    assert _scoring_device(gpu_sentiment) == "cuda"
+    assert scoring_device(gpu_sentiment) == "cuda"
     # Configs are built once per (tenant, speakers, layout): one model set each.
     assert tenants.for_case(_case(num_speakers=4, force_mono=True)) is cfg
     plain = _Tenants(BenchOptions()).for_case(_case())

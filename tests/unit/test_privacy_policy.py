@@ -23,13 +23,15 @@ from tests.unit.test_runner import voice
 
 
 class PiiFrontEnd(ScriptedFrontEnd):
-    def load_and_transcribe(self, path, call_id=None, sha256=None):
-        audio, conv = super().load_and_transcribe(path, call_id, sha256)
+    def transcribe(self, audio, hook=None, *, load_s=0.0):
+        result = super().transcribe(audio, hook, load_s=load_s)
+        conv = result.conversation
         u = conv.utterances[1]
         words = (*u.words[:2], dataclasses.replace(u.words[2], text="13800138000"))
         u = dataclasses.replace(u, text="my number 13800138000", words=words)
-        return audio, dataclasses.replace(conv, utterances=(conv.utterances[0], u,
-                                                            *conv.utterances[2:]))
+        conv = dataclasses.replace(conv, utterances=(conv.utterances[0], u,
+                                                     *conv.utterances[2:]))
+        return dataclasses.replace(result, conversation=conv)
 
 
 def policy_tenant(tmp_path, monkeypatch, tenant_id, privacy):

@@ -104,7 +104,8 @@ def test_unknown_tenant_in_manifest_is_reported_and_others_go_on(batch, tmp_path
     assert len(r.processed) == 1
     [f] = r.failed
     assert (f.tenant_id, f.failure.error_type) == ("nosuchtenant", "UnknownTenantError")
-    assert (tmp_path / "out" / "nosuchtenant" / "_quarantine" / "call1.wav.json").exists()
+    [record] = (tmp_path / "out" / "nosuchtenant" / "_quarantine").glob("call1.wav-*.json")
+    assert json.loads(record.read_text())["error_type"] == "UnknownTenantError"
 
 
 def test_fsspec_source(tmp_path):

@@ -1,0 +1,184 @@
+"""``qa-pipeline run`` vs raw faster-whisper, as whole processes on the same files.
+
+    .venv/bin/python benchmarks/run_vs_whisper.py [--calls 6] [--seconds 48] [--rounds 2]
+
+Files: ``--calls`` stereo calls of ``--seconds`` each, looped from the data_samples stereo
+calls with a different gain each (every file has its own sha256, so nothing is skipped or
+cached). Each round runs both, in alternating order, each in a fresh process:
+
+- raw: a plain script loads the same Whisper model (path, device, compute type) and
+  transcribes both channels of every file with the pipeline's ASR options (beam size, word
+  timestamps, VAD and its parameters, hallucination thresholds, no conditioning on previous
+  text);
+- run: ``qa-pipeline run DIR --tenant default`` against an empty store and cache (Prefect's
+  ephemeral server, plan, front end, release, scoring, store).
+
+Wall from the parent's clock around each process; CPU from the children's rusage. The
+non-ASR share per stage comes from what the run recorded: stage costs in its store and the
+scorecards' ``processing_s``. Writes benchmarks/results/run_vs_whisper.json and prints a
+Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from qa_pipeline.asr.base import AsrOptions  # noqa: E402
+from qa_pipeline.store import Store  # noqa: E402
+from qa_pipeline.weights import resolve  # noqa: E402
+
+SOURCES = ("zh_good_stereo_8k", "en_bad_stereo_8k", "zh_express_stereo_8k")
+
+RAW = """
+import sys
+from faster_whisper import WhisperModel, decode_audio
+from faster_whisper.vad import VadOptions
+path, files = sys.argv[1], sys.argv[2:]
+o = {opts!r}
+model = WhisperModel(path, device="cpu", compute_type="int8", local_files_only=True)
+for f in files:
+    for channel in decode_audio(f, sampling_rate=16000, split_stereo=True):
+        segments, _ = model.transcribe(
+            channel, beam_size=o["beam_size"], word_timestamps=True,
+            vad_filter=o["vad_filter"],
+            vad_parameters=VadOptions(threshold=o["vad_threshold"],
+                                      min_silence_duration_ms=o["vad_min_silence_ms"],
+                                      speech_pad_ms=o["vad_speech_pad_ms"]),
+            no_speech_threshold=o["no_speech_threshold"],
+            log_prob_threshold=o["log_prob_threshold"],
+            compression_ratio_threshold=o["compression_ratio_threshold"],
+            condition_on_previous_text=False)
+        list(segments)
+"""
+
+
+def make_calls(folder: Path, calls: int, seconds: float) -> list[Path]:
+    folder.mkdir(parents=True)
+    out = []
+    for i in range(calls):
+        name = SOURCES[i % len(SOURCES)]
+        data, sr = sf.read(REPO / "data_samples" / "calls" / f"{name}.wav", dtype="float32",
+                           always_2d=True)
+        n = int(seconds * sr)
+        looped = np.concatenate([data] * (n // len(data) + 1))[:n]
+        path = folder / f"{name}_{i}.wav"
+        sf.write(path, looped * (0.7 + 0.05 * i), sr, subtype="PCM_16")
+        out.append(path)
+    return out
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}
+
+
+def stage_shares(db: str) -> dict[str, float]:
+    """Seconds per stage the run recorded, summed over its calls."""
+    t = Store(db).tenant("default")
+    seconds: dict[str, float] = {}
+    for card in t.scorecards():
+        for k, v in card["provenance"]["processing_s"].items():
+            seconds[k] = seconds.get(k, 0.0) + float(v)
+        for c in t.costs(card["call_id"]):
+            if c.stage in ("acoustics", "redaction"):
+                seconds[c.stage] = seconds.get(c.stage, 0.0) + c.wall_s
+    return {k: round(v, 3) for k, v in sorted(seconds.items())}
+
+
+def stage_costs(db: str) -> dict[str, dict[str, float]]:
+    """Wall and CPU seconds per metered stage (front end, acoustics, scoring) in the store."""
+    t = Store(db).tenant("default")
+    out: dict[str, dict[str, float]] = {}
+    for card in t.scorecards():
+        for c in t.costs(card["call_id"]):
+            row = out.setdefault(c.stage, {"wall_s": 0.0, "cpu_s": 0.0})
+            row["wall_s"] = round(row["wall_s"] + c.wall_s, 3)
+            row["cpu_s"] = round(row["cpu_s"] + c.cpu_s, 3)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=6)
+    ap.add_argument("--seconds", type=float, default=48.0)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="callqa-run-vs-whisper-"))
+    files = make_calls(work / "calls", args.calls, args.seconds)
+    opts = AsrOptions()
+    raw_opts = {k: getattr(opts, k) for k in (
+        "beam_size", "vad_filter", "vad_threshold", "vad_min_silence_ms", "vad_speech_pad_ms",
+        "no_speech_threshold", "log_prob_threshold", "compression_ratio_threshold")}
+    model_path = str(resolve("whisper", opts.model).path)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
+           "PREFECT_HOME": str(work / "prefect"), "PREFECT_LOGGING_LEVEL": "WARNING",
+           # Every round must do the work: no Prefect task-cache hits across rounds.
+           "PREFECT_TASKS_REFRESH_CACHE": "true"}
+    qa = str(Path(sys.executable).with_name("qa-pipeline"))
+    runs: dict[str, list[dict[str, float]]] = {"raw": [], "run": []}
+    stages: dict[str, float] = {}
+    costs: dict[str, dict[str, float]] = {}
+    for r in range(args.rounds):
+        order = ("raw", "run") if r % 2 == 0 else ("run", "raw")
+        for mode in order:
+            if mode == "raw":
+                cmd = [sys.executable, "-c", RAW.format(opts=raw_opts), model_path,
+                       *map(str, files)]
+            else:
+                db = f"sqlite:///{work / f'qa{r}.db'}"
+                cmd = [qa, "run", str(work / "calls"), "--tenant", "default", "--db", db,
+                       "--cache-dir", str(work / f"cache{r}")]
+            runs[mode].append(timed(cmd, env, work))
+            print(mode, r, runs[mode][-1], flush=True)
+            if mode == "run":
+                stages, costs = stage_shares(db), stage_costs(db)
+    med = {m: {k: statistics.median(x[k] for x in v) for k in ("wall_s", "cpu_s")}
+           for m, v in runs.items()}
+    result = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cores": os.cpu_count(), "gpu": None},
+        "calls": args.calls, "seconds_per_call": args.seconds, "channels": 2,
+        "rounds": args.rounds, "model": opts.model, "asr_options": raw_opts,
+        "runs": runs, "median": med,
+        "ratio": {k: round(med["run"][k] / med["raw"][k], 3) for k in ("wall_s", "cpu_s")},
+        "run_stage_wall_s_last_round": stages,
+        "run_stage_costs_last_round": costs,
+    }
+    out = REPO / "benchmarks" / "results" / "run_vs_whisper.json"
+    out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    asr = stages.get("asr", 0.0) or 1.0
+    print("| | wall s (median) | CPU s (median) |\n|---|---|---|")
+    for m in ("raw", "run"):
+        print(f"| {m} | {med[m]['wall_s']:.1f} | {med[m]['cpu_s']:.1f} |")
+    print(f"| run / raw | {result['ratio']['wall_s']:.2f}x | {result['ratio']['cpu_s']:.2f}x |")
+    print("\n| stage (run, last round) | wall s | share of ASR |\n|---|---|---|")
+    for k, v in stages.items():
+        print(f"| {k} | {v:.2f} | {100 * v / asr:.1f} % |")
+
+
+if __name__ == "__main__":
+    main()
