@@ -84,9 +84,10 @@ def test_links_out_of_the_input_folder_never_reach_a_shard(prefect_api, monkeypa
         return SimpleNamespace(name="child", state=Completed(data=summary))
 
     monkeypatch.setattr(distributed, "run_deployment", fake_run_deployment)
+    monkeypatch.setenv("QA_PIPELINE_DB_URL", f"sqlite:///{tmp_path / 'qa.db'}")
     summary = distributed.score_calls_distributed(
         inputs=[str(inbox)], tenant="default", shards=2, shard_dir=str(tmp_path / "shards"),
-        db_url=f"sqlite:///{tmp_path / 'qa.db'}", cache_dir=str(tmp_path / "cache"))
+        cache_dir=str(tmp_path / "cache"))
     [refused] = summary["failed"]
     assert (refused["reason"], Path(refused["source_uri"]).name) == ("outside_input", "link.wav")
     assert len(manifests) == 1 and "good.wav" in manifests[0]

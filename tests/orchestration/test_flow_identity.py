@@ -36,7 +36,7 @@ def unique_call(path):
 
 
 @pytest.mark.usefixtures("pii_frontend")
-def test_flow_cache_binds_the_current_manifest_identity(prefect_api, tmp_path):
+def test_flow_cache_binds_the_current_manifest_identity(prefect_api, tmp_path, monkeypatch):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first_audio = unique_call(tmp_path / "a" / "call.wav")
@@ -45,11 +45,13 @@ def test_flow_cache_binds_the_current_manifest_identity(prefect_api, tmp_path):
     cache = str(tmp_path / "cache")
     m1 = manifest(tmp_path / "m1.csv", [(first_audio, "call-a", "agent-1")])
     m2 = manifest(tmp_path / "m2.csv", [(second_audio, "call-b", "agent-2")])
-    first = score_calls(inputs=[str(m1)], db_url=f"sqlite:///{tmp_path / 'one.db'}",
-                        cache_dir=cache)
+    # The store's URL comes from the environment, never from a flow parameter.
+    monkeypatch.setenv("QA_PIPELINE_DB_URL", f"sqlite:///{tmp_path / 'one.db'}")
+    first = score_calls(inputs=[str(m1)], cache_dir=cache)
     asr_after_first = CALLS["asr"]
     db2 = f"sqlite:///{tmp_path / 'two.db'}"
-    second = score_calls(inputs=[str(m2)], db_url=db2, cache_dir=cache)
+    monkeypatch.setenv("QA_PIPELINE_DB_URL", db2)
+    second = score_calls(inputs=[str(m2)], cache_dir=cache)
     assert [p["call_id"] for p in first["processed"]] == ["call-a"]
     assert [p["call_id"] for p in second["processed"]] == ["call-b"]
     assert second["failed"] == [] and CALLS["asr"] == asr_after_first
@@ -68,7 +70,8 @@ def test_flow_run_from_another_folder_quarantines_no_good_call(prefect_api, tmp_
         monkeypatch.chdir(tmp_path / site)
         db = f"sqlite:///{tmp_path / site / 'qa.db'}"
         # Relative inputs and the default relative cache folder, as a user would type them.
-        summary = score_calls(inputs=[folder], tenant="default", db_url=db)
+        monkeypatch.setenv("QA_PIPELINE_DB_URL", db)
+        summary = score_calls(inputs=[folder], tenant="default")
         assert (len(summary["processed"]), summary["failed"]) == (1, []), summary
         [call] = Store(db).tenant("default").calls()
         assert call.source_uri == f"{folder}/call.wav"
@@ -78,7 +81,9 @@ def test_flow_run_from_another_folder_quarantines_no_good_call(prefect_api, tmp_
 @pytest.mark.parametrize("tenant", ["redact_co", "vault_co"])
 def test_run_and_rescore_commands_apply_the_privacy_policy(prefect_api, inbox,  # noqa: F811
                                                            tmp_path, tenant):
-    from flows.cli import app
+    from flows.cli import cli_app
+
+    app = cli_app()
 
     unique_call(inbox / "pii.wav")
     db = tmp_path / "qa.db"
