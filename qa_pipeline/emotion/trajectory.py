@@ -4,8 +4,9 @@ the start, middle and end, escalation, and complaint intent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +14,12 @@ from qa_pipeline.emotion.acoustic import AcousticTrack
 from qa_pipeline.sentiment.base import SentimentTrack
 from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, Role, Utterance
+
+if TYPE_CHECKING:
+    from qa_pipeline.acts.track import ActTrack
+
+# The dialogue acts by which a customer complains (the rubrics' notion of a complaint).
+COMPLAINT_ACTS: tuple[str, ...] = ("complaint", "escalation_threat")
 
 # Phrases by which a customer states an intent to complain (normalised text).
 DEFAULT_COMPLAINT_CUES: tuple[str, ...] = (
@@ -94,8 +101,14 @@ class EmotionSummary:
 
 def summarize_emotion(conversation: Conversation, sentiment: SentimentTrack,
                       acoustics: AcousticTrack | None = None,
-                      options: EmotionOptions | None = None) -> EmotionSummary:
-    """The customer's trajectory from per-utterance sentiment (+ arousal when audio was there)."""
+                      options: EmotionOptions | None = None,
+                      acts: ActTrack | None = None) -> EmotionSummary:
+    """The customer's trajectory from per-utterance sentiment (+ arousal when audio was there).
+
+    With the call's dialogue ``acts``, complaint intent is the ``complaint`` or
+    ``escalation_threat`` act of the customer (the notion of a complaint the rubrics use);
+    without them, it rests on cue phrases and the share of negative customer utterances.
+    """
     opts = options or EmotionOptions()
     valence = {i.utterance_index: i.score for i in sentiment.items}
     arousal = acoustics.by_index() if acoustics is not None else {}
@@ -106,7 +119,9 @@ def summarize_emotion(conversation: Conversation, sentiment: SentimentTrack,
                    arousal[u.index].arousal if u.index in arousal else None) for u in customer)
     return EmotionSummary(phases[0], phases[1], phases[2],
                           _escalation(customer, phases[0], valence, arousal, opts),
-                          _complaint(customer, valence, opts), curve)
+                          _complaint(customer, valence, opts) if acts is None
+                          else _complaint_acts(conversation.by_role(Role.CUSTOMER), acts),
+                          curve)
 
 
 def _thirds(utts: list[Utterance]) -> list[list[Utterance]]:
@@ -164,3 +179,13 @@ def _complaint(customer: list[Utterance], valence: dict[int, float],
         return Finding(True, 0.6, tuple(u.index for u in negative),
                        f"{len(negative)} of {len(customer)} customer utterances negative")
     return Finding(False, 0.7 if customer else 0.3)
+
+
+def _complaint_acts(customer: Sequence[Utterance], acts: ActTrack) -> Finding:
+    found = [(u, best) for u in customer
+             if (best := acts.best(u.index, COMPLAINT_ACTS)) is not None]
+    if not found:
+        return Finding(False, 0.7 if customer else 0.3)
+    first_act, _ = found[0][1]
+    return Finding(True, max(p for _, (_, p) in found), tuple(u.index for u, _ in found),
+                   f"customer {first_act.replace('_', ' ')} (act)")

@@ -7,15 +7,22 @@ from pathlib import Path
 import pytest
 import yaml
 
+from qa_pipeline.acts.track import track_from_labels
 from qa_pipeline.conversation.metrics import compute_metrics
 from qa_pipeline.emotion import summarize_emotion
-from qa_pipeline.errors import RubricValidationError
+from qa_pipeline.errors import RubricError, RubricValidationError
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.embeddings import CharNgramEmbedder
 from qa_pipeline.rubric.registry import parse_rule, rule_types
 from qa_pipeline.sentiment import SentimentTrack, UtteranceSentiment
 from qa_pipeline.types import Status
 from tests.helpers import make_conversation
+
+# The built-in act ids (qa_pipeline.acts.ACTS): cases give probabilities for some of them.
+CASE_ACTS = ("greeting", "verification_request", "verification_confirmed", "account_disclosure",
+             "hold_announcement", "hold_return", "apology_empathy", "complaint",
+             "escalation_threat", "insult", "refusal_deflection", "promise", "next_step",
+             "anything_else", "thanks_farewell", "recording_disclosure")
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "rubric_cases"
 
@@ -52,9 +59,19 @@ def test_rule_case(rule_type, rule_case):
                                          else "neutral", float(s))
                       for i, s in rule_case["sentiment"])
         sentiment = SentimentTrack(conv.call_id, items, "test")
+    acts = None
+    if "acts" in rule_case:
+        acts = track_from_labels(conv, rule_case["acts"], CASE_ACTS, "case-labels",
+                                 rule_case.get("act_threshold", 0.5))
     ctx = EvaluationContext(conv, compute_metrics(conv), sentiment,
                             embedder_factory=CharNgramEmbedder,
-                            emotion=summarize_emotion(conv, sentiment) if sentiment else None)
+                            emotion=summarize_emotion(conv, sentiment, acts=acts)
+                            if sentiment else None,
+                            act_track=acts)
+    if "raises" in expect:
+        with pytest.raises(RubricError):
+            parsed.evaluate(ctx)
+        return
     outcome = parsed.evaluate(ctx)
     assert outcome.status is Status(expect["status"]), outcome.message
     if "evidence" in expect:
@@ -72,7 +89,8 @@ def test_every_rule_type_has_cases_of_each_kind():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         kinds = covered.setdefault(data.pop("rule_type"), set())
         for case in data.values():
-            kinds.add(case["expect"].get("status", "error"))
+            expect = case["expect"]
+            kinds.add(expect.get("status") or ("raises" if "raises" in expect else "error"))
     for name in rule_types():
         assert name in covered, f"no YAML cases for rule type {name!r}"
         missing = {"pass", "fail", "not_applicable", "error"} - covered[name]
