@@ -106,8 +106,9 @@ def summarize_emotion(conversation: Conversation, sentiment: SentimentTrack,
     """The customer's trajectory from per-utterance sentiment (+ arousal when audio was there).
 
     With the call's dialogue ``acts``, complaint intent is the ``complaint`` or
-    ``escalation_threat`` act of the customer (the notion of a complaint the rubrics use);
-    without them, it rests on cue phrases and the share of negative customer utterances.
+    ``escalation_threat`` act of the customer, or an explicit complaint cue (the notion of a
+    complaint the default rubrics use); without acts, it rests on the cues and on the share of
+    negative customer utterances.
     """
     opts = options or EmotionOptions()
     valence = {i.utterance_index: i.score for i in sentiment.items}
@@ -120,7 +121,7 @@ def summarize_emotion(conversation: Conversation, sentiment: SentimentTrack,
     return EmotionSummary(phases[0], phases[1], phases[2],
                           _escalation(customer, phases[0], valence, arousal, opts),
                           _complaint(customer, valence, opts) if acts is None
-                          else _complaint_acts(conversation.by_role(Role.CUSTOMER), acts),
+                          else _complaint_acts(conversation.by_role(Role.CUSTOMER), acts, opts),
                           curve)
 
 
@@ -181,11 +182,20 @@ def _complaint(customer: list[Utterance], valence: dict[int, float],
     return Finding(False, 0.7 if customer else 0.3)
 
 
-def _complaint_acts(customer: Sequence[Utterance], acts: ActTrack) -> Finding:
-    found = [(u, best) for u in customer
-             if (best := acts.best(u.index, COMPLAINT_ACTS)) is not None]
+def _complaint_acts(customer: Sequence[Utterance], acts: ActTrack, opts: EmotionOptions
+                    ) -> Finding:
+    cues = [c for c in (normalize(c) for c in opts.complaint_cues) if c]
+    found: list[tuple[Utterance, str, float]] = []
+    for u in customer:
+        best = acts.best(u.index, COMPLAINT_ACTS)
+        if best is not None:
+            found.append((u, f"{best[0].replace('_', ' ')} (act)", best[1]))
+        else:
+            text = normalize(u.text)
+            hit = next((c for c in cues if c in text), None)
+            if hit is not None:
+                found.append((u, f"said {hit!r}", 0.9))
     if not found:
         return Finding(False, 0.7 if customer else 0.3)
-    first_act, _ = found[0][1]
-    return Finding(True, max(p for _, (_, p) in found), tuple(u.index for u, _ in found),
-                   f"customer {first_act.replace('_', ' ')} (act)")
+    return Finding(True, max(p for _, _, p in found), tuple(u.index for u, _, _ in found),
+                   f"customer {found[0][1]}")

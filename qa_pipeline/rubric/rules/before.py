@@ -58,11 +58,12 @@ def before(spec: BeforeSpec, ctx: EvaluationContext) -> RuleOutcome:
     target_pos = first_u.text.find(target_hit.matched_text)
 
     def precedes(u: Utterance, h: MatchHit) -> bool:
-        # An act belongs to the whole utterance: an anchor act in the target's own utterance
-        # ("you're verified, your balance is ...") counts as first, for acts cannot be placed
-        # inside an utterance.
+        # An act belongs to the whole utterance and cannot be placed inside it: an anchor in
+        # the target's own utterance ("you're verified, your balance is ...") counts as first
+        # when either of the two is an act.
         return u.start_s < first_u.start_s or (u.index == first_u.index and (
-            h.method == "act" or u.text.find(h.matched_text) < target_pos))
+            h.method == "act" or target_hit.method == "act"
+            or u.text.find(h.matched_text) < target_pos))
 
     # Only the first anchor that precedes the target counts (else the first one at all), so
     # the anchor is looked for where it could precede the target before anywhere else.
