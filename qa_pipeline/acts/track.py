@@ -7,6 +7,7 @@ embedder, and only when a rule asks for it (:class:`EvaluationContext` builds it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -116,28 +117,75 @@ class ActTrack:
                                 if p >= min_probability} for row in self.probabilities]}
 
 
+@dataclass(frozen=True, slots=True)
+class TagOptions:
+    """How utterances are tagged.
+
+    One utterance often holds several sentences with different acts ("I'm sorry about that.
+    I see the card ending 2290 was charged ..."), and one embedding of the whole blends them.
+    So each sentence of a longer utterance is tagged too, and the utterance carries an act with
+    the highest probability that it, or one of its sentences, has.
+
+    Attributes:
+        split_sentences: tag the sentences of multi-sentence utterances as well.
+        min_sentence_units: shorter sentences (CJK characters plus other words) are not tagged
+            alone: "Thanks." or "再见。" says too little out of context.
+    """
+
+    split_sentences: bool = True
+    min_sentence_units: int = 3
+
+
+# A sentence ends at 。！？； (no space follows in Chinese) or at . ! ? ; before a space.
+_SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+")
+_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+")
+
+
+def sentences(text: str, options: TagOptions | None = None) -> list[str]:
+    """The sentences of ``text`` worth tagging on their own (none when it is one sentence)."""
+    opts = options or TagOptions()
+    if not opts.split_sentences:
+        return []
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    if len(parts) < 2:
+        return []
+    return [p for p in parts if len(_UNIT.findall(p)) >= opts.min_sentence_units]
+
+
 def tag_conversation(conversation: Conversation, model: ActTagger,
-                     embeddings: CallEmbeddings | None = None) -> ActTrack:
+                     embeddings: CallEmbeddings | None = None,
+                     options: TagOptions | None = None) -> ActTrack:
     """The act track of a call.
 
     Args:
         conversation: the call.
         model: the act model (with tenant acts, if any).
         embeddings: the call's shared utterance embeddings; used when they come from the
-            embedder the act model reads, else the model embeds the texts itself.
+            embedder the act model reads (its sentences are embedded by the same embedder),
+            else the model embeds the texts itself.
+        options: how utterances are tagged (see :class:`TagOptions`).
     """
     utts = conversation.utterances
     roles = [u.role.value for u in utts]
+    parts = [(k, s) for k, u in enumerate(utts) for s in sentences(u.text, options)]
+    part_roles = [roles[k] for k, _ in parts]
     if not utts:
         probs = np.zeros((0, len(model.acts)), dtype=np.float32)
     elif embeddings is not None and embeddings.model_id == model.embedder_id:
         probs = model.predict_embeddings(embeddings.vectors, roles)
+        if parts:
+            part_probs = model.predict_embeddings(
+                embeddings.embedder.embed([s for _, s in parts]), part_roles)
     else:
         probs = model.predict_texts([u.text for u in utts], roles)
-    probs = np.asarray(probs, dtype=np.float64)
+        if parts:
+            part_probs = model.predict_texts([s for _, s in parts], part_roles)
+    probs = np.array(probs, dtype=np.float64)
     if probs.shape != (len(utts), len(model.acts)):
         raise ValueError(f"act model {model.model_id} returned shape {probs.shape}, expected "
                          f"{(len(utts), len(model.acts))}")
+    for (k, _), row in zip(parts, np.asarray(part_probs) if parts else (), strict=True):
+        np.maximum(probs[k], row, out=probs[k])
     return ActTrack(model.model_id, tuple(model.acts),
                     tuple(tuple(float(p) for p in row) for row in probs),
                     tuple(float(model.threshold(a)) for a in model.acts))

@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa_pipeline.acts.track import ActTrack, tag_conversation, track_from_labels
+from qa_pipeline.acts.track import (
+    ActTrack,
+    TagOptions,
+    sentences,
+    tag_conversation,
+    track_from_labels,
+)
 from qa_pipeline.call_reason import CallReasonClassifier
 from qa_pipeline.call_reason.taxonomy import Taxonomy
 from qa_pipeline.errors import RubricError, RubricValidationError
@@ -248,3 +254,22 @@ def test_rules_may_name_only_known_acts():
     with pytest.raises(RubricValidationError, match="built in"):
         load_rubric_text(TENANT.replace("  claim_promise:\n", "  insult:\n"))
     load_rubric_text(RUBRIC.format(criteria=WITH_ACTS))  # built-in acts need no definition
+
+
+def test_each_sentence_of_a_longer_utterance_is_tagged_too():
+    conv = make_conversation([
+        ["agent", 0, 6, "You are an idiot. Please hold the line while I look at the account."],
+        ["agent", 6, 8, "Okay. Sure."],
+    ], language="en")
+    model = PrototypeActs(ACTS)
+    whole = tag_conversation(conv, model, options=TagOptions(split_sentences=False))
+    assert whole.best(0, ("insult",)) is None
+    split = tag_conversation(conv, model)
+    found = split.best(0, ("insult",))
+    assert found is not None and found[1] > 0.99
+    # Too short to tag alone, so only the utterance's own probabilities count.
+    assert sentences("Okay. Sure.") == []
+    assert sentences("Okay. You are an idiot") == ["You are an idiot"]
+    assert split.probabilities[1] == whole.probabilities[1]
+    assert sentences("非常抱歉让您久等了。您的地址是文三路88号。") == [
+        "非常抱歉让您久等了。", "您的地址是文三路88号。"]
