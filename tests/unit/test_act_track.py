@@ -273,3 +273,15 @@ def test_each_sentence_of_a_longer_utterance_is_tagged_too():
     assert split.probabilities[1] == whole.probabilities[1]
     assert sentences("非常抱歉让您久等了。您的地址是文三路88号。") == [
         "非常抱歉让您久等了。", "您的地址是文三路88号。"]
+
+
+def test_scoring_without_act_rules_sentiment_or_call_reason_never_tags():
+    class Unusable(PrototypeActs):
+        def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None
+                               ) -> np.ndarray:
+            raise AssertionError("tagged")
+
+    rubric = load_rubric_text(RUBRIC.format(criteria=PHRASE_ONLY))
+    card = score_conversation(_call(), rubric, analyzers=CallAnalyzers(acts=Unusable(ACTS)),
+                              embedder_factory=CountingEmbedder)
+    assert _statuses(card)["hello"] == "pass" and "acts" not in card.provenance["models"]
