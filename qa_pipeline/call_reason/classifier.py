@@ -1,6 +1,7 @@
 """Classify a call's reason from what the customer says: cue phrases plus sentence embeddings.
 
 The reason is usually stated in the customer's first turns, so those weigh most. Keyword hits
+(or the customer utterances carrying one of a class's dialogue acts, such as ``complaint``)
 and embedding similarity to each class's examples are turned into probabilities and averaged;
 below the taxonomy's ``min_confidence`` the call gets the fallback class (e.g. ``other``).
 """
@@ -9,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qa_pipeline.call_reason.taxonomy import Taxonomy
-from qa_pipeline.rubric.embeddings import Embedder, default_embedder
+from qa_pipeline.rubric.embeddings import CallEmbeddings, Embedder, default_embedder
 from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, Role, Utterance
+
+if TYPE_CHECKING:
+    from qa_pipeline.acts.track import ActTrack
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +77,22 @@ class CallReasonClassifier:
                                 else np.zeros((0, 1), dtype=np.float32) for c in self._classes]
         return self._embedder, self._prototypes
 
-    def classify(self, conversation: Conversation) -> CallReason:
-        """The call's reason with class probabilities and the utterances it rests on."""
+    @property
+    def uses_acts(self) -> bool:
+        """Whether a class of the taxonomy is signalled by dialogue acts."""
+        return any(c.acts for c in self._classes)
+
+    def classify(self, conversation: Conversation, embeddings: CallEmbeddings | None = None,
+                 acts: ActTrack | None = None) -> CallReason:
+        """The call's reason with class probabilities and the utterances it rests on.
+
+        Args:
+            conversation: the call.
+            embeddings: the call's shared utterance embeddings (used when they come from this
+                classifier's embedder).
+            acts: the call's dialogue acts; without them, classes signalled by acts rest on
+                their keywords and examples only.
+        """
         opts = self.options
         utts = list(conversation.by_role(Role.CUSTOMER)) or list(conversation.utterances)
         utts = [u for u in utts if u.text.strip()][: opts.max_utterances]
@@ -83,9 +101,9 @@ class CallReasonClassifier:
             return self._fallback(names, (), "no customer speech")
         weights = np.array([opts.early_weight if k < opts.early_utterances else 1.0
                             for k in range(len(utts))])
-        kw_hits = self._keyword_hits(utts)
+        kw_hits = self._keyword_hits(utts, acts)
         kw = (kw_hits * weights[:, None]).sum(axis=0)
-        emb = self._embedding_scores(utts, weights)
+        emb = self._embedding_scores(utts, weights, embeddings)
         parts, methods = [], []
         if kw.sum() > 0:
             parts.append((opts.keyword_share, kw / kw.sum()))
@@ -106,21 +124,27 @@ class CallReasonClassifier:
         return CallReason(names[best], float(probs[best]), probabilities, evidence,
                           self.taxonomy.ref, "+".join(methods))
 
-    def _keyword_hits(self, utts: list[Utterance]) -> np.ndarray:
+    def _keyword_hits(self, utts: list[Utterance], acts: ActTrack | None) -> np.ndarray:
         hits = np.zeros((len(utts), len(self._classes)))
         for r, u in enumerate(utts):
             text = normalize(u.text)
             for c, words in enumerate(self._keywords):
-                hits[r, c] = float(any(w in text for w in words))
+                cls_acts = self._classes[c].acts
+                hits[r, c] = float(any(w in text for w in words) or (
+                    acts is not None and bool(cls_acts)
+                    and acts.best(u.index, cls_acts) is not None))
         return hits
 
-    def _embedding_scores(self, utts: list[Utterance], weights: np.ndarray
-                          ) -> np.ndarray | None:
+    def _embedding_scores(self, utts: list[Utterance], weights: np.ndarray,
+                          embeddings: CallEmbeddings | None) -> np.ndarray | None:
         embedder, prototypes = self._prototype_vectors()
         usable = [c for c, p in enumerate(prototypes) if p.shape[0]]
         if not usable:
             return None
-        vectors = embedder.embed([u.text for u in utts])
+        if embeddings is not None and embeddings.model_id == embedder.model_id:
+            vectors = embeddings.rows([u.index for u in utts])
+        else:
+            vectors = embedder.embed([u.text for u in utts])
         sims = np.full((len(utts), len(self._classes)), -1.0)
         for c in usable:
             sims[:, c] = (vectors @ prototypes[c].T).max(axis=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -11,13 +12,17 @@ from qa_pipeline.errors import ConfigError
 
 
 class ReasonClass(BaseModel):
-    """One call reason: cue phrases (any language) and example customer sentences."""
+    """One call reason: cue phrases (any language), dialogue acts of the customer that signal
+    it (e.g. ``complaint``: the same notion of a complaint as the rubrics), and example
+    customer sentences.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     label: str = ""
     keywords: tuple[str, ...] = ()
+    acts: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ...] = ()
     examples: tuple[str, ...] = ()
 
 
@@ -40,8 +45,8 @@ class Taxonomy(BaseModel):
         if self.fallback not in ids:
             raise ValueError(f"fallback {self.fallback!r} is not one of the classes {ids}")
         for c in self.classes:
-            if c.id != self.fallback and not (c.keywords or c.examples):
-                raise ValueError(f"class {c.id!r} needs keywords or examples")
+            if c.id != self.fallback and not (c.keywords or c.examples or c.acts):
+                raise ValueError(f"class {c.id!r} needs keywords or examples (or acts)")
         return self
 
     @property

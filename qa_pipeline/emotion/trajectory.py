@@ -4,8 +4,9 @@ the start, middle and end, escalation, and complaint intent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +14,12 @@ from qa_pipeline.emotion.acoustic import AcousticTrack
 from qa_pipeline.sentiment.base import SentimentTrack
 from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, Role, Utterance
+
+if TYPE_CHECKING:
+    from qa_pipeline.acts.track import ActTrack
+
+# The dialogue acts by which a customer complains (the rubrics' notion of a complaint).
+COMPLAINT_ACTS: tuple[str, ...] = ("complaint", "escalation_threat")
 
 # Phrases by which a customer states an intent to complain (normalised text).
 DEFAULT_COMPLAINT_CUES: tuple[str, ...] = (
@@ -94,8 +101,15 @@ class EmotionSummary:
 
 def summarize_emotion(conversation: Conversation, sentiment: SentimentTrack,
                       acoustics: AcousticTrack | None = None,
-                      options: EmotionOptions | None = None) -> EmotionSummary:
-    """The customer's trajectory from per-utterance sentiment (+ arousal when audio was there)."""
+                      options: EmotionOptions | None = None,
+                      acts: ActTrack | None = None) -> EmotionSummary:
+    """The customer's trajectory from per-utterance sentiment (+ arousal when audio was there).
+
+    With the call's dialogue ``acts``, complaint intent is the ``complaint`` or
+    ``escalation_threat`` act of the customer, or an explicit complaint cue (the notion of a
+    complaint the default rubrics use); without acts, it rests on the cues and on the share of
+    negative customer utterances.
+    """
     opts = options or EmotionOptions()
     valence = {i.utterance_index: i.score for i in sentiment.items}
     arousal = acoustics.by_index() if acoustics is not None else {}
@@ -106,7 +120,9 @@ def summarize_emotion(conversation: Conversation, sentiment: SentimentTrack,
                    arousal[u.index].arousal if u.index in arousal else None) for u in customer)
     return EmotionSummary(phases[0], phases[1], phases[2],
                           _escalation(customer, phases[0], valence, arousal, opts),
-                          _complaint(customer, valence, opts), curve)
+                          _complaint(customer, valence, opts) if acts is None
+                          else _complaint_acts(conversation.by_role(Role.CUSTOMER), acts, opts),
+                          curve)
 
 
 def _thirds(utts: list[Utterance]) -> list[list[Utterance]]:
@@ -164,3 +180,22 @@ def _complaint(customer: list[Utterance], valence: dict[int, float],
         return Finding(True, 0.6, tuple(u.index for u in negative),
                        f"{len(negative)} of {len(customer)} customer utterances negative")
     return Finding(False, 0.7 if customer else 0.3)
+
+
+def _complaint_acts(customer: Sequence[Utterance], acts: ActTrack, opts: EmotionOptions
+                    ) -> Finding:
+    cues = [c for c in (normalize(c) for c in opts.complaint_cues) if c]
+    found: list[tuple[Utterance, str, float]] = []
+    for u in customer:
+        best = acts.best(u.index, COMPLAINT_ACTS)
+        if best is not None:
+            found.append((u, f"{best[0].replace('_', ' ')} (act)", best[1]))
+        else:
+            text = normalize(u.text)
+            hit = next((c for c in cues if c in text), None)
+            if hit is not None:
+                found.append((u, f"said {hit!r}", 0.9))
+    if not found:
+        return Finding(False, 0.7 if customer else 0.3)
+    return Finding(True, max(p for _, _, p in found), tuple(u.index for u, _, _ in found),
+                   f"customer {found[0][1]}")

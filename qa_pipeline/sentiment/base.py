@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from qa_pipeline.types import Conversation
+
+if TYPE_CHECKING:
+    from qa_pipeline.rubric.embeddings import CallEmbeddings
 
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
@@ -55,8 +58,11 @@ class SentimentScorer(Protocol):
 
     model_id: str
 
-    def score(self, conversation: Conversation) -> SentimentTrack:
-        """A track covering the conversation's utterances."""
+    def score(self, conversation: Conversation, embeddings: CallEmbeddings | None = None
+              ) -> SentimentTrack:
+        """A track covering the conversation's utterances (``embeddings``: the call's
+        shared utterance embeddings, for scorers that read sentence embeddings).
+        """
         ...
 
 
@@ -67,6 +73,17 @@ class TextClassifier(Protocol):
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), 3)`` rows summing to 1, columns in ``LABELS`` order."""
+        ...
+
+
+@runtime_checkable
+class EmbeddingTextClassifier(TextClassifier, Protocol):
+    """A classifier over sentence embeddings: it can reuse a call's shared embedding pass."""
+
+    embedder_id: str
+
+    def predict_embeddings(self, vectors: np.ndarray) -> np.ndarray:
+        """Class probabilities from the texts' embeddings (by ``embedder_id``)."""
         ...
 
 
@@ -111,9 +128,18 @@ class ClassifierScorer:
         self._classifier = classifier
         self.model_id = classifier.model_id
 
-    def score(self, conversation: Conversation) -> SentimentTrack:
-        """Classify every utterance's text."""
+    def score(self, conversation: Conversation, embeddings: CallEmbeddings | None = None
+              ) -> SentimentTrack:
+        """Classify every utterance's text (from ``embeddings`` when the classifier reads
+        the same embedder's vectors, so the call is not embedded twice).
+        """
         texts = [u.text for u in conversation.utterances]
-        probs = (self._classifier.predict_proba(texts) if texts
-                 else np.zeros((0, 3), dtype=np.float32))
+        clf = self._classifier
+        if not texts:
+            probs = np.zeros((0, 3), dtype=np.float32)
+        elif (embeddings is not None and isinstance(clf, EmbeddingTextClassifier)
+              and clf.embedder_id == embeddings.model_id):
+            probs = clf.predict_embeddings(embeddings.vectors)
+        else:
+            probs = clf.predict_proba(texts)
         return track_from_probabilities(conversation, probs, self.model_id)

@@ -43,12 +43,19 @@ class EmbeddingHeadClassifier:
                 f"not {self._embedder.model_id}")
         digest = hashlib.sha256(head_path.read_bytes()).hexdigest()[:12]
         self.model_id = f"e5-sentiment-head@{digest}+{embedder_id}"
+        self.embedder_id = embedder_id
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, one row per text."""
         if not texts:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        logits = self._embedder.embed(list(texts)) @ self._weight.T + self._bias
+        return self.predict_embeddings(self._embedder.embed(list(texts)))
+
+    def predict_embeddings(self, vectors: np.ndarray) -> np.ndarray:
+        """Class probabilities from ``embedder_id`` embeddings, one row per text."""
+        if not len(vectors):
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        logits = vectors @ self._weight.T + self._bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         probs: np.ndarray = exp / exp.sum(axis=1, keepdims=True)

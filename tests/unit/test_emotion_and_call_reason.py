@@ -166,7 +166,7 @@ def test_call_reason_falls_back_without_evidence():
 
 
 def test_taxonomy_validation(tmp_path):
-    assert load_taxonomy("rubrics/call_reasons/default.yaml").ref == "default_call_reasons@1"
+    assert load_taxonomy("rubrics/call_reasons/default.yaml").ref == "default_call_reasons@2"
     bad = tmp_path / "t.yaml"
     bad.write_text("id: x\nfallback: nope\nclasses:\n  - {id: a, keywords: [k]}\n"
                    "  - {id: b, keywords: [j]}\n", encoding="utf-8")

@@ -1,5 +1,5 @@
 """Regression gate for the rubric engine (issue 25): the first 40 conversations of
-``benchmarks/rubric_equivalence.py`` (perturbed reference calls, every shipped rubric) must
+``benchmarks/rubric_equivalence.py`` (perturbed reference calls, the phrase rubrics of cac5a84) must
 give byte for byte the verdicts recorded from ``cac5a84``, the last commit with compiled
 kernels. The full 405-call gate is the script itself (see benchmarks/README.md).
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from qa_pipeline.acts.track import track_from_labels
 from qa_pipeline.conversation.metrics import compute_metrics
 from qa_pipeline.emotion import summarize_emotion
-from qa_pipeline.errors import RubricValidationError
+from qa_pipeline.errors import RubricError, RubricValidationError
 from qa_pipeline.judge import Judge
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.embeddings import CharNgramEmbedder
@@ -18,6 +19,12 @@ from qa_pipeline.sentiment import SentimentTrack, UtteranceSentiment
 from qa_pipeline.types import Status
 from tests.helpers import make_conversation
 from tests.judge_helpers import ScriptedBackend
+
+# The built-in act ids (qa_pipeline.acts.ACTS): cases give probabilities for some of them.
+CASE_ACTS = ("greeting", "verification_request", "verification_confirmed", "account_disclosure",
+             "hold_announcement", "hold_return", "apology_empathy", "complaint",
+             "escalation_threat", "insult", "refusal_deflection", "promise", "next_step",
+             "anything_else", "thanks_farewell", "recording_disclosure")
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "rubric_cases"
 
@@ -59,10 +66,19 @@ def test_rule_case(rule_type, rule_case):
         j = rule_case["judge"]
         judges = {"default": Judge(ScriptedBackend(j["probabilities"], j.get("cites", ""),
                                                    j.get("closed", True)))}
+    acts = None
+    if "acts" in rule_case:
+        acts = track_from_labels(conv, rule_case["acts"], CASE_ACTS, "case-labels",
+                                 rule_case.get("act_threshold", 0.5))
     ctx = EvaluationContext(conv, compute_metrics(conv), sentiment,
                             embedder_factory=CharNgramEmbedder,
-                            emotion=summarize_emotion(conv, sentiment) if sentiment else None,
-                            judges=judges)
+                            emotion=summarize_emotion(conv, sentiment, acts=acts)
+                            if sentiment else None,
+                            act_track=acts, judges=judges)
+    if "raises" in expect:
+        with pytest.raises(RubricError):
+            parsed.evaluate(ctx)
+        return
     outcome = parsed.evaluate(ctx)
     assert outcome.status is Status(expect["status"]), outcome.message
     if "evidence" in expect:
@@ -83,7 +99,8 @@ def test_every_rule_type_has_cases_of_each_kind():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         kinds = covered.setdefault(data.pop("rule_type"), set())
         for case in data.values():
-            kinds.add(case["expect"].get("status", "error"))
+            expect = case["expect"]
+            kinds.add(expect.get("status") or ("raises" if "raises" in expect else "error"))
     for name in rule_types():
         assert name in covered, f"no YAML cases for rule type {name!r}"
         missing = {"pass", "fail", "not_applicable", "error"} - covered[name]

@@ -1,6 +1,7 @@
 """Built-in rule types, registered by an explicit import list (one rule type per module)."""
 
 from qa_pipeline.rubric.rules import (  # noqa: F401 - imported for registration
+    act,
     all_of,
     any_of,
     at_least,

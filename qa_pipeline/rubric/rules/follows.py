@@ -11,7 +11,8 @@ from pydantic import Field, model_validator
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
-from qa_pipeline.rubric.rules.conditions import Condition, evidence_for, find_hits
+from qa_pipeline.rubric.rules.act import Operand, acts_note, find_operand_hits
+from qa_pipeline.rubric.rules.conditions import evidence_for
 from qa_pipeline.types import RuleOutcome, Status
 
 
@@ -19,8 +20,8 @@ class FollowsSpec(RuleSpec):
     """YAML block of a ``follows`` rule."""
 
     type: Literal["follows"]
-    trigger: Condition
-    response: Condition
+    trigger: Operand
+    response: Operand
     within_utterances: int = Field(3, ge=1, description="utterances after the trigger")
     within_s: float | None = Field(None, gt=0, description="seconds after the trigger ends")
 
@@ -28,7 +29,7 @@ class FollowsSpec(RuleSpec):
     def _matchers(self) -> FollowsSpec:
         for name in ("trigger", "response"):
             if not getattr(self, name).has_matcher():
-                raise ValueError(f"{name} needs phrases or patterns")
+                raise ValueError(f"{name} needs phrases, patterns or acts")
         return self
 
 
@@ -36,6 +37,8 @@ class FollowsSpec(RuleSpec):
 def follows(spec: FollowsSpec, ctx: EvaluationContext) -> RuleOutcome:
     """Every trigger must be answered by a response soon after.
 
+    Trigger and response may name phrases, patterns and/or dialogue acts (see the ``act``
+    rule).
     Passes when: each trigger utterance is followed, within ``within_utterances`` utterances
     (and ``within_s`` seconds when set), by a response in a later utterance.
     Fails when: a trigger has no timely response (the unanswered trigger is quoted).
@@ -47,11 +50,17 @@ def follows(spec: FollowsSpec, ctx: EvaluationContext) -> RuleOutcome:
           trigger: {role: customer, phrases: [投诉, 太差了]}
           response: {role: agent, phrases: [抱歉, 对不起, 理解您]}
           within_utterances: 2
+
+        rule:
+          type: follows
+          trigger: {role: customer, acts: [complaint, escalation_threat]}
+          response: {role: agent, acts: [apology_empathy]}
+          within_utterances: 2
     """
-    triggers = find_hits(spec.trigger, ctx)
+    triggers = find_operand_hits(spec.trigger, ctx)
     if not triggers:
         return RuleOutcome(Status.NOT_APPLICABLE, message="no trigger in the call")
-    responses = find_hits(spec.response, ctx)
+    responses = find_operand_hits(spec.response, ctx)
     evidence = []
     unanswered = []
     response_at = [r.index for r, _ in responses]  # ascending: hits come in call order
@@ -64,10 +73,11 @@ def follows(spec: FollowsSpec, ctx: EvaluationContext) -> RuleOutcome:
                 answer = (r, rh)
                 break
         if answer is None:
-            unanswered.append(evidence_for(ctx, u, hit, "unanswered trigger"))
+            unanswered.append(evidence_for(ctx, u, hit, acts_note("unanswered trigger", hit)))
         else:
-            evidence.append(evidence_for(ctx, u, hit, "trigger"))
-            evidence.append(evidence_for(ctx, answer[0], answer[1], "response"))
+            evidence.append(evidence_for(ctx, u, hit, acts_note("trigger", hit)))
+            r, rh = answer
+            evidence.append(evidence_for(ctx, r, rh, acts_note("response", rh)))
     end = len(ctx.conversation.utterances)
     considered = tuple(sorted({i for u, _ in triggers
                                for i in range(u.index, min(u.index + spec.within_utterances + 1,

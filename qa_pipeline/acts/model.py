@@ -1,0 +1,423 @@
+"""Multi-label dialogue-act classifier on multilingual-e5-small sentence embeddings.
+
+One calibrated logistic head per act over ``[embedding, is_agent, is_customer]``:
+``P(act) = sigmoid(a * (w . x + b) + c)`` where ``(a, c)`` is a Platt calibration fitted on
+cross-validated scores and each act has its own decision threshold. The embedded heads are
+trained in this repository (``python -m qa_pipeline.acts.train``; data and accuracy in
+``corpus/README.md``). Tenants add their own acts from example sentences
+(:meth:`ActModel.with_tenant_acts`), fitted at load and cached by content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa_pipeline.acts.taxonomy import ACTS, ROLES
+from qa_pipeline.errors import ConfigError, ModelUnavailableError
+from qa_pipeline.rubric.embeddings import Embedder, default_embedder
+
+WEIGHTS_PATH = Path(__file__).with_name("weights") / "acts_e5small_head.npz"
+MODEL_NAME = "acts-e5small-head"
+EMBEDDING_DIM = 384
+DEFAULT_THRESHOLD = 0.5
+# Tenant heads: a role-less logistic regression on the embedding. Explicit negatives count
+# more than the shipped background sentences, which only say what ordinary calls sound like.
+TENANT_INVERSE_REGULARISATION = 4.0
+TENANT_NEGATIVE_WEIGHT = 2.0
+TENANT_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True)
+class TenantActExamples:
+    """Few-shot definition of a tenant's own act.
+
+    Attributes:
+        positives: sentences that perform the act (at least two).
+        negatives: sentences that look similar but do not (optional).
+        role: "agent" or "customer" to score only that role's utterances; None for both.
+        description: free text for people reading the rubric.
+    """
+
+    positives: tuple[str, ...]
+    negatives: tuple[str, ...] = ()
+    role: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ActHeads:
+    """Arrays of a set of calibrated act heads (one row per act)."""
+
+    acts: tuple[str, ...]
+    weight: np.ndarray  # (k, dim + 2): embedding then is_agent, is_customer
+    bias: np.ndarray  # (k,)
+    calibration_scale: np.ndarray  # (k,) Platt slope
+    calibration_offset: np.ndarray  # (k,) Platt intercept
+    thresholds: np.ndarray  # (k,) decision threshold on the calibrated probability
+    roles: tuple[str | None, ...]  # per act: only this role's utterances can carry it
+
+    def __post_init__(self) -> None:
+        k = len(self.acts)
+        shapes = (self.weight.shape[0], self.bias.shape[0], self.calibration_scale.shape[0],
+                  self.calibration_offset.shape[0], self.thresholds.shape[0], len(self.roles))
+        if any(s != k for s in shapes) or self.weight.shape[1] != EMBEDDING_DIM + 2:
+            raise ModelUnavailableError(f"act heads are malformed: {k} acts, shapes {shapes}, "
+                                        f"weight {self.weight.shape}")
+
+
+def role_features(roles: Sequence[Any] | None, n: int) -> np.ndarray:
+    """``(n, 2)`` one-hot (is_agent, is_customer); an unknown or missing role is all zeros."""
+    out = np.zeros((n, 2), dtype=np.float32)
+    if roles is None:
+        return out
+    if len(roles) != n:
+        raise ValueError(f"{len(roles)} roles for {n} utterances")
+    for i, role in enumerate(_role_names(roles)):
+        if role in ROLES:
+            out[i, ROLES.index(role)] = 1.0
+    return out
+
+
+def _role_names(roles: Sequence[Any]) -> list[str]:
+    # Accept qa_pipeline.types.Role members as well as plain strings.
+    return [str(getattr(r, "value", r)) for r in roles]
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free logistic
+    return out
+
+
+class ActModel:
+    """Calibrated multi-label act classifier; see the module docstring."""
+
+    def __init__(self, heads: ActHeads, *, model_id: str, embedder_id: str,
+                 background: np.ndarray | None = None,
+                 embedder_factory: Callable[[], Embedder] = default_embedder) -> None:
+        """Wrap trained heads.
+
+        Args:
+            heads: the calibrated heads.
+            model_id: identifier recorded in evidence.
+            embedder_id: ``model_id`` of the embedder the heads were trained on.
+            background: ``(m, dim)`` embeddings of ordinary call sentences, the default
+                negatives of tenant acts.
+            embedder_factory: builds the text embedder on first use.
+        """
+        self.heads = heads
+        self.model_id = model_id
+        self.embedder_id = embedder_id
+        self.background = background
+        self._embedder_factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self._index = {act: i for i, act in enumerate(heads.acts)}
+
+    @property
+    def acts(self) -> tuple[str, ...]:
+        """Act ids, in column order of the probability matrices."""
+        return self.heads.acts
+
+    def embedder(self) -> Embedder:
+        """The text embedder, built on first use and checked against the training encoder."""
+        if self._embedder is None:
+            embedder = self._embedder_factory()
+            if embedder.model_id != self.embedder_id:
+                raise ModelUnavailableError(
+                    f"{self.model_id} was trained on {self.embedder_id} embeddings, "
+                    f"not {embedder.model_id}")
+            self._embedder = embedder
+        return self._embedder
+
+    def predict_texts(self, texts: Sequence[str],
+                      roles: Sequence[Any] | None = None) -> np.ndarray:
+        """Calibrated probabilities ``(len(texts), len(acts))`` for raw utterance texts."""
+        if not texts:
+            return np.zeros((0, len(self.acts)), dtype=np.float32)
+        return self.predict_embeddings(self.embedder().embed(list(texts)), roles)
+
+    def predict_embeddings(self, emb: np.ndarray,
+                           roles: Sequence[Any] | None = None) -> np.ndarray:
+        """Calibrated probabilities from ``(n, 384)`` unit e5 embeddings (shared with other stages).
+
+        Args:
+            emb: embeddings from the same embedder the heads were trained on.
+            roles: per-utterance "agent" / "customer" (or ``Role`` members); None or any other
+                value means unknown, and acts restricted to one role are then not masked.
+        """
+        emb = np.asarray(emb, dtype=np.float32)
+        if emb.ndim != 2 or emb.shape[1] != EMBEDDING_DIM:
+            raise ValueError(f"expected (n, {EMBEDDING_DIM}) embeddings, got {emb.shape}")
+        n = emb.shape[0]
+        features = np.hstack([emb, role_features(roles, n)])
+        h = self.heads
+        scores = features @ h.weight.T + h.bias
+        probs = _sigmoid(h.calibration_scale * scores + h.calibration_offset).astype(np.float32)
+        if roles is not None and any(r is not None for r in h.roles):
+            names = np.array(_role_names(roles))
+            for j, only in enumerate(h.roles):
+                if only is not None:
+                    other = np.isin(names, ROLES) & (names != only)
+                    probs[other, j] = 0.0
+        return probs
+
+    def threshold(self, act: str) -> float:
+        """Decision threshold on the calibrated probability of ``act``."""
+        try:
+            return float(self.heads.thresholds[self._index[act]])
+        except KeyError:
+            raise ConfigError(f"unknown act {act!r}; valid: {', '.join(self.acts)}") from None
+
+    def with_tenant_acts(self, defs: Mapping[str, TenantActExamples], *,
+                         cache_dir: Path | None = None) -> ActModel:
+        """This model plus one few-shot head per tenant act, cached by content hash.
+
+        Args:
+            defs: tenant act id -> examples. Ids must not reuse a built-in act id.
+            cache_dir: optional directory for fitted heads (``tenant-acts-<hash>.npz``), so
+                that worker processes do not refit them.
+
+        Raises:
+            ConfigError: a reused id, an unknown role, or fewer than two positives.
+        """
+        if not defs:
+            return self
+        _validate_tenant_defs(defs, self.acts)
+        key = _tenant_key(self.model_id, defs)
+        heads = _TENANT_CACHE.get(key)
+        if heads is None:
+            path = cache_dir / f"tenant-acts-{key[:32]}.npz" if cache_dir is not None else None
+            if path is not None and path.exists():
+                heads = _load_tenant_heads(path, tuple(defs))
+            if heads is None:
+                heads = self._fit_tenant_heads(defs)
+                if path is not None:
+                    _save_tenant_heads(path, heads)
+            _TENANT_CACHE.put(key, heads)
+        h = self.heads
+        combined = ActHeads(
+            acts=h.acts + heads.acts,
+            weight=np.vstack([h.weight, heads.weight]),
+            bias=np.concatenate([h.bias, heads.bias]),
+            calibration_scale=np.concatenate([h.calibration_scale, heads.calibration_scale]),
+            calibration_offset=np.concatenate([h.calibration_offset, heads.calibration_offset]),
+            thresholds=np.concatenate([h.thresholds, heads.thresholds]),
+            roles=h.roles + heads.roles,
+        )
+        model = ActModel(combined, model_id=f"{self.model_id}+tenant:{key[:12]}",
+                         embedder_id=self.embedder_id, background=self.background,
+                         embedder_factory=self._embedder_factory)
+        model._embedder = self._embedder
+        return model
+
+    def _fit_tenant_heads(self, defs: Mapping[str, TenantActExamples]) -> ActHeads:
+        try:
+            from sklearn.linear_model import LogisticRegression
+        except ImportError as e:
+            raise ModelUnavailableError("tenant acts need scikit-learn") from e
+        background = (self.background if self.background is not None
+                      else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)).astype(np.float32)
+        rows = []
+        for name, d in defs.items():
+            pos = self.embedder().embed(list(d.positives))
+            neg = (self.embedder().embed(list(d.negatives)) if d.negatives
+                   else np.zeros((0, EMBEDDING_DIM), dtype=np.float32))
+            # Other tenant acts' positives are negatives too: two tenant acts should not merge.
+            others = [s for other, od in defs.items() if other != name for s in od.positives
+                      if s not in d.positives]
+            if others:
+                neg = np.vstack([neg, self.embedder().embed(others)])
+            x = np.vstack([pos, neg, background])
+            y = np.r_[np.ones(len(pos)), np.zeros(len(neg) + len(background))]
+            # Positives weigh as much in total as all negatives together.
+            neg_weight = np.r_[np.full(len(neg), TENANT_NEGATIVE_WEIGHT),
+                               np.ones(len(background))]
+            pos_weight = np.full(len(pos), max(neg_weight.sum(), 1.0) / len(pos))
+            weights = np.r_[pos_weight, neg_weight]
+            clf = LogisticRegression(C=TENANT_INVERSE_REGULARISATION, max_iter=2000)
+            clf.fit(x, y, sample_weight=weights)
+            scale, offset = platt_from_cv(x, y, weights, TENANT_INVERSE_REGULARISATION)
+            rows.append((clf.coef_[0], float(clf.intercept_[0]), scale, offset))
+        zeros = np.zeros((len(rows), 2), dtype=np.float32)
+        return ActHeads(
+            acts=tuple(defs),
+            weight=np.hstack([np.array([r[0] for r in rows], dtype=np.float32), zeros]),
+            bias=np.array([r[1] for r in rows], dtype=np.float32),
+            calibration_scale=np.array([r[2] for r in rows], dtype=np.float32),
+            calibration_offset=np.array([r[3] for r in rows], dtype=np.float32),
+            thresholds=np.full(len(rows), DEFAULT_THRESHOLD, dtype=np.float32),
+            roles=tuple(d.role for d in defs.values()),
+        )
+
+
+def platt_from_cv(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
+                  inverse_regularisation: float, folds: int = 5) -> tuple[float, float]:
+    """Platt scaling ``(slope, intercept)`` fitted on out-of-fold logistic scores.
+
+    Scores of a head on its own training sentences are over-confident, so the calibration is
+    fitted on scores from models that did not see the sentence (stratified folds, seed 0).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    n_pos = int(y.sum())
+    k = min(folds, n_pos, len(y) - n_pos)
+    if k < 2:
+        return 1.0, 0.0
+    w = np.ones(len(y)) if weights is None else weights
+    scores = np.zeros(len(y))
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=0).split(x, y):
+        clf = LogisticRegression(C=inverse_regularisation, max_iter=2000)
+        clf.fit(x[train], y[train], sample_weight=w[train])
+        scores[test] = clf.decision_function(x[test])
+    return fit_platt(scores, y)
+
+
+def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt ``(slope, intercept)`` on unweighted data, with Platt's smoothed targets."""
+    from sklearn.linear_model import LogisticRegression
+
+    n_pos, n_neg = float(y.sum()), float(len(y) - y.sum())
+    # Platt (1999): targets pulled off 0/1 so that separable data does not give an
+    # infinite slope.
+    target_pos, target_neg = (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2)
+    xs = np.r_[scores, scores].reshape(-1, 1)
+    ys = np.r_[np.ones(len(y)), np.zeros(len(y))]
+    soft = np.where(y > 0, target_pos, target_neg)
+    ws = np.r_[soft, 1 - soft]
+    clf = LogisticRegression(C=1e4, max_iter=2000)
+    clf.fit(xs, ys, sample_weight=ws)
+    return float(clf.coef_[0, 0]), float(clf.intercept_[0])
+
+
+def _validate_tenant_defs(defs: Mapping[str, TenantActExamples], builtin: Sequence[str]) -> None:
+    for name, d in defs.items():
+        if not name or name in builtin:
+            raise ConfigError(f"tenant act id {name!r} is empty or reuses a built-in act id")
+        if d.role is not None and d.role not in ROLES:
+            raise ConfigError(f"tenant act {name!r}: role must be one of {ROLES} or empty")
+        if len(set(d.positives)) < 2:
+            raise ConfigError(f"tenant act {name!r} needs at least two distinct positive "
+                              "example sentences")
+
+
+def _tenant_key(base_model_id: str, defs: Mapping[str, TenantActExamples]) -> str:
+    payload = {"base": base_model_id, "fit": [TENANT_INVERSE_REGULARISATION,
+                                              TENANT_NEGATIVE_WEIGHT],
+               "acts": [[name, list(d.positives), list(d.negatives), d.role]
+                        for name, d in defs.items()]}
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
+
+
+class _LRU:
+    """Small thread-safe least-recently-used map of fitted tenant heads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, ActHeads] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> ActHeads | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key: str, value: ActHeads) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_TENANT_CACHE = _LRU(TENANT_CACHE_SIZE)
+
+
+def _save_tenant_heads(path: Path, heads: ActHeads) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename: concurrent workers never read a half-written file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    np.savez(tmp, acts=np.array(heads.acts), weight=heads.weight, bias=heads.bias,
+             calibration_scale=heads.calibration_scale,
+             calibration_offset=heads.calibration_offset, thresholds=heads.thresholds,
+             roles=np.array([r or "" for r in heads.roles]))
+    os.replace(tmp, path)
+
+
+def _load_tenant_heads(path: Path, acts: tuple[str, ...]) -> ActHeads | None:
+    try:
+        with np.load(path) as data:
+            heads = ActHeads(
+                acts=tuple(str(a) for a in data["acts"]), weight=data["weight"],
+                bias=data["bias"], calibration_scale=data["calibration_scale"],
+                calibration_offset=data["calibration_offset"], thresholds=data["thresholds"],
+                roles=tuple(str(r) or None for r in data["roles"]))
+    except (OSError, KeyError, ValueError, ModelUnavailableError):
+        return None  # a damaged cache entry is refitted and overwritten
+    return heads if heads.acts == acts else None
+
+
+def load_act_model(path: Path = WEIGHTS_PATH,
+                   embedder_factory: Callable[[], Embedder] = default_embedder) -> ActModel:
+    """Load act heads written by ``python -m qa_pipeline.acts.train``.
+
+    Raises:
+        ModelUnavailableError: the file is missing or malformed.
+    """
+    try:
+        with np.load(path) as data:
+            acts = tuple(str(a) for a in data["acts"])
+            heads = ActHeads(
+                acts=acts, weight=data["weight"].astype(np.float32),
+                bias=data["bias"].astype(np.float32),
+                calibration_scale=data["calibration_scale"].astype(np.float32),
+                calibration_offset=data["calibration_offset"].astype(np.float32),
+                thresholds=data["thresholds"].astype(np.float32),
+                roles=(None,) * len(acts))
+            embedder_id = str(data["embedder_id"])
+            background = data["background"].astype(np.float32)
+    except (OSError, KeyError, ValueError) as e:
+        raise ModelUnavailableError(
+            f"act heads {path} are missing or malformed; rebuild them with "
+            f"`python -m qa_pipeline.acts.train`") from e
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return ActModel(heads, model_id=f"{MODEL_NAME}@{digest}", embedder_id=embedder_id,
+                    background=background, embedder_factory=embedder_factory)
+
+
+@lru_cache(maxsize=1)
+def load_embedded_act_model() -> ActModel:
+    """The packaged act model (offline; loaded once per process)."""
+    model = load_act_model()
+    if model.acts != ACTS:
+        raise ModelUnavailableError(f"packaged act heads cover {model.acts}, expected {ACTS}")
+    return model
+
+
+def weights_card(path: Path = WEIGHTS_PATH) -> dict[str, Any]:
+    """The training record written next to the weights (acts, corpus hash, thresholds, scores)."""
+    card = path.with_suffix(".json")
+    data: dict[str, Any] = json.loads(card.read_text(encoding="utf-8")) if card.exists() else {}
+    return data
+
+
+def clear_tenant_cache() -> None:
+    """Forget the in-process tenant heads (tests; a long-lived worker after a rubric change)."""
+    _TENANT_CACHE.clear()

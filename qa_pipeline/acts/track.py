@@ -1,0 +1,203 @@
+"""Dialogue acts of one call: every utterance's calibrated probability for every act.
+
+The track is what act rules read (``qa_pipeline.rubric.rules.act``). It is computed once per
+call, from the call's shared utterance embeddings when the act model was trained on the same
+embedder, and only when a rule asks for it (:class:`EvaluationContext` builds it lazily).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from qa_pipeline.errors import RubricError
+from qa_pipeline.types import Conversation
+
+if TYPE_CHECKING:
+    from qa_pipeline.rubric.embeddings import CallEmbeddings
+
+
+class ActTagger(Protocol):
+    """What the rules need of an act model (``qa_pipeline.acts.ActModel`` implements it)."""
+
+    model_id: str
+    embedder_id: str  # the model_id of the embedder whose vectors predict_embeddings reads
+
+    @property
+    def acts(self) -> tuple[str, ...]:
+        """Act ids, the columns of the predictions."""
+        ...
+
+    def predict_texts(self, texts: Sequence[str], roles: Sequence[str] | None = None
+                      ) -> np.ndarray:
+        """``(len(texts), len(acts))`` calibrated probabilities."""
+        ...
+
+    def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None
+                           ) -> np.ndarray:
+        """The same, from the texts' embeddings."""
+        ...
+
+    def threshold(self, act: str) -> float:
+        """Decision threshold on the calibrated probability of ``act``."""
+        ...
+
+    def with_tenant_acts(self, defs: Mapping[str, Any]) -> ActTagger:
+        """The model plus few-shot acts (act id -> ``TenantActExamples``)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ActTrack:
+    """Per-utterance act probabilities of one call, from one model.
+
+    Attributes:
+        model_id: the act model (with its tenant acts) that produced the track.
+        acts: act ids, the columns of ``probabilities``.
+        probabilities: per utterance (in call order), the probability of each act.
+        thresholds: per act, the model's decision threshold.
+    """
+
+    model_id: str
+    acts: tuple[str, ...]
+    probabilities: tuple[tuple[float, ...], ...]
+    thresholds: tuple[float, ...]
+    _column: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.thresholds) != len(self.acts):
+            raise ValueError("one threshold per act")
+        if any(len(row) != len(self.acts) for row in self.probabilities):
+            raise ValueError("every utterance needs a probability per act")
+        object.__setattr__(self, "_column", {a: i for i, a in enumerate(self.acts)})
+
+    def column(self, act: str) -> int:
+        """The column of ``act``.
+
+        Raises:
+            RubricError: the model does not know ``act`` (the message lists those it knows).
+        """
+        try:
+            return self._column[act]
+        except KeyError:
+            raise RubricError(f"unknown act {act!r} for act model {self.model_id}; known acts: "
+                              f"{', '.join(self.acts)}") from None
+
+    def probability(self, utterance_index: int, act: str) -> float:
+        """P(``act``) of one utterance."""
+        return self.probabilities[utterance_index][self.column(act)]
+
+    def threshold(self, act: str) -> float:
+        """The model's decision threshold for ``act``."""
+        return self.thresholds[self.column(act)]
+
+    def best(self, utterance_index: int, acts: Sequence[str],
+             min_probability: float | None = None) -> tuple[str, float] | None:
+        """Of ``acts``, the one ``utterance_index`` carries most surely, with its probability,
+        when it reaches ``min_probability`` (default: that act's own threshold); else None.
+        """
+        row = self.probabilities[utterance_index]
+        found: tuple[str, float] | None = None
+        for act in acts:
+            c = self.column(act)
+            p = row[c]
+            if p >= (self.thresholds[c] if min_probability is None else min_probability) \
+                    and (found is None or p > found[1]):
+                found = (act, p)
+        return found
+
+    def to_dict(self, min_probability: float = 0.2) -> dict[str, Any]:
+        """JSON form: per utterance, the acts at or above ``min_probability``."""
+        return {"model_id": self.model_id,
+                "utterances": [{a: round(p, 3) for a, p in zip(self.acts, row, strict=True)
+                                if p >= min_probability} for row in self.probabilities]}
+
+
+@dataclass(frozen=True, slots=True)
+class TagOptions:
+    """How utterances are tagged.
+
+    One utterance often holds several sentences with different acts ("I'm sorry about that.
+    I see the card ending 2290 was charged ..."), and one embedding of the whole blends them.
+    So each sentence of a longer utterance is tagged too, and the utterance carries an act with
+    the highest probability that it, or one of its sentences, has.
+
+    Attributes:
+        split_sentences: tag the sentences of multi-sentence utterances as well.
+        min_sentence_units: shorter sentences (CJK characters plus other words) are not tagged
+            alone: "Thanks." or "再见。" says too little out of context.
+    """
+
+    split_sentences: bool = True
+    min_sentence_units: int = 3
+
+
+# A sentence ends at 。！？； (no space follows in Chinese) or at . ! ? ; before a space.
+_SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+")
+_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+")
+
+
+def sentences(text: str, options: TagOptions | None = None) -> list[str]:
+    """The sentences of ``text`` worth tagging on their own (none when it is one sentence)."""
+    opts = options or TagOptions()
+    if not opts.split_sentences:
+        return []
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    if len(parts) < 2:
+        return []
+    return [p for p in parts if len(_UNIT.findall(p)) >= opts.min_sentence_units]
+
+
+def tag_conversation(conversation: Conversation, model: ActTagger,
+                     embeddings: CallEmbeddings | None = None,
+                     options: TagOptions | None = None) -> ActTrack:
+    """The act track of a call.
+
+    Args:
+        conversation: the call.
+        model: the act model (with tenant acts, if any).
+        embeddings: the call's shared utterance embeddings; used when they come from the
+            embedder the act model reads (its sentences are embedded by the same embedder),
+            else the model embeds the texts itself.
+        options: how utterances are tagged (see :class:`TagOptions`).
+    """
+    utts = conversation.utterances
+    roles = [u.role.value for u in utts]
+    parts = [(k, s) for k, u in enumerate(utts) for s in sentences(u.text, options)]
+    part_roles = [roles[k] for k, _ in parts]
+    if not utts:
+        probs = np.zeros((0, len(model.acts)), dtype=np.float32)
+    elif embeddings is not None and embeddings.model_id == model.embedder_id:
+        probs = model.predict_embeddings(embeddings.vectors, roles)
+        if parts:
+            part_probs = model.predict_embeddings(
+                embeddings.embedder.embed([s for _, s in parts]), part_roles)
+    else:
+        probs = model.predict_texts([u.text for u in utts], roles)
+        if parts:
+            part_probs = model.predict_texts([s for _, s in parts], part_roles)
+    probs = np.array(probs, dtype=np.float64)
+    if probs.shape != (len(utts), len(model.acts)):
+        raise ValueError(f"act model {model.model_id} returned shape {probs.shape}, expected "
+                         f"{(len(utts), len(model.acts))}")
+    for (k, _), row in zip(parts, np.asarray(part_probs) if parts else (), strict=True):
+        np.maximum(probs[k], row, out=probs[k])
+    return ActTrack(model.model_id, tuple(model.acts),
+                    tuple(tuple(float(p) for p in row) for row in probs),
+                    tuple(float(model.threshold(a)) for a in model.acts))
+
+
+def track_from_labels(conversation: Conversation, labels: Mapping[int, Mapping[str, float]],
+                      acts: Sequence[str], model_id: str = "labels",
+                      threshold: float = 0.5) -> ActTrack:
+    """A track from given probabilities (utterance index -> act -> P; unnamed acts are 0):
+    for re-scoring with acts reviewed by a person, and for tests.
+    """
+    acts = tuple(acts)
+    rows = tuple(tuple(float(labels.get(u.index, {}).get(a, 0.0)) for a in acts)
+                 for u in conversation.utterances)
+    return ActTrack(model_id, acts, rows, (threshold,) * len(acts))

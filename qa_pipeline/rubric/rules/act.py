@@ -1,0 +1,172 @@
+"""act: a speaker must (or must not) perform a dialogue act, such as a verification request or
+an insult; and the act operands that ``before``, ``follows``, ``required_phrase`` and
+``forbidden_phrase`` share.
+
+An operand may name ``acts`` and/or ``phrases`` (and ``patterns``): an utterance is a hit when
+it carries one of the acts (its probability at least ``min_probability``, by default the act
+model's own threshold for that act) or matches a phrase. Phrases stay as optional extra
+evidence beside the acts. An act hit is recorded as a match with method ``act``, the act id as
+its pattern and the act's probability as its score, quoting the whole utterance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.registry import RuleSpec, register_rule
+from qa_pipeline.rubric.rules.conditions import (
+    Condition,
+    Matching,
+    Scope,
+    evidence_for,
+    first_hit,
+    require_or_forbid,
+)
+from qa_pipeline.types import MatchHit, RuleOutcome, Status, Utterance
+
+ActId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+Hit = tuple[Utterance, MatchHit]
+
+
+class ActOperand(BaseModel):
+    """Dialogue acts to look for, beside or instead of phrases."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    acts: tuple[ActId, ...] = Field((), description="dialogue act ids (built-in or the "
+                                    "rubric's own acts); an utterance carrying any one is a hit")
+    min_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="lowest act probability that counts (default: the act model's threshold "
+                    "for each act)")
+
+    def act_hits(self, utterances: Sequence[Utterance], ctx: EvaluationContext) -> list[Hit]:
+        """(utterance, act hit) for each of ``utterances`` that carries one of the acts."""
+        if not self.acts:
+            return []
+        track = ctx.acts
+        found = []
+        for u in utterances:
+            best = track.best(u.index, self.acts, self.min_probability)
+            if best is not None:
+                found.append((u, MatchHit(best[0], "act", best[1], u.text)))
+        return found
+
+
+def has_phrases(spec: Matching) -> bool:
+    """Whether a matching block names any phrase or pattern."""
+    return bool(spec.phrases or spec.patterns)
+
+
+def operand_hits(spec: Matching, utterances: tuple[Utterance, ...], ctx: EvaluationContext
+                 ) -> list[Hit]:
+    """Hits of phrases (and patterns) or acts among ``utterances``, one per utterance, in call
+    order. Where both hit, the act is quoted: it is what the rubric is about; the phrase is
+    extra evidence for the same utterance.
+    """
+    acts: list[Hit] = spec.act_hits(utterances, ctx) if isinstance(spec, ActOperand) else []
+    if not has_phrases(spec):
+        return acts
+    phrase_hits = spec.hits(utterances, ctx)
+    if not acts:
+        return phrase_hits
+    by_index = {u.index: (u, h) for u, h in phrase_hits}
+    by_index.update({u.index: (u, h) for u, h in acts})
+    return [by_index[i] for i in sorted(by_index)]
+
+
+class Operand(Condition, ActOperand):
+    """A scope plus the phrases, patterns or acts to look for (order and anchor rules)."""
+
+    def has_matcher(self) -> bool:
+        """Whether any phrase, pattern or act is configured."""
+        return bool(self.phrases or self.patterns or self.acts)
+
+
+def first_operand_hit(cond: Operand, ctx: EvaluationContext,
+                      utterances: Sequence[Utterance] | None = None,
+                      accept: Callable[[Utterance, MatchHit], bool] | None = None
+                      ) -> Hit | None:
+    """The first hit of an operand in call order (among ``utterances`` when given, else the
+    operand's scope) that ``accept`` approves, or None.
+    """
+    if not cond.acts:  # phrases only: the matcher's own first-hit search (matches less)
+        return first_hit(cond, ctx, utterances, accept)
+    scope = cond.select(ctx) if utterances is None else tuple(utterances)
+    return next((pair for pair in operand_hits(cond, tuple(scope), ctx)
+                 if accept is None or accept(*pair)), None)
+
+
+def find_operand_hits(cond: Operand, ctx: EvaluationContext) -> list[Hit]:
+    """All hits of an operand in its scope, in call order."""
+    return operand_hits(cond, cond.select(ctx), ctx)
+
+
+def acts_note(label: str, hit: MatchHit) -> str:
+    """An evidence note: ``label`` (may be empty), plus the act and its probability for an act
+    hit.
+    """
+    if hit.method != "act":
+        return label
+    act = f"act {hit.pattern} (p={hit.score:.2f})"
+    return f"{label}: {act}" if label else act
+
+
+class ActSpec(RuleSpec, Scope, Matching, ActOperand):
+    """YAML block of an ``act`` rule."""
+
+    type: Literal["act"]
+    mode: Literal["require", "forbid"] = "require"
+    min_count: int = Field(1, ge=1, description="require: how many utterances must carry an act")
+
+    @model_validator(mode="after")
+    def _needs_acts(self) -> ActSpec:
+        if not self.acts:
+            raise ValueError("an act rule needs acts (phrases are optional extra evidence)")
+        return self
+
+
+@register_rule("act", spec=ActSpec)
+def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
+    """A speaker must (``mode: require``) or must not (``mode: forbid``) perform a dialogue act.
+
+    An utterance counts when the act model gives one of ``acts`` at least ``min_probability``
+    (default: the model's threshold for that act), or when it matches one of the optional
+    ``phrases`` / ``patterns``.
+    Passes when: require: at least ``min_count`` utterances by ``role`` in scope (``within_s``
+    / ``last_s``) count; forbid: none does.
+    Fails when: the opposite (forbid quotes every offending utterance with the act and its
+    probability).
+    Not applicable when: require: the call has no utterance by ``role`` at all; forbid: none in
+    scope.
+
+    Example YAML:
+        rule: {type: act, role: agent, acts: [insult], mode: forbid}
+    """
+    if spec.mode == "require" and not ctx.utterances(spec.role_filter):
+        return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in the call")
+    scope = spec.select(ctx)
+    if spec.mode == "forbid" and not scope:
+        return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
+    hits = operand_hits(spec, scope, ctx)
+    considered = ctx.indices(scope)
+    what = "/".join(spec.acts)
+    if spec.mode == "require":
+        found = len(hits) >= spec.min_count
+        status, message = require_or_forbid("require", found, what)
+        shown = hits[:5]
+        if not found:
+            where = f" in the first {spec.within_s:g} s" if spec.within_s else (
+                f" in the last {spec.last_s:g} s" if spec.last_s else "")
+            message = f"{spec.role} did not perform {what}{where}"
+    else:
+        status, message = require_or_forbid("forbid", bool(hits), what)
+        shown = hits
+        if hits:
+            said = ", ".join(sorted({h.pattern for _, h in hits}))
+            message = f"{spec.role} performed: {said}"
+    evidence = tuple(evidence_for(ctx, u, h, acts_note("", h)) for u, h in shown)
+    return RuleOutcome(status, evidence, message, considered)

@@ -1,0 +1,287 @@
+"""Act tracks in scoring: tagged lazily and once per call, from the call's one embedding pass
+(shared with sentiment and call reason), with a rubric's own few-shot acts; and the one notion
+of a complaint across the complaint flag, emotion and call reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qa_pipeline.acts.track import (
+    ActTrack,
+    TagOptions,
+    sentences,
+    tag_conversation,
+    track_from_labels,
+)
+from qa_pipeline.call_reason import CallReasonClassifier
+from qa_pipeline.call_reason.taxonomy import Taxonomy
+from qa_pipeline.errors import RubricError, RubricValidationError
+from qa_pipeline.pipeline import CallAnalyzers, score_conversation
+from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.embeddings import CallEmbeddings, CharNgramEmbedder
+from qa_pipeline.rubric.engine import evaluate
+from qa_pipeline.rubric.loader import load_rubric_text
+from qa_pipeline.sentiment import LABELS, ClassifierScorer
+from tests.helpers import make_conversation
+
+
+class CountingEmbedder(CharNgramEmbedder):
+    """Character n-gram embedder that records every text it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.seen.extend(texts)
+        return super().embed(texts)
+
+
+class PrototypeActs:
+    """Test act model: P(act) = cosine similarity to the act's example (char n-grams), with
+    few-shot tenant acts fitted the same way. Records how it was asked.
+    """
+
+    embedder_id = CharNgramEmbedder.model_id
+
+    def __init__(self, examples: Mapping[str, str], model_id: str = "proto@1") -> None:
+        self.examples = dict(examples)
+        self.model_id = model_id
+        self.calls: list[str] = []
+        self.fits: list[tuple[str, ...]] = []
+        self._emb = CharNgramEmbedder()
+
+    @property
+    def acts(self) -> tuple[str, ...]:
+        return tuple(self.examples)
+
+    def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None
+                           ) -> np.ndarray:
+        self.calls.append("embeddings")
+        protos = self._emb.embed(list(self.examples.values()))
+        out: np.ndarray = np.clip(emb @ protos.T, 0.0, 1.0)
+        return out
+
+    def predict_texts(self, texts: Sequence[str], roles: Sequence[str] | None = None
+                      ) -> np.ndarray:
+        self.calls.append("texts")
+        return self.predict_embeddings(self._emb.embed(list(texts)), roles)
+
+    def threshold(self, act: str) -> float:
+        return 0.75
+
+    def with_tenant_acts(self, defs: Mapping[str, Any]) -> PrototypeActs:
+        self.fits.append(tuple(defs))
+        extra = {k: d.positives[0] for k, d in defs.items()}
+        return PrototypeActs({**self.examples, **extra}, f"{self.model_id}+tenant")
+
+
+class EmbeddingSentiment:
+    """Sentiment classifier over char n-gram embeddings (always neutral); counts its inputs."""
+
+    model_id = "test-sentiment"
+    embedder_id = CharNgramEmbedder.model_id
+
+    def __init__(self) -> None:
+        self.from_texts = 0
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        self.from_texts += 1
+        return self.predict_embeddings(np.zeros((len(texts), 1)))
+
+    def predict_embeddings(self, vectors: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(vectors), len(LABELS)))
+        out[:, 1] = 1.0
+        return out
+
+
+ACTS = {"greeting": "thanks for calling acme this is dana",
+        "complaint": "this is ridiculous i am fed up with your service",
+        "apology_empathy": "i am so sorry about that",
+        "escalation_threat": "put your manager on the phone or i report you",
+        "insult": "you are an idiot"}
+
+RUBRIC = """
+id: t
+version: 1
+sections:
+  - id: s
+    weight: 1
+    criteria:
+{criteria}
+"""
+PHRASE_ONLY = """      - id: hello
+        points: 1
+        rule: {type: required_phrase, role: agent, phrases: [thanks for calling]}
+"""
+WITH_ACTS = PHRASE_ONLY + """      - id: greeting
+        points: 1
+        rule: {type: act, role: agent, acts: [greeting], within_s: 15}
+      - id: complaint
+        kind: flag
+        rule: {type: act, role: customer, acts: [complaint], mode: forbid}
+"""
+
+
+def _call():
+    return make_conversation([
+        ["agent", 0.0, 3.0, "thanks for calling acme this is dana"],
+        ["customer", 3.0, 6.0, "this is ridiculous i am fed up with your service"],
+        ["agent", 6.0, 8.0, "i am so sorry about that"],
+    ], language="en")
+
+
+def _statuses(card):
+    return {i.result.criterion_id: i.result.status.value for i in card.items}
+
+
+def test_a_rubric_without_act_rules_never_tags():
+    def no_acts() -> ActTrack:
+        raise AssertionError("acts were tagged for a rubric without act rules")
+
+    rubric = load_rubric_text(RUBRIC.format(criteria=PHRASE_ONLY))
+    ctx = EvaluationContext(_call(), act_track_factory=no_acts)
+    evaluate(rubric, ctx)
+    assert ctx.act_track is None
+
+
+def test_acts_are_tagged_once_per_call_from_the_shared_embedding_pass():
+    embedder = CountingEmbedder()
+    model = PrototypeActs(ACTS)
+    sentiment = EmbeddingSentiment()
+    taxonomy = Taxonomy.model_validate({
+        "id": "r", "classes": [
+            {"id": "complaint", "acts": ["complaint"], "examples": ["your service is awful"]},
+            {"id": "lookup", "keywords": ["balance"], "examples": ["check my balance"]},
+            {"id": "other"}]})
+    reasons = CallReasonClassifier(taxonomy, embedder_factory=lambda: embedder)
+    an = CallAnalyzers(ClassifierScorer(sentiment), reasons, None, acts=model)
+    conv = _call()
+    card = score_conversation(conv, load_rubric_text(RUBRIC.format(criteria=WITH_ACTS)),
+                              analyzers=an, embedder_factory=lambda: embedder)
+    texts = [u.text for u in conv.utterances]
+    # Each utterance embedded once, for sentiment, call reason and acts together.
+    assert sorted(t for t in embedder.seen if t in texts) == sorted(texts)
+    assert sentiment.from_texts == 0
+    assert model.calls == ["embeddings"]
+    assert _statuses(card)["greeting"] == "pass"
+    assert _statuses(card)["complaint"] == "fail"
+    assert card.provenance["models"]["acts"] == "proto@1"
+    # Call reason reads the same complaint act (the taxonomy lists no complaint keyword).
+    assert card.call_reason is not None and card.call_reason["label"] == "complaint"
+    # Emotion's complaint intent is the complaint act too.
+    assert card.emotion is not None and card.emotion["complaint_intent"]["detected"]
+    assert card.emotion["complaint_intent"]["utterance_indices"] == [1]
+
+
+def test_without_shared_embeddings_of_its_encoder_the_model_embeds_itself():
+    conv = _call()
+    model = PrototypeActs(ACTS)
+    other = CallEmbeddings([u.text for u in conv.utterances], CountingEmbedder)
+    model.embedder_id = "another-encoder"
+    track = tag_conversation(conv, model, other)
+    assert model.calls[0] == "texts" and not other.computed
+    assert track.best(0, ("greeting",)) is not None
+    assert track.best(1, ("greeting",)) is None
+
+
+def test_track_rejects_unknown_acts_and_bad_shapes():
+    conv = _call()
+    track = track_from_labels(conv, {0: {"greeting": 0.9}}, ("greeting", "insult"))
+    assert track.probability(0, "greeting") == 0.9 and track.threshold("insult") == 0.5
+    with pytest.raises(RubricError, match="known acts: greeting, insult"):
+        track.column("refund_quote")
+    with pytest.raises(ValueError):
+        ActTrack("m", ("a", "b"), ((0.1,),), (0.5, 0.5))
+
+
+TENANT = """
+id: t
+version: 1
+acts:
+  claim_promise:
+    examples: [your claim will definitely be approved, we will surely pay the claim]
+    counter_examples: [i cannot say whether the claim will be approved]
+    role: agent
+    description: promises the outcome of an insurance claim
+sections:
+  - id: s
+    weight: 1
+    criteria:
+      - id: no_claim_promise
+        severity: fatal
+        points: 1
+        rule: {type: act, role: agent, acts: [claim_promise], mode: forbid}
+"""
+
+
+def test_a_rubric_defines_its_own_act_by_examples():
+    pytest.importorskip("qa_pipeline.acts.model")
+    rubric = load_rubric_text(TENANT)
+    base = PrototypeActs(ACTS)
+    conv = make_conversation([["agent", 0, 3, "your claim will definitely be approved"],
+                              ["agent", 3, 6, "anything else"]], language="en")
+    card = score_conversation(conv, rubric, analyzers=CallAnalyzers(acts=base))
+    assert _statuses(card)["no_claim_promise"] == "fail"
+    assert card.provenance["models"]["acts"] == "proto@1+tenant"
+    evidence = card.items[0].result.evidence[0]
+    assert evidence.utterance_index == 0 and evidence.match is not None
+    assert evidence.match.method == "act" and evidence.match.pattern == "claim_promise"
+    # Fitted once per rubric and base model, not once per call.
+    score_conversation(conv, rubric, analyzers=CallAnalyzers(acts=base))
+    assert base.fits == [("claim_promise",)]
+
+
+def test_rubric_act_definitions_are_validated():
+    pytest.importorskip("qa_pipeline.acts.model")
+    with pytest.raises(RubricValidationError, match="examples"):
+        load_rubric_text(TENANT.replace(
+            "[your claim will definitely be approved, we will surely pay the claim]",
+            "[just one]"))
+    with pytest.raises(RubricValidationError, match="act id"):
+        load_rubric_text(TENANT.replace("  claim_promise:\n", "  Claim-Promise:\n"))
+
+
+def test_rules_may_name_only_known_acts():
+    pytest.importorskip("qa_pipeline.acts.model")
+    with pytest.raises(RubricValidationError, match="unknown act 'claim_promis'"):
+        load_rubric_text(TENANT.replace("acts: [claim_promise]", "acts: [claim_promis]"))
+    with pytest.raises(RubricValidationError, match="built in"):
+        load_rubric_text(TENANT.replace("  claim_promise:\n", "  insult:\n"))
+    load_rubric_text(RUBRIC.format(criteria=WITH_ACTS))  # built-in acts need no definition
+
+
+def test_each_sentence_of_a_longer_utterance_is_tagged_too():
+    conv = make_conversation([
+        ["agent", 0, 6, "You are an idiot. Please hold the line while I look at the account."],
+        ["agent", 6, 8, "Okay. Sure."],
+    ], language="en")
+    model = PrototypeActs(ACTS)
+    whole = tag_conversation(conv, model, options=TagOptions(split_sentences=False))
+    assert whole.best(0, ("insult",)) is None
+    split = tag_conversation(conv, model)
+    found = split.best(0, ("insult",))
+    assert found is not None and found[1] > 0.99
+    # Too short to tag alone, so only the utterance's own probabilities count.
+    assert sentences("Okay. Sure.") == []
+    assert sentences("Okay. You are an idiot") == ["You are an idiot"]
+    assert split.probabilities[1] == whole.probabilities[1]
+    assert sentences("非常抱歉让您久等了。您的地址是文三路88号。") == [
+        "非常抱歉让您久等了。", "您的地址是文三路88号。"]
+
+
+def test_scoring_without_act_rules_sentiment_or_call_reason_never_tags():
+    class Unusable(PrototypeActs):
+        def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None
+                               ) -> np.ndarray:
+            raise AssertionError("tagged")
+
+    rubric = load_rubric_text(RUBRIC.format(criteria=PHRASE_ONLY))
+    card = score_conversation(_call(), rubric, analyzers=CallAnalyzers(acts=Unusable(ACTS)),
+                              embedder_factory=CountingEmbedder)
+    assert _statuses(card)["hello"] == "pass" and "acts" not in card.provenance["models"]
