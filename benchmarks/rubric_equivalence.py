@@ -11,8 +11,8 @@ with homophone swaps, typos and Traditional characters, phrases of those rubrics
 probabilities and role confidences, hold announcements, pauses and overlaps, all drawn from a
 seeded generator, so the set is the same on every machine and every checkout.
 Each call is evaluated with the phrase rubrics shipped at cac5a84 (kept beside this script in
-``rubric_equivalence_rubrics/``, so the gate pins the engine, not the rubrics' content) and the results are
-written as JSON: per rubric and call every criterion result field by field
+``rubric_equivalence_rubrics/``, so the gate pins the engine, not the rubrics' content) and
+the results are written as JSON: per rubric and call every criterion result field by field
 (statuses, message, review reason, value, and each quote with its match), and the call's
 metrics; floats as ``repr`` (exact). Fields are named one by one, so a field added to a result
 type later does not change the output.

@@ -1,7 +1,7 @@
 """Regression gate for the rubric engine (issue 25): the first 40 conversations of
-``benchmarks/rubric_equivalence.py`` (perturbed reference calls, the phrase rubrics of cac5a84) must
-give byte for byte the verdicts recorded from ``cac5a84``, the last commit with compiled
-kernels. The full 405-call gate is the script itself (see benchmarks/README.md).
+``benchmarks/rubric_equivalence.py`` (perturbed reference calls, the phrase rubrics of
+cac5a84) must give byte for byte the verdicts recorded from ``cac5a84``, the last commit
+with compiled kernels. The full 405-call gate is the script itself (see benchmarks/README.md).
 
 When a change of the shipped rubrics or of matching is meant to change verdicts, record the
 new digest with the script (``--calls 40``) and say why in the commit.
