@@ -273,7 +273,7 @@ def test_damage_notes_reach_the_provenance_and_the_scorecard(tmp_path):
     tenant = TenantConfig(id="t", channel_layout="stereo")
     fe = FrontEnd(tenant, Transcriber(), Diarizer(), DiarizationOptions())
     audio = fe.load(_cut(_stereo_48k(tmp_path), 0.6))
-    conv = fe.transcribe_audio(audio)
+    conv = fe.transcribe(audio).conversation
     assert conv.provenance.notes == audio.notes and audio.notes
     rubric = load_rubric_text(
         "id: r\nversion: 1\nsections:\n  - id: s\n    weight: 100\n    criteria:\n"
