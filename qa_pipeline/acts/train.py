@@ -37,6 +37,12 @@ from qa_pipeline.rubric.embeddings import Embedder, default_embedder
 
 CORPUS = Path(__file__).with_name("corpus")
 TRAIN_FILES = tuple(f"train_{lang}.tsv" for lang in LANGUAGES)
+# ASR-noised copies of training sentences (``python -m qa_pipeline.acts.asr_noise``), used
+# when present.
+NOISED_FILES = ("train_en_asr.tsv",)
+# The validation sentences passed through the same TTS + telephone + Whisper chain: scored
+# (as "en_asr") when present, never fitted on.
+NOISED_VALID = {"en_asr": "valid_en_asr.tsv"}
 VALID_FILES = tuple(f"valid_{lang}.tsv" for lang in LANGUAGES)
 # Inverse regularisation candidates, chosen per act by out-of-fold log loss. Unit-norm e5
 # vectors have small components, hence large values; a first run over 0.5-32 chose the top.
@@ -83,6 +89,12 @@ class FileCachedEmbedder:
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         return np.stack([self._vectors[t] for t in texts]).astype(np.float32)
+
+
+def training_files(corpus: Path) -> list[Path]:
+    """The training files of a corpus directory, noised copies included when present."""
+    return [corpus / n for n in TRAIN_FILES] + [corpus / n for n in NOISED_FILES
+                                                 if (corpus / n).exists()]
 
 
 def corpus_sha256(paths: Sequence[Path]) -> str:
@@ -242,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     embedder: Embedder = default_embedder()
     if args.embedding_cache is not None:
         embedder = FileCachedEmbedder(embedder, args.embedding_cache)
-    train = [ex for name in TRAIN_FILES for ex in read_act_corpus(args.corpus / name)]
+    train = [ex for path in training_files(args.corpus) for ex in read_act_corpus(path)]
     valid = {lang: read_act_corpus(args.corpus / f"valid_{lang}.tsv") for lang in LANGUAGES}
     x, y = features(embedder, train), label_matrix(train)
     print(f"embedded {len(train)} training utterances", file=sys.stderr)
@@ -255,11 +267,17 @@ def main(argv: list[str] | None = None) -> None:
     both = [ex for examples in valid.values() for ex in examples]
     validation["all"] = evaluate(predict(heads, features(embedder, both)), label_matrix(both),
                                  heads.thresholds)
+    noised_valid = {key: args.corpus / name for key, name in NOISED_VALID.items()
+                    if (args.corpus / name).exists()}
+    for key, path in noised_valid.items():
+        examples = read_act_corpus(path)
+        validation[key] = evaluate(predict(heads, features(embedder, examples)),
+                                   label_matrix(examples), heads.thresholds)
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(len(train), size=min(BACKGROUND_SIZE, len(train)),
                                 replace=False))
     background = x[sample, :EMBEDDING_DIM].astype(np.float16)
-    train_hash = corpus_sha256([args.corpus / n for n in TRAIN_FILES])
+    train_hash = corpus_sha256(training_files(args.corpus))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         args.out, acts=np.array(heads.acts), weight=heads.weight, bias=heads.bias,
@@ -275,8 +293,9 @@ def main(argv: list[str] | None = None) -> None:
                       "Platt calibration on 5-fold out-of-fold scores; per-act F1-optimal "
                       "threshold on the calibrated out-of-fold probabilities",
         "corpus_sha256": train_hash,
-        "files_sha256": {n: hashlib.sha256((args.corpus / n).read_bytes()).hexdigest()
-                         for n in TRAIN_FILES + VALID_FILES},
+        "files_sha256": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                         for p in training_files(args.corpus)
+                         + [args.corpus / n for n in VALID_FILES] + list(noised_valid.values())},
         "train_utterances": len(train),
         "train_positives": {a: int(y[:, j].sum()) for j, a in enumerate(ACTS)},
         "inverse_regularisation": trained.inverse_regularisation,
@@ -288,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.with_suffix(".json").write_text(
         json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps({k: card[k] for k in ("model_id", "thresholds", "cv5_f1")}, indent=1))
-    for lang in (*LANGUAGES, "all"):
+    for lang in (*LANGUAGES, "all", *noised_valid):
         v = validation[lang]
         print(lang, "macro-F1", v["macro_f1"], "exact", v["exact_set_accuracy"], "ECE",
               v["ece_10bin"], "ECE non-trivial", v["ece_10bin_nontrivial"])

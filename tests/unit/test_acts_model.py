@@ -80,7 +80,7 @@ def test_corpus_reader_names_the_bad_line(tmp_path):
 
 def test_shipped_weights_match_the_corpus_they_were_trained_on():
     card = weights_card()
-    train_files = [CORPUS / name for name in act_train.TRAIN_FILES]
+    train_files = act_train.training_files(CORPUS)
     digest = act_train.corpus_sha256(train_files)
     assert card["corpus_sha256"] == digest, "retrain: python -m qa_pipeline.acts.train"
     with np.load(act_model.WEIGHTS_PATH) as data:
@@ -160,8 +160,7 @@ def test_training_command_retrains_a_working_model_on_a_subset(tmp_path):
     out = tmp_path / "weights" / "heads.npz"
     act_train.main(["--corpus", str(corpus), "--out", str(out)])
     card = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
-    assert card["corpus_sha256"] == act_train.corpus_sha256(
-        [corpus / name for name in act_train.TRAIN_FILES])
+    assert card["corpus_sha256"] == act_train.corpus_sha256(act_train.training_files(corpus))
     assert card["validation"]["all"]["utterances"] > 0
     model = load_act_model(out)
     train = [ex for name in act_train.TRAIN_FILES for ex in read_act_corpus(corpus / name)]
@@ -175,6 +174,16 @@ def test_training_command_retrains_a_working_model_on_a_subset(tmp_path):
     again = act_train.fit_heads(x, y).heads
     np.testing.assert_allclose(again.weight, model.heads.weight, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(again.thresholds, model.heads.thresholds)
+
+
+def test_asr_noised_copies_keep_noisy_transcripts_only():
+    from qa_pipeline.acts.asr_noise import keep_transcript
+
+    source = "Could you give me the last four digits of the card?"
+    assert keep_transcript(source, "could you give me the last for digits on the cart")
+    assert not keep_transcript(source, "Could you give me the last four digits of the card")
+    assert not keep_transcript(source, "after you bring the university to the field")
+    assert not keep_transcript(source, "")
 
 
 def test_tenant_act_definitions_are_validated():
