@@ -138,7 +138,8 @@ class TagOptions:
 
 # A sentence ends at 。！？； (no space follows in Chinese) or at . ! ? ; before a space.
 _SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+")
-_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+")
+# A CJK character, or a word with its contractions ("you're" is one word, not two).
+_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+(?:['’][^\W\u3400-\u9fff]+)*")
 
 
 def sentences(text: str, options: TagOptions | None = None) -> list[str]:

@@ -285,3 +285,15 @@ def test_scoring_without_act_rules_sentiment_or_call_reason_never_tags():
     card = score_conversation(_call(), rubric, analyzers=CallAnalyzers(acts=Unusable(ACTS)),
                               embedder_factory=CountingEmbedder)
     assert _statuses(card)["hello"] == "pass" and "acts" not in card.provenance["models"]
+
+
+def test_fragments_of_two_words_are_not_tagged_on_their_own():
+    """A contraction is one word: "You're verified." is a two-word fragment, too short to
+    tag alone (it read as an insult on the en_good_mono_8k sample).
+    """
+    from qa_pipeline.acts.track import sentences
+
+    parts = sentences("Thank you. You're verified. Your order was shipped yesterday.")
+    assert "You're verified." not in parts
+    assert "Your order was shipped yesterday." in parts
+    assert "Are you deaf?" in sentences("Sure. Are you deaf? Read the letter.")
