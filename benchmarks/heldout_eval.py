@@ -3,6 +3,7 @@
     python benchmarks/heldout_eval.py                       # acts and calls
     python benchmarks/heldout_eval.py --part calls --out benchmarks/results/heldout_baseline.json
     python benchmarks/heldout_eval.py --part acts --eval-dir /work/shared/eval
+    python benchmarks/heldout_eval.py --set benchmarks/heldout2   # the second held-out set
 
 (a) ``acts``: per act and language precision / recall / F1 of
 ``qa_pipeline.acts.load_embedded_act_model()`` on ``benchmarks/heldout/acts_{zh,en}.tsv`` and
@@ -14,6 +15,10 @@ says so and exits 2.
 
 (b) ``calls``: ``benchmarks/scripted_calls.py`` on ``benchmarks/heldout/calls_{zh,en}.jsonl``
 with the rubrics of ``--rubric-dir``, stereo and mono apart.
+
+``--set DIR`` scores another held-out set written in the same layout (``acts_{zh,en}.tsv``,
+``calls_{zh,en}.jsonl``, ``real_labels.tsv``), e.g. ``benchmarks/heldout2``; the default is
+``benchmarks/heldout``.
 
 Nothing may be tuned on these files (see benchmarks/heldout/README.md).
 """
@@ -233,14 +238,20 @@ def predict(model: Any, items: Sequence[LabelledUtterance]) -> list[set[str]]:
             for row in probs]
 
 
-def evaluate_acts(model: Any, eval_dir: Path) -> dict[str, Any]:
-    """Part (a): the written corpus and the real utterances, per language (and source)."""
+def evaluate_acts(model: Any, eval_dir: Path, set_dir: Path = HELDOUT) -> dict[str, Any]:
+    """Part (a): the written corpus and the real utterances, per language (and source).
+
+    Args:
+        model: an act model with the interface of ``qa_pipeline.acts``.
+        eval_dir: the shared eval folder the real labels refer to.
+        set_dir: the held-out set's folder.
+    """
     acts = [a for a in ACT_IDS if a in tuple(model.acts)]
     out: dict[str, Any] = {"model_id": model.model_id, "written": {}, "real": {}}
     for lang in ("zh", "en"):
-        items = load_act_corpus(HELDOUT / f"acts_{lang}.tsv")
+        items = load_act_corpus(set_dir / f"acts_{lang}.tsv")
         out["written"][lang] = act_scores(items, predict(model, items), acts)
-    real = load_real_labels(HELDOUT / "real_labels.tsv", eval_dir)
+    real = load_real_labels(set_dir / "real_labels.tsv", eval_dir)
     preds = predict(model, real)
     for lang in ("zh", "en"):
         idx = [k for k, r in enumerate(real) if r.lang == lang]
@@ -251,9 +262,10 @@ def evaluate_acts(model: Any, eval_dir: Path) -> dict[str, Any]:
     return out
 
 
-def evaluate_calls(rubric_dir: Path, sentiment: str | None) -> dict[str, Any]:
-    """Part (b): the scripted calls, with stereo and mono reported apart."""
-    calls = scripted_calls.load_calls([HELDOUT / "calls_zh.jsonl", HELDOUT / "calls_en.jsonl"])
+def evaluate_calls(rubric_dir: Path, sentiment: str | None,
+                   set_dir: Path = HELDOUT) -> dict[str, Any]:
+    """Part (b): the scripted calls of ``set_dir``, with stereo and mono reported apart."""
+    calls = scripted_calls.load_calls([set_dir / "calls_zh.jsonl", set_dir / "calls_en.jsonl"])
     return scripted_calls.evaluate(calls, rubric_dir, scripted_calls.default_analyzers(sentiment))
 
 
@@ -265,6 +277,14 @@ def _commit() -> str:
         return "unknown"
 
 
+def _set_name(set_dir: Path) -> str:
+    """The set's folder relative to the repository when it lies inside it (for the JSON)."""
+    try:
+        return set_dir.resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return str(set_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Held-out evaluation of acts and rubric verdicts.")
     ap.add_argument("--part", choices=("all", "acts", "calls"), default="all")
@@ -273,11 +293,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rubric-dir", type=Path, default=REPO / "rubrics")
     ap.add_argument("--sentiment", default=None,
                     help="sentiment backend for the calls (default: the default tenant's)")
+    ap.add_argument("--set", dest="set_dir", type=Path, default=HELDOUT,
+                    help="the held-out set's folder (default: benchmarks/heldout)")
     ap.add_argument("--out", type=Path, help="write the JSON result here")
     args = ap.parse_args(argv)
+    set_dir: Path = args.set_dir
+    if not set_dir.is_dir():
+        print(f"--set {set_dir}: not a folder", file=sys.stderr)
+        return 2
     result: dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "commit": _commit(),
+        "set": _set_name(set_dir),
     }
     if args.part in ("all", "acts"):
         try:
@@ -287,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "Run with --part calls to score the scripted calls alone.", file=sys.stderr)
             return 2
         model = acts_mod.load_embedded_act_model()
-        result["acts"] = evaluate_acts(model, args.eval_dir or default_eval_dir())
+        result["acts"] = evaluate_acts(model, args.eval_dir or default_eval_dir(), set_dir)
         for part in ("written", "real"):
             for lang in ("zh", "en"):
                 s = result["acts"][part][lang]
@@ -295,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{s['macro_f1']:.3f}  no-act kept {s['no_act_kept']:.3f}  "
                       f"({s['utterances']} utterances)")
     if args.part in ("all", "calls"):
-        result["calls"] = evaluate_calls(args.rubric_dir, args.sentiment)
+        result["calls"] = evaluate_calls(args.rubric_dir, args.sentiment, set_dir)
         for layout in ("stereo", "mono"):
             s = result["calls"][layout]
             print(f"calls {layout:6s}: {s['calls']} calls, fatal R/P {s['fatal_recall']:.3f}/"
