@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import types
@@ -119,3 +120,48 @@ def test_default_set_is_the_first_and_a_missing_folder_is_refused(
     assert he.main(["--part", "calls", "--set", str(tmp_path / "absent")]) == 2
     assert "not a folder" in capsys.readouterr().err
     assert he._set_name(he.HELDOUT) == "benchmarks/heldout"
+
+
+# --- the second held-out set's files: well formed, as large as its brief asks -------------
+HELDOUT2 = REPO / "benchmarks" / "heldout2"
+FATAL = ("identity_verification", "abusive_language", "unauthorized_promise")
+
+
+def test_second_set_act_corpus_is_well_formed_and_large_enough() -> None:
+    for lang in ("zh", "en"):
+        items = he.load_act_corpus(HELDOUT2 / f"acts_{lang}.tsv")
+        assert {i.lang for i in items} == {lang}
+        per_act = {a: sum(a in i.acts for i in items) for a in he.ACT_IDS}
+        assert min(per_act.values()) >= 20, per_act
+        assert sum(not i.acts for i in items) >= 100
+        assert len({i.text for i in items}) == len(items)
+
+
+def test_second_set_calls_are_well_formed() -> None:
+    for lang in ("zh", "en"):
+        calls = he.scripted_calls.load_calls([HELDOUT2 / f"calls_{lang}.jsonl"])
+        assert len(calls) >= 26 and {c.lang for c in calls} == {lang}
+        assert sum(c.layout == "mono" for c in calls) == len(calls) // 2
+        assert len({c.industry for c in calls}) >= 10
+        for c in calls:
+            assert 8 <= len(c.turns) <= 20, c.id
+            assert set(c.expected) == {
+                "greeting", "identity_verification", "abusive_language", "unauthorized_promise",
+                "forbidden_phrases", "empathy_on_complaint", "closing", "customer_complaint"}
+            complained = c.expected["customer_complaint"] == "fail"
+            assert (c.expected["empathy_on_complaint"] != "not_applicable") == complained, c.id
+        for cid in ("identity_verification", "abusive_language", "unauthorized_promise",
+                    "forbidden_phrases", "empathy_on_complaint", "closing", "greeting"):
+            assert sum(c.expected[cid] == "fail" for c in calls) >= 5, (lang, cid)
+        fatal = sum(any(c.expected[f] == "fail" for f in FATAL) for c in calls)
+        assert 0.35 <= fatal / len(calls) <= 0.5
+
+
+@pytest.mark.skipif(not he.default_eval_dir().is_dir(), reason="../shared/eval is not here")
+def test_second_set_real_labels_resolve_and_do_not_overlap_the_first() -> None:
+    got = he.load_real_labels(HELDOUT2 / "real_labels.tsv", he.default_eval_dir())
+    assert len(got) >= 200 and all(u.text.strip() for u in got)
+    # Only the first set's source and ref columns are read: its labels stay unseen.
+    with (he.HELDOUT / "real_labels.tsv").open(encoding="utf-8", newline="") as f:
+        first = {(r["source"], r["ref"]) for r in csv.DictReader(f, delimiter="\t")}
+    assert first and not first & {(u.source, u.ref) for u in got}
