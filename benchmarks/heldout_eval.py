@@ -318,6 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for part in ("written", "real"):
             for lang in ("zh", "en"):
                 s = result["acts"][part][lang]
+                if not s["utterances"]:
+                    print(f"acts {part:7s} {lang}: no labelled utterances in this set")
+                    continue
                 print(f"acts {part:7s} {lang}: micro F1 {s['micro_f1']:.3f}  macro F1 "
                       f"{s['macro_f1']:.3f}  no-act kept {s['no_act_kept']:.3f}  "
                       f"({s['utterances']} utterances)")
