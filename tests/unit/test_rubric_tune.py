@@ -347,3 +347,73 @@ def test_publishing_is_refused_when_a_criterion_regresses(tmp_path, model, monke
     assert not (config / "rubrics" / "tuned").exists()
     with overridden(config_dir=config):
         assert load_tenant("globex").rubrics["en"] == "rubrics/tune_demo.yaml"
+
+
+QUESTION_RUBRIC = """\
+id: judged
+version: 4
+languages: [en]
+sections:
+  - id: main
+    weight: 100
+    criteria:
+      - id: resolved
+        points: 10
+        rule: {type: question, question: "Was the issue resolved?", pass_on: "yes",
+               uncertain_band: [0.0, 0.95]}
+"""
+
+
+def _reviewed(call_id: str, p: float, auto: str, human: str):
+    from qa_pipeline.rubric.tune import ReviewedCall
+
+    return ReviewedCall(call_id, _conversation(call_id, "acme", []), {"resolved": human},
+                        {"resolved": auto}, {"resolved": p}, {"resolved": (0,)}, "judged@4")
+
+
+def test_question_band_narrows_to_where_the_judge_agrees_with_reviewers(tmp_path):
+    """The judge is right whenever it is at least 0.7 sure and wrong below: the band that
+    sends answers to review shrinks from [0, 0.95] to about [0, 0.7]; the verdicts do not
+    change.
+    """
+    path = tmp_path / "q.yaml"
+    path.write_text(QUESTION_RUBRIC, encoding="utf-8")
+    calls = []
+    for i in range(40):
+        p = 0.5 + 0.5 * i / 40  # 0.5 .. 0.99
+        human = "pass" if i % 2 else "fail"
+        auto = human if p >= 0.7 else ("fail" if human == "pass" else "pass")
+        calls.append(_reviewed(f"q-{i:02d}", p, auto, human))
+    result = tune_rubric(yaml.safe_load(QUESTION_RUBRIC), load_rubric(path), calls,
+                         fake_act_model(), TuneOptions(min_examples=10))
+    (change,) = result.changes
+    assert (change.criterion_id, change.what) == ("resolved", "uncertain_band")
+    assert change.before == [0.0, 0.95]
+    low, high = change.after
+    # The narrowest band whose automatic answers still agree 95 % of the time.
+    assert low == 0.0 and 0.6 <= high <= 0.7
+    assert change.tune_after >= 0.95
+    assert result.data["sections"][0]["criteria"][0]["rule"]["uncertain_band"] == [0.0, high]
+    # Too few judge answers: the band stays.
+    few = tune_rubric(yaml.safe_load(QUESTION_RUBRIC), load_rubric(path), calls[:5],
+                      fake_act_model(), TuneOptions(min_examples=10))
+    assert few.changes == () and "reviewed judge answers" in few.unchanged[0].reason
+
+
+def test_rubric_test_on_labelled_cases_still_works(tmp_path):
+    conv = _conversation("c1", "default", ["nothing to verify here"])
+    (tmp_path / "a.conversation.json").write_text(json.dumps(conv.to_dict()), encoding="utf-8")
+    (tmp_path / "a.labels.json").write_text(json.dumps({"expected": {"greeting": "pass"}}),
+                                            encoding="utf-8")
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC.split("sections:")[0].split("acts:")[0] + "sections:\n"
+                      "  - {id: main, weight: 100, criteria: [{id: greeting, points: 10, rule: "
+                      "{type: required_phrase, role: agent, phrases: [hello]}}]}\n",
+                      encoding="utf-8")
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(app, ["rubric", "test", str(rubric), "--cases", str(tmp_path),
+                                      "--json", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["cases"] == 1
+    both = CliRunner().invoke(app, ["rubric", "test", str(rubric)])
+    assert both.exit_code != 0 and "either --cases or --tenant" in both.output
