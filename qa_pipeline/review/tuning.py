@@ -205,20 +205,10 @@ def tune_tenant(tenant: TenantStore, rubric_id: str | None, options: TuneOptions
         reason = "no criterion improves on the held-out reviews"
     else:
         reason = "no criterion regresses and " + ", ".join(comparison.improved) + " improve(s)"
-    decision: dict[str, Any] = {"published": bool(publish and not dry_run),
-                                "would_publish": publish, "dry_run": dry_run, "reason": reason}
-    report = {
-        "tenant": tenant.tenant_id, "rubric_id": current.id, "tuned_from": current.ref,
-        "candidate": candidate.ref, "created_at": stamp.isoformat(timespec="seconds") + "Z",
-        "split": {"holdout_share": options.holdout_share, "seed": options.seed,
-                  "tune_calls": len(result.tune_calls), "test_calls": len(result.test_calls)},
-        "reviewed_calls": len(calls), "calls_without_conversation": missing,
-        "min_examples": options.min_examples,
-        "changes": [c.to_dict() for c in result.changes],
-        "unchanged": [u.to_dict() for u in result.unchanged],
-        "comparison": comparison.to_dict(),
-        "decision": decision,
-    }
+    report = tuning_report(tenant.tenant_id, current, candidate, result, comparison, options,
+                           reviewed=len(calls), missing=missing, created_at=stamp,
+                           publish=publish, dry_run=dry_run, reason=reason)
+    decision = report["decision"]
     if folder is None:
         return TuningOutcome(report, comparison, None, None)
     folder.mkdir(parents=True, exist_ok=True)
@@ -236,6 +226,29 @@ def tune_tenant(tenant: TenantStore, rubric_id: str | None, options: TuneOptions
         (folder / name).write_text(json.dumps(report, ensure_ascii=False, indent=1),
                                    encoding="utf-8")
     return TuningOutcome(report, comparison, candidate_path, published)
+
+
+def tuning_report(tenant_id: str, current: Rubric, candidate: Rubric, result: TuningResult,
+                  comparison: Comparison, options: TuneOptions, *, reviewed: int, missing: int,
+                  created_at: dt.datetime, publish: bool, dry_run: bool, reason: str
+                  ) -> dict[str, Any]:
+    """The tuning report (JSON form) that ``rubric tune`` prints and writes, and the
+    calibration page shows.
+    """
+    return {
+        "tenant": tenant_id, "rubric_id": current.id, "tuned_from": current.ref,
+        "candidate": candidate.ref,
+        "created_at": created_at.isoformat(timespec="seconds") + "Z",
+        "split": {"holdout_share": options.holdout_share, "seed": options.seed,
+                  "tune_calls": len(result.tune_calls), "test_calls": len(result.test_calls)},
+        "reviewed_calls": reviewed, "calls_without_conversation": missing,
+        "min_examples": options.min_examples,
+        "changes": [c.to_dict() for c in result.changes],
+        "unchanged": [u.to_dict() for u in result.unchanged],
+        "comparison": comparison.to_dict(),
+        "decision": {"published": bool(publish and not dry_run), "would_publish": publish,
+                     "dry_run": dry_run, "reason": reason},
+    }
 
 
 def publish_rubric(tenant_id: str, candidate_path: Path, languages: tuple[str, ...]) -> Path:
