@@ -18,7 +18,8 @@ left as they are, with the reason in the result.
 
 Only criteria that hold an act operand are evaluated again (from the stored conversation,
 with the act model); every other criterion, ``question`` rules included (their answer does
-not depend on a tunable value), keeps the verdict stored on the reviewed scorecard.
+not depend on a tunable value), and any that also rests on sentiment, emotion or a judge,
+keeps the verdict stored on the reviewed scorecard.
 """
 
 from __future__ import annotations
@@ -167,6 +168,32 @@ def act_sites(rule: Any, path: SitePath = ()) -> list[ActSite]:
     return found
 
 
+# Rule types whose outcome rests on an analysis the tuner does not recompute from the stored
+# conversation (sentiment, emotion, an LLM judge).
+STORED_ONLY_TYPES = frozenset({"sentiment", "emotion", "question"})
+
+
+def rule_types_in(rule: Any) -> set[str]:
+    """Every rule ``type`` named anywhere in a raw rule block."""
+    found: set[str] = set()
+    if isinstance(rule, dict):
+        if isinstance(rule.get("type"), str):
+            found.add(rule["type"])
+        for value in rule.values():
+            found |= rule_types_in(value)
+    elif isinstance(rule, list | tuple):
+        for item in rule:
+            found |= rule_types_in(item)
+    return found
+
+
+def reevaluable(rule: Any) -> bool:
+    """Whether a criterion is evaluated again under a variant: it holds an act operand and
+    rests on nothing the tuner cannot recompute from the stored conversation.
+    """
+    return bool(act_sites(rule)) and not rule_types_in(rule) & STORED_ONLY_TYPES
+
+
 def with_min_probability(rule: dict[str, Any], path: SitePath, value: float | None
                          ) -> dict[str, Any]:
     """A copy of ``rule`` with the operand at ``path`` given ``value`` (None: the act
@@ -273,7 +300,7 @@ class Verdicts:
             QAPipelineError: the criterion cannot be evaluated from the stored call.
         """
         ids = [c for c in call_ids if criterion.id in self.calls[c].labels]
-        if not act_sites(criterion.rule):
+        if not reevaluable(criterion.rule):
             return {c: self.calls[c].automated[criterion.id] for c in ids}
         self._kept.append((rubric, criterion))
         model = rubric.act_model(self.base_model)
@@ -458,6 +485,11 @@ class _Tuner:
             if n < self.options.min_examples:
                 self.skip(criterion.id, f"only {n} reviewed items on the tune part (at least "
                           f"{self.options.min_examples} needed)")
+                continue
+            if not reevaluable(criterion.rule):
+                used = ", ".join(sorted(rule_types_in(criterion.rule) & STORED_ONLY_TYPES))
+                self.skip(criterion.id, f"rests on {used} analysis, which tuning does not "
+                          "recompute")
                 continue
             try:
                 self._tune_sites(section, criterion, sites)

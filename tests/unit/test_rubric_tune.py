@@ -417,3 +417,13 @@ def test_rubric_test_on_labelled_cases_still_works(tmp_path):
     assert json.loads(out.read_text(encoding="utf-8"))["cases"] == 1
     both = CliRunner().invoke(app, ["rubric", "test", str(rubric)])
     assert both.exit_code != 0 and "either --cases or --tenant" in both.output
+
+
+def test_only_criteria_the_tuner_can_recompute_are_evaluated_again():
+    from qa_pipeline.rubric.tune import reevaluable
+
+    assert reevaluable({"type": "act", "acts": ["insult"], "mode": "forbid"})
+    assert not reevaluable({"type": "required_phrase", "phrases": ["hello"]})
+    # An act operand beside an emotion check: the stored verdict stands.
+    assert not reevaluable({"type": "any", "rules": [
+        {"type": "act", "acts": ["complaint"]}, {"type": "emotion", "check": "escalation"}]})
