@@ -50,10 +50,22 @@ def reviewed_calls(tenant: TenantStore, rubric_id: str) -> tuple[list[ReviewedCa
     version; the newest reviewed card of each call), and how many of them had no stored
     conversation to evaluate.
     """
+    from sqlalchemy import select
+
+    from qa_pipeline.store.tables import ScorecardDocument, ScorecardRow
+
+    # Only reviewed cards are read (the index on the queue's columns finds them), not every
+    # card of the tenant.
+    stmt = (select(ScorecardRow.call_id, ScorecardDocument.data)
+            .join(ScorecardDocument, ScorecardDocument.scorecard_id == ScorecardRow.id)
+            .where(ScorecardRow.rubric_id == rubric_id, ScorecardRow.human_reviewed.is_(True))
+            .order_by(ScorecardRow.id))
     latest: dict[str, dict[str, Any]] = {}
-    for card in tenant.scorecards(rubric_id=rubric_id):
-        if card.get("human_reviewed"):
-            latest[str(card["call_id"])] = card  # newest card of each call comes last
+    with tenant.session() as s:
+        for call_id, data in s.execute(stmt).tuples():
+            card = dict(tenant.unseal(data))
+            if card.get("human_reviewed"):
+                latest[call_id] = card  # the newest reviewed card of each call comes last
     calls, missing = [], 0
     for call_id, card in sorted(latest.items()):
         try:

@@ -130,8 +130,10 @@ def _site(config: Path, tenant: str) -> None:
 
 
 def _store_reviews(store: Store, tenant: str, rubric_path: Path, model: ActModel,
-                   calls: dict[str, tuple[list[str], dict[str, str]]]) -> None:
-    """Score each call with the rubric and record a completed review with the labels."""
+                   calls: dict[str, tuple[list[str], dict[str, str] | None]]) -> None:
+    """Score each call with the rubric and record a completed review with the labels (None:
+    no review).
+    """
     rubric = load_rubric(rubric_path)
     acts = rubric.act_model(model)
     store.register_tenant(tenant)
@@ -141,15 +143,16 @@ def _store_reviews(store: Store, tenant: str, rubric_path: Path, model: ActModel
         ts.save_conversation(conv, frontend_key="k", meta={
             "agent_id": "ag-1", "started_at": "2026-11-02T09:00:00+08:00"})
         ctx = EvaluationContext(conv, act_track=tag_conversation(conv, acts))
-        card = build_scorecard(rubric, evaluate(rubric, ctx), call_id=call_id,
-                               tenant_id=tenant, provenance={"models": {}}).to_dict()
+        card_obj = build_scorecard(rubric, evaluate(rubric, ctx), call_id=call_id,
+                                   tenant_id=tenant, provenance={"models": {}})
+        ts.save_scorecard(card_obj)
+        if labels is None:  # scored, never reviewed
+            continue
+        card = card_obj.to_dict()
         verdicts = {cid: HumanVerdict(status, "monitor", "reviewed", "2026-11-03T09:00:00Z")
                     for cid, status in labels.items()}
         reviewed = apply_verdicts(card, rubric, verdicts)
         assert reviewed["human_reviewed"]
-        card_obj = build_scorecard(rubric, evaluate(rubric, ctx), call_id=call_id,
-                                   tenant_id=tenant, provenance={"models": {}})
-        ts.save_scorecard(card_obj)
         _replace_document(store, tenant, call_id, reviewed)
 
 
@@ -261,10 +264,12 @@ def test_criteria_with_too_few_reviews_are_left_alone(tmp_path, model):
     config = tmp_path / "config"
     _site(config, "acme")
     store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
-    _store_reviews(store, "acme", config / "rubrics" / "tune_demo.yaml", model,
-                   dict(list(_improvement_calls().items())[:12]))
+    some: dict = dict(list(_improvement_calls().items())[:12])
+    some["not-reviewed"] = ([VERIFY[0]], None)
+    _store_reviews(store, "acme", config / "rubrics" / "tune_demo.yaml", model, some)
     calls, missing = reviewed_calls(store.tenant("acme"), "tune_demo")
-    assert len(calls) == 12 and missing == 0
+    # Only completed reviews are examples.
+    assert len(calls) == 12 and missing == 0 and "not-reviewed" not in {c.call_id for c in calls}
     rubric_path = config / "rubrics" / "tune_demo.yaml"
     result = tune_rubric(yaml.safe_load(rubric_path.read_text(encoding="utf-8")),
                          load_rubric(rubric_path), calls, model, TuneOptions(min_examples=50))
