@@ -277,6 +277,13 @@ def test_criteria_with_too_few_reviews_are_left_alone(tmp_path, model):
     reasons = {u.criterion_id: u.reason for u in result.unchanged}
     assert set(reasons) == {"verification", "no_promise"}
     assert "at least 50 needed" in reasons["verification"]
+    # A dry run reports the same and writes nothing.
+    with overridden(config_dir=config):
+        outcome = tune_tenant(store.tenant("acme"), None, TuneOptions(min_examples=50),
+                              dry_run=True, base_model=model)
+    assert outcome.candidate_path is None and not (config / "tuning").exists()
+    assert outcome.report["decision"] == {"published": False, "would_publish": False,
+                                          "dry_run": True, "reason": "tuning changed nothing"}
     store.close()
 
 
