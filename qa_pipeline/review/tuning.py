@@ -33,6 +33,7 @@ from qa_pipeline.rubric.tune import (
     TuneOptions,
     TuningResult,
     compare_rubrics,
+    dump_rubric,
     split_calls,
     tune_rubric,
 )
@@ -154,7 +155,7 @@ def candidate_text(result: TuningResult, current: Rubric, version: int, tenant_i
     note = (f"Tuned from {current.ref} on the QA reviews of tenant {tenant_id} "
             f"({now:%Y-%m-%d}).")
     data["description"] = f"{data.get('description', '')}\n{note}".strip()
-    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    body = dump_rubric(data)
     header = (f"# tuned_from: {current.ref}\n"
               f"# written by `qa-pipeline rubric tune --tenant {tenant_id}` on "
               f"{now:%Y-%m-%d %H:%M} UTC; report: {current.id}@{version}.report.json\n")

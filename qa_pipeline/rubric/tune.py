@@ -377,12 +377,22 @@ def _locate(data: dict[str, Any], criterion_id: str) -> dict[str, Any]:
     raise RubricError(f"criterion {criterion_id!r} is not in the rubric data")
 
 
-def _load_data(data: dict[str, Any], source: str) -> Rubric:
+def dump_rubric(data: Mapping[str, Any]) -> str:
+    """Rubric data as YAML the loader accepts (no anchors or aliases, which it refuses)."""
     import yaml
 
+    class _NoAliases(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml.dump(dict(data), Dumper=_NoAliases, allow_unicode=True, sort_keys=False,
+                     width=100)
+
+
+def _load_data(data: dict[str, Any], source: str) -> Rubric:
     from qa_pipeline.rubric.loader import load_rubric_text
 
-    return load_rubric_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), source)
+    return load_rubric_text(dump_rubric(data), source)
 
 
 class _Tuner:

@@ -439,3 +439,16 @@ def test_only_criteria_the_tuner_can_recompute_are_evaluated_again():
     # An act operand beside an emotion check: the stored verdict stands.
     assert not reevaluable({"type": "any", "rules": [
         {"type": "act", "acts": ["complaint"]}, {"type": "emotion", "check": "escalation"}]})
+
+
+def test_a_candidate_never_holds_yaml_aliases():
+    from qa_pipeline.rubric.loader import load_rubric_text
+    from qa_pipeline.rubric.tune import dump_rubric
+
+    data = yaml.safe_load(RUBRIC)
+    shared = ["hello", "hi"]
+    data["sections"][0]["criteria"][2]["rule"]["phrases"] = shared
+    data["acts"]["verify_request"]["counter_examples"] = shared  # the same list twice
+    text = dump_rubric(data)
+    assert "&" not in text and "*id" not in text
+    assert load_rubric_text(text).ref == "tune_demo@1"
