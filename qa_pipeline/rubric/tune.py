@@ -442,16 +442,26 @@ class _Tuner:
                 continue
             before = self.agreed(self.rubric, section, criterion)
             raw = self.data["acts"][act]
+            saved = copy.deepcopy(raw)
             old = (list(raw.get("examples") or []), list(raw.get("counter_examples") or []))
             raw["examples"] = old[0] + positives
             raw["counter_examples"] = old[1] + negatives
             candidate = _load_data(self.data, f"{self.rubric.id} (candidate)")
             after = self.agreed(candidate, *next((s, c) for s, c in candidate.criteria()
                                                  if c.id == criterion.id))
-            if after.agreed < before.agreed:
-                raw["examples"], raw["counter_examples"] = old
-                self.skip(criterion.id, f"examples from reviews of act {act} did not raise "
-                          "agreement on the tune part")
+            # Every criterion that names the act hears of the new examples: none may lose.
+            others = [cid for _, c in self.rubric.criteria() if c.id != criterion.id
+                      and reevaluable(c.rule)
+                      and any(act in site.acts for site in act_sites(c.rule))
+                      for cid in (c.id,)]
+            worse = [cid for cid in others if self.agreed(
+                candidate, *next((s, c) for s, c in candidate.criteria() if c.id == cid)
+            ).agreed < self.agreed(self.rubric, *self.current(cid)).agreed]
+            if after.agreed < before.agreed or worse:
+                self.data["acts"][act] = saved
+                lost = ([criterion.id] if after.agreed < before.agreed else []) + worse
+                self.skip(criterion.id, f"examples from reviews of act {act} lowered "
+                          f"agreement on the tune part ({', '.join(lost)})")
                 continue
             self.rubric = candidate
             self.changes.append(CriterionTuning(

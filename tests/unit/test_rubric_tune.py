@@ -320,6 +320,38 @@ def test_examples_from_reviews_sharpen_the_rubrics_own_act(tmp_path, model):
     store.close()
 
 
+def test_examples_that_hurt_another_criterion_of_the_act_are_not_added(tmp_path, model):
+    """A second criterion counts refund timelines as refund talk: making them
+    counter-examples of the act would break it, so the examples are not added.
+    """
+    rubric_path = tmp_path / "r.yaml"
+    rubric_path.write_text(RUBRIC.replace("min_probability: 0.9", "min_probability: 0.6") + """\
+      - id: refund_talk
+        kind: flag
+        rule: {type: act, role: agent, acts: [refund_promise], min_probability: 0.6}
+""", encoding="utf-8")
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    promises = ["i promise the refund tomorrow", "you will get your refund for sure"]
+    calls = {}
+    for i in range(24):
+        promised = i % 2 == 0
+        line = promises[i % 2] if promised else VAGUE[i % 4]
+        calls[f"call-{i:03d}"] = ([line], {"no_promise": "fail" if promised else "pass",
+                                           "refund_talk": "pass", "verification": "fail",
+                                           "greeting": "pass"})
+    _store_reviews(store, "acme", rubric_path, model, calls)
+    reviewed, _ = reviewed_calls(store.tenant("acme"), "tune_demo")
+    data = yaml.safe_load(rubric_path.read_text(encoding="utf-8"))
+    result = tune_rubric(data, load_rubric(rubric_path), reviewed, model,
+                         TuneOptions(min_examples=8))
+    assert not [c for c in result.changes if c.what == "examples"]
+    assert result.data["acts"]["refund_promise"] == data["acts"]["refund_promise"]
+    reasons = {u.criterion_id: u.reason for u in result.unchanged}
+    if "no_promise" in reasons:  # unless a threshold changed it afterwards
+        assert "lowered agreement on the tune part (refund_talk)" in reasons["no_promise"]
+    store.close()
+
+
 def test_publishing_is_refused_when_a_criterion_regresses(tmp_path, model, monkeypatch):
     """Reviewers of the tune calls counted vague refund talk as a promise, those of the
     held-out calls did not: the threshold learnt on the tune part makes no_promise worse on
