@@ -297,7 +297,8 @@ def compare_candidate(tenant: TenantStore, candidate_path: Path, current_path: P
                       ) -> Comparison:
     """``rubric test`` in comparison mode: the tenant's current rubric (or ``current_path``)
     against a candidate, per criterion, on the held-out part of the tenant's reviews. The
-    split is the candidate's tuning report's when one lies beside it, else ``options``'.
+    split is the one in the candidate's tuning report (beside it, or in the tenant's tuning
+    folder), else ``options``'.
     """
     from qa_pipeline.rubric.tune import base_act_model
 
@@ -306,12 +307,17 @@ def compare_candidate(tenant: TenantStore, candidate_path: Path, current_path: P
                else tenant_rubric(tenant.tenant_id, candidate.id)[0])
     if current.id != candidate.id:
         raise RubricError(f"{candidate.ref} is not a version of {current.id}")
-    report = candidate_path.with_suffix(".report.json")
+    # The candidate's report lies beside it, or (for a published copy) in the tuning folder.
+    reports = [candidate_path.with_suffix(".report.json")]
+    if get_settings().config_dir is not None:
+        reports.append(tuning_dir(tenant.tenant_id) / f"{candidate.ref}.report.json")
     holdout, seed = options.holdout_share, options.seed
-    if report.is_file():
-        split = json.loads(report.read_text(encoding="utf-8")).get("split") or {}
-        holdout = float(split.get("holdout_share", holdout))
-        seed = int(split.get("seed", seed))
+    for report in reports:
+        if report.is_file():
+            split = json.loads(report.read_text(encoding="utf-8")).get("split") or {}
+            holdout = float(split.get("holdout_share", holdout))
+            seed = int(split.get("seed", seed))
+            break
     calls, _ = reviewed_calls(tenant, candidate.id)
     _, test = split_calls((c.call_id for c in calls), holdout, seed)
     model = base_model if base_model is not None else base_act_model()

@@ -257,6 +257,15 @@ def test_tune_finds_a_better_threshold_and_publishes(tmp_path, model, monkeypatc
     assert "verification" in result.output and "improved" in result.output
     cmp = json.loads(out.read_text(encoding="utf-8"))
     assert cmp["rows"] == report["comparison"]["rows"]
+    # The published copy finds its report in the tuning folder: the same split, whatever
+    # --holdout-share says.
+    with overridden():
+        again = CliRunner().invoke(app, [
+            "--config-dir", str(config), "rubric", "test", str(published), "--tenant", "acme",
+            "--against", str(config / "rubrics" / "tune_demo.yaml"), "--holdout-share", "0.9",
+            "--db", f"sqlite:///{tmp_path / 'qa.db'}", "--json", "-"], catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert f'"test_calls": {split["test_calls"]}' in again.output
     store.close()
 
 
