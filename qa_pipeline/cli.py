@@ -316,8 +316,10 @@ def rubric_tune(
     changes = Table("criterion", "what", "where", "before", "after", "tune agreement",
                     title="changes (tune part)")
     for c in report["changes"]:
-        changes.add_row(c["criterion_id"], c["what"], c["where"], json.dumps(c["before"]),
-                        json.dumps(c["after"]),
+        def shown(value: Any) -> str:
+            return "model threshold" if value is None else json.dumps(value, ensure_ascii=False)
+        changes.add_row(c["criterion_id"], c["what"], c["where"], shown(c["before"]),
+                        shown(c["after"]),
                         f"{_fmt(c['tune_before'])} -> {_fmt(c['tune_after'])}")
     Console().print(changes)
     for u in report["unchanged"]:

@@ -34,7 +34,9 @@ def _report(published: bool) -> dict:
                             Counts(10, 9 if published else 7, 1, 0, 1))
     comparison = Comparison(current.ref, candidate.ref, 10, (greeting, closing))
     change = CriterionTuning("greeting", "min_probability", "rule", 0.99, 0.45, 0.5, 0.96, 24)
-    result = TuningResult({}, candidate, (change,), (), tuple(f"t{i}" for i in range(24)),
+    other = CriterionTuning("closing", "min_probability", "rule.anchor", None, 0.3, 0.9, 0.95,
+                            24)
+    result = TuningResult({}, candidate, (change, other), (), tuple(f"t{i}" for i in range(24)),
                           tuple(f"h{i}" for i in range(10)))
     return tuning_report("acme", current, candidate, result, comparison, TuneOptions(),
                          reviewed=34, missing=0, created_at=dt.datetime(2026, 12, 6, 12, 0),
@@ -75,10 +77,12 @@ def test_calibration_page_shows_the_last_tuning_in_english_and_chinese(site):
         row = page.split('data-criterion="greeting">', 2)[-1].split("</tr>")[0]
         assert "40.0%" in row and "100.0%" in row and "improved" in row
         assert "act probability threshold" in page and "0.99" in page and "0.45" in page
+        # None: the act model's own threshold.
+        assert "<td>model threshold</td><td>0.3</td>" in page
         client.get("/lang/zh_CN?next=/")
         zh = client.get("/t/acme/calibration").text
         for text in ("最近一次基于复核结果的规则调优", "已发布", "提升", "调优前一致率",
-                     "动作概率阈值"):
+                     "动作概率阈值", "模型默认阈值"):
             assert text in zh, text
         # Another tenant's page shows no tuning (none was run for it).
         assert "tuning-comparison" not in client.get("/t/globex/calibration").text
