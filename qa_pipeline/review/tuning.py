@@ -55,8 +55,7 @@ def reviewed_calls(tenant: TenantStore, rubric_id: str) -> tuple[list[ReviewedCa
 
     from qa_pipeline.store.tables import ScorecardDocument, ScorecardRow
 
-    # Only reviewed cards are read (the index on the queue's columns finds them), not every
-    # card of the tenant.
+    # Only the documents of reviewed cards are read, not every card of the tenant.
     stmt = (select(ScorecardRow.call_id, ScorecardDocument.data)
             .join(ScorecardDocument, ScorecardDocument.scorecard_id == ScorecardRow.id)
             .where(ScorecardRow.rubric_id == rubric_id, ScorecardRow.human_reviewed.is_(True))
