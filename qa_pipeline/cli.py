@@ -187,19 +187,38 @@ def rubric_schema(
 
 @rubric_app.command("test")
 def rubric_test(
-    rubric: Annotated[Path, typer.Argument(help="rubric YAML")],
-    cases: Annotated[Path, typer.Option(help="folder of labelled cases")],
-    json_out: Annotated[Path | None, typer.Option("--json", help="write the report as JSON")
-                        ] = None,
+    rubric: Annotated[Path, typer.Argument(help="rubric YAML (with --tenant: the candidate)")],
+    cases: Annotated[Path | None, typer.Option(help="folder of labelled cases")] = None,
+    tenant: Annotated[str | None, typer.Option(
+        help="compare with the tenant's current rubric on its held-out QA reviews")] = None,
+    against: Annotated[Path | None, typer.Option(
+        help="with --tenant: the current rubric file (default: the tenant's)")] = None,
+    db: Annotated[str | None, typer.Option(help="database URL (with --tenant)")] = None,
+    holdout_share: Annotated[float, typer.Option(
+        help="share of reviewed calls held out (when no tuning report lies beside the "
+             "candidate)", min=0.01, max=0.99)] = 0.3,
+    seed: Annotated[int, typer.Option(help="seed of the tune / test split")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the report as JSON "
+                                                  "(- for standard output)")] = None,
 ) -> None:
-    """Per-criterion precision / recall of a rubric on labelled conversations.
+    """Per-criterion precision / recall of a rubric on labelled conversations, or (with
+    --tenant) current vs candidate on the tenant's held-out reviews.
 
     CASES holds ``*.conversation.json`` files, each with a ``*.labels.json`` beside it
-    (``{"expected": {criterion_id: pass|fail|not_applicable}}``).
+    (``{"expected": {criterion_id: pass|fail|not_applicable}}``). With --tenant, the reviewed
+    calls are split by call id as ``rubric tune`` split them (the split recorded in the
+    candidate's tuning report), and only the held-out ones are scored.
     """
-    from qa_pipeline.rubric.evaluation import evaluate_cases, load_cases
     from qa_pipeline.rubric.loader import load_rubric
 
+    if (cases is None) == (tenant is None):
+        raise typer.BadParameter("give either --cases or --tenant", param_hint="--cases")
+    if tenant is not None:
+        _compare_on_reviews(rubric, tenant, against, db, holdout_share, seed, json_out)
+        return
+    from qa_pipeline.rubric.evaluation import evaluate_cases, load_cases
+
+    assert cases is not None
     report = evaluate_cases(load_rubric(rubric), load_cases(cases))
     table = Table("criterion", "severity", "tp", "fp", "fn", "tn", "precision", "recall", "f1")
     for row in report.rows:
@@ -208,8 +227,116 @@ def rubric_test(
                       str(c.tn), f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}")
     Console().print(table)
     typer.echo(f"cases: {report.cases}  needs_review items: {report.needs_review}")
-    if json_out:
-        json_out.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+    _write_json(json_out, report.to_dict())
+
+
+def _write_json(target: Path | None, data: dict[str, Any]) -> None:
+    if target is None:
+        return
+    text = json.dumps(data, indent=1, ensure_ascii=False)
+    if str(target) == "-":
+        typer.echo(text)
+    else:
+        target.write_text(text, encoding="utf-8")
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _comparison_table(comparison: Any) -> Table:
+    table = Table("criterion", "n", "agreement", "fail precision", "fail recall", "change",
+                  title=f"{comparison.current_ref} -> {comparison.candidate_ref} on "
+                        f"{comparison.test_calls} held-out calls")
+    for row in comparison.rows:
+        a, b = row.current, row.candidate
+        style = {"improved": "green", "regressed": "red"}.get(row.change, "")
+        table.add_row(row.criterion_id, str(a.n), f"{_fmt(a.agreement)} -> {_fmt(b.agreement)}",
+                      f"{_fmt(a.fail_precision)} -> {_fmt(b.fail_precision)}",
+                      f"{_fmt(a.fail_recall)} -> {_fmt(b.fail_recall)}",
+                      f"[{style}]{row.change}[/{style}]" if style else row.change)
+    return table
+
+
+def _compare_on_reviews(candidate: Path, tenant: str, against: Path | None, db: str | None,
+                        holdout_share: float, seed: int, json_out: Path | None) -> None:
+    from qa_pipeline.review.tuning import compare_candidate
+    from qa_pipeline.rubric.tune import TuneOptions
+    from qa_pipeline.store import Store
+
+    store = Store(db)
+    try:
+        comparison = compare_candidate(store.tenant(tenant), candidate, against,
+                                       TuneOptions(holdout_share=holdout_share, seed=seed))
+    finally:
+        store.close()
+    Console().print(_comparison_table(comparison))
+    _write_json(json_out, comparison.to_dict())
+
+
+@rubric_app.command("tune")
+def rubric_tune(
+    tenant: Annotated[str, typer.Option(help="tenant whose QA reviews to learn from")],
+    rubric: Annotated[str | None, typer.Option(
+        help="rubric id (default: the tenant's only rubric)")] = None,
+    holdout_share: Annotated[float, typer.Option(
+        help="share of reviewed calls held out for the comparison", min=0.01, max=0.99)
+                             ] = 0.3,
+    seed: Annotated[int, typer.Option(help="seed of the tune / test split by call id")] = 0,
+    min_examples: Annotated[int, typer.Option(
+        help="fewest reviewed items of a criterion on the tune part to tune it", min=1)] = 10,
+    dry_run: Annotated[bool, typer.Option(
+        help="tune and compare, but write and publish nothing")] = False,
+    db: Annotated[str | None, typer.Option(help="database URL")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the tuning report "
+                                                  "as JSON (- for standard output)")] = None,
+) -> None:
+    """Refit a tenant's rubric on its completed QA reviews: act thresholds, its own acts'
+    examples and question review bands, chosen on a tune part of the reviewed calls.
+
+    The candidate (same id, version + 1) and its report go to <config>/tuning/<tenant>/. It
+    is published (the tenant scores with it from then on) only when no criterion agrees less
+    with the reviewers on the held-out calls and one agrees more; otherwise the command
+    names what regressed and exits with status 1.
+    """
+    from qa_pipeline.review.tuning import tune_tenant
+    from qa_pipeline.rubric.tune import TuneOptions
+    from qa_pipeline.store import Store
+
+    options = TuneOptions(holdout_share=holdout_share, seed=seed, min_examples=min_examples)
+    store = Store(db)
+    try:
+        outcome = tune_tenant(store.tenant(tenant), rubric, options, dry_run=dry_run)
+    finally:
+        store.close()
+    report = outcome.report
+    split = report["split"]
+    console.print(f"{report['tuned_from']}: {report['reviewed_calls']} reviewed calls, "
+                  f"{split['tune_calls']} to tune, {split['test_calls']} held out")
+    changes = Table("criterion", "what", "where", "before", "after", "tune agreement",
+                    title="changes (tune part)")
+    for c in report["changes"]:
+        def shown(value: Any) -> str:
+            return "model threshold" if value is None else json.dumps(value, ensure_ascii=False)
+        changes.add_row(c["criterion_id"], c["what"], c["where"], shown(c["before"]),
+                        shown(c["after"]),
+                        f"{_fmt(c['tune_before'])} -> {_fmt(c['tune_after'])}")
+    Console().print(changes)
+    for u in report["unchanged"]:
+        console.print(f"unchanged {u['criterion_id']}: {u['reason']}")
+    Console().print(_comparison_table(outcome.comparison))
+    _write_json(json_out, report)
+    decision = report["decision"]
+    if outcome.candidate_path is not None:
+        console.print(f"candidate {report['candidate']}: {outcome.candidate_path}")
+    if decision["published"]:
+        console.print(f"[green]published {report['candidate']}[/green] for {tenant}: "
+                      f"{decision['reason']}")
+        return
+    verb = "would publish" if dry_run and decision["would_publish"] else "not published"
+    console.print(f"[yellow]{verb}[/yellow]: {decision['reason']}")
+    if not decision["would_publish"]:
+        raise typer.Exit(1)
 
 
 @app.command()

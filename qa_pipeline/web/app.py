@@ -47,6 +47,7 @@ from qa_pipeline.review.dashboard import (
 )
 from qa_pipeline.review.desk import DISPUTE_DECISIONS, QueueFilter, ReviewDesk
 from qa_pipeline.review.rescore import RubricCatalog
+from qa_pipeline.review.tuning import latest_report as latest_tuning_report
 from qa_pipeline.review.users import UserAccount, UserDirectory
 from qa_pipeline.store import Store, TenantStore
 from qa_pipeline.version import __version__
@@ -453,7 +454,8 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return page(request, "calibration.html", user, tenant=tenant, rows=rows,
                     threshold=settings.kappa_alert_threshold,
                     min_items=settings.calibration_min_items, day_from=day_from, day_to=day_to,
-                    criterion=criterion, overturned=overturned)
+                    criterion=criterion, overturned=overturned,
+                    tuning=latest_tuning_report(tenant))
 
     # --- case library -------------------------------------------------------------------------
     def case_query(criterion_id: str = "", outcome: str = "", sentiment: str = "",
