@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa_pipeline.bench.metrics import BinaryCounts
 from qa_pipeline.conversation.export import read_conversation
@@ -21,6 +21,11 @@ from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.engine import evaluate
 from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.types import Conversation, Status
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from qa_pipeline.acts.track import ActTrack
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +96,26 @@ def load_cases(directory: str | os.PathLike[str]) -> list[LabelledCase]:
     return cases
 
 
+def _act_tagger(rubric: Rubric, conversation: Conversation) -> Callable[[], ActTrack]:
+    """Tag the call with the packaged act model plus the rubric's own acts, as scoring does
+    (without the rubric's acts an ``act`` rule naming one of them is an unknown act).
+    """
+    def tag() -> ActTrack:
+        from qa_pipeline.acts import load_embedded_act_model
+        from qa_pipeline.acts.track import tag_conversation
+
+        return tag_conversation(conversation, rubric.act_model(load_embedded_act_model()))
+    return tag
+
+
 def evaluate_cases(rubric: Rubric, cases: list[LabelledCase]) -> CaseReport:
     """Score the rubric's verdicts against the labels."""
     counts = {c.id: BinaryCounts() for _, c in rubric.criteria()}
     severity = {c.id: c.severity for _, c in rubric.criteria()}
     needs_review = 0
     for case in cases:
-        ctx = EvaluationContext(case.conversation, compute_metrics(case.conversation))
+        ctx = EvaluationContext(case.conversation, compute_metrics(case.conversation),
+                                act_track_factory=_act_tagger(rubric, case.conversation))
         result = evaluate(rubric, ctx)
         for r in result.results:
             if r.criterion_id not in case.expected:

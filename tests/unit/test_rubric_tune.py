@@ -493,3 +493,24 @@ def test_a_candidate_never_holds_yaml_aliases():
     text = dump_rubric(data)
     assert "&" not in text and "*id" not in text
     assert load_rubric_text(text).ref == "tune_demo@1"
+
+
+def test_rubric_test_on_labelled_cases_knows_the_rubrics_own_acts(tmp_path, model, monkeypatch):
+    # Before the fix the cases were tagged with the packaged model alone, so an act rule on
+    # the rubric's own act stopped with "unknown act".
+    import qa_pipeline.acts
+
+    monkeypatch.setattr(qa_pipeline.acts, "load_embedded_act_model", lambda: model)
+    conv = _conversation("c1", "default", [VERIFY[0]])
+    (tmp_path / "a.conversation.json").write_text(json.dumps(conv.to_dict()), encoding="utf-8")
+    (tmp_path / "a.labels.json").write_text(
+        json.dumps({"expected": {"verification": "pass", "greeting": "pass"}}), encoding="utf-8")
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(RUBRIC.replace("min_probability: 0.99", "min_probability: 0.5"),
+                      encoding="utf-8")
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(app, ["rubric", "test", str(rubric), "--cases", str(tmp_path),
+                                      "--json", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["cases"] == 1 and report["needs_review_items"] == 0, report
