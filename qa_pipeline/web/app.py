@@ -190,15 +190,22 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             raise HTTPException(400, "expected a JSON object")
         return body
 
-    def activate_language(request: Request, tenant: str) -> TenantDisplay:
-        """Render this request in the user's language; the tenant's display settings."""
+    def activate_language(request: Request, tenant: str,
+                          user: UserAccount | None) -> TenantDisplay:
+        """Render this request in the user's language; the tenant's display settings.
+
+        A signed-in user's choice is stored on their user record (the same on every device;
+        their tenant's language until they choose); the cookie only serves pages shown
+        before sign-in.
+        """
         display = settings.tenant_display(tenant) if tenant else TenantDisplay()
-        use_language(pick_language(request.cookies.get(LANG_COOKIE), display.languages))
+        chosen = user.language if user is not None else request.cookies.get(LANG_COOKIE)
+        use_language(pick_language(chosen or None, display.languages))
         return display
 
     def page(request: Request, name: str, user: UserAccount | None, **ctx: Any) -> HTMLResponse:
         tenant = str(ctx.get("tenant") or (user.tenants[0] if user and user.tenants else ""))
-        display = activate_language(request, tenant)
+        display = activate_language(request, tenant, user)
         lang = current_language()
         zone = display.zone
         return templates.TemplateResponse(request, name, {
@@ -251,9 +258,16 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return resp
 
     @app.get("/lang/{language}")
-    def choose_language(language: str, next: str = "/") -> Response:  # noqa: A002
+    def choose_language(request: Request, language: str,
+                        next: str = "/") -> Response:  # noqa: A002
         if language not in LANGUAGES:
             raise HTTPException(404, "not found")
+        try:
+            user = current_user(request)
+        except _LoginRequired:
+            user = None
+        if user is not None:
+            users.set_language(user.user_id, language, valid=tuple(LANGUAGES))
         resp = RedirectResponse(_safe_next(next), status_code=303)
         resp.set_cookie(LANG_COOKIE, language, max_age=365 * 24 * 3600, httponly=True,
                         samesite="lax", secure=settings.secure_cookies)
@@ -346,7 +360,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     def call_page(request: Request, tenant: str, scorecard_id: int, user: User) -> HTMLResponse:
         d = desk(user, tenant)
         b = call_bundle(d, scorecard_id)
-        activate_language(request, tenant)  # the script's messages below are translated
+        activate_language(request, tenant, user)  # the script's messages are translated
         return page(request, "call.html", user, tenant=tenant, **b,
                     curve=_sentiment_curve(b["card"], b["conversation"]),
                     hits=_matched_texts(b["card"]), is_hit=word_is_hit,
