@@ -34,6 +34,7 @@ from qa_pipeline.errors import (
 from qa_pipeline.privacy.vault import display_kinds, for_display
 from qa_pipeline.review.audio_access import clip_wav, recording_path
 from qa_pipeline.review.calibration import calibration, disagreements
+from qa_pipeline.review.calibration_sessions import SESSION_VERDICTS, CalibrationSessions
 from qa_pipeline.review.cases import CaseLibrary, CaseQuery
 from qa_pipeline.review.dashboard import (
     GROUPINGS,
@@ -70,6 +71,8 @@ logger = logging.getLogger(__name__)
 _MAX_BODY_BYTES = 64 * 1024
 DEFAULT_PERIOD_DAYS = 30
 """Dashboards and exports cover the last 30 call days unless a period is given."""
+MAX_SESSION_CHOICES = 200
+"""Newest calls offered when a supervisor sets up a calibration session."""
 
 
 class _LoginRequired(Exception):
@@ -344,8 +347,13 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return [_row(c) for c in desk(user, tenant, "review").sampling_plan(when.date())]
 
     # --- call page ----------------------------------------------------------------------------
-    def call_bundle(d: ReviewDesk, scorecard_id: int) -> dict[str, Any]:
+    def call_bundle(d: ReviewDesk, scorecard_id: int, user: UserAccount) -> dict[str, Any]:
         stored = d.card(scorecard_id)
+        if stored["call_id"] in CalibrationSessions(d.tenant).blind_calls(user.user_id):
+            # The monitor scores this call blind in a calibration session: its automated
+            # and human verdicts stay hidden until they hand in.
+            raise HTTPException(403, "this call is in a calibration session you have not "
+                                     "handed in yet")
         conv, card, _ = for_display(d.tenant.tenant_id,
                                     d.tenant.conversation(stored["call_id"])[0], stored)
         return {"card": card, "conversation": conv.to_dict(),
@@ -354,12 +362,12 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     @app.get("/api/t/{tenant}/scorecards/{scorecard_id}")
     def api_scorecard(tenant: str, scorecard_id: int, user: User) -> dict[str, Any]:
-        return call_bundle(desk(user, tenant), scorecard_id)
+        return call_bundle(desk(user, tenant), scorecard_id, user)
 
     @app.get("/t/{tenant}/scorecards/{scorecard_id}", response_class=HTMLResponse)
     def call_page(request: Request, tenant: str, scorecard_id: int, user: User) -> HTMLResponse:
         d = desk(user, tenant)
-        b = call_bundle(d, scorecard_id)
+        b = call_bundle(d, scorecard_id, user)
         activate_language(request, tenant, user)  # the script's messages are translated
         return page(request, "call.html", user, tenant=tenant, **b,
                     curve=_sentiment_curve(b["card"], b["conversation"]),
@@ -468,6 +476,96 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                     threshold=settings.kappa_alert_threshold,
                     min_items=settings.calibration_min_items, day_from=day_from, day_to=day_to,
                     criterion=criterion, overturned=overturned)
+
+    # --- blind calibration sessions -----------------------------------------------------------
+    def sessions_of(user: UserAccount, tenant: str, action: str = "calibration"
+                    ) -> CalibrationSessions:
+        return CalibrationSessions(tenant_of(user, tenant, action))
+
+    def session_view(user: UserAccount, tenant: str, session_id: int) -> dict[str, Any]:
+        """What ``user`` may see of a session: an invited monitor who has not handed in gets
+        the blank sheet (never the automated or the other monitors' verdicts); everyone gets
+        the results once the session is complete.
+        """
+        cs = sessions_of(user, tenant)
+        info = cs.session(session_id)
+        view: dict[str, Any] = {"session": info.to_dict(), "sheet": None, "results": None,
+                                "own": None}
+        if info.pending_for(user.user_id):
+            view["sheet"] = cs.criteria(session_id)
+        elif any(m.user_id == user.user_id for m in info.monitors):
+            view["own"] = [{"call_id": c, "criterion_id": k, "verdict": v} for (c, k), v in
+                           cs.own_verdicts(session_id, user.user_id).items()]
+        if info.complete:
+            view["results"] = cs.results(
+                session_id, min_calls=settings.calibration_min_items).to_dict()
+        return view
+
+    @app.get("/api/t/{tenant}/calibration/sessions")
+    def api_sessions(tenant: str, user: User) -> list[dict[str, Any]]:
+        return [i.to_dict() for i in sessions_of(user, tenant).sessions()]
+
+    @app.post("/api/t/{tenant}/calibration/sessions")
+    async def api_create_session(request: Request, tenant: str, user: User) -> dict[str, Any]:
+        cs = sessions_of(user, tenant, "sessions")
+        body = await json_body(request)
+        calls, monitors = body.get("call_ids"), body.get("monitors")
+        if not isinstance(calls, list) or not all(isinstance(c, str) for c in calls):
+            raise HTTPException(422, "call_ids: a list of call ids")
+        if not isinstance(monitors, list) or not all(isinstance(m, str) for m in monitors):
+            raise HTTPException(422, "monitors: a list of user ids")
+        strangers = sorted(set(monitors) - set(reviewers_of(tenant)))
+        if strangers:
+            raise HTTPException(422, f"not reviewers of this tenant: {', '.join(strangers)}")
+        sid = cs.create(str(body.get("title", "")), calls, monitors, created_by=user.user_id)
+        return {"session_id": sid}
+
+    @app.get("/api/t/{tenant}/calibration/sessions/{session_id}")
+    def api_session(tenant: str, session_id: int, user: User) -> dict[str, Any]:
+        return session_view(user, tenant, session_id)
+
+    @app.post("/api/t/{tenant}/calibration/sessions/{session_id}/submit")
+    async def api_submit_session(request: Request, tenant: str, session_id: int,
+                                 user: User) -> dict[str, Any]:
+        cs = sessions_of(user, tenant, "review")
+        body = await json_body(request)
+        rows = body.get("verdicts")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise HTTPException(422, "verdicts: a list of {call_id, criterion_id, verdict}")
+        verdicts = {(str(r.get("call_id", "")), str(r.get("criterion_id", ""))):
+                    (str(r.get("verdict", "")), str(r.get("comment", ""))) for r in rows}
+        cs.submit(session_id, user.user_id, verdicts)
+        return {"submitted": len(verdicts)}
+
+    @app.post("/api/t/{tenant}/calibration/sessions/{session_id}/close")
+    def api_close_session(tenant: str, session_id: int, user: User) -> dict[str, Any]:
+        sessions_of(user, tenant, "sessions").close(session_id, actor=user.user_id)
+        return {"closed": session_id}
+
+    @app.get("/t/{tenant}/calibration/sessions", response_class=HTMLResponse)
+    def sessions_page(request: Request, tenant: str, user: User) -> HTMLResponse:
+        cs = sessions_of(user, tenant)
+        calls = []
+        if allowed(user, "sessions"):
+            calls = [_row(r) for r in desk(user, tenant).queue(
+                QueueFilter(), limit=MAX_SESSION_CHOICES).rows]
+        return page(request, "calibration_sessions.html", user, tenant=tenant,
+                    sessions=cs.sessions(), calls=calls,
+                    monitors=reviewers_of(tenant) if allowed(user, "sessions") else [])
+
+    @app.get("/t/{tenant}/calibration/sessions/{session_id}", response_class=HTMLResponse)
+    def session_page(request: Request, tenant: str, session_id: int,
+                     user: User) -> HTMLResponse:
+        view = session_view(user, tenant, session_id)
+        transcripts: dict[str, list[dict[str, Any]]] = {}
+        if view["sheet"] is not None:
+            ts = tenant_of(user, tenant)
+            for call_id in view["sheet"]:
+                conv = for_display(tenant, ts.conversation(call_id)[0])[0].to_dict()
+                transcripts[call_id] = conv.get("utterances") or []
+        return page(request, "calibration_session.html", user, tenant=tenant, **view,
+                    transcripts=transcripts, verdict_choices=SESSION_VERDICTS,
+                    min_items=settings.calibration_min_items)
 
     # --- case library -------------------------------------------------------------------------
     def case_query(criterion_id: str = "", outcome: str = "", sentiment: str = "",
