@@ -320,7 +320,10 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             plan = d.sampling_plan(plan_day.date() if plan_day else settings.today())
         return page(request, "queue.html", user, tenant=tenant, page=p,
                     rows=[_row(r) for r in p.rows], q=dict(request.query_params), plan=plan,
-                    monitors=reviewers_of(tenant) if allowed(user, "review") else [])
+                    monitors=reviewers_of(tenant) if allowed(user, "review") else [],
+                    # Only when the queue is empty: a store copied without its -wal file.
+                    empty_store=not p.total and bool(empty_store_warning(store)),
+                    store_url=store.display_url)
 
     def reviewers_of(tenant: str) -> list[str]:
         return [u.user_id for u in users.list()
@@ -374,6 +377,8 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                     hits=_matched_texts(b["card"]), is_hit=word_is_hit,
                     low_confidence=LOW_CONFIDENCE,
                     next_call=d.next_in_queue(scorecard_id),
+                    tag_history=(library(user, tenant).history(b["card"]["call_id"])
+                                 if allowed(user, "cases") else []),
                     js_messages={m: gettext_now(m) for m in JS_MESSAGES})
 
     @app.get("/api/t/{tenant}/calls/{call_id}/audio")
