@@ -14,7 +14,8 @@ from qa_pipeline.review.calibration import calibration
 from qa_pipeline.review.calibration_sessions import CalibrationSessions, krippendorff_alpha
 from qa_pipeline.review.users import UserDirectory
 from qa_pipeline.store.tables import Review, ScorecardRow
-from tests.review_fixtures import PASSWORD
+from tests.review_fixtures import PASSWORD, build_world
+from tests.store_fixtures import db_url  # noqa: F401 - fixture
 
 CALLS = ["call-good", "call-fatal", "call-unsure"]
 # Monitor -> criterion -> verdicts on CALLS (p = pass, f = fail).
@@ -38,8 +39,17 @@ def monitor2(world):
     return "monitor2"
 
 
-def test_hand_computed_agreement(world, monitor2):
-    cs = CalibrationSessions(world.store.tenant("acme"))
+@pytest.fixture
+def any_world(db_url, tmp_path):  # noqa: F811
+    """The review world on SQLite and, when configured, PostgreSQL."""
+    w = build_world(tmp_path, db_url)
+    UserDirectory(w.store).create("monitor2", PASSWORD, role="qa_monitor", tenants=("acme",))
+    yield w
+    w.store.close()
+
+
+def test_hand_computed_agreement(any_world):
+    cs = CalibrationSessions(any_world.store.tenant("acme"))
     sid = cs.create("November", CALLS, list(SHEETS), created_by="super")
     assert set(cs.criteria(sid)["call-fatal"][i]["criterion_id"] for i in range(3)) == {
         "greeting", "unauthorized_promise", "closing"}  # the observation flag is not scored
