@@ -269,9 +269,16 @@ class CalibrationSessions:
             return self._info(s, session_id)
 
     def blind_calls(self, user_id: str) -> set[str]:
-        """Calls ``user_id`` still scores blind: in open sessions they have not handed in."""
-        return {c for info in self.sessions(monitor=user_id) if info.pending_for(user_id)
-                for c, _ in info.calls}
+        """Calls ``user_id`` still scores blind: in open sessions they have not handed in
+        (one indexed query: every queue and call page asks).
+        """
+        sc, m, ses = CalibrationSessionCall, CalibrationSessionMonitor, CalibrationSession
+        with self.tenant.session() as s:
+            return set(s.scalars(
+                select(sc.call_id).join(m, m.session_id == sc.session_id)
+                .join(ses, ses.id == sc.session_id)
+                .where(m.user_id == user_id, m.submitted_at.is_(None),
+                       ses.closed_at.is_(None))))
 
     def criteria(self, session_id: int) -> dict[str, list[dict[str, Any]]]:
         """Per call, the scored criteria to answer (id, section, severity, description):

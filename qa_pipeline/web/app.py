@@ -170,9 +170,18 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             raise HTTPException(403, f"role {user.role} may not {action}")
         return store.tenant(tenant)
 
-    def desk(user: UserAccount, tenant: str, action: str = "view") -> ReviewDesk:
+    def desk(user: UserAccount, tenant: str, action: str = "view", *,
+             blind: bool = False) -> ReviewDesk:
+        """The user's review desk; ``blind``: without the calls they still score blind in
+        a calibration session.
+        """
         ts = tenant_of(user, tenant, action)
-        return ReviewDesk(ts, catalog, only_agent=user.agent_id if user.role == "agent" else "")
+        hidden = frozenset(CalibrationSessions(ts).blind_calls(user.user_id) if blind else ())
+        return ReviewDesk(ts, catalog, only_agent=user.agent_id if user.role == "agent" else "",
+                          hidden_calls=hidden)
+
+    def blind_calls(user: UserAccount, tenant: str) -> set[str]:
+        return CalibrationSessions(tenant_of(user, tenant)).blind_calls(user.user_id)
 
     def library(user: UserAccount, tenant: str, action: str = "cases") -> CaseLibrary:
         return CaseLibrary(tenant_of(user, tenant, action),
@@ -305,14 +314,14 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     @app.get("/api/t/{tenant}/queue")
     def api_queue(tenant: str, user: User, f: Filter, offset: int = Query(0, ge=0),
                   limit: int = Query(50, ge=1, le=500), sort: str = "newest") -> dict[str, Any]:
-        p = desk(user, tenant).queue(f, offset=offset, limit=limit, sort=sort)
+        p = desk(user, tenant, blind=True).queue(f, offset=offset, limit=limit, sort=sort)
         return {"total": p.total, "offset": p.offset, "limit": p.limit,
                 "rows": [_row(r) for r in p.rows]}
 
     @app.get("/t/{tenant}/queue", response_class=HTMLResponse)
     def queue_page(request: Request, tenant: str, user: User, f: Filter,
                    offset: int = Query(0, ge=0), sort: str = "newest") -> HTMLResponse:
-        d = desk(user, tenant)
+        d = desk(user, tenant, blind=True)
         p = d.queue(f, offset=offset, limit=50, sort=sort)
         plan = []
         if allowed(user, "review"):
@@ -352,7 +361,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     # --- call page ----------------------------------------------------------------------------
     def call_bundle(d: ReviewDesk, scorecard_id: int, user: UserAccount) -> dict[str, Any]:
         stored = d.card(scorecard_id)
-        if stored["call_id"] in CalibrationSessions(d.tenant).blind_calls(user.user_id):
+        if stored["call_id"] in blind_calls(user, d.tenant.tenant_id):
             # The monitor scores this call blind in a calibration session: its automated
             # and human verdicts stay hidden until they hand in.
             raise HTTPException(403, "this call is in a calibration session you have not "
@@ -369,7 +378,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     @app.get("/t/{tenant}/scorecards/{scorecard_id}", response_class=HTMLResponse)
     def call_page(request: Request, tenant: str, scorecard_id: int, user: User) -> HTMLResponse:
-        d = desk(user, tenant)
+        d = desk(user, tenant, blind=True)  # "next call" skips blind ones
         b = call_bundle(d, scorecard_id, user)
         activate_language(request, tenant, user)  # the script's messages are translated
         return page(request, "call.html", user, tenant=tenant, **b,
@@ -584,23 +593,33 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     Cases = Annotated[CaseQuery, Depends(case_query)]
 
+    # Calls a monitor still scores blind are left out of the case library (its results
+    # show the automated verdicts).
+    def case_rows(user: UserAccount, tenant: str, q: CaseQuery) -> list[dict[str, Any]]:
+        hidden = blind_calls(user, tenant)
+        return [r for r in library(user, tenant).search(q) if r["call_id"] not in hidden]
+
+    def exemplar_rows(user: UserAccount, tenant: str, criterion_id: str,
+                      min_confidence: float = 0.8) -> dict[str, list[dict[str, Any]]]:
+        hidden = blind_calls(user, tenant)
+        ex = library(user, tenant).exemplars(criterion_id, min_confidence=min_confidence)
+        return {k: [_row(e) for e in v if e.call_id not in hidden] for k, v in ex.items()}
+
     @app.get("/api/t/{tenant}/cases")
     def api_cases(tenant: str, user: User, q: Cases) -> list[dict[str, Any]]:
-        return library(user, tenant).search(q)
+        return case_rows(user, tenant, q)
 
     @app.get("/t/{tenant}/cases", response_class=HTMLResponse)
     def cases_page(request: Request, tenant: str, user: User, q: Cases) -> HTMLResponse:
-        lib = library(user, tenant)
-        ex = lib.exemplars(q.criterion_id) if q.criterion_id else {}
-        return page(request, "cases.html", user, tenant=tenant, rows=lib.search(q),
-                    q=dict(request.query_params), criteria=lib.criteria(), exemplars={
-                        k: [_row(e) for e in v] for k, v in ex.items()})
+        return page(request, "cases.html", user, tenant=tenant, rows=case_rows(user, tenant, q),
+                    q=dict(request.query_params), criteria=library(user, tenant).criteria(),
+                    exemplars=exemplar_rows(user, tenant, q.criterion_id)
+                    if q.criterion_id else {})
 
     @app.get("/api/t/{tenant}/cases/exemplars")
     def api_exemplars(tenant: str, user: User, criterion_id: str,
                       min_confidence: float = Query(0.8, ge=0, le=1)) -> dict[str, Any]:
-        ex = library(user, tenant).exemplars(criterion_id, min_confidence=min_confidence)
-        return {k: [_row(e) for e in v] for k, v in ex.items()}
+        return exemplar_rows(user, tenant, criterion_id, min_confidence)
 
     @app.post("/api/t/{tenant}/cases/tags")
     async def api_tag(request: Request, tenant: str, user: User) -> dict[str, Any]:
@@ -624,6 +643,9 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             raise HTTPException(422, "tick at least one call for the case pack")
         if len(call_id) > 50:
             raise HTTPException(422, "at most 50 calls per case pack")
+        if set(call_id) & blind_calls(user, tenant):
+            raise HTTPException(403, "a call of this pack is in a calibration session you "
+                                     "have not handed in yet")
         data = library(user, tenant).case_pack(call_id, criterion_id=criterion_id)
         name = f"case-pack-{tenant}-{settings.today().isoformat()}.zip"
         return Response(data, media_type="application/zip",

@@ -155,6 +155,15 @@ def test_api_roles_blindness_and_results(client_for, world, monitor2):
     assert mon.get(f"/api/t/acme/scorecards/{card}").status_code == 403
     assert mon.get(f"/t/acme/scorecards/{card}").status_code == 403
     assert boss.get(f"/api/t/acme/scorecards/{card}").status_code == 200  # not invited
+    # Nor do the queue (grade, fatal) or the case library (verdict, quote) give them away.
+    assert mon.get("/api/t/acme/queue").json()["total"] == 0
+    assert boss.get("/api/t/acme/queue").json()["total"] == 3
+    assert mon.get("/api/t/acme/cases?criterion_id=unauthorized_promise").json() == []
+    exemplars = "/api/t/acme/cases/exemplars?criterion_id=unauthorized_promise"
+    assert any(boss.get(exemplars).json().values())
+    assert not any(mon.get(exemplars).json().values())
+    assert mon.get("/api/t/acme/cases/pack?call_id=call-fatal").status_code == 403
+    assert mon.get("/api/t/acme/calls/call-fatal/audio").status_code == 200  # to listen
     page = mon.get(f"/t/acme/calibration/sessions/{sid}").text
     assert 'id="sheet"' in page and "i guarantee a refund tomorrow" in page  # transcript
     assert 'id="session-agreement"' not in page
@@ -166,6 +175,8 @@ def test_api_roles_blindness_and_results(client_for, world, monitor2):
     r = mon.post(f"/api/t/acme/calibration/sessions/{sid}/submit", json={"verdicts": verdicts})
     assert r.status_code == 200 and r.json()["submitted"] == 9
     assert mon.get(f"/api/t/acme/scorecards/{card}").status_code == 200
+    assert mon.get("/api/t/acme/queue").json()["total"] == 3
+    assert len(mon.get("/api/t/acme/cases?criterion_id=unauthorized_promise").json()) == 3
     after = mon.get(f"/api/t/acme/calibration/sessions/{sid}").json()
     assert after["sheet"] is None and after["results"] is None and len(after["own"]) == 9
     # monitor2 still blind: nothing of monitor's verdicts reaches them.
