@@ -191,3 +191,20 @@ def test_api_roles_blindness_and_results(client_for, world, monitor2):
     listing = boss.get("/api/t/acme/calibration/sessions").json()
     assert [s["session_id"] for s in listing] == [sid]
     assert "Week 45" in boss.get("/t/acme/calibration/sessions").text
+
+
+def test_retention_purges_session_calls_and_verdicts(world, monitor2):
+    import datetime as dt
+
+    from qa_pipeline.store.tables import CalibrationSessionCall, CalibrationSessionVerdict
+
+    ts = world.store.tenant("acme")
+    cs = CalibrationSessions(ts)
+    sid = cs.create("old", CALLS, ["monitor", "monitor2"], created_by="super")
+    cs.submit(sid, "monitor", sheet("monitor"))
+    ts.purge_calls(before=dt.datetime(2026, 11, 3))  # call-good and call-fatal
+    with ts.session() as s:
+        left = {r.call_id for r in s.scalars(select(CalibrationSessionVerdict))}
+        calls = {r.call_id for r in s.scalars(select(CalibrationSessionCall))}
+    assert left == calls == {"call-unsure"}
+    assert [c for c, _ in cs.session(sid).calls] == ["call-unsure"]
