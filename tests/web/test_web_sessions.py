@@ -208,3 +208,33 @@ def test_retention_purges_session_calls_and_verdicts(world, monitor2):
         calls = {r.call_id for r in s.scalars(select(CalibrationSessionCall))}
     assert left == calls == {"call-unsure"}
     assert [c for c, _ in cs.session(sid).calls] == ["call-unsure"]
+
+
+def test_session_pages_in_chinese(world, settings, monitor2):
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from qa_pipeline.web.app import create_app
+    from qa_pipeline.web.i18n import TenantDisplay
+
+    zh = create_app(world.store, dataclasses.replace(
+        settings, tenant_display=lambda t: TenantDisplay(("zh",), "Asia/Shanghai")))
+    cs = CalibrationSessions(world.store.tenant("acme"))
+    sid = cs.create("第45周", CALLS, ["monitor", "monitor2"], created_by="super")
+
+    def client(user):
+        c = TestClient(zh)
+        c.post("/login", data={"username": user, "password": PASSWORD})
+        return c
+
+    mon = client("monitor")
+    sheet_page = mon.get(f"/t/acme/calibration/sessions/{sid}").text
+    assert "提交我的判定" in sheet_page and "致命" in sheet_page and "通过" in sheet_page
+    for user in ("monitor", "monitor2"):
+        cs.submit(sid, user, sheet(user))
+    results = client("super").get(f"/t/acme/calibration/sessions/{sid}").text
+    for text in ("质检员之间的一致性（按评分项）", "各质检员与自动判定的一致性", "复核样本不足",
+                 "第45周"):
+        assert text in results, text
+    assert "校准会" in client("super").get("/t/acme/calibration/sessions").text
