@@ -359,13 +359,19 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return [_row(c) for c in desk(user, tenant, "review").sampling_plan(when.date())]
 
     # --- call page ----------------------------------------------------------------------------
-    def call_bundle(d: ReviewDesk, scorecard_id: int, user: UserAccount) -> dict[str, Any]:
-        stored = d.card(scorecard_id)
-        if stored["call_id"] in blind_calls(user, d.tenant.tenant_id):
-            # The monitor scores this call blind in a calibration session: its automated
-            # and human verdicts stay hidden until they hand in.
+    def refuse_blind(d: ReviewDesk, user: UserAccount, scorecard_id: int,
+                     stored: dict[str, Any] | None = None) -> None:
+        """403 when the user scores this card's call blind in a calibration session: its
+        automated and human verdicts stay hidden (and unreviewable) until they hand in.
+        """
+        hidden = blind_calls(user, d.tenant.tenant_id)
+        if hidden and (stored or d.card(scorecard_id))["call_id"] in hidden:
             raise HTTPException(403, "this call is in a calibration session you have not "
                                      "handed in yet")
+
+    def call_bundle(d: ReviewDesk, scorecard_id: int, user: UserAccount) -> dict[str, Any]:
+        stored = d.card(scorecard_id)
+        refuse_blind(d, user, scorecard_id, stored)
         conv, card, _ = for_display(d.tenant.tenant_id,
                                     d.tenant.conversation(stored["call_id"])[0], stored)
         return {"card": card, "conversation": conv.to_dict(),
@@ -410,6 +416,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     async def api_review(request: Request, tenant: str, scorecard_id: int, criterion_id: str,
                          user: User) -> dict[str, Any]:
         d = desk(user, tenant, "review")
+        refuse_blind(d, user, scorecard_id)
         body = await json_body(request)
         card = d.review_item(scorecard_id, criterion_id, str(body.get("verdict", "")),
                              reviewer=user.user_id, comment=str(body.get("comment", ""))[:2000])
@@ -419,8 +426,9 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     @app.post("/api/t/{tenant}/scorecards/{scorecard_id}/confirm")
     def api_confirm_remaining(tenant: str, scorecard_id: int, user: User) -> dict[str, Any]:
-        card = desk(user, tenant, "review").confirm_remaining(scorecard_id,
-                                                             reviewer=user.user_id)
+        d = desk(user, tenant, "review")
+        refuse_blind(d, user, scorecard_id)
+        card = d.confirm_remaining(scorecard_id, reviewer=user.user_id)
         return {"total_score": card["total_score"], "grade": card["grade"],
                 "has_fatal": card["has_fatal"], "needs_review": card["needs_review"],
                 "human_reviewed": card["human_reviewed"], "items": card["items"]}

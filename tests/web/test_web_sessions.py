@@ -154,6 +154,9 @@ def test_api_roles_blindness_and_results(client_for, world, monitor2):
     card = world.card_ids["call-fatal"]
     assert mon.get(f"/api/t/acme/scorecards/{card}").status_code == 403
     assert mon.get(f"/t/acme/scorecards/{card}").status_code == 403
+    review = f"/api/t/acme/scorecards/{card}/items/greeting/review"
+    assert mon.post(review, json={"verdict": "pass"}).status_code == 403
+    assert mon.post(f"/api/t/acme/scorecards/{card}/confirm").status_code == 403
     assert boss.get(f"/api/t/acme/scorecards/{card}").status_code == 200  # not invited
     # Nor do the queue (grade, fatal) or the case library (verdict, quote) give them away.
     assert mon.get("/api/t/acme/queue").json()["total"] == 0
