@@ -1,4 +1,5 @@
-"""Screenshots of the review app in zh-CN and en (queue, call page, case library, dashboard).
+"""Screenshots of the review app in zh-CN and en (queue, call page, case library, dashboard,
+a completed blind calibration session).
 
     .venv/bin/python docs/screenshots/take_screenshots.py
 
@@ -24,6 +25,7 @@ from tests.review_fixtures import PASSWORD, build_world  # noqa: E402
 
 
 def main() -> None:
+    """Build the world, serve it and take the screenshots."""
     import uvicorn
     from playwright.sync_api import sync_playwright
 
@@ -33,6 +35,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="callqa-shots-"))
     world = build_world(tmp)
+    session_id = _calibration_session(world)
     settings = WebSettings(secret_key=b"s" * 32, rubric_paths=(world.rubric_dir,),
                            audio_roots=(world.audio_dir,),
                            tenant_display=lambda t: TenantDisplay(("zh", "en"), "Asia/Shanghai"))
@@ -50,7 +53,8 @@ def main() -> None:
     pages = {"queue": "/t/acme/queue",
              "call": f"/t/acme/scorecards/{world.card_ids['call-fatal']}",
              "cases": "/t/acme/cases?criterion_id=unauthorized_promise",
-             "dashboard": "/t/acme/dashboard?all_time=true"}
+             "dashboard": "/t/acme/dashboard?all_time=true",
+             "session": f"/t/acme/calibration/sessions/{session_id}"}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                     args=["--no-sandbox", "--disable-gpu",
@@ -70,6 +74,31 @@ def main() -> None:
         browser.close()
     server.should_exit = True
     world.store.close()
+
+
+def _calibration_session(world: object) -> int:
+    """A blind calibration session two monitors have handed in (they disagree on the
+    unsure call's promise), for its results page.
+    """
+    from qa_pipeline.review.calibration_sessions import CalibrationSessions
+    from qa_pipeline.review.users import UserDirectory
+
+    store = world.store  # type: ignore[attr-defined]
+    UserDirectory(store).create("monitor2", PASSWORD, role="qa_monitor", tenants=("acme",))
+    sessions = CalibrationSessions(store.tenant("acme"))
+    calls = ["call-good", "call-fatal", "call-unsure"]
+    sid = sessions.create("Week 45", calls, ["monitor", "monitor2"], created_by="super")
+    criteria = sessions.criteria(sid)
+    for user, fails in (("monitor", {("call-fatal", "unauthorized_promise"),
+                                     ("call-unsure", "unauthorized_promise"),
+                                     ("call-unsure", "closing")}),
+                        ("monitor2", {("call-fatal", "unauthorized_promise"),
+                                      ("call-unsure", "closing")})):
+        sessions.submit(sid, user, {
+            (call, c["criterion_id"]): ("fail" if (call, c["criterion_id"]) in fails
+                                        else "pass", "")
+            for call in calls for c in criteria[call]})
+    return sid
 
 
 if __name__ == "__main__":

@@ -137,6 +137,9 @@ class ReviewDesk:
     tenant: TenantStore
     rubrics: RubricCatalog
     only_agent: str = ""
+    # Calls left out of the queue: those a monitor still scores blind in a calibration
+    # session (their grade and fatal flag would give the automated verdicts away).
+    hidden_calls: frozenset[str] = frozenset()
     _now: Callable[[], dt.datetime] = field(default=utcnow, repr=False)
 
     # --- reading ------------------------------------------------------------------------------
@@ -144,6 +147,8 @@ class ReviewDesk:
         stmt = select(ScorecardRow).where(ScorecardRow.current.is_(True))
         if self.only_agent:
             stmt = stmt.where(ScorecardRow.agent_id == self.only_agent)
+        if self.hidden_calls:
+            stmt = stmt.where(ScorecardRow.call_id.not_in(sorted(self.hidden_calls)))
         return stmt
 
     def queue(self, f: QueueFilter, *, offset: int = 0, limit: int = 50,

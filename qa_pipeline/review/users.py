@@ -50,6 +50,8 @@ class UserAccount:
     # A fingerprint of the password hash: sessions signed before a password change stop
     # working because theirs no longer matches.
     credential_tag: str = ""
+    # The interface language they chose ("" : their tenant's default).
+    language: str = ""
 
 
 def hash_password(password: str) -> str:
@@ -131,6 +133,22 @@ class UserDirectory:
                 raise NotFoundError(f"no user {user_id!r}")
             row.disabled = disabled
 
+    def set_language(self, user_id: str, language: str, *, valid: tuple[str, ...]) -> None:
+        """Store the interface language a user chose ("" : back to the tenant's default),
+        so every device they sign in on shows it.
+
+        Raises:
+            NotFoundError: no such user.
+            ReviewError: a language not in ``valid``.
+        """
+        if language and language not in valid:
+            raise ReviewError(f"unknown language {language!r}; valid: {', '.join(valid)}")
+        with self.store.admin_session() as s:
+            row = s.get(User, user_id)
+            if row is None:
+                raise NotFoundError(f"no user {user_id!r}")
+            row.language = language
+
     def set_tenants(self, user_id: str, tenants: tuple[str, ...]) -> None:
         """Replace the tenants a user may see."""
         with self.store.admin_session() as s:
@@ -155,7 +173,7 @@ class UserDirectory:
                                       .where(UserTenant.user_id == user_id)
                                       .order_by(UserTenant.tenant_id)))
             return UserAccount(row.id, row.display_name, row.role, tenants, row.agent_id,
-                               row.disabled, _tag(row.password_hash))
+                               row.disabled, _tag(row.password_hash), row.language or "")
 
     def list(self) -> list[UserAccount]:
         """Every user, by id."""

@@ -43,6 +43,8 @@ from qa_pipeline.store.tables import (
     AgentAssignment,
     AuditEntry,
     BusinessLine,
+    CalibrationSessionCall,
+    CalibrationSessionVerdict,
     Call,
     CaseTag,
     ConversationRow,
@@ -586,9 +588,9 @@ class TenantStore:
                     ) -> list[CallRecord]:
         """Delete every row of calls that started (or, without a start time, were last
         updated) before ``before`` (naive UTC): items, reviews, disputes, case tags,
-        scorecards, costs, conversations, quarantine entries and the calls, plus an audit
-        record with the counts, in one transaction. Returns the purged calls (for deleting
-        their files).
+        calibration-session calls and verdicts, scorecards, costs, conversations, quarantine
+        entries and the calls, plus an audit record with the counts, in one transaction.
+        Returns the purged calls (for deleting their files).
         """
         old = (Call.started_at_utc < before) | (
             Call.started_at_utc.is_(None) & (Call.updated_at < before))
@@ -607,6 +609,10 @@ class TenantStore:
                 ("reviews", delete(Review).where(Review.scorecard_item_id.in_(item_ids))),
                 ("disputes", delete(Dispute).where(Dispute.scorecard_item_id.in_(item_ids))),
                 ("case_tags", delete(CaseTag).where(CaseTag.call_id.in_(ids))),
+                ("calibration_session_verdicts", delete(CalibrationSessionVerdict).where(
+                    CalibrationSessionVerdict.call_id.in_(ids))),
+                ("calibration_session_calls", delete(CalibrationSessionCall).where(
+                    CalibrationSessionCall.call_id.in_(ids))),
                 ("scorecard_items", delete(ScorecardItemRow).where(
                     ScorecardItemRow.scorecard_id.in_(card_ids))),
                 ("scorecard_documents", delete(ScorecardDocument).where(

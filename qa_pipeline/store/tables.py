@@ -361,6 +361,8 @@ class User(Base):
     agent_id: Mapped[str] = mapped_column(String(64), default="")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    # The interface language the user chose ("" until they choose: their tenant's default).
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
 
 class UserTenant(Base):
@@ -372,7 +374,64 @@ class UserTenant(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
 
 
+class CalibrationSession(TenantOwned, Base):
+    """A blind calibration session: invited monitors score the same calls, apart from the
+    calls' scorecards, and their agreement is compared per criterion.
+    """
+
+    __tablename__ = "calibration_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    closed_by: Mapped[str] = mapped_column(String(64), default="")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(), nullable=True)
+    __table_args__ = (Index("ix_calibration_sessions_tenant", "tenant_id", "id"),)
+
+
+class CalibrationSessionCall(TenantOwned, Base):
+    """A call of a session, with the scorecard whose automated verdicts it is compared to."""
+
+    __tablename__ = "calibration_session_calls"
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE"), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    scorecard_id: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CalibrationSessionMonitor(TenantOwned, Base):
+    """A monitor invited to a session; ``submitted_at`` is set when they hand in."""
+
+    __tablename__ = "calibration_session_monitors"
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(), nullable=True)
+    __table_args__ = (Index("ix_calibration_monitors_user", "tenant_id", "user_id"),)
+
+
+class CalibrationSessionVerdict(TenantOwned, Base):
+    """One monitor's verdict on one criterion of one call of a session (never a review:
+    it changes no scorecard and no coverage).
+    """
+
+    __tablename__ = "calibration_session_verdicts"
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    criterion_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
 TENANT_OWNED: tuple[type[Base], ...] = (
     BusinessLine, Team, AgentAssignment, Call, ConversationRow, ScorecardRow, ScorecardDocument,
     ScorecardItemRow, FailureTally, Review, Dispute, CaseTag, AuditEntry, QuarantineEntry,
-    StageCost)
+    StageCost, CalibrationSession, CalibrationSessionCall, CalibrationSessionMonitor,
+    CalibrationSessionVerdict)

@@ -34,6 +34,7 @@ from qa_pipeline.errors import (
 from qa_pipeline.privacy.vault import display_kinds, for_display
 from qa_pipeline.review.audio_access import clip_wav, recording_path
 from qa_pipeline.review.calibration import calibration, disagreements
+from qa_pipeline.review.calibration_sessions import SESSION_VERDICTS, CalibrationSessions
 from qa_pipeline.review.cases import CaseLibrary, CaseQuery
 from qa_pipeline.review.dashboard import (
     GROUPINGS,
@@ -71,6 +72,8 @@ logger = logging.getLogger(__name__)
 _MAX_BODY_BYTES = 64 * 1024
 DEFAULT_PERIOD_DAYS = 30
 """Dashboards and exports cover the last 30 call days unless a period is given."""
+MAX_SESSION_CHOICES = 200
+"""Newest calls offered when a supervisor sets up a calibration session."""
 
 
 class _LoginRequired(Exception):
@@ -168,9 +171,18 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             raise HTTPException(403, f"role {user.role} may not {action}")
         return store.tenant(tenant)
 
-    def desk(user: UserAccount, tenant: str, action: str = "view") -> ReviewDesk:
+    def desk(user: UserAccount, tenant: str, action: str = "view", *,
+             blind: bool = False) -> ReviewDesk:
+        """The user's review desk; ``blind``: without the calls they still score blind in
+        a calibration session.
+        """
         ts = tenant_of(user, tenant, action)
-        return ReviewDesk(ts, catalog, only_agent=user.agent_id if user.role == "agent" else "")
+        hidden = frozenset(CalibrationSessions(ts).blind_calls(user.user_id) if blind else ())
+        return ReviewDesk(ts, catalog, only_agent=user.agent_id if user.role == "agent" else "",
+                          hidden_calls=hidden)
+
+    def blind_calls(user: UserAccount, tenant: str) -> set[str]:
+        return CalibrationSessions(tenant_of(user, tenant)).blind_calls(user.user_id)
 
     def library(user: UserAccount, tenant: str, action: str = "cases") -> CaseLibrary:
         return CaseLibrary(tenant_of(user, tenant, action),
@@ -191,15 +203,22 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             raise HTTPException(400, "expected a JSON object")
         return body
 
-    def activate_language(request: Request, tenant: str) -> TenantDisplay:
-        """Render this request in the user's language; the tenant's display settings."""
+    def activate_language(request: Request, tenant: str,
+                          user: UserAccount | None) -> TenantDisplay:
+        """Render this request in the user's language; the tenant's display settings.
+
+        A signed-in user's choice is stored on their user record (the same on every device;
+        their tenant's language until they choose); the cookie only serves pages shown
+        before sign-in.
+        """
         display = settings.tenant_display(tenant) if tenant else TenantDisplay()
-        use_language(pick_language(request.cookies.get(LANG_COOKIE), display.languages))
+        chosen = user.language if user is not None else request.cookies.get(LANG_COOKIE)
+        use_language(pick_language(chosen or None, display.languages))
         return display
 
     def page(request: Request, name: str, user: UserAccount | None, **ctx: Any) -> HTMLResponse:
         tenant = str(ctx.get("tenant") or (user.tenants[0] if user and user.tenants else ""))
-        display = activate_language(request, tenant)
+        display = activate_language(request, tenant, user)
         lang = current_language()
         zone = display.zone
         return templates.TemplateResponse(request, name, {
@@ -252,9 +271,16 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return resp
 
     @app.get("/lang/{language}")
-    def choose_language(language: str, next: str = "/") -> Response:  # noqa: A002
+    def choose_language(request: Request, language: str,
+                        next: str = "/") -> Response:  # noqa: A002
         if language not in LANGUAGES:
             raise HTTPException(404, "not found")
+        try:
+            user = current_user(request)
+        except _LoginRequired:
+            user = None
+        if user is not None:
+            users.set_language(user.user_id, language, valid=tuple(LANGUAGES))
         resp = RedirectResponse(_safe_next(next), status_code=303)
         resp.set_cookie(LANG_COOKIE, language, max_age=365 * 24 * 3600, httponly=True,
                         samesite="lax", secure=settings.secure_cookies)
@@ -289,14 +315,14 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     @app.get("/api/t/{tenant}/queue")
     def api_queue(tenant: str, user: User, f: Filter, offset: int = Query(0, ge=0),
                   limit: int = Query(50, ge=1, le=500), sort: str = "newest") -> dict[str, Any]:
-        p = desk(user, tenant).queue(f, offset=offset, limit=limit, sort=sort)
+        p = desk(user, tenant, blind=True).queue(f, offset=offset, limit=limit, sort=sort)
         return {"total": p.total, "offset": p.offset, "limit": p.limit,
                 "rows": [_row(r) for r in p.rows]}
 
     @app.get("/t/{tenant}/queue", response_class=HTMLResponse)
     def queue_page(request: Request, tenant: str, user: User, f: Filter,
                    offset: int = Query(0, ge=0), sort: str = "newest") -> HTMLResponse:
-        d = desk(user, tenant)
+        d = desk(user, tenant, blind=True)
         p = d.queue(f, offset=offset, limit=50, sort=sort)
         plan = []
         if allowed(user, "review"):
@@ -304,7 +330,10 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             plan = d.sampling_plan(plan_day.date() if plan_day else settings.today())
         return page(request, "queue.html", user, tenant=tenant, page=p,
                     rows=[_row(r) for r in p.rows], q=dict(request.query_params), plan=plan,
-                    monitors=reviewers_of(tenant) if allowed(user, "review") else [])
+                    monitors=reviewers_of(tenant) if allowed(user, "review") else [],
+                    # Only when the queue is empty: a store copied without its -wal file.
+                    empty_store=not p.total and bool(empty_store_warning(store)),
+                    store_url=store.display_url)
 
     def reviewers_of(tenant: str) -> list[str]:
         return [u.user_id for u in users.list()
@@ -331,8 +360,19 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         return [_row(c) for c in desk(user, tenant, "review").sampling_plan(when.date())]
 
     # --- call page ----------------------------------------------------------------------------
-    def call_bundle(d: ReviewDesk, scorecard_id: int) -> dict[str, Any]:
+    def refuse_blind(d: ReviewDesk, user: UserAccount, scorecard_id: int,
+                     stored: dict[str, Any] | None = None) -> None:
+        """403 when the user scores this card's call blind in a calibration session: its
+        automated and human verdicts stay hidden (and unreviewable) until they hand in.
+        """
+        hidden = blind_calls(user, d.tenant.tenant_id)
+        if hidden and (stored or d.card(scorecard_id))["call_id"] in hidden:
+            raise HTTPException(403, "this call is in a calibration session you have not "
+                                     "handed in yet")
+
+    def call_bundle(d: ReviewDesk, scorecard_id: int, user: UserAccount) -> dict[str, Any]:
         stored = d.card(scorecard_id)
+        refuse_blind(d, user, scorecard_id, stored)
         conv, card, _ = for_display(d.tenant.tenant_id,
                                     d.tenant.conversation(stored["call_id"])[0], stored)
         return {"card": card, "conversation": conv.to_dict(),
@@ -341,18 +381,20 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     @app.get("/api/t/{tenant}/scorecards/{scorecard_id}")
     def api_scorecard(tenant: str, scorecard_id: int, user: User) -> dict[str, Any]:
-        return call_bundle(desk(user, tenant), scorecard_id)
+        return call_bundle(desk(user, tenant), scorecard_id, user)
 
     @app.get("/t/{tenant}/scorecards/{scorecard_id}", response_class=HTMLResponse)
     def call_page(request: Request, tenant: str, scorecard_id: int, user: User) -> HTMLResponse:
-        d = desk(user, tenant)
-        b = call_bundle(d, scorecard_id)
-        activate_language(request, tenant)  # the script's messages below are translated
+        d = desk(user, tenant, blind=True)  # "next call" skips blind ones
+        b = call_bundle(d, scorecard_id, user)
+        activate_language(request, tenant, user)  # the script's messages are translated
         return page(request, "call.html", user, tenant=tenant, **b,
                     curve=_sentiment_curve(b["card"], b["conversation"]),
                     hits=_matched_texts(b["card"]), is_hit=word_is_hit,
                     low_confidence=LOW_CONFIDENCE,
                     next_call=d.next_in_queue(scorecard_id),
+                    tag_history=(library(user, tenant).history(b["card"]["call_id"])
+                                 if allowed(user, "cases") else []),
                     js_messages={m: gettext_now(m) for m in JS_MESSAGES})
 
     @app.get("/api/t/{tenant}/calls/{call_id}/audio")
@@ -375,6 +417,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     async def api_review(request: Request, tenant: str, scorecard_id: int, criterion_id: str,
                          user: User) -> dict[str, Any]:
         d = desk(user, tenant, "review")
+        refuse_blind(d, user, scorecard_id)
         body = await json_body(request)
         card = d.review_item(scorecard_id, criterion_id, str(body.get("verdict", "")),
                              reviewer=user.user_id, comment=str(body.get("comment", ""))[:2000])
@@ -384,8 +427,9 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     @app.post("/api/t/{tenant}/scorecards/{scorecard_id}/confirm")
     def api_confirm_remaining(tenant: str, scorecard_id: int, user: User) -> dict[str, Any]:
-        card = desk(user, tenant, "review").confirm_remaining(scorecard_id,
-                                                             reviewer=user.user_id)
+        d = desk(user, tenant, "review")
+        refuse_blind(d, user, scorecard_id)
+        card = d.confirm_remaining(scorecard_id, reviewer=user.user_id)
         return {"total_score": card["total_score"], "grade": card["grade"],
                 "has_fatal": card["has_fatal"], "needs_review": card["needs_review"],
                 "human_reviewed": card["human_reviewed"], "items": card["items"]}
@@ -457,6 +501,96 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
                     criterion=criterion, overturned=overturned,
                     tuning=latest_tuning_report(tenant))
 
+    # --- blind calibration sessions -----------------------------------------------------------
+    def sessions_of(user: UserAccount, tenant: str, action: str = "calibration"
+                    ) -> CalibrationSessions:
+        return CalibrationSessions(tenant_of(user, tenant, action))
+
+    def session_view(user: UserAccount, tenant: str, session_id: int) -> dict[str, Any]:
+        """What ``user`` may see of a session: an invited monitor who has not handed in gets
+        the blank sheet (never the automated or the other monitors' verdicts); everyone gets
+        the results once the session is complete.
+        """
+        cs = sessions_of(user, tenant)
+        info = cs.session(session_id)
+        view: dict[str, Any] = {"session": info.to_dict(), "sheet": None, "results": None,
+                                "own": None}
+        if info.pending_for(user.user_id):
+            view["sheet"] = cs.criteria(session_id)
+        elif any(m.user_id == user.user_id for m in info.monitors):
+            view["own"] = [{"call_id": c, "criterion_id": k, "verdict": v} for (c, k), v in
+                           cs.own_verdicts(session_id, user.user_id).items()]
+        if info.complete:
+            view["results"] = cs.results(
+                session_id, min_calls=settings.calibration_min_items).to_dict()
+        return view
+
+    @app.get("/api/t/{tenant}/calibration/sessions")
+    def api_sessions(tenant: str, user: User) -> list[dict[str, Any]]:
+        return [i.to_dict() for i in sessions_of(user, tenant).sessions()]
+
+    @app.post("/api/t/{tenant}/calibration/sessions")
+    async def api_create_session(request: Request, tenant: str, user: User) -> dict[str, Any]:
+        cs = sessions_of(user, tenant, "sessions")
+        body = await json_body(request)
+        calls, monitors = body.get("call_ids"), body.get("monitors")
+        if not isinstance(calls, list) or not all(isinstance(c, str) for c in calls):
+            raise HTTPException(422, "call_ids: a list of call ids")
+        if not isinstance(monitors, list) or not all(isinstance(m, str) for m in monitors):
+            raise HTTPException(422, "monitors: a list of user ids")
+        strangers = sorted(set(monitors) - set(reviewers_of(tenant)))
+        if strangers:
+            raise HTTPException(422, f"not reviewers of this tenant: {', '.join(strangers)}")
+        sid = cs.create(str(body.get("title", "")), calls, monitors, created_by=user.user_id)
+        return {"session_id": sid}
+
+    @app.get("/api/t/{tenant}/calibration/sessions/{session_id}")
+    def api_session(tenant: str, session_id: int, user: User) -> dict[str, Any]:
+        return session_view(user, tenant, session_id)
+
+    @app.post("/api/t/{tenant}/calibration/sessions/{session_id}/submit")
+    async def api_submit_session(request: Request, tenant: str, session_id: int,
+                                 user: User) -> dict[str, Any]:
+        cs = sessions_of(user, tenant, "review")
+        body = await json_body(request)
+        rows = body.get("verdicts")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise HTTPException(422, "verdicts: a list of {call_id, criterion_id, verdict}")
+        verdicts = {(str(r.get("call_id", "")), str(r.get("criterion_id", ""))):
+                    (str(r.get("verdict", "")), str(r.get("comment", ""))) for r in rows}
+        cs.submit(session_id, user.user_id, verdicts)
+        return {"submitted": len(verdicts)}
+
+    @app.post("/api/t/{tenant}/calibration/sessions/{session_id}/close")
+    def api_close_session(tenant: str, session_id: int, user: User) -> dict[str, Any]:
+        sessions_of(user, tenant, "sessions").close(session_id, actor=user.user_id)
+        return {"closed": session_id}
+
+    @app.get("/t/{tenant}/calibration/sessions", response_class=HTMLResponse)
+    def sessions_page(request: Request, tenant: str, user: User) -> HTMLResponse:
+        cs = sessions_of(user, tenant)
+        calls = []
+        if allowed(user, "sessions"):
+            calls = [_row(r) for r in desk(user, tenant).queue(
+                QueueFilter(), limit=MAX_SESSION_CHOICES).rows]
+        return page(request, "calibration_sessions.html", user, tenant=tenant,
+                    sessions=cs.sessions(), calls=calls,
+                    monitors=reviewers_of(tenant) if allowed(user, "sessions") else [])
+
+    @app.get("/t/{tenant}/calibration/sessions/{session_id}", response_class=HTMLResponse)
+    def session_page(request: Request, tenant: str, session_id: int,
+                     user: User) -> HTMLResponse:
+        view = session_view(user, tenant, session_id)
+        transcripts: dict[str, list[dict[str, Any]]] = {}
+        if view["sheet"] is not None:
+            ts = tenant_of(user, tenant)
+            for call_id in view["sheet"]:
+                conv = for_display(tenant, ts.conversation(call_id)[0])[0].to_dict()
+                transcripts[call_id] = conv.get("utterances") or []
+        return page(request, "calibration_session.html", user, tenant=tenant, **view,
+                    transcripts=transcripts, verdict_choices=SESSION_VERDICTS,
+                    min_items=settings.calibration_min_items)
+
     # --- case library -------------------------------------------------------------------------
     def case_query(criterion_id: str = "", outcome: str = "", sentiment: str = "",
                    phrase: str = "", day_from: str = "", day_to: str = "",
@@ -469,23 +603,33 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
 
     Cases = Annotated[CaseQuery, Depends(case_query)]
 
+    # Calls a monitor still scores blind are left out of the case library (its results
+    # show the automated verdicts).
+    def case_rows(user: UserAccount, tenant: str, q: CaseQuery) -> list[dict[str, Any]]:
+        hidden = blind_calls(user, tenant)
+        return [r for r in library(user, tenant).search(q) if r["call_id"] not in hidden]
+
+    def exemplar_rows(user: UserAccount, tenant: str, criterion_id: str,
+                      min_confidence: float = 0.8) -> dict[str, list[dict[str, Any]]]:
+        hidden = blind_calls(user, tenant)
+        ex = library(user, tenant).exemplars(criterion_id, min_confidence=min_confidence)
+        return {k: [_row(e) for e in v if e.call_id not in hidden] for k, v in ex.items()}
+
     @app.get("/api/t/{tenant}/cases")
     def api_cases(tenant: str, user: User, q: Cases) -> list[dict[str, Any]]:
-        return library(user, tenant).search(q)
+        return case_rows(user, tenant, q)
 
     @app.get("/t/{tenant}/cases", response_class=HTMLResponse)
     def cases_page(request: Request, tenant: str, user: User, q: Cases) -> HTMLResponse:
-        lib = library(user, tenant)
-        ex = lib.exemplars(q.criterion_id) if q.criterion_id else {}
-        return page(request, "cases.html", user, tenant=tenant, rows=lib.search(q),
-                    q=dict(request.query_params), criteria=lib.criteria(), exemplars={
-                        k: [_row(e) for e in v] for k, v in ex.items()})
+        return page(request, "cases.html", user, tenant=tenant, rows=case_rows(user, tenant, q),
+                    q=dict(request.query_params), criteria=library(user, tenant).criteria(),
+                    exemplars=exemplar_rows(user, tenant, q.criterion_id)
+                    if q.criterion_id else {})
 
     @app.get("/api/t/{tenant}/cases/exemplars")
     def api_exemplars(tenant: str, user: User, criterion_id: str,
                       min_confidence: float = Query(0.8, ge=0, le=1)) -> dict[str, Any]:
-        ex = library(user, tenant).exemplars(criterion_id, min_confidence=min_confidence)
-        return {k: [_row(e) for e in v] for k, v in ex.items()}
+        return exemplar_rows(user, tenant, criterion_id, min_confidence)
 
     @app.post("/api/t/{tenant}/cases/tags")
     async def api_tag(request: Request, tenant: str, user: User) -> dict[str, Any]:
@@ -509,6 +653,9 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
             raise HTTPException(422, "tick at least one call for the case pack")
         if len(call_id) > 50:
             raise HTTPException(422, "at most 50 calls per case pack")
+        if set(call_id) & blind_calls(user, tenant):
+            raise HTTPException(403, "a call of this pack is in a calibration session you "
+                                     "have not handed in yet")
         data = library(user, tenant).case_pack(call_id, criterion_id=criterion_id)
         name = f"case-pack-{tenant}-{settings.today().isoformat()}.zip"
         return Response(data, media_type="application/zip",

@@ -34,6 +34,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tag": frozenset({"supervisor", "trainer"}),
     "dashboard": frozenset({"supervisor", "qa_monitor", "trainer", "agent"}),
     "export": frozenset({"supervisor"}),
+    # Set up and close blind calibration sessions (invited monitors score with "review").
+    "sessions": frozenset({"supervisor"}),
 }
 
 

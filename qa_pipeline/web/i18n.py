@@ -3,8 +3,9 @@
 Messages are English msgids translated by the Babel/gettext catalogue
 ``locale/<lang>/LC_MESSAGES/messages.po`` (the ``.po`` text is compiled in memory when first
 used, so no binary ``.mo`` file is kept in the repository). A user's language is the one
-they picked (cookie ``callqa_lang``), else their tenant's first call language. Times are
-shown in the tenant's time zone, numbers and percentages in the user's locale.
+they picked (stored on their user record; before sign-in, cookie ``callqa_lang``), else
+their tenant's first call language. Times are shown in the tenant's time zone, numbers and
+percentages in the user's locale.
 """
 
 from __future__ import annotations
@@ -116,10 +117,10 @@ def current_language() -> str:
     return _CURRENT.get()
 
 
-def pick_language(cookie: str | None, tenant_languages: tuple[str, ...]) -> str:
+def pick_language(chosen: str | None, tenant_languages: tuple[str, ...]) -> str:
     """The user's choice if valid, else the tenant's first call language."""
-    if cookie in LANGUAGES:
-        return str(cookie)
+    if chosen in LANGUAGES:
+        return str(chosen)
     for lang in tenant_languages:
         if lang.startswith("zh"):
             return "zh_CN"

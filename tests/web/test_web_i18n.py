@@ -14,6 +14,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
+from qa_pipeline.review.users import UserDirectory
 from qa_pipeline.web.app import create_app
 from qa_pipeline.web.i18n import TenantDisplay, local_time, percent, use_language
 from tests.review_fixtures import PASSWORD
@@ -82,6 +83,31 @@ def test_the_users_choice_sticks_and_english_is_english(zh_app):
     c.get("/lang/zh_CN")
     assert "质检队列" in c.get("/t/acme/queue").text
     assert c.get("/lang/xx", follow_redirects=False).status_code == 404
+
+
+def test_the_language_is_stored_on_the_user_and_follows_them_to_other_devices(zh_app, world):
+    laptop, phone = _client(zh_app, "monitor"), _client(zh_app, "monitor")
+    laptop.get("/lang/en")
+    assert UserDirectory(world.store).get("monitor").language == "en"
+    # Another device with no language cookie at all shows the user's choice.
+    assert "callqa_lang" not in phone.cookies
+    assert '<html lang="en">' in phone.get("/t/acme/queue").text
+    # A signed-in user's stored choice wins over a stale cookie from the sign-in page.
+    phone.cookies.set("callqa_lang", "zh_CN")
+    assert "Review queue" in phone.get("/t/acme/queue").text
+    # Other users keep the tenant's default (Chinese here).
+    assert "质检队列" in _client(zh_app, "super").get("/t/acme/queue").text
+
+
+def test_the_cookie_only_serves_pages_before_sign_in(zh_app):
+    anonymous = TestClient(zh_app)
+    anonymous.get("/lang/zh_CN")
+    assert '<html lang="zh-CN">' in anonymous.get("/login").text
+    anonymous.get("/lang/en")
+    assert '<html lang="en">' in anonymous.get("/login").text
+    # Signing in on that browser shows the user's own (unset: the tenant's) language.
+    anonymous.post("/login", data={"username": "monitor", "password": PASSWORD})
+    assert "质检队列" in anonymous.get("/t/acme/queue").text
 
 
 def test_english_tenant_defaults_to_english(client_for):
