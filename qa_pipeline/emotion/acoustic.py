@@ -121,6 +121,20 @@ def extract_acoustics(audio: LoadedAudio, conversation: Conversation,
                          _with_arousal(conversation.utterances, raw, opts))
 
 
+def prepare_acoustics() -> None:
+    """Import the pitch and energy code now rather than on the first call: librosa resolves
+    ``yin`` and ``rms`` lazily, and the first access imports its signal-processing stack
+    (numba), which costs seconds. Without librosa this does nothing (the stage reports the
+    missing library per call).
+    """
+    try:
+        import librosa
+    except ImportError:
+        return
+    librosa.yin  # noqa: B018 - resolving the attribute performs the import
+    librosa.feature.rms  # noqa: B018
+
+
 def _frame_features(librosa: Any, y: np.ndarray, opts: AcousticOptions) -> _Frames:
     hop = int(round(opts.hop_s * _ANALYSIS_RATE_HZ))
     frame = int(2 ** np.ceil(np.log2(opts.frame_s * _ANALYSIS_RATE_HZ)))
