@@ -68,7 +68,7 @@ def run(
                         ] = None,
 ) -> None:
     """Run the score_calls flow locally (ephemeral Prefect): scorecards go to the store."""
-    from flows.common import options_from
+    from flows.common import open_store, options_from
     from flows.score_calls import score_calls
     from flows.startup import warm_start
     from qa_pipeline.runner import BatchRunner
@@ -80,9 +80,14 @@ def run(
     with ExitStack() as stack:
         stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
-        # Models load while Prefect's temporary server starts (the tasks' runners find them
-        # in the process's caches); without --tenant, only what every tenant needs.
-        warm_start(lambda: BatchRunner(None, options).prepare([tenant] if tenant else []))
+        # The store opens and the models load while Prefect's temporary server starts (the
+        # tasks find them in the process's caches); without --tenant, only the models every
+        # tenant needs.
+        def prepare() -> None:
+            open_store()
+            BatchRunner(None, options).prepare([tenant] if tenant else [])
+
+        warm_start(prepare)
         summary = score_calls(
             inputs=[str(p) for p in paths], tenant=tenant,
             out_dir=str(out) if out else None, cache_dir=str(cache_dir),

@@ -263,3 +263,80 @@ def test_the_cli_leaves_loaded_objects_out_of_the_final_collections() -> None:
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.stdout.strip().splitlines()[-1] == "frozen True", out.stderr[-2000:]
+
+
+def test_run_opens_the_store_and_prepares_the_tenant_before_the_flow(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import flows.common
+    import flows.score_calls
+    import flows.startup
+    from flows.cli import cli_app
+    from qa_pipeline.runner import BatchRunner
+
+    events: list[Any] = []
+    monkeypatch.setattr(flows.startup, "warm_start",
+                        lambda prepare: (events.append("warm start"), prepare()))
+    monkeypatch.setattr(BatchRunner, "prepare",
+                        lambda self, tenants: events.append(("prepare", list(tenants))))
+
+    def flow(**_kw: Any) -> dict[str, Any]:
+        events.append("flow")
+        return {"processed": [], "skipped": [], "failed": []}
+
+    monkeypatch.setattr(flows.score_calls, "score_calls", flow)
+    db = f"sqlite:///{tmp_path / 'qa.db'}"
+    result = CliRunner().invoke(cli_app(), ["run", str(tmp_path), "--tenant", "default",
+                                            "--db", db, "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert events == ["warm start", ("prepare", ["default"]), "flow"]
+    assert db in flows.common._STORES._stores  # opened (and upgraded) before the flow
+
+
+# --- acoustics: pitch on the utterances' frames only, same features ---------------------------
+
+def _stereo_call() -> tuple[Any, Any]:
+    from qa_pipeline.audio.io import AudioOptions, load_audio
+    from tests.conftest import DATA_SAMPLES
+    from tests.helpers import make_conversation
+
+    audio = load_audio(DATA_SAMPLES / "calls" / "zh_good_stereo_8k.wav", AudioOptions())
+    rows = [["agent", 0.4, 3.1, "您好很高兴为您服务"], ["customer", 3.5, 6.8, "我的包裹没有收到"],
+            ["agent", 7.0, 9.9, "请您提供手机号"], ["customer", 10.3, 12.0, "好的"],
+            ["agent", 12.2, 15.5, "已经为您查询到了"], ["customer", 15.9, 18.4, "谢谢再见"],
+            ["agent", 18.6, audio.duration_s + 0.5, "再见"]]  # runs past the end
+    conv = make_conversation(rows, duration_s=audio.duration_s)
+    utts = tuple(dataclasses.replace(u, channel=0 if u.role.value == "agent" else 1)
+                 for u in conv.utterances)
+    return audio, dataclasses.replace(conv, channels=2, utterances=utts)
+
+
+def test_acoustic_features_equal_those_of_pitch_on_every_frame(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa_pipeline.emotion import acoustic
+
+    audio, conv = _stereo_call()
+    fast = acoustic.extract_acoustics(audio, conv)
+    every_frame = acoustic._frame_features
+    monkeypatch.setattr(acoustic, "_frame_features",
+                        lambda librosa, y, opts, spans=None: every_frame(librosa, y, opts))
+    full = acoustic.extract_acoustics(audio, conv)
+    assert fast == full
+    assert sum(i.pitch_median_hz is not None for i in fast.items) >= 4  # real pitch compared
+
+
+def test_pitch_is_computed_on_the_utterances_frames_only() -> None:
+    import librosa
+    import numpy as np
+
+    from qa_pipeline.emotion import acoustic
+
+    audio, _ = _stereo_call()
+    y = np.asarray(audio.samples[0], dtype=np.float32)
+    opts = acoustic.AcousticOptions()
+    frames = acoustic._frame_features(librosa, y, opts, [(100, 300), (900, 1000)])
+    computed = ~np.isnan(frames.f0_hz)
+    assert computed[100:300].all() and computed[900:1000].all()
+    assert not computed[:100].any() and not computed[300:900].any()
+    assert not frames.voiced[~computed].any()
