@@ -111,11 +111,20 @@ def rescore(
                         ] = None,
 ) -> None:
     """Re-score stored conversations with a new rubric version (no ASR)."""
+    from flows.common import open_store
     from flows.rescore import rescore as rescore_flow
+    from flows.startup import warm_start
+    from qa_pipeline.runner import BatchRunner, RunOptions
 
     with ExitStack() as stack:
         stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
+
+        def prepare() -> None:  # no audio: the scoring models only
+            open_store()
+            BatchRunner(None, RunOptions(rubric=rubric)).prepare([tenant], frontend=False)
+
+        warm_start(prepare)
         summary = rescore_flow(tenant=tenant, rubric=rubric, since=since, until=until,
                                out_dir=str(out) if out else None)
     summary.setdefault("skipped", [])

@@ -351,13 +351,14 @@ class BatchRunner:
                     self.store.register_tenant(failure.tenant_id)
             self.quarantine(failure)
 
-    def prepare(self, tenant_ids: Iterable[str]) -> None:
-        """Load now what the tenants' first calls would load: the front end's model and the
-        acoustics code, and (with scoring) the rubric's phrase index, the sentence embedder,
-        the dialogue-act model and the call-reason examples. These live in per-process caches
-        that later runners in the process share; a command can call this while it waits for
-        something else (Prefect's temporary server). Models on a GPU are the front end's
-        only: the scoring stage loads its own after the front end releases its models.
+    def prepare(self, tenant_ids: Iterable[str], *, frontend: bool = True) -> None:
+        """Load now what the tenants' first calls would load: (with ``frontend``) the front
+        end's model and the acoustics code, and (with scoring) the rubric's phrase index, the
+        sentence embedder, the dialogue-act model and the call-reason examples. These live in
+        per-process caches that later runners in the process share; a command can call this
+        while it waits for something else (Prefect's temporary server). Models on a GPU are
+        the front end's only: the scoring stage loads its own after the front end releases
+        its models.
 
         Raises:
             QAPipelineError: a tenant's configuration or models are unusable (the same error
@@ -365,13 +366,14 @@ class BatchRunner:
         """
         from qa_pipeline.emotion import prepare_acoustics
 
-        prepare_acoustics()
+        if frontend:
+            prepare_acoustics()
         for tenant_id in dict.fromkeys(tenant_ids):
             cfg = self.tenant(tenant_id)
-            load = getattr(self._frontend(tenant_id), "prepare", None)
+            load = getattr(self._frontend(tenant_id), "prepare", None) if frontend else None
             if callable(load):  # a front end without prepare() loads on first use
                 load()
-            if not self.options.scoring or self._scoring_device(cfg) != "cpu":
+            if not self.options.scoring or not self._scores_on_cpu(cfg):
                 continue
             from qa_pipeline.pipeline import rubric_for
             from qa_pipeline.rubric.embeddings import default_embedder
@@ -387,11 +389,12 @@ class BatchRunner:
 
                 load_embedded_act_model()
 
-    def _scoring_device(self, cfg: TenantConfig) -> str:
-        if self.options.sentiment not in (None, cfg.sentiment.backend):
-            # An override: ``none`` or ``embedded`` run on the CPU, ``transformers`` may not.
-            return "cpu" if self.options.sentiment != "transformers" else "unknown"
-        return scoring_device(cfg)
+    def _scores_on_cpu(self, cfg: TenantConfig) -> bool:
+        backend = self.options.sentiment or cfg.sentiment.backend
+        if backend != cfg.sentiment.backend:
+            # An override: ``none`` and ``embedded`` run on the CPU, ``transformers`` may not.
+            return backend != "transformers"
+        return scoring_device(cfg) == "cpu"
 
     def _outputs_present(self, call_id: str) -> bool:
         """Whether a done call's output files exist (a run killed after the store commit, or

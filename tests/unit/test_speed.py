@@ -340,3 +340,13 @@ def test_pitch_is_computed_on_the_utterances_frames_only() -> None:
     assert computed[100:300].all() and computed[900:1000].all()
     assert not computed[:100].any() and not computed[300:900].any()
     assert not frames.voiced[~computed].any()
+
+
+def test_prepare_without_the_front_end_loads_the_scoring_models_only(
+        tmp_path: Any, cold_caches: Any) -> None:
+    from qa_pipeline.runner import BatchRunner, RunOptions
+
+    r = BatchRunner(None, RunOptions(cache_dir=tmp_path), frontend_factory=_PreparedFrontEnd)
+    r.prepare(["default"], frontend=False)  # re-scoring: no audio
+    assert _PreparedFrontEnd.prepared == 0
+    assert embeddings.default_embedder.cache_info().currsize == 1
