@@ -11,9 +11,14 @@ cached). Each round runs both, in alternating order, each in a fresh process:
   timestamps, VAD and its parameters, hallucination thresholds, no conditioning on previous
   text);
 - run: ``qa-pipeline run DIR --tenant default`` against an empty store and cache (Prefect's
-  ephemeral server, plan, front end, release, scoring, store).
+  ephemeral server, plan, front end, release, scoring, store);
+- with ``--prefect-server``, also run-server: the same command against a Prefect server
+  started once before the rounds (untimed), as on a worker of a deployment, where no
+  process starts a temporary server.
 
-Wall from the parent's clock around each process; CPU from the children's rusage. The
+Wall from the parent's clock around each process; CPU from the children's rusage (for run,
+its temporary server's included). The load average before and after each process is
+recorded: on a shared machine, wall times mean little when it is high. The
 non-ASR share per stage comes from what the run recorded: stage costs in its store and the
 scorecards' ``processing_s``. Writes benchmarks/results/run_vs_whisper.json and prints a
 Markdown table.
@@ -85,6 +90,7 @@ def make_calls(folder: Path, calls: int, seconds: float) -> list[Path]:
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
+    load_before = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
@@ -93,7 +99,35 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}: {proc.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2)}
+
+
+def start_prefect_server(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """A Prefect server on a free local port, healthy; returns the process and its API URL."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    server_env = {**env, "PREFECT_HOME": str(work / "prefect-server"),
+                  "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    proc = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port",
+                             str(port)], env=server_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the Prefect server did not start")
 
 
 def stage_shares(db: str) -> dict[str, float]:
@@ -126,6 +160,10 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=48.0)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--prefect-server", action="store_true",
+                    help="also time run against a running Prefect server (run-server)")
+    ap.add_argument("--out", default="run_vs_whisper.json",
+                    help="result file name under benchmarks/results/")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="callqa-run-vs-whisper-"))
     files = make_calls(work / "calls", args.calls, args.seconds)
@@ -139,23 +177,35 @@ def main() -> None:
            # Every round must do the work: no Prefect task-cache hits across rounds.
            "PREFECT_TASKS_REFRESH_CACHE": "true"}
     qa = str(Path(sys.executable).with_name("qa-pipeline"))
-    runs: dict[str, list[dict[str, float]]] = {"raw": [], "run": []}
+    modes = ("raw", "run", "run-server") if args.prefect_server else ("raw", "run")
+    runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     stages: dict[str, float] = {}
     costs: dict[str, dict[str, float]] = {}
-    for r in range(args.rounds):
-        order = ("raw", "run") if r % 2 == 0 else ("run", "raw")
-        for mode in order:
-            if mode == "raw":
-                cmd = [sys.executable, "-c", RAW.format(opts=raw_opts), model_path,
-                       *map(str, files)]
-            else:
-                db = f"sqlite:///{work / f'qa{r}.db'}"
-                cmd = [qa, "run", str(work / "calls"), "--tenant", "default", "--db", db,
-                       "--cache-dir", str(work / f"cache{r}")]
-            runs[mode].append(timed(cmd, env, work))
-            print(mode, r, runs[mode][-1], flush=True)
-            if mode == "run":
-                stages, costs = stage_shares(db), stage_costs(db)
+    server = None
+    server_env = env
+    if args.prefect_server:
+        server, api_url = start_prefect_server(work, env)
+        server_env = {**env, "PREFECT_API_URL": api_url}
+    try:
+        for r in range(args.rounds):
+            order = modes if r % 2 == 0 else modes[::-1]
+            for mode in order:
+                if mode == "raw":
+                    cmd = [sys.executable, "-c", RAW.format(opts=raw_opts), model_path,
+                           *map(str, files)]
+                else:
+                    db = f"sqlite:///{work / f'qa-{mode}-{r}.db'}"
+                    cmd = [qa, "run", str(work / "calls"), "--tenant", "default", "--db", db,
+                           "--cache-dir", str(work / f"cache-{mode}-{r}")]
+                runs[mode].append(timed(cmd, server_env if mode == "run-server" else env,
+                                        work))
+                print(mode, r, runs[mode][-1], flush=True)
+                if mode == "run":
+                    stages, costs = stage_shares(db), stage_costs(db)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
     med = {m: {k: statistics.median(x[k] for x in v) for k in ("wall_s", "cpu_s")}
            for m, v in runs.items()}
     result = {
@@ -165,16 +215,21 @@ def main() -> None:
         "rounds": args.rounds, "model": opts.model, "asr_options": raw_opts,
         "runs": runs, "median": med,
         "ratio": {k: round(med["run"][k] / med["raw"][k], 3) for k in ("wall_s", "cpu_s")},
+        "ratio_server": ({k: round(med["run-server"][k] / med["raw"][k], 3)
+                          for k in ("wall_s", "cpu_s")} if args.prefect_server else None),
         "run_stage_wall_s_last_round": stages,
         "run_stage_costs_last_round": costs,
     }
-    out = REPO / "benchmarks" / "results" / "run_vs_whisper.json"
+    out = REPO / "benchmarks" / "results" / args.out
     out.write_text(json.dumps(result, indent=1), encoding="utf-8")
     asr = stages.get("asr", 0.0) or 1.0
     print("| | wall s (median) | CPU s (median) |\n|---|---|---|")
-    for m in ("raw", "run"):
+    for m in modes:
         print(f"| {m} | {med[m]['wall_s']:.1f} | {med[m]['cpu_s']:.1f} |")
     print(f"| run / raw | {result['ratio']['wall_s']:.2f}x | {result['ratio']['cpu_s']:.2f}x |")
+    if result["ratio_server"]:
+        ratio = result["ratio_server"]
+        print(f"| run-server / raw | {ratio['wall_s']:.2f}x | {ratio['cpu_s']:.2f}x |")
     print("\n| stage (run, last round) | wall s | share of ASR |\n|---|---|---|")
     for k, v in stages.items():
         print(f"| {k} | {v:.2f} | {100 * v / asr:.1f} % |")

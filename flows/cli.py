@@ -7,6 +7,8 @@ Prefect. Importing this module registers nothing: the console script (:func:`mai
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -66,13 +68,26 @@ def run(
                         ] = None,
 ) -> None:
     """Run the score_calls flow locally (ephemeral Prefect): scorecards go to the store."""
+    from flows.common import open_store, options_from
     from flows.score_calls import score_calls
+    from flows.startup import warm_start
+    from qa_pipeline.runner import BatchRunner
 
+    options = options_from({"cache_dir": str(cache_dir), "asr_model": asr_model,
+                            "diarizer": diarizer, "sentiment": sentiment, "rubric": rubric})
     # The URL reaches the flow's tasks through the settings, never as a flow parameter
     # (Prefect stores and shows parameters; the URL may hold a password).
     with ExitStack() as stack:
         stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
+        # The store opens and the models load while Prefect's temporary server starts (the
+        # tasks find them in the process's caches); without --tenant, only the models every
+        # tenant needs.
+        def prepare() -> None:
+            open_store()
+            BatchRunner(None, options).prepare([tenant] if tenant else [])
+
+        warm_start(prepare)
         summary = score_calls(
             inputs=[str(p) for p in paths], tenant=tenant,
             out_dir=str(out) if out else None, cache_dir=str(cache_dir),
@@ -96,11 +111,20 @@ def rescore(
                         ] = None,
 ) -> None:
     """Re-score stored conversations with a new rubric version (no ASR)."""
+    from flows.common import open_store
     from flows.rescore import rescore as rescore_flow
+    from flows.startup import warm_start
+    from qa_pipeline.runner import BatchRunner, RunOptions
 
     with ExitStack() as stack:
         stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
+
+        def prepare() -> None:  # no audio: the scoring models only
+            open_store()
+            BatchRunner(None, RunOptions(rubric=rubric)).prepare([tenant], frontend=False)
+
+        warm_start(prepare)
         summary = rescore_flow(tenant=tenant, rubric=rubric, since=since, until=until,
                                out_dir=str(out) if out else None)
     summary.setdefault("skipped", [])
@@ -150,6 +174,12 @@ def main() -> None:
     from flows import prefect_defaults
 
     prefect_defaults()
+    # Registered first, so it runs after every other exit handler (Prefect's server stop and
+    # log flush). The interpreter's last garbage collections walk every object of the
+    # loaded libraries (Prefect's server, librosa, Whisper) for seconds, only to free memory
+    # the process is about to give back; frozen objects are left out of them. Everything
+    # the commands write is closed or committed before they return.
+    atexit.register(gc.freeze)
     cli_app()
     base.main()
 

@@ -81,6 +81,13 @@ class _StoreCache:
 _STORES = _StoreCache()
 
 
+def open_store(secret_block: str | None = None) -> Store:
+    """The process's open store for the configured URL (opened, and on the embedded SQLite
+    default upgraded, on first use; later tasks share it).
+    """
+    return _STORES.get(database_url(secret_block))
+
+
 def runner(params: dict[str, Any]) -> BatchRunner:
     """A runner for one task, reporting progress to the Prefect run logger."""
     from prefect.logging import get_run_logger
@@ -91,7 +98,7 @@ def runner(params: dict[str, Any]) -> BatchRunner:
         if completed is not None and total:
             log.info("%s %d/%d", step, completed, total)
 
-    store = _STORES.get(database_url(params.get("db_secret")))
+    store = open_store(params.get("db_secret"))
     return BatchRunner(store, options_from(params), hook=hook)
 
 

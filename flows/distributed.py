@@ -17,7 +17,7 @@ from prefect.deployments import run_deployment
 
 from flows.common import current_run_id, quiet_library_logs, runner
 from qa_pipeline.manifest import write_manifest
-from qa_pipeline.runner import list_sources
+from qa_pipeline.runner import admit, list_sources
 
 
 def shard_key(run_id: str, shard: int) -> str:
@@ -68,9 +68,12 @@ def score_calls_distributed(
     quiet_library_logs()
     run_id = current_run_id()
     # Shard manifests name files, not the folders they were found in: links out of an input
-    # folder are refused here, where the folder is still known.
-    sources, refused = runner({"db_secret": db_secret, "out_dir": out_dir, "cache_dir": cache_dir,
-                               "run_id": run_id}).admit(list_sources(inputs, tenant))
+    # folder are refused here, where the folder is still known. The store opens only to
+    # quarantine what was refused.
+    sources, refused = admit(list_sources(inputs, tenant))
+    if refused:
+        runner({"db_secret": db_secret, "out_dir": out_dir, "cache_dir": cache_dir,
+                "run_id": run_id}).record_failures(refused)
     parts = [sources[i::shards] for i in range(max(shards, 1))]
     futures = []
     for i, part in enumerate(p for p in parts if p):

@@ -92,6 +92,15 @@ class FrontEnd:
                                        damaged_audio=tenant.damaged_audio),
         )
 
+    def prepare(self) -> None:
+        """Load the ASR model now rather than on the first call (a backend without a
+        ``load()`` method loads on first use). A command can do this while it waits for
+        something else, such as Prefect's temporary server.
+        """
+        load = getattr(self.transcriber, "load", None)
+        if callable(load):
+            load()
+
     def load(self, path: str | os.PathLike[str], call_id: str | None = None, *,
              sha256: str | None = None) -> LoadedAudio:
         """Decode and validate a recording against this tenant's limits and channel map

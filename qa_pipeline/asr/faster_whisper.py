@@ -87,6 +87,10 @@ class FasterWhisperTranscriber:
         """Model identity plus how it ran (recorded in provenance)."""
         return f"{self._resolved.model_id} [{self.device}/{self.compute_type}]"
 
+    def load(self) -> None:
+        """Load the model now (it is cached per process) instead of on the first call."""
+        self._model()
+
     def _model(self) -> tuple[Any, threading.Lock]:
         return _load_model(str(self._resolved.path), self.device, self.compute_type,
                            self.options.cpu_threads)

@@ -77,6 +77,10 @@ class CallReasonClassifier:
                                 else np.zeros((0, 1), dtype=np.float32) for c in self._classes]
         return self._embedder, self._prototypes
 
+    def prepare(self) -> None:
+        """Embed the classes' examples now rather than on the first call."""
+        self._prototype_vectors()
+
     @property
     def uses_acts(self) -> bool:
         """Whether a class of the taxonomy is signalled by dialogue acts."""

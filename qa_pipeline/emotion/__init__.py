@@ -5,6 +5,7 @@ from qa_pipeline.emotion.acoustic import (
     AcousticTrack,
     UtteranceAcoustics,
     extract_acoustics,
+    prepare_acoustics,
 )
 from qa_pipeline.emotion.trajectory import (
     DEFAULT_COMPLAINT_CUES,
@@ -25,5 +26,6 @@ __all__ = [
     "PhaseEmotion",
     "UtteranceAcoustics",
     "extract_acoustics",
+    "prepare_acoustics",
     "summarize_emotion",
 ]

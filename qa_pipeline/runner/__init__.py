@@ -16,6 +16,7 @@ from qa_pipeline.runner.run import (
     ScoredCall,
     SkippedCall,
     TranscribedCall,
+    admit,
     release_stage_models,
 )
 from qa_pipeline.runner.sources import CallSource, fetch, list_sources
@@ -23,6 +24,6 @@ from qa_pipeline.runner.sources import CallSource, fetch, list_sources
 __all__ = [
     "BatchRunner", "CachedFrontEnd", "CallFailure", "CallResult", "CallSource", "FrontEndCache",
     "Meter", "Plan", "PlannedCall", "RunOptions", "RunReport", "ScoredCall", "SkippedCall",
-    "TranscribedCall", "config_key", "fetch", "frontend_key", "list_sources",
+    "TranscribedCall", "admit", "config_key", "fetch", "frontend_key", "list_sources",
     "release_stage_models",
 ]

@@ -337,26 +337,64 @@ class BatchRunner:
             plan.todo.append(PlannedCall(source, str(local), sha, call_id, fkey, ckey))
         return plan
 
-    def admit(self, sources: Iterable[CallSource]
-              ) -> tuple[list[CallSource], list[CallFailure]]:
-        """Sources that stay inside the input folder they were found in, and the quarantined
-        rest: for a parent that hands sources to other processes as manifests, whose rows
-        carry no input folder (:meth:`plan` checks the same when it fetches).
+    def record_failures(self, failures: Iterable[CallFailure]) -> None:
+        """Quarantine failures found outside this runner (:func:`admit`): in the store of a
+        configured tenant, and with ``out_dir`` as files.
         """
-        admitted: list[CallSource] = []
-        refused: list[CallFailure] = []
-        for source in sources:
-            try:
-                if source.root:
-                    self.tenant(source.meta.tenant_id)
-                    if self.store is not None:
-                        self.store.register_tenant(source.meta.tenant_id)
-                    check_inside(source.uri, source.root)
-            except QAPipelineError as e:
-                refused.append(self._fail(source, None, e))
+        for failure in failures:
+            if self.store is not None:
+                try:
+                    self.tenant(failure.tenant_id)
+                except QAPipelineError:
+                    pass  # no configuration, no store rows: the failure is only reported
+                else:
+                    self.store.register_tenant(failure.tenant_id)
+            self.quarantine(failure)
+
+    def prepare(self, tenant_ids: Iterable[str], *, frontend: bool = True) -> None:
+        """Load now what the tenants' first calls would load: (with ``frontend``) the front
+        end's model and the acoustics code, and (with scoring) the rubric's phrase index, the
+        sentence embedder, the dialogue-act model and the call-reason examples. These live in
+        per-process caches that later runners in the process share; a command can call this
+        while it waits for something else (Prefect's temporary server). Models on a GPU are
+        the front end's only: the scoring stage loads its own after the front end releases
+        its models.
+
+        Raises:
+            QAPipelineError: a tenant's configuration or models are unusable (the same error
+                reaches every call of that tenant in :meth:`plan` or :meth:`transcribe`).
+        """
+        from qa_pipeline.emotion import prepare_acoustics
+
+        if frontend:
+            prepare_acoustics()
+        for tenant_id in dict.fromkeys(tenant_ids):
+            cfg = self.tenant(tenant_id)
+            load = getattr(self._frontend(tenant_id), "prepare", None) if frontend else None
+            if callable(load):  # a front end without prepare() loads on first use
+                load()
+            if not self.options.scoring or not self._scores_on_cpu(cfg):
                 continue
-            admitted.append(source)
-        return admitted, refused
+            from qa_pipeline.pipeline import rubric_for
+            from qa_pipeline.rubric.embeddings import default_embedder
+
+            for lang in list(cfg.rubrics) or list(cfg.languages):
+                rubric_for(cfg, lang, self.options.rubric).phrase_index  # noqa: B018
+            analyzers = self._analyzers_for(tenant_id)
+            if analyzers.call_reasons is not None:
+                analyzers.call_reasons.prepare()
+            default_embedder()
+            if analyzers.acts is None:
+                from qa_pipeline.acts import load_embedded_act_model
+
+                load_embedded_act_model()
+
+    def _scores_on_cpu(self, cfg: TenantConfig) -> bool:
+        backend = self.options.sentiment or cfg.sentiment.backend
+        if backend != cfg.sentiment.backend:
+            # An override: ``none`` and ``embedded`` run on the CPU, ``transformers`` may not.
+            return backend != "transformers"
+        return scoring_device(cfg) == "cpu"
 
     def _outputs_present(self, call_id: str) -> bool:
         """Whether a done call's output files exist (a run killed after the store commit, or
@@ -672,6 +710,38 @@ class BatchRunner:
                 reason=failure.failure.reason, message=failure.failure.message)
         if self.options.out_dir is not None:
             quarantine(self.options.out_dir / (tenant_id or "_unknown"), failure.failure)
+
+
+def admit(sources: Iterable[CallSource],
+          tenant_loader: Callable[[str], TenantConfig] = load_tenant
+          ) -> tuple[list[CallSource], list[CallFailure]]:
+    """Sources that stay inside the input folder they were found in, and the refused rest
+    (links out of the folder, unknown tenants): for a parent that hands sources to other
+    processes as manifests, whose rows carry no input folder (:meth:`BatchRunner.plan`
+    checks the same when it fetches). Needs no store and writes nothing: record the refused
+    with :meth:`BatchRunner.record_failures`.
+
+    Args:
+        sources: listed recordings (:func:`~qa_pipeline.runner.list_sources`).
+        tenant_loader: a tenant's configuration by id (raises for an unknown tenant).
+    """
+    admitted: list[CallSource] = []
+    refused: list[CallFailure] = []
+    known: set[str] = set()
+    for source in sources:
+        tenant_id = source.meta.tenant_id
+        try:
+            if source.root:
+                if tenant_id not in known:
+                    tenant_loader(tenant_id)
+                    known.add(tenant_id)
+                check_inside(source.uri, source.root)
+        except QAPipelineError as e:
+            refused.append(CallFailure(tenant_id, source.uri, _source_key(source.uri, None),
+                                       failure_from(source.uri, e)))
+            continue
+        admitted.append(source)
+    return admitted, refused
 
 
 # A scored call's output files; skip-if-done needs them all.

