@@ -5,6 +5,7 @@ timing kept), audio beeps, the CLI, and accuracy on the labelled set.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 
 import numpy as np
@@ -24,6 +25,7 @@ from qa_pipeline.privacy import (
 )
 from qa_pipeline.privacy.testset import (
     ASR_LINES,
+    ASR_LINES_HELDOUT2,
     DEV_SEED,
     HALVES,
     HELDOUT_SEED,
@@ -242,16 +244,19 @@ def _hits_and_false_alarms(samples):
 
 
 def test_asr_lines_halves_are_split_by_phrasing():
-    with ASR_LINES.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = []
+    for path in (ASR_LINES, ASR_LINES_HELDOUT2):
+        with path.open(encoding="utf-8", newline="") as f:
+            rows += list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     halves = {half: {r["template"] for r in rows if r["half"] == half} for half in HALVES}
-    assert halves["tune"] and halves["heldout"] and not halves["tune"] & halves["heldout"]
+    for a, b in itertools.combinations(HALVES, 2):
+        assert halves[a] and halves[b] and not halves[a] & halves[b]
     for half in HALVES:
         lines = load_asr_lines(half)
         assert {s.language for s in lines.samples} == {"zh", "en"}
         assert sum(not s.mentions for s in lines.samples) >= 20  # negatives
         assert sum(len(s.mentions) for s in lines.samples) >= 60
-    with pytest.raises(ValueError, match="tune, heldout"):
+    with pytest.raises(ValueError, match="tune, heldout, heldout2"):
         load_asr_lines("test")
 
 
