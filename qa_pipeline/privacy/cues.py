@@ -10,6 +10,12 @@ a business reference (order, waybill, ticket) is not, unless its own shape is ce
 The tables are plain data: add a phrase to the cue it belongs to. English phrases match
 whole words, case-insensitively; a following generic noun ("号码", "number", "no.") belongs
 to the cue before it, so "order number" is a reference and "ID number" an ID.
+
+Speech recognition mishears the cues too ("尾号" as "尾后", "证件号码" as "政见后马", "ending
+in" as "nending in"). Where digits follow, a cue also matches by sound
+(:func:`find_cues`): a Chinese phrase by its toneless pinyin (confusable sounds merged, at
+most one syllable that only shares its initial), an English phrase of six or more letters
+within one edit. An exact match of another cue always wins over a match by sound.
 """
 
 from __future__ import annotations
@@ -52,11 +58,11 @@ CUES = (
     Cue(TAIL, 4, ("尾号", "后四位", "末四位", "后六位", "最后四位", "ending in", "ending with",
                   "ends in", "ends with", "last four", "last 4", "last four digits")),
     Cue(REFERENCE, 0, ("单号", "订单", "工单", "运单", "快递单", "编号", "型号", "工号", "航班",
-                       "tracking", "order", "ticket", "reference", "model", "invoice", "case",
-                       "agent", "flight", "waybill", "confirmation")),
+                       "合同", "tracking", "order", "ticket", "reference", "model", "invoice",
+                       "case", "agent", "flight", "waybill", "confirmation", "contract")),
 )
 # Generic nouns that complete the cue before them ("身份证号码", "account number").
-GENERIC_NOUNS = ("号码", "号", "number", "no.", "no", "#")
+GENERIC_NOUNS = ("号码", "号", "number", "numbers", "no.", "no", "#")
 # A run said as an amount or a quantity is not a personal number, cue or not.
 UNITS_AFTER = ("元", "块", "角", "万", "千", "百", "分钟", "小时", "天", "个", "件", "次", "分",
                "积分", "%", "percent", "dollars", "dollar", "yuan", "rmb", "points", "minutes",
@@ -93,35 +99,126 @@ def _alternation(phrases: list[str]) -> str:
 _BY_PHRASE = {" ".join(p.lower().split()): cue for cue in CUES for p in cue.phrases}
 _CUE_RE = re.compile(rf"(?P<cue>{_alternation(list(_BY_PHRASE))})"
                      rf"(?:\s*(?:{_alternation(list(GENERIC_NOUNS))}))?", re.I)
-_LONGEST = max(len(p) for p in _BY_PHRASE) + max(len(n) for n in GENERIC_NOUNS) + 2
 _UNIT_RE = re.compile(rf"\s?(?:{_alternation(list(UNITS_AFTER))})", re.I)
 _CURRENCY_RE = re.compile(rf"(?:{_alternation(list(CURRENCY_BEFORE))})\s?$", re.I)
 
 
-def cue_before(text: str, start: int) -> CueHit | None:
-    """The nearest cue ending at most :data:`WINDOW_CHARS` before ``start`` with no other
-    number (three or more digits) between it and ``start``; None when there is none.
+@dataclass(frozen=True, slots=True)
+class CueMatch:
+    """A cue phrase found in a text: characters ``[start, end)``, its family, and whether it
+    matched by sound only (a misheard cue).
     """
-    lo = max(0, start - WINDOW_CHARS)
-    hits = [m for m in _CUE_RE.finditer(text, max(0, lo - _LONGEST), start)
-            if m.end() >= lo and not digit_runs(text[m.end():start], min_digits=3)]
-    if not hits:
-        return None
-    cues = [_BY_PHRASE[" ".join(m.group("cue").lower().split())] for m in hits]
-    nearest = cues[-1]
+
+    start: int
+    end: int
+    cue: Cue
+    by_sound: bool = False
+
+
+# Chinese cue phrases by their syllables, and English ones long enough to match within one
+# edit (shorter words have too many one-edit neighbours: "card" ~ "car", "cell" ~ "sell").
+_ZH_PHRASES = tuple((p, cue) for cue in CUES for p in cue.phrases if not p.isascii())
+_EN_FUZZY_MIN_LETTERS = 6
+_EN_PHRASES = tuple((p.split(), cue) for cue in CUES for p in cue.phrases
+                    if p.isascii() and sum(c.isalpha() for c in p) >= _EN_FUZZY_MIN_LETTERS
+                    and p not in GENERIC_NOUNS)  # "numbers" is no misheard cue
+_EN_WORD = re.compile(r"[A-Za-z]+")
+_VOWELS = frozenset("aeiouv")
+
+
+def find_cues(text: str) -> list[CueMatch]:
+    """Every cue in ``text``, in order, non-overlapping: exact matches, then matches by sound
+    where digits follow within :data:`WINDOW_CHARS` and no exact cue is in the way.
+    """
+    found = [CueMatch(m.start(), m.end(), _BY_PHRASE[" ".join(m.group("cue").lower().split())])
+             for m in _CUE_RE.finditer(text)]
+    if not any(ch.isdigit() for ch in text) and not digit_runs(text, min_digits=1):
+        return found
+    for start, end, cue in _zh_by_sound(text) + _en_by_sound(text):
+        if not any(start < c.end and end > c.start for c in found) and digit_runs(
+                text[end:end + WINDOW_CHARS], min_digits=1):
+            found.append(CueMatch(start, end, cue, by_sound=True))
+    found.sort(key=lambda c: c.start)
+    return found
+
+
+def _initial(syllable: str) -> str:
+    """The consonant a (merged) pinyin syllable starts with ('' for a vowel)."""
+    return "" if not syllable or syllable[0] in _VOWELS else syllable[0]
+
+
+def _zh_by_sound(text: str) -> list[tuple[int, int, Cue]]:
+    """Chinese cue phrases matched by toneless, confusion-merged pinyin: every syllable
+    equal, except at most one that shares its initial ("尾后" for "尾号", "银横卡" for
+    "银行卡"). Punctuation between two characters (one mark) is skipped.
+    """
+    han = [i for i, ch in enumerate(text) if "\u4e00" <= ch <= "\u9fff"]
+    if not han:
+        return []
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    syl = pinyin_syllables("".join(text[i] for i in han))
+    out: list[tuple[int, int, Cue]] = []
+    for phrase, cue in _ZH_PHRASES:
+        p_syl = pinyin_syllables(phrase)
+        n = len(p_syl)
+        for k in range(len(han) - n + 1):
+            if han[k + n - 1] - han[k] > 2 * (n - 1):
+                continue  # more than one mark between two of its characters
+            window = syl[k:k + n]
+            wrong = [j for j in range(n) if window[j] != p_syl[j]]
+            if len(wrong) > 1 or (wrong and (n < 2 or not _initial(p_syl[wrong[0]])
+                                             or _initial(window[wrong[0]])
+                                             != _initial(p_syl[wrong[0]]))):
+                continue
+            out.append((han[k], han[k + n - 1] + 1, cue))
+    return out
+
+
+def _en_by_sound(text: str) -> list[tuple[int, int, Cue]]:
+    """English cue phrases of six or more letters matched within one edit ("nending in")."""
+    from rapidfuzz.distance import Levenshtein
+
+    words = [(m.group(0).lower(), m.start(), m.end()) for m in _EN_WORD.finditer(text)]
+    out: list[tuple[int, int, Cue]] = []
+    for p_words, cue in _EN_PHRASES:
+        n = len(p_words)
+        phrase = " ".join(p_words)
+        for k in range(len(words) - n + 1):
+            window = " ".join(w for w, _, _ in words[k:k + n])
+            if window != phrase and Levenshtein.distance(window, phrase, score_cutoff=1) <= 1:
+                out.append((words[k][1], words[k + n - 1][2], cue))
+    return out
+
+
+def cue_before(cues: list[CueMatch], text: str, start: int) -> CueHit | None:
+    """The nearest of ``cues`` (from :func:`find_cues`) ending at most :data:`WINDOW_CHARS`
+    before ``start`` with no other number (three or more digits) between it and ``start``;
+    None when there is none.
+    """
+    lo = start - WINDOW_CHARS
+    hits = [c.cue for c in cues if lo <= c.end <= start
+            and not digit_runs(text[c.end:start], min_digits=3)]
+    return resolve(hits) if hits else None
+
+
+def resolve(hits: list[Cue]) -> CueHit:
+    """What a run after the last of ``hits`` (cues in text order) is: its kind, or for a
+    tail cue ("手机尾号…", "card ending in…") the kind of the thing named before it.
+    """
+    nearest = hits[-1]
     if nearest.kind != TAIL:
         return CueHit(nearest.kind, nearest.min_digits)
-    # "手机尾号…", "card ending in…": the digits belong to the thing named before.
-    owner = next((c.kind for c in reversed(cues[:-1]) if c.kind not in (TAIL, REFERENCE)),
+    owner = next((c.kind for c in reversed(hits[:-1]) if c.kind not in (TAIL, REFERENCE)),
                  "long_number")
     return CueHit(owner, nearest.min_digits)
 
 
-def cue_spans(text: str) -> list[tuple[int, int]]:
+def cue_spans(cues: list[CueMatch]) -> list[tuple[int, int]]:
     """Where cue phrases are: never part of a number, though some contain a digit word
     ("last four 0842", "后四位").
     """
-    return [m.span() for m in _CUE_RE.finditer(text)]
+    return [(c.start, c.end) for c in cues]
 
 
 def bridgeable(gap: str) -> bool:
