@@ -58,7 +58,7 @@ CUES = (
     Cue(TAIL, 4, ("尾号", "后四位", "末四位", "后六位", "最后四位", "ending in", "ending with",
                   "ends in", "ends with", "last four", "last 4", "last four digits")),
     Cue(REFERENCE, 0, ("单号", "订单", "工单", "运单", "快递单", "编号", "型号", "工号", "航班",
-                       "合同", "tracking", "order", "ticket", "reference", "model", "invoice",
+                       "tracking", "order", "ticket", "reference", "model", "invoice",
                        "case", "agent", "flight", "waybill", "confirmation", "contract")),
 )
 # Generic nouns that complete the cue before them ("身份证号码", "account number").

@@ -261,6 +261,7 @@ def test_a_cue_window_takes_the_whole_number(text, said):
     "call me at 3 pm or after 5:30",
     "my ID card expires on the 30th of June 2030",
     "order numbers 2095-6898-9059.",  # "numbers" is not a misheard phone cue
+    "the contract number is 2026 1123 4456",  # nor "contract" a misheard "contact"
     "您的快递单号12-05-88-7845-1390已经发出了",  # the ASR added a digit to a waybill
     "您的快地单好1201854069970已经发出了",  # and misheard its cue (快递单号)
 ])
