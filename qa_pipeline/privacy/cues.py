@@ -147,10 +147,20 @@ def _initial(syllable: str) -> str:
     return "" if not syllable or syllable[0] in _VOWELS else syllable[0]
 
 
+def _close_syllable(heard: str, said: str) -> bool:
+    """Whether ``heard`` may stand for the cue's syllable ``said``: the same initial and at
+    most two letters changed (hou for hao, heng for hang, duan for dan; not ge for gong).
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    return bool(_initial(said)) and _initial(heard) == _initial(said) and \
+        Levenshtein.distance(heard, said, score_cutoff=2) <= 2
+
+
 def _zh_by_sound(text: str) -> list[tuple[int, int, Cue]]:
     """Chinese cue phrases matched by toneless, confusion-merged pinyin: every syllable
-    equal, except at most one that shares its initial ("尾后" for "尾号", "银横卡" for
-    "银行卡"). Punctuation between two characters (one mark) is skipped.
+    equal, except at most one close to it (:func:`_close_syllable`: "尾后" for "尾号",
+    "银横卡" for "银行卡"). Punctuation between two characters (one mark) is skipped.
     """
     han = [i for i, ch in enumerate(text) if "\u4e00" <= ch <= "\u9fff"]
     if not han:
@@ -167,9 +177,8 @@ def _zh_by_sound(text: str) -> list[tuple[int, int, Cue]]:
                 continue  # more than one mark between two of its characters
             window = syl[k:k + n]
             wrong = [j for j in range(n) if window[j] != p_syl[j]]
-            if len(wrong) > 1 or (wrong and (n < 2 or not _initial(p_syl[wrong[0]])
-                                             or _initial(window[wrong[0]])
-                                             != _initial(p_syl[wrong[0]]))):
+            if len(wrong) > 1 or (wrong and (n < 2 or not _close_syllable(
+                    window[wrong[0]], p_syl[wrong[0]]))):
                 continue
             out.append((han[k], han[k + n - 1] + 1, cue))
     return out

@@ -276,6 +276,16 @@ def test_cues_match_by_sound_only_where_digits_follow():
     assert [c.by_sound for c in find_cues("银行卡尾后再说")] == [False]
 
 
+def test_a_cue_by_sound_needs_a_close_syllable():
+    # 个号 (ge hao) shares only an initial with 工号 (gong hao): no reference cue, so the
+    # long number stays personal data (the new held-out half found this).
+    from qa_pipeline.privacy.cues import find_cues
+
+    assert find_cues("您记一下我这个号 2212 2544 101") == []
+    [span] = detect("您记一下我这个号 2212 2544 101")
+    assert span.kind == "long_number" and span.digits == "22122544101"
+
+
 def _hits_and_false_alarms(samples):
     hit = false = 0
     for s in samples:
