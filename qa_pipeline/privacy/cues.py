@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+
+from rapidfuzz.distance import Levenshtein
 
 from qa_pipeline.privacy.digits import digit_runs
 
@@ -151,8 +154,6 @@ def _close_syllable(heard: str, said: str) -> bool:
     """Whether ``heard`` may stand for the cue's syllable ``said``: the same initial and at
     most two letters changed (hou for hao, heng for hang, duan for dan; not ge for gong).
     """
-    from rapidfuzz.distance import Levenshtein
-
     return bool(_initial(said)) and _initial(heard) == _initial(said) and \
         Levenshtein.distance(heard, said, score_cutoff=2) <= 2
 
@@ -168,26 +169,48 @@ def _zh_by_sound(text: str) -> list[tuple[int, int, Cue]]:
     from qa_pipeline.rubric.matching import pinyin_syllables
 
     syl = pinyin_syllables("".join(text[i] for i in han))
+    # With at most one syllable off, a match has its first or its second syllable exact:
+    # only windows starting where one of those occurs are compared.
+    by_syllable = _zh_phrase_index()
+    starts: set[tuple[int, int]] = set()
+    for pos, name in enumerate(syl):
+        for phrase_no, j in by_syllable.get(name, ()):
+            if pos - j >= 0:
+                starts.add((phrase_no, pos - j))
     out: list[tuple[int, int, Cue]] = []
-    for phrase, cue in _ZH_PHRASES:
-        p_syl = pinyin_syllables(phrase)
+    for phrase_no, k in sorted(starts):
+        p_syl, cue = _zh_phrase_syllables()[phrase_no]
         n = len(p_syl)
-        for k in range(len(han) - n + 1):
-            if han[k + n - 1] - han[k] > 2 * (n - 1):
-                continue  # more than one mark between two of its characters
-            window = syl[k:k + n]
-            wrong = [j for j in range(n) if window[j] != p_syl[j]]
-            if len(wrong) > 1 or (wrong and (n < 2 or not _close_syllable(
-                    window[wrong[0]], p_syl[wrong[0]]))):
-                continue
-            out.append((han[k], han[k + n - 1] + 1, cue))
+        if k + n > len(han) or han[k + n - 1] - han[k] > 2 * (n - 1):
+            continue  # past the end, or more than one mark between two of its characters
+        window = syl[k:k + n]
+        wrong = [j for j in range(n) if window[j] != p_syl[j]]
+        if len(wrong) > 1 or (wrong and (n < 2 or not _close_syllable(
+                window[wrong[0]], p_syl[wrong[0]]))):
+            continue
+        out.append((han[k], han[k + n - 1] + 1, cue))
     return out
+
+
+@cache
+def _zh_phrase_syllables() -> tuple[tuple[tuple[str, ...], Cue], ...]:
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    return tuple((pinyin_syllables(p), cue) for p, cue in _ZH_PHRASES)
+
+
+@cache
+def _zh_phrase_index() -> dict[str, list[tuple[int, int]]]:
+    """Syllable -> (phrase number, position 0 or 1) of the phrases it starts or follows."""
+    index: dict[str, list[tuple[int, int]]] = {}
+    for phrase_no, (p_syl, _) in enumerate(_zh_phrase_syllables()):
+        for j in range(min(2, len(p_syl))):
+            index.setdefault(p_syl[j], []).append((phrase_no, j))
+    return index
 
 
 def _en_by_sound(text: str) -> list[tuple[int, int, Cue]]:
     """English cue phrases of six or more letters matched within one edit ("nending in")."""
-    from rapidfuzz.distance import Levenshtein
-
     words = [(m.group(0).lower(), m.start(), m.end()) for m in _EN_WORD.finditer(text)]
     out: list[tuple[int, int, Cue]] = []
     for p_words, cue in _EN_PHRASES:

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from rapidfuzz.distance import Levenshtein
+
 from qa_pipeline.privacy.cues import said_as_amount
 from qa_pipeline.privacy.digits import EN_DIGITS, EN_REPEAT, ZH_DIGITS
 
@@ -92,8 +94,6 @@ def _sounds_like_zh_digit(ch: str) -> bool:
 
 
 def _sounds_like_en_digit(word: str) -> bool:
-    from rapidfuzz.distance import Levenshtein
-
     return len(word) >= 3 and any(
         Levenshtein.distance(word, d, score_cutoff=1) <= 1 for d in _EN_LONG_DIGITS)
 
