@@ -51,18 +51,48 @@ class Cue:
 
 
 CUES = (
-    Cue("cn_id", 6, ("身份证", "证件", "身份号", "护照", "id", "i.d.", "identity", "identity card",
-                     "passport", "national id")),
+    Cue("cn_id", 6, ("身份证", "证件", "身份号", "护照", "居民身份证", "驾驶证", "驾照", "社保号",
+                     "社保卡", "医保卡", "户口本", "id", "i.d.", "identity", "identity card",
+                     "passport", "national id", "id card", "social security",
+                     "social security number", "ssn", "driver's license", "drivers license",
+                     "driving licence", "license number", "licence number")),
     Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "借记卡", "账号", "帐号", "账户",
-                         "帐户", "card", "credit card", "debit card", "account")),
-    Cue("phone", 6, ("手机", "电话", "号码", "联系方式", "座机", "微信", "phone", "mobile", "cell",
-                     "number", "telephone", "call me", "call me on", "reach me", "contact",
-                     "text me")),
-    Cue(TAIL, 4, ("尾号", "后四位", "末四位", "后六位", "最后四位", "ending in", "ending with",
-                  "ends in", "ends with", "last four", "last 4", "last four digits")),
+                         "帐户", "开户", "卡面", "卡片", "收款账号", "银行账号", "对公账户",
+                         "支付宝", "card", "credit card", "debit card", "account", "bank account",
+                         "card number", "visa", "mastercard", "master card", "amex",
+                         "american express", "card on file")),
+    Cue("phone", 6, ("手机", "电话", "号码", "联系方式", "座机", "微信", "手机号", "预留手机",
+                     "预留电话", "预留号码", "预留的号", "联系电话", "回电", "回拨", "拨打",
+                     "请拨", "致电", "打我", "打给我", "联系我", "phone", "mobile", "cell",
+                     "cellphone", "cell phone", "landline", "number", "telephone", "call me",
+                     "call me on", "call me at", "reach me", "reach me at", "reach me on",
+                     "contact", "text me", "text me at", "call back", "callback", "on file",
+                     "whatsapp", "best number", "home number", "work number", "dial")),
+    Cue(TAIL, 4, ("尾号", "尾数", "末尾", "结尾", "结尾是", "后四位", "末四位", "后六位",
+                  "最后四位", "后4位", "末4位", "最后4位", "后几位", "末几位", "最后几位",
+                  "ending", "ending in", "ending with", "ends", "ends in", "ends with",
+                  "last four", "last 4", "last four digits", "last 4 digits", "last digits",
+                  "final four", "final digits")),
+    # A number read back to be confirmed ("跟您核对一下…", "so that's …"): personal data
+    # of a kind the words do not say.
+    Cue("long_number", 6, ("核对一下", "确认一下", "复述一下", "so that's", "read that back",
+                           "read it back", "let me confirm", "to confirm", "let me repeat")),
     Cue(REFERENCE, 0, ("单号", "订单", "工单", "运单", "快递单", "编号", "型号", "工号", "航班",
                        "tracking", "order", "ticket", "reference", "model", "invoice",
                        "case", "agent", "flight", "waybill", "confirmation", "contract")),
+)
+# Cue words said after the number ("4065是我的手机尾号", "… is my mobile", "…, correct?"):
+# a cue-less number followed, within :data:`AFTER_CHARS` of joining words, by one of these is
+# personal data of that kind; read-back questions make it a number of no named kind.
+AFTER_CUES = (
+    Cue("phone", 6, ("手机", "手机号", "电话", "座机", "mobile", "cell", "phone", "cellphone",
+                     "landline", "home number", "work number")),
+    Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "账号", "账户", "card",
+                         "account", "visa", "mastercard")),
+    Cue("cn_id", 6, ("身份证", "证件号", "passport", "id", "id number", "license")),
+    Cue("long_number", 4, ("尾号", "尾数")),
+    Cue("long_number", 6, ("对吗", "对吧", "是吗", "对不对", "没错吧", "correct",
+                           "is that right", "is that correct", "right")),
 )
 # Generic nouns that complete the cue before them ("身份证号码", "account number").
 GENERIC_NOUNS = ("号码", "号", "number", "numbers", "no.", "no", "#")
@@ -102,6 +132,12 @@ def _alternation(phrases: list[str]) -> str:
 _BY_PHRASE = {" ".join(p.lower().split()): cue for cue in CUES for p in cue.phrases}
 _CUE_RE = re.compile(rf"(?P<cue>{_alternation(list(_BY_PHRASE))})"
                      rf"(?:\s*(?:{_alternation(list(GENERIC_NOUNS))}))?", re.I)
+_AFTER_BY_PHRASE = {" ".join(p.lower().split()): cue for cue in AFTER_CUES for p in cue.phrases}
+# Joining words between a number and the cue after it: "是我的那个", "is my", "that's the".
+_AFTER_RE = re.compile(
+    r"[\s,，、]*(?:(?:is|was|that's|thats|that|it's|its|my|the|our|his|her|their|your|own)"
+    r"(?![A-Za-z])[\s,]*|[是我的那个这就为您你他她]){0,6}"
+    rf"(?P<cue>{_alternation(list(_AFTER_BY_PHRASE))})", re.I)
 _UNIT_RE = re.compile(rf"\s?(?:{_alternation(list(UNITS_AFTER))})", re.I)
 _CURRENCY_RE = re.compile(rf"(?:{_alternation(list(CURRENCY_BEFORE))})\s?$", re.I)
 
@@ -244,6 +280,17 @@ def resolve(hits: list[Cue]) -> CueHit:
     owner = next((c.kind for c in reversed(hits[:-1]) if c.kind not in (TAIL, REFERENCE)),
                  "long_number")
     return CueHit(owner, nearest.min_digits)
+
+
+def cue_after(text: str, end: int) -> CueHit | None:
+    """The cue said right after a number ending at ``end`` ("的那个手机", " is my mobile",
+    "，对吗"), or None.
+    """
+    m = _AFTER_RE.match(text, end)
+    if m is None:
+        return None
+    cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]
+    return CueHit(cue.kind, cue.min_digits)
 
 
 def cue_spans(cues: list[CueMatch]) -> list[tuple[int, int]]:

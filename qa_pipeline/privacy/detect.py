@@ -23,6 +23,7 @@ from qa_pipeline.privacy.cues import (
     CueHit,
     CueMatch,
     bridgeable,
+    cue_after,
     cue_before,
     cue_spans,
     find_cues,
@@ -30,7 +31,7 @@ from qa_pipeline.privacy.cues import (
     said_as_amount,
 )
 from qa_pipeline.privacy.digits import DigitRun, digit_runs
-from qa_pipeline.privacy.window import number_after
+from qa_pipeline.privacy.window import cueless_number, number_after
 
 KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
 
@@ -155,12 +156,16 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
     for run, cue in _bridged(blanked, digit_runs(blanked, min_digits=1), text, cues):
         if len(run.digits) < _MIN_CUED_DIGITS:
             continue
+        if cue is None:
+            cue = cue_after(text, run.end)
         for kind, start, end, digits in _with_cue(text, run, cue):
             if kind in kinds:
                 found.append(PiiSpan(kind, start, end, text[start:end], digits,
                                      _spoken(text, run)))
-    found = _with_windows(text, _blank(text, [m.span() for m in emails] + cue_spans(cues) + [
-        m.span() for m in _WINDOW_NOT_PII.finditer(text)]), cues, found, kinds)
+    window_text = _blank(text, [m.span() for m in emails] + cue_spans(cues) + [
+        m.span() for m in _WINDOW_NOT_PII.finditer(text)])
+    found = _with_windows(text, window_text, cues, found, kinds)
+    found = _with_cueless(text, window_text, cues, found, kinds)
     if "email" in kinds:
         for m in emails:
             found.append(PiiSpan("email", m.start(), m.end(), m.group(0), "", False))
@@ -186,7 +191,7 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
         hit = resolve([x.cue for x in cues[:k + 1] if x.end >= c.start - WINDOW_CHARS])
         number = number_after(blanked, c.end)
         if number is None or len(number.digits) < hit.min_digits \
-                or said_as_amount(text, number.start, number.end):
+                or said_as_amount(text, number.start, number.end) or _year(hit, number.digits):
             continue
         start, end = number.start, number.end
         overlapping = [p for p in found if p.start < end and p.end > start]
@@ -202,6 +207,49 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
         found.append(PiiSpan(kind, start, end, text[start:end], number.digits,
                              any(ch.isalpha() for ch in text[start:end])))
     return found
+
+
+def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[PiiSpan],
+                  kinds: tuple[str, ...]) -> list[PiiSpan]:
+    """``found`` plus numbers no cue announced that ASR split into pieces but whose shape is
+    certain once joined (:func:`~qa_pipeline.privacy.window.cueless_number`): a mobile
+    number, a card, a resident ID ("153552要8505"), or a number of a personal cue's length
+    with that cue said after it ("1-3-8 nero 0 0 1 3 is my mobile"). Numbers after a
+    reference cue are left to it.
+    """
+    for run in digit_runs(blanked, min_digits=1):
+        if any(p.start <= run.start < p.end for p in found):
+            continue
+        before = cue_before(cues, text, run.start)
+        if before is not None and before.is_reference:
+            continue
+        for number in cueless_number(blanked, run.start):
+            kind = _strong(number.digits)
+            after = cue_after(text, number.end)
+            if kind is None and after is not None and len(number.digits) >= max(
+                    after.min_digits, 6):
+                kind = after.kind
+            if kind is None:
+                continue
+            start, end = number.start, number.end
+            overlapping = [p for p in found if p.start < end and p.end > start]
+            if overlapping:
+                start = min(start, *(p.start for p in overlapping))
+                end = max(end, *(p.end for p in overlapping))
+                kind = overlapping[0].kind
+                found = [p for p in found if p not in overlapping]
+            if kind in kinds:
+                found.append(PiiSpan(kind, start, end, text[start:end], number.digits,
+                                     any(ch.isalpha() for ch in text[start:end])))
+            break
+    return found
+
+
+def _year(cue: CueHit, digits: str) -> bool:
+    """Whether a four-digit tail that no named thing owns is a year ("the quarter ending
+    2024"); "card ending 2024" names its owner and stays personal data.
+    """
+    return cue.kind == "long_number" and len(digits) == 4 and digits[:2] in ("19", "20")
 
 
 def _is_code(cues: list[CueMatch], text: str, start: int) -> bool:
@@ -239,7 +287,7 @@ def _with_cue(text: str, run: DigitRun, cue: CueHit | None
                 if not (p[0] in _WEAK and len(p[3]) <= _REFERENCE_DIGITS
                         and _strong(p[3]) is None)]
     if not pieces and len(run.digits) >= cue.min_digits \
-            and not said_as_amount(text, run.start, run.end):
+            and not said_as_amount(text, run.start, run.end) and not _year(cue, run.digits):
         return [(cue.kind, run.start, run.end, run.digits)]
     # A weak kind takes the cue's ("身份证" + 17 digits and a wrong check character), except
     # a mobile number, which is one whatever is said before it.

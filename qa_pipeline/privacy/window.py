@@ -53,8 +53,10 @@ _ZH_DIGIT_CHARS = "零一二三四五六七八九幺两"
 # Words that make the digits before them part of a date or a clock time ("二零一九年",
 # "三十一号", "下午三点", "the 3rd", "5 pm"); written dates and times are blanked already.
 _DATE_DIGITS = 4  # a year; longer groups before such a word are a number misheard
-_DATE_WORD = re.compile(r"\s?(?:[年月日号点时秒岁]|(?:st|nd|rd|th|am|pm|o'clock)(?![A-Za-z]))",
-                        re.I)
+_DATE_WORD = re.compile(r"\s?[年月日号点时秒岁]")
+# An English ordinal or clock word makes a date or a time only of one written group ("6th",
+# "5 pm"); after digits said apart ("1-6th") it is a digit misheard.
+_EN_DATE_WORD = re.compile(r"\s?(?:st|nd|rd|th|am|pm|o'clock)(?![A-Za-z])", re.I)
 
 D, NEAR, OTHER = "D", "N", "O"  # a digit, a word that sounds like one, anything else
 
@@ -158,6 +160,11 @@ def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS) -> list[Token]:
     return out
 
 
+def _one_group(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is one written group ("30", "6"; not "1-6")."""
+    return not any(ch in _SEPARATORS for ch in text[start:end])
+
+
 def number_after(text: str, pos: int) -> WindowNumber | None:
     """The number a cue ending at ``pos`` announces in ``text`` (with dates, times, amounts
     and other cues blanked to ``|``), or None when no digit starts within
@@ -178,7 +185,9 @@ def number_after(text: str, pos: int) -> WindowNumber | None:
             if (k + 1 == len(toks) or toks[k + 1].type != D) and (said_as_amount(
                     text, toks[group].start, t.end) or (
                     sum(len(x.digits) for x in toks[group:k + 1]) <= _DATE_DIGITS
-                    and _DATE_WORD.match(text, t.end))):
+                    and (_DATE_WORD.match(text, t.end)
+                         or _one_group(text, toks[group].start, t.end)
+                         and _EN_DATE_WORD.match(text, t.end)))):
                 # "12999元", "50 dollars", "二零一九年", "3rd": an amount or a date ends
                 # the number before it
                 if group == first:
@@ -194,3 +203,67 @@ def number_after(text: str, pos: int) -> WindowNumber | None:
                 break
     digits = "".join(t.digits for t in toks[first:last + 1])
     return WindowNumber(toks[first].start, toks[last].end, digits)
+
+
+# Cue-less numbers are read more strictly than a cue's window: homophones may stand for a
+# digit, but at most this many other words may sit inside the number.
+CUELESS_OTHER_TOKENS = 1
+
+
+@cache
+def _zh_digit_of_sound() -> dict[str, str]:
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    return {pinyin_syllables(c)[0]: ZH_DIGITS[c] for c in _ZH_DIGIT_CHARS}
+
+
+def _near_digit(text: str, t: Token) -> str:
+    """The digit a word that sounds like one stands for ("要" for 幺, "nero" for zero), or
+    "" when it stands for none (a group word, a check character).
+    """
+    word = text[t.start:t.end].lower()
+    if word in EN_DIGITS:
+        return EN_DIGITS[word]
+    if word.isascii():
+        near = [EN_DIGITS[d] for d in _EN_LONG_DIGITS
+                if Levenshtein.distance(word, d, score_cutoff=1) <= 1]
+        return near[0] if len(near) == 1 else ""
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    return _zh_digit_of_sound().get(pinyin_syllables(word)[0], "") if word != "叉" else ""
+
+
+def cueless_number(text: str, pos: int) -> list[WindowNumber]:
+    """Readings of the number starting at ``pos`` when no cue announced it, longest first:
+    digit groups joined across words that sound like digits (counted as the digit they
+    sound like) and at most :data:`CUELESS_OTHER_TOKENS` other word, up to a stop, an
+    amount or a date. Each reading ends at a digit; the caller keeps one whose shape is
+    certain (a mobile number, a card, a resident ID).
+    """
+    toks = tokens_after(text, pos)
+    if not toks or toks[0].type != D:
+        return []
+    ends: list[WindowNumber] = []
+    digits = ""
+    other = 0
+    group = 0
+    for k, t in enumerate(toks):
+        if t.type == OTHER:
+            other += 1
+            if other > CUELESS_OTHER_TOKENS:
+                break
+            continue
+        if t.type == D and k > 0 and toks[k - 1].type != D:
+            group = k
+        if t.type == D and (k + 1 == len(toks) or toks[k + 1].type != D) and (
+                said_as_amount(text, toks[group].start, t.end)
+                or _DATE_WORD.match(text, t.end) or _one_group(text, toks[group].start, t.end)
+                and _EN_DATE_WORD.match(text, t.end)):
+            ends = [n for n in ends if n.end <= toks[group].start]  # an amount or a date
+            break
+        d = t.digits if t.type == D else _near_digit(text, t)
+        if not d:
+            continue
+        digits += d
+        ends.append(WindowNumber(toks[0].start, t.end, digits))
+    return ends[::-1]
