@@ -8,7 +8,10 @@ apart:
   the product's Whisper (``benchmarks/redaction/README.md``), split by phrasing into ``tune``
   (the cue tables were written against it) and ``heldout`` (scored once, then used for
   tuning too); ``asr_lines_heldout2.tsv``, the ``heldout2`` half, new phrasings rendered the
-  same way before the detector's last change and scored once, at the end.
+  same way before the detector's last change and scored once, at the end (now seen);
+  ``asr_lines_heldout3.tsv``, the ``heldout3`` half, phrasings written by an author who had
+  not seen the detector (``benchmarks/redaction/heldout3_templates.tsv``), rendered after
+  the detector's last change was committed and scored once.
 
     .venv/bin/python benchmarks/redaction_eval.py
 
@@ -95,7 +98,7 @@ def score(samples: list[Sample] | tuple[Sample, ...]) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--halves", nargs="+", choices=HALVES, default=list(HALVES),
-                    help="ASR halves to score (tuning leaves heldout2 out; a partial run "
+                    help="ASR halves to score (tuning leaves heldout3 out; a partial run "
                          "writes no results file)")
     args = ap.parse_args()
     halves = tuple(h for h in HALVES if h in args.halves)

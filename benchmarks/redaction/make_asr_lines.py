@@ -21,18 +21,20 @@ import argparse
 import csv
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from qa_pipeline.privacy.detect import cn_id_check, luhn_ok  # noqa: E402
-from qa_pipeline.privacy.digits import digit_runs  # noqa: E402
+from qa_pipeline.privacy.digits import DigitRun, digit_runs  # noqa: E402
 
 OUT = REPO / "qa_pipeline" / "privacy" / "asr_lines.tsv"
 COLUMNS = ("line_id", "half", "language", "template", "kind", "engine", "said",
@@ -127,8 +129,24 @@ TEMPLATES_HELDOUT2 = (
     Template("en2-date-a", "en", "none", "heldout2", "it was delivered on {date}"),
     Template("en2-time-a", "en", "none", "heldout2", "we will call you back before {time}"),
 )
-SETS = {"v1": (TEMPLATES, "asr_lines.tsv", 20261206),
-        "heldout2": (TEMPLATES_HELDOUT2, "asr_lines_heldout2.tsv", 20261207)}
+# The third held-out half: phrasings written by an author who had not seen the detector,
+# its tests or these sets (``heldout3_templates.tsv``, see the README), read after the
+# detector's last change was committed; scored once.
+HELDOUT3_TEMPLATES = Path(__file__).with_name("heldout3_templates.tsv")
+
+
+def read_templates(path: Path, half: str) -> tuple[Template, ...]:
+    """Templates from a TSV with columns name, lang, kind, style, text."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return tuple(Template(r["name"], r["lang"], r["kind"], half, r["text"], r["style"])
+                 for r in rows)
+
+
+SETS: dict[str, tuple[tuple[Template, ...] | Path, str, int]] = {
+    "v1": (TEMPLATES, "asr_lines.tsv", 20261206),
+    "heldout2": (TEMPLATES_HELDOUT2, "asr_lines_heldout2.tsv", 20261207),
+    "heldout3": (HELDOUT3_TEMPLATES, "asr_lines_heldout3.tsv", 20261208)}
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -349,18 +367,82 @@ def telephone(src: Path, dest: Path) -> None:
                     "sinc", "300-3400"], check=True)
 
 
-def label(said_digits: str, asr_text: str, kind: str) -> tuple[int, int]:
+def _prose_contexts(prose: str) -> list[str]:
+    """Digit words of a phrasing's own prose with a neighbour, as the ASR writes them again
+    ("一下", "四位", "三到", "that one"), so the gold span does not reach them.
+    """
+    prose = re.sub(r"\{[^}]*\}", "|", prose)
+    out = []
+    for run in digit_runs(prose, min_digits=1):
+        s, e = run.spans[0][0], run.spans[-1][1]
+        if "\u4e00" <= prose[s] <= "\u9fff":
+            nxt = prose[e:e + 1]
+            out.append(prose[s:e + 1] if nxt and "\u4e00" <= nxt <= "\u9fff"
+                       else prose[max(0, s - 1):e])
+        else:
+            prev = re.search(r"([A-Za-z]+)\W*$", prose[:s])
+            out.append(f"{prev.group(1)} {prose[s:e]}" if prev else prose[s:e])
+    return out
+
+
+def _aligned(said_digits: str, runs: list[DigitRun]) -> list[DigitRun]:
+    """The runs from the first to the last that hold a digit aligned with the said number:
+    a phrasing's digit words that the ASR wrote apart from the number ("too" as "2", "the
+    eighteen digit one" as "the 8 in digit 1", "last four are" as "last 4 are") stay
+    outside; digits the ASR got wrong inside the number's own runs stay in.
+    """
+    owner = [k for k, r in enumerate(runs) for _ in r.digits]
+    heard = "".join(r.digits for r in runs)
+    blocks = [b for b in SequenceMatcher(None, said_digits.replace("X", ""), heard,
+                                         autojunk=False).get_matching_blocks() if b.size]
+    if not blocks:
+        return runs
+    return runs[owner[blocks[0].b]:owner[blocks[-1].b + blocks[-1].size - 1] + 1]
+
+
+def label(said_digits: str, asr_text: str, kind: str, prose: str = "",
+          align: bool = False) -> tuple[int, int]:
     """Gold span in the transcript: first to last digit the ASR kept, when it kept at least
     half of the said digits (and at least four); otherwise (-1, -1), "number lost by ASR".
-    Negatives are (0, 0): no mention.
+    Negatives are (0, 0): no mention. Digit words of the phrasing's own ``prose`` ("登记一下",
+    "最后四位", "that one's the cell") found again in the transcript are not the number;
+    with ``align`` (phrasings written by another author, whose prose says digit words), runs
+    of digits that do not align with the said number at either end are left out too.
     """
     if kind == "none":
         return 0, 0
-    runs = digit_runs(asr_text, min_digits=1)
+    masked = asr_text
+    for ctx in _prose_contexts(prose):
+        for m in re.finditer(r"\s+".join(map(re.escape, ctx.split())), masked, re.I):
+            masked = masked[:m.start()] + "|" * len(m.group(0)) + masked[m.end():]
+    runs = digit_runs(masked, min_digits=1)
+    if runs and align:
+        runs = _aligned(said_digits, runs)
     kept = sum(len(r.digits) for r in runs)
     if not runs or kept < max(min(4, len(said_digits)), len(said_digits) / 2):
         return -1, -1
     return runs[0].start, runs[-1].end
+
+
+def _write(out_path: Path, rows: list[dict[str, object]]) -> None:
+    with out_path.open("w", encoding="utf-8", newline="") as f:
+        # No quoting: the reader takes every field verbatim, so offsets stay exact.
+        w = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n",
+                           quoting=csv.QUOTE_NONE, escapechar="\\")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def relabel(out_path: Path, prose: dict[str, str], align: bool) -> None:
+    """Recompute the gold spans of an existing file (template id -> its text)."""
+    with out_path.open(encoding="utf-8", newline="") as f:
+        rows: list[dict[str, object]] = list(
+            csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    for r in rows:
+        r["start"], r["end"] = label(str(r["gold_digits"]), str(r["asr_text"]), str(r["kind"]),
+                                     prose[str(r["template"])], align)
+    _write(out_path, rows)
+    print(f"relabelled {len(rows)} lines of {out_path}")
 
 
 def main() -> None:
@@ -370,16 +452,27 @@ def main() -> None:
     ap.add_argument("--per-positive", type=int, default=8)
     ap.add_argument("--per-negative", type=int, default=4)
     ap.add_argument("--set", choices=sorted(SETS), default="v1",
-                    help="v1: asr_lines.tsv (tune + heldout); heldout2: asr_lines_heldout2.tsv")
+                    help="v1: asr_lines.tsv (tune + heldout); heldout2, heldout3: "
+                         "asr_lines_heldout2.tsv, asr_lines_heldout3.tsv")
     ap.add_argument("--seed", type=int, default=None, help="default: the set's own seed")
     ap.add_argument("--cpu-threads", type=int, default=2)
+    ap.add_argument("--relabel", action="store_true",
+                    help="recompute start / end of the set's existing file with the current "
+                         "labelling rule (no TTS, no ASR)")
     args = ap.parse_args()
+
+    template_source, out_name, seed = SETS[args.set]
+    templates = (read_templates(template_source, args.set)
+                 if isinstance(template_source, Path) else template_source)
+    out_path = OUT.with_name(out_name)
+    align = isinstance(template_source, Path)
+    if args.relabel:
+        relabel(out_path, {t.tid: t.text for t in templates}, align)
+        return
 
     from qa_pipeline.asr import AsrOptions, get_transcriber
     from qa_pipeline.audio.io import load_audio
 
-    templates, out_name, seed = SETS[args.set]
-    out_path = OUT.with_name(out_name)
     lines = plan(args.per_positive, args.per_negative,
                  seed if args.seed is None else args.seed, templates)
     print(f"{len(lines)} lines", flush=True)
@@ -401,7 +494,8 @@ def main() -> None:
             joiner = "" if ln.template.language == "zh" else " "
             text = " ".join(joiner.join(s.text.strip() for s in tr.segments).split(
                 "\t")).replace('"', "'")
-            start, end = label(ln.gold_digits, text, ln.template.kind)
+            start, end = label(ln.gold_digits, text, ln.template.kind, ln.template.text,
+                               align)
             rows.append({"line_id": ln.line_id, "half": ln.template.half,
                          "language": ln.template.language, "template": ln.template.tid,
                          "kind": ln.template.kind, "engine": ln.engine, "said": ln.said,
@@ -409,12 +503,7 @@ def main() -> None:
                          "start": start, "end": end})
             if n % 20 == 0:
                 print(f"{n}/{len(lines)} {time.perf_counter() - t0:.0f} s  {text}", flush=True)
-    with out_path.open("w", encoding="utf-8", newline="") as f:
-        # No quoting: the reader takes every field verbatim, so offsets stay exact.
-        w = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n",
-                           quoting=csv.QUOTE_NONE, escapechar="\\")
-        w.writeheader()
-        w.writerows(rows)
+    _write(out_path, rows)
     print(f"wrote {len(rows)} lines to {out_path} in {time.perf_counter() - t0:.0f} s")
 
 

@@ -232,8 +232,12 @@ ASR_LINES = Path(__file__).with_name("asr_lines.tsv")
 # The second held-out half: new phrasings rendered after the first held-out half was scored,
 # before the detector changed again (its own file, its own seed).
 ASR_LINES_HELDOUT2 = Path(__file__).with_name("asr_lines_heldout2.tsv")
-HALVES = ("tune", "heldout", "heldout2")
-_FILE_OF_HALF = {"tune": ASR_LINES, "heldout": ASR_LINES, "heldout2": ASR_LINES_HELDOUT2}
+# The third: phrasings written by an author who had not seen the detector, rendered after the
+# detector's last change was committed.
+ASR_LINES_HELDOUT3 = Path(__file__).with_name("asr_lines_heldout3.tsv")
+HALVES = ("tune", "heldout", "heldout2", "heldout3")
+_FILE_OF_HALF = {"tune": ASR_LINES, "heldout": ASR_LINES, "heldout2": ASR_LINES_HELDOUT2,
+                 "heldout3": ASR_LINES_HELDOUT3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +251,8 @@ class AsrLines:
 
 
 def load_asr_lines(half: str, path: Path | None = None) -> AsrLines:
-    """The ``tune``, ``heldout`` or ``heldout2`` half of the ASR-shaped lines (mention form
-    ``asr:<tts engine>``), from ``path`` or the half's own file.
+    """The ``tune``, ``heldout``, ``heldout2`` or ``heldout3`` half of the ASR-shaped lines
+    (mention form ``asr:<tts engine>``), from ``path`` or the half's own file.
     """
     if half not in HALVES:
         raise ValueError(f"unknown half {half!r}; expected one of {', '.join(HALVES)}")

@@ -5,8 +5,11 @@ timing kept), audio beeps, the CLI, and accuracy on the labelled set.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import itertools
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +29,7 @@ from qa_pipeline.privacy import (
 from qa_pipeline.privacy.testset import (
     ASR_LINES,
     ASR_LINES_HELDOUT2,
+    ASR_LINES_HELDOUT3,
     DEV_SEED,
     HALVES,
     HELDOUT_SEED,
@@ -300,7 +304,7 @@ def _hits_and_false_alarms(samples):
 
 def test_asr_lines_halves_are_split_by_phrasing():
     rows = []
-    for path in (ASR_LINES, ASR_LINES_HELDOUT2):
+    for path in (ASR_LINES, ASR_LINES_HELDOUT2, ASR_LINES_HELDOUT3):
         with path.open(encoding="utf-8", newline="") as f:
             rows += list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     halves = {half: {r["template"] for r in rows if r["half"] == half} for half in HALVES}
@@ -311,7 +315,7 @@ def test_asr_lines_halves_are_split_by_phrasing():
         assert {s.language for s in lines.samples} == {"zh", "en"}
         assert sum(not s.mentions for s in lines.samples) >= 20  # negatives
         assert sum(len(s.mentions) for s in lines.samples) >= 60
-    with pytest.raises(ValueError, match="tune, heldout, heldout2"):
+    with pytest.raises(ValueError, match="tune, heldout, heldout2, heldout3"):
         load_asr_lines("test")
 
 
@@ -361,3 +365,26 @@ def test_broad_cues_and_cueless_shapes_are_found(text, number):
 ])
 def test_broad_cues_keep_dates_money_and_references(text):
     assert detect(text) == []
+
+
+def test_asr_label_leaves_the_phrasings_own_digit_words_out(monkeypatch):
+    spec = importlib.util.spec_from_file_location(
+        "make_asr_lines", Path(__file__).parents[2] / "benchmarks/redaction/make_asr_lines.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "make_asr_lines", mod)  # its dataclasses look it up
+    spec.loader.exec_module(mod)
+    prose = "我再跟您确认一遍，证件号码{}，最后一位是X对吗？"
+    text = "我再跟您确认一遍,证件号码110105 19900101 1234,最后一位是X对吗?"
+    start, end = mod.label("110105199001011234", text, "cn_id", prose)
+    assert text[start:end] == "110105 19900101 1234"
+    prose = "{}, that one's the cell, so please stop calling the house phone."
+    text = "1 3 8, double 1, 2 3 4 5 6 7, that one's the cell."
+    start, end = mod.label("13811234567", text, "phone", prose)
+    assert text[start:end] == "1 3 8, double 1, 2 3 4 5 6 7"
+    # "too" heard as "2": a run that does not align with the said number stays out, a wrong
+    # digit inside the number's own run stays in.
+    text = "440305-19990122-1955. It's on the Passport Application 2"
+    assert mod.label("440305199901221953", text, "cn_id", "{}, it's on the passport "
+                     "application too.", align=True) == (0, len("440305-19990122-1955"))
+    assert mod.label("440305199901221953", text, "cn_id", "", align=False)[1] == len(text)
