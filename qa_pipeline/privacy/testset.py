@@ -229,7 +229,15 @@ def build_testset(seed: int = DEV_SEED, per_cell: int = 6) -> list[Sample]:
 
 
 ASR_LINES = Path(__file__).with_name("asr_lines.tsv")
-HALVES = ("tune", "heldout")
+# The second held-out half: new phrasings rendered after the first held-out half was scored,
+# before the detector changed again (its own file, its own seed).
+ASR_LINES_HELDOUT2 = Path(__file__).with_name("asr_lines_heldout2.tsv")
+# The third: phrasings written by an author who had not seen the detector, rendered after the
+# detector's last change was committed.
+ASR_LINES_HELDOUT3 = Path(__file__).with_name("asr_lines_heldout3.tsv")
+HALVES = ("tune", "heldout", "heldout2", "heldout3")
+_FILE_OF_HALF = {"tune": ASR_LINES, "heldout": ASR_LINES, "heldout2": ASR_LINES_HELDOUT2,
+                 "heldout3": ASR_LINES_HELDOUT3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,12 +250,13 @@ class AsrLines:
     lost: int
 
 
-def load_asr_lines(half: str, path: Path = ASR_LINES) -> AsrLines:
-    """The ``tune`` or ``heldout`` half of the ASR-shaped lines (mention form
-    ``asr:<tts engine>``).
+def load_asr_lines(half: str, path: Path | None = None) -> AsrLines:
+    """The ``tune``, ``heldout``, ``heldout2`` or ``heldout3`` half of the ASR-shaped lines
+    (mention form ``asr:<tts engine>``), from ``path`` or the half's own file.
     """
     if half not in HALVES:
         raise ValueError(f"unknown half {half!r}; expected one of {', '.join(HALVES)}")
+    path = _FILE_OF_HALF[half] if path is None else path
     samples: list[Sample] = []
     lost = 0
     with path.open(encoding="utf-8", newline="") as f:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.matching import RuleBudgetSpent, rule_deadline
 from qa_pipeline.rubric.registry import ParsedRule
 from qa_pipeline.rubric.schema import Criterion, ReviewThresholds, Rubric, Section
 from qa_pipeline.types import Evidence, Role, RuleOutcome, Status
@@ -145,11 +146,13 @@ def _held_for_review(result: CriterionResult, reason: str) -> CriterionResult:
 
 
 def _not_evaluated(section: Section, criterion: Criterion, rule: ParsedRule,
-                   reason: str) -> CriterionResult:
-    """A criterion skipped because the rubric ran out of time: a human decides it."""
+                   reason: str, message: str = "not evaluated") -> CriterionResult:
+    """A criterion skipped (or stopped) because the rubric ran out of time: a human decides
+    it.
+    """
     return CriterionResult(criterion.id, section.id, criterion.description,
                            criterion.severity, criterion.kind, rule.rule_type.name,
-                           Status.NEEDS_REVIEW, Status.NEEDS_REVIEW, (), "not evaluated",
+                           Status.NEEDS_REVIEW, Status.NEEDS_REVIEW, (), message,
                            reason, None)
 
 
@@ -159,9 +162,12 @@ def evaluate(rubric: Rubric, ctx: EvaluationContext, *,
 
     Criteria run in file order until the rubric's ``time_budget_s`` is spent: the criterion
     that overran it and every later one become ``needs_review`` with the reason, so one
-    pathological call cannot stall a batch. A call without agent speech gets no grade: its
-    passing error criteria await review (nothing the agent did earned them). A call whose
-    audio was damaged (a provenance note from decoding) needs review as a whole.
+    pathological call cannot stall a batch. A rule still running when the budget runs out is
+    stopped inside its matching loops (:func:`~qa_pipeline.rubric.matching.check_budget`,
+    once per utterance, phrase or pattern step), not left to finish. A call without agent
+    speech gets no grade: its passing error criteria await review (nothing the agent did
+    earned them). A call whose audio was damaged (a provenance note from decoding) needs
+    review as a whole.
 
     Args:
         rubric: A rubric from :func:`~qa_pipeline.rubric.loader.load_rubric`.
@@ -178,7 +184,15 @@ def evaluate(rubric: Rubric, ctx: EvaluationContext, *,
             results.append(_not_evaluated(section, criterion, rule, over))
             continue
         started = clock()
-        result = evaluate_criterion(section, criterion, rule, thresholds, ctx)
+        try:
+            with rule_deadline(deadline, clock):
+                result = evaluate_criterion(section, criterion, rule, thresholds, ctx)
+        except RuleBudgetSpent:
+            over = (f"rubric time budget of {budget_s:g} s spent (criterion {criterion.id!r} "
+                    f"stopped after {clock() - started:.1f} s)")
+            results.append(_not_evaluated(section, criterion, rule, over, "stopped: time "
+                                          "budget spent"))
+            continue
         ended = clock()
         if ended > deadline:
             over = (f"rubric time budget of {budget_s:g} s spent (criterion {criterion.id!r} "

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from qa_pipeline.errors import RubricValidationError
+from qa_pipeline.errors import QAPipelineError, RubricValidationError
 from qa_pipeline.rubric.registry import RuleLocationError, parse_rule, rule_types
 from qa_pipeline.rubric.schema import Rubric
 
@@ -29,11 +29,11 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
 class _LineLoader(yaml.SafeLoader):
-    """Safe loader for untrusted rubric files.
+    """Safe loader for untrusted configuration files (rubrics, tenants).
 
     Refuses anchors and aliases as they are read: a 522-byte file of nested aliases expands
-    to gigabytes when walked, and rubrics have no need for them. Refuses nesting deeper than
-    :data:`MAX_NESTING`. A date-like plain scalar stays a string (no timestamp type).
+    to gigabytes when walked, and these files have no need for them. Refuses nesting deeper
+    than :data:`MAX_NESTING`. A date-like plain scalar stays a string (no timestamp type).
     """
 
     yaml_implicit_resolvers = {
@@ -41,13 +41,14 @@ class _LineLoader(yaml.SafeLoader):
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     _depth = 0
+    what = "rubrics"  # named in the refusal of anchors
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         """Compose one node, refusing anchors, aliases and excessive nesting."""
         event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.composer.ComposerError(
-                None, None, "anchors and aliases (&name, *name) are not allowed in rubrics",
+                None, None, f"anchors and aliases (&name, *name) are not allowed in {self.what}",
                 event.start_mark)
         if self._depth >= MAX_NESTING:
             raise yaml.composer.ComposerError(
@@ -59,20 +60,40 @@ class _LineLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def _compose_with_lines(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
-    """Parse YAML (safely) and record the 1-based line of every key and list item."""
+def compose_untrusted_yaml(text: str, source: str, *,
+                           error: type[QAPipelineError] = RubricValidationError,
+                           what: str = "rubric") -> tuple[Any, dict[Loc, int]]:
+    """Parse untrusted YAML and record the 1-based line of every key and list item.
+
+    Anchors, aliases, nesting deeper than :data:`MAX_NESTING`, duplicate keys and every tag
+    outside YAML's core schema (on any node) are refused with ``source:line``.
+
+    Args:
+        text: The YAML document.
+        source: The file name errors start with.
+        error: The exception raised for every refusal.
+        what: What the document is ("rubric", "tenant config"), for the messages.
+
+    Returns:
+        The plain data (dicts, lists, str, int, float, bool, None) and the line of each
+        location (a tuple of keys and list indices; ``()`` is the document).
+    """
+    loader = _LineLoader(text)
+    loader.what = f"{what}s"
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
+        node = loader.get_single_node()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise RubricValidationError(f"{source}{line}: invalid YAML: {e}") from None
+        raise error(f"{source}{line}: invalid YAML: {e}") from None
+    finally:
+        loader.dispose()
     lines: dict[Loc, int] = {}
 
     def build(n: yaml.Node, loc: Loc) -> Any:
         lines[loc] = n.start_mark.line + 1
         if n.tag not in _CORE_TAGS:
-            raise RubricValidationError(
+            raise error(
                 f"{source}:{n.start_mark.line + 1}: tag "
                 f"{n.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed "
                 "(only plain strings, numbers, booleans, null, lists and mappings)")
@@ -80,11 +101,11 @@ def _compose_with_lines(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
             out: dict[Any, Any] = {}
             for key_node, value_node in n.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    raise RubricValidationError(
+                    raise error(
                         f"{source}:{key_node.start_mark.line + 1}: keys must be plain words")
                 key = key_node.value
                 if key in out:
-                    raise RubricValidationError(
+                    raise error(
                         f"{source}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
                 lines[(*loc, key)] = key_node.start_mark.line + 1
                 out[key] = build(value_node, (*loc, key))
@@ -94,14 +115,14 @@ def _compose_with_lines(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
         return scalar_loader.construct_object(n, deep=True)
 
     if node is None:
-        raise RubricValidationError(f"{source}: rubric file is empty")
+        raise error(f"{source}: {what} file is empty")
     scalar_loader = _LineLoader("")
     try:
         return build(node, ()), lines
     except yaml.YAMLError as e:  # e.g. a !!python/object tag: safe loading refuses it
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise RubricValidationError(f"{source}{line}: invalid YAML: {e}") from None
+        raise error(f"{source}{line}: invalid YAML: {e}") from None
     finally:
         scalar_loader.dispose()
 
@@ -113,7 +134,10 @@ def _line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
     return None
 
 
-def _where(source: str, lines: dict[Loc, int], loc: Loc) -> str:
+def where(source: str, lines: dict[Loc, int], loc: Loc) -> str:
+    """``source:line (key.path)`` of a location (the nearest enclosing one that has a line),
+    from the lines :func:`compose_untrusted_yaml` recorded.
+    """
     line = _line_of(lines, loc)
     path = ".".join(str(p) for p in loc)
     return f"{source}:{line}" + (f" ({path})" if path else "") if line else source
@@ -134,14 +158,14 @@ def _check_unique_ids(data: dict[str, Any], lines: dict[Loc, int], source: str) 
             loc: Loc = ("sections", s_i, "criteria", c_i, "id")
             if cid in first:
                 raise RubricValidationError(
-                    f"{_where(source, lines, loc)}: duplicate criterion id {cid!r} (first at "
+                    f"{where(source, lines, loc)}: duplicate criterion id {cid!r} (first at "
                     f"line {_line_of(lines, first[cid])})")
             first[cid] = loc
 
 
 def load_rubric_text(text: str, source: str = "<rubric>") -> Rubric:
     """Validate rubric YAML text."""
-    data, lines = _compose_with_lines(text, source)
+    data, lines = compose_untrusted_yaml(text, source)
     if not isinstance(data, dict):
         raise RubricValidationError(f"{source}:1: a rubric must be a mapping")
     _check_unique_ids(data, lines, source)
@@ -154,7 +178,7 @@ def load_rubric_text(text: str, source: str = "<rubric>") -> Rubric:
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = f"unknown key {loc[-1]!r}"
-            messages.append(f"{_where(source, lines, loc)}: {msg}")
+            messages.append(f"{where(source, lines, loc)}: {msg}")
         raise RubricValidationError("\n".join(messages)) from None
     for s_i, section in enumerate(rubric.sections):
         for c_i, criterion in enumerate(section.criteria):
@@ -163,7 +187,7 @@ def load_rubric_text(text: str, source: str = "<rubric>") -> Rubric:
                 parsed = parse_rule(criterion.rule)
             except RuleLocationError as e:
                 raise RubricValidationError(
-                    f"{_where(source, lines, (*base, *e.loc))}: criterion {criterion.id!r}: {e}"
+                    f"{where(source, lines, (*base, *e.loc))}: criterion {criterion.id!r}: {e}"
                 ) from None
             criterion._parsed = parsed
     return rubric

@@ -10,7 +10,9 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from operator import itemgetter
@@ -28,9 +30,45 @@ if TYPE_CHECKING:
     from qa_pipeline.rubric.call_text import CallText
 
 __all__ = [
-    "SEPARATOR", "CompiledMatcher", "MatchOptions", "compile_matcher", "is_chinese", "match_phrase",
-    "normalize", "pinyin_syllables", "syllable_ids",
+    "SEPARATOR", "CompiledMatcher", "MatchOptions", "RuleBudgetSpent", "check_budget",
+    "compile_matcher", "is_chinese", "match_phrase", "normalize", "pinyin_syllables",
+    "rule_deadline", "syllable_ids",
 ]
+
+# --- time budget -------------------------------------------------------------------------------
+# (deadline, clock) of the rule being evaluated: set by the engine around each criterion, so
+# the matching loops below (one step per utterance, per phrase or per pattern) can stop a
+# single runaway rule, not only the rules after it. None outside rubric evaluation.
+_DEADLINE: ContextVar[tuple[float, Callable[[], float]] | None] = ContextVar(
+    "rule_deadline", default=None)
+
+
+class RuleBudgetSpent(Exception):  # noqa: N818  (a signal, not an error: the engine catches it)
+    """The rubric's time budget ran out inside a rule (:func:`check_budget`); the engine
+    turns the criterion into ``needs_review``. Never escapes
+    :func:`~qa_pipeline.rubric.engine.evaluate`.
+    """
+
+
+@contextmanager
+def rule_deadline(deadline: float, clock: Callable[[], float]) -> Iterator[None]:
+    """Make :func:`check_budget` stop the rule evaluated inside once ``clock()`` passes
+    ``deadline``.
+    """
+    token = _DEADLINE.set((deadline, clock))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def check_budget() -> None:
+    """Raise :class:`RuleBudgetSpent` when the running rule is past its deadline (a no-op
+    outside :func:`rule_deadline`). Called once per step of every per-utterance loop.
+    """
+    limit = _DEADLINE.get()
+    if limit is not None and limit[1]() > limit[0]:
+        raise RuleBudgetSpent
 
 # --- pinyin ------------------------------------------------------------------------------------
 _PINYIN_MERGES = (("zh", "z"), ("ch", "c"), ("sh", "s"))
@@ -235,6 +273,7 @@ class CompiledMatcher:
         if self.pinyin_phrases and norm and is_chinese(norm):
             ids = syllable_ids(norm)
             for phrase, _, p_ids in self.pinyin_phrases:
+                check_budget()
                 best = self._best_pinyin_window(p_ids, ids, range(len(ids) - len(p_ids) + 1))
                 if best is not None:
                     return MatchHit(phrase, "pinyin", best[0], norm[best[1]:best[1] + len(p_ids)])
@@ -243,6 +282,7 @@ class CompiledMatcher:
     def regex_hit(self, text: str, norm: str) -> MatchHit | None:
         """The first pattern found in the raw or the normalised text."""
         for pattern, compiled in self.patterns:
+            check_budget()
             m = compiled.search(text) or compiled.search(norm)
             if m:
                 return MatchHit(pattern, "regex", 1.0, m.group(0))
@@ -276,6 +316,7 @@ class CompiledMatcher:
     def _first_fuzzy_phrase(self, text: str) -> MatchHit | None:
         """The hit of the first phrase, in list order, that matches ``text`` fuzzily."""
         for p_norm in self.normalized_phrases:
+            check_budget()
             hit = self._fuzzy_pass(p_norm, text)
             if hit is not None:
                 return hit
@@ -311,6 +352,7 @@ class CompiledMatcher:
         hits: dict[int, MatchHit] = {}
         chosen = candidates if indices is None else [i for i in indices if i in candidates]
         for i in chosen:
+            check_budget()
             for position, windows in itertools.groupby(candidates[i], key=_FIRST):
                 phrase, _, p_ids = self.pinyin_phrases[position]
                 best = self._best_pinyin_window(p_ids, call.syllables,

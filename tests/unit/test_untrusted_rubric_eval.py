@@ -165,3 +165,63 @@ def test_a_speaking_agent_is_graded_as_before():
     result, card = _score(SILENCE_RUBRIC, [["agent", 0, 2, "hello there"]])
     assert not result.ungraded_reason
     assert card.grade == "A" and not card.needs_review
+
+
+def _slow_rule_rubric(budget_s: float) -> str:
+    return (
+        "id: r\nversion: 1\n"
+        f"time_budget_s: {budget_s}\n"
+        "sections:\n  - id: s\n    weight: 100\n    criteria:\n"
+        "      - id: greet\n        points: 10\n"
+        "        rule: {type: required_phrase, phrases: [hello]}\n"
+        "      - id: runaway\n        points: 10\n"
+        "        rule: {type: regex, mode: forbid, patterns: ['refund \\\\d+', 'x{3}y']}\n"
+        "      - id: after\n        points: 10\n"
+        "        rule: {type: forbidden_phrase, phrases: [shut up]}\n"
+    )
+
+
+@pytest.mark.parametrize("matcher_step", ["regex_hit", "_first_fuzzy_phrase"])
+def test_a_runaway_rule_is_stopped_inside_its_utterance_loop(monkeypatch, matcher_step):
+    # An injected slow matcher: every step it takes moves a fake clock on by 1 s (the clock
+    # itself stands still otherwise). 200 utterances would cost 200 s against a 20 s budget:
+    # the rule must be stopped part-way, not left to finish and only then judged over budget.
+    from qa_pipeline.rubric.matching import CompiledMatcher
+
+    now = [0.0]
+    steps = []
+    original = getattr(CompiledMatcher, matcher_step)
+
+    def slow(self, *args, **kwargs):
+        steps.append(1)
+        now[0] += 1.0
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CompiledMatcher, matcher_step, slow)
+    rubric = _slow_rule_rubric(20)
+    if matcher_step == "_first_fuzzy_phrase":  # the same rule as fuzzy phrase matching
+        rubric = rubric.replace("{type: regex, mode: forbid, patterns: ['refund \\\\d+', "
+                                "'x{3}y']}",
+                                "{type: forbidden_phrase, phrases: [refund now], fuzzy: 0.9}")
+    rows = [["agent", 0, 1, "hello"]] + [
+        ["agent" if i % 2 else "customer", i, i + 1, f"ordinary sentence number {i}"]
+        for i in range(1, 200)]
+    result, card = _score(rubric, rows, clock=lambda: now[0])
+    greet, runaway, after = result.results
+    assert greet.status is Status.PASS
+    assert 0 < len(steps) <= 25  # stopped within a step of the deadline
+    assert runaway.status is Status.NEEDS_REVIEW
+    assert runaway.provisional_status is Status.NEEDS_REVIEW  # no verdict from half a call
+    assert runaway.message == "stopped: time budget spent"
+    assert "rubric time budget of 20 s spent (criterion 'runaway' stopped" in \
+        runaway.review_reason
+    assert after.status is Status.NEEDS_REVIEW and after.message == "not evaluated"
+    assert card.needs_review
+
+
+def test_budget_checks_do_nothing_outside_rubric_evaluation():
+    from qa_pipeline.rubric.matching import MatchOptions, compile_matcher
+
+    matcher = compile_matcher(("refund now",), (r"x{3}y",), MatchOptions(fuzzy=0.9))
+    assert matcher.find("please refund now") is not None
+    assert matcher.find("xxxy") is not None

@@ -1,0 +1,269 @@
+"""The number a personal-data cue announces, read the way speech recognition writes it.
+
+After "手机号", "身份证", "card number" or "reach me on", a caller reads a number, and the
+ASR writes it in pieces: digits, number words, and words it heard instead of digits
+("Nero", "for", "I'm", 要 for 幺), with commas and full stops between groups. A run of
+digits (:mod:`qa_pipeline.privacy.digits`) breaks at each such word; the cue's window does
+not: from the cue, the number is the stretch of tokens that starts with a digit within
+:data:`START_TOKENS` and goes on while at most :data:`GAP_TOKENS` other words separate its
+digits. It ends at clause punctuation, at another cue or a blanked date or clock time
+(``|``), before an amount or a date ("12999元", "50 dollars", "二零一九年"), or after
+:data:`CAP_TOKENS` tokens. Words that sound like digits bridge a gap but are never counted
+as digits, so a window needs as many real digits as the cue asks for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from rapidfuzz.distance import Levenshtein
+
+from qa_pipeline.privacy.cues import said_as_amount
+from qa_pipeline.privacy.digits import EN_DIGITS, EN_REPEAT, ZH_DIGITS
+
+# How far after the cue (in tokens) the number must start: "is", "是", "on", "的是".
+START_TOKENS = 4
+# Other words a number may have between two of its digits: misheard digits ("I'm narrow")
+# and group words the ASR adds.
+GAP_TOKENS = 4
+# The furthest a window reaches (an 18-character ID said digit by digit, with room).
+CAP_TOKENS = 48
+
+# Clause ends (ASR also writes "." between digit groups, so a full stop is not one) and the
+# blanked spans of cues, emails, dates and clock times.
+_STOPS = frozenset("。！？!?；;\n|")
+# Between the pieces of one number; not tokens.
+_SEPARATORS = frozenset(" \t-–—.·,，、/:：'\"()（）")
+_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")  # "I'm" is one word
+# Numbers said two digits at a time ("thirteen eighty, oh five"): a teen is two digits, a
+# tens word one digit before a digit word ("forty four") and two on its own ("forty").
+_EN_TEENS = {w: str(10 + k) for k, w in enumerate((
+    "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen"))}
+_EN_TENS = {w: str(k) for k, w in enumerate((
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"), start=2)}
+# English words one edit from a digit word of four or more letters ("nero", "for", "mine"):
+# what an 8 kHz ASR writes for a digit. Shorter digit words have too many neighbours.
+_EN_LONG_DIGITS = tuple(w for w in EN_DIGITS if len(w) >= 4)
+# Toneless, confusion-merged pinyin of the Chinese digit characters (要 yao for 幺).
+_ZH_DIGIT_CHARS = "零一二三四五六七八九幺两"
+
+# Words that make the digits before them part of a date or a clock time ("二零一九年",
+# "三十一号", "下午三点", "the 3rd", "5 pm"); written dates and times are blanked already.
+_DATE_DIGITS = 4  # a year; longer groups before such a word are a number misheard
+_DATE_WORD = re.compile(r"\s?[年月日号点时秒岁]")
+# An English ordinal or clock word makes a date or a time only of one written group ("6th",
+# "5 pm"); after digits said apart ("1-6th") it is a digit misheard.
+_EN_DATE_WORD = re.compile(r"\s?(?:st|nd|rd|th|am|pm|o'clock)(?![A-Za-z])", re.I)
+
+D, NEAR, OTHER = "D", "N", "O"  # a digit, a word that sounds like one, anything else
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token of a window: its type, characters ``[start, end)`` and the digits it
+    stands for (``D`` only; "double" counts the digit after it twice).
+    """
+
+    type: str
+    start: int
+    end: int
+    digits: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowNumber:
+    """The number found in a cue's window: characters ``[start, end)`` and its digits."""
+
+    start: int
+    end: int
+    digits: str
+
+
+@cache
+def _zh_digit_sounds() -> frozenset[str]:
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    return frozenset(pinyin_syllables(_ZH_DIGIT_CHARS))
+
+
+def _sounds_like_zh_digit(ch: str) -> bool:
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    return pinyin_syllables(ch)[0] in _zh_digit_sounds()
+
+
+def _sounds_like_en_digit(word: str) -> bool:
+    return len(word) >= 3 and any(
+        Levenshtein.distance(word, d, score_cutoff=1) <= 1 for d in _EN_LONG_DIGITS)
+
+
+def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS) -> list[Token]:
+    """Up to ``limit`` tokens of ``text`` from ``pos``, ending before the first stop."""
+    out: list[Token] = []
+    i = 0 if pos < 0 else pos
+    repeat = 1
+    tens_end = -1  # where the last tens word ("forty") ended
+    while i < len(text) and len(out) < limit:
+        ch = text[i]
+        if ch in _STOPS:
+            break
+        if ch in _SEPARATORS:
+            i += 1
+            continue
+        if ch.isascii() and ch.isdigit() or "０" <= ch <= "９":
+            d = ch if ch.isascii() else str(ord(ch) - ord("０"))
+            out.append(Token(D, i, i + 1, d * repeat))
+            repeat = 1
+            i += 1
+            continue
+        m = _WORD.match(text, i)
+        if m:
+            word = m.group(0).lower()
+            if word in EN_REPEAT:
+                repeat = EN_REPEAT[word]
+                out.append(Token(NEAR, m.start(), m.end()))
+            elif word in EN_DIGITS and (word != "o" or (out and out[-1].type == D)):
+                if out and out[-1].type == D and out[-1].digits.endswith("0") and \
+                        out[-1].end == tens_end and word not in ("o", "oh", "zero"):
+                    # "forty four": the tens word's 0 is this digit
+                    last = out.pop()
+                    out.append(Token(D, last.start, m.end(), last.digits[:-1] + EN_DIGITS[word]))
+                else:
+                    out.append(Token(D, m.start(), m.end(), EN_DIGITS[word] * repeat))
+                repeat = 1
+            elif word in _EN_TEENS:
+                out.append(Token(D, m.start(), m.end(), _EN_TEENS[word]))
+                repeat = 1
+            elif word in _EN_TENS:
+                out.append(Token(D, m.start(), m.end(), _EN_TENS[word] + "0"))
+                tens_end = m.end()
+                repeat = 1
+            elif word in ("x", "ex") or _sounds_like_en_digit(word) or word in EN_DIGITS:
+                out.append(Token(NEAR, m.start(), m.end()))
+                repeat = 1
+            else:
+                out.append(Token(OTHER, m.start(), m.end()))
+                repeat = 1
+            i = m.end()
+            continue
+        if ch in ZH_DIGITS:
+            out.append(Token(D, i, i + 1, ZH_DIGITS[ch]))
+        elif ch == "叉" or "\u4e00" <= ch <= "\u9fff" and _sounds_like_zh_digit(ch):
+            out.append(Token(NEAR, i, i + 1))
+        else:
+            out.append(Token(OTHER, i, i + 1))
+        repeat = 1
+        i += 1
+    return out
+
+
+def _one_group(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is one written group ("30", "6"; not "1-6")."""
+    return not any(ch in _SEPARATORS for ch in text[start:end])
+
+
+def number_after(text: str, pos: int) -> WindowNumber | None:
+    """The number a cue ending at ``pos`` announces in ``text`` (with dates, times, amounts
+    and other cues blanked to ``|``), or None when no digit starts within
+    :data:`START_TOKENS` tokens.
+    """
+    toks = tokens_after(text, pos)
+    first = next((k for k, t in enumerate(toks[:START_TOKENS + 1]) if t.type == D), None)
+    if first is None:
+        return None
+    last = before_group = first
+    gap = 0
+    group = first  # first token of the current group of adjacent digits
+    for k in range(first, len(toks)):
+        t = toks[k]
+        if t.type == D:
+            if k > first and toks[k - 1].type != D:
+                group, before_group = k, last
+            if (k + 1 == len(toks) or toks[k + 1].type != D) and (said_as_amount(
+                    text, toks[group].start, t.end) or (
+                    sum(len(x.digits) for x in toks[group:k + 1]) <= _DATE_DIGITS
+                    and (_DATE_WORD.match(text, t.end)
+                         or _one_group(text, toks[group].start, t.end)
+                         and _EN_DATE_WORD.match(text, t.end)))):
+                # "12999元", "50 dollars", "二零一九年", "3rd": an amount or a date ends
+                # the number before it
+                if group == first:
+                    return None
+                last = before_group
+                break
+            last, gap = k, 0
+        elif t.type == NEAR:
+            gap = 0
+        else:
+            gap += 1
+            if gap > GAP_TOKENS:
+                break
+    digits = "".join(t.digits for t in toks[first:last + 1])
+    return WindowNumber(toks[first].start, toks[last].end, digits)
+
+
+# Cue-less numbers are read more strictly than a cue's window: homophones may stand for a
+# digit, but at most this many other words may sit inside the number.
+CUELESS_OTHER_TOKENS = 1
+
+
+@cache
+def _zh_digit_of_sound() -> dict[str, str]:
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    return {pinyin_syllables(c)[0]: ZH_DIGITS[c] for c in _ZH_DIGIT_CHARS}
+
+
+def _near_digit(text: str, t: Token) -> str:
+    """The digit a word that sounds like one stands for ("要" for 幺, "nero" for zero), or
+    "" when it stands for none (a group word, a check character).
+    """
+    word = text[t.start:t.end].lower()
+    if word in EN_DIGITS:
+        return EN_DIGITS[word]
+    if word.isascii():
+        near = [EN_DIGITS[d] for d in _EN_LONG_DIGITS
+                if Levenshtein.distance(word, d, score_cutoff=1) <= 1]
+        return near[0] if len(near) == 1 else ""
+    from qa_pipeline.rubric.matching import pinyin_syllables
+
+    return _zh_digit_of_sound().get(pinyin_syllables(word)[0], "") if word != "叉" else ""
+
+
+def cueless_number(text: str, pos: int) -> list[WindowNumber]:
+    """Readings of the number starting at ``pos`` when no cue announced it, longest first:
+    digit groups joined across words that sound like digits (counted as the digit they
+    sound like) and at most :data:`CUELESS_OTHER_TOKENS` other word, up to a stop, an
+    amount or a date. Each reading ends at a digit; the caller keeps one whose shape is
+    certain (a mobile number, a card, a resident ID).
+    """
+    toks = tokens_after(text, pos)
+    if not toks or toks[0].type != D:
+        return []
+    ends: list[WindowNumber] = []
+    digits = ""
+    other = 0
+    group = 0
+    for k, t in enumerate(toks):
+        if t.type == OTHER:
+            other += 1
+            if other > CUELESS_OTHER_TOKENS:
+                break
+            continue
+        if t.type == D and k > 0 and toks[k - 1].type != D:
+            group = k
+        if t.type == D and (k + 1 == len(toks) or toks[k + 1].type != D) and (
+                said_as_amount(text, toks[group].start, t.end)
+                or _DATE_WORD.match(text, t.end) or _one_group(text, toks[group].start, t.end)
+                and _EN_DATE_WORD.match(text, t.end)):
+            ends = [n for n in ends if n.end <= toks[group].start]  # an amount or a date
+            break
+        d = t.digits if t.type == D else _near_digit(text, t)
+        if not d:
+            continue
+        digits += d
+        ends.append(WindowNumber(toks[0].start, t.end, digits))
+    return ends[::-1]
