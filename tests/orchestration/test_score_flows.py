@@ -47,7 +47,7 @@ def test_score_calls_quarantines_skips_and_rescores_without_asr(prefect_api, cou
 
     rubric = tmp_path / "en_v7.yaml"
     rubric.write_text((REPO / "rubrics" / "customer_service_en.yaml").read_text(
-        encoding="utf-8").replace("version: 3", "version: 7", 1), encoding="utf-8")
+        encoding="utf-8").replace("version: 4", "version: 7", 1), encoding="utf-8")
     backfill = rescore(tenant="default", rubric=str(rubric))
     assert [p["call_id"] for p in backfill["processed"]] == [call_id]
     assert count_asr["n"] == 1

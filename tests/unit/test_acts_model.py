@@ -184,6 +184,11 @@ def test_asr_noised_copies_keep_noisy_transcripts_only():
     assert not keep_transcript(source, "Could you give me the last four digits of the card")
     assert not keep_transcript(source, "after you bring the university to the field")
     assert not keep_transcript(source, "")
+    # Mandarin: compared on CJK characters (Whisper's homophones), punctuation ignored.
+    zh = "您好，欢迎致电新东方在线学习顾问，我是王老师。"
+    assert keep_transcript(zh, "你好,欢迎至电新东方再现学习顾问,我是王老师。")
+    assert not keep_transcript(zh, "您好欢迎致电新东方在线学习顾问我是王老师")
+    assert not keep_transcript(zh, "今天天气很好")
 
 
 def test_tenant_act_definitions_are_validated():
