@@ -124,3 +124,25 @@ def test_a_tenant_without_acts_keeps_the_given_act_model():
     base = PrototypeActs(ACTS)
     assert analyzers_for(tenant, "none", act_model=base).acts is base
     assert analyzers_for(tenant, "none").acts is None
+
+
+def test_score_command_checks_an_override_rubric_with_the_tenants_acts(tmp_path, monkeypatch):
+    pytest.importorskip("qa_pipeline.acts.model")
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+    from qa_pipeline.settings import reset_configuration
+
+    _, rubric = _tenant(tmp_path)
+    monkeypatch.setenv("QA_PIPELINE_CONFIG_DIR", str(tmp_path))
+    reset_configuration()
+    try:
+        args = ["score", str(tmp_path / "no_such_call.json"), "--out", str(tmp_path / "out"),
+                "--rubric", str(rubric), "--cache-dir", str(tmp_path / "cache")]
+        without = CliRunner().invoke(app, args)
+        assert without.exit_code != 0
+        assert "unknown act 'plan_upsell'" in str(without.exception or "") + without.output
+        with_tenant = CliRunner().invoke(app, [*args, "--tenant", "acme"])
+        assert "unknown act" not in str(with_tenant.exception or "") + with_tenant.output
+    finally:
+        reset_configuration()
