@@ -52,7 +52,7 @@ def test_score_calls_quarantines_skips_and_rescores_without_asr(prefect_api, cou
     assert [p["call_id"] for p in backfill["processed"]] == [call_id]
     assert count_asr["n"] == 1
     versions = sorted(c["rubric_version"] for c in t.scorecards(call_id=call_id))
-    assert versions == ["3", "7"]
+    assert versions == ["4", "7"]
     assert {c.stage for c in t.costs(call_id)} >= {"frontend", "scoring", "rescoring"}
 
 
