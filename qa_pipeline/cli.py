@@ -141,8 +141,10 @@ def score(
 
     if rubric is not None:
         from qa_pipeline.rubric.loader import load_rubric
+        from qa_pipeline.tenants import load_tenant
 
-        load_rubric(rubric)  # fail before any audio is processed
+        # Fail before any audio is processed (the rubric may name the tenant's own acts).
+        load_rubric(rubric, tuple(load_tenant(tenant).acts) if tenant else ())
     options = RunOptions(cache_dir=cache_dir, out_dir=out, asr_model=asr_model,
                          diarizer=diarizer, sentiment=sentiment,
                          rubric=str(rubric) if rubric else None)

@@ -31,7 +31,7 @@ from qa_pipeline.rubric.schema import Rubric
 from qa_pipeline.scorecard.card import Scorecard, build_scorecard
 from qa_pipeline.sentiment import SentimentOptions, SentimentScorer, get_sentiment_scorer
 from qa_pipeline.settings import config_path
-from qa_pipeline.tenants import TenantConfig
+from qa_pipeline.tenants import TenantConfig, tenant_act_examples
 from qa_pipeline.types import LoadedAudio
 
 
@@ -47,11 +47,11 @@ def rubric_for(tenant: TenantConfig, language: str, override: str | None = None)
     language (falling back to its first rubric).
     """
     if override:
-        return load_rubric(override)
+        return load_rubric(override, tuple(tenant.acts))
     if not tenant.rubrics:
         raise ConfigError(f"tenant {tenant.id!r} configures no rubric; pass --rubric FILE")
     path = tenant.rubrics.get(language) or next(iter(tenant.rubrics.values()))
-    return load_rubric(repo_path(path))
+    return load_rubric(repo_path(path), tuple(tenant.acts))
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,12 @@ class CallAnalyzers:
     acts: ActTagger | None = None
 
 
-def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None) -> CallAnalyzers:
-    """The tenant's sentiment model, call-reason taxonomy and complaint cues
-    (``sentiment_backend`` overrides the tenant's backend, e.g. ``none``).
+def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None,
+                  act_model: ActTagger | None = None) -> CallAnalyzers:
+    """The tenant's sentiment model, call-reason taxonomy, complaint cues and dialogue acts
+    (``sentiment_backend`` overrides the tenant's backend, e.g. ``none``; ``act_model``
+    replaces the packaged act model). The tenant's own acts (its ``acts:`` section) are fitted
+    here, once per tenant and batch, and cached by content hash.
     """
     s = tenant.sentiment
     backend = sentiment_backend or s.backend
@@ -81,7 +84,14 @@ def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None) ->
                if tenant.call_reasons else None)
     emotion = EmotionOptions(complaint_cues=DEFAULT_COMPLAINT_CUES + tenant.complaint_cues)
     judges = JudgePool(tenant.judges) if tenant.judges else None
-    return CallAnalyzers(scorer, reasons, AcousticOptions(), emotion, judges)
+    acts = act_model
+    if tenant.acts:
+        if acts is None:
+            from qa_pipeline.acts import load_embedded_act_model
+
+            acts = load_embedded_act_model()
+        acts = acts.with_tenant_acts(tenant_act_examples(tenant))
+    return CallAnalyzers(scorer, reasons, AcousticOptions(), emotion, judges, acts)
 
 
 def score_conversation(

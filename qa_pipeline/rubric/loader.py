@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,14 +164,17 @@ def _check_unique_ids(data: dict[str, Any], lines: dict[Loc, int], source: str) 
             first[cid] = loc
 
 
-def load_rubric_text(text: str, source: str = "<rubric>") -> Rubric:
-    """Validate rubric YAML text."""
+def load_rubric_text(text: str, source: str = "<rubric>",
+                     tenant_acts: Sequence[str] = ()) -> Rubric:
+    """Validate rubric YAML text; ``tenant_acts`` are act ids the tenant defines (its rules may
+    name them).
+    """
     data, lines = compose_untrusted_yaml(text, source)
     if not isinstance(data, dict):
         raise RubricValidationError(f"{source}:1: a rubric must be a mapping")
     _check_unique_ids(data, lines, source)
     try:
-        rubric = Rubric.model_validate(data)
+        rubric = Rubric.model_validate(data, context={"tenant_acts": tuple(tenant_acts)})
     except ValidationError as e:
         messages = []
         for err in e.errors():
@@ -193,8 +197,8 @@ def load_rubric_text(text: str, source: str = "<rubric>") -> Rubric:
     return rubric
 
 
-def load_rubric(path: str | os.PathLike[str]) -> Rubric:
-    """Load and validate a rubric file.
+def load_rubric(path: str | os.PathLike[str], tenant_acts: Sequence[str] = ()) -> Rubric:
+    """Load and validate a rubric file (``tenant_acts``: as for :func:`load_rubric_text`).
 
     Raises:
         RubricValidationError: with ``file:line (key.path): problem`` for each problem.
@@ -208,7 +212,7 @@ def load_rubric(path: str | os.PathLike[str]) -> Rubric:
         raise RubricValidationError(f"{p}: cannot read rubric: {e.strerror}") from e
     except UnicodeDecodeError as e:
         raise RubricValidationError(f"{p}: rubric is not UTF-8 text") from e
-    return load_rubric_text(text, str(p))
+    return load_rubric_text(text, str(p), tenant_acts)
 
 
 def rubric_json_schema() -> dict[str, Any]:

@@ -6,7 +6,7 @@ import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from qa_pipeline.rubric.registry import ParsedRule
 
@@ -178,38 +178,41 @@ class Rubric(_Strict):
         return f"{self.id}@{self.version}"
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> Rubric:
+    def _unique_ids(self, info: ValidationInfo) -> Rubric:
         seen: set[str] = set()
         for section in self.sections:
             for c in section.criteria:
                 if c.id in seen:
                     raise ValueError(f"duplicate criterion id {c.id!r}")
                 seen.add(c.id)
-        self._check_acts()
+        context = info.context if isinstance(info.context, dict) else {}
+        self._check_acts(tuple(context.get("tenant_acts", ())))
         bands = sorted(b.min for b in self.grade_bands)
         if not bands or bands[0] != 0:
             raise ValueError("grade_bands must include a band with min 0")
         return self
 
-    def _check_acts(self) -> None:
+    def _check_acts(self, tenant_acts: tuple[str, ...] = ()) -> None:
         """The rubric's own act ids are well formed and new; every act a rule names is
-        built in or defined by the rubric.
+        built in, defined by the rubric or by the tenant (``tenant_acts``, the ids of the
+        tenant's ``acts:`` section, known when the rubric is loaded for a tenant).
         """
         from qa_pipeline.acts import ACTS
 
         for act_id in self.acts:
             if not _ACT_ID.fullmatch(act_id):
                 raise ValueError(f"act id {act_id!r} must be lowercase letters, digits and _")
-            if act_id in ACTS:
-                raise ValueError(f"act {act_id!r} is built in; give the rubric's own act "
-                                 "another id")
-        known = (*ACTS, *self.acts)
+            if act_id in ACTS or act_id in tenant_acts:
+                raise ValueError(f"act {act_id!r} is built in or the tenant's; give the "
+                                 "rubric's own act another id")
+        known = (*ACTS, *tenant_acts, *self.acts)
         for section in self.sections:
             for c in section.criteria:
                 for act_id in _acts_named(c.rule):
                     if act_id not in known:
                         raise ValueError(f"criterion {c.id!r}: unknown act {act_id!r}; known "
-                                         f"acts: {', '.join(known)}")
+                                         f"acts: {', '.join(known)} (a new act is defined "
+                                         "under the rubric's or the tenant's `acts:`)")
 
     def criteria(self) -> list[tuple[Section, Criterion]]:
         """All criteria with their sections, in file order."""

@@ -57,11 +57,43 @@ def test_training_corpus_has_forty_distinct_phrasings_per_act(lang):
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_validation_split_shares_no_phrasing_with_training(lang):
-    train = {_squash(ex.text) for ex in read_act_corpus(CORPUS / f"train_{lang}.tsv")}
+    files = [p for p in act_train.training_files(CORPUS) if f"_{lang}" in p.stem]
+    assert len(files) >= 4, "the first author, two more authors and the hard negatives"
+    train = {_squash(ex.text) for path in files for ex in read_act_corpus(path)}
     valid = read_act_corpus(CORPUS / f"valid_{lang}.tsv")
     assert not train & {_squash(ex.text) for ex in valid}
     per_act = Counter(act for ex in valid for act in ex.acts)
     assert min(per_act[act] for act in ACTS) >= 15, per_act
+
+
+def test_training_files_and_their_authors(tmp_path):
+    for name in ("train_zh.tsv", "train_en.tsv", "train_en_asr.tsv", "train_extra_b_zh.tsv",
+                 "train_hardneg_en.tsv", "valid_zh.tsv"):
+        (tmp_path / name).write_text("lang\trole\tacts\ttext\n", encoding="utf-8")
+    files = act_train.training_files(tmp_path)
+    assert [p.name for p in files] == ["train_zh.tsv", "train_en.tsv", "train_en_asr.tsv",
+                                       "train_extra_b_zh.tsv", "train_hardneg_en.tsv"]
+    assert [act_train.author_of(p) for p in files] == [
+        "project", "project", "project", "extra_b", "hardneg"]
+    for path in act_train.training_files(CORPUS):
+        lang = "zh" if "_zh" in path.stem else "en"
+        assert {ex.lang for ex in read_act_corpus(path)} == {lang}, path.name
+
+
+def test_folds_leave_one_author_out():
+    y = np.array([1, 0, 1, 0, 1, 0, 0, 0])
+    groups = np.array(["p", "p", "p", "a", "a", "b", "b", "b"])
+    folds = act_train.folds(y, groups)
+    # "b" has no positive, but leaving it out still leaves positives to train on.
+    assert [sorted(set(groups[test])) for _, test in folds] == [["a"], ["b"], ["p"]]
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+    # An author whose removal leaves no positive is never held out: its rows stay unscored.
+    only = np.array(["p", "p", "p", "a", "a", "a", "a", "a"])
+    y_only = np.array([1, 0, 1, 0, 0, 0, 0, 0])
+    assert [sorted(set(only[test])) for _, test in act_train.folds(y_only, only)] == [["a"]]
+    # A single author: stratified folds.
+    assert len(act_train.folds(y, np.array(["p"] * 8))) == 3
 
 
 def test_corpus_reader_names_the_bad_line(tmp_path):
@@ -184,6 +216,11 @@ def test_asr_noised_copies_keep_noisy_transcripts_only():
     assert not keep_transcript(source, "Could you give me the last four digits of the card")
     assert not keep_transcript(source, "after you bring the university to the field")
     assert not keep_transcript(source, "")
+    # Mandarin: compared on CJK characters (Whisper's homophones), punctuation ignored.
+    zh = "您好，欢迎致电新东方在线学习顾问，我是王老师。"
+    assert keep_transcript(zh, "你好,欢迎至电新东方再现学习顾问,我是王老师。")
+    assert not keep_transcript(zh, "您好欢迎致电新东方在线学习顾问我是王老师")
+    assert not keep_transcript(zh, "今天天气很好")
 
 
 def test_tenant_act_definitions_are_validated():

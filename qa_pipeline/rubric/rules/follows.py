@@ -24,6 +24,10 @@ class FollowsSpec(RuleSpec):
     response: Operand
     within_utterances: int = Field(3, ge=1, description="utterances after the trigger")
     within_s: float | None = Field(None, gt=0, description="seconds after the trigger ends")
+    answer: Literal["every", "any"] = Field(
+        "every", description="every: each trigger needs a response; any: one answered trigger "
+                             "is enough (a customer who keeps complaining after the agent "
+                             "empathised once is answered)")
 
     @model_validator(mode="after")
     def _matchers(self) -> FollowsSpec:
@@ -35,13 +39,15 @@ class FollowsSpec(RuleSpec):
 
 @register_rule("follows", spec=FollowsSpec)
 def follows(spec: FollowsSpec, ctx: EvaluationContext) -> RuleOutcome:
-    """Every trigger must be answered by a response soon after.
+    """Every trigger (``answer: any``: at least one) must be answered by a response soon after.
 
     Trigger and response may name phrases, patterns and/or dialogue acts (see the ``act``
     rule).
-    Passes when: each trigger utterance is followed, within ``within_utterances`` utterances
-    (and ``within_s`` seconds when set), by a response in a later utterance.
-    Fails when: a trigger has no timely response (the unanswered trigger is quoted).
+    Passes when: each trigger utterance (``answer: any``: one of them) is followed, within
+    ``within_utterances`` utterances (and ``within_s`` seconds when set), by a response in a
+    later utterance.
+    Fails when: a trigger has no timely response (``answer: any``: none has); the unanswered
+    triggers are quoted.
     Not applicable when: no trigger occurs.
 
     Example YAML:
@@ -82,8 +88,10 @@ def follows(spec: FollowsSpec, ctx: EvaluationContext) -> RuleOutcome:
     considered = tuple(sorted({i for u, _ in triggers
                                for i in range(u.index, min(u.index + spec.within_utterances + 1,
                                                            end))}))
-    if unanswered:
+    if unanswered and (spec.answer == "every" or not evidence):
         return RuleOutcome(Status.FAIL, tuple(unanswered),
                            f"{len(unanswered)} of {len(triggers)} trigger(s) without a response",
                            considered)
-    return RuleOutcome(Status.PASS, tuple(evidence), "every trigger was answered", considered)
+    message = ("every trigger was answered" if not unanswered else
+               f"{len(triggers) - len(unanswered)} of {len(triggers)} trigger(s) answered")
+    return RuleOutcome(Status.PASS, tuple(evidence), message, considered)
