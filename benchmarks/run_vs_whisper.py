@@ -14,7 +14,9 @@ cached). Each round runs both, in alternating order, each in a fresh process:
   ephemeral server, plan, front end, release, scoring, store);
 - with ``--prefect-server``, also run-server: the same command against a Prefect server
   started once before the rounds (untimed), as on a worker of a deployment, where no
-  process starts a temporary server.
+  process starts a temporary server;
+- with ``--score``, also score: ``qa-pipeline score DIR --tenant default --out OUT``, the
+  same runner without Prefect or a store (files only).
 
 Wall from the parent's clock around each process; CPU from the children's rusage (for run,
 its temporary server's included). The load average before and after each process is
@@ -162,6 +164,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--prefect-server", action="store_true",
                     help="also time run against a running Prefect server (run-server)")
+    ap.add_argument("--score", action="store_true",
+                    help="also time qa-pipeline score (the runner without Prefect or a store)")
     ap.add_argument("--out", default="run_vs_whisper.json",
                     help="result file name under benchmarks/results/")
     args = ap.parse_args()
@@ -177,7 +181,8 @@ def main() -> None:
            # Every round must do the work: no Prefect task-cache hits across rounds.
            "PREFECT_TASKS_REFRESH_CACHE": "true"}
     qa = str(Path(sys.executable).with_name("qa-pipeline"))
-    modes = ("raw", "run", "run-server") if args.prefect_server else ("raw", "run")
+    modes = ("raw", "run", *(("run-server",) if args.prefect_server else ()),
+             *(("score",) if args.score else ()))
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     stages: dict[str, float] = {}
     costs: dict[str, dict[str, float]] = {}
@@ -193,6 +198,10 @@ def main() -> None:
                 if mode == "raw":
                     cmd = [sys.executable, "-c", RAW.format(opts=raw_opts), model_path,
                            *map(str, files)]
+                elif mode == "score":
+                    cmd = [qa, "score", str(work / "calls"), "--tenant", "default",
+                           "--out", str(work / f"out-score-{r}"),
+                           "--cache-dir", str(work / f"cache-{mode}-{r}")]
                 else:
                     db = f"sqlite:///{work / f'qa-{mode}-{r}.db'}"
                     cmd = [qa, "run", str(work / "calls"), "--tenant", "default", "--db", db,
@@ -217,6 +226,8 @@ def main() -> None:
         "ratio": {k: round(med["run"][k] / med["raw"][k], 3) for k in ("wall_s", "cpu_s")},
         "ratio_server": ({k: round(med["run-server"][k] / med["raw"][k], 3)
                           for k in ("wall_s", "cpu_s")} if args.prefect_server else None),
+        "ratio_score": ({k: round(med["score"][k] / med["raw"][k], 3)
+                         for k in ("wall_s", "cpu_s")} if args.score else None),
         "run_stage_wall_s_last_round": stages,
         "run_stage_costs_last_round": costs,
     }
@@ -230,6 +241,9 @@ def main() -> None:
     if result["ratio_server"]:
         ratio = result["ratio_server"]
         print(f"| run-server / raw | {ratio['wall_s']:.2f}x | {ratio['cpu_s']:.2f}x |")
+    if result["ratio_score"]:
+        ratio = result["ratio_score"]
+        print(f"| score / raw | {ratio['wall_s']:.2f}x | {ratio['cpu_s']:.2f}x |")
     print("\n| stage (run, last round) | wall s | share of ASR |\n|---|---|---|")
     for k, v in stages.items():
         print(f"| {k} | {v:.2f} | {100 * v / asr:.1f} % |")
