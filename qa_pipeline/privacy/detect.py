@@ -193,13 +193,9 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
         if number is None or len(number.digits) < hit.min_digits \
                 or said_as_amount(text, number.start, number.end) or _year(hit, number.digits):
             continue
-        start, end = number.start, number.end
-        overlapping = [p for p in found if p.start < end and p.end > start]
-        if overlapping:
-            start = min(start, *(p.start for p in overlapping))
-            end = max(end, *(p.end for p in overlapping))
-            kind = overlapping[0].kind
-            found = [p for p in found if p not in overlapping]
+        found, start, end, merged_kind = _absorb(found, number.start, number.end)
+        if merged_kind is not None:
+            kind = merged_kind
         elif hit.kind in kinds:
             kind = hit.kind
         else:
@@ -207,6 +203,19 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
         found.append(PiiSpan(kind, start, end, text[start:end], number.digits,
                              any(ch.isalpha() for ch in text[start:end])))
     return found
+
+
+def _absorb(found: list[PiiSpan], start: int, end: int
+            ) -> tuple[list[PiiSpan], int, int, str | None]:
+    """Merge the spans of ``found`` that overlap ``start:end`` into it: the spans left, the
+    merged bounds, and the first overlapped span's kind (None when nothing overlapped).
+    """
+    overlapping = [p for p in found if p.start < end and p.end > start]
+    if not overlapping:
+        return found, start, end, None
+    return ([p for p in found if p not in overlapping],
+            min(start, *(p.start for p in overlapping)),
+            max(end, *(p.end for p in overlapping)), overlapping[0].kind)
 
 
 def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[PiiSpan],
@@ -231,13 +240,8 @@ def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
                 kind = after.kind
             if kind is None:
                 continue
-            start, end = number.start, number.end
-            overlapping = [p for p in found if p.start < end and p.end > start]
-            if overlapping:
-                start = min(start, *(p.start for p in overlapping))
-                end = max(end, *(p.end for p in overlapping))
-                kind = overlapping[0].kind
-                found = [p for p in found if p not in overlapping]
+            found, start, end, merged_kind = _absorb(found, number.start, number.end)
+            kind = merged_kind or kind
             if kind in kinds:
                 found.append(PiiSpan(kind, start, end, text[start:end], number.digits,
                                      any(ch.isalpha() for ch in text[start:end])))
