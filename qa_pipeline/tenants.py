@@ -254,6 +254,19 @@ def load_tenant(tenant_id: str, directory: Path | None = None) -> TenantConfig:
     return cfg
 
 
+def configured_tenant_acts(directory: Path | None = None) -> list[str]:
+    """The act ids that the configured tenants define (the union; a tenant file that does
+    not load contributes none: loading it reports its own error where it is used).
+    """
+    ids: set[str] = set()
+    for tenant_id in known_tenants(directory):
+        try:
+            ids.update(load_tenant(tenant_id, directory).acts)
+        except ConfigError:
+            continue
+    return sorted(ids)
+
+
 def tenant_act_examples(tenant: TenantConfig) -> dict[str, TenantActExamples]:
     """The tenant's own acts (its YAML's ``acts:`` section) as few-shot definitions for
     :meth:`qa_pipeline.acts.ActModel.with_tenant_acts`, which fits them and caches the heads

@@ -42,8 +42,13 @@ class HumanVerdict:
 class RubricCatalog:
     """Every rubric version found in some folders and files, by ``id@version``."""
 
-    def __init__(self, paths: Iterable[str | os.PathLike[str]]) -> None:
+    def __init__(self, paths: Iterable[str | os.PathLike[str]],
+                 tenant_acts: Iterable[str] = ()) -> None:
+        """``tenant_acts``: act ids that tenants define in their YAML, which their rubrics may
+        name (a rubric naming one fails validation without it and would be missing here).
+        """
         self._paths = [Path(p) for p in paths]
+        self._tenant_acts = tuple(sorted(set(tenant_acts)))
         self._by_ref: dict[str, Rubric] | None = None
 
     def _load(self) -> dict[str, Rubric]:
@@ -53,7 +58,7 @@ class RubricCatalog:
                 files = sorted(p.rglob("*.yaml")) if p.is_dir() else [p] if p.is_file() else []
                 for f in files:
                     try:
-                        r = load_rubric(f)
+                        r = load_rubric(f, self._tenant_acts)
                     except RubricError:
                         continue  # taxonomies and other YAML live beside rubrics
                     found.setdefault(r.ref, r)

@@ -51,6 +51,7 @@ from qa_pipeline.review.rescore import RubricCatalog
 from qa_pipeline.review.tuning import latest_report as latest_tuning_report
 from qa_pipeline.review.users import UserAccount, UserDirectory
 from qa_pipeline.store import Store, TenantStore
+from qa_pipeline.tenants import configured_tenant_acts
 from qa_pipeline.version import __version__
 from qa_pipeline.web.auth import COOKIE, LoginThrottle, SessionSigner, allowed
 from qa_pipeline.web.i18n import (
@@ -93,7 +94,7 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
     users = UserDirectory(store)
     signer = SessionSigner(settings.secret_key, settings.session_max_age_s)
     throttle = LoginThrottle(settings.login_attempts, settings.login_lockout_s)
-    catalog = RubricCatalog(settings.rubric_paths)
+    catalog = RubricCatalog(settings.rubric_paths, configured_tenant_acts())
     dash_cache: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, Any]]] = (
         OrderedDict())
     cache_lock = threading.Lock()

@@ -146,3 +146,17 @@ def test_score_command_checks_an_override_rubric_with_the_tenants_acts(tmp_path,
         assert "unknown act" not in str(with_tenant.exception or "") + with_tenant.output
     finally:
         reset_configuration()
+
+
+def test_the_review_desks_catalog_knows_rubrics_that_name_tenant_acts(tmp_path):
+    # Before: the catalog validated rubrics without any tenant's acts, so a rubric naming a
+    # tenant act was skipped and reviewing or rescoring its calls failed ("not published").
+    from qa_pipeline.review.rescore import RubricCatalog
+    from qa_pipeline.tenants import configured_tenant_acts
+
+    _, rubric = _tenant(tmp_path, own_acts="", second_act="plan_upsell")
+    acts = configured_tenant_acts(tmp_path / "tenants")
+    assert acts == ["plan_upsell"]
+    assert RubricCatalog([rubric], acts).get("acme_en@1").ref == "acme_en@1"
+    with pytest.raises(Exception, match="not published"):
+        RubricCatalog([rubric]).get("acme_en@1")
