@@ -21,6 +21,17 @@ _EN_DIGITS = {"zero": "0", "oh": "0", "o": "0", "nil": "0", "one": "1", "two": "
 _EN_REPEAT = {"double": 2, "triple": 3}
 # Public views for readers of number windows (:mod:`qa_pipeline.privacy.window`).
 ZH_DIGITS, EN_DIGITS, EN_REPEAT = _ZH_DIGITS, _EN_DIGITS, _EN_REPEAT
+
+
+def written_digit(ch: str) -> str | None:
+    """The ASCII digit that ``ch`` writes (ASCII or full-width ０-９), else None."""
+    if ch.isascii() and ch.isdigit():
+        return ch
+    if "０" <= ch <= "９":
+        return str(ord(ch) - ord("０"))
+    return None
+
+
 # Characters that may sit between the digits of one number ("138-0013 8000", "一三八，零零").
 _JOINERS = frozenset(" \t-–—.·,，、/")
 _WORD = re.compile(r"[A-Za-z]+")
@@ -53,8 +64,8 @@ def _tokens(text: str) -> list[tuple[str, int, int]]:
     pending_repeat: tuple[int, int, int] | None = None  # (times, start, end) of double/triple
     while i < len(text):
         ch = text[i]
-        if ch.isdigit() and ch.isascii() or "０" <= ch <= "９":
-            d = ch if ch.isascii() else str(ord(ch) - ord("０"))
+        d = written_digit(ch)
+        if d is not None:
             out.append((d, i, i + 1))
             i += 1
             continue

@@ -21,7 +21,7 @@ from functools import cache
 from rapidfuzz.distance import Levenshtein
 
 from qa_pipeline.privacy.cues import said_as_amount
-from qa_pipeline.privacy.digits import EN_DIGITS, EN_REPEAT, ZH_DIGITS
+from qa_pipeline.privacy.digits import EN_DIGITS, EN_REPEAT, ZH_DIGITS, written_digit
 
 # How far after the cue (in tokens) the number must start: "is", "是", "on", "的是".
 START_TOKENS = 4
@@ -113,8 +113,8 @@ def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS) -> list[Token]:
         if ch in _SEPARATORS:
             i += 1
             continue
-        if ch.isascii() and ch.isdigit() or "０" <= ch <= "９":
-            d = ch if ch.isascii() else str(ord(ch) - ord("０"))
+        d = written_digit(ch)
+        if d is not None:
             out.append(Token(D, i, i + 1, d * repeat))
             repeat = 1
             i += 1
