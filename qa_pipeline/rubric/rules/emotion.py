@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.matching import check_budget
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
 from qa_pipeline.types import Evidence, RuleOutcome, Status
 
@@ -38,7 +39,11 @@ def emotion(spec: EmotionSpec, ctx: EvaluationContext) -> RuleOutcome:
         return RuleOutcome(Status.NOT_APPLICABLE, message="no emotion analysis for this call")
     if ctx.emotion.start.valence is None:
         return RuleOutcome(Status.NOT_APPLICABLE, message="no customer speech")
+    # The finding may be computed on first use; a budget spent meanwhile (or by an earlier
+    # rule of the same criterion) stops the rule here rather than after it.
+    check_budget()
     finding = getattr(ctx.emotion, spec.check)
+    check_budget()
     if not finding.detected or finding.confidence < spec.min_confidence:
         return RuleOutcome(Status.PASS, message=f"no {spec.check.replace('_', ' ')}")
     utts = ctx.conversation.utterances

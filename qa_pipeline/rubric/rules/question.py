@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from qa_pipeline.errors import ConfigError
 from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.matching import check_budget
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
 from qa_pipeline.types import Evidence, MatchHit, RuleOutcome, Status
 
@@ -87,6 +88,10 @@ def question(spec: QuestionSpec, ctx: EvaluationContext) -> RuleOutcome:
     from qa_pipeline.judge import JudgeError, Question
 
     judge = judges[spec.backend]
+    # The judge is the slowest rule: it is not asked once the rubric's time budget is spent
+    # (by an earlier rule of the same criterion), and an answer that comes back after the
+    # deadline stops the rule (``needs_review`` with the reason) instead of grading the call.
+    check_budget()
     try:
         answer = judge.ask(conversation, [Question(spec.question, spec.instructions,
                                                    spec.allow_not_applicable)])[0]
@@ -95,6 +100,7 @@ def question(spec: QuestionSpec, ctx: EvaluationContext) -> RuleOutcome:
         # decides. An unreachable judge raises instead: the call fails and a later run retries.
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"judge {judge.model_id} gave no "
                            "answer", review_reason=f"judge could not answer: {e}")
+    check_budget()
     shares = ", ".join(f"{_ANSWER_NAME[a]} {p:.2f}" for a, p in answer.probabilities)
     said = _ANSWER_NAME[answer.answer]
     message = f"judge {judge.model_id} answered {said} ({shares})"

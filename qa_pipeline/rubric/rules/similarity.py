@@ -8,9 +8,13 @@ import numpy as np
 from pydantic import Field
 
 from qa_pipeline.rubric.context import EvaluationContext
+from qa_pipeline.rubric.matching import check_budget
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
 from qa_pipeline.rubric.rules.conditions import Scope, evidence_for, require_or_forbid
 from qa_pipeline.types import MatchHit, RuleOutcome, Status
+
+# Utterances embedded per call of the embedder between two time-budget checks.
+_EMBED_BATCH = 32
 
 
 class SimilaritySpec(RuleSpec, Scope):
@@ -47,13 +51,22 @@ def similarity(spec: SimilaritySpec, ctx: EvaluationContext) -> RuleOutcome:
     if not scope:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
     embedder = ctx.embedder
-    utt_vecs = embedder.embed([u.text for u in scope])
+    # Embedding is the slow step: in batches, with the rubric's time budget checked between
+    # them, so a long call stops part-way when the budget runs out.
+    texts = [u.text for u in scope]
+    batches = []
+    for k in range(0, len(texts), _EMBED_BATCH):
+        check_budget()
+        batches.append(embedder.embed(texts[k:k + _EMBED_BATCH]))
+    utt_vecs = np.concatenate(batches)
+    check_budget()
     pos = embedder.embed(list(spec.examples))
     pos_sim = utt_vecs @ pos.T
     neg_best = (utt_vecs @ embedder.embed(list(spec.counter_examples)).T).max(axis=1) \
         if spec.counter_examples else np.full(len(scope), -1.0)
     evidence = []
     for i, u in enumerate(scope):
+        check_budget()
         j = int(np.argmax(pos_sim[i]))
         score = float(pos_sim[i, j])
         if score >= spec.threshold and score - float(neg_best[i]) >= spec.margin:
