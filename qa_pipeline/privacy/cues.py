@@ -48,6 +48,8 @@ class Cue:
     kind: str
     min_digits: int
     phrases: tuple[str, ...]
+    # A reference word that speech recognition also writes for "mobile".
+    or_mobile: bool = False
 
 
 CUES = (
@@ -72,14 +74,20 @@ CUES = (
                   "最后四位", "后4位", "末4位", "最后4位", "后几位", "末几位", "最后几位",
                   "ending", "ending in", "ending with", "ends", "ends in", "ends with",
                   "last four", "last 4", "last four digits", "last 4 digits", "last digits",
-                  "final four", "final digits")),
+                  "final four", "final 4", "final digits",
+                  # "four digits" said after another word the ASR mangled ("the title for
+                  # digits", "to file for digits"): the count names a tail on its own
+                  "four digits", "4 digits", "for digits")),
     # A number read back to be confirmed ("跟您核对一下…", "so that's …"): personal data
     # of a kind the words do not say.
     Cue("long_number", 6, ("核对一下", "确认一下", "复述一下", "so that's", "read that back",
                            "read it back", "let me confirm", "to confirm", "let me repeat")),
     Cue(REFERENCE, 0, ("单号", "订单", "工单", "运单", "快递单", "编号", "型号", "工号", "航班",
-                       "tracking", "order", "ticket", "reference", "model", "invoice",
+                       "tracking", "order", "ticket", "reference", "invoice",
                        "case", "agent", "flight", "waybill", "confirmation", "contract")),
+    # A model number, or "mobile" as an 8 kHz ASR writes it ("my model is 186-171-0134"): a
+    # reference unless the number has a mobile number's shape.
+    Cue(REFERENCE, 0, ("model", "modal"), or_mobile=True),
 )
 # Cue words said after the number ("4065是我的手机尾号", "… is my mobile", "…, correct?"):
 # a cue-less number followed, within :data:`AFTER_CHARS` of joining words, by one of these is
@@ -87,15 +95,17 @@ CUES = (
 AFTER_CUES = (
     Cue("phone", 6, ("手机", "手机号", "电话", "座机", "mobile", "cell", "phone", "cellphone",
                      "landline", "home number", "work number")),
-    Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "账号", "账户", "card",
+    Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "账号", "账户", "卡", "card",
                          "account", "visa", "mastercard")),
     Cue("cn_id", 6, ("身份证", "证件号", "passport", "id", "id number", "license")),
-    Cue("long_number", 4, ("尾号", "尾数")),
+    # "…结尾的那个号", and 尾 alone: ASR mishears the syllable before it (捷尾, 解尾, 尖尾).
+    Cue("long_number", 4, ("尾号", "尾数", "结尾", "尾")),
     Cue("long_number", 6, ("对吗", "对吧", "是吗", "对不对", "没错吧", "correct",
                            "is that right", "is that correct", "right")),
 )
 # Generic nouns that complete the cue before them ("身份证号码", "account number").
-GENERIC_NOUNS = ("号码", "号", "number", "numbers", "no.", "no", "#")
+# "码" completes a cue that already ends in 号 ("手机号" + "码").
+GENERIC_NOUNS = ("号码", "号", "码", "number", "numbers", "no.", "no", "#")
 # A run said as an amount or a quantity is not a personal number, cue or not.
 UNITS_AFTER = ("元", "块", "角", "万", "千", "百", "分钟", "小时", "天", "个", "件", "次", "分",
                "积分", "%", "percent", "dollars", "dollar", "yuan", "rmb", "points", "minutes",
@@ -109,6 +119,7 @@ class CueHit:
 
     kind: str
     min_digits: int
+    or_mobile: bool = False
 
     @property
     def is_reference(self) -> bool:
@@ -138,7 +149,24 @@ _AFTER_RE = re.compile(
     r"[\s,，、]*(?:(?:is|was|that's|thats|that|it's|its|my|the|our|his|her|their|your|own)"
     r"(?![A-Za-z])[\s,]*|[是我的那个这就为您你他她]){0,6}"
     rf"(?P<cue>{_alternation(list(_AFTER_BY_PHRASE))})", re.I)
+# A cue that names a thing (a phone, a card, an ID, a tail) may also come after other words
+# the ASR made of the joining ones ("that once the cell", "这个是我本人的手机", "that might
+# work phone", "捷尾" for 结尾): at most AFTER_WORDS English words or Chinese characters,
+# none of them a digit, across commas and full stops (ASR puts those anywhere). Read-back
+# questions ("对吗", "right") name nothing and keep to the joining words.
+AFTER_WORDS = 8
+_ZH_DIGIT_CHARS = "零〇一二三四五六七八九幺两"
+_EN_DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven",
+                   "eight", "nine", "double", "triple")
+_NAMED_AFTER = [p for p, cue in _AFTER_BY_PHRASE.items()
+                if cue.kind != "long_number" or cue.min_digits < 6]
+_AFTER_FAR_RE = re.compile(
+    r"[\s,，、.]*(?:(?!(?:" + "|".join(_EN_DIGIT_WORDS) + r")(?![A-Za-z']))"
+    r"[A-Za-z][A-Za-z']*(?![A-Za-z'])[\s,，、.]*"
+    rf"|[\u4e00-\u9fff](?<![{_ZH_DIGIT_CHARS}])[\s,，、]*){{0,{AFTER_WORDS}}}?"
+    rf"(?P<cue>{_alternation(_NAMED_AFTER)})", re.I)
 _UNIT_RE = re.compile(rf"\s?(?:{_alternation(list(UNITS_AFTER))})", re.I)
+_DIGITS_AFTER_UNIT = re.compile(r"\d{3}")
 _CURRENCY_RE = re.compile(rf"(?:{_alternation(list(CURRENCY_BEFORE))})\s?$", re.I)
 
 
@@ -173,9 +201,12 @@ def find_cues(text: str) -> list[CueMatch]:
              for m in _CUE_RE.finditer(text)]
     if not any(ch.isdigit() for ch in text) and not digit_runs(text, min_digits=1):
         return found
-    for start, end, cue in _zh_by_sound(text) + _en_by_sound(text):
+    by_sound = sorted(_zh_by_sound(text) + _en_by_sound(text), key=lambda m: m[0])
+    for start, end, cue, phrase in by_sound:
         if not any(start < c.end and end > c.start for c in found) and digit_runs(
                 text[end:end + WINDOW_CHARS], min_digits=1):
+            if phrase in GENERIC_NOUNS and any(0 <= start - c.end <= 1 for c in found):
+                continue  # "公单后马": the noun (号码) of the cue before it, misheard
             found.append(CueMatch(start, end, cue, by_sound=True))
     found.sort(key=lambda c: c.start)
     return found
@@ -194,7 +225,7 @@ def _close_syllable(heard: str, said: str) -> bool:
         Levenshtein.distance(heard, said, score_cutoff=2) <= 2
 
 
-def _zh_by_sound(text: str) -> list[tuple[int, int, Cue]]:
+def _zh_by_sound(text: str) -> list[tuple[int, int, Cue, str]]:
     """Chinese cue phrases matched by toneless, confusion-merged pinyin: every syllable
     equal, except at most one close to it (:func:`_close_syllable`: "尾后" for "尾号",
     "银横卡" for "银行卡"). Punctuation between two characters (one mark) is skipped.
@@ -213,7 +244,7 @@ def _zh_by_sound(text: str) -> list[tuple[int, int, Cue]]:
         for phrase_no, j in by_syllable.get(name, ()):
             if pos - j >= 0:
                 starts.add((phrase_no, pos - j))
-    out: list[tuple[int, int, Cue]] = []
+    out: list[tuple[int, int, Cue, str]] = []
     for phrase_no, k in sorted(starts):
         p_syl, cue = _zh_phrase_syllables()[phrase_no]
         n = len(p_syl)
@@ -224,7 +255,7 @@ def _zh_by_sound(text: str) -> list[tuple[int, int, Cue]]:
         if len(wrong) > 1 or (wrong and (n < 2 or not _close_syllable(
                 window[wrong[0]], p_syl[wrong[0]]))):
             continue
-        out.append((han[k], han[k + n - 1] + 1, cue))
+        out.append((han[k], han[k + n - 1] + 1, cue, _ZH_PHRASES[phrase_no][0]))
     return out
 
 
@@ -245,17 +276,17 @@ def _zh_phrase_index() -> dict[str, list[tuple[int, int]]]:
     return index
 
 
-def _en_by_sound(text: str) -> list[tuple[int, int, Cue]]:
+def _en_by_sound(text: str) -> list[tuple[int, int, Cue, str]]:
     """English cue phrases of six or more letters matched within one edit ("nending in")."""
     words = [(m.group(0).lower(), m.start(), m.end()) for m in _EN_WORD.finditer(text)]
-    out: list[tuple[int, int, Cue]] = []
+    out: list[tuple[int, int, Cue, str]] = []
     for p_words, cue in _EN_PHRASES:
         n = len(p_words)
         phrase = " ".join(p_words)
         for k in range(len(words) - n + 1):
             window = " ".join(w for w, _, _ in words[k:k + n])
             if window != phrase and Levenshtein.distance(window, phrase, score_cutoff=1) <= 1:
-                out.append((words[k][1], words[k + n - 1][2], cue))
+                out.append((words[k][1], words[k + n - 1][2], cue, phrase))
     return out
 
 
@@ -270,13 +301,32 @@ def cue_before(cues: list[CueMatch], text: str, start: int) -> CueHit | None:
     return resolve(hits) if hits else None
 
 
+# How far before a cue-less number a reference cue still makes it a reference ("the tracking
+# number on the package says …", "快递单后文件一下…"), when no personal cue is said between.
+REFERENCE_FAR_CHARS = 48
+
+
+def cue_reference_far(cues: list[CueMatch], start: int) -> CueHit | None:
+    """A reference cue among ``cues`` ending at most :data:`REFERENCE_FAR_CHARS` before
+    ``start`` and nearer than any personal cue, else None.
+    """
+    before = [c for c in cues if start - REFERENCE_FAR_CHARS <= c.end <= start]
+    if before and before[-1].cue.kind == REFERENCE:
+        return CueHit(REFERENCE, 0, before[-1].cue.or_mobile)
+    return None
+
+
 def resolve(hits: list[Cue]) -> CueHit:
     """What a run after the last of ``hits`` (cues in text order) is: its kind, or for a
     tail cue ("手机尾号…", "card ending in…") the kind of the thing named before it.
     """
     nearest = hits[-1]
     if nearest.kind != TAIL:
-        return CueHit(nearest.kind, nearest.min_digits)
+        tail = next((c for c in reversed(hits[:-1]) if c.kind in (TAIL, REFERENCE)), None)
+        if nearest.kind != REFERENCE and tail is not None and tail.kind == TAIL:
+            # "last four of my phone, phone on, …": the tail of the thing named after it
+            return CueHit(nearest.kind, min(nearest.min_digits, tail.min_digits))
+        return CueHit(nearest.kind, nearest.min_digits, nearest.or_mobile)
     owner = next((c.kind for c in reversed(hits[:-1]) if c.kind not in (TAIL, REFERENCE)),
                  "long_number")
     return CueHit(owner, nearest.min_digits)
@@ -284,9 +334,10 @@ def resolve(hits: list[Cue]) -> CueHit:
 
 def cue_after(text: str, end: int) -> CueHit | None:
     """The cue said right after a number ending at ``end`` ("的那个手机", " is my mobile",
-    "，对吗"), or None.
+    "，对吗"), or after up to :data:`AFTER_WORDS` other words for a cue that names a thing
+    ("that once the cell", "捷尾"), or None.
     """
-    m = _AFTER_RE.match(text, end)
+    m = _AFTER_RE.match(text, end) or _AFTER_FAR_RE.match(text, end)
     if m is None:
         return None
     cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]
@@ -312,4 +363,9 @@ def said_as_amount(text: str, start: int, end: int) -> bool:
     """Whether characters ``[start, end)`` are followed by a unit or preceded by a currency
     sign ("12999元", "$778899"): an amount or a quantity.
     """
-    return bool(_UNIT_RE.match(text, end) or _CURRENCY_RE.search(text[max(0, start - 4):start]))
+    unit = _UNIT_RE.match(text, end)
+    # A "unit" with a run of digits right after it is a digit misheard inside the number
+    # ("15次72640905"), not a quantity ("12999元3台" is).
+    if unit and not _DIGITS_AFTER_UNIT.match(text, unit.end()):
+        return True
+    return bool(_CURRENCY_RE.search(text[max(0, start - 4):start]))

@@ -8,7 +8,11 @@ number). Otherwise the cue word before it decides (:mod:`qa_pipeline.privacy.cue
 recognition split or shortened it; after "订单" or "tracking number" it is a reference.
 A personal-data cue also opens a window (:mod:`qa_pipeline.privacy.window`): the number it
 announces is read across the words ASR writes between its digits ("4 times 3 for 2 nero
-1"), so a number in pieces is removed whole.
+1"), so a number in pieces is removed whole; a long number may come well after its cue
+("the ID card I registered with, let me get it out of my wallet, okay, …"). Without a cue
+before it, a number is personal data by its shape (a mobile number, a checksummed card or
+ID; short of certainty, a card's or an ID's length) or by a cue said after it ("…, that's
+my work phone"); a reference cue up to a clause before it keeps it a reference.
 """
 
 from __future__ import annotations
@@ -25,13 +29,20 @@ from qa_pipeline.privacy.cues import (
     bridgeable,
     cue_after,
     cue_before,
+    cue_reference_far,
     cue_spans,
     find_cues,
     resolve,
     said_as_amount,
 )
 from qa_pipeline.privacy.digits import DigitRun, digit_runs
-from qa_pipeline.privacy.window import cueless_number, number_after
+from qa_pipeline.privacy.window import (
+    FAR_START_TOKENS,
+    GAP_TOKENS,
+    WindowNumber,
+    cueless_number,
+    number_after,
+)
 
 KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
 
@@ -61,6 +72,14 @@ _MIN_CUED_DIGITS = min(c.min_digits for c in CUES if c.min_digits)
 _REFERENCE_DIGITS = 18
 # Kinds a number's shape alone does not make certain; a cue re-labels or drops them.
 _WEAK = ("long_number", "phone")
+# A date the ASR wrote as digit groups: year, month and day, up to ten digits, then 号 / 日.
+_DATE_RUN_DIGITS = 10
+_DATE_AFTER = re.compile(r"\s?[日号](?![码])")
+# Far from its cue ("the ID card I registered with, let me get it out of my wallet, okay,
+# …"), a number is taken only when it holds most (two thirds) of the digits of the kind the
+# cue names: short numbers there are anything.
+_FAR_DIGITS = {"phone": 8, "bank_card": 11, "cn_id": 12}
+_FAR_DIGITS_OTHER = 10
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -152,12 +171,14 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
     blanked = _blank(text, [m.span() for m in emails] + cue_spans(cues)
                      + [m.span() for m in _NOT_PII.finditer(text)]
                      + [m.span() for m in _CODE.finditer(text)
-                        if _is_code(cues, text, m.start())])
+                        if _is_code(cues, text, m.start(), m.end())])
     for run, cue in _bridged(blanked, digit_runs(blanked, min_digits=1), text, cues):
         if len(run.digits) < _MIN_CUED_DIGITS:
             continue
         if cue is None:
-            cue = cue_after(text, run.end)
+            cue = cue_after(text, run.end) or cue_reference_far(cues, run.start)
+            if cue is None and _said_as_date(text, run):
+                continue
         for kind, start, end, digits in _with_cue(text, run, cue):
             if kind in kinds:
                 found.append(PiiSpan(kind, start, end, text[start:end], digits,
@@ -190,6 +211,12 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
             continue
         hit = resolve([x.cue for x in cues[:k + 1] if x.end >= c.start - WINDOW_CHARS])
         number = number_after(blanked, c.end)
+        if number is None:
+            # The cue said well before the number: only a long number is taken.
+            number = number_after(blanked, c.end, FAR_START_TOKENS)
+            if number is not None and len(number.digits) < _FAR_DIGITS.get(
+                    hit.kind, _FAR_DIGITS_OTHER):
+                continue
         if number is None or len(number.digits) < hit.min_digits \
                 or said_as_amount(text, number.start, number.end) or _year(hit, number.digits):
             continue
@@ -227,26 +254,50 @@ def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
     reference cue are left to it.
     """
     for run in digit_runs(blanked, min_digits=1):
-        if any(p.start <= run.start < p.end for p in found):
-            continue
-        before = cue_before(cues, text, run.start)
+        if any(p.start < run.start < p.end for p in found):
+            continue  # inside a mention; one that starts here may go on past its end
+        before = cue_before(cues, text, run.start) or cue_reference_far(cues, run.start)
         if before is not None and before.is_reference:
             continue
-        for number in cueless_number(blanked, run.start):
-            kind = _strong(number.digits)
-            after = cue_after(text, number.end)
-            if kind is None and after is not None and len(number.digits) >= max(
-                    after.min_digits, 6):
-                kind = after.kind
-            if kind is None:
-                continue
-            found, start, end, merged_kind = _absorb(found, number.start, number.end)
-            kind = merged_kind or kind
-            if kind in kinds:
-                found.append(PiiSpan(kind, start, end, text[start:end], number.digits,
-                                     any(ch.isalpha() for ch in text[start:end])))
-            break
+        number, kind = _cueless_reading(text, blanked, run.start)
+        if number is None or kind is None:
+            continue
+        found, start, end, merged_kind = _absorb(found, number.start, number.end)
+        kind = merged_kind or kind
+        if kind in kinds:
+            found.append(PiiSpan(kind, start, end, text[start:end], number.digits,
+                                 any(ch.isalpha() for ch in text[start:end])))
     return found
+
+
+def _cueless_reading(text: str, blanked: str, pos: int
+                     ) -> tuple[WindowNumber | None, str | None]:
+    """The longest cue-less reading of the number at ``pos`` that is personal data, and its
+    kind: by its shape (:func:`_strong`, :func:`_shaped`), or by a cue said after it. With
+    such a cue after it, the number may hold as many other words as a cue's window
+    ("one free famine, 8-1-4, 1-2-7-4, that might work phone").
+    """
+    for number in cueless_number(blanked, pos):
+        kind = _strong(number.digits) or _shaped(number.digits)
+        after = cue_after(text, number.end)
+        if kind is None and after is not None and len(number.digits) >= max(
+                after.min_digits, 6):
+            kind = after.kind
+        if kind is not None:
+            return number, kind
+    for number in cueless_number(blanked, pos, GAP_TOKENS):
+        after = cue_after(text, number.end)
+        if after is not None and not after.is_reference and len(number.digits) >= max(
+                after.min_digits, 6):
+            return number, after.kind
+    return None, None
+
+
+def _said_as_date(text: str, run: DigitRun) -> bool:
+    """Whether a cue-less run of at most ten digits ends in a date word ("12.22.07.20号",
+    "2020、25、8、11号"): a date the ASR wrote in pieces.
+    """
+    return len(run.digits) <= _DATE_RUN_DIGITS and bool(_DATE_AFTER.match(text, run.end))
 
 
 def _year(cue: CueHit, digits: str) -> bool:
@@ -256,9 +307,15 @@ def _year(cue: CueHit, digits: str) -> bool:
     return cue.kind == "long_number" and len(digits) == 4 and digits[:2] in ("19", "20")
 
 
-def _is_code(cues: list[CueMatch], text: str, start: int) -> bool:
+def _is_code(cues: list[CueMatch], text: str, start: int, end: int) -> bool:
+    """Whether a letters-and-digits token is a code (tracking, model): unless a personal cue
+    is said before it or after it ("W10105197808133975, that's my national ID").
+    """
     cue = cue_before(cues, text, start)
-    return cue is None or cue.is_reference
+    if cue is not None:
+        return cue.is_reference
+    after = cue_after(text, end)
+    return after is None or after.is_reference
 
 
 def _bridged(blanked: str, runs: list[DigitRun], text: str, cues: list[CueMatch]
@@ -286,10 +343,13 @@ def _with_cue(text: str, run: DigitRun, cue: CueHit | None
     if cue is None:
         return pieces
     if cue.is_reference:
-        # An order or waybill number: only a shape that is certain on its own is kept.
-        return [p for p in pieces
+        # An order or waybill number: only a shape that is certain on its own is kept, or
+        # after "model" (how ASR writes "mobile") a mobile number with a digit lost or added.
+        return [("phone" if cue.or_mobile and _mobile_like(p[3]) else p[0], *p[1:])
+                for p in pieces
                 if not (p[0] in _WEAK and len(p[3]) <= _REFERENCE_DIGITS
-                        and _strong(p[3]) is None)]
+                        and _strong(p[3]) is None
+                        and not (cue.or_mobile and _mobile_like(p[3])))]
     if not pieces and len(run.digits) >= cue.min_digits \
             and not said_as_amount(text, run.start, run.end) and not _year(cue, run.digits):
         return [(cue.kind, run.start, run.end, run.digits)]
@@ -297,6 +357,26 @@ def _with_cue(text: str, run: DigitRun, cue: CueHit | None
     # a mobile number, which is one whatever is said before it.
     return [(cue.kind if kind in _WEAK and _strong(digits) != "phone" else kind, s, e, digits)
             for kind, s, e, digits in pieces]
+
+
+def _mobile_like(d: str) -> bool:
+    """A mainland mobile number with one digit lost or added by the ASR."""
+    return 10 <= len(d) <= 12 and d[0] == "1" and d[1] in "3456789"
+
+
+def _shaped(d: str) -> str | None:
+    """Evidence short of certainty that a cue-less number is personal data: the length of a
+    card or an ID (15-19 digits), or a shorter run (12-14) with a card's first digit or an
+    ID's birth year in place; a mobile number with a digit lost or added.
+    """
+    n = len(d)
+    if _mobile_like(d) and n != 11:
+        return "phone"
+    if 15 <= n <= 19:
+        return "long_number"
+    if 12 <= n <= 14 and (d[0] in "3456" or d[6:8] in ("19", "20")):
+        return "long_number"
+    return None
 
 
 def _strong(d: str) -> str | None:

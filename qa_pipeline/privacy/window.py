@@ -25,9 +25,16 @@ from qa_pipeline.privacy.digits import EN_DIGITS, EN_REPEAT, ZH_DIGITS, written_
 
 # How far after the cue (in tokens) the number must start: "is", "是", "on", "的是".
 START_TOKENS = 4
+# How far a cue said well before its number may be ("the ID card I registered with, let me
+# get it out of my wallet, okay, …", "联系方式的话，就是我刚才跟您说的那个，…"): the caller
+# takes a long number only (:mod:`qa_pipeline.privacy.detect`).
+FAR_START_TOKENS = 32
 # Other words a number may have between two of its digits: misheard digits ("I'm narrow")
 # and group words the ASR adds.
 GAP_TOKENS = 4
+# Extra words a gap may hold once this many digits of the number have been read.
+LONG_GAP_EXTRA = 2
+_LONG_GAP_DIGITS = 6
 # The furthest a window reaches (an 18-character ID said digit by digit, with room).
 CAP_TOKENS = 48
 
@@ -57,6 +64,9 @@ _DATE_WORD = re.compile(r"\s?[年月日号点时秒岁]")
 # An English ordinal or clock word makes a date or a time only of one written group ("6th",
 # "5 pm"); after digits said apart ("1-6th") it is a digit misheard.
 _EN_DATE_WORD = re.compile(r"\s?(?:st|nd|rd|th|am|pm|o'clock)(?![A-Za-z])", re.I)
+
+# Digits after which an English ordinal ("8th") no longer ends the number as a date.
+_LONG_DIGITS = 8
 
 D, NEAR, OTHER = "D", "N", "O"  # a digit, a word that sounds like one, anything else
 
@@ -165,13 +175,14 @@ def _one_group(text: str, start: int, end: int) -> bool:
     return not any(ch in _SEPARATORS for ch in text[start:end])
 
 
-def number_after(text: str, pos: int) -> WindowNumber | None:
+def number_after(text: str, pos: int, start_tokens: int = START_TOKENS
+                 ) -> WindowNumber | None:
     """The number a cue ending at ``pos`` announces in ``text`` (with dates, times, amounts
-    and other cues blanked to ``|``), or None when no digit starts within
-    :data:`START_TOKENS` tokens.
+    and other cues blanked to ``|``), or None when no digit starts within ``start_tokens``
+    tokens.
     """
-    toks = tokens_after(text, pos)
-    first = next((k for k, t in enumerate(toks[:START_TOKENS + 1]) if t.type == D), None)
+    toks = tokens_after(text, pos, CAP_TOKENS + start_tokens - START_TOKENS)
+    first = next((k for k, t in enumerate(toks[:start_tokens + 1]) if t.type == D), None)
     if first is None:
         return None
     last = before_group = first
@@ -187,7 +198,10 @@ def number_after(text: str, pos: int) -> WindowNumber | None:
                     sum(len(x.digits) for x in toks[group:k + 1]) <= _DATE_DIGITS
                     and (_DATE_WORD.match(text, t.end)
                          or _one_group(text, toks[group].start, t.end)
-                         and _EN_DATE_WORD.match(text, t.end)))):
+                         and _EN_DATE_WORD.match(text, t.end)
+                         # "…1i1108.0107, I'm free 8th": deep inside a long number an
+                         # ordinal is a digit misheard, not a date
+                         and sum(len(x.digits) for x in toks[first:group]) < _LONG_DIGITS))):
                 # "12999元", "50 dollars", "二零一九年", "3rd": an amount or a date ends
                 # the number before it
                 if group == first:
@@ -199,10 +213,16 @@ def number_after(text: str, pos: int) -> WindowNumber | None:
             gap = 0
         else:
             gap += 1
-            if gap > GAP_TOKENS:
+            # Inside a long number (an ID or a card half read) the ASR garbles a few digits
+            # in a row ("One I'm time to go fix. One three…"): a longer gap is bridged.
+            long_number = sum(len(x.digits) for x in toks[first:last + 1]) >= _LONG_GAP_DIGITS
+            if gap > GAP_TOKENS + (LONG_GAP_EXTRA if long_number else 0):
                 break
     digits = "".join(t.digits for t in toks[first:last + 1])
-    return WindowNumber(toks[first].start, toks[last].end, digits)
+    start = toks[first].start
+    if first > 0 and text[toks[first - 1].start:toks[first - 1].end].lower() in EN_REPEAT:
+        start = toks[first - 1].start  # "double 10105": the group word says the first digit
+    return WindowNumber(start, toks[last].end, digits)
 
 
 # Cue-less numbers are read more strictly than a cue's window: homophones may stand for a
@@ -233,11 +253,12 @@ def _near_digit(text: str, t: Token) -> str:
     return _zh_digit_of_sound().get(pinyin_syllables(word)[0], "") if word != "叉" else ""
 
 
-def cueless_number(text: str, pos: int) -> list[WindowNumber]:
+def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS
+                   ) -> list[WindowNumber]:
     """Readings of the number starting at ``pos`` when no cue announced it, longest first:
     digit groups joined across words that sound like digits (counted as the digit they
-    sound like) and at most :data:`CUELESS_OTHER_TOKENS` other word, up to a stop, an
-    amount or a date. Each reading ends at a digit; the caller keeps one whose shape is
+    sound like) and at most ``other_tokens`` other words, up to a stop, an amount or a
+    date. Each reading ends at a digit; the caller keeps one whose shape is
     certain (a mobile number, a card, a resident ID).
     """
     toks = tokens_after(text, pos)
@@ -250,7 +271,7 @@ def cueless_number(text: str, pos: int) -> list[WindowNumber]:
     for k, t in enumerate(toks):
         if t.type == OTHER:
             other += 1
-            if other > CUELESS_OTHER_TOKENS:
+            if other > other_tokens:
                 break
             continue
         if t.type == D and k > 0 and toks[k - 1].type != D:

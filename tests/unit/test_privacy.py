@@ -389,3 +389,53 @@ def test_asr_label_leaves_the_phrasings_own_digit_words_out(monkeypatch):
     assert mod.label("440305199901221953", text, "cn_id", "{}, it's on the passport "
                      "application too.", align=True) == (0, len("440305-19990122-1955"))
     assert mod.label("440305199901221953", text, "cn_id", "", align=False)[1] == len(text)
+
+
+# Classes of ASR behaviour read from the misses of the spent held-out halves (each case is
+# one class, not one line): a unit or a generic noun misheard inside a cued number, "mobile"
+# written "model", a tail said before the thing it belongs to, cues after the number past
+# other words, a code-shaped ID with its cue after it, 结尾 misheard, a cue said well before
+# a long number, cue-less card / ID lengths, tails said as "four digits", an ordinal or a
+# long garble deep inside a long number.
+@pytest.mark.parametrize("text,number", [
+    ("我的手机号码是15次72640905", "15次72640905"),
+    ("My model is 186-171-0134", "186-171-0134"),
+    ("Up, last four of my phone, hold on, 3713.", "3713"),
+    ("45398408 on 9801.6. That's the checking account, not the savings.",
+     "45398408 on 9801.6"),
+    ("W10105197808133975 That's my national ID from China", "10105197808133975"),
+    ("就是4804捷尾的那个号我平时不怎么用", "4804"),
+    ("系统显示扣款的是摸412210的那张厨序卡", "412210"),
+    ("167,3i算,1i要9这个是我本人的手机", "167,3i算,1i要9"),
+    ("Probably not shoot a text over to one free famine, 8-1-4, 1-2-7-4, that might work "
+     "phone.", "one free famine, 8-1-4, 1-2-7-4"),
+    ("联系方式的话,就是我刚才跟你说的那个就是现在打进来这个174,490,565,565", "174,490,565,565"),
+    ("公司卡的话是6案7157 35289508不过那张卡我很少用", "6案7157 35289508"),
+    ("for verification I just need the title for digits okay 5264 thank you", "5264"),
+    ("the ID card I registered with, let me get it out of my wallet, okay, double 10105, "
+     "1i1108.0107, I'm free 8th fix", "double 10105, 1i1108.0107, I'm free 8"),
+    ("my ID card is 1 0 1 0 5 1 I'm time to go fix, one three six seven one",
+     "1 0 1 0 5 1 I'm time to go fix, one three six seven one"),
+])
+def test_asr_classes_of_the_spent_halves_are_found(text, number):
+    start = text.index(number)
+    covered = {i for d in detect(text) for i in range(d.start, d.end)}
+    missing = {i for i in range(start, start + len(number)) if text[i] not in " ,.-"} - covered
+    assert not missing, detect(text)
+
+
+@pytest.mark.parametrize("text", [
+    "公单后马2091372812后续有问题报这个号就行",  # 工单号码 misheard: 号码 is the reference's noun
+    "The tracking number on the package says 206-970-866-6382.",  # the cue far before
+    "快递单后文件一下205次26800836您可以在官网查",
+    "我记得12.22.07.20号下的单到现在还没发货",  # a date in digit groups
+    "我记得是2020、25、8、11号下的单",
+    "the model number is 2095 6898 9059",  # a model number not shaped like a mobile
+    "I left for 2 weeks in 2024 and came back on the 8th",
+    "手机 12999元3台",
+    "so that's a credit of 1299 back to your account, correct?",
+    "我们人工客服的服务时间到晚上九点，号码还是这个热线",
+    "your order 2026112300451234 will reach you, I'll text the courier's phone",
+])
+def test_asr_classes_keep_references_dates_and_amounts(text):
+    assert detect(text) == []
