@@ -11,9 +11,13 @@ apart:
   same way before the detector's last change and scored once, at the end (now seen);
   ``asr_lines_heldout3.tsv``, the ``heldout3`` half, phrasings written by an author who had
   not seen the detector (``benchmarks/redaction/heldout3_templates.tsv``), rendered after
-  the detector's last change was committed and scored once.
+  the detector's last change was committed and scored once (now seen);
+  ``asr_lines_own4.tsv``, the ``own4`` half, phrasings the fourth session wrote and rendered
+  before changing the detector (``benchmarks/redaction/own4_templates.tsv``).
 
     .venv/bin/python benchmarks/redaction_eval.py
+    .venv/bin/python benchmarks/redaction_eval.py --out redaction_eval_r4.json \
+        --before benchmarks/results/earlier.json  # figures of earlier code beside
 
 Recall: a gold mention counts when every one of its non-separator characters lies inside
 detected spans. ASR lines' gold spans run from the first to the last digit the transcript
@@ -21,7 +25,7 @@ kept, with whatever words the ASR put between ("一三要四三八三1549"), so 
 by what is left: ``recall_lt4_left`` counts a mention as redacted when fewer than four of its
 digits remain outside detected spans (three digits identify no one). Precision: a detected
 span counts when it overlaps a gold mention.
-Writes benchmarks/results/redaction_eval.json and prints Markdown tables.
+Writes benchmarks/results/redaction_eval.json (or ``--out``) and prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ from qa_pipeline.privacy.testset import (  # noqa: E402
 )
 
 _SEPARATORS = set(" ，,-、。.")
+_SUMMARY = ("mentions", "negative_sentences", "recall", "recall_lt4_left", "precision",
+            "false_positives", "missed")
 
 
 def score(samples: list[Sample] | tuple[Sample, ...]) -> dict[str, object]:
@@ -98,8 +104,12 @@ def score(samples: list[Sample] | tuple[Sample, ...]) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--halves", nargs="+", choices=HALVES, default=list(HALVES),
-                    help="ASR halves to score (tuning leaves heldout3 out; a partial run "
-                         "writes no results file)")
+                    help="ASR halves to score (a partial run writes no results file)")
+    ap.add_argument("--out", default="redaction_eval.json",
+                    help="results file name under benchmarks/results/")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="a results file of earlier code: its figures are kept beside these "
+                         "(key 'before') and printed next to them")
     args = ap.parse_args()
     halves = tuple(h for h in HALVES if h in args.halves)
     out: dict[str, object] = {"date": dt.date.today().isoformat()}
@@ -108,9 +118,24 @@ def main() -> None:
     for half in halves:
         lines = load_asr_lines(half)
         out[f"asr_{half}"] = {"lines_lost_by_asr": lines.lost, **score(lines.samples)}
+    before: dict[str, dict[str, object]] = {}
+    if args.before is not None:
+        earlier = json.loads(args.before.read_text(encoding="utf-8"))
+        before = {k: {f: v[f] for f in _SUMMARY if f in v} for k, v in earlier.items()
+                  if isinstance(v, dict) and "recall" in v}
+        out["before"] = {"file": args.before.name, **before}
     if halves == HALVES:
-        dest = REPO / "benchmarks" / "results" / "redaction_eval.json"
+        dest = REPO / "benchmarks" / "results" / args.out
         dest.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    if before:
+        print("| set | mentions | recall before | recall after | precision before | "
+              "precision after |\n|---|---:|---:|---:|---:|---:|")
+        for name in ("written_dev", "written_heldout", *(f"asr_{h}" for h in halves)):
+            r, b = out[name], before.get(name, {})
+            assert isinstance(r, dict)
+            print(f"| {name} | {r['mentions']} | {b.get('recall', '-')} | {r['recall']} | "
+                  f"{b.get('precision', '-')} | {r['precision']} |")
+        print()
     print("| set | mentions | negatives | recall | recall (<4 digits left) | precision | FP |"
           " ms/sentence |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -80,6 +80,8 @@ _DATE_AFTER = re.compile(r"\s?[日号](?![码])")
 # cue names: short numbers there are anything.
 _FAR_DIGITS = {"phone": 8, "bank_card": 11, "cn_id": 12}
 _FAR_DIGITS_OTHER = 10
+# Digits (two thirds of eleven) of a number after "model" that make it a misheard mobile.
+_MISHEARD_MOBILE_DIGITS = 8
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -208,6 +210,8 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
     """
     for k, c in enumerate(cues):
         if c.cue.kind == REFERENCE:
+            if c.cue.or_mobile:
+                found = _misheard_mobile(text, blanked, c, found, kinds)
             continue
         hit = resolve([x.cue for x in cues[:k + 1] if x.end >= c.start - WINDOW_CHARS])
         number = number_after(blanked, c.end)
@@ -230,6 +234,20 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
         found.append(PiiSpan(kind, start, end, text[start:end], number.digits,
                              any(ch.isalpha() for ch in text[start:end])))
     return found
+
+
+def _misheard_mobile(text: str, blanked: str, cue: CueMatch, found: list[PiiSpan],
+                     kinds: tuple[str, ...]) -> list[PiiSpan]:
+    """After "model" (how ASR writes "mobile"), a window read as after a phone cue: a
+    number of most of a mobile's digits that starts as one does ("My modal is 1.4.4.3.8.
+    Nable Nero 4.5.") is a phone number; model numbers are codes or shorter.
+    """
+    number = number_after(blanked, cue.end)
+    if number is None or len(number.digits) < _MISHEARD_MOBILE_DIGITS \
+            or number.digits[0] != "1" or "phone" not in kinds:
+        return found
+    found, start, end, _ = _absorb(found, number.start, number.end)
+    return [*found, PiiSpan("phone", start, end, text[start:end], number.digits, True)]
 
 
 def _absorb(found: list[PiiSpan], start: int, end: int
