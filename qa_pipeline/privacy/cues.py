@@ -83,8 +83,10 @@ CUES = (
     Cue("long_number", 6, ("核对一下", "确认一下", "复述一下", "so that's", "read that back",
                            "read it back", "let me confirm", "to confirm", "let me repeat")),
     Cue(REFERENCE, 0, ("单号", "订单", "工单", "运单", "快递单", "编号", "型号", "工号", "航班",
+                       "验证码", "校验码", "动态码", "邮政编码",
                        "tracking", "order", "ticket", "reference", "invoice",
-                       "case", "agent", "flight", "waybill", "confirmation", "contract")),
+                       "case", "agent", "flight", "waybill", "confirmation", "contract",
+                       "verification code", "zip code", "postcode", "postal code")),
     # A model number, or "mobile" as an 8 kHz ASR writes it ("my model is 186-171-0134"): a
     # reference unless the number has a mobile number's shape.
     Cue(REFERENCE, 0, ("model", "modal"), or_mobile=True),
@@ -155,6 +157,7 @@ _AFTER_RE = re.compile(
 # none of them a digit, across commas and full stops (ASR puts those anywhere). Read-back
 # questions ("对吗", "right") name nothing and keep to the joining words.
 AFTER_WORDS = 8
+_FAR_AFTER_DIGITS = 7
 _ZH_DIGIT_CHARS = "零〇一二三四五六七八九幺两"
 _EN_DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven",
                    "eight", "nine", "double", "triple")
@@ -337,11 +340,18 @@ def cue_after(text: str, end: int) -> CueHit | None:
     "，对吗"), or after up to :data:`AFTER_WORDS` other words for a cue that names a thing
     ("that once the cell", "捷尾"), or None.
     """
-    m = _AFTER_RE.match(text, end) or _AFTER_FAR_RE.match(text, end)
+    m = _AFTER_RE.match(text, end)
+    if m is not None:
+        cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]
+        return CueHit(cue.kind, cue.min_digits)
+    m = _AFTER_FAR_RE.match(text, end)
     if m is None:
         return None
     cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]
-    return CueHit(cue.kind, cue.min_digits)
+    # Past other words the cue may be about something else ("验证码400013，您在手机上输入"):
+    # a named number must be longer than a one-time code.
+    return CueHit(cue.kind, cue.min_digits if cue.kind == "long_number"
+                  else max(cue.min_digits, _FAR_AFTER_DIGITS))
 
 
 def cue_spans(cues: list[CueMatch]) -> list[tuple[int, int]]:

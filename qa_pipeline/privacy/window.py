@@ -286,5 +286,6 @@ def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS
         if not d:
             continue
         digits += d
-        ends.append(WindowNumber(toks[0].start, t.end, digits))
+        if t.type == D:  # a homophone after the last digit ("…20，这个是") adds no evidence
+            ends.append(WindowNumber(toks[0].start, t.end, digits))
     return ends[::-1]
