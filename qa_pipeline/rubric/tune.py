@@ -470,7 +470,9 @@ class _Tuner:
             worse = [cid for cid in others if self.agreed(
                 candidate, *next((s, c) for s, c in candidate.criteria() if c.id == cid)
             ).agreed < self.agreed(self.rubric, *self.current(cid)).agreed]
-            if after.agreed < before.agreed or worse:
+            # A refit changes the shipped model for this rubric: it must earn its place on the
+            # tune part. New examples of the rubric's own act only need to lose nothing.
+            if after.agreed < before.agreed + (1 if refit else 0) or worse:
                 if saved is None:
                     del defined[act]
                     if not defined:
@@ -479,7 +481,9 @@ class _Tuner:
                     defined[act] = saved
                 lost = ([criterion.id] if after.agreed < before.agreed else []) + worse
                 self.skip(criterion.id, f"examples from reviews of act {act} lowered "
-                          f"agreement on the tune part ({', '.join(lost)})")
+                          f"agreement on the tune part ({', '.join(lost)})" if lost else
+                          f"a refit of act {act} on examples from reviews did not raise "
+                          "agreement on the tune part")
                 continue
             self.rubric = candidate
             self.changes.append(CriterionTuning(

@@ -156,3 +156,25 @@ def test_tune_refits_a_built_in_act_from_overturned_reviews(tmp_path, model):
     refitted = candidate.act_model(model)
     assert refitted.acts == model.acts and refitted.model_id != model.model_id
     store.close()
+
+
+def test_a_refit_that_does_not_raise_tune_agreement_is_not_kept(tmp_path, model):
+    """Reviewers confirm every promise the head already finds: examples from those reviews
+    would refit the shipped head for nothing, so the candidate keeps it as shipped.
+    """
+    rubric_path = tmp_path / "r.yaml"
+    rubric_path.write_text(RUBRIC.format(acts=""), encoding="utf-8")
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    calls = {f"call-{i:03d}": ([PROMISES[i % 4] if i % 2 == 0 else FAR[i % 3]],
+                               {"no_promise": "fail" if i % 2 == 0 else "pass"})
+             for i in range(30)}
+    _store_reviews(store, "acme", rubric_path, model, calls)
+    reviewed, _ = reviewed_calls(store.tenant("acme"), "refit_demo")
+    data = yaml.safe_load(rubric_path.read_text(encoding="utf-8"))
+    result = tune_rubric(data, load_rubric(rubric_path), reviewed, model,
+                         TuneOptions(min_examples=8))
+    assert not [c for c in result.changes if c.what == "refit"]
+    assert "acts" not in result.data
+    reasons = {u.criterion_id: u.reason for u in result.unchanged}
+    assert "did not raise agreement" in reasons["no_promise"]
+    store.close()
