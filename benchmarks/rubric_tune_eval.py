@@ -13,7 +13,10 @@ temporary store, and reviewed on the review desk: each labelled criterion gets i
 the monitor's verdict, every other item is confirmed. Then the tenant's rubric is tuned and
 compared on the held-out calls exactly as the command does (:func:`tune_tenant`), and
 published when nothing regresses. Use only calls that may be tuned on
-(``benchmarks/tune_calls``, never ``benchmarks/heldout``).
+(``benchmarks/tune_calls``, and held-out sets only once they are spent).
+
+With ``--as-is`` and several call files, the default rubric is tuned as it is, as a site
+would after a few weeks of reviews: the labels of the calls are the monitors' verdicts.
 """
 
 from __future__ import annotations
@@ -58,16 +61,25 @@ def mis_set(rubric_path: Path, criterion_id: str, value: float, target: Path) ->
     raise SystemExit(f"{rubric_path} has no criterion {criterion_id!r}")
 
 
-def run(calls_path: Path, criterion: str, value: float, options: TuneOptions,
+def run(calls_paths: list[Path], criterion: str | None, value: float, options: TuneOptions,
         workdir: Path) -> dict[str, Any]:
-    """Score, review, tune; the tuning report plus timings."""
-    calls = load_calls([calls_path])
+    """Score, review, tune; the tuning report plus timings. With ``criterion`` None the
+    default rubric is used as it is.
+    """
+    calls = load_calls(calls_paths)
     lang = calls[0].lang
+    if any(c.lang != lang for c in calls):
+        raise SystemExit("all calls must be in one language")
     config = workdir / "config"
     (config / "rubrics").mkdir(parents=True)
     (config / "tenants").mkdir()
-    original = mis_set(REPO / "rubrics" / f"customer_service_{lang}.yaml", criterion, value,
-                       config / "rubrics" / f"customer_service_{lang}.yaml")
+    source = REPO / "rubrics" / f"customer_service_{lang}.yaml"
+    target = config / "rubrics" / f"customer_service_{lang}.yaml"
+    original = None
+    if criterion is None:
+        target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    else:
+        original = mis_set(source, criterion, value, target)
     (config / "tenants" / "demo.yaml").write_text(
         f"id: demo\nlanguages: [{lang}]\nrubrics:\n"
         f"  {lang}: rubrics/customer_service_{lang}.yaml\n", encoding="utf-8")
@@ -99,8 +111,10 @@ def run(calls_path: Path, criterion: str, value: float, options: TuneOptions,
     outcome = tune_tenant(tenant, f"customer_service_{lang}", options)
     tune_s = time.perf_counter() - t0
     store.close()
-    return {"calls": str(calls_path.relative_to(REPO)), "criterion": criterion,
-            "mis_set_min_probability": value, "default_min_probability": original,
+    return {"calls": [str(p.relative_to(REPO)) for p in calls_paths],
+            "criterion": criterion,
+            "mis_set_min_probability": None if criterion is None else value,
+            "default_min_probability": original,
             "score_and_review_s": round(scored_s, 1), "tune_s": round(tune_s, 1),
             "report": outcome.report}
 
@@ -108,8 +122,10 @@ def run(calls_path: Path, criterion: str, value: float, options: TuneOptions,
 def main() -> None:
     """Command line."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("calls", type=Path)
+    ap.add_argument("calls", type=Path, nargs="+")
     ap.add_argument("--criterion", default="unauthorized_promise")
+    ap.add_argument("--as-is", action="store_true",
+                    help="tune the default rubric as it is (no criterion mis-set)")
     ap.add_argument("--min-probability", type=float, default=0.05)
     ap.add_argument("--holdout-share", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
@@ -119,7 +135,8 @@ def main() -> None:
     options = TuneOptions(holdout_share=args.holdout_share, seed=args.seed,
                           min_examples=args.min_examples)
     with tempfile.TemporaryDirectory() as tmp:
-        result = run(args.calls.resolve(), args.criterion, args.min_probability, options,
+        result = run([p.resolve() for p in args.calls],
+                     None if args.as_is else args.criterion, args.min_probability, options,
                      Path(tmp))
     for key in ("published_path",):
         result["report"]["decision"].pop(key, None)  # a temporary path

@@ -131,8 +131,12 @@ class TenantConfig(BaseModel):
         for act_id in value:
             if not re.fullmatch(r"[a-z][a-z0-9_]*", act_id):
                 raise ValueError(f"act id {act_id!r} must be lowercase letters, digits and _")
-            if act_id in ACTS:
-                raise ValueError(f"act {act_id!r} is built in; give the tenant's act another id")
+            if act_id in ACTS and not value[act_id].refit:
+                raise ValueError(f"act {act_id!r} is built in; give the tenant's act another id "
+                                 "(or set refit: true to refit the built-in act's head)")
+            if value[act_id].refit and act_id not in ACTS:
+                raise ValueError(f"act {act_id!r} has refit: true but is not a built-in act; "
+                                 f"built-in acts: {', '.join(ACTS)}")
         return value
 
     @field_validator("timezone")
@@ -261,7 +265,8 @@ def configured_tenant_acts(directory: Path | None = None) -> list[str]:
     ids: set[str] = set()
     for tenant_id in known_tenants(directory):
         try:
-            ids.update(load_tenant(tenant_id, directory).acts)
+            ids.update(act_id for act_id, act in load_tenant(tenant_id, directory).acts.items()
+                       if not act.refit)
         except ConfigError:
             continue
     return sorted(ids)
@@ -272,8 +277,4 @@ def tenant_act_examples(tenant: TenantConfig) -> dict[str, TenantActExamples]:
     :meth:`qa_pipeline.acts.ActModel.with_tenant_acts`, which fits them and caches the heads
     by content hash. Every rubric of the tenant may name these acts in its rules.
     """
-    from qa_pipeline.acts import TenantActExamples
-
-    return {act_id: TenantActExamples(positives=a.examples, negatives=a.counter_examples,
-                                      role=a.role, description=a.description)
-            for act_id, a in sorted(tenant.acts.items())}
+    return {act_id: a.few_shot() for act_id, a in sorted(tenant.acts.items())}

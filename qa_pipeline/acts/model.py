@@ -5,7 +5,11 @@ One calibrated logistic head per act over ``[embedding, is_agent, is_customer]``
 cross-validated scores and each act has its own decision threshold. The embedded heads are
 trained in this repository (``python -m qa_pipeline.acts.train``; data and accuracy in
 ``corpus/README.md``). Tenants add their own acts from example sentences
-(:meth:`ActModel.with_tenant_acts`), fitted at load and cached by content hash.
+(:meth:`ActModel.with_tenant_acts`), fitted at load and cached by content hash. The same call
+refits a built-in act's head for one tenant or rubric (``refit``): a residual on the shipped
+head, fitted on the tenant's examples and counter-examples (e.g. QA reviews) and anchored to
+the shipped head's own answers on ordinary call sentences, so only the neighbourhood of the
+examples moves.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ DEFAULT_THRESHOLD = 0.5
 TENANT_INVERSE_REGULARISATION = 4.0
 TENANT_NEGATIVE_WEIGHT = 2.0
 TENANT_CACHE_SIZE = 32
+# Refits of a built-in head: L2 penalties of the residual (per unit of example weight), tried
+# from the strongest down until every example lands on its side of the act's threshold, and
+# the total weight of the anchor (the shipped head's answers on the background sentences)
+# relative to the examples. Stronger penalties keep the refit closer to the shipped head.
+REFIT_PENALTIES = (0.02, 0.01, 0.005, 0.0025, 0.001)
+REFIT_ANCHOR_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,16 +54,20 @@ class TenantActExamples:
     """Few-shot definition of a tenant's own act.
 
     Attributes:
-        positives: sentences that perform the act (at least two).
+        positives: sentences that perform the act (at least two; for a refit, at least one
+            sentence in positives and negatives together).
         negatives: sentences that look similar but do not (optional).
         role: "agent" or "customer" to score only that role's utterances; None for both.
         description: free text for people reading the rubric.
+        refit: the id names a built-in act, whose head is refitted on these sentences
+            (a residual on the shipped head) instead of a new act being added.
     """
 
     positives: tuple[str, ...]
     negatives: tuple[str, ...] = ()
     role: str | None = None
     description: str = ""
+    refit: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,15 +195,17 @@ class ActModel:
 
     def with_tenant_acts(self, defs: Mapping[str, TenantActExamples], *,
                          cache_dir: Path | None = None) -> ActModel:
-        """This model plus one few-shot head per tenant act, cached by content hash.
+        """This model plus one few-shot head per tenant act, and with the built-in heads that
+        ``defs`` refit (``refit=True``) replaced by their refits; cached by content hash.
 
         Args:
-            defs: tenant act id -> examples. Ids must not reuse a built-in act id.
+            defs: act id -> examples. A new act's id must not reuse a built-in act id; a
+                refit's id must be a built-in act id.
             cache_dir: optional directory for fitted heads (``tenant-acts-<hash>.npz``), so
                 that worker processes do not refit them.
 
         Raises:
-            ConfigError: a reused id, an unknown role, or fewer than two positives.
+            ConfigError: a reused or unknown id, an unknown role, or too few examples.
         """
         if not defs:
             return self
@@ -198,22 +214,36 @@ class ActModel:
         heads = _TENANT_CACHE.get(key)
         if heads is None:
             path = cache_dir / f"tenant-acts-{key[:32]}.npz" if cache_dir is not None else None
+            order = tuple(n for n, d in defs.items() if d.refit) + tuple(
+                n for n, d in defs.items() if not d.refit)
             if path is not None and path.exists():
-                heads = _load_tenant_heads(path, tuple(defs))
+                heads = _load_tenant_heads(path, order)
             if heads is None:
                 heads = self._fit_tenant_heads(defs)
                 if path is not None:
                     _save_tenant_heads(path, heads)
             _TENANT_CACHE.put(key, heads)
+        refitted = {name: i for i, name in enumerate(heads.acts) if name in self._index}
+        added = [i for i, name in enumerate(heads.acts) if name not in self._index]
         h = self.heads
+        weight, bias = h.weight.copy(), h.bias.copy()
+        scale, offset = h.calibration_scale.copy(), h.calibration_offset.copy()
+        thresholds = h.thresholds.copy()
+        roles = list(h.roles)
+        for name, i in refitted.items():
+            j = self._index[name]
+            weight[j], bias[j] = heads.weight[i], heads.bias[i]
+            scale[j], offset[j] = heads.calibration_scale[i], heads.calibration_offset[i]
+            thresholds[j] = heads.thresholds[i]
+            roles[j] = heads.roles[i]
         combined = ActHeads(
-            acts=h.acts + heads.acts,
-            weight=np.vstack([h.weight, heads.weight]),
-            bias=np.concatenate([h.bias, heads.bias]),
-            calibration_scale=np.concatenate([h.calibration_scale, heads.calibration_scale]),
-            calibration_offset=np.concatenate([h.calibration_offset, heads.calibration_offset]),
-            thresholds=np.concatenate([h.thresholds, heads.thresholds]),
-            roles=h.roles + heads.roles,
+            acts=h.acts + tuple(heads.acts[i] for i in added),
+            weight=np.vstack([weight, heads.weight[added]]),
+            bias=np.concatenate([bias, heads.bias[added]]),
+            calibration_scale=np.concatenate([scale, heads.calibration_scale[added]]),
+            calibration_offset=np.concatenate([offset, heads.calibration_offset[added]]),
+            thresholds=np.concatenate([thresholds, heads.thresholds[added]]),
+            roles=tuple(roles) + tuple(heads.roles[i] for i in added),
         )
         model = ActModel(combined, model_id=f"{self.model_id}+tenant:{key[:12]}",
                          embedder_id=self.embedder_id, background=self.background,
@@ -222,12 +252,105 @@ class ActModel:
         return model
 
     def _fit_tenant_heads(self, defs: Mapping[str, TenantActExamples]) -> ActHeads:
+        """Heads of ``defs``: the refits first (in ``defs`` order), then the new acts."""
+        refits = {n: d for n, d in defs.items() if d.refit}
+        new = {n: d for n, d in defs.items() if not d.refit}
+        rows = [self._refit_head(n, d) for n, d in refits.items()]
+        if new:
+            rows += self._fit_new_heads(new)
+        roles = tuple(d.role if d.role is not None or not d.refit
+                      else self.heads.roles[self._index[n]]
+                      for n, d in (*refits.items(), *new.items()))
+        return ActHeads(
+            acts=(*refits, *new),
+            weight=np.array([r[0] for r in rows], dtype=np.float32),
+            bias=np.array([r[1] for r in rows], dtype=np.float32),
+            calibration_scale=np.array([r[2] for r in rows], dtype=np.float32),
+            calibration_offset=np.array([r[3] for r in rows], dtype=np.float32),
+            thresholds=np.array([r[4] for r in rows], dtype=np.float32),
+            roles=roles,
+        )
+
+    def _background(self) -> np.ndarray:
+        return (self.background if self.background is not None
+                else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)).astype(np.float32)
+
+    def _refit_head(self, name: str, d: TenantActExamples
+                    ) -> tuple[np.ndarray, float, float, float, float]:
+        """A built-in head refitted on ``d``: the shipped calibrated logit plus a linear
+        residual on the (centred) embedding, fitted by penalised maximum likelihood.
+
+        The data are ``d``'s positives (target 1) and negatives (target 0), each set weighing
+        as much in total as the other, and the background sentences with the shipped head's
+        own probabilities as soft targets, so that away from the examples the refit answers as
+        the shipped head does. The residual folds back into one linear head, so a refit
+        costs nothing at prediction time.
+        """
+        from scipy.optimize import minimize
+
+        j = self._index[name]
+        h = self.heads
+        background = self._background()
+        pos = (self.embedder().embed(list(d.positives)) if d.positives
+               else np.zeros((0, EMBEDDING_DIM), dtype=np.float32))
+        neg = (self.embedder().embed(list(d.negatives)) if d.negatives
+               else np.zeros((0, EMBEDDING_DIM), dtype=np.float32))
+        examples = np.vstack([pos, neg]).astype(np.float64)
+        x = np.vstack([examples, background]).astype(np.float64)
+        role = role_features([d.role] * len(x), len(x)) if d.role else np.zeros((len(x), 2))
+        a, c = float(h.calibration_scale[j]), float(h.calibration_offset[j])
+        w0 = h.weight[j].astype(np.float64)
+        z0 = a * (np.hstack([x, role]) @ w0 + float(h.bias[j])) + c
+        soft = np.asarray(_sigmoid(z0[len(examples):]), dtype=np.float64)
+        y = np.r_[np.ones(len(pos)), np.zeros(len(neg)), soft]
+        per_pos = 1.0 / max(len(pos), 1)
+        per_neg = 1.0 / max(len(neg), 1)
+        anchor = REFIT_ANCHOR_WEIGHT * (bool(len(pos)) + bool(len(neg)))
+        weights = np.r_[np.full(len(pos), per_pos), np.full(len(neg), per_neg),
+                        np.full(len(background), anchor / max(len(background), 1))]
+        mean = background.mean(axis=0).astype(np.float64) if len(background) else \
+            np.zeros(EMBEDDING_DIM)
+        xc = x - mean
+        threshold = float(h.thresholds[j])
+        # The examples' shipped logits as either role would give them: an example with no
+        # role must land on its side whoever says it.
+        k = len(examples)
+        said_by = [role_features([r] * k, k) for r in ((d.role,) if d.role else ROLES)]
+        z_roles = [a * (np.hstack([examples, f]) @ w0 + float(h.bias[j])) + c for f in said_by]
+        positive = np.r_[np.ones(len(pos), dtype=bool), np.zeros(len(neg), dtype=bool)]
+
+        # No free intercept: a shift of the whole head would move every utterance, the real
+        # acts far from the examples included; the residual only tilts the head.
+        def loss(v: np.ndarray, penalty: float) -> tuple[float, np.ndarray]:
+            z = z0 + xc @ v
+            p = np.asarray(_sigmoid(z), dtype=np.float64)
+            # log(1 + e^z) - y z, written to stay finite for large |z|.
+            nll = np.logaddexp(0.0, z) - y * z
+            r = weights * (p - y)
+            value = float(weights @ nll) + 0.5 * penalty * float(v @ v)
+            return value, xc.T @ r + penalty * v
+
+        v = np.zeros(EMBEDDING_DIM)
+        for strength in REFIT_PENALTIES:
+            v = minimize(loss, v, args=(strength * float(weights.sum()),), jac=True,
+                         method="L-BFGS-B", options={"maxiter": 500}).x
+            shift = xc[:k] @ v
+            if all(bool(np.all((_sigmoid(z + shift) >= threshold) == positive))
+                   for z in z_roles):
+                break  # the weakest change that puts every example on its side
+        # sigmoid(a (w0.[x, r] + b0) + c + v.(x - mean)) as one head with scale 1:
+        weight = a * w0
+        weight[:EMBEDDING_DIM] += v
+        bias = a * float(h.bias[j]) + c - float(v @ mean)
+        return weight, bias, 1.0, 0.0, float(h.thresholds[j])
+
+    def _fit_new_heads(self, defs: Mapping[str, TenantActExamples]
+                       ) -> list[tuple[np.ndarray, float, float, float, float]]:
         try:
             from sklearn.linear_model import LogisticRegression
         except ImportError as e:
             raise ModelUnavailableError("tenant acts need scikit-learn") from e
-        background = (self.background if self.background is not None
-                      else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)).astype(np.float32)
+        background = self._background()
         rows = []
         for name, d in defs.items():
             pos = self.embedder().embed(list(d.positives))
@@ -248,17 +371,9 @@ class ActModel:
             clf = LogisticRegression(C=TENANT_INVERSE_REGULARISATION, max_iter=2000)
             clf.fit(x, y, sample_weight=weights)
             scale, offset = platt_from_cv(x, y, weights, TENANT_INVERSE_REGULARISATION)
-            rows.append((clf.coef_[0], float(clf.intercept_[0]), scale, offset))
-        zeros = np.zeros((len(rows), 2), dtype=np.float32)
-        return ActHeads(
-            acts=tuple(defs),
-            weight=np.hstack([np.array([r[0] for r in rows], dtype=np.float32), zeros]),
-            bias=np.array([r[1] for r in rows], dtype=np.float32),
-            calibration_scale=np.array([r[2] for r in rows], dtype=np.float32),
-            calibration_offset=np.array([r[3] for r in rows], dtype=np.float32),
-            thresholds=np.full(len(rows), DEFAULT_THRESHOLD, dtype=np.float32),
-            roles=tuple(d.role for d in defs.values()),
-        )
+            weight = np.r_[clf.coef_[0], 0.0, 0.0]
+            rows.append((weight, float(clf.intercept_[0]), scale, offset, DEFAULT_THRESHOLD))
+        return rows
 
 
 def platt_from_cv(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
@@ -303,10 +418,18 @@ def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def _validate_tenant_defs(defs: Mapping[str, TenantActExamples], builtin: Sequence[str]) -> None:
     for name, d in defs.items():
-        if not name or name in builtin:
-            raise ConfigError(f"tenant act id {name!r} is empty or reuses a built-in act id")
         if d.role is not None and d.role not in ROLES:
             raise ConfigError(f"tenant act {name!r}: role must be one of {ROLES} or empty")
+        if d.refit:
+            if name not in builtin:
+                raise ConfigError(f"act {name!r} is refitted but is not a built-in act; "
+                                  f"built-in acts: {', '.join(builtin)}")
+            if not set(d.positives) | set(d.negatives):
+                raise ConfigError(f"refit of act {name!r} needs at least one example or "
+                                  "counter-example")
+            continue
+        if not name or name in builtin:
+            raise ConfigError(f"tenant act id {name!r} is empty or reuses a built-in act id")
         if len(set(d.positives)) < 2:
             raise ConfigError(f"tenant act {name!r} needs at least two distinct positive "
                               "example sentences")
@@ -314,8 +437,9 @@ def _validate_tenant_defs(defs: Mapping[str, TenantActExamples], builtin: Sequen
 
 def _tenant_key(base_model_id: str, defs: Mapping[str, TenantActExamples]) -> str:
     payload = {"base": base_model_id, "fit": [TENANT_INVERSE_REGULARISATION,
-                                              TENANT_NEGATIVE_WEIGHT],
-               "acts": [[name, list(d.positives), list(d.negatives), d.role]
+                                              TENANT_NEGATIVE_WEIGHT, *REFIT_PENALTIES,
+                                              REFIT_ANCHOR_WEIGHT],
+               "acts": [[name, list(d.positives), list(d.negatives), d.role, d.refit]
                         for name, d in defs.items()]}
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, 
 from qa_pipeline.rubric.registry import ParsedRule
 
 if TYPE_CHECKING:
+    from qa_pipeline.acts import TenantActExamples
     from qa_pipeline.acts.track import ActTagger
     from qa_pipeline.rubric.phrase_index import PhraseIndex
 
@@ -94,14 +95,35 @@ class Criterion(_Strict):
 class RubricAct(_Strict):
     """A rubric's own dialogue act, defined by example sentences (few-shot): fitted on the
     act model's embeddings when the rubric is first evaluated, and usable in rules by its id.
+
+    With ``refit: true`` the id is a built-in act instead, whose head is refitted on the
+    examples and counter-examples (``qa-pipeline rubric tune`` writes these from QA reviews).
     """
 
-    examples: tuple[str, ...] = Field(..., min_length=2,
-                                      description="sentences that carry the act")
+    examples: tuple[str, ...] = Field((), description="sentences that carry the act")
     counter_examples: tuple[str, ...] = Field(
         (), description="near misses that must not count (sharpen the boundary)")
     role: Literal["agent", "customer"] | None = Field(None, description="who performs it")
     description: str = ""
+    refit: bool = Field(False, description="the id is a built-in act whose head these "
+                                           "sentences refit, not a new act")
+
+    @model_validator(mode="after")
+    def _enough_examples(self) -> RubricAct:
+        if self.refit:
+            if not self.examples and not self.counter_examples:
+                raise ValueError("a refit needs at least one example or counter-example")
+        elif len(self.examples) < 2:
+            raise ValueError("a new act needs at least two examples (sentences that carry it)")
+        return self
+
+    def few_shot(self) -> TenantActExamples:
+        """The definition :meth:`qa_pipeline.acts.ActModel.with_tenant_acts` fits."""
+        from qa_pipeline.acts import TenantActExamples
+
+        return TenantActExamples(positives=self.examples, negatives=self.counter_examples,
+                                 role=self.role, description=self.description,
+                                 refit=self.refit)
 
 
 class Section(_Strict):
@@ -163,12 +185,8 @@ class Rubric(_Strict):
         cache = self.fitted_acts
         found = cache.get(id(base))
         if found is None or found[0] is not base:
-            from qa_pipeline.acts import TenantActExamples
-
-            fitted = base.with_tenant_acts({
-                act_id: TenantActExamples(positives=a.examples, negatives=a.counter_examples,
-                                          role=a.role, description=a.description)
-                for act_id, a in sorted(self.acts.items())})
+            fitted = base.with_tenant_acts({act_id: a.few_shot()
+                                            for act_id, a in sorted(self.acts.items())})
             found = cache[id(base)] = (base, fitted)
         return found[1]
 
@@ -199,13 +217,18 @@ class Rubric(_Strict):
         """
         from qa_pipeline.acts import ACTS
 
-        for act_id in self.acts:
+        for act_id, act in self.acts.items():
             if not _ACT_ID.fullmatch(act_id):
                 raise ValueError(f"act id {act_id!r} must be lowercase letters, digits and _")
+            if act.refit:
+                if act_id not in ACTS:
+                    raise ValueError(f"act {act_id!r} has refit: true but is not a built-in "
+                                     f"act; built-in acts: {', '.join(ACTS)}")
+                continue
             if act_id in ACTS or act_id in tenant_acts:
                 raise ValueError(f"act {act_id!r} is built in or the tenant's; give the "
                                  "rubric's own act another id")
-        known = (*ACTS, *tenant_acts, *self.acts)
+        known = tuple(dict.fromkeys((*ACTS, *tenant_acts, *self.acts)))
         for section in self.sections:
             for c in section.criteria:
                 for act_id in _acts_named(c.rule):

@@ -9,6 +9,9 @@ final verdict. The reviewed calls are split by call id into a *tune* part and a 
 - the rubric's own acts' few-shot examples: evidence utterances of reviewed items whose
   criterion rests on one such act become examples (confirmed) or counter-examples
   (overturned), redacted of personal data first;
+- the same for a criterion that rests on one built-in act: its examples and counter-examples
+  go under the rubric's ``acts:`` with ``refit: true``, which refits the built-in head for
+  the rubric (a residual fitted on them, see :mod:`qa_pipeline.acts.model`);
 - the ``uncertain_band`` of ``question`` rules: the narrowest band above which the judge's
   automatic answers agree with the reviewers at least ``review_target_agreement``,
 
@@ -327,7 +330,8 @@ class CriterionTuning:
 
     Attributes:
         criterion_id: the criterion.
-        what: ``min_probability``, ``examples`` or ``uncertain_band``; empty when unchanged.
+        what: ``min_probability``, ``examples``, ``refit`` or ``uncertain_band``; empty when
+            unchanged.
         where: the operand (``rule.then``) or act the change applies to.
         before: the old value (JSON form).
         after: the new value (JSON form).
@@ -425,24 +429,33 @@ class _Tuner:
         self.unchanged.setdefault(criterion_id, CriterionTuning(
             criterion_id, "", "", None, None, None, None, self.n_tune(criterion_id), reason))
 
-    # Few-shot examples of the rubric's own acts ------------------------------------------
+    # Few-shot examples of the rubric's own acts, and refits of built-in act heads ---------
     def examples(self) -> None:
+        from qa_pipeline.acts import ACTS
+
         for criterion_id in [c.id for _, c in self.rubric.criteria()]:
             section, criterion = self.current(criterion_id)
             rule = criterion.rule
             acts = rule.get("acts") or []
-            if rule.get("type") != "act" or len(acts) != 1 or acts[0] not in self.rubric.acts:
+            if rule.get("type") != "act" or len(acts) != 1:
+                continue
+            act = acts[0]
+            own = self.rubric.acts.get(act)
+            # A tenant's act (not built in, not the rubric's) keeps its examples in the
+            # tenant's YAML, which tuning a rubric does not rewrite.
+            if own is None and act not in ACTS:
                 continue
             n = self.n_tune(criterion.id)
             if n < self.options.min_examples:
                 continue  # its thresholds step says why
-            act = acts[0]
             positives, negatives = self._evidence_examples(criterion, act)
             if not positives and not negatives:
                 continue
+            refit = own is None or own.refit
             before = self.agreed(self.rubric, section, criterion)
-            raw = self.data["acts"][act]
-            saved = copy.deepcopy(raw)
+            defined = self.data.setdefault("acts", {})
+            saved = copy.deepcopy(defined.get(act))
+            raw = defined.setdefault(act, {"refit": True})
             old = (list(raw.get("examples") or []), list(raw.get("counter_examples") or []))
             raw["examples"] = old[0] + positives
             raw["counter_examples"] = old[1] + negatives
@@ -457,15 +470,24 @@ class _Tuner:
             worse = [cid for cid in others if self.agreed(
                 candidate, *next((s, c) for s, c in candidate.criteria() if c.id == cid)
             ).agreed < self.agreed(self.rubric, *self.current(cid)).agreed]
-            if after.agreed < before.agreed or worse:
-                self.data["acts"][act] = saved
+            # A refit changes the shipped model for this rubric: it must earn its place on the
+            # tune part. New examples of the rubric's own act only need to lose nothing.
+            if after.agreed < before.agreed + (1 if refit else 0) or worse:
+                if saved is None:
+                    del defined[act]
+                    if not defined:
+                        del self.data["acts"]
+                else:
+                    defined[act] = saved
                 lost = ([criterion.id] if after.agreed < before.agreed else []) + worse
                 self.skip(criterion.id, f"examples from reviews of act {act} lowered "
-                          f"agreement on the tune part ({', '.join(lost)})")
+                          f"agreement on the tune part ({', '.join(lost)})" if lost else
+                          f"a refit of act {act} on examples from reviews did not raise "
+                          "agreement on the tune part")
                 continue
             self.rubric = candidate
             self.changes.append(CriterionTuning(
-                criterion.id, "examples", f"act {act}",
+                criterion.id, "refit" if refit else "examples", f"act {act}",
                 {"examples": len(old[0]), "counter_examples": len(old[1])},
                 {"examples": len(raw["examples"]),
                  "counter_examples": len(raw["counter_examples"])},
@@ -473,7 +495,8 @@ class _Tuner:
 
     def _evidence_examples(self, criterion: Criterion, act: str) -> tuple[list[str], list[str]]:
         mode = criterion.rule.get("mode", "require")
-        known = set(self.rubric.acts[act].examples) | set(self.rubric.acts[act].counter_examples)
+        defined = self.rubric.acts.get(act)
+        known = (set(defined.examples) | set(defined.counter_examples)) if defined else set()
         positives: dict[str, None] = {}
         negatives: dict[str, None] = {}
         for cid in sorted(self.tune):
