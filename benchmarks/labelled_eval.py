@@ -1,8 +1,7 @@
 """Rubric accuracy on the labelled call set, by phrasing half, as text and from transcripts.
 
-    # both halves as text (no audio), and the rendered test half from its transcripts
-    .venv/bin/python benchmarks/labelled_eval.py --rubric-dir rubrics \
-        --audio-dir benchmarks/tmp/labelled5
+    # both halves as text, and the test half from its committed transcripts (no ASR)
+    .venv/bin/python benchmarks/labelled_eval.py --rubric-dir rubrics
 
 Text: every call of ``benchmarks/labelled_calls.py``, ``tune`` and ``test`` halves, becomes a
 scripted call (``benchmarks/scripted_calls.py``: one utterance per turn, every word certain)
@@ -16,7 +15,10 @@ Audio: ``--audio-dir`` is a folder rendered by ``labelled_calls.py --render`` (i
     qa-pipeline transcribe DIR/manifest.csv --tenant default --out DIR/transcripts --no-exports
 
 Each ``DIR/transcripts/<call_id>/conversation.json`` is scored again with the rubrics of
-``--rubric-dir`` (no ASR at scoring time, so a rubric change is measured in seconds). On mono
+``--rubric-dir`` (no ASR at scoring time, so a rubric change is measured in seconds).
+``--write-bundle`` stores the plan and the transcripts in one gzip JSON file; the test half's
+is committed (``benchmarks/labelled/test_half_transcripts.json.gz``) and is what
+``--audio-dir`` defaults to, so the figures can be rescored from any checkout. On mono
 calls overtalk is not measurable (the mono diarizers are exclusive: the metric is undefined and
 the rule not applicable), so the planted ``interruption`` label of mono calls is left out of the
 pooled figures; ``mono_all_labels`` keeps it.
@@ -31,6 +33,7 @@ goals are met.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 import time
@@ -57,6 +60,7 @@ from qa_pipeline.types import Conversation  # noqa: E402
 from qa_pipeline.version import __version__  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
+BUNDLE = REPO / "benchmarks" / "labelled" / "test_half_transcripts.json.gz"
 TIMING_CRITERIA = frozenset({"dead_air", "interruption"})
 """Labels a text-only call cannot carry (it has no pauses or overlaps)."""
 NOT_MEASURABLE = {"mono": frozenset({"interruption"})}
@@ -77,19 +81,31 @@ class PlanEntry:
     expected: dict[str, str]
 
 
+def parse_plan(data: Mapping[str, Any], where: str) -> list[PlanEntry]:
+    """The calls of a plan (the content of ``plan.json``).
+
+    Raises:
+        ConfigError: an entry lacks a field.
+    """
+    try:
+        return [PlanEntry(cid, str(e["half"]), str(e["lang"]), str(e["layout"]),
+                          {str(k): str(v) for k, v in e["expected"].items()})
+                for cid, e in data.items()]
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(f"{where}: not a labelled plan ({e!r})") from e
+
+
 def read_plan(path: Path) -> list[PlanEntry]:
     """The calls of a ``plan.json`` written by ``labelled_calls.py --render``.
 
     Raises:
-        ConfigError: the file is missing or an entry lacks a field.
+        ConfigError: the file is missing or unreadable, or an entry lacks a field.
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [PlanEntry(cid, str(e["half"]), str(e["lang"]), str(e["layout"]),
-                          {str(k): str(v) for k, v in e["expected"].items()})
-                for cid, e in data.items()]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ConfigError(f"{path}: not a labelled plan ({e!r})") from e
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: cannot read the plan ({e})") from e
+    return parse_plan(data, str(path))
 
 
 def to_scripted(pc: labelled_calls.PlannedCall) -> ScriptedCall:
@@ -142,7 +158,7 @@ def report(outcomes: Sequence[CallOutcome], severities: dict[str, str]) -> dict[
     out["mismatches"] = [
         {"call_id": o.call_id, "criterion_id": cid, "expected": exp,
          "predicted": o.predicted[cid], "evidence": o.evidence.get(cid, "")}
-        for o in outcomes for cid, exp in o.expected.items()
+        for o in outcomes for cid, exp in sorted(o.expected.items())
         if (exp == "fail") != (o.predicted[cid] == "fail")
     ]
     return out
@@ -204,15 +220,93 @@ def load_transcribed(audio_dir: Path) -> list[tuple[PlanEntry, Conversation]]:
     return items
 
 
+def write_bundle(audio_dir: Path, path: Path) -> int:
+    """Store the plan and transcripts of ``audio_dir`` in one gzip JSON file; the call count."""
+    plan = json.loads((audio_dir / "plan.json").read_text(encoding="utf-8"))
+    items = load_transcribed(audio_dir)
+    bundle = {"plan": plan, "transcripts": {e.call_id: c.to_dict() for e, c in items}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mtime=0: the same transcripts give the same bytes.
+    with gzip.GzipFile(path, "wb", mtime=0) as fh:
+        fh.write(json.dumps(bundle, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    return len(items)
+
+
+def read_bundle(path: Path) -> list[tuple[PlanEntry, Conversation]]:
+    """The plan and transcripts stored by :func:`write_bundle`.
+
+    Raises:
+        ConfigError: the file is unreadable or a planned call has no transcript.
+    """
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            data = json.load(fh)
+        plan, transcripts = data["plan"], data["transcripts"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{path}: not a transcript bundle ({e!r})") from e
+    items = []
+    for entry in parse_plan(plan, str(path)):
+        if entry.call_id not in transcripts:
+            raise ConfigError(f"{path}: no transcript for {entry.call_id}")
+        items.append((entry, Conversation.from_dict(transcripts[entry.call_id])))
+    return items
+
+
 def score_audio(audio_dir: Path, rubric_dir: Path,
                 analyzers: CallAnalyzers | None) -> dict[str, Any]:
-    """The transcribed calls of ``audio_dir`` rescored with the rubrics of ``rubric_dir``."""
-    items = load_transcribed(audio_dir)
+    """The transcribed calls of ``audio_dir`` (a rendered folder or a bundle file) rescored
+    with the rubrics of ``rubric_dir``."""
+    items = read_bundle(audio_dir) if audio_dir.is_file() else load_transcribed(audio_dir)
     halves = sorted({e.half for e, _ in items})
     outcomes = score_conversations(items, rubric_dir, analyzers)
     audio_s = sum(c.duration_s for _, c in items)
     return {"halves": halves, "audio_s": round(audio_s, 1),
             **report(outcomes, scripted_calls.rubric_severities(rubric_dir))}
+
+
+def _cell(s: Mapping[str, Any]) -> str:
+    return (f"{s['fatal_recall']:.3f} / {s['fatal_precision']:.3f} | {s['non_fatal_f1']:.3f} | "
+            f"{100 * s['per_call_fatal_agreement']:.1f} %")
+
+
+def markdown(text: Mapping[str, Any] | None, audio: Mapping[str, Any] | None) -> str:
+    """The README tables: headline figures per layout, then per criterion."""
+    head = ["| set | calls | fatal recall / precision | non-fatal F1 | per-call fatal agreement |",
+            "|---|---:|---:|---:|---:|"]
+    columns: list[tuple[str, Mapping[str, Any]]] = []
+    if audio:
+        for part, label in (("stereo", "stereo"), ("mono", "mono"),
+                            ("mono_all_labels", "mono, interruption counted")):
+            if part in audio:
+                head.append(f"| **test half, audio** ({label}) | {audio[part]['calls']} | "
+                            f"{_cell(audio[part])} |")
+        columns.append(("test, audio", audio["all"]))
+    if text:
+        for half in labelled_calls.HALVES:
+            for layout in scripted_calls.LAYOUTS:
+                s = text[half][layout]
+                head.append(f"| {half} half, text ({layout}) | {s['calls']} | {_cell(s)} |")
+        columns += [("test, text", text["test"]["all"]), ("tune, text", text["tune"]["all"])]
+    head.append(f"| goal (issue 24, test half, each layout) | | {GOALS['fatal_recall']} / "
+                f"{GOALS['fatal_precision']} | {GOALS['non_fatal_f1']} | "
+                f"{100 * GOALS['per_call_fatal_agreement']:.0f} % |")
+    crit = ["", "Per criterion, all calls of each set (precision / recall of violations; "
+            "tp fp fn):", "",
+            "| criterion | severity | " + " | ".join(n for n, _ in columns) + " |",
+            "|---|---|" + "---:|" * len(columns)]
+    ids: dict[str, str] = {}
+    for _, s in columns:
+        for cid, c in s["criteria"].items():
+            ids.setdefault(cid, c["severity"])
+    for cid, sev in ids.items():
+        cells = []
+        for _, s in columns:
+            c = s["criteria"].get(cid)
+            cells.append("" if c is None else
+                         f"{c['precision']:.2f} / {c['recall']:.2f} ({c['tp']} {c['fp']} "
+                         f"{c['fn']})")
+        crit.append(f"| {cid} | {sev} | " + " | ".join(cells) + " |")
+    return "\n".join(head + crit) + "\n"
 
 
 def _print(title: str, result: Mapping[str, Any]) -> None:
@@ -229,20 +323,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--rubric-dir", type=Path, default=REPO / "rubrics",
                     help="folder with customer_service_zh.yaml and customer_service_en.yaml")
-    ap.add_argument("--audio-dir", type=Path,
-                    help="rendered + transcribed calls (plan.json, transcripts/)")
+    ap.add_argument("--audio-dir", type=Path, default=BUNDLE,
+                    help="rendered + transcribed calls (plan.json, transcripts/) or a bundle "
+                         "file (default: the committed test half)")
+    ap.add_argument("--no-audio", action="store_true", help="skip the transcribed calls")
     ap.add_argument("--no-text", action="store_true", help="skip the text-only scoring")
+    ap.add_argument("--write-bundle", type=Path,
+                    help="store --audio-dir's plan and transcripts in this file and stop")
     ap.add_argument("--sentiment", default=None,
                     help="sentiment backend (default: the default tenant's; 'none' disables)")
     ap.add_argument("--text-out", type=Path, default=RESULTS / "labelled5_text.json")
     ap.add_argument("--audio-out", type=Path, default=RESULTS / "labelled5_test_audio.json")
+    ap.add_argument("--markdown", type=Path, help="also write the README tables here")
     args = ap.parse_args(argv)
+    if args.write_bundle:
+        n = write_bundle(args.audio_dir, args.write_bundle)
+        print(f"wrote {n} transcribed calls into {args.write_bundle}")
+        return 0
     analyzers = scripted_calls.default_analyzers(args.sentiment)
     meta = {"version": __version__, "rubric_dir": str(args.rubric_dir),
             "rubric_versions": {lang: load_rubric(
                 args.rubric_dir / f"customer_service_{lang}.yaml").version
                 for lang in scripted_calls.LANGS}}
     outputs: list[tuple[Path, dict[str, Any]]] = []
+    text: dict[str, Any] | None = None
+    audio: dict[str, Any] | None = None
     if not args.no_text:
         t0 = time.perf_counter()
         text = {**meta, **score_text(args.rubric_dir, analyzers)}
@@ -250,9 +355,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for half in labelled_calls.HALVES:
             _print(f"text, {half} half", text[half])
         outputs.append((args.text_out, text))
-    if args.audio_dir:
+    if not args.no_audio:
         t0 = time.perf_counter()
-        audio = {**meta, "audio_dir": str(args.audio_dir),
+        where = args.audio_dir.resolve()
+        audio = {**meta, "audio_dir": str(where.relative_to(REPO) if where.is_relative_to(REPO)
+                                          else where),
                  **score_audio(args.audio_dir, args.rubric_dir, analyzers)}
         audio["seconds"] = round(time.perf_counter() - t0, 1)
         _print(f"transcribed audio, {'+'.join(audio['halves'])} half", audio)
@@ -262,6 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         path.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n",
                         encoding="utf-8")
         print(f"wrote {path}")
+    tables = markdown(text, audio)
+    print(tables)
+    if args.markdown:
+        args.markdown.write_text(tables, encoding="utf-8")
     return 0
 
 

@@ -115,6 +115,11 @@ def test_rescored_transcripts_give_the_hand_computed_figures(audio_dir: Path,
     assert {(m["call_id"], m["criterion_id"]) for m in r["mismatches"]} == {
         ("en_test_01_mono", "abusive_language"), ("en_test_01_mono", "greeting"),
         ("en_test_01_mono", "interruption")}
+    table = le.markdown(None, r)
+    assert "| **test half, audio** (stereo) | 2 | 1.000 / 1.000 | 1.000 | 100.0 % |" in table
+    # Nothing predicted on mono: precision is 1.0 by the metric's convention.
+    assert "| **test half, audio** (mono) | 1 | 0.000 / 1.000 | 0.000 | 0.0 % |" in table
+    assert "| abusive_language | fatal | 1.00 / 0.50 (1 0 1) |" in table
 
 
 def test_a_missing_transcript_names_the_command_that_makes_it(audio_dir: Path,
@@ -144,3 +149,15 @@ def test_text_scoring_reports_both_halves(rubric_dir: Path) -> None:
         c = r[half]["all"]["criteria"]["abusive_language"]
         assert c["tp"] + c["fn"] == sum(pc.expected["abusive_language"] == "fail"
                                         for pc in lc.plan(half))
+
+
+def test_a_bundle_scores_as_the_folder_it_was_written_from(audio_dir: Path, rubric_dir: Path,
+                                                           tmp_path: Path) -> None:
+    bundle = tmp_path / "b.json.gz"
+    assert le.write_bundle(audio_dir, bundle) == 3
+    first = bundle.read_bytes()
+    le.write_bundle(audio_dir, bundle)
+    assert bundle.read_bytes() == first
+    from_dir = le.score_audio(audio_dir, rubric_dir, CallAnalyzers(acoustic=None))
+    from_bundle = le.score_audio(bundle, rubric_dir, CallAnalyzers(acoustic=None))
+    assert from_bundle == from_dir
