@@ -55,7 +55,8 @@ def accuracy(calls_dir: Path) -> dict:
             conv = fe.transcribe(fe.load(calls_dir / row["path"])).conversation
             write_conversation(conv, cached)
         audio_s += conv.duration_s
-        cases[name[:2]].append(LabelledCase(name, conv, plan[name]))
+        entry = plan[name]  # labelled_calls.py writes {"expected": ...}; older plans: labels
+        cases[name[:2]].append(LabelledCase(name, conv, entry.get("expected", entry)))
     front_s = time.perf_counter() - t0
     out: dict = {"calls": len(rows), "audio_s": audio_s, "front_end_s": front_s}
     for lang in ("zh", "en"):
