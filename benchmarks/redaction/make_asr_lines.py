@@ -133,6 +133,8 @@ TEMPLATES_HELDOUT2 = (
 # its tests or these sets (``heldout3_templates.tsv``, see the README), read after the
 # detector's last change was committed; scored once.
 HELDOUT3_TEMPLATES = Path(__file__).with_name("heldout3_templates.tsv")
+# The fourth held-out half, by another independent author, the same way (``heldout4_templates.tsv``).
+HELDOUT4_TEMPLATES = Path(__file__).with_name("heldout4_templates.tsv")
 
 
 def read_templates(path: Path, half: str) -> tuple[Template, ...]:
@@ -146,7 +148,8 @@ def read_templates(path: Path, half: str) -> tuple[Template, ...]:
 SETS: dict[str, tuple[tuple[Template, ...] | Path, str, int]] = {
     "v1": (TEMPLATES, "asr_lines.tsv", 20261206),
     "heldout2": (TEMPLATES_HELDOUT2, "asr_lines_heldout2.tsv", 20261207),
-    "heldout3": (HELDOUT3_TEMPLATES, "asr_lines_heldout3.tsv", 20261208)}
+    "heldout3": (HELDOUT3_TEMPLATES, "asr_lines_heldout3.tsv", 20261208),
+    "heldout4": (HELDOUT4_TEMPLATES, "asr_lines_heldout4.tsv", 20261209)}
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -452,8 +455,7 @@ def main() -> None:
     ap.add_argument("--per-positive", type=int, default=8)
     ap.add_argument("--per-negative", type=int, default=4)
     ap.add_argument("--set", choices=sorted(SETS), default="v1",
-                    help="v1: asr_lines.tsv (tune + heldout); heldout2, heldout3: "
-                         "asr_lines_heldout2.tsv, asr_lines_heldout3.tsv")
+                    help="v1: asr_lines.tsv (tune + heldout); heldoutN: asr_lines_heldoutN.tsv")
     ap.add_argument("--seed", type=int, default=None, help="default: the set's own seed")
     ap.add_argument("--cpu-threads", type=int, default=2)
     ap.add_argument("--relabel", action="store_true",
