@@ -251,8 +251,10 @@ def evaluate_acts(model: Any, eval_dir: Path, set_dir: Path = HELDOUT) -> dict[s
     for lang in ("zh", "en"):
         items = load_act_corpus(set_dir / f"acts_{lang}.tsv")
         out["written"][lang] = act_scores(items, predict(model, items), acts)
-    real = load_real_labels(set_dir / "real_labels.tsv", eval_dir)
-    preds = predict(model, real)
+    # A set may hold written material only (no hand labels of real utterances).
+    labels = set_dir / "real_labels.tsv"
+    real = load_real_labels(labels, eval_dir) if labels.is_file() else []
+    preds = predict(model, real) if real else []
     for lang in ("zh", "en"):
         idx = [k for k, r in enumerate(real) if r.lang == lang]
         out["real"][lang] = act_scores([real[k] for k in idx], [preds[k] for k in idx], acts)

@@ -136,6 +136,9 @@ HELDOUT3_TEMPLATES = Path(__file__).with_name("heldout3_templates.tsv")
 # The fourth session's own phrasings (``own4_templates.tsv``), written before its detector
 # changes and rendered before them: a check that those changes generalise beyond heldout3.
 OWN4_TEMPLATES = Path(__file__).with_name("own4_templates.tsv")
+# The fourth held-out half, by another independent author, made the same way
+# (``heldout4_templates.tsv``), rendered before the detector's authors could read it.
+HELDOUT4_TEMPLATES = Path(__file__).with_name("heldout4_templates.tsv")
 
 
 def read_templates(path: Path, half: str) -> tuple[Template, ...]:
@@ -150,7 +153,8 @@ SETS: dict[str, tuple[tuple[Template, ...] | Path, str, int]] = {
     "v1": (TEMPLATES, "asr_lines.tsv", 20261206),
     "heldout2": (TEMPLATES_HELDOUT2, "asr_lines_heldout2.tsv", 20261207),
     "heldout3": (HELDOUT3_TEMPLATES, "asr_lines_heldout3.tsv", 20261208),
-    "own4": (OWN4_TEMPLATES, "asr_lines_own4.tsv", 20261209)}
+    "own4": (OWN4_TEMPLATES, "asr_lines_own4.tsv", 20261209),
+    "heldout4": (HELDOUT4_TEMPLATES, "asr_lines_heldout4.tsv", 20261209)}
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -456,8 +460,8 @@ def main() -> None:
     ap.add_argument("--per-positive", type=int, default=8)
     ap.add_argument("--per-negative", type=int, default=4)
     ap.add_argument("--set", choices=sorted(SETS), default="v1",
-                    help="v1: asr_lines.tsv (tune + heldout); heldout2, heldout3, own4: "
-                         "asr_lines_heldout2.tsv, asr_lines_heldout3.tsv, asr_lines_own4.tsv")
+                    help="v1: asr_lines.tsv (tune + heldout); heldout2, heldout3, own4, "
+                         "heldout4: asr_lines_<set>.tsv")
     ap.add_argument("--seed", type=int, default=None, help="default: the set's own seed")
     ap.add_argument("--cpu-threads", type=int, default=2)
     ap.add_argument("--relabel", action="store_true",

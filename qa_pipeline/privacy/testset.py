@@ -238,9 +238,11 @@ ASR_LINES_HELDOUT3 = Path(__file__).with_name("asr_lines_heldout3.tsv")
 # The fourth session's own phrasings, written and rendered before its detector changes: a
 # check that they generalise beyond the third half's misses.
 ASR_LINES_OWN4 = Path(__file__).with_name("asr_lines_own4.tsv")
-HALVES = ("tune", "heldout", "heldout2", "heldout3", "own4")
+ASR_LINES_HELDOUT4 = Path(__file__).with_name("asr_lines_heldout4.tsv")
+HALVES = ("tune", "heldout", "heldout2", "heldout3", "own4", "heldout4")
 _FILE_OF_HALF = {"tune": ASR_LINES, "heldout": ASR_LINES, "heldout2": ASR_LINES_HELDOUT2,
-                 "heldout3": ASR_LINES_HELDOUT3, "own4": ASR_LINES_OWN4}
+                 "heldout3": ASR_LINES_HELDOUT3, "own4": ASR_LINES_OWN4,
+                 "heldout4": ASR_LINES_HELDOUT4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +256,7 @@ class AsrLines:
 
 
 def load_asr_lines(half: str, path: Path | None = None) -> AsrLines:
-    """The ``tune``, ``heldout``, ``heldout2``, ``heldout3`` or ``own4`` half of the
+    """The ``tune``, ``heldout``, ``heldout2``, ``heldout3``, ``own4`` or ``heldout4`` half of the
     ASR-shaped lines (mention form ``asr:<tts engine>``), from ``path`` or the half's own
     file.
     """
