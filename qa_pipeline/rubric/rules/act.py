@@ -121,11 +121,20 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
     type: Literal["act"]
     mode: Literal["require", "forbid"] = "require"
     min_count: int = Field(1, ge=1, description="require: how many utterances must carry an act")
+    review_min_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="forbid: an act at least this likely but below min_probability sends a "
+                    "passing verdict to review (an uncertain band)")
 
     @model_validator(mode="after")
     def _needs_acts(self) -> ActSpec:
         if not self.acts:
             raise ValueError("an act rule needs acts (phrases are optional extra evidence)")
+        if self.review_min_probability is not None:
+            if self.mode != "forbid" or self.min_probability is None:
+                raise ValueError("review_min_probability needs mode: forbid and min_probability")
+            if self.review_min_probability >= self.min_probability:
+                raise ValueError("review_min_probability must be below min_probability")
         return self
 
 
@@ -142,6 +151,8 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
     probability).
     Not applicable when: require: the call has no utterance by ``role`` at all; forbid: none in
     scope.
+    Review (forbid, with ``review_min_probability``): no utterance counts but one carries an
+    act at least ``review_min_probability`` likely: ``pass`` provisionally, a human confirms.
 
     Example YAML:
         rule: {type: act, role: agent, acts: [insult], mode: forbid}
@@ -168,5 +179,14 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
         if hits:
             said = ", ".join(sorted({h.pattern for _, h in hits}))
             message = f"{spec.role} performed: {said}"
+        elif spec.review_min_probability is not None:
+            unsure = spec.model_copy(update={"min_probability": spec.review_min_probability})
+            doubts = unsure.act_hits(scope, ctx)
+            if doubts:
+                reason = "uncertain " + "; ".join(f"#{u.index} {h.pattern} (p={h.score:.2f})"
+                                                  for u, h in doubts)
+                evidence = tuple(evidence_for(ctx, u, h, acts_note("uncertain", h))
+                                 for u, h in doubts)
+                return RuleOutcome(status, evidence, message, considered, review_reason=reason)
     evidence = tuple(evidence_for(ctx, u, h, acts_note("", h)) for u, h in shown)
     return RuleOutcome(status, evidence, message, considered)
