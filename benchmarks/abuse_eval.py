@@ -14,8 +14,9 @@ Real text: every dialogue of MobileCS (``example.json``), the MUSIED phone docum
 Harper Valley excerpt under ``../shared/eval``, each turned into a call (one utterance per
 turn, as scripted calls are), is scored with both versions. Nobody labelled these for abuse;
 real agents almost never abuse callers, so the calls that fail (or go to review) are an upper
-bound on false alarms. Only counts and call ids are written (the corpora's licences do not
-allow copying the text).
+bound on false alarms. Beside the verdicts, the act bands the criterion reads are counted on
+the same utterances (the agent's ``insult``, the caller's ``tone_protest``). Only counts and
+call ids are written (the corpora's licences do not allow copying the text).
 """
 
 from __future__ import annotations
@@ -150,6 +151,39 @@ def score_real(rubric_dir: Path, eval_dir: Path, analyzers: CallAnalyzers) -> di
     return by_lang
 
 
+def real_act_rates(rubric_dir: Path, eval_dir: Path) -> dict[str, Any]:
+    """Per language, how many real utterances the rubric's act model (with its own acts) puts
+    in the bands the abuse criterion reads: the caller's ``tone_protest`` (when the rubric
+    defines it) and the agent's ``insult``. Whole utterances, counts only.
+    """
+    import numpy as np
+
+    from qa_pipeline.acts import load_embedded_act_model
+
+    calls = real_calls(eval_dir)
+    out: dict[str, Any] = {}
+    for lang in sc.LANGS:
+        model = load_rubric(rubric_dir / f"customer_service_{lang}.yaml").act_model(
+            load_embedded_act_model())
+        turns = [t for c in calls if c.lang == lang for t in c.turns]
+        roles = np.array([t.role for t in turns])
+        probs = model.predict_texts([t.text for t in turns], list(roles))
+        agent, customer = roles == "agent", roles == "customer"
+        insult = probs[agent, model.acts.index("insult")]
+        row: dict[str, int] = {
+            "agent_utterances": int(agent.sum()),
+            "agent_insult_ge_0_5": int((insult >= 0.5).sum()),
+            "agent_insult_0_3_to_0_5": int(((insult >= 0.3) & (insult < 0.5)).sum()),
+            "agent_insult_ge_0_1": int((insult >= 0.1).sum()),
+            "customer_utterances": int(customer.sum())}
+        if "tone_protest" in model.acts:
+            protest = probs[customer, model.acts.index("tone_protest")]
+            row["customer_tone_protest_ge_0_65"] = int((protest >= 0.65).sum())
+            row["customer_tone_protest_ge_0_35"] = int((protest >= 0.35).sum())
+        out[lang] = row
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--before-ref", required=True, help="git revision of the rubrics before")
@@ -180,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.eval_dir.is_dir():
             result["real"] = {k: score_real(d, args.eval_dir, analyzers)
                               for k, d in dirs.items()}
+            result["real_act_rates"] = real_act_rates(dirs["after"], args.eval_dir)
+            print("real act rates", result["real_act_rates"], flush=True)
             for k, v in result["real"].items():
                 print("real", k, {lang: (x["calls"], len(x["fail"]), len(x["needs_review"]))
                                   for lang, x in v.items()}, flush=True)
