@@ -89,3 +89,18 @@ def test_caller_swearing_at_the_situation_passes(lang, line):
     reply = ("I'm sorry about that, let's fix it." if lang == "en"
              else "非常抱歉，我帮您处理。")
     assert _abuse(lang, [("customer", line), ("agent", reply)])[0] == "pass"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_tuned_threshold_of_the_abuse_rule_is_a_valid_rule(lang):
+    # `rubric tune` tries each act operand's min_probability at None and on a grid; every
+    # variant must stay a valid rule, or the criterion cannot be tuned at all.
+    from qa_pipeline.rubric.registry import parse_rule
+    from qa_pipeline.rubric.tune import act_sites, with_min_probability
+
+    (criterion,) = [c for _, c in _rubric(lang).criteria() if c.id == "abusive_language"]
+    sites = act_sites(criterion.rule)
+    assert len(sites) >= 4  # insult, the reaction, its support and its excuse
+    for site in sites:
+        for value in (None, 0.05, 0.2, 0.45, 0.7, 0.95):
+            parse_rule(with_min_probability(criterion.rule, site.path, value))

@@ -123,18 +123,17 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
     min_count: int = Field(1, ge=1, description="require: how many utterances must carry an act")
     review_min_probability: float | None = Field(
         None, ge=0.0, le=1.0,
-        description="forbid: an act at least this likely but below min_probability sends a "
-                    "passing verdict to review (an uncertain band)")
+        description="forbid: an act at least this likely but below the cut (min_probability, "
+                    "else the act's threshold) sends a passing verdict to review")
 
     @model_validator(mode="after")
     def _needs_acts(self) -> ActSpec:
         if not self.acts:
             raise ValueError("an act rule needs acts (phrases are optional extra evidence)")
-        if self.review_min_probability is not None:
-            if self.mode != "forbid" or self.min_probability is None:
-                raise ValueError("review_min_probability needs mode: forbid and min_probability")
-            if self.review_min_probability >= self.min_probability:
-                raise ValueError("review_min_probability must be below min_probability")
+        # A band at or above the cut is empty, not an error: `rubric tune` moves
+        # min_probability and must not produce an invalid rule.
+        if self.review_min_probability is not None and self.mode != "forbid":
+            raise ValueError("review_min_probability needs mode: forbid")
         return self
 
 
@@ -152,7 +151,8 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
     Not applicable when: require: the call has no utterance by ``role`` at all; forbid: none in
     scope.
     Review (forbid, with ``review_min_probability``): no utterance counts but one carries an
-    act at least ``review_min_probability`` likely: ``pass`` provisionally, a human confirms.
+    act at least ``review_min_probability`` likely (below the cut): ``pass`` provisionally, a
+    human confirms.
 
     Example YAML:
         rule: {type: act, role: agent, acts: [insult], mode: forbid}
@@ -180,8 +180,11 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
             said = ", ".join(sorted({h.pattern for _, h in hits}))
             message = f"{spec.role} performed: {said}"
         elif spec.review_min_probability is not None:
+            # below the cut (min_probability, else each act's threshold) but in the band
             unsure = spec.model_copy(update={"min_probability": spec.review_min_probability})
-            doubts = unsure.act_hits(scope, ctx)
+            doubts = [(u, h) for u, h in unsure.act_hits(scope, ctx)
+                      if h.score < (spec.min_probability if spec.min_probability is not None
+                                    else ctx.acts.threshold(h.pattern))]
             if doubts:
                 reason = "uncertain " + "; ".join(f"#{u.index} {h.pattern} (p={h.score:.2f})"
                                                   for u, h in doubts)

@@ -51,8 +51,9 @@ class ReactionSpec(RuleSpec):
 
     type: Literal["reaction"]
     role: RoleName = Field("agent", description="the speaker whose utterances are judged")
-    reaction: Operand = Field(..., description="the other party's reaction (its role, acts "
-                                               "and the probability that decides alone)")
+    reaction: Operand = Field(..., description="the other party's reaction: its role, acts and "
+                                               "the probability that decides alone (default: "
+                                               "the acts' threshold)")
     within_utterances: int = Field(2, ge=1, description="how far back from the reaction the "
                                                         "judged utterance may be")
     support: SupportOperand | None = None
@@ -67,8 +68,8 @@ class ReactionSpec(RuleSpec):
 
     @model_validator(mode="after")
     def _consistent(self) -> ReactionSpec:
-        if not self.reaction.acts or self.reaction.min_probability is None:
-            raise ValueError("reaction needs acts and min_probability")
+        if not self.reaction.acts:
+            raise ValueError("reaction needs acts")
         if self.reaction.role == self.role:
             raise ValueError("reaction.role must differ from role")
         if (self.support is None) != (self.support_reaction_min_probability is None):
@@ -77,12 +78,13 @@ class ReactionSpec(RuleSpec):
             raise ValueError("support needs acts, phrases or patterns")
         return self
 
-    def lowest_cut(self) -> float:
-        """The lowest reaction probability any branch looks at."""
-        assert self.reaction.min_probability is not None  # checked by the validator
-        cuts = [self.reaction.min_probability, self.support_reaction_min_probability,
-                self.review_min_probability]
-        return min(c for c in cuts if c is not None)
+    def strong_cut(self, ctx: EvaluationContext) -> float:
+        """The reaction probability that decides alone (``reaction.min_probability``, else
+        the lowest threshold of the reaction acts).
+        """
+        if self.reaction.min_probability is not None:
+            return self.reaction.min_probability
+        return min(ctx.acts.threshold(a) for a in self.reaction.acts)
 
 
 @register_rule("reaction", spec=ReactionSpec)
@@ -110,7 +112,10 @@ def reaction(spec: ReactionSpec, ctx: EvaluationContext) -> RuleOutcome:
     judged = ctx.utterances(role_of(spec.role))
     if not judged:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in the call")
-    reacting = spec.reaction.model_copy(update={"min_probability": spec.lowest_cut()})
+    strong = spec.strong_cut(ctx)
+    lowest = min(c for c in (strong, spec.support_reaction_min_probability,
+                             spec.review_min_probability) if c is not None)
+    reacting = spec.reaction.model_copy(update={"min_probability": lowest})
     reactions = operand_hits(reacting, spec.reaction.select(ctx), ctx)
     by_index = {u.index: u for u in judged}
     support_hits = ({u.index: h for u, h in operand_hits(spec.support, judged, ctx)}
@@ -127,8 +132,7 @@ def reaction(spec: ReactionSpec, ctx: EvaluationContext) -> RuleOutcome:
             continue
         considered.extend((source.index, r.index))
         p = rh.score if rh.method == "act" else 1.0
-        assert spec.reaction.min_probability is not None  # checked by the validator
-        if p >= spec.reaction.min_probability or (
+        if p >= strong or (
                 support is not None and spec.support_reaction_min_probability is not None
                 and p >= spec.support_reaction_min_probability):
             note = "reaction to this utterance" if support is None else acts_note(
