@@ -47,12 +47,12 @@ def test_score_calls_quarantines_skips_and_rescores_without_asr(prefect_api, cou
 
     rubric = tmp_path / "en_v7.yaml"
     rubric.write_text((REPO / "rubrics" / "customer_service_en.yaml").read_text(
-        encoding="utf-8").replace("version: 4", "version: 7", 1), encoding="utf-8")
+        encoding="utf-8").replace("version: 5", "version: 7", 1), encoding="utf-8")
     backfill = rescore(tenant="default", rubric=str(rubric))
     assert [p["call_id"] for p in backfill["processed"]] == [call_id]
     assert count_asr["n"] == 1
     versions = sorted(c["rubric_version"] for c in t.scorecards(call_id=call_id))
-    assert versions == ["4", "7"]
+    assert versions == ["5", "7"]
     assert {c.stage for c in t.costs(call_id)} >= {"frontend", "scoring", "rescoring"}
 
 

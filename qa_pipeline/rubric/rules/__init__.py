@@ -12,6 +12,7 @@ from qa_pipeline.rubric.rules import (  # noqa: F401 - imported for registration
     metric_threshold,
     none_of,
     question,
+    reaction,
     regex,
     required_phrase,
     sentiment,

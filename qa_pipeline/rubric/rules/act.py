@@ -121,11 +121,19 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
     type: Literal["act"]
     mode: Literal["require", "forbid"] = "require"
     min_count: int = Field(1, ge=1, description="require: how many utterances must carry an act")
+    review_min_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="forbid: an act at least this likely but below the cut (min_probability, "
+                    "else the act's threshold) sends a passing verdict to review")
 
     @model_validator(mode="after")
     def _needs_acts(self) -> ActSpec:
         if not self.acts:
             raise ValueError("an act rule needs acts (phrases are optional extra evidence)")
+        # A band at or above the cut is empty, not an error: `rubric tune` moves
+        # min_probability and must not produce an invalid rule.
+        if self.review_min_probability is not None and self.mode != "forbid":
+            raise ValueError("review_min_probability needs mode: forbid")
         return self
 
 
@@ -142,6 +150,9 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
     probability).
     Not applicable when: require: the call has no utterance by ``role`` at all; forbid: none in
     scope.
+    Review (forbid, with ``review_min_probability``): no utterance counts but one carries an
+    act at least ``review_min_probability`` likely (below the cut): ``pass`` provisionally, a
+    human confirms.
 
     Example YAML:
         rule: {type: act, role: agent, acts: [insult], mode: forbid}
@@ -168,5 +179,17 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
         if hits:
             said = ", ".join(sorted({h.pattern for _, h in hits}))
             message = f"{spec.role} performed: {said}"
+        elif spec.review_min_probability is not None:
+            # below the cut (min_probability, else each act's threshold) but in the band
+            unsure = spec.model_copy(update={"min_probability": spec.review_min_probability})
+            doubts = [(u, h) for u, h in unsure.act_hits(scope, ctx)
+                      if h.score < (spec.min_probability if spec.min_probability is not None
+                                    else ctx.acts.threshold(h.pattern))]
+            if doubts:
+                reason = "uncertain " + "; ".join(f"#{u.index} {h.pattern} (p={h.score:.2f})"
+                                                  for u, h in doubts)
+                evidence = tuple(evidence_for(ctx, u, h, acts_note("uncertain", h))
+                                 for u, h in doubts)
+                return RuleOutcome(status, evidence, message, considered, review_reason=reason)
     evidence = tuple(evidence_for(ctx, u, h, acts_note("", h)) for u, h in shown)
     return RuleOutcome(status, evidence, message, considered)
