@@ -156,6 +156,11 @@ def score_conversation(
     reason = (timed("call_reason", lambda: classifier.classify(
         conversation, embeddings, acts() if classifier.uses_acts else None))
               if classifier else None)
+    if rubric.names_acts:
+        # Tagging (and fitting the rubric's own acts, once per process) is model work of a
+        # bounded size, not rule work: done before the rubric's time budget starts, so that
+        # the first call of a busy worker is not sent to review for it.
+        acts()
     acts_s = timings.get("acts", 0.0)
     t0 = time.perf_counter()
     ctx = EvaluationContext(conversation, metrics, sentiment, lambda: embeddings.embedder,

@@ -190,6 +190,11 @@ class Rubric(_Strict):
             found = cache[id(base)] = (base, fitted)
         return found[1]
 
+    @cached_property
+    def names_acts(self) -> bool:
+        """Whether any rule reads dialogue acts (the call is tagged before rules run)."""
+        return any(_acts_named(c.rule) for _, c in self.criteria())
+
     @property
     def ref(self) -> str:
         """``id@version`` as recorded on scorecards."""

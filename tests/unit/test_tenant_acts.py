@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qa_pipeline.errors import ConfigError, RubricValidationError
-from qa_pipeline.pipeline import analyzers_for, rubric_for, score_conversation
+from qa_pipeline.pipeline import CallAnalyzers, analyzers_for, rubric_for, score_conversation
 from qa_pipeline.rubric.loader import load_rubric
 from qa_pipeline.tenants import load_tenant, load_tenant_file, tenant_act_examples
 from tests.helpers import make_conversation
@@ -160,3 +160,34 @@ def test_the_review_desks_catalog_knows_rubrics_that_name_tenant_acts(tmp_path):
     assert RubricCatalog([rubric], acts).get("acme_en@1").ref == "acme_en@1"
     with pytest.raises(Exception, match="not published"):
         RubricCatalog([rubric]).get("acme_en@1")
+
+
+class SlowFitActs(PrototypeActs):
+    """Fitting the rubric's own acts takes a while (a busy worker, a large act set)."""
+
+    def with_tenant_acts(self, defs):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(1.5)
+        return super().with_tenant_acts(defs)
+
+
+def test_fitting_and_tagging_acts_do_not_count_against_the_rubric_time_budget(tmp_path):
+    """The rubric's own acts are fitted on its first call and the call is tagged before the
+    rules run: model work of a bounded size, which must not send the call to review.
+    """
+    pytest.importorskip("qa_pipeline.acts.model")
+    rubric_path = tmp_path / "r.yaml"
+    rubric_path.write_text(RUBRIC_YAML.format(own_acts=OWN_ACTS, second_act="claim_promise")
+                           .replace("version: 1", "version: 1\ntime_budget_s: 1.0")
+                           .replace("acts: [plan_upsell]", "acts: [claim_promise]"),
+                           encoding="utf-8")
+    rubric = load_rubric(rubric_path)
+    assert rubric.time_budget_s == 1.0 and rubric.names_acts
+    # No sentiment and no call reasons: nothing but the rules asks for the acts.
+    an = CallAnalyzers(acts=SlowFitActs(ACTS))
+    conv = make_conversation([["agent", 0, 3, "your claim will definitely be approved"],
+                              ["customer", 3, 6, "okay thanks"]], language="en")
+    card = score_conversation(conv, rubric, analyzers=an)
+    statuses = {i.result.criterion_id: i.result.status.value for i in card.items}
+    assert statuses == {"no_upsell": "fail", "no_claim_promise": "fail"}
