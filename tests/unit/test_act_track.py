@@ -394,6 +394,10 @@ def test_scoring_tags_with_the_analyzers_tag_options():
     split = score_conversation(conv, rubric, analyzers=CallAnalyzers(acts=PrototypeActs(ACTS)),
                                embedder_factory=CountingEmbedder)
     assert _statuses(split)["no_insult"] == "fail"
+    # The evidence quotes the utterance, and its match names the clause that carried the act.
+    (ev,) = next(i.result.evidence for i in split.items if i.result.criterion_id == "no_insult")
+    assert ev.quote == conv.utterances[0].text
+    assert ev.match is not None and ev.match.matched_text == "you are an idiot"
     whole = score_conversation(conv, rubric, analyzers=CallAnalyzers(
         acts=PrototypeActs(ACTS), tag_options=TagOptions(split_clauses=False)),
         embedder_factory=CountingEmbedder)
