@@ -152,7 +152,10 @@ class TagOptions:
         clause_min_utterance_units: only utterances of at least this many units are cut into
             clauses (a short utterance is one act, and its clauses say too little).
         clause_gap_s: a pause between two words at least this long ends a clause.
-        clause_at_commas: a comma (, ， 、 ; ；) also ends a clause.
+        comma_min_utterance_units: utterances of at least this many units are also cut after
+            commas and sentence punctuation (, ， 、 ; ；). Higher than
+            ``clause_min_utterance_units``: in a line of ordinary length a comma mostly joins
+            two halves of one act ("I'm sorry, but ...").
         min_clause_units: a shorter clause is joined to the one after it (the one before,
             at the end of the utterance).
     """
@@ -162,7 +165,7 @@ class TagOptions:
     split_clauses: bool = True
     clause_min_utterance_units: int = 12
     clause_gap_s: float = 0.3
-    clause_at_commas: bool = True
+    comma_min_utterance_units: int = 30
     min_clause_units: int = 4
 
 
@@ -197,10 +200,11 @@ def clauses(utterance: Utterance, options: TagOptions | None = None) -> list[str
     """The clauses of a long utterance worth tagging on their own (none when it is short or
     one clause).
 
-    With word timing, a clause ends at a pause of at least ``clause_gap_s`` between two words
-    or after a word that ends in a comma or sentence punctuation; the clause's text is its
-    words joined as the utterance's text is. When the words do not spell the utterance's text
-    (a conversation edited by hand, or no words), the text is cut at its punctuation.
+    With word timing, a clause ends at a pause of at least ``clause_gap_s`` between two words,
+    and in utterances of at least ``comma_min_utterance_units`` after a word that ends in a
+    comma or sentence punctuation; the clause's text is its words joined as the utterance's
+    text is. When the words do not spell the utterance's text (a conversation edited by hand,
+    or no words), only such a long text is cut, at its punctuation.
     Clauses shorter than ``min_clause_units`` join the next one.
     """
     opts = options or TagOptions()
@@ -209,17 +213,18 @@ def clauses(utterance: Utterance, options: TagOptions | None = None) -> list[str
         return []
     from qa_pipeline.alignment.speakers import join_words
 
+    at_commas = units(text) >= opts.comma_min_utterance_units
     words = [w for w in utterance.words if w.text.strip()]
     pieces: list[str]
     if words and join_words(words, utterance.language) == text:
         runs: list[list[Word]] = [[words[0]]]
         for prev, word in zip(words, words[1:], strict=False):
             if word.start_s - prev.end_s >= opts.clause_gap_s \
-                    or (opts.clause_at_commas and _CLAUSE_END.search(prev.text.strip())):
+                    or (at_commas and _CLAUSE_END.search(prev.text.strip())):
                 runs.append([])
             runs[-1].append(word)
         pieces = [join_words(run, utterance.language) for run in runs]
-    elif opts.clause_at_commas:
+    elif at_commas:
         pieces = [p.strip() for p in _TEXT_CLAUSE_END.split(text) if p and p.strip()]
     else:
         return []

@@ -346,16 +346,19 @@ def test_chinese_clauses_are_joined_without_spaces_and_short_ones_join_the_next(
 
 
 def test_commas_end_clauses_of_long_utterances_only():
-    conv = make_conversation([
-        ["agent", 0, 9, "I understand how you feel, but there is nothing I can do about it, "
-                        "you are an idiot"],
-        ["agent", 9, 11, "Sure, okay, fine then"],
-    ], language="en")
-    long, short = conv.utterances
+    line = ("I understand how you feel, but there is nothing I can do about it, "
+            "you are an idiot")
+    longer = line + ", and I have had enough of this call, goodbye now and do not call us again"
+    conv = make_conversation([["agent", 0, 9, line], ["agent", 9, 18, longer]], language="en")
+    ordinary, long = conv.utterances
+    # Below comma_min_utterance_units a comma joins two halves of one act (evenly timed words).
+    assert clauses(ordinary) == []
     assert clauses(long) == ["I understand how you feel,",
-                             "but there is nothing I can do about it,", "you are an idiot"]
-    assert clauses(short) == []  # fewer than clause_min_utterance_units
-    assert clauses(long, TagOptions(clause_at_commas=False)) == []  # evenly timed words
+                             "but there is nothing I can do about it,", "you are an idiot,",
+                             "and I have had enough of this call,",
+                             "goodbye now and do not call us again"]
+    assert clauses(ordinary, TagOptions(comma_min_utterance_units=15))[-1] == "you are an idiot"
+    assert clauses(long, TagOptions(comma_min_utterance_units=100)) == []
 
 
 def test_text_not_spelled_by_its_words_is_cut_at_its_own_commas():
@@ -365,7 +368,9 @@ def test_text_not_spelled_by_its_words_is_cut_at_its_own_commas():
     edited = Utterance(utt.index, utt.speaker, utt.role, utt.role_confidence, utt.start_s,
                        utt.end_s, "好的，您的问题我已经记下了，我们保证三天内给您退款", "zh",
                        utt.words)
-    assert clauses(edited) == ["好的，您的问题我已经记下了，", "我们保证三天内给您退款"]
+    opts = TagOptions(comma_min_utterance_units=20)
+    assert clauses(edited, opts) == ["好的，您的问题我已经记下了，", "我们保证三天内给您退款"]
+    assert clauses(edited) == []  # 24 characters: not long enough by default
 
 
 def test_the_track_quotes_the_part_that_carried_an_act():
