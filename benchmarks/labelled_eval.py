@@ -335,8 +335,12 @@ def parse_tag_options(items: Sequence[str]) -> TagOptions:
             raise ConfigError(f"--tag-option {item!r}: expected NAME=VALUE with NAME one of "
                               f"{', '.join(names)}")
         kind = type(getattr(defaults, name))
+        if kind is type(None):  # an optional int that defaults to None (off)
+            kind = int
         try:
-            if kind is bool:
+            if raw.lower() == "none" and getattr(defaults, name) is None:
+                values[name] = None
+            elif kind is bool:
                 if raw.lower() not in ("true", "false"):
                     raise ValueError(raw)
                 values[name] = raw.lower() == "true"

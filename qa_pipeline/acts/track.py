@@ -153,9 +153,9 @@ class TagOptions:
             clauses (a short utterance is one act, and its clauses say too little).
         clause_gap_s: a pause between two words at least this long ends a clause.
         comma_min_utterance_units: utterances of at least this many units are also cut after
-            commas and sentence punctuation (, ， 、 ; ；). Higher than
-            ``clause_min_utterance_units``: in a line of ordinary length a comma mostly joins
-            two halves of one act ("I'm sorry, but ...").
+            commas and sentence punctuation (, ， 、 ; ；); None: never. Off by default: a
+            comma mostly joins two halves of one act ("I can't promise it'll be refunded,
+            that's up to ..."), and a clause cut from its other half reads as another act.
         min_clause_units: a shorter clause is joined to the one after it (the one before,
             at the end of the utterance).
     """
@@ -164,8 +164,8 @@ class TagOptions:
     min_sentence_units: int = 3
     split_clauses: bool = True
     clause_min_utterance_units: int = 12
-    clause_gap_s: float = 0.3
-    comma_min_utterance_units: int = 30
+    clause_gap_s: float = 0.25
+    comma_min_utterance_units: int | None = None
     min_clause_units: int = 4
 
 
@@ -213,7 +213,8 @@ def clauses(utterance: Utterance, options: TagOptions | None = None) -> list[str
         return []
     from qa_pipeline.alignment.speakers import join_words
 
-    at_commas = units(text) >= opts.comma_min_utterance_units
+    at_commas = opts.comma_min_utterance_units is not None \
+        and units(text) >= opts.comma_min_utterance_units
     words = [w for w in utterance.words if w.text.strip()]
     pieces: list[str]
     if words and join_words(words, utterance.language) == text:

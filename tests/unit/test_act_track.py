@@ -351,14 +351,16 @@ def test_commas_end_clauses_of_long_utterances_only():
     longer = line + ", and I have had enough of this call, goodbye now and do not call us again"
     conv = make_conversation([["agent", 0, 9, line], ["agent", 9, 18, longer]], language="en")
     ordinary, long = conv.utterances
-    # Below comma_min_utterance_units a comma joins two halves of one act (evenly timed words).
-    assert clauses(ordinary) == []
-    assert clauses(long) == ["I understand how you feel,",
-                             "but there is nothing I can do about it,", "you are an idiot,",
-                             "and I have had enough of this call,",
-                             "goodbye now and do not call us again"]
+    # Off by default, and below comma_min_utterance_units a comma joins two halves of one act
+    # (the words are evenly timed: no pauses).
+    assert clauses(long) == [] and clauses(ordinary) == []
+    opts = TagOptions(comma_min_utterance_units=30)
+    assert clauses(ordinary, opts) == []
+    assert clauses(long, opts) == ["I understand how you feel,",
+                                   "but there is nothing I can do about it,", "you are an idiot,",
+                                   "and I have had enough of this call,",
+                                   "goodbye now and do not call us again"]
     assert clauses(ordinary, TagOptions(comma_min_utterance_units=15))[-1] == "you are an idiot"
-    assert clauses(long, TagOptions(comma_min_utterance_units=100)) == []
 
 
 def test_text_not_spelled_by_its_words_is_cut_at_its_own_commas():
@@ -370,7 +372,7 @@ def test_text_not_spelled_by_its_words_is_cut_at_its_own_commas():
                        utt.words)
     opts = TagOptions(comma_min_utterance_units=20)
     assert clauses(edited, opts) == ["好的，您的问题我已经记下了，", "我们保证三天内给您退款"]
-    assert clauses(edited) == []  # 24 characters: not long enough by default
+    assert clauses(edited) == []  # commas are not cut by default
 
 
 def test_the_track_quotes_the_part_that_carried_an_act():

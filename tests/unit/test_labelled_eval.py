@@ -169,6 +169,8 @@ def test_tag_options_are_parsed_by_field_type_and_unknown_names_are_listed():
     opts = le.parse_tag_options(["clause_gap_s=0.5", "split_clauses=false", "min_clause_units=6"])
     assert opts == TagOptions(clause_gap_s=0.5, split_clauses=False, min_clause_units=6)
     assert le.parse_tag_options([]) == TagOptions()
+    assert le.parse_tag_options(["comma_min_utterance_units=30"]).comma_min_utterance_units == 30
+    assert le.parse_tag_options(["comma_min_utterance_units=none"]) == TagOptions()
     with pytest.raises(ConfigError, match="clause_gap_s"):
         le.parse_tag_options(["clause_gap=0.5"])
     with pytest.raises(ConfigError, match="bool"):
