@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from qa_pipeline.alignment.speakers import join_words
 from qa_pipeline.errors import RubricError
 from qa_pipeline.types import Conversation, Utterance, Word
 
@@ -142,7 +143,8 @@ class TagOptions:
 
     Speech recognition often gives no sentence punctuation (zh especially), and lines said back
     to back come out as one long utterance. So a long utterance is also cut into clauses where
-    the speaker paused between two words, and at commas; each clause is tagged as well.
+    the speaker paused between two words (and, if asked, at commas); each clause is tagged as
+    well, and the track records which sentence or clause carried each act.
 
     Attributes:
         split_sentences: tag the sentences of multi-sentence utterances as well.
@@ -211,8 +213,6 @@ def clauses(utterance: Utterance, options: TagOptions | None = None) -> list[str
     text = utterance.text
     if not opts.split_clauses or units(text) < opts.clause_min_utterance_units:
         return []
-    from qa_pipeline.alignment.speakers import join_words
-
     at_commas = opts.comma_min_utterance_units is not None \
         and units(text) >= opts.comma_min_utterance_units
     words = [w for w in utterance.words if w.text.strip()]
