@@ -38,7 +38,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ import labelled_calls  # noqa: E402
 import scripted_calls  # noqa: E402
 from scripted_calls import CallOutcome, ScriptedCall, ScriptedTurn  # noqa: E402
 
+from qa_pipeline.acts.track import TagOptions  # noqa: E402
 from qa_pipeline.conversation.export import read_conversation  # noqa: E402
 from qa_pipeline.errors import ConfigError  # noqa: E402
 from qa_pipeline.pipeline import CallAnalyzers, score_conversation  # noqa: E402
@@ -319,6 +320,37 @@ def _print(title: str, result: Mapping[str, Any]) -> None:
                   f"per-call fatal agreement {s['per_call_fatal_agreement']:.3f}")
 
 
+def parse_tag_options(items: Sequence[str]) -> TagOptions:
+    """``NAME=VALUE`` pairs as :class:`TagOptions` (values typed as the field's default).
+
+    Raises:
+        ConfigError: an unknown field (the message lists the fields) or a malformed value.
+    """
+    defaults = TagOptions()
+    names = [f.name for f in fields(TagOptions)]
+    values: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or name not in names:
+            raise ConfigError(f"--tag-option {item!r}: expected NAME=VALUE with NAME one of "
+                              f"{', '.join(names)}")
+        kind = type(getattr(defaults, name))
+        if kind is type(None):  # an optional int that defaults to None (off)
+            kind = int
+        try:
+            if raw.lower() == "none" and getattr(defaults, name) is None:
+                values[name] = None
+            elif kind is bool:
+                if raw.lower() not in ("true", "false"):
+                    raise ValueError(raw)
+                values[name] = raw.lower() == "true"
+            else:
+                values[name] = kind(raw)
+        except ValueError as e:
+            raise ConfigError(f"--tag-option {item!r}: {name} takes a {kind.__name__}") from e
+    return TagOptions(**values)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--rubric-dir", type=Path, default=REPO / "rubrics",
@@ -335,13 +367,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--text-out", type=Path, default=RESULTS / "labelled5_text.json")
     ap.add_argument("--audio-out", type=Path, default=RESULTS / "labelled5_test_audio.json")
     ap.add_argument("--markdown", type=Path, help="also write the README tables here")
+    ap.add_argument("--tag-option", action="append", default=[], metavar="NAME=VALUE",
+                    help="a TagOptions field for act tagging, e.g. clause_gap_s=0.5 or "
+                         "split_clauses=false (repeatable)")
     args = ap.parse_args(argv)
     if args.write_bundle:
         n = write_bundle(args.audio_dir, args.write_bundle)
         print(f"wrote {n} transcribed calls into {args.write_bundle}")
         return 0
-    analyzers = scripted_calls.default_analyzers(args.sentiment)
+    tag_options = parse_tag_options(args.tag_option)
+    analyzers = replace(scripted_calls.default_analyzers(args.sentiment), tag_options=tag_options)
     meta = {"version": __version__, "rubric_dir": str(args.rubric_dir),
+            "tag_options": asdict(tag_options),
             "rubric_versions": {lang: load_rubric(
                 args.rubric_dir / f"customer_service_{lang}.yaml").version
                 for lang in scripted_calls.LANGS}}

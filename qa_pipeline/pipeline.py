@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa_pipeline.acts.track import ActTagger, ActTrack, tag_conversation
+from qa_pipeline.acts.track import ActTagger, ActTrack, TagOptions, tag_conversation
 from qa_pipeline.call_reason import CallReasonClassifier, load_taxonomy
 from qa_pipeline.conversation.metrics import MetricsOptions, compute_metrics
 from qa_pipeline.emotion import (
@@ -66,6 +66,8 @@ class CallAnalyzers:
     judges: Mapping[str, Judge] | None = None
     # Dialogue acts (None: the packaged model, loaded when a call first needs acts).
     acts: ActTagger | None = None
+    # How utterances are tagged with acts (sentences and clauses of long utterances).
+    tag_options: TagOptions = field(default_factory=TagOptions)
 
 
 def analyzers_for(tenant: TenantConfig, sentiment_backend: str | None = None,
@@ -142,7 +144,8 @@ def score_conversation(
                 from qa_pipeline.acts import load_embedded_act_model
 
                 base = load_embedded_act_model()
-            return tag_conversation(conversation, rubric.act_model(base), embeddings)
+            return tag_conversation(conversation, rubric.act_model(base), embeddings,
+                                    an.tag_options)
         if not tagged:
             tagged.append(timed("acts", tag))
         return tagged[0]

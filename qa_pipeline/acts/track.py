@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from qa_pipeline.alignment.speakers import join_words
 from qa_pipeline.errors import RubricError
-from qa_pipeline.types import Conversation
+from qa_pipeline.types import Conversation, Utterance, Word
 
 if TYPE_CHECKING:
     from qa_pipeline.rubric.embeddings import CallEmbeddings
@@ -60,12 +61,16 @@ class ActTrack:
         acts: act ids, the columns of ``probabilities``.
         probabilities: per utterance (in call order), the probability of each act.
         thresholds: per act, the model's decision threshold.
+        quotes: per utterance, per act, the sentence or clause of the utterance whose own
+            probability is the utterance's (above the whole utterance's), or None where the
+            whole utterance carries it; empty when no part was tagged.
     """
 
     model_id: str
     acts: tuple[str, ...]
     probabilities: tuple[tuple[float, ...], ...]
     thresholds: tuple[float, ...]
+    quotes: tuple[tuple[str | None, ...], ...] = ()
     _column: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +78,9 @@ class ActTrack:
             raise ValueError("one threshold per act")
         if any(len(row) != len(self.acts) for row in self.probabilities):
             raise ValueError("every utterance needs a probability per act")
+        if self.quotes and (len(self.quotes) != len(self.probabilities)
+                            or any(len(row) != len(self.acts) for row in self.quotes)):
+            raise ValueError("quotes need one entry per utterance and act")
         object.__setattr__(self, "_column", {a: i for i, a in enumerate(self.acts)})
 
     def column(self, act: str) -> int:
@@ -94,6 +102,13 @@ class ActTrack:
     def threshold(self, act: str) -> float:
         """The model's decision threshold for ``act``."""
         return self.thresholds[self.column(act)]
+
+    def quote(self, utterance_index: int, act: str) -> str | None:
+        """The part of utterance ``utterance_index`` (a sentence or clause) that carried
+        ``act``'s probability, or None when the whole utterance did (quote the utterance).
+        """
+        column = self.column(act)
+        return self.quotes[utterance_index][column] if self.quotes else None
 
     def best(self, utterance_index: int, acts: Sequence[str],
              min_probability: float | None = None) -> tuple[str, float] | None:
@@ -126,14 +141,34 @@ class TagOptions:
     So each sentence of a longer utterance is tagged too, and the utterance carries an act with
     the highest probability that it, or one of its sentences, has.
 
+    Speech recognition often gives no sentence punctuation (zh especially), and lines said back
+    to back come out as one long utterance. So a long utterance is also cut into clauses where
+    the speaker paused between two words (and, if asked, at commas); each clause is tagged as
+    well, and the track records which sentence or clause carried each act.
+
     Attributes:
         split_sentences: tag the sentences of multi-sentence utterances as well.
         min_sentence_units: shorter sentences (CJK characters plus other words) are not tagged
             alone: "Thanks." or "再见。" says too little out of context.
+        split_clauses: tag the clauses of long utterances as well.
+        clause_min_utterance_units: only utterances of at least this many units are cut into
+            clauses (a short utterance is one act, and its clauses say too little).
+        clause_gap_s: a pause between two words at least this long ends a clause.
+        comma_min_utterance_units: utterances of at least this many units are also cut after
+            commas and sentence punctuation (, ， 、 ; ；); None: never. Off by default: a
+            comma mostly joins two halves of one act ("I can't promise it'll be refunded,
+            that's up to ..."), and a clause cut from its other half reads as another act.
+        min_clause_units: a shorter clause is joined to the one after it (the one before,
+            at the end of the utterance).
     """
 
     split_sentences: bool = True
     min_sentence_units: int = 3
+    split_clauses: bool = True
+    clause_min_utterance_units: int = 12
+    clause_gap_s: float = 0.25
+    comma_min_utterance_units: int | None = None
+    min_clause_units: int = 4
 
 
 # A sentence ends at 。！？； (no space follows in Chinese) or at . ! ? ; before a space.
@@ -153,6 +188,82 @@ def sentences(text: str, options: TagOptions | None = None) -> list[str]:
     return [p for p in parts if len(_UNIT.findall(p)) >= opts.min_sentence_units]
 
 
+# Clause-ending punctuation: commas and semicolons, and sentence ends (CJK and ASCII).
+_CLAUSE_END = re.compile(r"[,，、;；:：。！？.!?…]+[\"'”’)）]*$")
+_TEXT_CLAUSE_END = re.compile(r"(?<=[，、；。！？])|(?<=[,;.!?])\s+")
+
+
+def units(text: str) -> int:
+    """Length in tagging units: CJK characters plus other words."""
+    return len(_UNIT.findall(text))
+
+
+def clauses(utterance: Utterance, options: TagOptions | None = None) -> list[str]:
+    """The clauses of a long utterance worth tagging on their own (none when it is short or
+    one clause).
+
+    With word timing, a clause ends at a pause of at least ``clause_gap_s`` between two words,
+    and in utterances of at least ``comma_min_utterance_units`` after a word that ends in a
+    comma or sentence punctuation; the clause's text is its words joined as the utterance's
+    text is. When the words do not spell the utterance's text (a conversation edited by hand,
+    or no words), only such a long text is cut, at its punctuation.
+    Clauses shorter than ``min_clause_units`` join the next one.
+    """
+    opts = options or TagOptions()
+    text = utterance.text
+    if not opts.split_clauses or units(text) < opts.clause_min_utterance_units:
+        return []
+    at_commas = opts.comma_min_utterance_units is not None \
+        and units(text) >= opts.comma_min_utterance_units
+    words = [w for w in utterance.words if w.text.strip()]
+    pieces: list[str]
+    if words and join_words(words, utterance.language) == text:
+        runs: list[list[Word]] = [[words[0]]]
+        for prev, word in zip(words, words[1:], strict=False):
+            if word.start_s - prev.end_s >= opts.clause_gap_s \
+                    or (at_commas and _CLAUSE_END.search(prev.text.strip())):
+                runs.append([])
+            runs[-1].append(word)
+        pieces = [join_words(run, utterance.language) for run in runs]
+    elif at_commas:
+        pieces = [p.strip() for p in _TEXT_CLAUSE_END.split(text) if p and p.strip()]
+    else:
+        return []
+    merged: list[str] = []
+    pending = ""
+    for piece in pieces:
+        pending = _join(pending, piece, utterance.language)
+        if units(pending) >= opts.min_clause_units:
+            merged.append(pending)
+            pending = ""
+    if pending:
+        if merged:
+            merged[-1] = _join(merged[-1], pending, utterance.language)
+        else:
+            merged.append(pending)
+    return merged if len(merged) >= 2 else []
+
+
+def _join(left: str, right: str, language: str) -> str:
+    """Two pieces of one utterance as one text (no space between CJK characters)."""
+    if not left:
+        return right
+    tight = language.startswith("zh") and bool(re.match(r"[\u3400-\u9fff\d]", right)) \
+        and bool(re.search(r"[\u3400-\u9fff\d，、；。！？]$", left))
+    return left + right if tight else f"{left} {right}"
+
+
+def parts_to_tag(utterance: Utterance, options: TagOptions | None = None) -> list[str]:
+    """The sentences and clauses of ``utterance`` tagged beside it, each once, in order
+    (never the whole text again).
+    """
+    out: list[str] = []
+    for part in (*sentences(utterance.text, options), *clauses(utterance, options)):
+        if part != utterance.text and part not in out:
+            out.append(part)
+    return out
+
+
 def tag_conversation(conversation: Conversation, model: ActTagger,
                      embeddings: CallEmbeddings | None = None,
                      options: TagOptions | None = None) -> ActTrack:
@@ -168,7 +279,7 @@ def tag_conversation(conversation: Conversation, model: ActTagger,
     """
     utts = conversation.utterances
     roles = [u.role.value for u in utts]
-    parts = [(k, s) for k, u in enumerate(utts) for s in sentences(u.text, options)]
+    parts = [(k, s) for k, u in enumerate(utts) for s in parts_to_tag(u, options)]
     part_roles = [roles[k] for k, _ in parts]
     if not utts:
         probs = np.zeros((0, len(model.acts)), dtype=np.float32)
@@ -185,11 +296,16 @@ def tag_conversation(conversation: Conversation, model: ActTagger,
     if probs.shape != (len(utts), len(model.acts)):
         raise ValueError(f"act model {model.model_id} returned shape {probs.shape}, expected "
                          f"{(len(utts), len(model.acts))}")
-    for (k, _), row in zip(parts, np.asarray(part_probs) if parts else (), strict=True):
+    quotes: list[list[str | None]] = [[None] * len(model.acts) for _ in utts] if parts else []
+    for (k, text), row in zip(parts, np.asarray(part_probs, dtype=np.float64) if parts else (),
+                              strict=True):
+        for c in np.flatnonzero(row > probs[k]):
+            quotes[k][c] = text
         np.maximum(probs[k], row, out=probs[k])
     return ActTrack(model.model_id, tuple(model.acts),
                     tuple(tuple(float(p) for p in row) for row in probs),
-                    tuple(float(model.threshold(a)) for a in model.acts))
+                    tuple(float(model.threshold(a)) for a in model.acts),
+                    tuple(tuple(q) for q in quotes))
 
 
 def track_from_labels(conversation: Conversation, labels: Mapping[int, Mapping[str, float]],

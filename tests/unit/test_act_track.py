@@ -14,6 +14,8 @@ import pytest
 from qa_pipeline.acts.track import (
     ActTrack,
     TagOptions,
+    clauses,
+    parts_to_tag,
     sentences,
     tag_conversation,
     track_from_labels,
@@ -27,6 +29,7 @@ from qa_pipeline.rubric.embeddings import CallEmbeddings, CharNgramEmbedder
 from qa_pipeline.rubric.engine import evaluate
 from qa_pipeline.rubric.loader import load_rubric_text
 from qa_pipeline.sentiment import LABELS, ClassifierScorer
+from qa_pipeline.types import Conversation, Provenance, Role, Utterance, Word
 from tests.helpers import make_conversation
 
 
@@ -262,7 +265,8 @@ def test_each_sentence_of_a_longer_utterance_is_tagged_too():
         ["agent", 6, 8, "Okay. Sure."],
     ], language="en")
     model = PrototypeActs(ACTS)
-    whole = tag_conversation(conv, model, options=TagOptions(split_sentences=False))
+    whole = tag_conversation(conv, model, options=TagOptions(split_sentences=False,
+                                                               split_clauses=False))
     assert whole.best(0, ("insult",)) is None
     split = tag_conversation(conv, model)
     found = split.best(0, ("insult",))
@@ -297,3 +301,111 @@ def test_fragments_of_two_words_are_not_tagged_on_their_own():
     assert "You're verified." not in parts
     assert "Your order was shipped yesterday." in parts
     assert "Are you deaf?" in sentences("Sure. Are you deaf? Read the letter.")
+
+
+def _timed(role: str, words: Sequence[tuple[float, float, str]], language: str) -> Conversation:
+    """One utterance from (start_s, end_s, text) words, its text joined as the front end does."""
+    from qa_pipeline.alignment.speakers import join_words
+
+    ws = tuple(Word(a, b, t, 0.9) for a, b, t in words)
+    utt = Utterance(0, "S1", Role(role), 1.0, ws[0].start_s, ws[-1].end_s,
+                    join_words(ws, language), language, ws)
+    return Conversation("c1", "default", ws[-1].end_s + 1.0, language, (utt,),
+                        Provenance("test", "hand", "hand", "hand", "hand", "hand"))
+
+
+def _spaced(text: str, start_s: float, step_s: float = 0.2) -> list[tuple[float, float, str]]:
+    """Words of ``text`` (characters in Chinese, else whitespace-separated), back to back."""
+    tokens = list(text) if any("\u4e00" <= ch <= "\u9fff" for ch in text) else text.split()
+    return [(start_s + k * step_s, start_s + (k + 1) * step_s, t) for k, t in enumerate(tokens)]
+
+
+def test_a_pause_inside_a_long_unpunctuated_utterance_ends_a_clause():
+    """ASR joins lines said back to back into one utterance without punctuation: the pause
+    between them is what is left of the boundary, and each clause is tagged on its own.
+    """
+    first = "please hold the line while I look at the account and the order history"
+    conv = _timed("agent", _spaced(first, 0.0) + _spaced("you are an idiot", 3.4), "en")
+    assert sentences(conv.utterances[0].text) == []  # no sentence punctuation at all
+    assert clauses(conv.utterances[0]) == [first, "you are an idiot"]
+    model = PrototypeActs(ACTS)
+    found = tag_conversation(conv, model).best(0, ("insult",))
+    assert found is not None and found[1] > 0.99
+    assert tag_conversation(conv, model, options=TagOptions(split_clauses=False)
+                            ).best(0, ("insult",)) is None
+    # A pause shorter than clause_gap_s is no boundary.
+    assert clauses(conv.utterances[0], TagOptions(clause_gap_s=0.7)) == []
+
+
+def test_chinese_clauses_are_joined_without_spaces_and_short_ones_join_the_next():
+    words = (_spaced("您好请问还有什么可以帮您", 0.0) + _spaced("嗯", 3.0)
+             + _spaced("我们保证给您全额退款", 3.6))
+    conv = _timed("agent", words, "zh")
+    assert clauses(conv.utterances[0]) == ["您好请问还有什么可以帮您", "嗯我们保证给您全额退款"]
+    assert clauses(conv.utterances[0], TagOptions(min_clause_units=20)) == []
+
+
+def test_commas_end_clauses_of_long_utterances_only():
+    line = ("I understand how you feel, but there is nothing I can do about it, "
+            "you are an idiot")
+    longer = line + ", and I have had enough of this call, goodbye now and do not call us again"
+    conv = make_conversation([["agent", 0, 9, line], ["agent", 9, 18, longer]], language="en")
+    ordinary, long = conv.utterances
+    # Off by default, and below comma_min_utterance_units a comma joins two halves of one act
+    # (the words are evenly timed: no pauses).
+    assert clauses(long) == [] and clauses(ordinary) == []
+    opts = TagOptions(comma_min_utterance_units=30)
+    assert clauses(ordinary, opts) == []
+    assert clauses(long, opts) == ["I understand how you feel,",
+                                   "but there is nothing I can do about it,", "you are an idiot,",
+                                   "and I have had enough of this call,",
+                                   "goodbye now and do not call us again"]
+    assert clauses(ordinary, TagOptions(comma_min_utterance_units=15))[-1] == "you are an idiot"
+
+
+def test_text_not_spelled_by_its_words_is_cut_at_its_own_commas():
+    conv = make_conversation([["agent", 0, 9, "placeholder words for the timing only here"]],
+                             language="zh")
+    utt = conv.utterances[0]
+    edited = Utterance(utt.index, utt.speaker, utt.role, utt.role_confidence, utt.start_s,
+                       utt.end_s, "好的，您的问题我已经记下了，我们保证三天内给您退款", "zh",
+                       utt.words)
+    opts = TagOptions(comma_min_utterance_units=20)
+    assert clauses(edited, opts) == ["好的，您的问题我已经记下了，", "我们保证三天内给您退款"]
+    assert clauses(edited) == []  # commas are not cut by default
+
+
+def test_the_track_quotes_the_part_that_carried_an_act():
+    first = "please hold the line while I look at the account and the order history"
+    conv = _timed("agent", _spaced(first, 0.0) + _spaced("you are an idiot", 3.4), "en")
+    track = tag_conversation(conv, PrototypeActs(ACTS))
+    assert track.quote(0, "insult") == "you are an idiot"
+    whole = tag_conversation(conv, PrototypeActs(ACTS),
+                             options=TagOptions(split_sentences=False, split_clauses=False))
+    assert whole.quote(0, "insult") is None and whole.quotes == ()
+    # Every quote is a tagged part, and a part is quoted only where it beat the utterance.
+    parts = parts_to_tag(conv.utterances[0])
+    assert all(track.quote(0, a) in (None, *parts) for a in ACTS)
+    with pytest.raises(ValueError, match="quotes"):
+        ActTrack("m", ("a",), ((0.5,),), (0.5,), ((None,), (None,)))
+
+
+def test_scoring_tags_with_the_analyzers_tag_options():
+    criteria = """      - id: no_insult
+        points: 1
+        rule: {type: act, role: agent, acts: [insult], mode: forbid}
+"""
+    rubric = load_rubric_text(RUBRIC.format(criteria=criteria))
+    first = "please hold the line while I look at the account and the order history"
+    conv = _timed("agent", _spaced(first, 0.0) + _spaced("you are an idiot", 3.4), "en")
+    split = score_conversation(conv, rubric, analyzers=CallAnalyzers(acts=PrototypeActs(ACTS)),
+                               embedder_factory=CountingEmbedder)
+    assert _statuses(split)["no_insult"] == "fail"
+    # The evidence quotes the utterance, and its match names the clause that carried the act.
+    (ev,) = next(i.result.evidence for i in split.items if i.result.criterion_id == "no_insult")
+    assert ev.quote == conv.utterances[0].text
+    assert ev.match is not None and ev.match.matched_text == "you are an idiot"
+    whole = score_conversation(conv, rubric, analyzers=CallAnalyzers(
+        acts=PrototypeActs(ACTS), tag_options=TagOptions(split_clauses=False)),
+        embedder_factory=CountingEmbedder)
+    assert _statuses(whole)["no_insult"] == "pass"

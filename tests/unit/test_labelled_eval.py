@@ -161,3 +161,19 @@ def test_a_bundle_scores_as_the_folder_it_was_written_from(audio_dir: Path, rubr
     from_dir = le.score_audio(audio_dir, rubric_dir, CallAnalyzers(acoustic=None))
     from_bundle = le.score_audio(bundle, rubric_dir, CallAnalyzers(acoustic=None))
     assert from_bundle == from_dir
+
+
+def test_tag_options_are_parsed_by_field_type_and_unknown_names_are_listed():
+    from qa_pipeline.acts.track import TagOptions
+
+    opts = le.parse_tag_options(["clause_gap_s=0.5", "split_clauses=false", "min_clause_units=6"])
+    assert opts == TagOptions(clause_gap_s=0.5, split_clauses=False, min_clause_units=6)
+    assert le.parse_tag_options([]) == TagOptions()
+    assert le.parse_tag_options(["comma_min_utterance_units=30"]).comma_min_utterance_units == 30
+    assert le.parse_tag_options(["comma_min_utterance_units=none"]) == TagOptions()
+    with pytest.raises(ConfigError, match="clause_gap_s"):
+        le.parse_tag_options(["clause_gap=0.5"])
+    with pytest.raises(ConfigError, match="bool"):
+        le.parse_tag_options(["split_clauses=maybe"])
+    with pytest.raises(ConfigError, match="float"):
+        le.parse_tag_options(["clause_gap_s=long"])

@@ -6,7 +6,8 @@ An operand may name ``acts`` and/or ``phrases`` (and ``patterns``): an utterance
 it carries one of the acts (its probability at least ``min_probability``, by default the act
 model's own threshold for that act) or matches a phrase. Phrases stay as optional extra
 evidence beside the acts. An act hit is recorded as a match with method ``act``, the act id as
-its pattern and the act's probability as its score, quoting the whole utterance.
+its pattern and the act's probability as its score; its matched text is the sentence or clause
+of the utterance that carried the act (the whole utterance when that carried it).
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ class ActOperand(BaseModel):
         for u in utterances:
             best = track.best(u.index, self.acts, self.min_probability)
             if best is not None:
-                found.append((u, MatchHit(best[0], "act", best[1], u.text)))
+                # The sentence or clause that carried the act, when one did.
+                quote = track.quote(u.index, best[0]) or u.text
+                found.append((u, MatchHit(best[0], "act", best[1], quote)))
         return found
 
 
