@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 import types
 from typing import Any
 
@@ -548,3 +549,24 @@ def test_run_loads_the_scoring_models_beside_the_front_end_and_scores_after_them
     assert len(report.processed) == 1 and not report.failed
     assert events == [("prepare", ["default"], False, True), ("loading meanwhile", True),
                       ("front end ran meanwhile", True), "prepare done", "score"]
+
+
+def test_a_stage_meter_leaves_out_the_cpu_of_a_warm_up_beside_it() -> None:
+    from qa_pipeline.runner import warmup
+    from qa_pipeline.runner.costs import Meter
+
+    def burn() -> None:  # CPU work, measured by the thread's own clock
+        while time.thread_time() < 0.4:
+            sum(range(10_000))
+
+    meter = Meter()
+    with meter.stage("frontend"):
+        warmup.start(burn)
+        warmup.wait()  # the stage itself only waits
+    with meter.stage("scoring"):  # the stage's own CPU still counts
+        c0 = time.thread_time()
+        while time.thread_time() - c0 < 0.4:
+            sum(range(10_000))
+    frontend, scoring = meter.stages
+    assert frontend.cpu_s < 0.2
+    assert scoring.cpu_s >= 0.35
