@@ -359,8 +359,8 @@ class BatchRunner:
                 acoustics: bool | None = None) -> None:
         """Load now what the tenants' first calls would load: (with ``frontend``) the front
         end's model, (with ``acoustics``, by default as ``frontend``) the acoustics code, and
-        (with scoring) the rubric's phrase index, the
-        sentence embedder, the dialogue-act model and the call-reason examples. These live in
+        (with scoring) the rubric's phrase index, the sentence embedder, the dialogue-act
+        model and the call-reason examples, in that order. These live in
         per-process caches that later runners in the process share; a command can call this
         while it waits for something else (Prefect's temporary server). Models on a GPU are
         the front end's only: the scoring stage loads its own after the front end releases
@@ -372,13 +372,16 @@ class BatchRunner:
         """
         from qa_pipeline.emotion import prepare_acoustics
 
+        tenants = list(dict.fromkeys(tenant_ids))
+        if frontend:  # first: what the first call needs at once
+            for tenant_id in tenants:
+                load = getattr(self._frontend(tenant_id), "prepare", None)
+                if callable(load):  # a front end without prepare() loads on first use
+                    load()
         if frontend if acoustics is None else acoustics:
             prepare_acoustics()
-        for tenant_id in dict.fromkeys(tenant_ids):
+        for tenant_id in tenants:
             cfg = self.tenant(tenant_id)
-            load = getattr(self._frontend(tenant_id), "prepare", None) if frontend else None
-            if callable(load):  # a front end without prepare() loads on first use
-                load()
             if not self.options.scoring or not self._scores_on_cpu(cfg):
                 continue
             from qa_pipeline.pipeline import rubric_for
@@ -394,6 +397,14 @@ class BatchRunner:
                 from qa_pipeline.acts import load_embedded_act_model
 
                 load_embedded_act_model()
+
+    def _load_frontend(self, tenant_id: str) -> None:
+        try:
+            load = getattr(self._frontend(tenant_id), "prepare", None)
+            if callable(load):  # a front end without prepare() loads on first use
+                load()
+        except Exception:  # noqa: BLE001 - each call meets the error again, and is quarantined
+            logger.debug("front end of %s did not load ahead", tenant_id, exc_info=True)
 
     def warm_up(self, tenant_ids: Iterable[str]) -> None:
         """Start loading, in a background thread, what this run needs after the front end:
@@ -635,7 +646,11 @@ class BatchRunner:
         plan = self.plan(recordings)
         report.skipped, report.failed = plan.skipped, list(plan.failed)
         if plan.todo:
-            self.warm_up([c.tenant_id for c in plan.todo])
+            tenants = list(dict.fromkeys(c.tenant_id for c in plan.todo))
+            # The first call needs its front end's model at once: it loads before the
+            # warm-up starts, so that the two do not contend for the interpreter.
+            self._load_frontend(tenants[0])
+            self.warm_up(tenants)
         try:
             transcribed, failed = self.transcribe(plan.todo)
         finally:

@@ -530,6 +530,9 @@ def test_run_loads_the_scoring_models_beside_the_front_end_and_scores_after_them
         events.append("prepare done")
 
     class FrontEnd(ScriptedFrontEnd):
+        def prepare(self) -> None:  # the first call's model: before the warm-up starts
+            events.append("front-end model")
+
         def transcribe(self, audio: Any, hook: Any = None, *, load_s: float = 0.0) -> Any:
             front_end_started.set()
             events.append(("loading meanwhile", prepare_started.wait(10)))
@@ -547,7 +550,8 @@ def test_run_loads_the_scoring_models_beside_the_front_end_and_scores_after_them
                     frontend_factory=FrontEnd)
     report = r.run(list_sources([tmp_path / "in"], "default"))
     assert len(report.processed) == 1 and not report.failed
-    assert events == [("prepare", ["default"], False, True), ("loading meanwhile", True),
+    assert events == ["front-end model", ("prepare", ["default"], False, True),
+                      ("loading meanwhile", True),
                       ("front end ran meanwhile", True), "prepare done", "score"]
 
 
