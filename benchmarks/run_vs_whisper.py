@@ -16,7 +16,10 @@ cached). Each round runs both, in alternating order, each in a fresh process:
   started once before the rounds (untimed), as on a worker of a deployment, where no
   process starts a temporary server;
 - with ``--score``, also score: ``qa-pipeline score DIR --tenant default --out OUT``, the
-  same runner without Prefect or a store (files only).
+  same runner without Prefect or a store (files only);
+- with ``--before SRC`` (a checkout of other code, e.g. ``git archive`` of an older commit
+  with ``models/cache`` copied in), each qa-pipeline mode also as ``MODE@before``: the same
+  command with ``PYTHONPATH=SRC``, in the same rounds, so before and after see the same load.
 
 Wall from the parent's clock around each process; CPU from the children's rusage (for run,
 its temporary server's included). The load average before and after each process is
@@ -166,6 +169,10 @@ def main() -> None:
                     help="also time run against a running Prefect server (run-server)")
     ap.add_argument("--score", action="store_true",
                     help="also time qa-pipeline score (the runner without Prefect or a store)")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="also time each qa-pipeline mode on the code in this folder")
+    ap.add_argument("--only", default="",
+                    help="comma-separated modes to time (default: all that the flags imply)")
     ap.add_argument("--out", default="run_vs_whisper.json",
                     help="result file name under benchmarks/results/")
     args = ap.parse_args()
@@ -181,8 +188,12 @@ def main() -> None:
            # Every round must do the work: no Prefect task-cache hits across rounds.
            "PREFECT_TASKS_REFRESH_CACHE": "true"}
     qa = str(Path(sys.executable).with_name("qa-pipeline"))
-    modes = ("raw", "run", *(("run-server",) if args.prefect_server else ()),
-             *(("score",) if args.score else ()))
+    modes: tuple[str, ...] = ("raw", "run", *(("run-server",) if args.prefect_server else ()),
+                              *(("score",) if args.score else ()))
+    if args.before is not None:
+        modes += tuple(f"{m}@before" for m in modes if m != "raw")
+    if args.only:
+        modes = tuple(m for m in modes if m in args.only.split(","))
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     stages: dict[str, float] = {}
     costs: dict[str, dict[str, float]] = {}
@@ -195,19 +206,22 @@ def main() -> None:
         for r in range(args.rounds):
             order = modes if r % 2 == 0 else modes[::-1]
             for mode in order:
-                if mode == "raw":
+                base, _, before = mode.partition("@")
+                if base == "raw":
                     cmd = [sys.executable, "-c", RAW.format(opts=raw_opts), model_path,
                            *map(str, files)]
-                elif mode == "score":
+                elif base == "score":
                     cmd = [qa, "score", str(work / "calls"), "--tenant", "default",
-                           "--out", str(work / f"out-score-{r}"),
+                           "--out", str(work / f"out-{mode}-{r}"),
                            "--cache-dir", str(work / f"cache-{mode}-{r}")]
                 else:
                     db = f"sqlite:///{work / f'qa-{mode}-{r}.db'}"
                     cmd = [qa, "run", str(work / "calls"), "--tenant", "default", "--db", db,
                            "--cache-dir", str(work / f"cache-{mode}-{r}")]
-                runs[mode].append(timed(cmd, server_env if mode == "run-server" else env,
-                                        work))
+                mode_env = server_env if base == "run-server" else env
+                if before:
+                    mode_env = {**mode_env, "PYTHONPATH": str(args.before)}
+                runs[mode].append(timed(cmd, mode_env, work))
                 print(mode, r, runs[mode][-1], flush=True)
                 if mode == "run":
                     stages, costs = stage_shares(db), stage_costs(db)
@@ -217,37 +231,38 @@ def main() -> None:
             server.wait(30)
     med = {m: {k: statistics.median(x[k] for x in v) for k in ("wall_s", "cpu_s")}
            for m, v in runs.items()}
+
+    def ratio(mode: str) -> dict[str, float] | None:
+        if mode not in med or "raw" not in med:
+            return None
+        return {k: round(med[mode][k] / med["raw"][k], 3) for k in ("wall_s", "cpu_s")}
+
     result = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cores": os.cpu_count(), "gpu": None},
         "calls": args.calls, "seconds_per_call": args.seconds, "channels": 2,
         "rounds": args.rounds, "model": opts.model, "asr_options": raw_opts,
+        "before": str(args.before) if args.before else None,
         "runs": runs, "median": med,
-        "ratio": {k: round(med["run"][k] / med["raw"][k], 3) for k in ("wall_s", "cpu_s")},
-        "ratio_server": ({k: round(med["run-server"][k] / med["raw"][k], 3)
-                          for k in ("wall_s", "cpu_s")} if args.prefect_server else None),
-        "ratio_score": ({k: round(med["score"][k] / med["raw"][k], 3)
-                         for k in ("wall_s", "cpu_s")} if args.score else None),
+        "ratio": ratio("run"), "ratio_server": ratio("run-server"),
+        "ratio_score": ratio("score"),
+        "ratios": {m: ratio(m) for m in modes if m != "raw"},
         "run_stage_wall_s_last_round": stages,
         "run_stage_costs_last_round": costs,
     }
     out = REPO / "benchmarks" / "results" / args.out
     out.write_text(json.dumps(result, indent=1), encoding="utf-8")
     asr = stages.get("asr", 0.0) or 1.0
-    print("| | wall s (median) | CPU s (median) |\n|---|---|---|")
+    print("| | wall s (median) | CPU s (median) | / raw, wall | / raw, CPU |\n"
+          "|---|---|---|---|---|")
     for m in modes:
-        print(f"| {m} | {med[m]['wall_s']:.1f} | {med[m]['cpu_s']:.1f} |")
-    print(f"| run / raw | {result['ratio']['wall_s']:.2f}x | {result['ratio']['cpu_s']:.2f}x |")
-    if result["ratio_server"]:
-        ratio = result["ratio_server"]
-        print(f"| run-server / raw | {ratio['wall_s']:.2f}x | {ratio['cpu_s']:.2f}x |")
-    if result["ratio_score"]:
-        ratio = result["ratio_score"]
-        print(f"| score / raw | {ratio['wall_s']:.2f}x | {ratio['cpu_s']:.2f}x |")
-    print("\n| stage (run, last round) | wall s | share of ASR |\n|---|---|---|")
-    for k, v in stages.items():
-        print(f"| {k} | {v:.2f} | {100 * v / asr:.1f} % |")
-
+        r_m = ratio(m) if m != "raw" else None
+        rel = f"{r_m['wall_s']:.2f}x | {r_m['cpu_s']:.2f}x" if r_m else " | "
+        print(f"| {m} | {med[m]['wall_s']:.1f} | {med[m]['cpu_s']:.1f} | {rel} |")
+    if stages:
+        print("\n| stage (run, last round) | wall s | share of ASR |\n|---|---|---|")
+        for k, v in stages.items():
+            print(f"| {k} | {v:.2f} | {100 * v / asr:.1f} % |")
 
 if __name__ == "__main__":
     main()

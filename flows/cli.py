@@ -71,7 +71,7 @@ def run(
     from flows.common import open_store, options_from
     from flows.score_calls import score_calls
     from flows.startup import warm_start
-    from qa_pipeline.runner import BatchRunner
+    from qa_pipeline.runner import BatchRunner, warmup
 
     options = options_from({"cache_dir": str(cache_dir), "asr_model": asr_model,
                             "diarizer": diarizer, "sentiment": sentiment, "rubric": rubric})
@@ -80,9 +80,12 @@ def run(
     with ExitStack() as stack:
         stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
-        # The store opens and the models load while Prefect's temporary server starts (the
-        # tasks find them in the process's caches); without --tenant, only the models every
-        # tenant needs.
+        # The store opens and the models load in a thread while Prefect's temporary server
+        # starts, and beside the flow's first calls (the tasks find them in the process's
+        # caches or wait for them); without --tenant, only the models every tenant needs.
+        # The warm-up ends before the settings above are restored.
+        stack.callback(warmup.wait)
+
         def prepare() -> None:
             open_store()
             BatchRunner(None, options).prepare([tenant] if tenant else [])
@@ -114,11 +117,12 @@ def rescore(
     from flows.common import open_store
     from flows.rescore import rescore as rescore_flow
     from flows.startup import warm_start
-    from qa_pipeline.runner import BatchRunner, RunOptions
+    from qa_pipeline.runner import BatchRunner, RunOptions, warmup
 
     with ExitStack() as stack:
         stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
+        stack.callback(warmup.wait)
 
         def prepare() -> None:  # no audio: the scoring models only
             open_store()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any, cast
 
@@ -67,15 +68,19 @@ def database_url(secret_block: str | None = None) -> str:
 
 
 class _StoreCache:
-    """One open store per URL per process (tasks of one flow run share the engine)."""
+    """One open store per URL per process (tasks of one flow run share the engine). A task
+    that asks while a warm-up thread opens (and upgrades) the store waits for that store.
+    """
 
     def __init__(self) -> None:
         self._stores: dict[str, Store] = {}
+        self._lock = threading.Lock()
 
     def get(self, url: str) -> Store:
-        if url not in self._stores:
-            self._stores[url] = Store(url)
-        return self._stores[url]
+        with self._lock:
+            if url not in self._stores:
+                self._stores[url] = Store(url)
+            return self._stores[url]
 
 
 _STORES = _StoreCache()

@@ -3,19 +3,15 @@ warm-up of the models the first calls need.
 
 Without ``PREFECT_API_URL``, the first flow call of a process starts a temporary server (a
 subprocess on 127.0.0.1) and waits for it, seconds in which the process does nothing. Here the
-server is started in a thread and the process loads its models meanwhile (on two cores the
-server's start-up and the loading run side by side); the flow starts when both are done,
-against the same server, which Prefect keeps one of per process.
+process loads its models in a thread meanwhile (on two cores the server's start-up and the
+loading run side by side); the flow starts once the server answers, against the same server,
+which Prefect keeps one of per process, while the loading goes on beside the flow's first
+calls.
 """
 
 from __future__ import annotations
 
-import contextvars
-import logging
-import threading
 from collections.abc import Callable
-
-logger = logging.getLogger(__name__)
 
 
 def api_configured() -> bool:
@@ -36,47 +32,30 @@ def start_temporary_server() -> None:
 
 def warm_start(prepare: Callable[[], None],
                start_server: Callable[[], None] = start_temporary_server) -> None:
-    """Run ``prepare`` while the temporary API server starts, if one is needed; return when
-    both are done.
+    """Start ``prepare`` in a background thread (:mod:`qa_pipeline.runner.warmup`) and, if
+    no API is configured, start the temporary API server; return once the server answers.
+
+    The flow then starts without waiting for the warm-up: its front end finds the ASR model
+    loaded or waits for the load under way (never loads a copy), and the scoring stage waits
+    for the rest (:func:`qa_pipeline.runner.warmup.wait`). Against a configured API the
+    loading thus runs beside the flow's start and first calls instead of before them.
 
     ``prepare`` is an optimisation: an error in it is logged and dropped, because the work
     it would have done happens again, and fails where the run handles failures (per call, with
     quarantine). A server that does not start raises here, as the flow call would.
 
     Args:
-        prepare: loads what the run's first calls need.
+        prepare: loads what the run's calls need; it must not write what the flow reads.
         start_server: starts the server and waits for it (tests pass a fake).
     """
+    from qa_pipeline.runner import warmup
+
     if api_configured():
-        _safely(prepare)
+        warmup.start(prepare)
         return
-    # The server's module is imported here, not in the thread: the import holds the GIL
+    # The server's module is imported before the warm-up starts: the import holds the GIL
     # for seconds, and the subprocess can only start once it is done.
     import prefect.server.api.server  # noqa: F401
 
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            start_server()
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            errors.append(e)
-
-    # The server reads Prefect's settings of the caller's context (a new thread has none).
-    context = contextvars.copy_context()
-    thread = threading.Thread(target=context.run, args=(start,), daemon=True,
-                              name="prefect-temporary-server")
-    thread.start()
-    try:
-        _safely(prepare)
-    finally:
-        thread.join()
-    if errors:
-        raise errors[0]
-
-
-def _safely(prepare: Callable[[], None]) -> None:
-    try:
-        prepare()
-    except Exception:  # noqa: BLE001 - the run meets the same error where it handles it
-        logger.debug("warm-up failed; the run loads on first use", exc_info=True)
+    warmup.start(prepare)
+    start_server()

@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from qa_pipeline.alignment.speakers import (
@@ -132,22 +133,37 @@ class FrontEnd:
 
     def _stereo(self, audio: LoadedAudio, timings: dict[str, float], hook: StageHook | None
                 ) -> FrontEndResult:
-        t0 = time.perf_counter()
-        diarization = ChannelDiarizer().diarize(audio, self.diarization_options, hook)
-        timings["diarization"] = time.perf_counter() - t0
+        diarizer = ChannelDiarizer()
+        # A layout that needs the mono path is refused before any ASR runs.
+        diarizer.check_layout(audio, self.diarization_options)
+
+        def diarize() -> Diarization:
+            t0 = time.perf_counter()
+            try:
+                return diarizer.turns(audio, hook)
+            finally:
+                timings["diarization"] = time.perf_counter() - t0
+
+        # The channel VAD (single-threaded ONNX, the GIL released) runs beside the ASR, which
+        # leaves part of the CPU idle; its turns are needed only once the words are in.
+        timings["diarization"] = 0.0  # set by the thread; here to keep the keys' order
+        with ThreadPoolExecutor(1, thread_name_prefix="channel-vad") as pool:
+            pending = pool.submit(diarize)
+            t0 = time.perf_counter()
+            transcripts = [self.transcriber.transcribe(audio.samples[ch], audio.call_id,
+                                                       channel=ch, hook=hook)
+                           for ch in range(2)]
+            timings["asr"] = time.perf_counter() - t0
+            diarization = pending.result()
         t0 = time.perf_counter()
         words: list[SpeakerWord] = []
         languages: dict[str, str] = {}
-        for ch in range(2):
-            transcript = self.transcriber.transcribe(audio.samples[ch], audio.call_id,
-                                                     channel=ch, hook=hook)
+        for ch, transcript in enumerate(transcripts):
             speaker = channel_speaker(ch)
             languages[speaker] = transcript.language
             regions = [(t.start_s, t.end_s) for t in diarization.turns if t.channel == ch]
             words.extend(SpeakerWord(w, speaker, ch)
                          for w in clamp_to_regions(transcript.words, regions))
-        timings["asr"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
         utterances = build_utterances(words, languages, self.alignment_options)
         roles = assign_roles_channels([channel_speaker(0), channel_speaker(1)],
                                       self.tenant.agent_channel_index)

@@ -39,11 +39,22 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
+# Held while a model loads: a warm-up thread and the first call may ask at once, and the
+# second must wait for the first's model rather than load a copy beside it.
+_LOADING = threading.Lock()
+
+
+def _load_model(path: str, device: str, compute_type: str, cpu_threads: int
+                ) -> tuple[Any, threading.Lock]:
+    with _LOADING:
+        return _cached_model(path, device, compute_type, cpu_threads)
+
+
 # One model per (path, device, compute type, threads) per process; a lock serialises use of
 # the model from threads (CTranslate2 models are not re-entrant for generate on one device).
 @lru_cache(maxsize=4)
-def _load_model(path: str, device: str, compute_type: str, cpu_threads: int
-                ) -> tuple[Any, threading.Lock]:
+def _cached_model(path: str, device: str, compute_type: str, cpu_threads: int
+                  ) -> tuple[Any, threading.Lock]:
     try:
         from faster_whisper import WhisperModel
     except ImportError as e:
@@ -66,7 +77,8 @@ def _load_model(path: str, device: str, compute_type: str, cpu_threads: int
 
 def release_models() -> None:
     """Drop cached models (batch flows release a stage's model before the next stage)."""
-    _load_model.cache_clear()
+    with _LOADING:
+        _cached_model.cache_clear()
 
 
 class FasterWhisperTranscriber:

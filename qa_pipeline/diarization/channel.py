@@ -49,14 +49,11 @@ class ChannelDiarizer:
     name = "channel"
     model_id = "silero-vad-v6 (faster-whisper bundle)"
 
-    def diarize(
-        self, audio: LoadedAudio, options: DiarizationOptions, hook: StageHook | None = None
-    ) -> Diarization:
-        """Speaker turns per channel.
+    def check_layout(self, audio: LoadedAudio, options: DiarizationOptions) -> None:
+        """Refuse audio that is not a true two-party stereo recording.
 
         Raises:
-            ChannelLayoutError: the audio is not a true two-party stereo recording (mono, or
-                dual-mono); callers fall back to a mono diarizer.
+            ChannelLayoutError: mono, or dual-mono; callers fall back to a mono diarizer.
         """
         if audio.num_channels != 2:
             raise ChannelLayoutError(
@@ -68,6 +65,21 @@ class ChannelDiarizer:
                 "both channels carry the same mix (dual-mono); use a mono diarizer",
                 path=audio.path,
             )
+
+    def diarize(
+        self, audio: LoadedAudio, options: DiarizationOptions, hook: StageHook | None = None
+    ) -> Diarization:
+        """Speaker turns per channel.
+
+        Raises:
+            ChannelLayoutError: the audio is not a true two-party stereo recording (mono, or
+                dual-mono); callers fall back to a mono diarizer.
+        """
+        self.check_layout(audio, options)
+        return self.turns(audio, hook)
+
+    def turns(self, audio: LoadedAudio, hook: StageHook | None = None) -> Diarization:
+        """Speaker turns per channel of audio whose layout :meth:`check_layout` accepted."""
         turns: list[SpeakerTurn] = []
         for ch in range(2):
             for start, end in speech_regions(audio.samples[ch]):

@@ -27,6 +27,7 @@ from qa_pipeline.errors import QAPipelineError, SourceError
 from qa_pipeline.hooks import StageHook, null_hook
 from qa_pipeline.manifest import CallMeta
 from qa_pipeline.privacy.vault import Vault, vault_for
+from qa_pipeline.runner import warmup
 from qa_pipeline.runner.cache import CachedFrontEnd, FrontEndCache
 from qa_pipeline.runner.costs import Meter, scoring_device
 from qa_pipeline.runner.keys import config_key, frontend_key
@@ -212,10 +213,13 @@ def _source_key(uri: str, sha256: str | None) -> str:
 
 
 def release_stage_models() -> None:
-    """Drop cached front-end models and return GPU memory before the next stage."""
+    """Drop cached front-end models and return GPU memory before the next stage (after any
+    warm-up still loading, so that none is left behind).
+    """
     from qa_pipeline.asr.faster_whisper import release_models
     from qa_pipeline.diarization.speaker_encoder import release_encoder
 
+    warmup.wait()
     release_models()
     release_encoder()
     gc.collect()
@@ -351,10 +355,12 @@ class BatchRunner:
                     self.store.register_tenant(failure.tenant_id)
             self.quarantine(failure)
 
-    def prepare(self, tenant_ids: Iterable[str], *, frontend: bool = True) -> None:
+    def prepare(self, tenant_ids: Iterable[str], *, frontend: bool = True,
+                acoustics: bool | None = None) -> None:
         """Load now what the tenants' first calls would load: (with ``frontend``) the front
-        end's model and the acoustics code, and (with scoring) the rubric's phrase index, the
-        sentence embedder, the dialogue-act model and the call-reason examples. These live in
+        end's model, (with ``acoustics``, by default as ``frontend``) the acoustics code, and
+        (with scoring) the rubric's phrase index, the sentence embedder, the dialogue-act
+        model and the call-reason examples, in that order. These live in
         per-process caches that later runners in the process share; a command can call this
         while it waits for something else (Prefect's temporary server). Models on a GPU are
         the front end's only: the scoring stage loads its own after the front end releases
@@ -366,13 +372,16 @@ class BatchRunner:
         """
         from qa_pipeline.emotion import prepare_acoustics
 
-        if frontend:
+        tenants = list(dict.fromkeys(tenant_ids))
+        if frontend:  # first: what the first call needs at once
+            for tenant_id in tenants:
+                load = getattr(self._frontend(tenant_id), "prepare", None)
+                if callable(load):  # a front end without prepare() loads on first use
+                    load()
+        if frontend if acoustics is None else acoustics:
             prepare_acoustics()
-        for tenant_id in dict.fromkeys(tenant_ids):
+        for tenant_id in tenants:
             cfg = self.tenant(tenant_id)
-            load = getattr(self._frontend(tenant_id), "prepare", None) if frontend else None
-            if callable(load):  # a front end without prepare() loads on first use
-                load()
             if not self.options.scoring or not self._scores_on_cpu(cfg):
                 continue
             from qa_pipeline.pipeline import rubric_for
@@ -388,6 +397,24 @@ class BatchRunner:
                 from qa_pipeline.acts import load_embedded_act_model
 
                 load_embedded_act_model()
+
+    def _load_frontend(self, tenant_id: str) -> None:
+        try:
+            load = getattr(self._frontend(tenant_id), "prepare", None)
+            if callable(load):  # a front end without prepare() loads on first use
+                load()
+        except Exception:  # noqa: BLE001 - each call meets the error again, and is quarantined
+            logger.debug("front end of %s did not load ahead", tenant_id, exc_info=True)
+
+    def warm_up(self, tenant_ids: Iterable[str]) -> None:
+        """Start loading, in a background thread, what this run needs after the front end:
+        the acoustics code and (with scoring) the scoring models (:meth:`prepare` without the
+        front end). The front end's ASR leaves part of the CPU idle, so the loading runs
+        beside it instead of before the first call's scoring; the scoring stage waits for it.
+        """
+        tenants = list(dict.fromkeys(tenant_ids))
+        warmup.start(lambda: self.prepare(tenants, frontend=False, acoustics=True),
+                     name="qa-scoring-warm-up")
 
     def _scores_on_cpu(self, cfg: TenantConfig) -> bool:
         backend = self.options.sentiment or cfg.sentiment.backend
@@ -479,6 +506,7 @@ class BatchRunner:
         """Score cached front-end results; write output files, then store conversation,
         scorecard and costs.
         """
+        warmup.wait()  # scoring models being loaded in the background: use them, not a copy
         return self._each("score", transcribed, self._score_cached)
 
     def write_transcripts(self, transcribed: Sequence[tuple[PlannedCall, str]]
@@ -617,7 +645,16 @@ class BatchRunner:
             (conversations if is_conversation_file(s.uri) else recordings).append(s)
         plan = self.plan(recordings)
         report.skipped, report.failed = plan.skipped, list(plan.failed)
-        transcribed, failed = self.transcribe(plan.todo)
+        if plan.todo:
+            tenants = list(dict.fromkeys(c.tenant_id for c in plan.todo))
+            # The first call needs its front end's model at once: it loads before the
+            # warm-up starts, so that the two do not contend for the interpreter.
+            self._load_frontend(tenants[0])
+            self.warm_up(tenants)
+        try:
+            transcribed, failed = self.transcribe(plan.todo)
+        finally:
+            warmup.wait()  # no loading thread outlives the front end it ran beside
         report.failed += failed
         if self.options.scoring:
             report.processed, failed = self.score(transcribed)
@@ -634,6 +671,8 @@ class BatchRunner:
                             ) -> tuple[list[ScoredCall], list[CallFailure]]:
         """Score ``conversation.json`` files (no audio, no ASR) under the tenant's policy."""
         from qa_pipeline.conversation.export import read_conversation
+
+        warmup.wait()
 
         scored: list[ScoredCall] = []
         failed: list[CallFailure] = []
@@ -664,6 +703,7 @@ class BatchRunner:
 
         if self.store is None:
             raise QAPipelineError("re-scoring reads stored conversations: it needs a store")
+        warmup.wait()
         report = RunReport(self.run_id)
         self.tenant(tenant_id)
         tstore = self.store.tenant(tenant_id)

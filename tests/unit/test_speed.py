@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 import types
 from typing import Any
 
@@ -186,11 +187,92 @@ def test_no_temporary_server_when_an_api_is_configured() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.startup import warm_start
+    from qa_pipeline.runner import warmup
 
     calls: list[str] = []
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
         warm_start(lambda: calls.append("prepare"), lambda: calls.append("server"))
+        warmup.wait()
     assert calls == ["prepare"]
+
+
+def test_with_an_api_configured_the_flow_starts_while_the_warm_up_loads() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.startup import warm_start
+    from qa_pipeline.runner import warmup
+
+    returned = threading.Event()
+    seen: dict[str, bool] = {}
+
+    def prepare() -> None:
+        # Loading before the flow would return only after this (10 s: a hang guard).
+        seen["warm_start returned while loading"] = returned.wait(10)
+
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        warm_start(prepare, lambda: None)
+        returned.set()
+        warmup.wait()
+    assert seen == {"warm_start returned while loading": True}
+
+
+def test_warmup_wait_joins_every_started_thread_and_drops_errors() -> None:
+    from qa_pipeline.runner import warmup
+
+    release = threading.Event()
+    done: list[str] = []
+
+    def slow() -> None:
+        release.wait(10)
+        done.append("slow")
+
+    def failing() -> None:
+        raise ValueError("the step that needs it fails instead")
+
+    warmup.start(slow)
+    warmup.start(failing)
+    release.set()
+    warmup.wait()
+    assert done == ["slow"]
+    warmup.wait()  # nothing pending: returns at once
+
+
+def test_a_model_asked_for_by_two_threads_at_once_loads_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import faster_whisper
+
+    from qa_pipeline.asr import faster_whisper as fw
+
+    built: list[int] = []
+    loading, second_built = threading.Event(), threading.Event()
+
+    class Model:
+        def __init__(self, *_a: Any, **_kw: Any) -> None:
+            built.append(1)
+            loading.set()
+            if len(built) > 1:
+                second_built.set()
+            # Unguarded, the second caller misses the cache and builds a copy meanwhile
+            # (which ends this wait); guarded, it waits for this model (1 s: a hang guard).
+            second_built.wait(1)
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", Model)
+    fw.release_models()
+    got: list[Any] = []
+
+    def load() -> None:
+        got.append(fw._load_model("/nowhere", "cpu", "int8", 0)[0])
+
+    first = threading.Thread(target=load)
+    first.start()
+    assert loading.wait(10)
+    second = threading.Thread(target=load)
+    second.start()
+    first.join()
+    second.join()
+    fw.release_models()
+    assert len(built) == 1
+    assert got[0] is got[1]
 
 
 # --- admission needs no runner and no store --------------------------------------------------
@@ -350,3 +432,145 @@ def test_prepare_without_the_front_end_loads_the_scoring_models_only(
     r.prepare(["default"], frontend=False)  # re-scoring: no audio
     assert _PreparedFrontEnd.prepared == 0
     assert embeddings.default_embedder.cache_info().currsize == 1
+
+
+# --- the channel VAD runs beside the ASR; the scoring models load beside the front end -------
+
+def test_stereo_channel_vad_runs_beside_the_asr_and_its_turns_clamp_the_words(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa_pipeline.audio.io import AudioOptions, load_audio
+    from qa_pipeline.diarization import channel
+    from qa_pipeline.frontend import FrontEnd
+    from qa_pipeline.tenants import load_tenant
+    from qa_pipeline.types import Segment, Transcript, Word
+    from tests.conftest import DATA_SAMPLES
+
+    asr_started = threading.Event()
+    seen: dict[str, bool] = {}
+
+    def speech_regions(_samples: Any) -> list[tuple[float, float]]:
+        # Run one after the other, the VAD would wait here for an ASR that has not started
+        # (10 s: a hang guard, not a timing).
+        seen["ASR started while the VAD ran"] = asr_started.wait(10)
+        return [(1.0, 3.0)]
+
+    class Transcriber:
+        name, model_id = "fake", "fake"
+
+        def transcribe(self, samples: Any, call_id: str, *, channel: int | None = None,
+                       hook: Any = None) -> Transcript:
+            asr_started.set()
+            words = (Word(0.5, 1.6, f"in{channel}", 0.9), Word(5.0, 5.5, f"out{channel}", 0.9))
+            return Transcript(call_id, "en", 1.0,
+                              (Segment(0.5, 5.5, "x", words, -0.1, 0.0, 1.0, channel),),
+                              "fake", "fake", channel)
+
+    monkeypatch.setattr(channel, "speech_regions", speech_regions)
+    fe = dataclasses.replace(FrontEnd.for_tenant(load_tenant("default")),
+                             transcriber=Transcriber())
+    audio = load_audio(DATA_SAMPLES / "calls" / "zh_good_stereo_8k.wav", AudioOptions())
+    result = fe.transcribe(audio)
+    assert seen == {"ASR started while the VAD ran": True}
+    assert [(t.start_s, t.end_s, t.channel) for t in result.diarization.turns] == [
+        (1.0, 3.0, 0), (1.0, 3.0, 1)]
+    words = sorted((w.text, w.start_s) for u in result.conversation.utterances
+                   for w in u.words)
+    # A word spilling out of the VAD's turn is trimmed to it; one outside is left alone.
+    assert words == [("in0", 1.0), ("in1", 1.0), ("out0", 5.0), ("out1", 5.0)]
+    assert list(result.conversation.provenance.processing_s) == [
+        "load", "diarization", "asr", "alignment"]
+
+
+def test_dual_mono_stereo_falls_back_before_any_asr(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from qa_pipeline.diarization.channel import ChannelDiarizer
+    from qa_pipeline.errors import ChannelLayoutError
+    from qa_pipeline.frontend import FrontEnd
+    from qa_pipeline.tenants import load_tenant
+    from qa_pipeline.types import LoadedAudio
+
+    class Transcriber:
+        name, model_id = "fake", "fake"
+        calls = 0
+
+        def transcribe(self, *_a: Any, **_kw: Any) -> Any:
+            Transcriber.calls += 1
+            raise AssertionError("no ASR for a layout the channel path refuses")
+
+    fe = dataclasses.replace(FrontEnd.for_tenant(load_tenant("default")),
+                             transcriber=Transcriber())
+    mono = np.sin(np.arange(16000, dtype=np.float32) / 10)
+    audio = LoadedAudio("c", "c.wav", np.stack([mono, mono]), 16000, 16000, "wav", "0" * 64)
+    with pytest.raises(ChannelLayoutError):
+        fe._stereo(audio, {}, None)
+    assert Transcriber.calls == 0
+    with pytest.raises(ChannelLayoutError):
+        ChannelDiarizer().check_layout(audio, fe.diarization_options)
+
+
+def test_run_loads_the_scoring_models_beside_the_front_end_and_scores_after_them(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import soundfile as sf
+
+    from qa_pipeline.runner import BatchRunner, RunOptions, list_sources
+    from tests.runner_fakes import ScriptedFrontEnd
+    from tests.unit.test_runner import voice
+
+    front_end_started, prepare_started = threading.Event(), threading.Event()
+    events: list[Any] = []
+
+    def prepare(self: Any, tenants: Any, *, frontend: bool = True,
+                acoustics: bool | None = None) -> None:
+        events.append(("prepare", list(tenants), frontend, acoustics))
+        prepare_started.set()
+        # Hang guards, not timings: loading before the front end would wait 10 s in vain.
+        events.append(("front end ran meanwhile", front_end_started.wait(10)))
+        threading.Event().wait(0.3)  # scoring that did not wait would overtake this
+        events.append("prepare done")
+
+    class FrontEnd(ScriptedFrontEnd):
+        def prepare(self) -> None:  # the first call's model: before the warm-up starts
+            events.append("front-end model")
+
+        def transcribe(self, audio: Any, hook: Any = None, *, load_s: float = 0.0) -> Any:
+            front_end_started.set()
+            events.append(("loading meanwhile", prepare_started.wait(10)))
+            return super().transcribe(audio, hook, load_s=load_s)
+
+    def score_cached(self: Any, call: Any, cached: Any) -> Any:
+        events.append("score")
+        return call.call_id
+
+    monkeypatch.setattr(BatchRunner, "prepare", prepare)
+    monkeypatch.setattr(BatchRunner, "_score_cached", score_cached)
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "a.wav", voice(3, 1), 8000)
+    r = BatchRunner(None, RunOptions(cache_dir=tmp_path / "c", out_dir=tmp_path / "out"),
+                    frontend_factory=FrontEnd)
+    report = r.run(list_sources([tmp_path / "in"], "default"))
+    assert len(report.processed) == 1 and not report.failed
+    assert events == ["front-end model", ("prepare", ["default"], False, True),
+                      ("loading meanwhile", True),
+                      ("front end ran meanwhile", True), "prepare done", "score"]
+
+
+def test_a_stage_meter_leaves_out_the_cpu_of_a_warm_up_beside_it() -> None:
+    from qa_pipeline.runner import warmup
+    from qa_pipeline.runner.costs import Meter
+
+    def burn() -> None:  # CPU work, measured by the thread's own clock
+        while time.thread_time() < 0.4:
+            sum(range(10_000))
+
+    meter = Meter()
+    with meter.stage("frontend"):
+        warmup.start(burn)
+        warmup.wait()  # the stage itself only waits
+    with meter.stage("scoring"):  # the stage's own CPU still counts
+        c0 = time.thread_time()
+        while time.thread_time() - c0 < 0.4:
+            sum(range(10_000))
+    frontend, scoring = meter.stages
+    assert frontend.cpu_s < 0.2
+    assert scoring.cpu_s >= 0.35
