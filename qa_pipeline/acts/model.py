@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,6 +41,9 @@ DEFAULT_THRESHOLD = 0.5
 TENANT_INVERSE_REGULARISATION = 4.0
 TENANT_NEGATIVE_WEIGHT = 2.0
 TENANT_CACHE_SIZE = 32
+# Part of the fitted heads' cache key: raise it when the fitting code changes, so that heads
+# fitted by older code are not read back.
+FIT_VERSION = 2
 # Refits of a built-in head: L2 penalties of the residual (per unit of example weight), tried
 # from the strongest down until every example lands on its side of the act's threshold, and
 # the total weight of the anchor (the shipped head's answers on the background sentences)
@@ -194,15 +197,17 @@ class ActModel:
             raise ConfigError(f"unknown act {act!r}; valid: {', '.join(self.acts)}") from None
 
     def with_tenant_acts(self, defs: Mapping[str, TenantActExamples], *,
-                         cache_dir: Path | None = None) -> ActModel:
+                         cache_dir: Path | Literal[False] | None = None) -> ActModel:
         """This model plus one few-shot head per tenant act, and with the built-in heads that
         ``defs`` refit (``refit=True``) replaced by their refits; cached by content hash.
 
         Args:
             defs: act id -> examples. A new act's id must not reuse a built-in act id; a
                 refit's id must be a built-in act id.
-            cache_dir: optional directory for fitted heads (``tenant-acts-<hash>.npz``), so
-                that worker processes do not refit them.
+            cache_dir: directory for fitted heads (``tenant-acts-<hash>.npz``), so that
+                later processes do not refit them; None: ``<models dir>/cache/act-heads``
+                (see :func:`qa_pipeline.weights.models_dir`); False: no files. A folder that
+                cannot be written only costs the refit.
 
         Raises:
             ConfigError: a reused or unknown id, an unknown role, or too few examples.
@@ -213,7 +218,8 @@ class ActModel:
         key = _tenant_key(self.model_id, defs)
         heads = _TENANT_CACHE.get(key)
         if heads is None:
-            path = cache_dir / f"tenant-acts-{key[:32]}.npz" if cache_dir is not None else None
+            folder = default_heads_cache() if cache_dir is None else cache_dir
+            path = folder / f"tenant-acts-{key[:32]}.npz" if folder is not False else None
             order = tuple(n for n, d in defs.items() if d.refit) + tuple(
                 n for n, d in defs.items() if not d.refit)
             if path is not None and path.exists():
@@ -221,7 +227,10 @@ class ActModel:
             if heads is None:
                 heads = self._fit_tenant_heads(defs)
                 if path is not None:
-                    _save_tenant_heads(path, heads)
+                    try:
+                        _save_tenant_heads(path, heads)
+                    except OSError:
+                        pass  # a read-only site: the next process fits them again
             _TENANT_CACHE.put(key, heads)
         refitted = {name: i for i, name in enumerate(heads.acts) if name in self._index}
         added = [i for i, name in enumerate(heads.acts) if name not in self._index]
@@ -435,10 +444,17 @@ def _validate_tenant_defs(defs: Mapping[str, TenantActExamples], builtin: Sequen
                               "example sentences")
 
 
+def default_heads_cache() -> Path:
+    """Where fitted tenant, rubric and refitted heads are kept between processes."""
+    from qa_pipeline.weights import models_dir
+
+    return models_dir() / "cache" / "act-heads"
+
+
 def _tenant_key(base_model_id: str, defs: Mapping[str, TenantActExamples]) -> str:
-    payload = {"base": base_model_id, "fit": [TENANT_INVERSE_REGULARISATION,
-                                              TENANT_NEGATIVE_WEIGHT, *REFIT_PENALTIES,
-                                              REFIT_ANCHOR_WEIGHT],
+    fit = [FIT_VERSION, TENANT_INVERSE_REGULARISATION, TENANT_NEGATIVE_WEIGHT,
+           *REFIT_PENALTIES, REFIT_ANCHOR_WEIGHT]
+    payload = {"base": base_model_id, "fit": fit,
                "acts": [[name, list(d.positives), list(d.negatives), d.role, d.refit]
                         for name, d in defs.items()]}
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()

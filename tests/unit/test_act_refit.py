@@ -178,3 +178,35 @@ def test_a_refit_that_does_not_raise_tune_agreement_is_not_kept(tmp_path, model)
     reasons = {u.criterion_id: u.reason for u in result.unchanged}
     assert "did not raise agreement" in reasons["no_promise"]
     store.close()
+
+
+def test_fitted_heads_are_kept_for_the_next_process(tmp_path, model, monkeypatch):
+    """Rubric and tenant acts (and refits) are fitted once per site, not once per worker
+    process: the heads go to the models folder's cache and are read back by content hash.
+    """
+    from qa_pipeline.settings import overridden
+
+    defs = {"promise": TenantActExamples(positives=(), negatives=tuple(VAGUE), refit=True),
+            "upsell": TenantActExamples(positives=("try our gold plan", "upgrade to gold"))}
+    with overridden(models_dir=tmp_path):
+        first = model.with_tenant_acts(defs)
+        assert len(list((tmp_path / "cache" / "act-heads").glob("tenant-acts-*.npz"))) == 1
+        clear_tenant_cache()  # a new process
+
+        def refuse(self, defs):  # type: ignore[no-untyped-def]
+            raise AssertionError("refitted despite the cache")
+
+        monkeypatch.setattr(ActModel, "_fit_tenant_heads", refuse)
+        again = model.with_tenant_acts(defs)
+        texts = VAGUE + PROMISES + ["try our gold plan"]
+        np.testing.assert_array_equal(again.predict_texts(texts), first.predict_texts(texts))
+        assert again.acts == first.acts and again.model_id == first.model_id
+        clear_tenant_cache()
+        with pytest.raises(AssertionError, match="refitted"):
+            model.with_tenant_acts(defs, cache_dir=False)  # no files: fitted again
+    monkeypatch.undo()
+    clear_tenant_cache()
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("x", encoding="utf-8")
+    # A folder that cannot be written costs the refit, nothing else.
+    assert model.with_tenant_acts(defs, cache_dir=blocked / "heads").acts == first.acts
