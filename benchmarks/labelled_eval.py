@@ -189,18 +189,8 @@ def score_conversations(items: Sequence[tuple[PlanEntry, Conversation]], rubric_
             rubrics[entry.lang] = load_rubric(rubric_dir / f"customer_service_{entry.lang}.yaml")
         card = score_conversation(conv, rubrics[entry.lang],
                                   call_meta={"call_id": entry.call_id}, analyzers=analyzers)
-        predicted: dict[str, str] = {}
-        evidence: dict[str, str] = {}
-        for item in card.items:
-            r = item.result
-            predicted[r.criterion_id] = r.provisional_status.value
-            if r.evidence:
-                evidence[r.criterion_id] = " | ".join(
-                    f"#{e.utterance_index} {e.quote}" for e in r.evidence[:3])
-        outcomes.append(CallOutcome(
-            entry.call_id, entry.lang, entry.layout, dict(entry.expected),
-            {cid: predicted.get(cid, "not_applicable") for cid in entry.expected},
-            {cid: evidence[cid] for cid in entry.expected if cid in evidence}))
+        outcomes.append(scripted_calls.outcome_of(card, entry.call_id, entry.lang,
+                                                  entry.layout, entry.expected))
     return outcomes
 
 

@@ -34,7 +34,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,20 +227,26 @@ def score_calls(calls: Sequence[ScriptedCall], rubric_dir: str | Path = REPO / "
                 Path(rubric_dir) / f"customer_service_{call.lang}.yaml")
         card = score_conversation(to_conversation(call), rubrics[call.lang],
                                   call_meta={"call_id": call.id}, analyzers=analyzers)
-        predicted: dict[str, str] = {}
-        evidence: dict[str, str] = {}
-        for item in card.items:
-            r = item.result
-            predicted[r.criterion_id] = r.provisional_status.value
-            if r.evidence:
-                evidence[r.criterion_id] = " | ".join(
-                    f"#{e.utterance_index} {e.quote}" for e in r.evidence[:3])
-        outcomes.append(CallOutcome(call.id, call.lang, call.layout, dict(call.expected),
-                                    {cid: predicted.get(cid, "not_applicable")
-                                     for cid in call.expected},
-                                    {cid: evidence[cid] for cid in call.expected
-                                     if cid in evidence}))
+        outcomes.append(outcome_of(card, call.id, call.lang, call.layout, call.expected))
     return outcomes
+
+
+def outcome_of(card: Any, call_id: str, lang: str, layout: str,
+               expected: Mapping[str, str]) -> CallOutcome:
+    """A scored call's provisional verdicts (and up to three evidence quotes) for the
+    criteria ``expected`` labels; a criterion the rubric lacks counts as not applicable.
+    """
+    predicted: dict[str, str] = {}
+    evidence: dict[str, str] = {}
+    for item in card.items:
+        r = item.result
+        predicted[r.criterion_id] = r.provisional_status.value
+        if r.evidence:
+            evidence[r.criterion_id] = " | ".join(
+                f"#{e.utterance_index} {e.quote}" for e in r.evidence[:3])
+    return CallOutcome(call_id, lang, layout, dict(expected),
+                       {cid: predicted.get(cid, "not_applicable") for cid in expected},
+                       {cid: evidence[cid] for cid in expected if cid in evidence})
 
 
 def rubric_severities(rubric_dir: str | Path = REPO / "rubrics") -> dict[str, str]:
