@@ -164,14 +164,13 @@ def score_conversation(
         # bounded size, not rule work: done before the rubric's time budget starts, so that
         # the first call of a busy worker is not sent to review for it.
         acts()
-    acts_s = timings.get("acts", 0.0)
     t0 = time.perf_counter()
     ctx = EvaluationContext(conversation, metrics, sentiment, lambda: embeddings.embedder,
                             acoustics=acoustics, emotion=emotion, call_reason=reason,
                             act_track_factory=acts, judges=an.judges)
     result = evaluate(rubric, ctx)
-    # Acts tagged for the rubric's rules are timed as acts, not as rubric.
-    timings["rubric"] = time.perf_counter() - t0 - (timings.get("acts", 0.0) - acts_s)
+    # Only act-naming rules read the acts, and those were tagged above: this is rule time.
+    timings["rubric"] = time.perf_counter() - t0
     prov = conversation.provenance
     models = {
         "asr": f"{prov.asr_backend}:{prov.asr_model_id}",

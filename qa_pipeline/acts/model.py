@@ -220,10 +220,8 @@ class ActModel:
         if heads is None:
             folder = default_heads_cache() if cache_dir is None else cache_dir
             path = folder / f"tenant-acts-{key[:32]}.npz" if folder is not False else None
-            order = tuple(n for n, d in defs.items() if d.refit) + tuple(
-                n for n, d in defs.items() if not d.refit)
             if path is not None and path.exists():
-                heads = _load_tenant_heads(path, order)
+                heads = _load_tenant_heads(path, tuple(_refits_then_new(defs)))
             if heads is None:
                 heads = self._fit_tenant_heads(defs)
                 if path is not None:
@@ -262,16 +260,16 @@ class ActModel:
 
     def _fit_tenant_heads(self, defs: Mapping[str, TenantActExamples]) -> ActHeads:
         """Heads of ``defs``: the refits first (in ``defs`` order), then the new acts."""
-        refits = {n: d for n, d in defs.items() if d.refit}
-        new = {n: d for n, d in defs.items() if not d.refit}
-        rows = [self._refit_head(n, d) for n, d in refits.items()]
+        ordered = _refits_then_new(defs)
+        new = {n: d for n, d in ordered.items() if not d.refit}
+        rows = [self._refit_head(n, d) for n, d in ordered.items() if d.refit]
         if new:
             rows += self._fit_new_heads(new)
         roles = tuple(d.role if d.role is not None or not d.refit
                       else self.heads.roles[self._index[n]]
-                      for n, d in (*refits.items(), *new.items()))
+                      for n, d in ordered.items())
         return ActHeads(
-            acts=(*refits, *new),
+            acts=tuple(ordered),
             weight=np.array([r[0] for r in rows], dtype=np.float32),
             bias=np.array([r[1] for r in rows], dtype=np.float32),
             calibration_scale=np.array([r[2] for r in rows], dtype=np.float32),
@@ -442,6 +440,12 @@ def _validate_tenant_defs(defs: Mapping[str, TenantActExamples], builtin: Sequen
         if len(set(d.positives)) < 2:
             raise ConfigError(f"tenant act {name!r} needs at least two distinct positive "
                               "example sentences")
+
+
+def _refits_then_new(defs: Mapping[str, TenantActExamples]) -> dict[str, TenantActExamples]:
+    """``defs`` in the row order of their fitted heads: refits first, then new acts."""
+    return {**{n: d for n, d in defs.items() if d.refit},
+            **{n: d for n, d in defs.items() if not d.refit}}
 
 
 def default_heads_cache() -> Path:

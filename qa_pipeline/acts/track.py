@@ -185,7 +185,7 @@ def sentences(text: str, options: TagOptions | None = None) -> list[str]:
     parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
     if len(parts) < 2:
         return []
-    return [p for p in parts if len(_UNIT.findall(p)) >= opts.min_sentence_units]
+    return [p for p in parts if units(p) >= opts.min_sentence_units]
 
 
 # Clause-ending punctuation: commas and semicolons, and sentence ends (CJK and ASCII).
@@ -211,10 +211,11 @@ def clauses(utterance: Utterance, options: TagOptions | None = None) -> list[str
     """
     opts = options or TagOptions()
     text = utterance.text
-    if not opts.split_clauses or units(text) < opts.clause_min_utterance_units:
+    length = units(text)
+    if not opts.split_clauses or length < opts.clause_min_utterance_units:
         return []
     at_commas = opts.comma_min_utterance_units is not None \
-        and units(text) >= opts.comma_min_utterance_units
+        and length >= opts.comma_min_utterance_units
     words = [w for w in utterance.words if w.text.strip()]
     pieces: list[str]
     if words and join_words(words, utterance.language) == text:

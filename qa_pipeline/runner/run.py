@@ -375,9 +375,7 @@ class BatchRunner:
         tenants = list(dict.fromkeys(tenant_ids))
         if frontend:  # first: what the first call needs at once
             for tenant_id in tenants:
-                load = getattr(self._frontend(tenant_id), "prepare", None)
-                if callable(load):  # a front end without prepare() loads on first use
-                    load()
+                self._prepare_frontend(tenant_id)
         if frontend if acoustics is None else acoustics:
             prepare_acoustics()
         for tenant_id in tenants:
@@ -398,11 +396,14 @@ class BatchRunner:
 
                 load_embedded_act_model()
 
+    def _prepare_frontend(self, tenant_id: str) -> None:
+        load = getattr(self._frontend(tenant_id), "prepare", None)
+        if callable(load):  # a front end without prepare() loads on first use
+            load()
+
     def _load_frontend(self, tenant_id: str) -> None:
         try:
-            load = getattr(self._frontend(tenant_id), "prepare", None)
-            if callable(load):  # a front end without prepare() loads on first use
-                load()
+            self._prepare_frontend(tenant_id)
         except Exception:  # noqa: BLE001 - each call meets the error again, and is quarantined
             logger.debug("front end of %s did not load ahead", tenant_id, exc_info=True)
 
