@@ -139,6 +139,9 @@ OWN4_TEMPLATES = Path(__file__).with_name("own4_templates.tsv")
 # The fourth held-out half, by another independent author, made the same way
 # (``heldout4_templates.tsv``), rendered before the detector's authors could read it.
 HELDOUT4_TEMPLATES = Path(__file__).with_name("heldout4_templates.tsv")
+# The fifth session's own phrasings (``own5_templates.tsv``), written and rendered before
+# its detector changes, mostly English.
+OWN5_TEMPLATES = Path(__file__).with_name("own5_templates.tsv")
 
 
 def read_templates(path: Path, half: str) -> tuple[Template, ...]:
@@ -154,7 +157,8 @@ SETS: dict[str, tuple[tuple[Template, ...] | Path, str, int]] = {
     "heldout2": (TEMPLATES_HELDOUT2, "asr_lines_heldout2.tsv", 20261207),
     "heldout3": (HELDOUT3_TEMPLATES, "asr_lines_heldout3.tsv", 20261208),
     "own4": (OWN4_TEMPLATES, "asr_lines_own4.tsv", 20261209),
-    "heldout4": (HELDOUT4_TEMPLATES, "asr_lines_heldout4.tsv", 20261209)}
+    "heldout4": (HELDOUT4_TEMPLATES, "asr_lines_heldout4.tsv", 20261209),
+    "own5": (OWN5_TEMPLATES, "asr_lines_own5.tsv", 20261210)}
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -461,7 +465,7 @@ def main() -> None:
     ap.add_argument("--per-negative", type=int, default=4)
     ap.add_argument("--set", choices=sorted(SETS), default="v1",
                     help="v1: asr_lines.tsv (tune + heldout); heldout2, heldout3, own4, "
-                         "heldout4: asr_lines_<set>.tsv")
+                         "heldout4, own5: asr_lines_<set>.tsv")
     ap.add_argument("--seed", type=int, default=None, help="default: the set's own seed")
     ap.add_argument("--cpu-threads", type=int, default=2)
     ap.add_argument("--relabel", action="store_true",

@@ -41,6 +41,7 @@ from qa_pipeline.privacy.window import (
     GAP_TOKENS,
     WindowNumber,
     cueless_number,
+    homophones_before,
     number_after,
 )
 
@@ -70,6 +71,9 @@ _MIN_CUED_DIGITS = min(c.min_digits for c in CUES if c.min_digits)
 # The longest weak run an order / waybill cue keeps as a reference: waybills run to 15
 # digits, and ASR adds a digit or two.
 _REFERENCE_DIGITS = 18
+# The most digits of a run that a unit or a verb of paying makes an amount whatever cue
+# is near; after a longer run ("1611967493分") the unit is a digit misheard.
+_AMOUNT_DIGITS = 8
 # Kinds a number's shape alone does not make certain; a cue re-labels or drops them.
 _WEAK = ("long_number", "phone")
 # A date the ASR wrote as digit groups: year, month and day, up to ten digits, then 号 / 日.
@@ -181,6 +185,8 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
             cue = cue_after(text, run.end) or cue_reference_far(cues, run.start)
             if cue is None and _said_as_date(text, run):
                 continue
+        if len(run.digits) <= _AMOUNT_DIGITS and said_as_amount(text, run.start, run.end):
+            continue  # "退了5335一般3-5个工作日": an amount, whatever cue is near
         for kind, start, end, digits in _with_cue(text, run, cue):
             if kind in kinds:
                 found.append(PiiSpan(kind, start, end, text[start:end], digits,
@@ -222,7 +228,8 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
                     hit.kind, _FAR_DIGITS_OTHER):
                 continue
         if number is None or len(number.digits) < hit.min_digits \
-                or said_as_amount(text, number.start, number.end) or _year(hit, number.digits):
+                or said_as_amount(text, number.start, number.end) \
+                or _year(hit, number.digits, text, number.end):
             continue
         found, start, end, merged_kind = _absorb(found, number.start, number.end)
         if merged_kind is not None:
@@ -268,17 +275,22 @@ def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
     """``found`` plus numbers no cue announced that ASR split into pieces but whose shape is
     certain once joined (:func:`~qa_pipeline.privacy.window.cueless_number`): a mobile
     number, a card, a resident ID ("153552要8505"), or a number of a personal cue's length
-    with that cue said after it ("1-3-8 nero 0 0 1 3 is my mobile"). Numbers after a
-    reference cue are left to it.
+    with that cue said after it ("1-3-8 nero 0 0 1 3 is my mobile"). After a reference
+    cue only a certain shape is kept.
     """
     for run in digit_runs(blanked, min_digits=1):
         if any(p.start < run.start < p.end for p in found):
             continue  # inside a mention; one that starts here may go on past its end
         before = cue_before(cues, text, run.start) or cue_reference_far(cues, run.start)
-        if before is not None and before.is_reference:
-            continue
         number, kind = _cueless_reading(text, blanked, run.start)
+        if kind is None and (lead := homophones_before(blanked, run.start)) < run.start:
+            # "打这个腰舞腰四腰两三三三七": the first digits heard as words
+            number, kind = _cueless_reading(text, blanked, lead)
         if number is None or kind is None:
+            continue
+        if before is not None and before.is_reference and _strong(number.digits) is None:
+            # After an order or waybill cue only a certain shape is personal data
+            # ("验证码发到1325805要748上面": a mobile number the code goes to).
             continue
         found, start, end, merged_kind = _absorb(found, number.start, number.end)
         kind = merged_kind or kind
@@ -318,11 +330,15 @@ def _said_as_date(text: str, run: DigitRun) -> bool:
     return len(run.digits) <= _DATE_RUN_DIGITS and bool(_DATE_AFTER.match(text, run.end))
 
 
-def _year(cue: CueHit, digits: str) -> bool:
+def _year(cue: CueHit, digits: str, text: str, end: int) -> bool:
     """Whether a four-digit tail that no named thing owns is a year ("the quarter ending
-    2024"); "card ending 2024" names its owner and stays personal data.
+    2024"); "card ending 2024" names its owner and stays personal data, and so does a tail
+    whose owner is named after it ("尾号1985的那张卡").
     """
-    return cue.kind == "long_number" and len(digits) == 4 and digits[:2] in ("19", "20")
+    if cue.kind != "long_number" or len(digits) != 4 or digits[:2] not in ("19", "20"):
+        return False
+    after = cue_after(text, end)
+    return after is None or after.kind == "long_number"
 
 
 def _is_code(cues: list[CueMatch], text: str, start: int, end: int) -> bool:
@@ -369,7 +385,8 @@ def _with_cue(text: str, run: DigitRun, cue: CueHit | None
                         and _strong(p[3]) is None
                         and not (cue.or_mobile and _mobile_like(p[3])))]
     if not pieces and len(run.digits) >= cue.min_digits \
-            and not said_as_amount(text, run.start, run.end) and not _year(cue, run.digits):
+            and not said_as_amount(text, run.start, run.end) \
+            and not _year(cue, run.digits, text, run.end):
         return [(cue.kind, run.start, run.end, run.digits)]
     # A weak kind takes the cue's ("身份证" + 17 digits and a wrong check character), except
     # a mobile number, which is one whatever is said before it.
