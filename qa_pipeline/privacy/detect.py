@@ -74,6 +74,8 @@ _REFERENCE_DIGITS = 18
 # The most digits of a run that a unit or a verb of paying makes an amount whatever cue
 # is near; after a longer run ("1611967493分") the unit is a digit misheard.
 _AMOUNT_DIGITS = 8
+# What may separate a number's digit groups from a cue word heard among them.
+_BETWEEN_GROUPS = " ,，、.-"
 # Kinds a number's shape alone does not make certain; a cue re-labels or drops them.
 _WEAK = ("long_number", "phone")
 # A date the ASR wrote as digit groups: year, month and day, up to ten digits, then 号 / 日.
@@ -212,15 +214,25 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
     """``found`` plus the numbers personal-data cues announce in ``blanked`` (``text`` with
     emails, cues, dates and clock times blanked)
     (:func:`~qa_pipeline.privacy.window.number_after`): a number that overlaps mentions
-    already found widens them into one; a new one takes the cue's kind.
+    already found widens them into one; a new one takes the cue's kind. A cue word heard
+    inside a number ("my contact number to 134, number 135, 377", "ID card in 1 neuro 1 or
+    7, 1 ID, I'm neuro 6, …") does not cut it: a window's number too short to take is
+    joined to the number of a cue said right after it.
     """
+    short: WindowNumber | None = None  # the last window's number, too short to take
     for k, c in enumerate(cues):
         if c.cue.kind == REFERENCE:
             if c.cue.or_mobile:
                 found = _misheard_mobile(text, blanked, c, found, kinds)
+            short = None
             continue
         hit = resolve([x.cue for x in cues[:k + 1] if x.end >= c.start - WINDOW_CHARS])
         number = number_after(blanked, c.end)
+        if number is not None and short is not None \
+                and not text[short.end:c.start].strip(_BETWEEN_GROUPS):
+            number = WindowNumber(short.start, number.end, short.digits + number.digits)
+        short = number if number is not None and len(number.digits) < hit.min_digits \
+            else None
         if number is None:
             # The cue said well before the number: only a long number is taken.
             number = number_after(blanked, c.end, FAR_START_TOKENS)
@@ -231,7 +243,10 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
                 or said_as_amount(text, number.start, number.end) \
                 or _year(hit, number.digits, text, number.end):
             continue
-        found, start, end, merged_kind = _absorb(found, number.start, number.end)
+        begin = number.start
+        if begin == c.end and c.end > c.start and text[c.end - 1].isdigit():
+            begin -= 1  # "last 465-38": the cue's "4" is glued to the number; both are said
+        found, start, end, merged_kind = _absorb(found, begin, number.end)
         if merged_kind is not None:
             kind = merged_kind
         elif hit.kind in kinds:

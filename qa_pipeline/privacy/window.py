@@ -128,8 +128,8 @@ def _sounds_like_en_digit(word: str) -> bool:
         Levenshtein.distance(word, d, score_cutoff=1) <= 1 for d in _EN_LONG_DIGITS)
 
 
-# ASR puts a question mark inside a number ("Nero Famine? 1, I'm Famine 8"): between a
-# digit (or a word like one) and the next digit it is not a clause end.
+# ASR puts a question mark inside a number ("Nero Famine? 1, I'm Famine 8"): once a number
+# has begun, before a digit it is not a clause end.
 _QUESTION = frozenset("?？")
 
 
@@ -150,8 +150,9 @@ def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS,
     tens_end = -1  # where the last tens word ("forty") ended
     while i < len(text) and len(out) < limit:
         ch = text[i]
-        if ch in _STOPS and not (in_number and ch in _QUESTION and out
-                                 and out[-1].type != OTHER and _digit_next(text, i + 1)):
+        if ch in _STOPS and not (in_number and ch in _QUESTION
+                                 and any(t.type == D for t in out)
+                                 and _digit_next(text, i + 1)):
             break
         if ch in _SEPARATORS or ch in _QUESTION or ch in _ZH_FILLERS:
             i += 1
@@ -206,21 +207,20 @@ def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS,
     return out
 
 
-# Words that sound like digits a number may start with before its first written digit
-# ("double for Nero Free-O-5"): they do not count towards the cue's start distance.
+# Words that sound like digits between a cue and its number's first digit ("double for Nero
+# Free-O-5", "I have here in …"): they do not count towards the cue's start distance.
 LEAD_NEAR_TOKENS = 6
 
 
 def _first_digit(toks: list[Token], start_tokens: int) -> int | None:
     """Index of the first digit token with at most ``start_tokens`` tokens before it, not
-    counting up to :data:`LEAD_NEAR_TOKENS` words that sound like digits right before it.
+    counting up to :data:`LEAD_NEAR_TOKENS` words that sound like digits.
     """
+    near = 0
     for k, t in enumerate(toks[:start_tokens + LEAD_NEAR_TOKENS + 1]):
         if t.type == D:
-            near = 0
-            while near < min(k, LEAD_NEAR_TOKENS) and toks[k - near - 1].type == NEAR:
-                near += 1
-            return k if k - near <= start_tokens else None
+            return k if k - min(near, LEAD_NEAR_TOKENS) <= start_tokens else None
+        near += t.type == NEAR
     return None
 
 
@@ -290,7 +290,11 @@ def number_after(text: str, pos: int, start_tokens: int = START_TOKENS
         # Free-O-5": homophones are the number's first digits
         lead -= 1
     start = toks[lead].start
-    return WindowNumber(start, toks[last].end, digits)
+    end = toks[last].end
+    if last + 1 < len(toks) and text[toks[last + 1].start:toks[last + 1].end].lower() in (
+            "x", "ex", "叉"):
+        end = toks[last + 1].end  # a resident ID's check character ("3, 3, 3, X")
+    return WindowNumber(start, end, digits)
 
 
 # Cue-less numbers are read more strictly than a cue's window: homophones may stand for a

@@ -332,12 +332,13 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # (an independent author's phrasings, scored once after those changes): 186 / 222 with 3
 # false alarms before them, 195 / 222 with 2 after. Before the fifth session's classes
 # (homophones as digits, cues in questions, fillers, ...): 220 / 237 on heldout3, 91 / 98 on
-# own4, 195 / 222 with 2 false alarms on heldout4, and 90 / 92 on own5 (its own phrasings,
-# rendered before those changes and not tuned on).
+# own4, 99 / 102 on heldout2, 195 / 222 with 2 false alarms on heldout4, and 90 / 92 on
+# own5 (its own phrasings, rendered before those changes; its one gain, a cue word heard
+# inside the number, is a heldout2 class that was fixed after own5's misses were read).
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
-    ("tune", 88, 88, 1), ("heldout", 92, 91, 0), ("heldout2", 102, 99, 0),
-    ("heldout3", 237, 227, 0), ("own4", 98, 95, 0), ("heldout4", 222, 214, 0),
-    ("own5", 92, 90, 0)])
+    ("tune", 88, 88, 1), ("heldout", 92, 91, 0), ("heldout2", 102, 100, 0),
+    ("heldout3", 237, 230, 0), ("own4", 98, 95, 0), ("heldout4", 222, 214, 0),
+    ("own5", 92, 91, 0)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -503,6 +504,14 @@ def test_asr_classes_keep_references_dates_and_amounts(text):
      '131 541'),
     ('the checking one, the one finishing in 3838, they pulled from it',
      '3838'),
+    # a cue word heard inside the number; a question mark inside it after a misheard word,
+    # the check X; the cue's digit glued to the number's
+    ("the ID card is 1 neuro 1 or 7, 1 ID, I'm neuro 6, neuro 2, 6, 3, 2 7.",
+     "1 neuro 1 or 7, 1 ID, I'm neuro 6, neuro 2, 6, 3, 2 7"),
+    ("the card number I have here in Pied 1, Nero 1, Nero Famine? 1, I'm Famine 8, 1, "
+     "Nubble 2, 3, 3, 3, 3, X, ending with an X, correct.",
+     "1, Nero 1, Nero Famine? 1, I'm Famine 8, 1, Nubble 2, 3, 3, 3, 3, X"),
+    ("I can confirm the last 465-38, ma'am.", "465-38"),
 ])
 def test_asr_classes_of_the_fifth_session_are_found(text, number):
     start = text.index(number)
