@@ -50,6 +50,8 @@ class Cue:
     phrases: tuple[str, ...]
     # A reference word that speech recognition also writes for "mobile".
     or_mobile: bool = False
+    # Whether a misheard form matches too (:func:`find_cues`).
+    by_sound: bool = True
 
 
 CUES = (
@@ -98,6 +100,15 @@ CUES = (
                        "tracking", "order", "ticket", "reference", "invoice",
                        "case", "agent", "flight", "waybill", "confirmation", "contract",
                        "verification code", "zip code", "postcode", "postal code")),
+    # Other business references a caller or an agent reads out; matched as written only
+    # (by sound, "包裹" would take "报给" of "证件号码我报给您").
+    Cue(REFERENCE, 0, ("booking", "reservation", "claim", "receipt", "transaction", "serial",
+                       "parcel", "package", "shipment", "delivery", "complaint",
+                       "appointment", "voucher", "coupon", "batch", "policy", "membership",
+                       "loyalty", "itinerary", "pnr", "confirmation code", "booking reference",
+                       "流水号", "交易号", "预约号", "预约", "投诉", "取件码", "提货码", "取货码",
+                       "发票", "包裹", "车次", "座位", "房间号", "保单", "批次", "序列号", "会员号",
+                       "会员卡", "票号", "快递号", "服务单", "维修单", "报修"), by_sound=False),
     # A model number, or "mobile" as an 8 kHz ASR writes it ("my model is 186-171-0134"): a
     # reference unless the number has a mobile number's shape.
     Cue(REFERENCE, 0, ("model", "modal"), or_mobile=True),
@@ -124,7 +135,8 @@ GENERIC_NOUNS = ("号码", "号", "码", "number", "numbers", "no.", "no", "#")
 # A run said as an amount or a quantity is not a personal number, cue or not.
 UNITS_AFTER = ("元", "块", "角", "万", "千", "百", "分钟", "小时", "天", "个", "件", "次", "分",
                "积分", "%", "percent", "dollars", "dollar", "yuan", "rmb", "points", "minutes",
-               "hours", "days", "weeks", "months", "years", "items", "gb", "mb")
+               "hours", "days", "weeks", "months", "years", "items", "gb", "mb", "bucks",
+               "cents", "euros", "euro", "pounds", "毛", "km", "kg", "miles")
 CURRENCY_BEFORE = ("￥", "¥", "$", "rmb", "usd")
 
 
@@ -212,9 +224,10 @@ class CueMatch:
 
 # Chinese cue phrases by their syllables, and English ones long enough to match within one
 # edit (shorter words have too many one-edit neighbours: "card" ~ "car", "cell" ~ "sell").
-_ZH_PHRASES = tuple((p, cue) for cue in CUES for p in cue.phrases if not p.isascii())
+_ZH_PHRASES = tuple((p, cue) for cue in CUES if cue.by_sound for p in cue.phrases
+                    if not p.isascii())
 _EN_FUZZY_MIN_LETTERS = 6
-_EN_PHRASES = tuple((p.split(), cue) for cue in CUES for p in cue.phrases
+_EN_PHRASES = tuple((p.split(), cue) for cue in CUES if cue.by_sound for p in cue.phrases
                     if p.isascii() and sum(c.isalpha() for c in p) >= _EN_FUZZY_MIN_LETTERS
                     and p not in GENERIC_NOUNS)  # "numbers" is no misheard cue
 _EN_WORD = re.compile(r"[A-Za-z]+")

@@ -531,3 +531,20 @@ def test_asr_classes_of_the_fifth_session_are_found(text, number):
 def test_asr_classes_of_the_fifth_session_keep_dates_and_amounts(text):
     # a date word is no stray syllable inside a number; a verb of paying makes an amount
     assert detect(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "your booking number is 2012345678, see you then", "the claim number is 2034567812",
+    "your reservation number is 201234567890", "您的流水号是2012345678", "您的预约号是2012345678",
+    "取件码是2012345678", "my account has 1234567 pounds in it",
+    "the phone plan is 1299000 cents a year",
+])
+def test_more_references_and_units_are_kept(text):
+    # business references beyond orders and tickets, and amounts in more currencies
+    assert detect(text) == []
+
+
+def test_extra_references_match_as_written_only():
+    # "报给" sounds like 包裹 (a parcel): matched by sound it would make the ID a reference
+    text = "郡建号码我报给您爱440305197507272046最后一位是自母"
+    assert any("440305197507272046" in d.text for d in detect(text))
