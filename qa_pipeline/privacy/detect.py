@@ -176,10 +176,9 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
     found: list[PiiSpan] = []
     emails = list(_EMAIL.finditer(text))
     cues = find_cues(text)
+    codes = [m.span() for m in _CODE.finditer(text) if _is_code(cues, text, m.start(), m.end())]
     blanked = _blank(text, [m.span() for m in emails] + cue_spans(cues)
-                     + [m.span() for m in _NOT_PII.finditer(text)]
-                     + [m.span() for m in _CODE.finditer(text)
-                        if _is_code(cues, text, m.start(), m.end())])
+                     + [m.span() for m in _NOT_PII.finditer(text)] + codes)
     for run, cue in _bridged(blanked, digit_runs(blanked, min_digits=1), text, cues):
         if len(run.digits) < _MIN_CUED_DIGITS:
             continue
@@ -303,9 +302,10 @@ def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
             number, kind = _cueless_reading(text, blanked, lead)
         if number is None or kind is None:
             continue
-        if before is not None and before.is_reference and _strong(number.digits) is None:
-            # After an order or waybill cue only a certain shape is personal data
-            # ("验证码发到1325805要748上面": a mobile number the code goes to).
+        if before is not None and before.is_reference and _strong(number.digits) != "phone":
+            # After an order or waybill cue only a mobile number joined across words is
+            # personal data ("验证码发到1325805要748上面": the phone the code goes to); a
+            # card's checksum over pieces of a code is chance ("1Z999AA10123456784").
             continue
         found, start, end, merged_kind = _absorb(found, number.start, number.end)
         kind = merged_kind or kind
