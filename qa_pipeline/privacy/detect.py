@@ -41,6 +41,7 @@ from qa_pipeline.privacy.window import (
     GAP_TOKENS,
     WindowNumber,
     cueless_number,
+    heard_digits,
     homophones_before,
     number_after,
 )
@@ -83,7 +84,7 @@ _DATE_RUN_DIGITS = 10
 _DATE_AFTER = re.compile(r"\s?[日号](?![码])")
 # Far from its cue ("the ID card I registered with, let me get it out of my wallet, okay,
 # …"), a number is taken only when it holds most (two thirds) of the digits of the kind the
-# cue names: short numbers there are anything.
+# cue names, words heard for a digit counted: short numbers there are anything.
 _FAR_DIGITS = {"phone": 8, "bank_card": 11, "cn_id": 12}
 _FAR_DIGITS_OTHER = 10
 # Digits (two thirds of eleven) of a number after "model" that make it a misheard mobile.
@@ -235,7 +236,7 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
         if number is None:
             # The cue said well before the number: only a long number is taken.
             number = number_after(blanked, c.end, FAR_START_TOKENS)
-            if number is not None and len(number.digits) < _FAR_DIGITS.get(
+            if number is not None and heard_digits(blanked, number) < _FAR_DIGITS.get(
                     hit.kind, _FAR_DIGITS_OTHER):
                 continue
         if number is None or len(number.digits) < hit.min_digits \

@@ -408,3 +408,12 @@ def homophones_before(text: str, pos: int, most: int = LEAD_HOMOPHONES) -> int:
             break
         start = i = begin
     return start
+
+
+def heard_digits(text: str, number: WindowNumber) -> int:
+    """How many digits ``number`` holds counting the words that stand for one ("to", "fix",
+    "要"): how much of a number the caller said, where the count alone decides.
+    """
+    return sum(len(t.digits) if t.type == D else bool(_near_digit(text, t))
+               for t in tokens_after(text[:number.end], number.start, in_number=True)
+               if t.type != OTHER)

@@ -337,7 +337,7 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # inside the number, is a heldout2 class that was fixed after own5's misses were read).
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 91, 0), ("heldout2", 102, 100, 0),
-    ("heldout3", 237, 230, 0), ("own4", 98, 95, 0), ("heldout4", 222, 214, 0),
+    ("heldout3", 237, 231, 0), ("own4", 98, 95, 0), ("heldout4", 222, 214, 0),
     ("own5", 92, 91, 0)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
@@ -512,6 +512,10 @@ def test_asr_classes_keep_references_dates_and_amounts(text):
      "Nubble 2, 3, 3, 3, 3, X, ending with an X, correct.",
      "1, Nero 1, Nero Famine? 1, I'm Famine 8, 1, Nubble 2, 3, 3, 3, 3, X"),
     ("I can confirm the last 465-38, ma'am.", "465-38"),
+    # far from its cue, words heard for a digit count towards the digits a number needs
+    ("The ID card I registered with, let me get it out of my wallet. Okay, so here it is, "
+     "101.05. One to go fix. One three six seven one.",
+     "101.05. One to go fix. One three six seven one"),
 ])
 def test_asr_classes_of_the_fifth_session_are_found(text, number):
     start = text.index(number)
