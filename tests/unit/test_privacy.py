@@ -512,6 +512,7 @@ def test_asr_classes_keep_references_dates_and_amounts(text):
      "Nubble 2, 3, 3, 3, 3, X, ending with an X, correct.",
      "1, Nero 1, Nero Famine? 1, I'm Famine 8, 1, Nubble 2, 3, 3, 3, 3, X"),
     ("I can confirm the last 465-38, ma'am.", "465-38"),
+    ("ring me on 1 9 4 free 8 1 free 4 5 0 1 tonight", "1 9 4 free 8 1 free 4 5 0 1"),
     # far from its cue, words heard for a digit count towards the digits a number needs
     ("The ID card I registered with, let me get it out of my wallet. Okay, so here it is, "
      "101.05. One to go fix. One three six seven one.",
