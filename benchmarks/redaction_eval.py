@@ -13,7 +13,10 @@ apart:
   not seen the detector (``benchmarks/redaction/heldout3_templates.tsv``), rendered after
   the detector's last change was committed and scored once (now seen);
   ``asr_lines_own4.tsv``, the ``own4`` half, phrasings the fourth session wrote and rendered
-  before changing the detector (``benchmarks/redaction/own4_templates.tsv``).
+  before changing the detector (``benchmarks/redaction/own4_templates.tsv``);
+  ``asr_lines_heldout4.tsv``, a fourth independent author's half (now seen); and
+  ``asr_lines_own5.tsv``, the ``own5`` half, phrasings the fifth session wrote and rendered
+  before changing the detector (``benchmarks/redaction/own5_templates.tsv``).
 
     .venv/bin/python benchmarks/redaction_eval.py
     .venv/bin/python benchmarks/redaction_eval.py --out redaction_eval_r4.json \

@@ -50,6 +50,8 @@ class Cue:
     phrases: tuple[str, ...]
     # A reference word that speech recognition also writes for "mobile".
     or_mobile: bool = False
+    # Whether a misheard form matches too (:func:`find_cues`).
+    by_sound: bool = True
 
 
 CUES = (
@@ -57,27 +59,38 @@ CUES = (
                      "社保卡", "医保卡", "户口本", "id", "i.d.", "identity", "identity card",
                      "passport", "national id", "id card", "social security",
                      "social security number", "ssn", "driver's license", "drivers license",
-                     "driving licence", "license number", "licence number")),
+                     "driving licence", "license number", "licence number",
+                     "national insurance", "tax id")),
     Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "借记卡", "账号", "帐号", "账户",
                          "帐户", "开户", "卡面", "卡片", "收款账号", "银行账号", "对公账户",
                          "支付宝", "card", "credit card", "debit card", "account", "bank account",
                          "card number", "visa", "mastercard", "master card", "amex",
-                         "american express", "card on file")),
+                         "american express", "card on file", "routing number", "sort code",
+                         "iban")),
     Cue("phone", 6, ("手机", "电话", "号码", "联系方式", "座机", "微信", "手机号", "预留手机",
                      "预留电话", "预留号码", "预留的号", "联系电话", "回电", "回拨", "拨打",
                      "请拨", "致电", "打我", "打给我", "联系我", "phone", "mobile", "cell",
                      "cellphone", "cell phone", "landline", "number", "telephone", "call me",
                      "call me on", "call me at", "reach me", "reach me at", "reach me on",
-                     "contact", "text me", "text me at", "call back", "callback", "on file",
-                     "whatsapp", "best number", "home number", "work number", "dial")),
+                     "contact", "text", "text me", "text me at", "call", "call back",
+                     "callback", "on file",
+                     "whatsapp", "best number", "home number", "work number", "dial",
+                     "ring me", "ring me on", "ring me at", "ring me back", "phone me",
+                     "打这个", "拨这个")),
     Cue(TAIL, 4, ("尾号", "尾数", "末尾", "结尾", "结尾是", "后四位", "末四位", "后六位",
                   "最后四位", "后4位", "末4位", "最后4位", "后几位", "末几位", "最后几位",
                   "ending", "ending in", "ending with", "ends", "ends in", "ends with",
                   "last four", "last 4", "last four digits", "last 4 digits", "last digits",
-                  "final four", "final 4", "final digits",
+                  "final four", "final 4", "final digits", "finishing in", "finishing with",
+                  "finishes in", "finishes with",
+                  # "后面四个数": the count said as numbers, not digits
+                  "后面四个数", "后四个数", "最后四个数", "后面四位", "后面几位", "后面几个数",
                   # "four digits" said after another word the ASR mangled ("the title for
                   # digits", "to file for digits"): the count names a tail on its own
-                  "four digits", "4 digits", "for digits")),
+                  "four digits", "4 digits", "for digits",
+                  # "last four" as an 8 kHz ASR writes it ("the left for my phone"); with
+                  # its article, so "I left for …" stays a verb
+                  "the left four", "the left 4", "the left for")),
     # A number read back to be confirmed ("跟您核对一下…", "so that's …"): personal data
     # of a kind the words do not say.
     Cue("long_number", 6, ("核对一下", "确认一下", "复述一下", "so that's", "read that back",
@@ -87,6 +100,15 @@ CUES = (
                        "tracking", "order", "ticket", "reference", "invoice",
                        "case", "agent", "flight", "waybill", "confirmation", "contract",
                        "verification code", "zip code", "postcode", "postal code")),
+    # Other business references a caller or an agent reads out; matched as written only
+    # (by sound, "包裹" would take "报给" of "证件号码我报给您").
+    Cue(REFERENCE, 0, ("booking", "reservation", "claim", "receipt", "transaction", "serial",
+                       "parcel", "package", "shipment", "delivery", "complaint",
+                       "appointment", "voucher", "coupon", "batch", "policy", "membership",
+                       "loyalty", "itinerary", "pnr", "confirmation code", "booking reference",
+                       "流水号", "交易号", "预约号", "预约", "投诉", "取件码", "提货码", "取货码",
+                       "发票", "包裹", "车次", "座位", "房间号", "保单", "批次", "序列号", "会员号",
+                       "会员卡", "票号", "快递号", "服务单", "维修单", "报修"), by_sound=False),
     # A model number, or "mobile" as an 8 kHz ASR writes it ("my model is 186-171-0134"): a
     # reference unless the number has a mobile number's shape.
     Cue(REFERENCE, 0, ("model", "modal"), or_mobile=True),
@@ -96,7 +118,9 @@ CUES = (
 # personal data of that kind; read-back questions make it a number of no named kind.
 AFTER_CUES = (
     Cue("phone", 6, ("手机", "手机号", "电话", "座机", "mobile", "cell", "phone", "cellphone",
-                     "landline", "home number", "work number")),
+                     "landline", "home number", "work number",
+                     # "…, that's the best way to get me": how to reach the caller
+                     "best way to get me", "best way to reach me", "way to reach me")),
     Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "账号", "账户", "卡", "card",
                          "account", "visa", "mastercard")),
     Cue("cn_id", 6, ("身份证", "证件号", "passport", "id", "id number", "license")),
@@ -111,7 +135,8 @@ GENERIC_NOUNS = ("号码", "号", "码", "number", "numbers", "no.", "no", "#")
 # A run said as an amount or a quantity is not a personal number, cue or not.
 UNITS_AFTER = ("元", "块", "角", "万", "千", "百", "分钟", "小时", "天", "个", "件", "次", "分",
                "积分", "%", "percent", "dollars", "dollar", "yuan", "rmb", "points", "minutes",
-               "hours", "days", "items", "gb", "mb")
+               "hours", "days", "weeks", "months", "years", "items", "gb", "mb", "bucks",
+               "cents", "euros", "euro", "pounds", "毛", "km", "kg", "miles")
 CURRENCY_BEFORE = ("￥", "¥", "$", "rmb", "usd")
 
 
@@ -170,7 +195,19 @@ _AFTER_FAR_RE = re.compile(
     rf"(?P<cue>{_alternation(_NAMED_AFTER)})", re.I)
 _UNIT_RE = re.compile(rf"\s?(?:{_alternation(list(UNITS_AFTER))})", re.I)
 _DIGITS_AFTER_UNIT = re.compile(r"\d{3}")
+# The same said in Chinese digits, a homophone between ("次两摇8" for 七两幺八): a digit,
+# then any character but a unit or a place word, then a digit.
+_ZH_DIGITS_AFTER_UNIT = re.compile(
+    r"[\d零〇一二三四五六七八九幺两][^\d零〇一二三四五六七八九幺两十百千万亿元块角分个件次天号年月日点]?"
+    r"[\d零〇一二三四五六七八九幺两]")
 _CURRENCY_RE = re.compile(rf"(?:{_alternation(list(CURRENCY_BEFORE))})\s?$", re.I)
+# Verbs of paying said right before a number make it an amount when the ASR dropped its
+# unit ("显示退了5335，一般3-5个工作日到账", "you charged 4599 twice").
+AMOUNT_VERBS_BEFORE = ("退了", "扣了", "付了", "交了", "充了", "花了", "收了", "转了", "退回了",
+                       "退款", "扣款", "refunded", "charged", "paid", "cost", "costs")
+_AMOUNT_VERB_RE = re.compile(rf"(?:{_alternation(list(AMOUNT_VERBS_BEFORE))})[\s,，]?$", re.I)
+# Words of a date or a clock time: never a stray syllable inside a number.
+_DATE_WORDS = frozenset("年月日号点时秒")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +224,10 @@ class CueMatch:
 
 # Chinese cue phrases by their syllables, and English ones long enough to match within one
 # edit (shorter words have too many one-edit neighbours: "card" ~ "car", "cell" ~ "sell").
-_ZH_PHRASES = tuple((p, cue) for cue in CUES for p in cue.phrases if not p.isascii())
+_ZH_PHRASES = tuple((p, cue) for cue in CUES if cue.by_sound for p in cue.phrases
+                    if not p.isascii())
 _EN_FUZZY_MIN_LETTERS = 6
-_EN_PHRASES = tuple((p.split(), cue) for cue in CUES for p in cue.phrases
+_EN_PHRASES = tuple((p.split(), cue) for cue in CUES if cue.by_sound for p in cue.phrases
                     if p.isascii() and sum(c.isalpha() for c in p) >= _EN_FUZZY_MIN_LETTERS
                     and p not in GENERIC_NOUNS)  # "numbers" is no misheard cue
 _EN_WORD = re.compile(r"[A-Za-z]+")
@@ -279,10 +317,26 @@ def _zh_phrase_index() -> dict[str, list[tuple[int, int]]]:
     return index
 
 
+# Short cue nouns that an 8 kHz ASR writes with another first consonant ("my bell is" for
+# "my cell is", "the bard number"): matched so only after a possessive or an article, where
+# a noun must follow.
+_EN_SHORT_NOUNS = ("cell", "phone", "card", "visa", "mobile")
+_EN_DETERMINERS = frozenset(("my", "the", "your", "his", "her", "our", "their"))
+
+
 def _en_by_sound(text: str) -> list[tuple[int, int, Cue, str]]:
-    """English cue phrases of six or more letters matched within one edit ("nending in")."""
+    """English cue phrases of six or more letters matched within one edit ("nending in"),
+    and short cue nouns after a determiner with their first letter changed ("my bell").
+    """
     words = [(m.group(0).lower(), m.start(), m.end()) for m in _EN_WORD.finditer(text)]
     out: list[tuple[int, int, Cue, str]] = []
+    for k in range(1, len(words)):
+        word = words[k][0]
+        if words[k - 1][0] in _EN_DETERMINERS:
+            noun = next((n for n in _EN_SHORT_NOUNS if len(word) == len(n)
+                         and word[0] != n[0] and word[1:] == n[1:]), None)
+            if noun is not None:
+                out.append((words[k][1], words[k][2], _BY_PHRASE[noun], noun))
     for p_words, cue in _EN_PHRASES:
         n = len(p_words)
         phrase = " ".join(p_words)
@@ -366,16 +420,19 @@ def bridgeable(gap: str) -> bool:
     (not a separator word, a unit or a blanked date / amount).
     """
     return (0 < len(gap) <= BRIDGE_CHARS and not gap.isspace() and "|" not in gap
-            and not _UNIT_RE.match(gap) and not _CUE_RE.match(gap))
+            and not _UNIT_RE.match(gap) and not _CUE_RE.match(gap)
+            and not _DATE_WORDS.intersection(gap))
 
 
 def said_as_amount(text: str, start: int, end: int) -> bool:
     """Whether characters ``[start, end)`` are followed by a unit or preceded by a currency
-    sign ("12999元", "$778899"): an amount or a quantity.
+    sign or a verb of paying ("12999元", "$778899", "退了5335"): an amount or a quantity.
     """
     unit = _UNIT_RE.match(text, end)
     # A "unit" with a run of digits right after it is a digit misheard inside the number
     # ("15次72640905"), not a quantity ("12999元3台" is).
-    if unit and not _DIGITS_AFTER_UNIT.match(text, unit.end()):
+    if unit and not _DIGITS_AFTER_UNIT.match(text, unit.end()) \
+            and not _ZH_DIGITS_AFTER_UNIT.match(text, unit.end()):
         return True
-    return bool(_CURRENCY_RE.search(text[max(0, start - 4):start]))
+    return bool(_CURRENCY_RE.search(text[max(0, start - 4):start])
+                or _AMOUNT_VERB_RE.search(text[max(0, start - 10):start]))

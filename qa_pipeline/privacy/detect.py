@@ -41,6 +41,8 @@ from qa_pipeline.privacy.window import (
     GAP_TOKENS,
     WindowNumber,
     cueless_number,
+    heard_digits,
+    homophones_before,
     number_after,
 )
 
@@ -70,6 +72,11 @@ _MIN_CUED_DIGITS = min(c.min_digits for c in CUES if c.min_digits)
 # The longest weak run an order / waybill cue keeps as a reference: waybills run to 15
 # digits, and ASR adds a digit or two.
 _REFERENCE_DIGITS = 18
+# The most digits of a run that a unit or a verb of paying makes an amount whatever cue
+# is near; after a longer run ("1611967493分") the unit is a digit misheard.
+_AMOUNT_DIGITS = 8
+# What may separate a number's digit groups from a cue word heard among them.
+_BETWEEN_GROUPS = " ,，、.-"
 # Kinds a number's shape alone does not make certain; a cue re-labels or drops them.
 _WEAK = ("long_number", "phone")
 # A date the ASR wrote as digit groups: year, month and day, up to ten digits, then 号 / 日.
@@ -77,7 +84,7 @@ _DATE_RUN_DIGITS = 10
 _DATE_AFTER = re.compile(r"\s?[日号](?![码])")
 # Far from its cue ("the ID card I registered with, let me get it out of my wallet, okay,
 # …"), a number is taken only when it holds most (two thirds) of the digits of the kind the
-# cue names: short numbers there are anything.
+# cue names, words heard for a digit counted: short numbers there are anything.
 _FAR_DIGITS = {"phone": 8, "bank_card": 11, "cn_id": 12}
 _FAR_DIGITS_OTHER = 10
 # Digits (two thirds of eleven) of a number after "model" that make it a misheard mobile.
@@ -170,10 +177,9 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
     found: list[PiiSpan] = []
     emails = list(_EMAIL.finditer(text))
     cues = find_cues(text)
+    codes = [m.span() for m in _CODE.finditer(text) if _is_code(cues, text, m.start(), m.end())]
     blanked = _blank(text, [m.span() for m in emails] + cue_spans(cues)
-                     + [m.span() for m in _NOT_PII.finditer(text)]
-                     + [m.span() for m in _CODE.finditer(text)
-                        if _is_code(cues, text, m.start(), m.end())])
+                     + [m.span() for m in _NOT_PII.finditer(text)] + codes)
     for run, cue in _bridged(blanked, digit_runs(blanked, min_digits=1), text, cues):
         if len(run.digits) < _MIN_CUED_DIGITS:
             continue
@@ -181,6 +187,8 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
             cue = cue_after(text, run.end) or cue_reference_far(cues, run.start)
             if cue is None and _said_as_date(text, run):
                 continue
+        if len(run.digits) <= _AMOUNT_DIGITS and said_as_amount(text, run.start, run.end):
+            continue  # "退了5335一般3-5个工作日": an amount, whatever cue is near
         for kind, start, end, digits in _with_cue(text, run, cue):
             if kind in kinds:
                 found.append(PiiSpan(kind, start, end, text[start:end], digits,
@@ -206,25 +214,39 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
     """``found`` plus the numbers personal-data cues announce in ``blanked`` (``text`` with
     emails, cues, dates and clock times blanked)
     (:func:`~qa_pipeline.privacy.window.number_after`): a number that overlaps mentions
-    already found widens them into one; a new one takes the cue's kind.
+    already found widens them into one; a new one takes the cue's kind. A cue word heard
+    inside a number ("my contact number to 134, number 135, 377", "ID card in 1 neuro 1 or
+    7, 1 ID, I'm neuro 6, …") does not cut it: a window's number too short to take is
+    joined to the number of a cue said right after it.
     """
+    short: WindowNumber | None = None  # the last window's number, too short to take
     for k, c in enumerate(cues):
         if c.cue.kind == REFERENCE:
             if c.cue.or_mobile:
                 found = _misheard_mobile(text, blanked, c, found, kinds)
+            short = None
             continue
         hit = resolve([x.cue for x in cues[:k + 1] if x.end >= c.start - WINDOW_CHARS])
         number = number_after(blanked, c.end)
+        if number is not None and short is not None \
+                and not text[short.end:c.start].strip(_BETWEEN_GROUPS):
+            number = WindowNumber(short.start, number.end, short.digits + number.digits)
+        short = number if number is not None and len(number.digits) < hit.min_digits \
+            else None
         if number is None:
             # The cue said well before the number: only a long number is taken.
             number = number_after(blanked, c.end, FAR_START_TOKENS)
-            if number is not None and len(number.digits) < _FAR_DIGITS.get(
+            if number is not None and heard_digits(blanked, number) < _FAR_DIGITS.get(
                     hit.kind, _FAR_DIGITS_OTHER):
                 continue
         if number is None or len(number.digits) < hit.min_digits \
-                or said_as_amount(text, number.start, number.end) or _year(hit, number.digits):
+                or said_as_amount(text, number.start, number.end) \
+                or _year(hit, number.digits, text, number.end):
             continue
-        found, start, end, merged_kind = _absorb(found, number.start, number.end)
+        begin = number.start
+        if begin == c.end and c.end > c.start and text[c.end - 1].isdigit():
+            begin -= 1  # "last 465-38": the cue's "4" is glued to the number; both are said
+        found, start, end, merged_kind = _absorb(found, begin, number.end)
         if merged_kind is not None:
             kind = merged_kind
         elif hit.kind in kinds:
@@ -268,17 +290,23 @@ def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
     """``found`` plus numbers no cue announced that ASR split into pieces but whose shape is
     certain once joined (:func:`~qa_pipeline.privacy.window.cueless_number`): a mobile
     number, a card, a resident ID ("153552要8505"), or a number of a personal cue's length
-    with that cue said after it ("1-3-8 nero 0 0 1 3 is my mobile"). Numbers after a
-    reference cue are left to it.
+    with that cue said after it ("1-3-8 nero 0 0 1 3 is my mobile"). After a reference
+    cue only a certain shape is kept.
     """
     for run in digit_runs(blanked, min_digits=1):
         if any(p.start < run.start < p.end for p in found):
             continue  # inside a mention; one that starts here may go on past its end
         before = cue_before(cues, text, run.start) or cue_reference_far(cues, run.start)
-        if before is not None and before.is_reference:
-            continue
         number, kind = _cueless_reading(text, blanked, run.start)
+        if kind is None and (lead := homophones_before(blanked, run.start)) < run.start:
+            # "打这个腰舞腰四腰两三三三七": the first digits heard as words
+            number, kind = _cueless_reading(text, blanked, lead)
         if number is None or kind is None:
+            continue
+        if before is not None and before.is_reference and _strong(number.digits) != "phone":
+            # After an order or waybill cue only a mobile number joined across words is
+            # personal data ("验证码发到1325805要748上面": the phone the code goes to); a
+            # card's checksum over pieces of a code is chance ("1Z999AA10123456784").
             continue
         found, start, end, merged_kind = _absorb(found, number.start, number.end)
         kind = merged_kind or kind
@@ -318,11 +346,15 @@ def _said_as_date(text: str, run: DigitRun) -> bool:
     return len(run.digits) <= _DATE_RUN_DIGITS and bool(_DATE_AFTER.match(text, run.end))
 
 
-def _year(cue: CueHit, digits: str) -> bool:
+def _year(cue: CueHit, digits: str, text: str, end: int) -> bool:
     """Whether a four-digit tail that no named thing owns is a year ("the quarter ending
-    2024"); "card ending 2024" names its owner and stays personal data.
+    2024"); "card ending 2024" names its owner and stays personal data, and so does a tail
+    whose owner is named after it ("尾号1985的那张卡").
     """
-    return cue.kind == "long_number" and len(digits) == 4 and digits[:2] in ("19", "20")
+    if cue.kind != "long_number" or len(digits) != 4 or digits[:2] not in ("19", "20"):
+        return False
+    after = cue_after(text, end)
+    return after is None or after.kind == "long_number"
 
 
 def _is_code(cues: list[CueMatch], text: str, start: int, end: int) -> bool:
@@ -369,7 +401,8 @@ def _with_cue(text: str, run: DigitRun, cue: CueHit | None
                         and _strong(p[3]) is None
                         and not (cue.or_mobile and _mobile_like(p[3])))]
     if not pieces and len(run.digits) >= cue.min_digits \
-            and not said_as_amount(text, run.start, run.end) and not _year(cue, run.digits):
+            and not said_as_amount(text, run.start, run.end) \
+            and not _year(cue, run.digits, text, run.end):
         return [(cue.kind, run.start, run.end, run.digits)]
     # A weak kind takes the cue's ("身份证" + 17 digits and a wrong check character), except
     # a mobile number, which is one whatever is said before it.

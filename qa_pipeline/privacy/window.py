@@ -8,8 +8,13 @@ not: from the cue, the number is the stretch of tokens that starts with a digit 
 :data:`START_TOKENS` and goes on while at most :data:`GAP_TOKENS` other words separate its
 digits. It ends at clause punctuation, at another cue or a blanked date or clock time
 (``|``), before an amount or a date ("12999元", "50 dollars", "二零一九年"), or after
-:data:`CAP_TOKENS` tokens. Words that sound like digits bridge a gap but are never counted
-as digits, so a window needs as many real digits as the cue asks for.
+:data:`CAP_TOKENS` tokens. Words that sound like digits (one edit from a digit word, or
+the homophones an 8 kHz ASR writes, :data:`EN_HOMOPHONES`) bridge a gap but are never
+counted as digits, so a window needs as many real digits as the cue asks for; they do not
+count towards the cue's start distance either, and the number starts at the first of them
+("double for Nero Free-O-5", "要7559…"). Fillers ("um", 嗯) are no tokens. A window also
+goes on past a question mark between two digits, and past one right after the cue when the
+number comes in the answer ("the last four of the card? I have 1352").
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ _STOPS = frozenset("。！？!?；;\n|")
 # Between the pieces of one number; not tokens.
 _SEPARATORS = frozenset(" \t-–—.·,，、/:：'\"()（）")
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")  # "I'm" is one word
+# Fillers a caller says between the groups of a number ("one three eight, um, six…",
+# "幺三八，嗯，六…"): no token, like a separator.
+_EN_FILLERS = frozenset(("um", "uh", "umm", "uhm", "er", "erm", "ah", "hmm", "mm"))
+_ZH_FILLERS = frozenset("嗯呃啊额")
 # Numbers said two digits at a time ("thirteen eighty, oh five"): a teen is two digits, a
 # tens word one digit before a digit word ("forty four") and two on its own ("forty").
 _EN_TEENS = {w: str(10 + k) for k, w in enumerate((
@@ -54,6 +63,15 @@ _EN_TENS = {w: str(k) for k, w in enumerate((
 # English words one edit from a digit word of four or more letters ("nero", "for", "mine"):
 # what an 8 kHz ASR writes for a digit. Shorter digit words have too many neighbours.
 _EN_LONG_DIGITS = tuple(w for w in EN_DIGITS if len(w) >= 4)
+# English words an 8 kHz ASR writes for a digit word said in a number, beyond one edit of
+# it: homophones ("for", "to", "won", "ate"), mishearings of the voiced consonant ("free",
+# "tree" for three, "fix", "big" for six, "hero", "neuro", "narrow" for zero) and the radio
+# forms ("niner"). "i", "I'm", "time" and "times" stand for five or nine alike, so they
+# bridge a gap but stand for no digit.
+EN_HOMOPHONES = {"for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1",
+                 "niner": "9", "tree": "3", "free": "3", "fix": "6", "big": "6", "hero": "0",
+                 "neuro": "0", "narrow": "0", "i": "", "i'm": "", "im": "", "time": "",
+                 "times": ""}
 # Toneless, confusion-merged pinyin of the Chinese digit characters (要 yao for 幺).
 _ZH_DIGIT_CHARS = "零一二三四五六七八九幺两"
 
@@ -110,17 +128,33 @@ def _sounds_like_en_digit(word: str) -> bool:
         Levenshtein.distance(word, d, score_cutoff=1) <= 1 for d in _EN_LONG_DIGITS)
 
 
-def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS) -> list[Token]:
-    """Up to ``limit`` tokens of ``text`` from ``pos``, ending before the first stop."""
+# ASR puts a question mark inside a number ("Nero Famine? 1, I'm Famine 8"): once a number
+# has begun, before a digit it is not a clause end.
+_QUESTION = frozenset("?？")
+
+
+def _digit_next(text: str, pos: int) -> bool:
+    """Whether the first token of ``text`` from ``pos`` is a digit."""
+    toks = tokens_after(text, pos, 1)
+    return bool(toks) and toks[0].type == D
+
+
+def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS,
+                 in_number: bool = False) -> list[Token]:
+    """Up to ``limit`` tokens of ``text`` from ``pos``, ending before the first stop; with
+    ``in_number`` (a cue's window) a question mark between two digits is none.
+    """
     out: list[Token] = []
     i = 0 if pos < 0 else pos
     repeat = 1
     tens_end = -1  # where the last tens word ("forty") ended
     while i < len(text) and len(out) < limit:
         ch = text[i]
-        if ch in _STOPS:
+        if ch in _STOPS and not (in_number and ch in _QUESTION
+                                 and any(t.type == D for t in out)
+                                 and _digit_next(text, i + 1)):
             break
-        if ch in _SEPARATORS:
+        if ch in _SEPARATORS or ch in _QUESTION or ch in _ZH_FILLERS:
             i += 1
             continue
         d = written_digit(ch)
@@ -132,7 +166,9 @@ def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS) -> list[Token]:
         m = _WORD.match(text, i)
         if m:
             word = m.group(0).lower()
-            if word in EN_REPEAT:
+            if word in _EN_FILLERS:
+                pass
+            elif word in EN_REPEAT:
                 repeat = EN_REPEAT[word]
                 out.append(Token(NEAR, m.start(), m.end()))
             elif word in EN_DIGITS and (word != "o" or (out and out[-1].type == D)):
@@ -151,7 +187,8 @@ def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS) -> list[Token]:
                 out.append(Token(D, m.start(), m.end(), _EN_TENS[word] + "0"))
                 tens_end = m.end()
                 repeat = 1
-            elif word in ("x", "ex") or _sounds_like_en_digit(word) or word in EN_DIGITS:
+            elif word in ("x", "ex") or word in EN_HOMOPHONES or _sounds_like_en_digit(word) \
+                    or word in EN_DIGITS:
                 out.append(Token(NEAR, m.start(), m.end()))
                 repeat = 1
             else:
@@ -170,6 +207,23 @@ def tokens_after(text: str, pos: int, limit: int = CAP_TOKENS) -> list[Token]:
     return out
 
 
+# Words that sound like digits between a cue and its number's first digit ("double for Nero
+# Free-O-5", "I have here in …"): they do not count towards the cue's start distance.
+LEAD_NEAR_TOKENS = 6
+
+
+def _first_digit(toks: list[Token], start_tokens: int) -> int | None:
+    """Index of the first digit token with at most ``start_tokens`` tokens before it, not
+    counting up to :data:`LEAD_NEAR_TOKENS` words that sound like digits.
+    """
+    near = 0
+    for k, t in enumerate(toks[:start_tokens + LEAD_NEAR_TOKENS + 1]):
+        if t.type == D:
+            return k if k - min(near, LEAD_NEAR_TOKENS) <= start_tokens else None
+        near += t.type == NEAR
+    return None
+
+
 def _one_group(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is one written group ("30", "6"; not "1-6")."""
     return not any(ch in _SEPARATORS for ch in text[start:end])
@@ -181,8 +235,19 @@ def number_after(text: str, pos: int, start_tokens: int = START_TOKENS
     and other cues blanked to ``|``), or None when no digit starts within ``start_tokens``
     tokens.
     """
-    toks = tokens_after(text, pos, CAP_TOKENS + start_tokens - START_TOKENS)
-    first = next((k for k, t in enumerate(toks[:start_tokens + 1]) if t.type == D), None)
+    limit = CAP_TOKENS + start_tokens - START_TOKENS
+    toks = tokens_after(text, pos, limit, in_number=True)
+    first = _first_digit(toks, start_tokens)
+    if first is None and len(toks) < start_tokens:
+        # The cue asked in a question, the number in its answer ("Could you confirm the
+        # last four of the card on the account? I have 1352."): the window goes on past a
+        # question mark said within its first tokens.
+        i = toks[-1].end if toks else max(pos, 0)
+        while i < len(text) and text[i] in _SEPARATORS:
+            i += 1
+        if i < len(text) and text[i] in "?？":
+            toks += tokens_after(text, i + 1, limit - len(toks), in_number=True)
+            first = _first_digit(toks, start_tokens)
     if first is None:
         return None
     last = before_group = first
@@ -219,10 +284,17 @@ def number_after(text: str, pos: int, start_tokens: int = START_TOKENS
             if gap > GAP_TOKENS + (LONG_GAP_EXTRA if long_number else 0):
                 break
     digits = "".join(t.digits for t in toks[first:last + 1])
-    start = toks[first].start
-    if first > 0 and text[toks[first - 1].start:toks[first - 1].end].lower() in EN_REPEAT:
-        start = toks[first - 1].start  # "double 10105": the group word says the first digit
-    return WindowNumber(start, toks[last].end, digits)
+    lead = first
+    while lead > 0 and toks[lead - 1].type == NEAR and _leads(text, toks[lead - 1]):
+        # "double 10105": the group word says the first digit; "要7559…", "double for Nero
+        # Free-O-5": homophones are the number's first digits
+        lead -= 1
+    start = toks[lead].start
+    end = toks[last].end
+    if last + 1 < len(toks) and text[toks[last + 1].start:toks[last + 1].end].lower() in (
+            "x", "ex", "叉"):
+        end = toks[last + 1].end  # a resident ID's check character ("3, 3, 3, X")
+    return WindowNumber(start, end, digits)
 
 
 # Cue-less numbers are read more strictly than a cue's window: homophones may stand for a
@@ -244,6 +316,8 @@ def _near_digit(text: str, t: Token) -> str:
     word = text[t.start:t.end].lower()
     if word in EN_DIGITS:
         return EN_DIGITS[word]
+    if word in EN_HOMOPHONES:
+        return EN_HOMOPHONES[word]
     if word.isascii():
         near = [EN_DIGITS[d] for d in _EN_LONG_DIGITS
                 if Levenshtein.distance(word, d, score_cutoff=1) <= 1]
@@ -255,14 +329,16 @@ def _near_digit(text: str, t: Token) -> str:
 
 def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS
                    ) -> list[WindowNumber]:
-    """Readings of the number starting at ``pos`` when no cue announced it, longest first:
+    """Readings of the number starting at ``pos`` (a digit, or a word that sounds like
+    one) when no cue announced it, longest first:
     digit groups joined across words that sound like digits (counted as the digit they
     sound like) and at most ``other_tokens`` other words, up to a stop, an amount or a
     date. Each reading ends at a digit; the caller keeps one whose shape is
     certain (a mobile number, a card, a resident ID).
     """
     toks = tokens_after(text, pos)
-    if not toks or toks[0].type != D:
+    if not toks or toks[0].type != D and not (toks[0].type == NEAR
+                                               and _near_digit(text, toks[0])):
         return []
     ends: list[WindowNumber] = []
     digits = ""
@@ -289,3 +365,55 @@ def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS
         if t.type == D:  # a homophone after the last digit ("…20，这个是") adds no evidence
             ends.append(WindowNumber(toks[0].start, t.end, digits))
     return ends[::-1]
+
+
+# Words that sound like a digit but before a number are almost always themselves ("是",
+# "to"): a number does not start with them.
+_NOT_LEADING = frozenset(("是", "to"))
+
+
+def _leads(text: str, t: Token) -> bool:
+    """Whether a word like a digit right before a number is its first digit: a group word
+    ("double"), or a homophone that stands for a digit ("要", "for", "Nero").
+    """
+    word = text[t.start:t.end].lower()
+    return word in EN_REPEAT or word not in _NOT_LEADING and bool(_near_digit(text, t))
+
+
+# How many words that sound like digits a cue-less number may start with before its first
+# digit ("腰舞腰四腰两三三三七": 幺五幺 heard as 腰舞腰).
+LEAD_HOMOPHONES = 4
+_EN_WORD_BEFORE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?$")
+
+
+def homophones_before(text: str, pos: int, most: int = LEAD_HOMOPHONES) -> int:
+    """Where the words sounding like digits right before ``pos`` start (``pos`` when there
+    are none): at most ``most`` of them, with separators between.
+    """
+    start = i = pos
+    for _ in range(most):
+        j = i
+        while j > 0 and text[j - 1] in _SEPARATORS:
+            j -= 1
+        if j == 0:
+            break
+        if "\u4e00" <= text[j - 1] <= "\u9fff":
+            begin = j - 1
+        else:
+            m = _EN_WORD_BEFORE.search(text, 0, j)
+            if m is None:
+                break
+            begin = m.start()
+        if not _leads(text, Token(NEAR, begin, j)):
+            break
+        start = i = begin
+    return start
+
+
+def heard_digits(text: str, number: WindowNumber) -> int:
+    """How many digits ``number`` holds counting the words that stand for one ("to", "fix",
+    "要"): how much of a number the caller said, where the count alone decides.
+    """
+    return sum(len(t.digits) if t.type == D else bool(_near_digit(text, t))
+               for t in tokens_after(text[:number.end], number.start, in_number=True)
+               if t.type != OTHER)

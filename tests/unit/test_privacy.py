@@ -32,6 +32,7 @@ from qa_pipeline.privacy.testset import (
     ASR_LINES_HELDOUT3,
     ASR_LINES_HELDOUT4,
     ASR_LINES_OWN4,
+    ASR_LINES_OWN5,
     DEV_SEED,
     HALVES,
     HELDOUT_SEED,
@@ -307,7 +308,7 @@ def _hits_and_false_alarms(samples):
 def test_asr_lines_halves_are_split_by_phrasing():
     rows = []
     for path in (ASR_LINES, ASR_LINES_HELDOUT2, ASR_LINES_HELDOUT3, ASR_LINES_OWN4,
-                 ASR_LINES_HELDOUT4):
+                 ASR_LINES_HELDOUT4, ASR_LINES_OWN5):
         with path.open(encoding="utf-8", newline="") as f:
             rows += list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     halves = {half: {r["template"] for r in rows if r["half"] == half} for half in HALVES}
@@ -329,10 +330,15 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # session (cues after the number past other words, far cues, cue-less card / ID lengths, ...),
 # 87 / 88, 88 / 92, 96 / 102, 193 / 237 with 6 false alarms, and 90 / 98 on own4. heldout4
 # (an independent author's phrasings, scored once after those changes): 186 / 222 with 3
-# false alarms before them, 195 / 222 with 2 after.
+# false alarms before them, 195 / 222 with 2 after. Before the fifth session's classes
+# (homophones as digits, cues in questions, fillers, ...): 220 / 237 on heldout3, 91 / 98 on
+# own4, 99 / 102 on heldout2, 195 / 222 with 2 false alarms on heldout4, and 90 / 92 on
+# own5 (its own phrasings, rendered before those changes; its one gain, a cue word heard
+# inside the number, is a heldout2 class that was fixed after own5's misses were read).
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
-    ("tune", 88, 88, 1), ("heldout", 92, 91, 0), ("heldout2", 102, 99, 0),
-    ("heldout3", 237, 220, 0), ("own4", 98, 91, 0), ("heldout4", 222, 195, 2)])
+    ("tune", 88, 88, 1), ("heldout", 92, 91, 0), ("heldout2", 102, 100, 0),
+    ("heldout3", 237, 231, 0), ("own4", 98, 95, 0), ("heldout4", 222, 214, 0),
+    ("own5", 92, 91, 0)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -452,3 +458,100 @@ def test_asr_classes_of_the_spent_halves_are_found(text, number):
 ])
 def test_asr_classes_keep_references_dates_and_amounts(text):
     assert detect(text) == []
+
+
+# Classes of the fifth session, read from the misses of heldout4 and the earlier spent
+# halves (each case one class, not one line): homophones of digits ("for", "free", "fix",
+# "Nero", "I'm") before and inside a cued number, a homophone as the number's first digit
+# (要 for 幺) with or without a cue, a cue in a question and its number in the answer, a
+# tail whose owner is named after it and whose digits look like a year, the tail said as
+# 后面四个数, a unit followed by spoken digits (次 for 七), a certain mobile after a
+# reference cue, cues after the number ("the best way to get me") and verbs ("text",
+# "call"), "last four" heard as "left for", a question mark inside a number, fillers
+# (嗯, 呃, um) between groups, a short cue noun with its first letter misheard after a
+# determiner ("my bell"), "finishing in".
+@pytest.mark.parametrize("text,number", [
+    ('The resident identity card number is double for Nero Free-O-5. 1-I-N-I-N-O-1-2-2-5. '
+     '5-2-3-O. Correct.',
+     'double for Nero Free-O-5. 1-I-N-I-N-O-1-2-2-5. 5-2-3-O'),
+    ('好的，跟您确认一下，您的手机是要75595420113，没错吧',
+     '要75595420113'),
+    ('那个，您有事就打这个腰舞腰四腰两三三三七腰白天都开机',
+     '腰舞腰四腰两三三三七'),
+    ('Could you confirm the last four of the card on the account? I have 1352.',
+     '1352'),
+    ('尾号1985的那张卡被扣了两次钱',
+     '1985'),
+    ('就是我老婆用的那张，后面四个数是3258',
+     '3258'),
+    ('开户用的是我爸的证件号码是310104197704次两摇8',
+     '310104197704次两摇8'),
+    ('到时候验证码您发到1325805要748上面就好',
+     '1325805要748'),
+    ("one four one, eight, I'm six, six, I'm four, seven, seven, that's the best way to get me.",
+     "one four one, eight, I'm six, six, I'm four, seven, seven"),
+    ("you can just text 265 free 889 104 when the driver's outside",
+     '265 free 889 104'),
+    ("just have him call 1 9 4 free 8 1 free 4 5 0 1 and I'll come out",
+     '1 9 4 free 8 1 free 4 5 0 1'),
+    ("I can confirm the left for our 5270, ma'am.",
+     '5270'),
+    ('So the card number I have here is 1, Nero 1, Nero 5? 1, 8, 1, 2, 3, 3',
+     '1, Nero 1, Nero 5? 1, 8, 1, 2, 3, 3'),
+    ('您记一下，一三八，嗯，六六七七，呃，八八九九',
+     '一三八，嗯，六六七七，呃，八八九九'),
+    ('yeah my bell is 131 541',
+     '131 541'),
+    ('the checking one, the one finishing in 3838, they pulled from it',
+     '3838'),
+    # a cue word heard inside the number; a question mark inside it after a misheard word,
+    # the check X; the cue's digit glued to the number's
+    ("the ID card is 1 neuro 1 or 7, 1 ID, I'm neuro 6, neuro 2, 6, 3, 2 7.",
+     "1 neuro 1 or 7, 1 ID, I'm neuro 6, neuro 2, 6, 3, 2 7"),
+    ("the card number I have here in Pied 1, Nero 1, Nero Famine? 1, I'm Famine 8, 1, "
+     "Nubble 2, 3, 3, 3, 3, X, ending with an X, correct.",
+     "1, Nero 1, Nero Famine? 1, I'm Famine 8, 1, Nubble 2, 3, 3, 3, 3, X"),
+    ("I can confirm the last 465-38, ma'am.", "465-38"),
+    ("ring me on 1 9 4 free 8 1 free 4 5 0 1 tonight", "1 9 4 free 8 1 free 4 5 0 1"),
+    # far from its cue, words heard for a digit count towards the digits a number needs
+    ("The ID card I registered with, let me get it out of my wallet. Okay, so here it is, "
+     "101.05. One to go fix. One three six seven one.",
+     "101.05. One to go fix. One three six seven one"),
+])
+def test_asr_classes_of_the_fifth_session_are_found(text, number):
+    start = text.index(number)
+    covered = {i for d in detect(text) for i in range(d.start, d.end)}
+    missing = {i for i in range(start, start + len(number)) if text[i] not in " ,.-，"}
+    assert not missing - covered, detect(text)
+
+
+@pytest.mark.parametrize("text", [
+    '您这个号码的套餐是2026、6年3月2号到期，到期前我们会短信提醒您',
+    '银行卡那边显示退了5335一般3-5个工作日到账',
+    # the window's new bridges keep years, times and amounts out
+    "was it 2019 or 2020? 2021 I think", "I left for the office at 8:30 and came back at 5",
+    "you charged me 4599 twice", "text STOP to 12345 to unsubscribe",
+    "the fee went from 120 to 150 to 199 dollars", "我3点到5点之间都在，嗯，6点以后也行",
+])
+def test_asr_classes_of_the_fifth_session_keep_dates_and_amounts(text):
+    # a date word is no stray syllable inside a number; a verb of paying makes an amount
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "your booking number is 2012345678, see you then", "the claim number is 2034567812",
+    "your reservation number is 201234567890", "您的流水号是2012345678", "您的预约号是2012345678",
+    "取件码是2012345678", "my account has 1234567 pounds in it",
+    "the phone plan is 1299000 cents a year",
+    # a card's checksum over the pieces of a code after a reference cue is chance
+    "the tracking number is 1Z999AA10123456784",
+])
+def test_more_references_and_units_are_kept(text):
+    # business references beyond orders and tickets, and amounts in more currencies
+    assert detect(text) == []
+
+
+def test_extra_references_match_as_written_only():
+    # "报给" sounds like 包裹 (a parcel): matched by sound it would make the ID a reference
+    text = "郡建号码我报给您爱440305197507272046最后一位是自母"
+    assert any("440305197507272046" in d.text for d in detect(text))
