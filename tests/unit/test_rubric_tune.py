@@ -514,3 +514,95 @@ def test_rubric_test_on_labelled_cases_knows_the_rubrics_own_acts(tmp_path, mode
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["cases"] == 1 and report["needs_review_items"] == 0, report
+
+
+# Promises worded so that the act model (at the rubric's 0.9) misses them: the cards pass
+# with no evidence quoted, and only a reviewer pointing at the line says where the act is.
+MISSED = ["your money is back in your account by friday you have my word",
+          "you will have every cent back by friday i give you my word",
+          "by friday the money is back with you that is my word",
+          "the money comes back to you by friday my word on it"]
+
+
+def _pointed_calls(tmp_path, model, point: bool):
+    """Missed promises overturned to fail (pointing at the line when ``point``), neutral
+    calls confirmed; returns the reviewed calls and the rubric's data.
+    """
+    rubric_path = tmp_path / "r.yaml"
+    rubric_path.write_text(RUBRIC, encoding="utf-8")
+    rubric = load_rubric(rubric_path)
+    acts = rubric.act_model(model)
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    store.register_tenant("acme")
+    ts = store.tenant("acme")
+    for i in range(30):
+        promised = i % 2 == 0
+        line = MISSED[i % 4] if promised else NEUTRAL[i % len(NEUTRAL)]
+        conv = _conversation(f"call-{i:03d}", "acme", [line])  # the agent's line is utterance 2
+        ts.save_conversation(conv, frontend_key="k", meta={
+            "agent_id": "ag-1", "started_at": "2026-11-02T09:00:00+08:00"})
+        ctx = EvaluationContext(conv, act_track=tag_conversation(conv, acts))
+        card = build_scorecard(rubric, evaluate(rubric, ctx), call_id=conv.call_id,
+                               tenant_id="acme", provenance={"models": {}})
+        item = next(x for x in card.to_dict()["items"] if x["criterion_id"] == "no_promise")
+        assert item["status"] == "pass" and not item["evidence"]  # missed, nothing quoted
+        ts.save_scorecard(card)
+        at = "2026-11-03T09:00:00Z"
+        verdicts = {"verification": HumanVerdict("fail", "m", "", at),
+                    "greeting": HumanVerdict("pass", "m", "", at),
+                    "no_promise": HumanVerdict("fail" if promised else "pass", "m", "", at,
+                                               (2,) if promised and point else ())}
+        _replace_document(store, "acme", conv.call_id,
+                          apply_verdicts(card.to_dict(), rubric, verdicts))
+    reviewed, _ = reviewed_calls(ts, "tune_demo")
+    store.close()
+    return reviewed, yaml.safe_load(rubric_path.read_text(encoding="utf-8")), rubric
+
+
+def test_a_pointed_utterance_the_automation_never_quoted_becomes_an_example(tmp_path, model):
+    reviewed, data, rubric = _pointed_calls(tmp_path, model, point=True)
+    assert all(not c.evidence.get("no_promise") for c in reviewed)
+    result = tune_rubric(data, rubric, reviewed, model, TuneOptions(min_examples=8))
+    change = next(c for c in result.changes if c.what == "examples")
+    assert change.criterion_id == "no_promise" and change.where == "act refund_promise"
+    added = set(result.data["acts"]["refund_promise"]["examples"]) - set(
+        data["acts"]["refund_promise"]["examples"])
+    tune_lines = {c.conversation.utterances[2].text for c in reviewed
+                  if c.call_id in result.tune_calls and c.labels["no_promise"] == "fail"}
+    assert added and added == tune_lines  # exactly the pointed lines of the tune part
+    assert change.tune_after >= change.tune_before
+
+
+def test_without_pointing_a_missed_act_teaches_nothing(tmp_path, model):
+    reviewed, data, rubric = _pointed_calls(tmp_path, model, point=False)
+    result = tune_rubric(data, rubric, reviewed, model, TuneOptions(min_examples=8))
+    assert not [c for c in result.changes if c.what == "examples"]
+    assert result.data["acts"] == data["acts"]
+
+
+def test_a_pointed_line_outranks_the_rules_quote_of_the_same_line(tmp_path, model):
+    """The same line quoted by the rules on a confirmed pass elsewhere would make it a
+    counter-example; a reviewer pointing at it as the promise on a fail wins.
+    """
+    from dataclasses import replace
+
+    reviewed, data, rubric = _pointed_calls(tmp_path, model, point=True)
+    line = MISSED[0]
+    # Neutral calls now say that line, quoted by the rules and confirmed as a pass: on its
+    # own, that makes the line a counter-example.
+    calls = []
+    for c in reviewed:
+        if c.labels["no_promise"] == "pass":
+            conv = c.conversation
+            utts = list(conv.utterances)
+            utts[2] = replace(utts[2], text=line)
+            c = replace(c, conversation=replace(conv, utterances=tuple(utts)),
+                        evidence={**c.evidence, "no_promise": (2,)})
+        calls.append(c)
+    result = tune_rubric(data, rubric, calls, model, TuneOptions(min_examples=8))
+    acts = result.data["acts"]["refund_promise"]
+    on_tune = [c.labels["no_promise"] for c in calls if c.call_id in result.tune_calls
+               and c.conversation.utterances[2].text == line]
+    assert "fail" in on_tune and "pass" in on_tune  # the line is on both sides
+    assert line in acts["examples"]
+    assert line not in (acts.get("counter_examples") or [])
