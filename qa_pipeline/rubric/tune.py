@@ -7,8 +7,10 @@ final verdict. The reviewed calls are split by call id into a *tune* part and a 
 - the ``min_probability`` of every act operand (``act`` rules and the act operands of order,
   phrase and composition rules), one operand at a time;
 - the rubric's own acts' few-shot examples: evidence utterances of reviewed items whose
-  criterion rests on one such act become examples (confirmed) or counter-examples
-  (overturned), redacted of personal data first;
+  criterion rests on one such act become examples (the reviewer found the act there) or
+  counter-examples (not), redacted of personal data first; the utterances a reviewer pointed
+  at (what the rules missed, or a quoted line that is not the act) stand in for the rules'
+  quotes of that item, and win over the same line quoted by the rules on the other side;
 - the same for a criterion that rests on one built-in act: its examples and counter-examples
   go under the rubric's ``acts:`` with ``refit: true``, which refits the built-in head for
   the rubric (a residual fitted on them, see :mod:`qa_pipeline.acts.model`);
