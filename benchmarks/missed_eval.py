@@ -168,6 +168,40 @@ def _short(summary: Mapping[str, Any]) -> str:
             f"agree {100 * summary['per_call_fatal_agreement']:.1f}%")
 
 
+def _r(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def markdown(out: Mapping[str, Any]) -> str:
+    """The README tables of a result: headline figures and per-criterion P / R of "fail"
+    on the test half, per language, current vs each tuned variant."""
+    test = out["test_half"]
+    names = ("current", *VARIANTS)
+    lines = ["| test half | lang | rubric | fatal R / P | non-fatal F1 | per-call fatal "
+             "agreement |", "|---|---|---|---|---|---|"]
+    for kind in ("text", "audio"):
+        for sub in ("zh", "en", "all"):
+            for name in names:
+                s = test[name][kind][sub]
+                lines.append(f"| {kind} | {sub} | {name} | {_r(s['fatal_recall'])} / "
+                             f"{_r(s['fatal_precision'])} | {_r(s['non_fatal_f1'])} | "
+                             f"{100 * s['per_call_fatal_agreement']:.1f} % |")
+    lines += ["", "| criterion (P / R of fail) | lang | " + " | ".join(
+        f"{kind}: {name}" for kind in ("text", "audio") for name in names) + " |",
+        "|---|---|" + "---|" * (2 * len(names))]
+    criteria = sorted(test["current"]["text"]["all"]["criteria"])
+    for cid in criteria:
+        for sub in ("zh", "en"):
+            cells = []
+            for kind in ("text", "audio"):
+                for name in names:
+                    c = test[name][kind][sub]["criteria"].get(cid)
+                    cells.append("–" if c is None else
+                                 f"{_r(c['precision'])} / {_r(c['recall'])}")
+            lines.append(f"| {cid} | {sub} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -178,7 +212,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--min-examples", type=int, default=5)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results"
                     / "missed_eval.json")
+    ap.add_argument("--markdown", type=Path, help="write the README tables of --out here "
+                    "(with --tables-only, from an existing --out)")
+    ap.add_argument("--tables-only", action="store_true",
+                    help="only render the tables of an existing --out")
     args = ap.parse_args(argv)
+    if args.tables_only:
+        tables = markdown(json.loads(args.out.read_text(encoding="utf-8")))
+        if args.markdown:
+            args.markdown.write_text(tables, encoding="utf-8")
+        print(tables)
+        return 0
     options = TuneOptions(holdout_share=args.holdout_share, seed=0,
                           min_examples=args.min_examples)
     analyzers = scripted_calls.default_analyzers()
@@ -220,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
+    tables = markdown(out)
+    if args.markdown:
+        args.markdown.write_text(tables, encoding="utf-8")
+    print(tables)
     return 0
 
 
