@@ -10,7 +10,8 @@ final verdict. The reviewed calls are split by call id into a *tune* part and a 
   criterion rests on one such act become examples (the reviewer found the act there) or
   counter-examples (not), redacted of personal data first; the utterances a reviewer pointed
   at (what the rules missed, or a quoted line that is not the act) stand in for the rules'
-  quotes of that item, and win over the same line quoted by the rules on the other side;
+  quotes of that item, and win over the same line quoted by the rules on the other side; on a
+  failed ``before`` rule whose target names one act, the pointed lines are that act's examples;
 - the same for a criterion that rests on one built-in act: its examples and counter-examples
   go under the rubric's ``acts:`` with ``refit: true``, which refits the built-in head for
   the rubric (a residual fitted on them, see :mod:`qa_pipeline.acts.model`);
@@ -250,6 +251,23 @@ def subject_act(rule: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def pointed_target_act(rule: Mapping[str, Any]) -> tuple[str, str] | None:
+    """For a ``before`` rule whose target names one act: that act, read as forbidden.
+
+    A ``before`` rule fails when its target (an account disclosure) comes with no anchor
+    (verification) before it, so the line a reviewer points at on a failed item is the target:
+    an example of its act. Nothing else of such a rule says which act a line is (a pass quotes
+    anchor and target; a pointed line on a pass may be either), so only those lines are read.
+    """
+    if rule.get("type") != "before":
+        return None
+    target = rule.get("target")
+    acts = target.get("acts") if isinstance(target, Mapping) else None
+    if not acts or len(acts) != 1:
+        return None
+    return str(acts[0]), "forbid"
+
+
 # --- verdicts of rubric variants --------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Counts:
@@ -467,6 +485,10 @@ class _Tuner:
         for criterion_id in [c.id for _, c in self.rubric.criteria()]:
             section, criterion = self.current(criterion_id)
             subject = subject_act(criterion.rule)
+            pointed_only = False
+            if subject is None:
+                subject = pointed_target_act(criterion.rule)
+                pointed_only = True
             if subject is None:
                 continue
             act, mode = subject
@@ -478,7 +500,7 @@ class _Tuner:
             n = self.n_tune(criterion.id)
             if n < self.options.min_examples:
                 continue  # its thresholds step says why
-            positives, negatives = self._evidence_examples(criterion, act, mode)
+            positives, negatives = self._evidence_examples(criterion, act, mode, pointed_only)
             if not positives and not negatives:
                 continue
             refit = own is None or own.refit
@@ -523,8 +545,8 @@ class _Tuner:
                  "counter_examples": len(raw["counter_examples"])},
                 before.agreement, after.agreement, n))
 
-    def _evidence_examples(self, criterion: Criterion, act: str, mode: str
-                           ) -> tuple[list[str], list[str]]:
+    def _evidence_examples(self, criterion: Criterion, act: str, mode: str,
+                           pointed_fails_only: bool = False) -> tuple[list[str], list[str]]:
         """Examples and counter-examples of ``act`` from the reviewed items of ``criterion``.
 
         Where the reviewer pointed at utterances, those are the item's evidence (the rules'
@@ -533,6 +555,8 @@ class _Tuner:
         lines are examples, else counter-examples (a false alarm's quoted line). A line that
         lands on both sides is dropped, unless only one side comes from a reviewer's pointing,
         which then wins. Pointed lines come first, so the cap keeps them.
+        With ``pointed_fails_only`` (see :func:`pointed_target_act`) only the lines a reviewer
+        pointed at on a failed item are read.
         """
         defined = self.rubric.acts.get(act)
         known = (set(defined.examples) | set(defined.counter_examples)) if defined else set()
@@ -547,6 +571,8 @@ class _Tuner:
                     continue
                 pointed = call.pointed.get(criterion.id, ())
                 if by_person != bool(pointed):
+                    continue
+                if pointed_fails_only and not (pointed and label == "fail"):
                     continue
                 indices = pointed or call.evidence.get(criterion.id, ())
                 present = (label == "pass") == (mode == "require")

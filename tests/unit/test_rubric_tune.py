@@ -606,3 +606,78 @@ def test_a_pointed_line_outranks_the_rules_quote_of_the_same_line(tmp_path, mode
     assert "fail" in on_tune and "pass" in on_tune  # the line is on both sides
     assert line in acts["examples"]
     assert line not in (acts.get("counter_examples") or [])
+
+
+BEFORE_RUBRIC = """\
+id: tune_before
+version: 1
+languages: [en]
+acts:
+  verify_request:
+    role: agent
+    examples:
+      - can you confirm your date of birth
+      - please verify your date of birth for me
+  disclose_account:
+    role: agent
+    examples:
+      - your balance is fifty dollars
+      - the card on file ends in four four one seven
+      - your account shows two payments this month
+sections:
+  - id: main
+    weight: 100
+    criteria:
+      - id: verify_first
+        severity: fatal
+        points: 10
+        rule:
+          type: before
+          anchor: {role: agent, acts: [verify_request]}
+          target: {role: agent, acts: [disclose_account], min_probability: 0.9}
+"""
+# Disclosures worded so that the target (at 0.9) misses them: the rule is not applicable,
+# nothing quoted; only the reviewer's pointing says which line disclosed the account.
+UNSEEN_DISCLOSURES = ["you owe us sixty two pounds and the due day is the eighteenth",
+                      "sixty two pounds is outstanding and falls due on the eighteenth",
+                      "the outstanding amount is sixty two pounds due the eighteenth",
+                      "there is sixty two pounds to pay by the eighteenth"]
+
+
+def test_a_pointed_disclosure_on_a_failed_before_rule_becomes_an_example(tmp_path, model):
+    rubric_path = tmp_path / "b.yaml"
+    rubric_path.write_text(BEFORE_RUBRIC, encoding="utf-8")
+    rubric = load_rubric(rubric_path)
+    acts = rubric.act_model(model)
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    store.register_tenant("acme")
+    ts = store.tenant("acme")
+    for i in range(24):
+        disclosed = i % 2 == 0
+        line = UNSEEN_DISCLOSURES[i % 4] if disclosed else NEUTRAL[i % len(NEUTRAL)]
+        conv = _conversation(f"call-{i:03d}", "acme", [line])
+        ts.save_conversation(conv, frontend_key="k", meta={
+            "agent_id": "ag-1", "started_at": "2026-11-02T09:00:00+08:00"})
+        ctx = EvaluationContext(conv, act_track=tag_conversation(conv, acts))
+        card = build_scorecard(rubric, evaluate(rubric, ctx), call_id=conv.call_id,
+                               tenant_id="acme", provenance={"models": {}})
+        item = card.to_dict()["items"][0]
+        assert item["status"] == "not_applicable" and not item["evidence"]
+        ts.save_scorecard(card)
+        # A neutral call's reviewer points at a line on a pass: no example either way.
+        v = HumanVerdict("fail" if disclosed else "pass", "m", "disclosed unverified", "x",
+                         (2,))
+        _replace_document(store, "acme", conv.call_id,
+                          apply_verdicts(card.to_dict(), rubric, {"verify_first": v}))
+    reviewed, _ = reviewed_calls(ts, "tune_before")
+    store.close()
+    data = yaml.safe_load(rubric_path.read_text(encoding="utf-8"))
+    result = tune_rubric(data, rubric, reviewed, model, TuneOptions(min_examples=8))
+    change = next(c for c in result.changes if c.what == "examples")
+    assert change.criterion_id == "verify_first" and change.where == "act disclose_account"
+    got = result.data["acts"]["disclose_account"]
+    added = set(got["examples"]) - set(data["acts"]["disclose_account"]["examples"])
+    assert added == {c.conversation.utterances[2].text for c in reviewed
+                     if c.call_id in result.tune_calls and c.labels["verify_first"] == "fail"}
+    assert not got.get("counter_examples")  # pointed lines on passes are not read
+    assert result.data["acts"]["verify_request"] == data["acts"]["verify_request"]
