@@ -57,6 +57,7 @@ def test_point_with_the_keyboard_only_in_chinese(browser, server, world):  # noq
     page.keyboard.press("Space")
     page.wait_for_function("document.getElementById('status-line').textContent"
                            ".includes('已指认原话 #4')")
+    assert "“anything else”" in item.locator(".pointed-list").inner_text()  # as said
     page.keyboard.press("Escape")
     assert not page.is_visible("#utt-4 .pick")
     assert item.locator(".point-button").get_attribute("aria-pressed") == "false"

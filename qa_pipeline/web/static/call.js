@@ -120,9 +120,7 @@
       a.dataset.utt = String(i);
       a.dataset.start = u.dataset.start;
       const who = u.querySelector("b");
-      const words = Array.from(u.querySelectorAll(".w")).map(function (w) {
-        return w.textContent; }).join(" ");
-      a.textContent = "#" + i + " " + (who ? who.textContent : "") + ": “" + words + "”";
+      a.textContent = "#" + i + " " + (who ? who.textContent : "") + ": “" + u.dataset.text + "”";
       list.appendChild(a);
       list.appendChild(document.createTextNode(" "));
     });
