@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from qa_pipeline.store.guard import ScopedSession
 from qa_pipeline.store.tables import (
     AuditEntry,
     Call,
+    ConversationRow,
     Dispute,
     Review,
     ScorecardDocument,
@@ -258,13 +259,26 @@ class ReviewDesk:
 
     # --- reviewing ----------------------------------------------------------------------------
     def review_item(self, scorecard_id: int, criterion_id: str, verdict: str, *,
-                    reviewer: str, comment: str = "") -> dict[str, Any]:
+                    reviewer: str, comment: str = "",
+                    utterances: Sequence[int] = ()) -> dict[str, Any]:
         """Confirm or overturn one item; the card is re-scored and the change audited.
 
+        Args:
+            scorecard_id: the card.
+            criterion_id: the item's criterion.
+            verdict: pass / fail / not_applicable.
+            reviewer: the user deciding.
+            comment: why (required to overturn a fatal item).
+            utterances: indices of the call's utterances the reviewer points at as the
+                evidence of the verdict (the insult the rules missed; a quoted line that is
+                not one). Only the indices are stored.
+
         Raises:
-            ReviewError: a fatal item overturned without a comment saying why.
+            ReviewError: a fatal item overturned without a comment saying why, or an
+                utterance index the call's conversation does not have.
         """
-        v = HumanVerdict(verdict, reviewer, comment.strip(), self._stamp())
+        pointed = _indices(utterances)
+        v = HumanVerdict(verdict, reviewer, comment.strip(), self._stamp(), pointed)
         with self.tenant.session() as s:
             row = self._row(s, scorecard_id)
             item = _item(s, row, criterion_id)
@@ -272,11 +286,20 @@ class ReviewDesk:
                     and not v.comment):
                 raise ReviewError(f"overturning the fatal item {criterion_id} needs a comment "
                                   "saying why")
+            if pointed:
+                conv = s.get(ConversationRow, (row.tenant_id, row.call_id))
+                n = len(self.tenant.unseal(conv.data)["utterances"]) if conv is not None else 0
+                wrong = [i for i in pointed if i >= n]
+                if wrong:
+                    raise ReviewError(f"call {row.call_id} has {n} utterances (indices from 0); "
+                                      f"no utterance {', '.join(map(str, wrong))}")
             before, new = self._apply_verdict(s, row, item, v)
+            after = {**_summary(new, criterion_id), "comment": comment}
+            if pointed:
+                after["utterances"] = list(pointed)
             s.add(AuditEntry(tenant_id=row.tenant_id, actor=reviewer, action="review.item",
                              entity="scorecard_item", entity_id=f"{row.id}:{criterion_id}",
-                             before=before, after={**_summary(new, criterion_id),
-                                                   "comment": comment}, at=self._now()))
+                             before=before, after=after, at=self._now()))
             return new
 
     def confirm_remaining(self, scorecard_id: int, *, reviewer: str) -> dict[str, Any]:
@@ -328,7 +351,8 @@ class ReviewDesk:
         rubric = self.rubrics.get(f"{row.rubric_id}@{row.rubric_version}")
         new = apply_verdicts(data, rubric, verdicts)
         s.add(Review(tenant_id=row.tenant_id, scorecard_item_id=item.id, reviewer=v.reviewer,
-                     verdict=v.status, comment=v.comment, created_at=self._now()))
+                     verdict=v.status, comment=v.comment,
+                     utterances=list(v.utterances) or None, created_at=self._now()))
         _set_verdict(s, item, v.status)
         doc.data = self.tenant.seal(new)
         row.total_score = float(new["total_score"])
@@ -473,6 +497,16 @@ def _item(s: ScopedSession, row: ScorecardRow, criterion_id: str) -> ScorecardIt
     if item is None:
         raise NotFoundError(f"scorecard {row.id} has no criterion {criterion_id!r}")
     return item
+
+
+def _indices(utterances: Sequence[int]) -> tuple[int, ...]:
+    """Pointed utterance indices, checked for shape (whole numbers >= 0), sorted, unique."""
+    out = set()
+    for i in utterances:
+        if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+            raise ReviewError(f"utterance index {i!r} is not a whole number >= 0")
+        out.add(i)
+    return tuple(sorted(out))
 
 
 def _set_verdict(s: ScopedSession, item: ScorecardItemRow, verdict: str) -> None:

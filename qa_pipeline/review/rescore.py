@@ -26,17 +26,31 @@ HUMAN_VERDICTS = ("pass", "fail", "not_applicable")
 
 @dataclass(frozen=True, slots=True)
 class HumanVerdict:
-    """A reviewer's final word on one criterion."""
+    """A reviewer's final word on one criterion.
+
+    Attributes:
+        status: pass / fail / not_applicable.
+        reviewer: the user who decided.
+        comment: why (required to overturn a fatal item).
+        at: when, ISO 8601 UTC.
+        utterances: indices of the transcript utterances the reviewer pointed at as the
+            evidence of their verdict (the insult the rules missed, or a quoted line that is
+            not one), ascending. Indices only: the text stays in the stored conversation,
+            under the tenant's redaction policy.
+    """
 
     status: str
     reviewer: str
     comment: str
     at: str
+    utterances: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in HUMAN_VERDICTS:
             raise ReviewError(f"verdict {self.status!r} is not one of "
                               f"{', '.join(HUMAN_VERDICTS)}")
+        # Stored documents hold a JSON list; keep the dataclass hashable and ordered.
+        object.__setattr__(self, "utterances", tuple(sorted({int(i) for i in self.utterances})))
 
 
 class RubricCatalog:
@@ -129,6 +143,8 @@ def apply_verdicts(card: dict[str, Any], rubric: Rubric,
             item["automated_review_reason"] = orig.get("review_reason", "")
             item["review"] = {"status": v.status, "reviewer": v.reviewer, "comment": v.comment,
                               "at": v.at}
+            if v.utterances:
+                item["review"]["utterances"] = list(v.utterances)
     new["human_reviewed"] = review_complete(new)
     return new
 

@@ -7,8 +7,11 @@ final verdict. The reviewed calls are split by call id into a *tune* part and a 
 - the ``min_probability`` of every act operand (``act`` rules and the act operands of order,
   phrase and composition rules), one operand at a time;
 - the rubric's own acts' few-shot examples: evidence utterances of reviewed items whose
-  criterion rests on one such act become examples (confirmed) or counter-examples
-  (overturned), redacted of personal data first;
+  criterion rests on one such act become examples (the reviewer found the act there) or
+  counter-examples (not), redacted of personal data first; the utterances a reviewer pointed
+  at (what the rules missed, or a quoted line that is not the act) stand in for the rules'
+  quotes of that item, and win over the same line quoted by the rules on the other side; on a
+  failed ``before`` rule whose target names one act, the pointed lines are that act's examples;
 - the same for a criterion that rests on one built-in act: its examples and counter-examples
   go under the rubric's ``acts:`` with ``refit: true``, which refits the built-in head for
   the rubric (a residual fitted on them, see :mod:`qa_pipeline.acts.model`);
@@ -89,6 +92,9 @@ class ReviewedCall:
         values: criterion id -> the item's value (a judge's answer probability), if any.
         evidence: criterion id -> utterance indices the automated verdict quoted.
         rubric_ref: ``id@version`` the card was scored under.
+        pointed: criterion id -> utterance indices the reviewer pointed at as the evidence
+            of their verdict (what the automation missed, or a quoted line that is not the
+            act); they outrank ``evidence`` as examples.
     """
 
     call_id: str
@@ -98,6 +104,7 @@ class ReviewedCall:
     values: Mapping[str, float | None]
     evidence: Mapping[str, tuple[int, ...]]
     rubric_ref: str
+    pointed: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_card(cls, card: Mapping[str, Any], conversation: Conversation) -> ReviewedCall:
@@ -106,6 +113,7 @@ class ReviewedCall:
         automated: dict[str, str] = {}
         values: dict[str, float | None] = {}
         evidence: dict[str, tuple[int, ...]] = {}
+        pointed: dict[str, tuple[int, ...]] = {}
         for item in card["items"]:
             review = item.get("review")
             if not review or review.get("status") not in LABELS:
@@ -120,8 +128,10 @@ class ReviewedCall:
             # A reviewed item keeps the rules' evidence (what the automated verdict quoted).
             evidence[cid] = tuple(int(e["utterance_index"]) for e in item.get("evidence") or ()
                                   if int(e.get("utterance_index", -1)) >= 0)
+            if review.get("utterances"):
+                pointed[cid] = tuple(int(i) for i in review["utterances"])
         return cls(str(card["call_id"]), conversation, labels, automated, values, evidence,
-                   f"{card['rubric_id']}@{card['rubric_version']}")
+                   f"{card['rubric_id']}@{card['rubric_version']}", pointed)
 
 
 def split_calls(call_ids: Iterable[str], holdout_share: float, seed: int
@@ -217,6 +227,45 @@ def _with_rule(criterion: Criterion, rule: dict[str, Any]) -> Criterion:
     changed = criterion.model_copy(update={"rule": rule})
     changed._parsed = parse_rule(rule)
     return changed
+
+
+def subject_act(rule: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The one act a criterion judges, and its mode (``require`` / ``forbid``): an ``act``
+    rule naming one act, or an ``all`` composition with exactly one such ``act`` rule among
+    its direct sub-rules (the others add failures of other kinds, as a reaction to abuse
+    does). None otherwise (under ``any`` a pass says nothing about one sub-rule's act).
+    """
+    def single(r: Any) -> tuple[str, str] | None:
+        if not isinstance(r, Mapping) or r.get("type") != "act":
+            return None
+        acts = r.get("acts") or []
+        return (str(acts[0]), str(r.get("mode", "require"))) if len(acts) == 1 else None
+
+    found = single(rule)
+    if found is not None:
+        return found
+    if rule.get("type") == "all":
+        subs = [x for x in (single(r) for r in rule.get("rules") or ()) if x is not None]
+        if len(subs) == 1:
+            return subs[0]
+    return None
+
+
+def pointed_target_act(rule: Mapping[str, Any]) -> tuple[str, str] | None:
+    """For a ``before`` rule whose target names one act: that act, read as forbidden.
+
+    A ``before`` rule fails when its target (an account disclosure) comes with no anchor
+    (verification) before it, so the line a reviewer points at on a failed item is the target:
+    an example of its act. Nothing else of such a rule says which act a line is (a pass quotes
+    anchor and target; a pointed line on a pass may be either), so only those lines are read.
+    """
+    if rule.get("type") != "before":
+        return None
+    target = rule.get("target")
+    acts = target.get("acts") if isinstance(target, Mapping) else None
+    if not acts or len(acts) != 1:
+        return None
+    return str(acts[0]), "forbid"
 
 
 # --- verdicts of rubric variants --------------------------------------------------------------
@@ -435,11 +484,14 @@ class _Tuner:
 
         for criterion_id in [c.id for _, c in self.rubric.criteria()]:
             section, criterion = self.current(criterion_id)
-            rule = criterion.rule
-            acts = rule.get("acts") or []
-            if rule.get("type") != "act" or len(acts) != 1:
+            subject = subject_act(criterion.rule)
+            pointed_only = False
+            if subject is None:
+                subject = pointed_target_act(criterion.rule)
+                pointed_only = True
+            if subject is None:
                 continue
-            act = acts[0]
+            act, mode = subject
             own = self.rubric.acts.get(act)
             # A tenant's act (not built in, not the rubric's) keeps its examples in the
             # tenant's YAML, which tuning a rubric does not rewrite.
@@ -448,7 +500,7 @@ class _Tuner:
             n = self.n_tune(criterion.id)
             if n < self.options.min_examples:
                 continue  # its thresholds step says why
-            positives, negatives = self._evidence_examples(criterion, act)
+            positives, negatives = self._evidence_examples(criterion, act, mode, pointed_only)
             if not positives and not negatives:
                 continue
             refit = own is None or own.refit
@@ -493,29 +545,51 @@ class _Tuner:
                  "counter_examples": len(raw["counter_examples"])},
                 before.agreement, after.agreement, n))
 
-    def _evidence_examples(self, criterion: Criterion, act: str) -> tuple[list[str], list[str]]:
-        mode = criterion.rule.get("mode", "require")
+    def _evidence_examples(self, criterion: Criterion, act: str, mode: str,
+                           pointed_fails_only: bool = False) -> tuple[list[str], list[str]]:
+        """Examples and counter-examples of ``act`` from the reviewed items of ``criterion``.
+
+        Where the reviewer pointed at utterances, those are the item's evidence (the rules'
+        quotes are not used); otherwise the rules' quotes are. The act was there when a
+        require rule passed or a forbid rule failed in the reviewer's verdict: its evidence
+        lines are examples, else counter-examples (a false alarm's quoted line). A line that
+        lands on both sides is dropped, unless only one side comes from a reviewer's pointing,
+        which then wins. Pointed lines come first, so the cap keeps them.
+        With ``pointed_fails_only`` (see :func:`pointed_target_act`) only the lines a reviewer
+        pointed at on a failed item are read.
+        """
         defined = self.rubric.acts.get(act)
         known = (set(defined.examples) | set(defined.counter_examples)) if defined else set()
-        positives: dict[str, None] = {}
-        negatives: dict[str, None] = {}
-        for cid in sorted(self.tune):
-            call = self.verdicts.calls[cid]
-            label = call.labels.get(criterion.id)
-            if label not in ("pass", "fail"):
-                continue
-            # The act was there when a require rule passes, or a forbid rule fails.
-            present = (label == "pass") == (mode == "require")
-            utterances = call.conversation.utterances
-            for i in call.evidence.get(criterion.id, ()):
-                if i < len(utterances):
-                    text = self.redact(utterances[i].text).strip()
-                    if text and text not in known:
-                        (positives if present else negatives)[text] = None
+        # text -> whether a reviewer pointed at it (on that side)
+        positives: dict[str, bool] = {}
+        negatives: dict[str, bool] = {}
+        for by_person in (True, False):
+            for cid in sorted(self.tune):
+                call = self.verdicts.calls[cid]
+                label = call.labels.get(criterion.id)
+                if label not in ("pass", "fail"):
+                    continue
+                pointed = call.pointed.get(criterion.id, ())
+                if by_person != bool(pointed):
+                    continue
+                if pointed_fails_only and not (pointed and label == "fail"):
+                    continue
+                indices = pointed or call.evidence.get(criterion.id, ())
+                present = (label == "pass") == (mode == "require")
+                side = positives if present else negatives
+                utterances = call.conversation.utterances
+                for i in indices:
+                    if 0 <= i < len(utterances):
+                        text = self.redact(utterances[i].text).strip()
+                        if text and text not in known:
+                            side[text] = side.get(text, False) or by_person
         cap = self.options.max_new_examples
-        both = set(positives) & set(negatives)  # reviewers disagreed: no example either way
-        return ([t for t in positives if t not in both][:cap],
-                [t for t in negatives if t not in both][:cap])
+
+        def kept(side: dict[str, bool], other: dict[str, bool]) -> list[str]:
+            return [t for t, person in side.items()
+                    if t not in other or (person and not other[t])][:cap]
+
+        return kept(positives, negatives), kept(negatives, positives)
 
     # Act probability thresholds -----------------------------------------------------------
     def thresholds(self) -> None:

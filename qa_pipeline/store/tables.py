@@ -256,6 +256,8 @@ class Review(TenantOwned, Base):
     reviewer: Mapped[str] = mapped_column(String(64))
     verdict: Mapped[str] = mapped_column(String(16))
     comment: Mapped[str] = mapped_column(Text, default="")
+    # Indices of the utterances the reviewer pointed at as evidence (never their text).
+    utterances: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
     __table_args__ = (Index("ix_reviews_tenant_item", "tenant_id", "scorecard_item_id"),)
 

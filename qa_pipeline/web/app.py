@@ -420,8 +420,13 @@ def create_app(store: Store, settings: WebSettings) -> FastAPI:
         d = desk(user, tenant, "review")
         refuse_blind(d, user, scorecard_id)
         body = await json_body(request)
+        pointed = body.get("utterances") or []
+        if not isinstance(pointed, list) or len(pointed) > 200:
+            raise HTTPException(422, "utterances must be a list of at most 200 utterance "
+                                     "indices")
         card = d.review_item(scorecard_id, criterion_id, str(body.get("verdict", "")),
-                             reviewer=user.user_id, comment=str(body.get("comment", ""))[:2000])
+                             reviewer=user.user_id, comment=str(body.get("comment", ""))[:2000],
+                             utterances=pointed)
         return {"total_score": card["total_score"], "grade": card["grade"],
                 "has_fatal": card["has_fatal"], "needs_review": card["needs_review"],
                 "item": next(i for i in card["items"] if i["criterion_id"] == criterion_id)}
@@ -757,6 +762,7 @@ JS_MESSAGES = (
     _("saved"), _("score"), _("dispute opened"), _("tagged as"),
     _("all remaining verdicts confirmed"), _("pass"), _("fail"), _("not applicable"),
     _("needs review"), _("a comment is required to overturn a fatal item"),
+    _("lines pointed at"),
 )
 """Messages the call page's script shows, translated on the server."""
 

@@ -514,3 +514,170 @@ def test_rubric_test_on_labelled_cases_knows_the_rubrics_own_acts(tmp_path, mode
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["cases"] == 1 and report["needs_review_items"] == 0, report
+
+
+# Promises worded so that the act model (at the rubric's 0.9) misses them: the cards pass
+# with no evidence quoted, and only a reviewer pointing at the line says where the act is.
+MISSED = ["your money is back in your account by friday you have my word",
+          "you will have every cent back by friday i give you my word",
+          "by friday the money is back with you that is my word",
+          "the money comes back to you by friday my word on it"]
+
+
+def _pointed_calls(tmp_path, model, point: bool):
+    """Missed promises overturned to fail (pointing at the line when ``point``), neutral
+    calls confirmed; returns the reviewed calls and the rubric's data.
+    """
+    rubric_path = tmp_path / "r.yaml"
+    rubric_path.write_text(RUBRIC, encoding="utf-8")
+    rubric = load_rubric(rubric_path)
+    acts = rubric.act_model(model)
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    store.register_tenant("acme")
+    ts = store.tenant("acme")
+    for i in range(30):
+        promised = i % 2 == 0
+        line = MISSED[i % 4] if promised else NEUTRAL[i % len(NEUTRAL)]
+        conv = _conversation(f"call-{i:03d}", "acme", [line])  # the agent's line is utterance 2
+        ts.save_conversation(conv, frontend_key="k", meta={
+            "agent_id": "ag-1", "started_at": "2026-11-02T09:00:00+08:00"})
+        ctx = EvaluationContext(conv, act_track=tag_conversation(conv, acts))
+        card = build_scorecard(rubric, evaluate(rubric, ctx), call_id=conv.call_id,
+                               tenant_id="acme", provenance={"models": {}})
+        item = next(x for x in card.to_dict()["items"] if x["criterion_id"] == "no_promise")
+        assert item["status"] == "pass" and not item["evidence"]  # missed, nothing quoted
+        ts.save_scorecard(card)
+        at = "2026-11-03T09:00:00Z"
+        verdicts = {"verification": HumanVerdict("fail", "m", "", at),
+                    "greeting": HumanVerdict("pass", "m", "", at),
+                    "no_promise": HumanVerdict("fail" if promised else "pass", "m", "", at,
+                                               (2,) if promised and point else ())}
+        _replace_document(store, "acme", conv.call_id,
+                          apply_verdicts(card.to_dict(), rubric, verdicts))
+    reviewed, _ = reviewed_calls(ts, "tune_demo")
+    store.close()
+    return reviewed, yaml.safe_load(rubric_path.read_text(encoding="utf-8")), rubric
+
+
+def test_a_pointed_utterance_the_automation_never_quoted_becomes_an_example(tmp_path, model):
+    reviewed, data, rubric = _pointed_calls(tmp_path, model, point=True)
+    assert all(not c.evidence.get("no_promise") for c in reviewed)
+    result = tune_rubric(data, rubric, reviewed, model, TuneOptions(min_examples=8))
+    change = next(c for c in result.changes if c.what == "examples")
+    assert change.criterion_id == "no_promise" and change.where == "act refund_promise"
+    added = set(result.data["acts"]["refund_promise"]["examples"]) - set(
+        data["acts"]["refund_promise"]["examples"])
+    tune_lines = {c.conversation.utterances[2].text for c in reviewed
+                  if c.call_id in result.tune_calls and c.labels["no_promise"] == "fail"}
+    assert added and added == tune_lines  # exactly the pointed lines of the tune part
+    assert change.tune_after >= change.tune_before
+
+
+def test_without_pointing_a_missed_act_teaches_nothing(tmp_path, model):
+    reviewed, data, rubric = _pointed_calls(tmp_path, model, point=False)
+    result = tune_rubric(data, rubric, reviewed, model, TuneOptions(min_examples=8))
+    assert not [c for c in result.changes if c.what == "examples"]
+    assert result.data["acts"] == data["acts"]
+
+
+def test_a_pointed_line_outranks_the_rules_quote_of_the_same_line(tmp_path, model):
+    """The same line quoted by the rules on a confirmed pass elsewhere would make it a
+    counter-example; a reviewer pointing at it as the promise on a fail wins.
+    """
+    from dataclasses import replace
+
+    reviewed, data, rubric = _pointed_calls(tmp_path, model, point=True)
+    line = MISSED[0]
+    # Neutral calls now say that line, quoted by the rules and confirmed as a pass: on its
+    # own, that makes the line a counter-example.
+    calls = []
+    for c in reviewed:
+        if c.labels["no_promise"] == "pass":
+            conv = c.conversation
+            utts = list(conv.utterances)
+            utts[2] = replace(utts[2], text=line)
+            c = replace(c, conversation=replace(conv, utterances=tuple(utts)),
+                        evidence={**c.evidence, "no_promise": (2,)})
+        calls.append(c)
+    result = tune_rubric(data, rubric, calls, model, TuneOptions(min_examples=8))
+    acts = result.data["acts"]["refund_promise"]
+    on_tune = [c.labels["no_promise"] for c in calls if c.call_id in result.tune_calls
+               and c.conversation.utterances[2].text == line]
+    assert "fail" in on_tune and "pass" in on_tune  # the line is on both sides
+    assert line in acts["examples"]
+    assert line not in (acts.get("counter_examples") or [])
+
+
+BEFORE_RUBRIC = """\
+id: tune_before
+version: 1
+languages: [en]
+acts:
+  verify_request:
+    role: agent
+    examples:
+      - can you confirm your date of birth
+      - please verify your date of birth for me
+  disclose_account:
+    role: agent
+    examples:
+      - your balance is fifty dollars
+      - the card on file ends in four four one seven
+      - your account shows two payments this month
+sections:
+  - id: main
+    weight: 100
+    criteria:
+      - id: verify_first
+        severity: fatal
+        points: 10
+        rule:
+          type: before
+          anchor: {role: agent, acts: [verify_request]}
+          target: {role: agent, acts: [disclose_account], min_probability: 0.9}
+"""
+# Disclosures worded so that the target (at 0.9) misses them: the rule is not applicable,
+# nothing quoted; only the reviewer's pointing says which line disclosed the account.
+UNSEEN_DISCLOSURES = ["you owe us sixty two pounds and the due day is the eighteenth",
+                      "sixty two pounds is outstanding and falls due on the eighteenth",
+                      "the outstanding amount is sixty two pounds due the eighteenth",
+                      "there is sixty two pounds to pay by the eighteenth"]
+
+
+def test_a_pointed_disclosure_on_a_failed_before_rule_becomes_an_example(tmp_path, model):
+    rubric_path = tmp_path / "b.yaml"
+    rubric_path.write_text(BEFORE_RUBRIC, encoding="utf-8")
+    rubric = load_rubric(rubric_path)
+    acts = rubric.act_model(model)
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    store.register_tenant("acme")
+    ts = store.tenant("acme")
+    for i in range(24):
+        disclosed = i % 2 == 0
+        line = UNSEEN_DISCLOSURES[i % 4] if disclosed else NEUTRAL[i % len(NEUTRAL)]
+        conv = _conversation(f"call-{i:03d}", "acme", [line])
+        ts.save_conversation(conv, frontend_key="k", meta={
+            "agent_id": "ag-1", "started_at": "2026-11-02T09:00:00+08:00"})
+        ctx = EvaluationContext(conv, act_track=tag_conversation(conv, acts))
+        card = build_scorecard(rubric, evaluate(rubric, ctx), call_id=conv.call_id,
+                               tenant_id="acme", provenance={"models": {}})
+        item = card.to_dict()["items"][0]
+        assert item["status"] == "not_applicable" and not item["evidence"]
+        ts.save_scorecard(card)
+        # A neutral call's reviewer points at a line on a pass: no example either way.
+        v = HumanVerdict("fail" if disclosed else "pass", "m", "disclosed unverified", "x",
+                         (2,))
+        _replace_document(store, "acme", conv.call_id,
+                          apply_verdicts(card.to_dict(), rubric, {"verify_first": v}))
+    reviewed, _ = reviewed_calls(ts, "tune_before")
+    store.close()
+    data = yaml.safe_load(rubric_path.read_text(encoding="utf-8"))
+    result = tune_rubric(data, rubric, reviewed, model, TuneOptions(min_examples=8))
+    change = next(c for c in result.changes if c.what == "examples")
+    assert change.criterion_id == "verify_first" and change.where == "act disclose_account"
+    got = result.data["acts"]["disclose_account"]
+    added = set(got["examples"]) - set(data["acts"]["disclose_account"]["examples"])
+    assert added == {c.conversation.utterances[2].text for c in reviewed
+                     if c.call_id in result.tune_calls and c.labels["verify_first"] == "fail"}
+    assert not got.get("counter_examples")  # pointed lines on passes are not read
+    assert result.data["acts"]["verify_request"] == data["acts"]["verify_request"]

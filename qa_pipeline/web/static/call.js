@@ -1,6 +1,7 @@
 // Call page: seek from words and evidence, highlight the utterance being played, send
 // reviews, disputes and tags as JSON, show the re-computed score, and the monitor's keys:
-// Space play/pause, J/K next/previous item, C confirm, O overturn, A confirm all, N next call.
+// Space play/pause, J/K next/previous item, C confirm, O overturn, A confirm all, N next call,
+// P point at the transcript lines that are the evidence of the verdict (Esc: done).
 (function () {
   const cfg = window.CALLQA;
   const t = function (m) { return (cfg.t && cfg.t[m]) || m; };
@@ -95,8 +96,86 @@
       fixed(it.points_earned) + "/" + fixed(it.points_possible);
     item.className = "item status-" + it.status + (item === items[current] ? " selected" : "");
   }
+  // --- pointing at evidence ---------------------------------------------------------------
+  // One item at a time is the target: the transcript's checkboxes show and mirror its
+  // hidden "utterances" field, which the review form sends (indices only).
+  const picks = Array.from(document.querySelectorAll("#transcript .pick"));
+  const hint = document.getElementById("pointing-hint");
+  let pointing = null;
+  function pickedOf(item) {
+    const f = item.querySelector("input[name=utterances]");
+    return f && f.value ? f.value.split(",").map(Number) : [];
+  }
+  function showPicked(item, indices) {
+    const box = item.querySelector(".pointed");
+    const list = item.querySelector(".pointed-list");
+    if (!box || !list) return;
+    list.textContent = "";
+    indices.forEach(function (i) {
+      const u = document.getElementById("utt-" + i);
+      if (!u) return;
+      const a = document.createElement("a");
+      a.href = "#utt-" + i;
+      a.className = "pointed-utt";
+      a.dataset.utt = String(i);
+      a.dataset.start = u.dataset.start;
+      const who = u.querySelector("b");
+      a.textContent = "#" + i + " " + (who ? who.textContent : "") + ": “" + u.dataset.text + "”";
+      list.appendChild(a);
+      list.appendChild(document.createTextNode(" "));
+    });
+    box.hidden = !indices.length;
+  }
+  function stopPointing() {
+    if (!pointing) return;
+    const btn = pointing.querySelector(".point-button");
+    if (btn) btn.setAttribute("aria-pressed", "false");
+    picks.forEach(function (p) { p.hidden = true; });
+    document.body.classList.remove("pointing");
+    if (hint) hint.hidden = true;
+    const back = btn || pointing;
+    pointing = null;
+    back.focus({preventScroll: true});
+  }
+  function startPointing(item) {
+    if (pointing === item) { stopPointing(); return; }
+    if (pointing) stopPointing();
+    pointing = item;
+    const chosen = pickedOf(item);
+    picks.forEach(function (p) {
+      p.checked = chosen.indexOf(Number(p.value)) >= 0;
+      p.hidden = false;
+    });
+    item.querySelector(".point-button").setAttribute("aria-pressed", "true");
+    document.body.classList.add("pointing");
+    if (hint) {
+      hint.hidden = false;
+      document.getElementById("pointing-target").textContent = item.dataset.criterion;
+    }
+    if (picks.length) picks[0].focus();
+  }
+  picks.forEach(function (p) {
+    p.addEventListener("change", function () {
+      if (!pointing) return;
+      const chosen = picks.filter(function (x) { return x.checked; })
+        .map(function (x) { return Number(x.value); });
+      pointing.querySelector("input[name=utterances]").value = chosen.join(",");
+      showPicked(pointing, chosen);
+      say(pointing.dataset.criterion + ": " + t("lines pointed at") + " " +
+          (chosen.length ? chosen.map(function (i) { return "#" + i; }).join(", ") : "0"));
+    });
+  });
+  document.addEventListener("click", function (ev) {
+    const a = ev.target.closest && ev.target.closest(".pointed-utt");
+    if (!a) return;
+    ev.preventDefault();
+    seek(parseFloat(a.dataset.start));
+  });
+
   items.forEach(function (item) {
     const crit = item.dataset.criterion;
+    const pb = item.querySelector(".point-button");
+    if (pb) pb.addEventListener("click", function () { startPointing(item); });
     const base = api + "/scorecards/" + cfg.scorecardId + "/items/" + encodeURIComponent(crit);
     const rf = item.querySelector(".review-form");
     if (rf) rf.addEventListener("submit", async function (ev) {
@@ -108,9 +187,12 @@
         return;
       }
       try {
-        const d = await post(base + "/review", {verdict: rf.verdict.value, comment: rf.comment.value});
+        const d = await post(base + "/review", {verdict: rf.verdict.value, comment: rf.comment.value,
+                                                utterances: pickedOf(item)});
+        if (pointing === item) stopPointing();
         showCard(d);
         showItem(item, d.item);
+        showPicked(item, (d.item.review && d.item.review.utterances) || []);
         say(crit + ": " + t("saved") + " · " + t("score") + " " + fixed(d.total_score) + " (" + d.grade + ")");
       } catch (e) { say(e.message, true); }
     });
@@ -157,6 +239,7 @@
     items[current].scrollIntoView({block: "nearest"});
   }
   document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape" && pointing) { ev.preventDefault(); stopPointing(); return; }
     const tag = (ev.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "select" || tag === "textarea" || ev.ctrlKey || ev.metaKey
         || ev.altKey) return;
@@ -177,6 +260,11 @@
         rf.verdict.value = now === "fail" ? "pass" : "fail";
         rf.comment.focus();
         ev.preventDefault();
+      }
+    } else if (key === "p" && current >= 0) {
+      if (items[current].querySelector(".point-button")) {
+        ev.preventDefault();
+        startPointing(items[current]);
       }
     } else if (key === "a" && confirmAll) { confirmRemaining(); }
     else if (key === "n") {
