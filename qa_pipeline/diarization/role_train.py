@@ -6,8 +6,8 @@
    the corpus's authors as folds (leave one author out, as the act heads are trained), so every
    cross-validated figure comes from a model that never saw that author's wording;
    ``valid_*.tsv`` is only scored.
-2. Speaker calibration: three weights over :data:`~qa_pipeline.diarization.role_model.FEATURES`
-   (summed clipped log-odds, speaks first, tenant opening phrases), a logistic regression
+2. Speaker calibration: one weight per :data:`~qa_pipeline.diarization.role_model.FEATURES`
+   (summed clipped log-odds, speaks first, tenant opening phrases, cue vote), a logistic regression
    without intercept on the pairwise feature differences of scripted development dialogues
    (``--calls``, by default the spent held-back sets' ``calls_*.jsonl``), each call both as
    written and with the agent's opening turns removed, so that "who speaks first" is weighed
