@@ -35,6 +35,8 @@ UTTERANCE_LOGIT_CLIP = 3.0
 # Tenant phrases counted in a speaker's opening (first two utterances), at most this many.
 OPENING_UTTERANCES = 2
 MAX_TENANT_CUES = 3
+# A lone speaker's role is a guess from the text alone (as the cue vote's 0.6).
+SINGLE_SPEAKER_CONFIDENCE = 0.6
 #: Speaker features, in the order of the calibration weights.
 FEATURES = ("text_log_odds", "speaks_first", "tenant_opening_cues", "cue_vote")
 
@@ -106,11 +108,10 @@ def assign_from_features(features: dict[str, np.ndarray], calibration: np.ndarra
     ranked = sorted(scores, key=lambda s: scores[s], reverse=True)
     agent = ranked[0]
     if len(ranked) == 1:
-        # Nothing to compare against: the text evidence alone, and never sure.
-        p = 1.0 / (1.0 + np.exp(-scores[agent]))
-        role = Role.AGENT if p >= 0.5 else Role.CUSTOMER
-        confidence = min(max(p, 1.0 - p), 0.6)
-        return {agent: RoleAssignment(agent, role, float(confidence), scores[agent])}
+        # Nothing to compare against (the calibration is of differences between speakers):
+        # the sign of the text evidence decides, and the confidence stays under review level.
+        role = Role.AGENT if features[agent][0] >= 0 else Role.CUSTOMER
+        return {agent: RoleAssignment(agent, role, SINGLE_SPEAKER_CONFIDENCE, scores[agent])}
     margin = scores[agent] - scores[ranked[1]]
     confidence = float(1.0 / (1.0 + np.exp(-margin)))
     out = {agent: RoleAssignment(agent, Role.AGENT, confidence, scores[agent])}

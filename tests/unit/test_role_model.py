@@ -317,3 +317,13 @@ def test_front_end_records_the_role_method_and_the_fallback(monkeypatch):
     assert any("no weights here" in n for n in conv.provenance.notes)
     cues = dataclasses.replace(fe, mono_role_method="cues").transcribe(audio).conversation
     assert cues.provenance.role_method == CUES_METHOD and not cues.provenance.notes
+
+
+def test_a_lone_speaker_is_labelled_from_the_text_and_never_sure():
+    model = _stub_model(np.full(64, -0.5))  # every line reads as a customer's
+    utts, _ = _call(("customer", "my parcel never arrived"), ("customer", "I want a refund"),
+                    lang="en")
+    roles = model.assign(utts, TenantConfig(id="t"))
+    assert roles["S0"].role is Role.CUSTOMER and roles["S0"].confidence < 0.8
+    roles = _stub_model(np.full(64, 0.5)).assign(utts, TenantConfig(id="t"))
+    assert roles["S0"].role is Role.AGENT and roles["S0"].confidence < 0.8
