@@ -2,10 +2,11 @@
 
 Stereo: the tenant's channel map decides (confidence 1). Mono: the trained role model
 (:mod:`qa_pipeline.diarization.role_model`: an utterance head on the shared sentence
-embedding, summed per speaker, with who speaks first and the tenant's opening phrases) when it
-and its embedder load; otherwise text cues vote — who speaks first, the tenant's greeting and
-company phrases, agent-style service questions and customer-style requests. Either way the
-margin between the two best candidates sets the confidence.
+embedding, summed per speaker, calibrated with who speaks first, the tenant's opening phrases
+and the cue vote below) when it and its embedder load; otherwise the text cues alone vote —
+who speaks first, the tenant's greeting and company phrases, agent-style service questions and
+customer-style requests. Either way the margin between the two best candidates sets the
+confidence.
 """
 
 from __future__ import annotations
