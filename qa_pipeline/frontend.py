@@ -22,7 +22,7 @@ from qa_pipeline.audio.io import AudioOptions, load_audio
 from qa_pipeline.diarization.base import DiarizationOptions, Diarizer
 from qa_pipeline.diarization.channel import ChannelDiarizer, channel_speaker
 from qa_pipeline.diarization.registry import get_diarizer
-from qa_pipeline.diarization.roles import apply_roles, assign_roles_channels, assign_roles_mono
+from qa_pipeline.diarization.roles import apply_roles, assign_roles_channels, roles_for_mono
 from qa_pipeline.errors import ChannelLayoutError
 from qa_pipeline.hooks import StageHook
 from qa_pipeline.tenants import TenantConfig
@@ -78,6 +78,8 @@ class FrontEnd:
     diarization_options: DiarizationOptions
     audio_options: AudioOptions = field(default_factory=AudioOptions)
     alignment_options: AlignmentOptions = field(default_factory=AlignmentOptions)
+    # Mono roles: "model" (the trained role model; the cue vote if it cannot load) or "cues".
+    mono_role_method: str = "model"
 
     @classmethod
     def for_tenant(cls, tenant: TenantConfig, asr_options: AsrOptions | None = None,
@@ -187,11 +189,15 @@ class FrontEnd:
         words = assign_words(clamp_to_regions(transcript.words, regions), diarization.turns,
                              self.alignment_options)
         utterances = build_utterances(words, transcript.language, self.alignment_options)
-        utterances = apply_roles(utterances, assign_roles_mono(utterances, self.tenant))
         timings["alignment"] = time.perf_counter() - t0
-        provenance = self._provenance(
-            diarization, timings, "text_cues(greeting, service_phrases, pronouns, questions)",
-            notes)
+        t0 = time.perf_counter()
+        # The role model embeds the utterances with the shared embedder, whose cache serves
+        # the acts / sentiment pass when the call is scored in this process.
+        mono_roles = roles_for_mono(utterances, self.tenant, method=self.mono_role_method)
+        utterances = apply_roles(utterances, mono_roles.roles)
+        timings["roles"] = time.perf_counter() - t0
+        notes.extend(mono_roles.notes)
+        provenance = self._provenance(diarization, timings, mono_roles.method, notes)
         return FrontEndResult(self._conversation(audio, utterances, provenance), diarization)
 
     def _provenance(self, diarization: Diarization, timings: dict[str, float], role_method: str,

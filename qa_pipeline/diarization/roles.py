@@ -1,8 +1,12 @@
 """Map speakers to agent / customer roles, each with a confidence.
 
-Stereo: the tenant's channel map decides (confidence 1). Mono: text cues vote — who speaks
-first, the tenant's greeting and company phrases, agent-style service questions and
-customer-style requests — and the margin between the two best candidates sets the confidence.
+Stereo: the tenant's channel map decides (confidence 1). Mono: the trained role model
+(:mod:`qa_pipeline.diarization.role_model`: an utterance head on the shared sentence
+embedding, summed per speaker, calibrated with who speaks first, the tenant's opening phrases
+and the cue vote below) when it and its embedder load; otherwise the text cues alone vote —
+who speaks first, the tenant's greeting and company phrases, agent-style service questions and
+customer-style requests. Either way the margin between the two best candidates sets the
+confidence.
 """
 
 from __future__ import annotations
@@ -10,9 +14,18 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+from qa_pipeline.errors import (
+    BackendUnavailableError,
+    ModelUnavailableError,
+    UnknownBackendError,
+)
 from qa_pipeline.tenants import TenantConfig
 from qa_pipeline.types import Role, Utterance
+
+if TYPE_CHECKING:
+    from qa_pipeline.diarization.role_model import RoleModel
 
 UNKNOWN_SPEAKER = "unknown"
 
@@ -52,7 +65,8 @@ def _count(text: str, cues: tuple[str, ...]) -> int:
     return sum(lowered.count(cue) for cue in cues)
 
 
-def speaker_scores(utterances: tuple[Utterance, ...], tenant: TenantConfig) -> dict[str, float]:
+def speaker_scores(utterances: tuple[Utterance, ...], tenant: TenantConfig,
+                   first_speaker_bonus: float = 0.5) -> dict[str, float]:
     """Agent-likeness score per speaker (higher: more agent-like).
 
     Cues: the tenant's greeting and company phrases in the speaker's first utterances, service
@@ -79,8 +93,23 @@ def speaker_scores(utterances: tuple[Utterance, ...], tenant: TenantConfig) -> d
         scores[speaker] = score
     first = next(iter(per_speaker), None)
     if first is not None:
-        scores[first] += 0.5  # inbound calls: the agent usually answers first
+        scores[first] += first_speaker_bonus  # inbound calls: the agent usually answers first
     return scores
+
+
+#: Provenance of the cue vote (``Provenance.role_method``).
+CUES_METHOD = "text_cues(greeting, service_phrases, pronouns, questions)"
+#: How the mono role step is done: the trained model (cues if it cannot load) or cues only.
+MONO_ROLE_METHODS = ("model", "cues")
+
+
+@dataclass(frozen=True, slots=True)
+class MonoRoles:
+    """The mono role step's result: the assignment, how it was made, and why a fallback."""
+
+    roles: dict[str, RoleAssignment]
+    method: str
+    notes: tuple[str, ...] = ()
 
 
 def assign_roles_mono(utterances: tuple[Utterance, ...], tenant: TenantConfig
@@ -101,6 +130,32 @@ def assign_roles_mono(utterances: tuple[Utterance, ...], tenant: TenantConfig
         else:
             out[other] = RoleAssignment(other, Role.UNKNOWN, 0.0, scores[other])
     return out
+
+
+def roles_for_mono(utterances: tuple[Utterance, ...], tenant: TenantConfig, *,
+                   method: str = "model", model: RoleModel | None = None) -> MonoRoles:
+    """Roles for diarized mono speakers by the named method.
+
+    ``model`` uses the trained role model (``model``: one already loaded; default the packaged
+    one). When its weights or its embedder are unavailable the cue vote decides and a note
+    says why, so the call is still scored and the provenance names the method used.
+
+    Raises:
+        UnknownBackendError: ``method`` is not one of :data:`MONO_ROLE_METHODS`.
+    """
+    if method not in MONO_ROLE_METHODS:
+        raise UnknownBackendError("mono role method", method, MONO_ROLE_METHODS)
+    if method == "model":
+        try:
+            if model is None:
+                from qa_pipeline.diarization.role_model import load_embedded_role_model
+
+                model = load_embedded_role_model()
+            return MonoRoles(model.assign(utterances, tenant), model.model_id)
+        except (ModelUnavailableError, BackendUnavailableError) as e:
+            return MonoRoles(assign_roles_mono(utterances, tenant), CUES_METHOD,
+                             (f"role model unavailable, text cues used: {e}",))
+    return MonoRoles(assign_roles_mono(utterances, tenant), CUES_METHOD)
 
 
 def assign_roles_channels(speakers: list[str], agent_channel: int) -> dict[str, RoleAssignment]:
