@@ -239,13 +239,17 @@ ASR_LINES_HELDOUT3 = Path(__file__).with_name("asr_lines_heldout3.tsv")
 # check that they generalise beyond the third half's misses.
 ASR_LINES_OWN4 = Path(__file__).with_name("asr_lines_own4.tsv")
 ASR_LINES_HELDOUT4 = Path(__file__).with_name("asr_lines_heldout4.tsv")
+# The fifth independent author's half, rendered by the integrator before the detector
+# changed and scored once, before and after that change.
+ASR_LINES_HELDOUT5 = Path(__file__).with_name("asr_lines_heldout5.tsv")
 # The fifth session's own phrasings (mostly English), written and rendered before its
 # detector changes.
 ASR_LINES_OWN5 = Path(__file__).with_name("asr_lines_own5.tsv")
-HALVES = ("tune", "heldout", "heldout2", "heldout3", "own4", "heldout4", "own5")
+HALVES = ("tune", "heldout", "heldout2", "heldout3", "own4", "heldout4", "own5", "heldout5")
 _FILE_OF_HALF = {"tune": ASR_LINES, "heldout": ASR_LINES, "heldout2": ASR_LINES_HELDOUT2,
                  "heldout3": ASR_LINES_HELDOUT3, "own4": ASR_LINES_OWN4,
-                 "heldout4": ASR_LINES_HELDOUT4, "own5": ASR_LINES_OWN5}
+                 "heldout4": ASR_LINES_HELDOUT4, "own5": ASR_LINES_OWN5,
+                 "heldout5": ASR_LINES_HELDOUT5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,9 +263,8 @@ class AsrLines:
 
 
 def load_asr_lines(half: str, path: Path | None = None) -> AsrLines:
-    """The ``tune``, ``heldout``, ``heldout2``, ``heldout3``, ``own4``, ``heldout4`` or ``own5``
-    half of the ASR-shaped lines (mention form ``asr:<tts engine>``), from ``path`` or the
-    half's own file.
+    """One half of the ASR-shaped lines (one of :data:`HALVES`; mention form
+    ``asr:<tts engine>``), from ``path`` or the half's own file.
     """
     if half not in HALVES:
         raise ValueError(f"unknown half {half!r}; expected one of {', '.join(HALVES)}")

@@ -31,6 +31,7 @@ from qa_pipeline.privacy.testset import (
     ASR_LINES_HELDOUT2,
     ASR_LINES_HELDOUT3,
     ASR_LINES_HELDOUT4,
+    ASR_LINES_HELDOUT5,
     ASR_LINES_OWN4,
     ASR_LINES_OWN5,
     DEV_SEED,
@@ -308,7 +309,7 @@ def _hits_and_false_alarms(samples):
 def test_asr_lines_halves_are_split_by_phrasing():
     rows = []
     for path in (ASR_LINES, ASR_LINES_HELDOUT2, ASR_LINES_HELDOUT3, ASR_LINES_OWN4,
-                 ASR_LINES_HELDOUT4, ASR_LINES_OWN5):
+                 ASR_LINES_HELDOUT4, ASR_LINES_OWN5, ASR_LINES_HELDOUT5):
         with path.open(encoding="utf-8", newline="") as f:
             rows += list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     halves = {half: {r["template"] for r in rows if r["half"] == half} for half in HALVES}
@@ -335,10 +336,12 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # own4, 99 / 102 on heldout2, 195 / 222 with 2 false alarms on heldout4, and 90 / 92 on
 # own5 (its own phrasings, rendered before those changes; its one gain, a cue word heard
 # inside the number, is a heldout2 class that was fixed after own5's misses were read).
+# heldout5 (a fifth independent author, rendered before those changes, scored once before
+# and once after them): 196 / 220 with 1 false alarm before, 206 / 220 with 1 after.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 91, 0), ("heldout2", 102, 100, 0),
     ("heldout3", 237, 231, 0), ("own4", 98, 95, 0), ("heldout4", 222, 214, 0),
-    ("own5", 92, 91, 0)])
+    ("own5", 92, 91, 0), ("heldout5", 220, 206, 1)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
