@@ -140,6 +140,19 @@ class ActModel:
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self._index = {act: i for i, act in enumerate(heads.acts)}
+        self._weights_sha256: str | None = None
+
+    @property
+    def weights_sha256(self) -> str:
+        """Digest of everything a fitted tenant head or refit depends on besides its examples:
+        the heads' arrays, roles and acts, the background sentences and the encoder id.
+
+        ``model_id`` alone is a name: two models may share it (a test's, a retrained file
+        loaded under an old id), and a head refitted on one must not be read back for the other.
+        """
+        if self._weights_sha256 is None:
+            self._weights_sha256 = heads_sha256(self.heads, self.background, self.embedder_id)
+        return self._weights_sha256
 
     @property
     def acts(self) -> tuple[str, ...]:
@@ -199,7 +212,8 @@ class ActModel:
     def with_tenant_acts(self, defs: Mapping[str, TenantActExamples], *,
                          cache_dir: Path | Literal[False] | None = None) -> ActModel:
         """This model plus one few-shot head per tenant act, and with the built-in heads that
-        ``defs`` refit (``refit=True``) replaced by their refits; cached by content hash.
+        ``defs`` refit (``refit=True``) replaced by their refits; cached by content hash (the
+        examples, the fit settings and this model's id and weights, :attr:`weights_sha256`).
 
         Args:
             defs: act id -> examples. A new act's id must not reuse a built-in act id; a
@@ -215,7 +229,7 @@ class ActModel:
         if not defs:
             return self
         _validate_tenant_defs(defs, self.acts)
-        key = _tenant_key(self.model_id, defs)
+        key = _tenant_key(self.model_id, self.weights_sha256, defs)
         heads = _TENANT_CACHE.get(key)
         if heads is None:
             folder = default_heads_cache() if cache_dir is None else cache_dir
@@ -455,10 +469,28 @@ def default_heads_cache() -> Path:
     return models_dir() / "cache" / "act-heads"
 
 
-def _tenant_key(base_model_id: str, defs: Mapping[str, TenantActExamples]) -> str:
+def heads_sha256(heads: ActHeads, background: np.ndarray | None, embedder_id: str) -> str:
+    """sha256 of act heads' arrays (as float32), acts and roles, of the background sentence
+    vectors and of the encoder id: the built-in weights' identity in fitted heads' cache keys.
+    """
+    digest = hashlib.sha256(json.dumps(
+        [list(heads.acts), [r or "" for r in heads.roles], embedder_id]).encode())
+    for array in (heads.weight, heads.bias, heads.calibration_scale, heads.calibration_offset,
+                  heads.thresholds):
+        digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+    digest.update(b"background")
+    if background is not None:
+        digest.update(np.ascontiguousarray(background, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def _tenant_key(base_model_id: str, base_sha256: str,
+                defs: Mapping[str, TenantActExamples]) -> str:
     fit = [FIT_VERSION, TENANT_INVERSE_REGULARISATION, TENANT_NEGATIVE_WEIGHT,
            *REFIT_PENALTIES, REFIT_ANCHOR_WEIGHT]
-    payload = {"base": base_model_id, "fit": fit,
+    # The base's weights digest, not only its id: heads fitted on other built-in weights
+    # (a retrained model, another model under the same id) are never read back.
+    payload = {"base": base_model_id, "base_sha256": base_sha256, "fit": fit,
                "acts": [[name, list(d.positives), list(d.negatives), d.role, d.refit]
                         for name, d in defs.items()]}
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()

@@ -210,3 +210,32 @@ def test_fitted_heads_are_kept_for_the_next_process(tmp_path, model, monkeypatch
     blocked.write_text("x", encoding="utf-8")
     # A folder that cannot be written costs the refit, nothing else.
     assert model.with_tenant_acts(defs, cache_dir=blocked / "heads").acts == first.acts
+
+
+def test_fitted_heads_are_not_reused_across_built_in_weights(tmp_path, model):
+    """Two models under the same id with different built-in weights (a retrained head file, a
+    test's model) share no fitted tenant heads or refits, in process or on disk.
+    """
+    from dataclasses import replace
+
+    defs = {"promise": TenantActExamples(positives=(), negatives=tuple(VAGUE), refit=True),
+            "upsell": TenantActExamples(positives=("try our gold plan", "upgrade to gold"))}
+    heads = model.heads
+    other = ActModel(replace(heads, bias=heads.bias + np.float32(2.0)), model_id=model.model_id,
+                     embedder_id=model.embedder_id, background=model.background,
+                     embedder_factory=model.embedder)
+    assert other.weights_sha256 != model.weights_sha256
+    first = model.with_tenant_acts(defs, cache_dir=tmp_path)
+    reused = other.with_tenant_acts(defs, cache_dir=tmp_path)  # same id, LRU and folder warm
+    assert len(list(tmp_path.glob("tenant-acts-*.npz"))) == 2
+    clear_tenant_cache()
+    fresh = other.with_tenant_acts(defs, cache_dir=False)
+    texts = VAGUE + PROMISES + ["try our gold plan"]
+    np.testing.assert_array_equal(reused.predict_texts(texts), fresh.predict_texts(texts))
+    assert not np.array_equal(first.heads.bias, reused.heads.bias)
+    # The same weights under a copy of the model still hit the cache.
+    twin = ActModel(heads, model_id=model.model_id, embedder_id=model.embedder_id,
+                    background=model.background, embedder_factory=model.embedder)
+    assert twin.weights_sha256 == model.weights_sha256
+    assert twin.with_tenant_acts(defs, cache_dir=tmp_path).model_id == first.model_id
+    assert len(list(tmp_path.glob("tenant-acts-*.npz"))) == 2
