@@ -407,6 +407,23 @@ class BatchRunner:
         except Exception:  # noqa: BLE001 - each call meets the error again, and is quarantined
             logger.debug("front end of %s did not load ahead", tenant_id, exc_info=True)
 
+    def _warm_up_ahead(self, sources: Sequence[CallSource]) -> None:
+        """Start loading, in a background thread, everything the sources' tenants need
+        (:meth:`prepare`: front ends first, then the scoring models), while the plan reads
+        and fingerprints the files, as the orchestrated run does while Prefect starts
+        (``flows.startup.warm_start``). A tenant that does not load is left to the plan,
+        which quarantines its calls.
+        """
+        tenants = []
+        for tenant_id in dict.fromkeys(s.meta.tenant_id for s in sources):
+            try:
+                self.tenant(tenant_id)
+            except QAPipelineError:
+                continue
+            tenants.append(tenant_id)
+        if tenants:
+            warmup.start(lambda: self.prepare(tenants), name="qa-warm-up-ahead")
+
     def warm_up(self, tenant_ids: Iterable[str]) -> None:
         """Start loading, in a background thread, what this run needs after the front end:
         the acoustics code and (with scoring) the scoring models (:meth:`prepare` without the
@@ -644,14 +661,14 @@ class BatchRunner:
         conversations: list[CallSource] = []
         for s in sources:
             (conversations if is_conversation_file(s.uri) else recordings).append(s)
+        if recordings:
+            self._warm_up_ahead(recordings)
         plan = self.plan(recordings)
         report.skipped, report.failed = plan.skipped, list(plan.failed)
         if plan.todo:
-            tenants = list(dict.fromkeys(c.tenant_id for c in plan.todo))
-            # The first call needs its front end's model at once: it loads before the
-            # warm-up starts, so that the two do not contend for the interpreter.
-            self._load_frontend(tenants[0])
-            self.warm_up(tenants)
+            # The first call needs its front end's model at once: wait for the load under
+            # way (never load a copy).
+            self._load_frontend(plan.todo[0].tenant_id)
         try:
             transcribed, failed = self.transcribe(plan.todo)
         finally:

@@ -550,9 +550,51 @@ def test_run_loads_the_scoring_models_beside_the_front_end_and_scores_after_them
                     frontend_factory=FrontEnd)
     report = r.run(list_sources([tmp_path / "in"], "default"))
     assert len(report.processed) == 1 and not report.failed
-    assert events == ["front-end model", ("prepare", ["default"], False, True),
-                      ("loading meanwhile", True),
-                      ("front end ran meanwhile", True), "prepare done", "score"]
+    # Everything the tenant needs starts loading in the background before the plan; the
+    # first call's front end waits for its model; scoring waits for the rest. (The warm-up's
+    # start and the front-end model come in either order: two threads.)
+    assert sorted(map(str, events[:2])) == sorted(
+        map(str, ["front-end model", ("prepare", ["default"], True, None)]))
+    assert events[2:] == [("loading meanwhile", True), ("front end ran meanwhile", True),
+                          "prepare done", "score"]
+
+
+def test_run_warms_up_the_known_tenants_ahead_and_leaves_unknown_ones_to_the_plan(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import soundfile as sf
+
+    from qa_pipeline.runner import BatchRunner, RunOptions, list_sources
+    from tests.runner_fakes import ScriptedFrontEnd
+    from tests.unit.test_runner import voice
+
+    prepared: list[list[str]] = []
+    started = threading.Event()
+    planned_while_loading: list[bool] = []
+    plan = BatchRunner.plan
+
+    def prepare(self: Any, tenants: Any, **kw: Any) -> None:
+        prepared.append(list(tenants))
+        started.set()
+
+    def plan_after_start(self: Any, sources: Any) -> Any:
+        planned_while_loading.append(started.wait(10))  # a hang guard, not a timing
+        return plan(self, sources)
+
+    monkeypatch.setattr(BatchRunner, "prepare", prepare)
+    monkeypatch.setattr(BatchRunner, "plan", plan_after_start)
+    monkeypatch.setattr(BatchRunner, "_score_cached", lambda self, call, cached: call.call_id)
+    for name in ("in", "other"):
+        (tmp_path / name).mkdir()
+        sf.write(tmp_path / name / "a.wav", voice(3, 1), 8000)
+    r = BatchRunner(None, RunOptions(cache_dir=tmp_path / "c", out_dir=tmp_path / "out"),
+                    frontend_factory=ScriptedFrontEnd)
+    sources = [*list_sources([tmp_path / "in"], "default"),
+               *list_sources([tmp_path / "other"], "no_such_tenant")]
+    report = r.run(sources)
+    assert planned_while_loading == [True]  # the loading started before the plan
+    assert prepared == [["default"]]  # only what can load; the plan quarantines the rest
+    assert len(report.processed) == 1
+    assert [f.failure.reason for f in report.failed] == ["bad_input"]
 
 
 def test_a_stage_meter_leaves_out_the_cpu_of_a_warm_up_beside_it() -> None:
