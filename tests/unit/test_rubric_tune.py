@@ -524,6 +524,19 @@ MISSED = ["your money is back in your account by friday you have my word",
           "the money comes back to you by friday my word on it"]
 
 
+def _scored_one_liner(ts, rubric, acts, call_id, line):
+    """A conversation with one agent line, saved in the tenant's store, and its scorecard
+    (not saved: the caller checks it first).
+    """
+    conv = _conversation(call_id, "acme", [line])
+    ts.save_conversation(conv, frontend_key="k", meta={
+        "agent_id": "ag-1", "started_at": "2026-11-02T09:00:00+08:00"})
+    ctx = EvaluationContext(conv, act_track=tag_conversation(conv, acts))
+    card = build_scorecard(rubric, evaluate(rubric, ctx), call_id=conv.call_id,
+                           tenant_id="acme", provenance={"models": {}})
+    return conv, card
+
+
 def _pointed_calls(tmp_path, model, point: bool):
     """Missed promises overturned to fail (pointing at the line when ``point``), neutral
     calls confirmed; returns the reviewed calls and the rubric's data.
@@ -538,12 +551,8 @@ def _pointed_calls(tmp_path, model, point: bool):
     for i in range(30):
         promised = i % 2 == 0
         line = MISSED[i % 4] if promised else NEUTRAL[i % len(NEUTRAL)]
-        conv = _conversation(f"call-{i:03d}", "acme", [line])  # the agent's line is utterance 2
-        ts.save_conversation(conv, frontend_key="k", meta={
-            "agent_id": "ag-1", "started_at": "2026-11-02T09:00:00+08:00"})
-        ctx = EvaluationContext(conv, act_track=tag_conversation(conv, acts))
-        card = build_scorecard(rubric, evaluate(rubric, ctx), call_id=conv.call_id,
-                               tenant_id="acme", provenance={"models": {}})
+        # the agent's line is utterance 2
+        conv, card = _scored_one_liner(ts, rubric, acts, f"call-{i:03d}", line)
         item = next(x for x in card.to_dict()["items"] if x["criterion_id"] == "no_promise")
         assert item["status"] == "pass" and not item["evidence"]  # missed, nothing quoted
         ts.save_scorecard(card)
@@ -655,12 +664,7 @@ def test_a_pointed_disclosure_on_a_failed_before_rule_becomes_an_example(tmp_pat
     for i in range(24):
         disclosed = i % 2 == 0
         line = UNSEEN_DISCLOSURES[i % 4] if disclosed else NEUTRAL[i % len(NEUTRAL)]
-        conv = _conversation(f"call-{i:03d}", "acme", [line])
-        ts.save_conversation(conv, frontend_key="k", meta={
-            "agent_id": "ag-1", "started_at": "2026-11-02T09:00:00+08:00"})
-        ctx = EvaluationContext(conv, act_track=tag_conversation(conv, acts))
-        card = build_scorecard(rubric, evaluate(rubric, ctx), call_id=conv.call_id,
-                               tenant_id="acme", provenance={"models": {}})
+        conv, card = _scored_one_liner(ts, rubric, acts, f"call-{i:03d}", line)
         item = card.to_dict()["items"][0]
         assert item["status"] == "not_applicable" and not item["evidence"]
         ts.save_scorecard(card)
