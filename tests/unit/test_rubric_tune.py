@@ -524,6 +524,18 @@ MISSED = ["your money is back in your account by friday you have my word",
           "the money comes back to you by friday my word on it"]
 
 
+def _rubric_and_tenant(tmp_path, name, text, model):
+    """The rubric written to ``tmp_path/name`` and loaded, its act model, and a store with
+    the tenant ``acme``: ``(path, rubric, acts, store, tenant store)``.
+    """
+    rubric_path = tmp_path / name
+    rubric_path.write_text(text, encoding="utf-8")
+    rubric = load_rubric(rubric_path)
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    store.register_tenant("acme")
+    return rubric_path, rubric, rubric.act_model(model), store, store.tenant("acme")
+
+
 def _scored_one_liner(ts, rubric, acts, call_id, line):
     """A conversation with one agent line, saved in the tenant's store, and its scorecard
     (not saved: the caller checks it first).
@@ -541,13 +553,7 @@ def _pointed_calls(tmp_path, model, point: bool):
     """Missed promises overturned to fail (pointing at the line when ``point``), neutral
     calls confirmed; returns the reviewed calls and the rubric's data.
     """
-    rubric_path = tmp_path / "r.yaml"
-    rubric_path.write_text(RUBRIC, encoding="utf-8")
-    rubric = load_rubric(rubric_path)
-    acts = rubric.act_model(model)
-    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
-    store.register_tenant("acme")
-    ts = store.tenant("acme")
+    rubric_path, rubric, acts, store, ts = _rubric_and_tenant(tmp_path, "r.yaml", RUBRIC, model)
     for i in range(30):
         promised = i % 2 == 0
         line = MISSED[i % 4] if promised else NEUTRAL[i % len(NEUTRAL)]
@@ -654,13 +660,8 @@ UNSEEN_DISCLOSURES = ["you owe us sixty two pounds and the due day is the eighte
 
 
 def test_a_pointed_disclosure_on_a_failed_before_rule_becomes_an_example(tmp_path, model):
-    rubric_path = tmp_path / "b.yaml"
-    rubric_path.write_text(BEFORE_RUBRIC, encoding="utf-8")
-    rubric = load_rubric(rubric_path)
-    acts = rubric.act_model(model)
-    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
-    store.register_tenant("acme")
-    ts = store.tenant("acme")
+    rubric_path, rubric, acts, store, ts = _rubric_and_tenant(tmp_path, "b.yaml", BEFORE_RUBRIC,
+                                                              model)
     for i in range(24):
         disclosed = i % 2 == 0
         line = UNSEEN_DISCLOSURES[i % 4] if disclosed else NEUTRAL[i % len(NEUTRAL)]
