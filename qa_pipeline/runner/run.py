@@ -355,10 +355,9 @@ class BatchRunner:
                     self.store.register_tenant(failure.tenant_id)
             self.quarantine(failure)
 
-    def prepare(self, tenant_ids: Iterable[str], *, frontend: bool = True,
-                acoustics: bool | None = None) -> None:
+    def prepare(self, tenant_ids: Iterable[str], *, frontend: bool = True) -> None:
         """Load now what the tenants' first calls would load: (with ``frontend``) the front
-        end's model, (with ``acoustics``, by default as ``frontend``) the acoustics code, and
+        end's model and the acoustics code, and
         (with scoring) the rubric's phrase index, the sentence embedder, the dialogue-act
         model and the call-reason examples, in that order. These live in
         per-process caches that later runners in the process share; a command can call this
@@ -376,7 +375,7 @@ class BatchRunner:
         if frontend:  # first: what the first call needs at once
             for tenant_id in tenants:
                 self._prepare_frontend(tenant_id)
-        if frontend if acoustics is None else acoustics:
+        if frontend:
             prepare_acoustics()
         for tenant_id in tenants:
             cfg = self.tenant(tenant_id)
@@ -423,16 +422,6 @@ class BatchRunner:
             tenants.append(tenant_id)
         if tenants:
             warmup.start(lambda: self.prepare(tenants), name="qa-warm-up-ahead")
-
-    def warm_up(self, tenant_ids: Iterable[str]) -> None:
-        """Start loading, in a background thread, what this run needs after the front end:
-        the acoustics code and (with scoring) the scoring models (:meth:`prepare` without the
-        front end). The front end's ASR leaves part of the CPU idle, so the loading runs
-        beside it instead of before the first call's scoring; the scoring stage waits for it.
-        """
-        tenants = list(dict.fromkeys(tenant_ids))
-        warmup.start(lambda: self.prepare(tenants, frontend=False, acoustics=True),
-                     name="qa-scoring-warm-up")
 
     def _scores_on_cpu(self, cfg: TenantConfig) -> bool:
         backend = self.options.sentiment or cfg.sentiment.backend

@@ -520,9 +520,8 @@ def test_run_loads_the_scoring_models_beside_the_front_end_and_scores_after_them
     front_end_started, prepare_started = threading.Event(), threading.Event()
     events: list[Any] = []
 
-    def prepare(self: Any, tenants: Any, *, frontend: bool = True,
-                acoustics: bool | None = None) -> None:
-        events.append(("prepare", list(tenants), frontend, acoustics))
+    def prepare(self: Any, tenants: Any, *, frontend: bool = True) -> None:
+        events.append(("prepare", list(tenants), frontend))
         prepare_started.set()
         # Hang guards, not timings: loading before the front end would wait 10 s in vain.
         events.append(("front end ran meanwhile", front_end_started.wait(10)))
@@ -530,7 +529,7 @@ def test_run_loads_the_scoring_models_beside_the_front_end_and_scores_after_them
         events.append("prepare done")
 
     class FrontEnd(ScriptedFrontEnd):
-        def prepare(self) -> None:  # the first call's model: before the warm-up starts
+        def prepare(self) -> None:  # the first call's model, which the run waits for
             events.append("front-end model")
 
         def transcribe(self, audio: Any, hook: Any = None, *, load_s: float = 0.0) -> Any:
@@ -554,7 +553,7 @@ def test_run_loads_the_scoring_models_beside_the_front_end_and_scores_after_them
     # first call's front end waits for its model; scoring waits for the rest. (The warm-up's
     # start and the front-end model come in either order: two threads.)
     assert sorted(map(str, events[:2])) == sorted(
-        map(str, ["front-end model", ("prepare", ["default"], True, None)]))
+        map(str, ["front-end model", ("prepare", ["default"], True)]))
     assert events[2:] == [("loading meanwhile", True), ("front end ran meanwhile", True),
                           "prepare done", "score"]
 
