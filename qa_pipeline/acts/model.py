@@ -52,6 +52,10 @@ REFIT_PENALTIES = (0.02, 0.01, 0.005, 0.0025, 0.001)
 REFIT_ANCHOR_WEIGHT = 1.0
 
 
+#: One fitted act head: (weight, bias, Platt scale, Platt offset, decision threshold).
+HeadRow = tuple[np.ndarray, float, float, float, float]
+
+
 @dataclass(frozen=True)
 class TenantActExamples:
     """Few-shot definition of a tenant's own act.
@@ -92,6 +96,20 @@ class ActHeads:
         if any(s != k for s in shapes) or self.weight.shape[1] != EMBEDDING_DIM + 2:
             raise ModelUnavailableError(f"act heads are malformed: {k} acts, shapes {shapes}, "
                                         f"weight {self.weight.shape}")
+
+    @classmethod
+    def from_rows(cls, acts: Sequence[str], rows: Sequence[HeadRow],
+                  roles: Sequence[str | None]) -> ActHeads:
+        """Heads from one fitted ``(weight, bias, scale, offset, threshold)`` row per act."""
+        return cls(
+            acts=tuple(acts),
+            weight=np.array([r[0] for r in rows], dtype=np.float32),
+            bias=np.array([r[1] for r in rows], dtype=np.float32),
+            calibration_scale=np.array([r[2] for r in rows], dtype=np.float32),
+            calibration_offset=np.array([r[3] for r in rows], dtype=np.float32),
+            thresholds=np.array([r[4] for r in rows], dtype=np.float32),
+            roles=tuple(roles),
+        )
 
 
 def role_features(roles: Sequence[Any] | None, n: int) -> np.ndarray:
@@ -282,22 +300,14 @@ class ActModel:
         roles = tuple(d.role if d.role is not None or not d.refit
                       else self.heads.roles[self._index[n]]
                       for n, d in ordered.items())
-        return ActHeads(
-            acts=tuple(ordered),
-            weight=np.array([r[0] for r in rows], dtype=np.float32),
-            bias=np.array([r[1] for r in rows], dtype=np.float32),
-            calibration_scale=np.array([r[2] for r in rows], dtype=np.float32),
-            calibration_offset=np.array([r[3] for r in rows], dtype=np.float32),
-            thresholds=np.array([r[4] for r in rows], dtype=np.float32),
-            roles=roles,
-        )
+        return ActHeads.from_rows(tuple(ordered), rows, roles)
 
     def _background(self) -> np.ndarray:
         return (self.background if self.background is not None
                 else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)).astype(np.float32)
 
     def _refit_head(self, name: str, d: TenantActExamples
-                    ) -> tuple[np.ndarray, float, float, float, float]:
+                    ) -> HeadRow:
         """A built-in head refitted on ``d``: the shipped calibrated logit plus a linear
         residual on the (centred) embedding, fitted by penalised maximum likelihood.
 
@@ -366,7 +376,7 @@ class ActModel:
         return weight, bias, 1.0, 0.0, float(h.thresholds[j])
 
     def _fit_new_heads(self, defs: Mapping[str, TenantActExamples]
-                       ) -> list[tuple[np.ndarray, float, float, float, float]]:
+                       ) -> list[HeadRow]:
         try:
             from sklearn.linear_model import LogisticRegression
         except ImportError as e:

@@ -258,15 +258,7 @@ def fit_heads(x: np.ndarray, y: np.ndarray, acts: Sequence[str] = ACTS,
         chosen[act], cv_f1[act] = c, round(top, 4)
         if verbose:
             print(f"{act}: C={c} threshold={threshold} cv F1={top:.3f}", file=sys.stderr)
-    heads = ActHeads(
-        acts=tuple(acts),
-        weight=np.array([r[0] for r in rows], dtype=np.float32),
-        bias=np.array([r[1] for r in rows], dtype=np.float32),
-        calibration_scale=np.array([r[2] for r in rows], dtype=np.float32),
-        calibration_offset=np.array([r[3] for r in rows], dtype=np.float32),
-        thresholds=np.array([r[4] for r in rows], dtype=np.float32),
-        roles=(None,) * len(acts),
-    )
+    heads = ActHeads.from_rows(acts, rows, (None,) * len(acts))
     return TrainedHeads(heads, chosen, cv_f1, oof)
 
 
