@@ -162,6 +162,16 @@ class _Deck:
         return left.pop()
 
 
+def call_details(lang: str, index: int) -> dict[str, Any]:
+    """Voice and metadata of the ``index``-th rendered call of a language: the customer's
+    voice pitched away from the agent's, every third call mu-law, five agents per team.
+    """
+    return {"customer_pitch_cents": -450 if lang == "zh" else 400,
+            "subtype": "ULAW" if index % 3 == 0 else "PCM_16",
+            "agent_id": f"agent-{index % 5:03d}", "team_id": f"team-{lang}",
+            "started_at": f"2026-11-{1 + index % 7:02d}T10:00:00+08:00"}
+
+
 def plan(half: str = "tune", seed: int = DEFAULT_SEED, per_language: int = 24,
          phrasings: Phrasings | None = None) -> list[PlannedCall]:
     """The labelled calls of one half.
@@ -238,11 +248,7 @@ def plan(half: str = "tune", seed: int = DEFAULT_SEED, per_language: int = 24,
             call = Call(
                 name=f"{lang}_{half}_{i:02d}_{layout}", language=lang, tenant="default",
                 layout=layout, sample_rate_hz=8000, turns=tuple(turns), expected=expected,
-                customer_pitch_cents=-450 if lang == "zh" else 400,
-                subtype="ULAW" if i % 3 == 0 else "PCM_16",
-                agent_id=f"agent-{i % 5:03d}", team_id=f"team-{lang}",
-                started_at=f"2026-11-{1 + i % 7:02d}T10:00:00+08:00",
-            )
+                **call_details(lang, i))
             calls.append(PlannedCall(call, expected, half, tuple(ids)))
     return calls
 

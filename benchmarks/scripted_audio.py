@@ -66,14 +66,9 @@ def planned(data: dict[str, object], index: int, half: str) -> labelled_calls.Pl
         turns.append(Turn(str(t["role"]), str(t["text"])))
     lang, layout = str(data["lang"]), str(data["layout"])
     expected = {str(k): str(v) for k, v in dict(data["expected"]).items()}  # type: ignore[call-overload]
-    call = Call(
-        name=str(data["id"]), language=lang, tenant="default", layout=layout,
-        sample_rate_hz=8000, turns=tuple(turns), expected=expected,
-        # The labelled calls' voices: the customer pitched away from the agent.
-        customer_pitch_cents=-450 if lang == "zh" else 400,
-        subtype="ULAW" if index % 3 == 0 else "PCM_16",
-        agent_id=f"agent-{index % 5:03d}", team_id=f"team-{lang}",
-        started_at=f"2026-11-{1 + index % 7:02d}T10:00:00+08:00")
+    call = Call(name=str(data["id"]), language=lang, tenant="default", layout=layout,
+                sample_rate_hz=8000, turns=tuple(turns), expected=expected,
+                **labelled_calls.call_details(lang, index))
     return labelled_calls.PlannedCall(call, expected, half,
                                       tuple(f"turn{i}" for i in range(len(turns))))
 
