@@ -147,14 +147,16 @@ def next_version(rubric: Rubric) -> int:
 
 
 def candidate_text(result: TuningResult, current: Rubric, version: int, tenant_id: str,
-                   now: dt.datetime) -> str:
-    """The candidate rubric's YAML: same id, the new version, a ``tuned_from`` note."""
+                   now: dt.datetime, like: str | None = None) -> str:
+    """The candidate rubric's YAML: same id, the new version, a ``tuned_from`` note; the
+    comments and layout of ``like`` (the current rubric's text) are kept.
+    """
     data = dict(result.data)
     data["version"] = version
     note = (f"Tuned from {current.ref} on the QA reviews of tenant {tenant_id} "
             f"({now:%Y-%m-%d}).")
     data["description"] = f"{data.get('description', '')}\n{note}".strip()
-    body = dump_rubric(data)
+    body = dump_rubric(data, like)
     header = (f"# tuned_from: {current.ref}\n"
               f"# written by `qa-pipeline rubric tune --tenant {tenant_id}` on "
               f"{now:%Y-%m-%d %H:%M} UTC; report: {current.id}@{version}.report.json\n")
@@ -201,10 +203,11 @@ def tune_tenant(tenant: TenantStore, rubric_id: str | None, options: TuneOptions
         raise RubricError(f"tenant {tenant.tenant_id!r} has no completed review of a call "
                           f"scored under {current.id}; nothing to learn from")
     model = base_model if base_model is not None else base_act_model()
-    data = yaml.safe_load(current_path.read_text(encoding="utf-8"))
+    current_text = current_path.read_text(encoding="utf-8")
+    data = yaml.safe_load(current_text)
     result = tune_rubric(data, current, calls, model, options)
     version = next_version(current)
-    text = candidate_text(result, current, version, tenant.tenant_id, stamp)
+    text = candidate_text(result, current, version, tenant.tenant_id, stamp, current_text)
     candidate = load_rubric_text(text, f"{current.id}@{version} (candidate)")
     comparison = compare_rubrics(current, candidate, calls, result.test_calls, model)
     publish = comparison.publishable

@@ -430,8 +430,17 @@ def _locate(data: dict[str, Any], criterion_id: str) -> dict[str, Any]:
     raise RubricError(f"criterion {criterion_id!r} is not in the rubric data")
 
 
-def dump_rubric(data: Mapping[str, Any]) -> str:
-    """Rubric data as YAML the loader accepts (no anchors or aliases, which it refuses)."""
+def dump_rubric(data: Mapping[str, Any], like: str | None = None) -> str:
+    """Rubric data as YAML the loader accepts (no anchors or aliases, which it refuses).
+
+    Args:
+        data: the rubric's data.
+        like: the YAML text ``data`` was tuned from. Its comments, key order and list styles
+            are kept wherever the data still has the same keys: a QA lead's notes on why a
+            criterion reads as it does outlive the tuning that changed a threshold.
+    """
+    if like is not None:
+        return _dump_like(data, like)
     import yaml
 
     class _NoAliases(yaml.SafeDumper):
@@ -440,6 +449,52 @@ def dump_rubric(data: Mapping[str, Any]) -> str:
 
     return yaml.dump(dict(data), Dumper=_NoAliases, allow_unicode=True, sort_keys=False,
                      width=100)
+
+
+def _dump_like(data: Mapping[str, Any], like: str) -> str:
+    import io
+
+    try:
+        from ruamel.yaml import YAML
+    except ImportError as e:  # a declared dependency; chained for a broken install
+        raise RubricError("ruamel.yaml is needed to keep a tuned rubric's comments") from e
+
+    yml = YAML(typ="rt")
+    yml.width = 100
+    yml.allow_unicode = True
+    yml.indent(mapping=2, sequence=4, offset=2)  # the layout of the shipped rubrics
+    # The same list object under two keys must not become an anchor and an alias.
+    yml.representer.ignore_aliases = lambda _data: True
+    doc = yml.load(like)
+    out = io.StringIO()
+    yml.dump(_merged(doc, data), out)
+    return out.getvalue()
+
+
+def _merged(old: Any, new: Any) -> Any:
+    """``new``, written into the round-trip node ``old`` where their shapes agree, so that
+    the comments and styles attached to ``old`` stay.
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(old, CommentedMap) and isinstance(new, Mapping):
+        for key in [k for k in old if k not in new]:
+            del old[key]
+        for key, value in new.items():
+            old[key] = _merged(old[key], value) if key in old else value
+        return old
+    if isinstance(old, CommentedSeq) and isinstance(new, list):
+        if len(old) == len(new):
+            for i, value in enumerate(new):
+                old[i] = _merged(old[i], value)
+            return old
+        seq = CommentedSeq(new)
+        if old.fa.flow_style():
+            seq.fa.set_flow_style()
+        return seq
+    if type(old) is type(new) and old == new:
+        return old  # keeps a scalar's quoting style
+    return new
 
 
 def _load_data(data: dict[str, Any], source: str) -> Rubric:

@@ -123,7 +123,8 @@ def _conversation(call_id: str, tenant: str, agent_lines: list[str]):
 def _site(config: Path, tenant: str) -> None:
     (config / "rubrics").mkdir(parents=True)
     (config / "tenants").mkdir()
-    (config / "rubrics" / "tune_demo.yaml").write_text(RUBRIC, encoding="utf-8")
+    (config / "rubrics" / "tune_demo.yaml").write_text(
+        "# the QA lead's note on this rubric\n" + RUBRIC, encoding="utf-8")
     (config / "tenants" / f"{tenant}.yaml").write_text(
         f"id: {tenant}\nlanguages: [en]\nrubrics:\n  en: rubrics/tune_demo.yaml\n",
         encoding="utf-8")
@@ -239,6 +240,7 @@ def test_tune_finds_a_better_threshold_and_publishes(tmp_path, model, monkeypatc
         assert load_tenant("acme").rubrics["en"] == "rubrics/tuned/acme/tune_demo@2.yaml"
         text = published.read_text(encoding="utf-8")
         assert text.startswith("# tuned_from: tune_demo@1\n")
+        assert "# the QA lead's note on this rubric" in text  # comments outlive tuning
         assert load_rubric(published).ref == "tune_demo@2"
         assert outcome.candidate_path == config / "tuning" / "acme" / "tune_demo@2.yaml"
         assert latest_report("acme") == json.loads(json.dumps(report))
@@ -493,6 +495,35 @@ def test_a_candidate_never_holds_yaml_aliases():
     text = dump_rubric(data)
     assert "&" not in text and "*id" not in text
     assert load_rubric_text(text).ref == "tune_demo@1"
+
+
+def test_a_tuned_rubric_keeps_the_comments_and_layout_of_the_one_it_was_tuned_from():
+    # Before, the candidate was dumped from plain data: every comment a QA lead wrote on why
+    # a criterion reads as it does was lost at the first tuning.
+    from qa_pipeline.rubric.loader import load_rubric_text
+    from qa_pipeline.rubric.tune import dump_rubric
+
+    like = ("# Demo rubric: keep this note\n"
+            + RUBRIC.replace("      - id: no_promise\n",
+                             "      # promises of money are fatal (policy 7.2)\n"
+                             "      - id: no_promise\n"))
+    data = yaml.safe_load(like)
+    data["version"] = 2
+    data["sections"][0]["criteria"][1]["rule"]["min_probability"] = 0.75
+    data["acts"]["verify_request"]["examples"].append("what is your date of birth")
+    shared = ["hello", "hi"]
+    data["sections"][0]["criteria"][2]["rule"]["phrases"] = shared
+    data["acts"]["refund_promise"]["counter_examples"] = shared  # the same list twice
+    del data["acts"]["refund_promise"]["examples"][0]
+
+    text = dump_rubric(data, like)
+
+    assert "# Demo rubric: keep this note" in text
+    assert "# promises of money are fatal (policy 7.2)" in text
+    assert "languages: [en]" in text  # flow style kept
+    assert "&" not in text and "*id" not in text
+    assert yaml.safe_load(text) == data
+    assert load_rubric_text(text).ref == "tune_demo@2"
 
 
 def test_rubric_test_on_labelled_cases_knows_the_rubrics_own_acts(tmp_path, model, monkeypatch):
