@@ -474,7 +474,9 @@ class ReviewDesk:
         return plan
 
     def audit_trail(self, scorecard_id: int) -> list[dict[str, Any]]:
-        """Audit entries about one scorecard's items and disputes, oldest first."""
+        """Audit entries about one scorecard: its items, disputes, assignments and the
+        call's case tags, oldest first.
+        """
         with self.tenant.session() as s:
             row = self._row(s, scorecard_id)
             dispute_ids = [str(i) for i in s.scalars(
@@ -485,6 +487,10 @@ class ReviewDesk:
                 (AuditEntry.entity_id.like(f"{row.id}:%") & (AuditEntry.entity
                                                              == "scorecard_item"))
                 | ((AuditEntry.entity == "dispute") & AuditEntry.entity_id.in_(dispute_ids))
+                # assignments and "confirm the rest" are about the whole card
+                | ((AuditEntry.entity == "scorecard")
+                   & AuditEntry.entity_id.in_([str(row.id), f"{row.id}:*"]))
+                | ((AuditEntry.entity == "call") & (AuditEntry.entity_id == row.call_id))
             ).order_by(AuditEntry.id)
             return [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
                      "action": e.action, "entity": e.entity, "entity_id": e.entity_id,

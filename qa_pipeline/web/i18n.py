@@ -73,6 +73,24 @@ GROUPING_LABELS = {"tenant": _("whole tenant"), "team": _("per team"), "agent": 
                    "day": _("per day"), "agent_day": _("per agent and day"),
                    "team_day": _("per team and day")}
 DIRECTION_LABELS = {"inbound": _("inbound"), "outbound": _("outbound")}
+AUDIT_ACTION_LABELS = {
+    "review.item": _("reviewed an item"),
+    "review.confirm_remaining": _("confirmed the remaining items"),
+    "review.assign": _("assigned the call"),
+    "dispute.raise": _("raised a dispute"),
+    "dispute.decide": _("decided a dispute"),
+    "case.tag": _("tagged the call as a case"),
+    "case.untag": _("removed a case tag"),
+}
+# What an audit entry's fields are, in the order a reader wants them.
+AUDIT_FIELD_LABELS = {
+    "criterion_id": _("criterion"), "status": _("decision"), "item_status": _("verdict"),
+    "total_score": _("score"), "grade": _("grade"), "has_fatal": _("fatal error"),
+    "utterances": _("lines pointed at"), "confirmed": _("confirmed"),
+    "assignee": _("assignee"), "label": _("case label"), "reason": _("reason"),
+    "note": _("note"), "comment": _("comment"),
+}
+DISPUTE_STATUS_LABELS = {"open": _("open"), "upheld": _("upheld"), "rejected": _("rejected")}
 SERVER_MESSAGES = (
     # Messages the server hands to the page as they are (sign-in errors).
     _("wrong user name or password"), _("too many failed attempts; try again later"),
@@ -187,6 +205,50 @@ def label(table: dict[str, str], value: str) -> str:
     return gettext_now(msgid) if msgid else value
 
 
+def audit_changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """An audit entry's fields as translated lines ("verdict: fail → pass", "lines pointed
+    at: #2, #5"), in a fixed order; unknown fields are left out rather than shown raw.
+    """
+    old = dict(before or {})
+    new = dict(after or {})
+    nested = new.pop("before", None)  # an upheld dispute's item as it was
+    if isinstance(nested, dict):
+        old = {**nested, **old}
+    lines = []
+    for key, msgid in AUDIT_FIELD_LABELS.items():
+        if _blank(old.get(key)) and _blank(new.get(key)):
+            continue
+        shown = [_audit_value(key, v) for v in (old.get(key), new.get(key))]
+        if key in old and old[key] != new.get(key):
+            value = f"{shown[0]} → {shown[1]}"
+        else:
+            value = shown[1]
+        lines.append(f"{gettext_now(msgid)}: {value}")
+    return lines
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _audit_value(key: str, value: Any) -> str:
+    if _blank(value):
+        return "—"
+    if key == "item_status":
+        return label(STATUS_LABELS, str(value))
+    if key == "status":
+        return label(DISPUTE_STATUS_LABELS, str(value))
+    if key == "has_fatal":
+        return gettext_now(_("yes")) if value else gettext_now(_("no"))
+    if key == "total_score" and isinstance(value, (int, float)):
+        return f"{value:g}"
+    if key == "utterances" and isinstance(value, list):
+        return ", ".join(f"#{i}" for i in value)
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 def template_globals() -> dict[str, Any]:
     """Helpers the templates call."""
     return {
@@ -199,6 +261,8 @@ def template_globals() -> dict[str, Any]:
         "user_role_label": lambda v: label(USER_ROLE_LABELS, v),
         "grouping_label": lambda v: label(GROUPING_LABELS, v),
         "direction_label": lambda v: label(DIRECTION_LABELS, v),
+        "audit_action_label": lambda v: label(AUDIT_ACTION_LABELS, v),
+        "audit_changes": audit_changes,
         "percent": percent,
         "duration": duration,
         "languages": LANGUAGES,

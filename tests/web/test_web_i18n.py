@@ -144,3 +144,41 @@ def test_local_time_and_percent_helpers():
     assert percent(0.9654) == "96.5%"
     use_language("en")
     assert percent(1.0, 0) == "100%"
+
+
+def test_the_calls_audit_trail_is_complete_and_readable_in_both_languages(zh_app, world):
+    # Before, the call page printed each entry's raw dictionaries ("{'item_status': ...}")
+    # and left out assignments, "confirm the rest" and case tags.
+    from qa_pipeline.review import CaseLibrary, ReviewDesk
+
+    sid = world.card_ids["call-good"]
+    tenant = world.store.tenant("acme")
+    desk = ReviewDesk(tenant, world.catalog)
+    desk.assign([sid], "monitor", actor="super")
+    desk.review_item(sid, "closing", "fail", reviewer="monitor", comment="said it too early",
+                     utterances=[2, 0])
+    dispute = desk.raise_dispute(sid, "closing", "I did ask", raised_by="agent1")
+    desk.decide_dispute(dispute, "upheld", decided_by="super", comment="heard it",
+                        verdict="pass")
+    desk.confirm_remaining(sid, reviewer="monitor")
+    CaseLibrary(tenant).tag("call-good", "good", tagged_by="trainer", note="model opening")
+    actions = [a["action"] for a in desk.audit_trail(sid)]
+    assert actions == ["review.assign", "review.item", "dispute.raise", "dispute.decide",
+                       "review.confirm_remaining", "case.tag"]
+
+    c = _client(zh_app, "monitor")
+    page = c.get(f"/t/acme/scorecards/{sid}").text
+    audit = page[page.index('<ul id="audit">'):].split("</ul>", 1)[0]
+    assert "{" not in audit and "item_status" not in audit, audit
+    for text in ("分配了通话", "负责人: — → monitor", "复核了一项", "判定: 通过 → 不通过",
+                 "已指认原话: #0, #2", "说明: said it too early", "提出了申诉",
+                 "评分项: closing", "裁定了申诉", "裁定: 待处理 → 申诉成立",
+                 "判定: 不通过 → 通过", "确认了其余各项", "将通话标为案例",
+                 "案例标签: good"):
+        assert text in audit, audit
+    c.get("/lang/en")
+    page = c.get(f"/t/acme/scorecards/{sid}").text
+    audit = page[page.index('<ul id="audit">'):].split("</ul>", 1)[0]
+    for text in ("reviewed an item", "verdict: pass → fail", "lines pointed at: #0, #2",
+                 "decision: open → upheld", "tagged the call as a case"):
+        assert text in audit, text

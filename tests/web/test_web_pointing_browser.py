@@ -32,7 +32,7 @@ def test_point_at_the_missed_line_with_the_mouse_in_english(browser, server, wor
     assert shown.count() == 1 and shown.get_attribute("data-utt") == "2"
     assert "Reviewer's evidence" in item.inner_text()
     assert "is there anything else" in shown.inner_text()
-    assert "'utterances': [2]" in page.inner_text("#audit")
+    assert "lines pointed at: #2" in page.inner_text("#audit")
 
 
 def test_point_with_the_keyboard_only_in_chinese(browser, server, world):  # noqa: F811
