@@ -52,6 +52,9 @@ class Cue:
     or_mobile: bool = False
     # Whether a misheard form matches too (:func:`find_cues`).
     by_sound: bool = True
+    # A tail cue that says digits follow ("后四位", "last four digits"): the number after it
+    # is never a year, unlike after "ending" ("the quarter ending 2024").
+    names_digits: bool = False
 
 
 CUES = (
@@ -76,13 +79,15 @@ CUES = (
                      "callback", "on file",
                      "whatsapp", "best number", "home number", "work number", "dial",
                      "ring me", "ring me on", "ring me at", "ring me back", "phone me",
-                     "打这个", "拨这个")),
-    Cue(TAIL, 4, ("尾号", "尾数", "末尾", "结尾", "结尾是", "后四位", "末四位", "后六位",
+                     "打这个", "拨这个", "work line", "workline", "home line", "direct line",
+                     "phone line", "cell line")),
+    Cue(TAIL, 4, ("末尾", "结尾", "结尾是", "ending", "ending in", "ending with", "ends",
+                  "ends in", "ends with", "finishing in", "finishing with", "finishes in",
+                  "finishes with", "finishes", "finishing")),
+    Cue(TAIL, 4, ("尾号", "尾数", "后四位", "末四位", "后六位",
                   "最后四位", "后4位", "末4位", "最后4位", "后几位", "末几位", "最后几位",
-                  "ending", "ending in", "ending with", "ends", "ends in", "ends with",
                   "last four", "last 4", "last four digits", "last 4 digits", "last digits",
-                  "final four", "final 4", "final digits", "finishing in", "finishing with",
-                  "finishes in", "finishes with",
+                  "final four", "final 4", "final digits",
                   # "后面四个数": the count said as numbers, not digits
                   "后面四个数", "后四个数", "最后四个数", "后面四位", "后面几位", "后面几个数",
                   # "four digits" said after another word the ASR mangled ("the title for
@@ -90,7 +95,9 @@ CUES = (
                   "four digits", "4 digits", "for digits",
                   # "last four" as an 8 kHz ASR writes it ("the left for my phone"); with
                   # its article, so "I left for …" stays a verb
-                  "the left four", "the left 4", "the left for")),
+                  "the left four", "the left 4", "the left for", "the left digits",
+                  "the left four digits", "the left 4 digits", "left digits"),
+        names_digits=True),
     # A number read back to be confirmed ("跟您核对一下…", "so that's …"): personal data
     # of a kind the words do not say.
     Cue("long_number", 6, ("核对一下", "确认一下", "复述一下", "so that's", "read that back",
@@ -118,17 +125,32 @@ CUES = (
 # personal data of that kind; read-back questions make it a number of no named kind.
 AFTER_CUES = (
     Cue("phone", 6, ("手机", "手机号", "电话", "座机", "mobile", "cell", "phone", "cellphone",
-                     "landline", "home number", "work number",
+                     "landline", "home number", "work number", "work line", "workline",
+                     "home line", "direct line", "cell line",
                      # "…, that's the best way to get me": how to reach the caller
                      "best way to get me", "best way to reach me", "way to reach me")),
     Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "账号", "账户", "卡", "card",
                          "account", "visa", "mastercard")),
     Cue("cn_id", 6, ("身份证", "证件号", "passport", "id", "id number", "license")),
-    # "…结尾的那个号", and 尾 alone: ASR mishears the syllable before it (捷尾, 解尾, 尖尾).
-    Cue("long_number", 4, ("尾号", "尾数", "结尾", "尾")),
+    # "…结尾的那个号", and 尾 alone: ASR mishears the syllable before it (捷尾, 解尾, 尖尾);
+    # "4431, those are the last four".
+    Cue("long_number", 4, ("尾号", "尾数", "结尾", "尾", "last four", "last 4",
+                           "last four digits", "last 4 digits", "last digits", "final four",
+                           "final 4", "final digits")),
     Cue("long_number", 6, ("对吗", "对吧", "是吗", "对不对", "没错吧", "correct",
                            "is that right", "is that correct", "right")),
 )
+# Things that have a tail a caller reads out ("the card 4431", "那个手机5372的"): right after
+# one of these, a number of exactly four digits is its last four even when the tail cue itself
+# was lost or misheard ("the phone number on file any 8988" for "… ending 8988").
+TAIL_OWNERS = ("手机", "手机号", "卡", "银行卡", "信用卡", "储蓄卡", "借记卡", "账户", "帐户",
+               "账号", "帐号", "卡号", "phone", "mobile", "cell", "cellphone", "cell phone",
+               "card", "credit card", "debit card", "account", "bank account", "visa",
+               "mastercard", "master card", "amex")
+# Words between such a noun and four digits that make them a date ("card expires 0927"),
+# not a tail.
+_NOT_TAIL_WORDS = re.compile(r"(?:expir|exp\b|valid|until|since|year|到期|有效|过期|年|月)",
+                             re.I)
 # Generic nouns that complete the cue before them ("身份证号码", "account number").
 # "码" completes a cue that already ends in 号 ("手机号" + "码").
 GENERIC_NOUNS = ("号码", "号", "码", "number", "numbers", "no.", "no", "#")
@@ -147,6 +169,8 @@ class CueHit:
     kind: str
     min_digits: int
     or_mobile: bool = False
+    # Said after a tail cue that names digits ("后四位", "last digits"): never a year.
+    names_digits: bool = False
 
     @property
     def is_reference(self) -> bool:
@@ -200,12 +224,21 @@ _DIGITS_AFTER_UNIT = re.compile(r"\d{3}")
 _ZH_DIGITS_AFTER_UNIT = re.compile(
     r"[\d零〇一二三四五六七八九幺两][^\d零〇一二三四五六七八九幺两十百千万亿元块角分个件次天号年月日点]?"
     r"[\d零〇一二三四五六七八九幺两]")
+# A single digit, a "unit", then a separator and a digit group ("要三次,2766,7667" for 幺三四，
+# 二七零六…): the unit is a digit misheard, since nobody says an amount of one digit and then
+# goes on reading digits.
+_GROUP_AFTER_UNIT = re.compile(r"[\s,，、.-]\d{3}")
 _CURRENCY_RE = re.compile(rf"(?:{_alternation(list(CURRENCY_BEFORE))})\s?$", re.I)
 # Verbs of paying said right before a number make it an amount when the ASR dropped its
 # unit ("显示退了5335，一般3-5个工作日到账", "you charged 4599 twice").
 AMOUNT_VERBS_BEFORE = ("退了", "扣了", "付了", "交了", "充了", "花了", "收了", "转了", "退回了",
-                       "退款", "扣款", "refunded", "charged", "paid", "cost", "costs")
+                       "退款", "扣款", "refunded", "charged", "paid", "cost", "costs",
+                       # "a pending charge of 9,672": the noun of an amount, then "of"
+                       "charge of", "charges of", "payment of", "balance of", "fee of",
+                       "amount of", "total of", "credit of", "refund of", "deposit of")
 _AMOUNT_VERB_RE = re.compile(rf"(?:{_alternation(list(AMOUNT_VERBS_BEFORE))})[\s,，]?$", re.I)
+# How far before a number a verb of paying is looked for (characters).
+_AMOUNT_VERB_CHARS = 12
 # Words of a date or a clock time: never a stray syllable inside a number.
 _DATE_WORDS = frozenset("年月日号点时秒")
 
@@ -294,10 +327,25 @@ def _zh_by_sound(text: str) -> list[tuple[int, int, Cue, str]]:
         window = syl[k:k + n]
         wrong = [j for j in range(n) if window[j] != p_syl[j]]
         if len(wrong) > 1 or (wrong and (n < 2 or not _close_syllable(
-                window[wrong[0]], p_syl[wrong[0]]))):
+                window[wrong[0]], p_syl[wrong[0]])) and not _count_slot(
+                    _ZH_PHRASES[phrase_no], wrong[0])):
             continue
         out.append((han[k], han[k + n - 1] + 1, cue, _ZH_PHRASES[phrase_no][0]))
     return out
+
+
+# The count in a Chinese tail cue ("后四位", "后面几个数"): the ASR hears any syllable for it
+# ("后肤为" for 后四位), the words around it carry the cue.
+_COUNT_CHARS = "四六几4"
+_COUNT_SLOT_MIN_CHARS = 3
+
+
+def _count_slot(phrase: tuple[str, Cue], j: int) -> bool:
+    """Whether character ``j`` of a Chinese cue phrase is the count of a tail cue, which a
+    match by sound may have wrong (the phrase has at least three characters).
+    """
+    text, cue = phrase
+    return cue.kind == TAIL and len(text) >= _COUNT_SLOT_MIN_CHARS and text[j] in _COUNT_CHARS
 
 
 @cache
@@ -386,7 +434,7 @@ def resolve(hits: list[Cue]) -> CueHit:
         return CueHit(nearest.kind, nearest.min_digits, nearest.or_mobile)
     owner = next((c.kind for c in reversed(hits[:-1]) if c.kind not in (TAIL, REFERENCE)),
                  "long_number")
-    return CueHit(owner, nearest.min_digits)
+    return CueHit(owner, nearest.min_digits, names_digits=nearest.names_digits)
 
 
 def cue_after(text: str, end: int) -> CueHit | None:
@@ -406,6 +454,20 @@ def cue_after(text: str, end: int) -> CueHit | None:
     # a named number must be longer than a one-time code.
     return CueHit(cue.kind, cue.min_digits if cue.kind == "long_number"
                   else max(cue.min_digits, _FAR_AFTER_DIGITS))
+
+
+_TAIL_OWNER_RE = re.compile(rf"(?:{_alternation(list(TAIL_OWNERS))})", re.I)
+
+
+def owns_tail(text: str, cue: CueMatch) -> bool:
+    """Whether ``cue`` names a thing that has a tail (:data:`TAIL_OWNERS`)."""
+    m = _TAIL_OWNER_RE.match(text, cue.start)
+    return m is not None and m.end() <= cue.end
+
+
+def dates_a_tail(between: str) -> bool:
+    """Whether words between a tail's owner and four digits make the digits a date."""
+    return bool(_NOT_TAIL_WORDS.search(between))
 
 
 def cue_spans(cues: list[CueMatch]) -> list[tuple[int, int]]:
@@ -432,7 +494,8 @@ def said_as_amount(text: str, start: int, end: int) -> bool:
     # A "unit" with a run of digits right after it is a digit misheard inside the number
     # ("15次72640905"), not a quantity ("12999元3台" is).
     if unit and not _DIGITS_AFTER_UNIT.match(text, unit.end()) \
-            and not _ZH_DIGITS_AFTER_UNIT.match(text, unit.end()):
+            and not _ZH_DIGITS_AFTER_UNIT.match(text, unit.end()) \
+            and not (end - start == 1 and _GROUP_AFTER_UNIT.match(text, unit.end())):
         return True
     return bool(_CURRENCY_RE.search(text[max(0, start - 4):start])
-                or _AMOUNT_VERB_RE.search(text[max(0, start - 10):start]))
+                or _AMOUNT_VERB_RE.search(text[max(0, start - _AMOUNT_VERB_CHARS):start]))

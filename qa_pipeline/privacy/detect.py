@@ -31,7 +31,9 @@ from qa_pipeline.privacy.cues import (
     cue_before,
     cue_reference_far,
     cue_spans,
+    dates_a_tail,
     find_cues,
+    owns_tail,
     resolve,
     said_as_amount,
 )
@@ -44,7 +46,9 @@ from qa_pipeline.privacy.window import (
     heard_digits,
     homophones_before,
     number_after,
+    tokens_after,
 )
+from qa_pipeline.privacy.window import D as DIGIT_TOKEN  # a digit token of a window
 
 KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
 
@@ -89,6 +93,8 @@ _FAR_DIGITS = {"phone": 8, "bank_card": 11, "cn_id": 12}
 _FAR_DIGITS_OTHER = 10
 # Digits (two thirds of eleven) of a number after "model" that make it a misheard mobile.
 _MISHEARD_MOBILE_DIGITS = 8
+# The lengths of a card or an account number said without a cue.
+_CARD_DIGITS = (15, 19)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -239,13 +245,18 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
             if number is not None and heard_digits(blanked, number) < _FAR_DIGITS.get(
                     hit.kind, _FAR_DIGITS_OTHER):
                 continue
-        if number is None or len(number.digits) < hit.min_digits \
-                or said_as_amount(text, number.start, number.end) \
+        if number is not None and _tail_count(blanked, number) < hit.min_digits:
+            number = _owned_tail(text, blanked, cues[:k + 1], number)
+        if number is None or len(number.digits) <= _AMOUNT_DIGITS \
+                and said_as_amount(text, number.start, number.end) \
                 or _year(hit, number.digits, text, number.end):
             continue
         begin = number.start
-        if begin == c.end and c.end > c.start and text[c.end - 1].isdigit():
-            begin -= 1  # "last 465-38": the cue's "4" is glued to the number; both are said
+        if c.end > c.start and text[c.end - 1].isdigit() \
+                and not text[c.end:begin].strip(_BETWEEN_GROUPS):
+            # "last 465-38", "the last 4, 9, 3, 2, 1": the cue's "4" is next to the number
+            # and the transcript cannot tell the count from a digit; both go
+            begin = c.start + len(text[c.start:c.end].rstrip("0123456789"))
         found, start, end, merged_kind = _absorb(found, begin, number.end)
         if merged_kind is not None:
             kind = merged_kind
@@ -258,6 +269,53 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
     return found
 
 
+# The digits of a tail (:func:`_owned_tail`), and how many words may stand between its owner
+# and it ("on file any 8988": "ending" misheard).
+_TAIL_DIGITS = 4
+_TAIL_OWNER_GAP_TOKENS = 2
+_TAIL_MIN_REAL_DIGITS = 2
+_THOUSANDS = re.compile(r"\d,\d{3}(?!\d)")
+
+
+def _tail_count(blanked: str, number: WindowNumber) -> int:
+    """The digits a window's number holds; for a short number (a tail), the words heard for a
+    digit count too ("ending 4 for 3 1": "four" written "for"), once two real digits are in.
+    """
+    n = len(number.digits)
+    if n >= _TAIL_DIGITS or n < _TAIL_MIN_REAL_DIGITS:
+        return n
+    return heard_digits(blanked, number)
+
+
+def _owned_tail(text: str, blanked: str, cues: list[CueMatch], number: WindowNumber
+                ) -> WindowNumber | None:
+    """The tail of a thing a cue in the window of the last of ``cues`` names
+    (:data:`~qa_pipeline.privacy.cues.TAIL_OWNERS`) at the start of ``number``, or None: a
+    first group of exactly four digits ("N557O is that the one": the number's "one" is
+    prose), not a year, not written as an amount ("1,500"), at most two words after the
+    cue and none that makes it a date ("card expires 0927").
+    """
+    cue = cues[-1]
+    toks = tokens_after(blanked[:number.end], number.start)
+    first = next((k for k, t in enumerate(toks) if t.type == DIGIT_TOKEN), None)
+    if first is None:
+        return None
+    last = first
+    while last + 1 < len(toks) and toks[last + 1].type == DIGIT_TOKEN:
+        last += 1
+    digits = "".join(t.digits for t in toks[first:last + 1])
+    tail = WindowNumber(number.start, toks[last].end, digits)
+    if len(digits) != _TAIL_DIGITS or digits[:2] in ("19", "20") \
+            or _THOUSANDS.search(text, tail.start, tail.end):
+        return None
+    if not any(owns_tail(text, c) for c in cues if c.end >= cue.start - WINDOW_CHARS):
+        return None
+    between = [t for t in tokens_after(blanked, cue.end) if t.end <= number.start]
+    if len(between) > _TAIL_OWNER_GAP_TOKENS or dates_a_tail(text[cue.end:number.start]):
+        return None
+    return tail
+
+
 def _misheard_mobile(text: str, blanked: str, cue: CueMatch, found: list[PiiSpan],
                      kinds: tuple[str, ...]) -> list[PiiSpan]:
     """After "model" (how ASR writes "mobile"), a window read as after a phone cue: a
@@ -265,7 +323,7 @@ def _misheard_mobile(text: str, blanked: str, cue: CueMatch, found: list[PiiSpan
     Nable Nero 4.5.") is a phone number; model numbers are codes or shorter.
     """
     number = number_after(blanked, cue.end)
-    if number is None or len(number.digits) < _MISHEARD_MOBILE_DIGITS \
+    if number is None or heard_digits(blanked, number) < _MISHEARD_MOBILE_DIGITS \
             or number.digits[0] != "1" or "phone" not in kinds:
         return found
     found, start, end, _ = _absorb(found, number.start, number.end)
@@ -336,6 +394,14 @@ def _cueless_reading(text: str, blanked: str, pos: int
         if after is not None and not after.is_reference and len(number.digits) >= max(
                 after.min_digits, 6):
             return number, after.kind
+    for number in cueless_number(blanked, pos, across_questions=True):
+        # "4539-048-5489? 00732": a question mark the ASR put inside a number; only a
+        # certain shape or a card's length crosses it ("2019 or 2020? 2021" does not)
+        kind = _strong(number.digits) or (
+            "long_number" if _CARD_DIGITS[0] <= len(number.digits) <= _CARD_DIGITS[1]
+            else None)
+        if kind is not None:
+            return number, kind
     return None, None
 
 
@@ -349,9 +415,11 @@ def _said_as_date(text: str, run: DigitRun) -> bool:
 def _year(cue: CueHit, digits: str, text: str, end: int) -> bool:
     """Whether a four-digit tail that no named thing owns is a year ("the quarter ending
     2024"); "card ending 2024" names its owner and stays personal data, and so does a tail
-    whose owner is named after it ("尾号1985的那张卡").
+    whose owner is named after it ("尾号1985的那张卡"), and so does one after a cue that says
+    digits follow ("the last digits are 2082").
     """
-    if cue.kind != "long_number" or len(digits) != 4 or digits[:2] not in ("19", "20"):
+    if cue.kind != "long_number" or cue.names_digits or len(digits) != 4 \
+            or digits[:2] not in ("19", "20"):
         return False
     after = cue_after(text, end)
     return after is None or after.kind == "long_number"

@@ -224,6 +224,19 @@ def _first_digit(toks: list[Token], start_tokens: int) -> int | None:
     return None
 
 
+def _glued_deep(text: str, toks: list[Token], first: int, before_group: int,
+                group: int) -> bool:
+    """Whether the group of digits starting at token ``group`` is glued to the number's
+    earlier digits by one character, deep inside a long number ("…62885次068次": 四 and 零
+    heard as 次), so a unit or a date word after it is a digit misheard, not an amount.
+    """
+    if group == first or toks[before_group].type != D:
+        return False
+    gap = text[toks[before_group].end:toks[group].start]
+    return len(gap) == 1 and "\u4e00" <= gap <= "\u9fff" and sum(
+        len(t.digits) for t in toks[first:before_group + 1]) >= _LONG_DIGITS
+
+
 def _one_group(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is one written group ("30", "6"; not "1-6")."""
     return not any(ch in _SEPARATORS for ch in text[start:end])
@@ -258,7 +271,8 @@ def number_after(text: str, pos: int, start_tokens: int = START_TOKENS
         if t.type == D:
             if k > first and toks[k - 1].type != D:
                 group, before_group = k, last
-            if (k + 1 == len(toks) or toks[k + 1].type != D) and (said_as_amount(
+            if (k + 1 == len(toks) or toks[k + 1].type != D) and not _glued_deep(
+                    text, toks, first, before_group, group) and (said_as_amount(
                     text, toks[group].start, t.end) or (
                     sum(len(x.digits) for x in toks[group:k + 1]) <= _DATE_DIGITS
                     and (_DATE_WORD.match(text, t.end)
@@ -327,16 +341,17 @@ def _near_digit(text: str, t: Token) -> str:
     return _zh_digit_of_sound().get(pinyin_syllables(word)[0], "") if word != "叉" else ""
 
 
-def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS
-                   ) -> list[WindowNumber]:
+def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS,
+                   across_questions: bool = False) -> list[WindowNumber]:
     """Readings of the number starting at ``pos`` (a digit, or a word that sounds like
     one) when no cue announced it, longest first:
     digit groups joined across words that sound like digits (counted as the digit they
     sound like) and at most ``other_tokens`` other words, up to a stop, an amount or a
     date. Each reading ends at a digit; the caller keeps one whose shape is
-    certain (a mobile number, a card, a resident ID).
+    certain (a mobile number, a card, a resident ID). With ``across_questions``, a question
+    mark between two digits does not end the number ("4539-048-5489? 00732").
     """
-    toks = tokens_after(text, pos)
+    toks = tokens_after(text, pos, in_number=across_questions)
     if not toks or toks[0].type != D and not (toks[0].type == NEAR
                                                and _near_digit(text, toks[0])):
         return []
@@ -363,7 +378,11 @@ def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS
             continue
         digits += d
         if t.type == D:  # a homophone after the last digit ("…20，这个是") adds no evidence
-            ends.append(WindowNumber(toks[0].start, t.end, digits))
+            end = t.end
+            if k + 1 < len(toks) and text[toks[k + 1].start:toks[k + 1].end].lower() in (
+                    "x", "ex", "叉") and toks[k + 1].start == t.end:
+                end = toks[k + 1].end  # "78x": a check character, or a digit heard as one
+            ends.append(WindowNumber(toks[0].start, end, digits))
     return ends[::-1]
 
 
