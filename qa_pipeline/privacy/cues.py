@@ -283,7 +283,23 @@ def find_cues(text: str) -> list[CueMatch]:
                 continue  # "公单后马": the noun (号码) of the cue before it, misheard
             found.append(CueMatch(start, end, cue, by_sound=True))
     found.sort(key=lambda c: c.start)
-    return found
+    return _nouns_joined(text, found)
+
+
+def _nouns_joined(text: str, found: list[CueMatch]) -> list[CueMatch]:
+    """``found`` with a generic noun said right after a cue heard by sound made part of it
+    ("past port number": the passport's number, not a phone number).
+    """
+    out: list[CueMatch] = []
+    for c in found:
+        prev = out[-1] if out else None
+        if prev is not None and prev.by_sound and not c.by_sound \
+                and 0 <= c.start - prev.end <= 1 \
+                and " ".join(text[c.start:c.end].lower().split()) in GENERIC_NOUNS:
+            out[-1] = CueMatch(prev.start, c.end, prev.cue, by_sound=True)
+            continue
+        out.append(c)
+    return out
 
 
 def _initial(syllable: str) -> str:
@@ -392,6 +408,13 @@ def _en_by_sound(text: str) -> list[tuple[int, int, Cue, str]]:
             window = " ".join(w for w, _, _ in words[k:k + n])
             if window != phrase and Levenshtein.distance(window, phrase, score_cutoff=1) <= 1:
                 out.append((words[k][1], words[k + n - 1][2], cue, phrase))
+        if n == 1:
+            # One word the ASR wrote as two ("past port" for "passport", "land line"),
+            # matched within one edit once joined.
+            for k in range(len(words) - 1):
+                if Levenshtein.distance(words[k][0] + words[k + 1][0], phrase,
+                                        score_cutoff=1) <= 1:
+                    out.append((words[k][1], words[k + 1][2], cue, phrase))
     return out
 
 

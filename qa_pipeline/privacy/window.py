@@ -66,12 +66,13 @@ _EN_LONG_DIGITS = tuple(w for w in EN_DIGITS if len(w) >= 4)
 # English words an 8 kHz ASR writes for a digit word said in a number, beyond one edit of
 # it: homophones ("for", "to", "won", "ate"), mishearings of the voiced consonant ("free",
 # "tree" for three, "fix", "big" for six, "hero", "neuro", "narrow" for zero) and the radio
-# forms ("niner"). "i", "I'm", "time" and "times" stand for five or nine alike, so they
-# bridge a gap but stand for no digit.
+# forms ("niner"), "px" glued to a number for six ("one fifty six" as "150px"). "i", "I'm",
+# "time" and "times" stand for five or nine alike, and "nubble", "nuddle", "dabble" for
+# "double" with no digit of their own, so they bridge a gap but stand for no digit.
 EN_HOMOPHONES = {"for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1",
                  "niner": "9", "tree": "3", "free": "3", "fix": "6", "big": "6", "hero": "0",
-                 "neuro": "0", "narrow": "0", "i": "", "i'm": "", "im": "", "time": "",
-                 "times": ""}
+                 "neuro": "0", "narrow": "0", "neural": "0", "px": "6", "i": "", "i'm": "",
+                 "im": "", "time": "", "times": "", "nubble": "", "nuddle": "", "dabble": ""}
 # Toneless, confusion-merged pinyin of the Chinese digit characters (要 yao for 幺).
 _ZH_DIGIT_CHARS = "零一二三四五六七八九幺两"
 

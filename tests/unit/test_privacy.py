@@ -587,6 +587,13 @@ def test_extra_references_match_as_written_only():
     ("the card ending 4 for 3 1.", "4 for 3 1"),
     ("8812, those are the last four.", "8812"),
     ("the Amex that finishes 3390", "3390"),
+    # words Whisper writes for digits: "px" for six glued to a number, "nubble" for double
+    ("I think it's 130px, 60px 41, 27 when the driver's outside", "130px, 60px 41, 27"),
+    ("1 3 9, nubble 4, 2 1 5, nuddle 8, 1 6 when you get in",
+     "1 3 9, nubble 4, 2 1 5, nuddle 8, 1 6"),
+    # a cue word the ASR wrote as two words
+    ("or the past port is 31012, one item 004, two item 00X, issued last year.",
+     "31012, one item 004, two item 00X"),
 ])
 def test_asr_classes_of_the_sixth_session_are_found(text, number):
     start = text.index(number)
@@ -604,8 +611,16 @@ def test_asr_classes_of_the_sixth_session_are_found(text, number):
     "the account had 1,500 in it", "my card has 2 to 3 days left",
     "the card I had for 3 years, 2021 to 2024",
     "2019, the last four years", "was it 2019 or 2020? 2021 I think",
+    "the image is 1024px wide and 768px high", "I'm 150px tall",
     # a one-digit amount followed by a written amount, not digit groups
     "我充了5元，再充50元",
 ])
 def test_asr_classes_of_the_sixth_session_keep_dates_and_amounts(text):
     assert detect(text) == []
+
+
+@pytest.mark.parametrize("text", ["my pass port number is 1234567",
+                                  "my passpart number is 1234567"])
+def test_a_generic_noun_after_a_misheard_cue_belongs_to_it(text):
+    # "number" after a cue heard by sound is that cue's noun, not a phone cue of its own
+    assert [d.kind for d in detect(text)] == ["cn_id"]
