@@ -81,7 +81,8 @@ CUES = (
                      "ring me", "ring me on", "ring me at", "ring me back", "phone me",
                      "打这个", "拨这个", "work line", "workline", "home line", "direct line",
                      "phone line", "cell line")),
-    Cue(TAIL, 4, ("末尾", "结尾", "结尾是", "ending", "ending in", "ending with", "ends",
+    Cue(TAIL, 4, ("末尾", "结尾", "结尾是", "最后是", "后面是", "后边是", "ending", "ending in",
+                  "ending with", "ends",
                   "ends in", "ends with", "finishing in", "finishing with", "finishes in",
                   "finishes with", "finishes", "finishing")),
     Cue(TAIL, 4, ("尾号", "尾数", "后四位", "末四位", "后六位",
@@ -134,9 +135,11 @@ AFTER_CUES = (
     Cue("cn_id", 6, ("身份证", "证件号", "passport", "id", "id number", "license")),
     # "…结尾的那个号", and 尾 alone: ASR mishears the syllable before it (捷尾, 解尾, 尖尾);
     # "4431, those are the last four".
-    Cue("long_number", 4, ("尾号", "尾数", "结尾", "尾", "last four", "last 4",
-                           "last four digits", "last 4 digits", "last digits", "final four",
-                           "final 4", "final digits")),
+    Cue("long_number", 4, ("尾号", "尾数", "结尾", "尾", "后四位", "后4位", "末四位", "末4位",
+                           "最后四位", "最后4位", "后几位", "最后几位", "后四个数", "最后四个数",
+                           "last four", "last 4", "last four digits", "last 4 digits",
+                           "last digits", "final four", "final 4", "final digits", "the ending",
+                           "ends in", "ends with", "ending in", "ending with")),
     Cue("long_number", 6, ("对吗", "对吧", "是吗", "对不对", "没错吧", "correct",
                            "is that right", "is that correct", "right")),
 )
@@ -217,6 +220,12 @@ _AFTER_FAR_RE = re.compile(
     r"[A-Za-z][A-Za-z']*(?![A-Za-z'])[\s,，、.]*"
     rf"|[\u4e00-\u9fff](?<![{_ZH_DIGIT_CHARS}])[\s,，、]*){{0,{AFTER_WORDS}}}?"
     rf"(?P<cue>{_alternation(_NAMED_AFTER)})", re.I)
+# A tail cue right after the thing it belongs to, said after the number ("卡号后四位",
+# "手机的后四位", "card's last four").
+_TAIL_OF_OWNER_RE = re.compile(
+    r"(?:'s|[\s的之])*"
+    rf"(?P<cue>{_alternation([p for p, c in _AFTER_BY_PHRASE.items() if c.min_digits < 6])})",
+    re.I)
 _UNIT_RE = re.compile(rf"\s?(?:{_alternation(list(UNITS_AFTER))})", re.I)
 _DIGITS_AFTER_UNIT = re.compile(r"\d{3}")
 # The same said in Chinese digits, a homophone between ("次两摇8" for 七两幺八): a digit,
@@ -468,6 +477,11 @@ def cue_after(text: str, end: int) -> CueHit | None:
     m = _AFTER_RE.match(text, end)
     if m is not None:
         cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]
+        tail = _TAIL_OF_OWNER_RE.match(text, m.end()) if cue.kind != "long_number" else None
+        if tail is not None:
+            # "4431是卡号后四位", "… is my card's last four": the owner's tail
+            return CueHit(cue.kind, _AFTER_BY_PHRASE[" ".join(
+                tail.group("cue").lower().split())].min_digits)
         return CueHit(cue.kind, cue.min_digits)
     m = _AFTER_FAR_RE.match(text, end)
     if m is None:

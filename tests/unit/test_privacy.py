@@ -587,6 +587,10 @@ def test_extra_references_match_as_written_only():
     ("the card ending 4 for 3 1.", "4 for 3 1"),
     ("8812, those are the last four.", "8812"),
     ("the Amex that finishes 3390", "3390"),
+    # tail cues said after the number, also right after their owner; 最后是 / 后面是
+    ("5206这个是后四位", "5206"), ("7713, that's the ending", "7713"),
+    ("3308 is what it ends with", "3308"), ("卡号最后是6604", "6604"),
+    ("0921是卡号后四位", "0921"), ("1187 is my card's last four", "1187"),
     # words Whisper writes for digits: "px" for six glued to a number, "nubble" for double
     ("I think it's 130px, 60px 41, 27 when the driver's outside", "130px, 60px 41, 27"),
     ("1 3 9, nubble 4, 2 1 5, nuddle 8, 1 6 when you get in",
@@ -612,6 +616,7 @@ def test_asr_classes_of_the_sixth_session_are_found(text, number):
     "the card I had for 3 years, 2021 to 2024",
     "2019, the last four years", "was it 2019 or 2020? 2021 I think",
     "the image is 1024px wide and 768px high", "I'm 150px tall",
+    "最后是2024年", "后面是1500元", "2024 ends in a week", "the fiscal year 2024 ends in March",
     # a one-digit amount followed by a written amount, not digit groups
     "我充了5元，再充50元",
 ])
