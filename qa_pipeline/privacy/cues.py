@@ -284,7 +284,9 @@ def find_cues(text: str) -> list[CueMatch]:
              for m in _CUE_RE.finditer(text)]
     if not any(ch.isdigit() for ch in text) and not digit_runs(text, min_digits=1):
         return found
-    by_sound = sorted(_zh_by_sound(text) + _en_by_sound(text), key=lambda m: m[0])
+    # Where two matches by sound overlap, the longer one wins: more syllables agree ("卡后" of
+    # "卡后肤为6139" for 卡号, or 后肤为 for 后四位: the tail).
+    by_sound = sorted(_zh_by_sound(text) + _en_by_sound(text), key=lambda m: (m[0] - m[1], m[0]))
     for start, end, cue, phrase in by_sound:
         if not any(start < c.end and end > c.start for c in found) and digit_runs(
                 text[end:end + WINDOW_CHARS], min_digits=1):

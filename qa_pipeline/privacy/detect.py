@@ -274,6 +274,11 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
 _TAIL_DIGITS = 4
 _TAIL_OWNER_GAP_TOKENS = 2
 _TAIL_MIN_REAL_DIGITS = 2
+# The words that may stand there: copulas and what "ending" becomes ("any", "N", "and in");
+# "the phone bill is 1299", "my account balance 2450" name something else.
+_TAIL_OWNER_GAP_WORDS = frozenset(("is", "was", "it's", "its", "are", "on", "file", "number",
+                                   "no", "any", "n", "and", "in", "an", "end", "ended", "at",
+                                   "是", "的", "为", "号"))
 _THOUSANDS = re.compile(r"\d,\d{3}(?!\d)")
 
 
@@ -310,8 +315,10 @@ def _owned_tail(text: str, blanked: str, cues: list[CueMatch], number: WindowNum
         return None
     if not any(owns_tail(text, c) for c in cues if c.end >= cue.start - WINDOW_CHARS):
         return None
-    between = [t for t in tokens_after(blanked, cue.end) if t.end <= number.start]
-    if len(between) > _TAIL_OWNER_GAP_TOKENS or dates_a_tail(text[cue.end:number.start]):
+    between = [text[t.start:t.end].lower() for t in tokens_after(blanked, cue.end)
+               if t.end <= number.start]
+    if len(between) > _TAIL_OWNER_GAP_TOKENS or dates_a_tail(text[cue.end:number.start]) \
+            or not _TAIL_OWNER_GAP_WORDS.issuperset(between):
         return None
     return tail
 

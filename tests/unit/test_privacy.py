@@ -613,6 +613,7 @@ def test_asr_classes_of_the_sixth_session_are_found(text, number):
     # four digits after a card or a phone that are a date, an amount, a year or a count
     "your card expires 0927", "the card expiry is 1128", "my phone 2019 model",
     "the account had 1,500 in it", "my card has 2 to 3 days left",
+    "your phone bill is 1299 this month", "my account balance 2450", "手机费是1299", "卡里有2450",
     "the card I had for 3 years, 2021 to 2024",
     "2019, the last four years", "was it 2019 or 2020? 2021 I think",
     "the image is 1024px wide and 768px high", "I'm 150px tall",
