@@ -91,6 +91,8 @@ CUES = (
                   "final four", "final 4", "final digits",
                   # "后面四个数": the count said as numbers, not digits
                   "后面四个数", "后四个数", "最后四个数", "后面四位", "后面几位", "后面几个数",
+                  # the number's last four "号": "最后四个号是…"
+                  "最后四个号", "后四个号", "后面四个号", "最后几个号",
                   # "four digits" said after another word the ASR mangled ("the title for
                   # digits", "to file for digits"): the count names a tail on its own
                   "four digits", "4 digits", "for digits",
@@ -326,17 +328,29 @@ def _close_syllable(heard: str, said: str) -> bool:
         Levenshtein.distance(heard, said, score_cutoff=2) <= 2
 
 
+_ZH_NUMERALS = "零一二三四五六七八九"
+
+
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
 def _zh_by_sound(text: str) -> list[tuple[int, int, Cue, str]]:
     """Chinese cue phrases matched by toneless, confusion-merged pinyin: every syllable
     equal, except at most one close to it (:func:`_close_syllable`: "尾后" for "尾号",
-    "银横卡" for "银行卡"). Punctuation between two characters (one mark) is skipped.
+    "银横卡" for "银行卡"). Punctuation between two characters (one mark) is skipped. A lone
+    digit between two Chinese characters is read as its Chinese digit ("莫4位", "最后4个号":
+    the ASR writes the count of a tail cue as a numeral).
     """
-    han = [i for i, ch in enumerate(text) if "\u4e00" <= ch <= "\u9fff"]
+    chars = [_ZH_NUMERALS[int(ch)] if ch.isascii() and ch.isdigit() and 0 < i < len(text) - 1
+             and _is_han(text[i - 1]) and _is_han(text[i + 1]) else ch
+             for i, ch in enumerate(text)]
+    han = [i for i, ch in enumerate(chars) if _is_han(ch)]
     if not han:
         return []
     from qa_pipeline.rubric.matching import pinyin_syllables
 
-    syl = pinyin_syllables("".join(text[i] for i in han))
+    syl = pinyin_syllables("".join(chars[i] for i in han))
     # With at most one syllable off, a match has its first or its second syllable exact:
     # only windows starting where one of those occurs are compared.
     by_syllable = _zh_phrase_index()
@@ -476,6 +490,42 @@ def cue_after(text: str, end: int) -> CueHit | None:
     "，对吗"), or after up to :data:`AFTER_WORDS` other words for a cue that names a thing
     ("that once the cell", "捷尾"), or None.
     """
+    hit = _cue_after(text, end)
+    if hit is None or hit.min_digits > TAIL_DIGITS:
+        # "7337,这是我手机莫四尾": a Chinese tail cue heard by sound, after its owner
+        tail = _zh_tail_after(text, end)
+        if tail is not None:
+            return tail
+    return hit
+
+
+# The digits of a tail number.
+TAIL_DIGITS = 4
+# How far after a number a Chinese tail cue heard by sound is looked for, and what may come
+# between: joining characters and the thing the tail belongs to ("这是我手机").
+_ZH_TAIL_AFTER_CHARS = 12
+_ZH_TAIL_PREFIX = re.compile(
+    r"[\s,，、]*(?:[这是我的那个就为您你他她张]|手机|卡号|卡|银行卡|账户|账号|号码)*")
+_OWNER_KINDS = (("手机", "phone"), ("号码", "phone"), ("卡", "bank_card"), ("账", "bank_card"))
+
+
+def _zh_tail_after(text: str, end: int) -> CueHit | None:
+    """A Chinese tail cue matched by sound after a number ending at ``end``, with only
+    joining characters and its owner between: the owner's kind, or a number of no named
+    kind.
+    """
+    segment = text[end:end + _ZH_TAIL_AFTER_CHARS]
+    prefix = _ZH_TAIL_PREFIX.match(segment)
+    assert prefix is not None  # the pattern matches the empty string
+    for start, _, cue, _ in _zh_by_sound(segment):
+        if cue.kind == TAIL and start == prefix.end():
+            owner = next((kind for word, kind in _OWNER_KINDS if word in prefix.group(0)),
+                         "long_number")
+            return CueHit(owner, cue.min_digits)
+    return None
+
+
+def _cue_after(text: str, end: int) -> CueHit | None:
     m = _AFTER_RE.match(text, end)
     if m is not None:
         cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]
@@ -525,16 +575,19 @@ def bridgeable(gap: str) -> bool:
             and not _DATE_WORDS.intersection(gap))
 
 
-def said_as_amount(text: str, start: int, end: int) -> bool:
+def said_as_amount(text: str, start: int, end: int, in_window: bool = False) -> bool:
     """Whether characters ``[start, end)`` are followed by a unit or preceded by a currency
     sign or a verb of paying ("12999元", "$778899", "退了5335"): an amount or a quantity.
+    ``in_window``: the digits begin a number a personal cue announced, where one digit, a
+    "unit" and more digit groups are the number ("手机是要三次,2766,7667").
     """
     unit = _UNIT_RE.match(text, end)
     # A "unit" with a run of digits right after it is a digit misheard inside the number
     # ("15次72640905"), not a quantity ("12999元3台" is).
     if unit and not _DIGITS_AFTER_UNIT.match(text, unit.end()) \
             and not _ZH_DIGITS_AFTER_UNIT.match(text, unit.end()) \
-            and not (end - start == 1 and _GROUP_AFTER_UNIT.match(text, unit.end())):
+            and not (in_window and end - start == 1
+                     and _GROUP_AFTER_UNIT.match(text, unit.end())):
         return True
     return bool(_CURRENCY_RE.search(text[max(0, start - 4):start])
                 or _AMOUNT_VERB_RE.search(text[max(0, start - _AMOUNT_VERB_CHARS):start]))

@@ -45,6 +45,7 @@ from qa_pipeline.privacy.window import (
     cueless_number,
     heard_digits,
     homophones_before,
+    lead_group_before,
     number_after,
     tokens_after,
 )
@@ -203,6 +204,7 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
         m.span() for m in _WINDOW_NOT_PII.finditer(text)])
     found = _with_windows(text, window_text, cues, found, kinds)
     found = _with_cueless(text, window_text, cues, found, kinds)
+    found = [_with_lead_group(text, window_text, p) for p in found]
     if "email" in kinds:
         for m in emails:
             found.append(PiiSpan("email", m.start(), m.end(), m.group(0), "", False))
@@ -348,6 +350,23 @@ def _absorb(found: list[PiiSpan], start: int, end: int
     return ([p for p in found if p not in overlapping],
             min(start, *(p.start for p in overlapping)),
             max(end, *(p.end for p in overlapping)), overlapping[0].kind)
+
+
+# The fewest digits of a number whose cut-off first group is joined to it.
+_LEAD_GROUP_MIN_DIGITS = 6
+
+
+def _with_lead_group(text: str, blanked: str, span: PiiSpan) -> PiiSpan:
+    """``span`` widened over a short group of digits and words heard for digits that the ASR
+    cut off from its start (:func:`~qa_pipeline.privacy.window.lead_group_before`), when it
+    is a number of at least six digits.
+    """
+    if len(span.digits) < _LEAD_GROUP_MIN_DIGITS or span.kind == "email":
+        return span
+    start = lead_group_before(blanked, span.start)
+    if start == span.start:
+        return span
+    return PiiSpan(span.kind, start, span.end, text[start:span.end], span.digits, True)
 
 
 def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[PiiSpan],

@@ -274,7 +274,7 @@ def number_after(text: str, pos: int, start_tokens: int = START_TOKENS
                 group, before_group = k, last
             if (k + 1 == len(toks) or toks[k + 1].type != D) and not _glued_deep(
                     text, toks, first, before_group, group) and (said_as_amount(
-                    text, toks[group].start, t.end) or (
+                    text, toks[group].start, t.end, in_window=True) or (
                     sum(len(x.digits) for x in toks[group:k + 1]) <= _DATE_DIGITS
                     and (_DATE_WORD.match(text, t.end)
                          or _one_group(text, toks[group].start, t.end)
@@ -437,3 +437,35 @@ def heard_digits(text: str, number: WindowNumber) -> int:
     return sum(len(t.digits) if t.type == D else bool(_near_digit(text, t))
                for t in tokens_after(text[:number.end], number.start, in_number=True)
                if t.type != OTHER)
+
+
+# How far back a number's first digits may have been cut off from it by words heard for
+# digits ("one time two, I'm 3-8-7, 8-1-0-6": 幺五二 / "one five two" with "five" heard as
+# "time"): at most this many tokens, this many digits, and this many characters.
+LEAD_GROUP_TOKENS = 5
+LEAD_GROUP_DIGITS = 4
+_LEAD_GROUP_CHARS = 40
+
+
+def lead_group_before(text: str, pos: int) -> int:
+    """Where the digits and words heard for digits right before a number at ``pos`` start
+    (``pos`` when there are none): a short group the ASR cut off from the number with a
+    homophone ("one six, I'm six, three two one, …"). The group starts with a digit or a word
+    that stands for one, holds a real digit and nothing but digits and such words.
+    """
+    lo = max(0, pos - _LEAD_GROUP_CHARS)
+    while lo < pos and text[lo - 1:lo].isalnum() if lo > 0 else False:
+        lo += 1  # start on a token boundary
+    toks = tokens_after(text[:pos], lo, CAP_TOKENS)
+    k = len(toks)
+    while k > 0 and toks[k - 1].type in (D, NEAR) and len(toks) - (k - 1) <= LEAD_GROUP_TOKENS:
+        k -= 1
+    lead = toks[k:]
+    while lead and not (lead[0].type == D or _leads(text, lead[0])):
+        lead = lead[1:]
+    digits = sum(len(t.digits) for t in lead)
+    if not any(t.type == D for t in lead) or digits > LEAD_GROUP_DIGITS or any(
+            t.type == D and (said_as_amount(text, t.start, t.end) or _DATE_WORD.match(
+                text, t.end) or _EN_DATE_WORD.match(text, t.end)) for t in lead):
+        return pos  # "等了3天，138…": a quantity or a date before the number
+    return lead[0].start

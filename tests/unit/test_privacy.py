@@ -34,6 +34,7 @@ from qa_pipeline.privacy.testset import (
     ASR_LINES_HELDOUT5,
     ASR_LINES_OWN4,
     ASR_LINES_OWN5,
+    ASR_LINES_OWN6,
     DEV_SEED,
     HALVES,
     HELDOUT_SEED,
@@ -309,7 +310,7 @@ def _hits_and_false_alarms(samples):
 def test_asr_lines_halves_are_split_by_phrasing():
     rows = []
     for path in (ASR_LINES, ASR_LINES_HELDOUT2, ASR_LINES_HELDOUT3, ASR_LINES_OWN4,
-                 ASR_LINES_HELDOUT4, ASR_LINES_OWN5, ASR_LINES_HELDOUT5):
+                 ASR_LINES_HELDOUT4, ASR_LINES_OWN5, ASR_LINES_HELDOUT5, ASR_LINES_OWN6):
         with path.open(encoding="utf-8", newline="") as f:
             rows += list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     halves = {half: {r["template"] for r in rows if r["half"] == half} for half in HALVES}
@@ -318,7 +319,8 @@ def test_asr_lines_halves_are_split_by_phrasing():
     for half in HALVES:
         lines = load_asr_lines(half)
         assert {s.language for s in lines.samples} == {"zh", "en"}
-        assert sum(not s.mentions for s in lines.samples) >= 20  # negatives
+        # negatives (own6 was rendered with 6 negative phrasings x 3 lines)
+        assert sum(not s.mentions for s in lines.samples) >= (18 if half == "own6" else 20)
         assert sum(len(s.mentions) for s in lines.samples) >= 60
     with pytest.raises(ValueError, match="tune, heldout, heldout2, heldout3"):
         load_asr_lines("test")
@@ -337,11 +339,15 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # own5 (its own phrasings, rendered before those changes; its one gain, a cue word heard
 # inside the number, is a heldout2 class that was fixed after own5's misses were read).
 # heldout5 (a fifth independent author, rendered before those changes, scored once before
-# and once after them): 196 / 220 with 1 false alarm before, 206 / 220 with 1 after.
+# and once after them): 196 / 220 with 1 false alarm before, 206 / 220 with 1 after. The
+# sixth session's classes (from heldout5's misses, then own6's): 92 / 92 on heldout, 215 /
+# 222 on heldout4, 92 / 92 on own5, 216 / 220 with no false alarm on heldout5; own6 (its own
+# phrasings, rendered before those changes) 65 / 80 before, 72 / 80 after the classes read
+# from heldout5, 78 / 80 after those read from its own misses.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
-    ("tune", 88, 88, 1), ("heldout", 92, 91, 0), ("heldout2", 102, 100, 0),
-    ("heldout3", 237, 231, 0), ("own4", 98, 95, 0), ("heldout4", 222, 214, 0),
-    ("own5", 92, 91, 0), ("heldout5", 220, 206, 1)])
+    ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 100, 0),
+    ("heldout3", 237, 231, 0), ("own4", 98, 95, 0), ("heldout4", 222, 215, 0),
+    ("own5", 92, 92, 0), ("heldout5", 220, 216, 0), ("own6", 80, 78, 0)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -595,6 +601,15 @@ def test_extra_references_match_as_written_only():
     ("I think it's 130px, 60px 41, 27 when the driver's outside", "130px, 60px 41, 27"),
     ("1 3 9, nubble 4, 2 1 5, nuddle 8, 1 6 when you get in",
      "1 3 9, nubble 4, 2 1 5, nuddle 8, 1 6"),
+    # a Chinese tail cue heard by sound after its owner (莫四尾 for 末四位), its count written
+    # as a numeral (莫4位, 最后4个号)
+    ("6021,这是我手机莫四尾", "6021"), ("8 3 1 5这是我手机莫4位", "8 3 1 5"),
+    ("您看一下最后4个号是7206的那个账户", "7206"),
+    # a number's first group cut off from it by a word heard for a digit
+    ("Okay, write this down, one time eight, I'm 4-0-2, 7-7-1-3, and that's it.",
+     "one time eight, I'm 4-0-2, 7-7-1-3"),
+    ("My work folded one six, I'm two, three two one, four four six, extension not needed.",
+     "one six, I'm two, three two one, four four six"),
     # a cue word the ASR wrote as two words
     ("or the past port is 31012, one item 004, two item 00X, issued last year.",
      "31012, one item 004, two item 00X"),
@@ -623,6 +638,12 @@ def test_asr_classes_of_the_sixth_session_are_found(text, number):
 ])
 def test_asr_classes_of_the_sixth_session_keep_dates_and_amounts(text):
     assert detect(text) == []
+
+
+def test_a_quantity_before_a_number_stays_out_of_it():
+    # "3天" is how long the caller waited, not the mobile number's first digit
+    text = "我等了3天,13800138000"
+    assert [d.text for d in detect(text)] == ["13800138000"]
 
 
 @pytest.mark.parametrize("text", ["my pass port number is 1234567",
