@@ -537,7 +537,7 @@ def _cue_after(text: str, end: int) -> CueHit | None:
         return CueHit(cue.kind, cue.min_digits)
     m = _AFTER_FAR_RE.match(text, end)
     if m is None:
-        return None
+        return _short_noun_after(text, end)
     cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]
     # Past other words the cue may be about something else ("验证码400013，您在手机上输入"):
     # a named number must be longer than a one-time code.
@@ -546,6 +546,31 @@ def _cue_after(text: str, end: int) -> CueHit | None:
 
 
 _TAIL_OWNER_RE = re.compile(rf"(?:{_alternation(list(TAIL_OWNERS))})", re.I)
+# "…, and that's my bell": joining words, a determiner and one word after the number.
+_DETERMINER_NOUN_AFTER = re.compile(
+    r"[\s,.]*(?:(?:and|so|that's|thats|that|is|it's|its|was)[\s,]+){0,3}"
+    rf"(?:{'|'.join(sorted(_EN_DETERMINERS))})\s+(?P<noun>[A-Za-z]+)(?![A-Za-z'])", re.I)
+
+
+# Everyday words one letter from a cue noun that a caller says after a number as themselves.
+_COMMON_LOOKALIKES = frozenset(("well", "tell", "hard", "yard", "fell", "sell"))
+
+
+def _short_noun_after(text: str, end: int) -> CueHit | None:
+    """A short cue noun with its first letter misheard after a determiner, said after the
+    number ("…, and that's my bell" for "that's my cell"): its kind, for a number as long as
+    a cue far after it asks.
+    """
+    m = _DETERMINER_NOUN_AFTER.match(text, end)
+    if m is None:
+        return None
+    word = m.group("noun").lower()
+    noun = next((n for n in _EN_SHORT_NOUNS if len(word) == len(n) and word[0] != n[0]
+                 and word[1:] == n[1:]), None) if word not in _COMMON_LOOKALIKES else None
+    if noun is None:
+        return None
+    cue = _AFTER_BY_PHRASE.get(noun) or _BY_PHRASE[noun]
+    return CueHit(cue.kind, max(cue.min_digits, _FAR_AFTER_DIGITS))
 
 
 def owns_tail(text: str, cue: CueMatch) -> bool:

@@ -610,6 +610,8 @@ def test_extra_references_match_as_written_only():
      "one time eight, I'm 4-0-2, 7-7-1-3"),
     ("My work folded one six, I'm two, three two one, four four six, extension not needed.",
      "one six, I'm two, three two one, four four six"),
+    # a short cue noun with its first letter misheard, said after the number
+    ("Sure, 4 5 2 go 1 7 go 9 3 0, and that's my bell.", "4 5 2 go 1 7 go 9 3 0"),
     # a cue word the ASR wrote as two words
     ("or the past port is 31012, one item 004, two item 00X, issued last year.",
      "31012, one item 004, two item 00X"),
@@ -632,6 +634,7 @@ def test_asr_classes_of_the_sixth_session_are_found(text, number):
     "the card I had for 3 years, 2021 to 2024",
     "2019, the last four years", "was it 2019 or 2020? 2021 I think",
     "the image is 1024px wide and 768px high", "I'm 150px tall",
+    "Sure, 4 5 2 go 1 7 go 9 3 0, and that's my well.",
     "最后是2024年", "后面是1500元", "2024 ends in a week", "the fiscal year 2024 ends in March",
     # a one-digit amount followed by a written amount, not digit groups
     "我充了5元，再充50元",
