@@ -130,11 +130,16 @@ AFTER_CUES = (
     Cue("phone", 6, ("手机", "手机号", "电话", "座机", "mobile", "cell", "phone", "cellphone",
                      "landline", "home number", "work number", "work line", "workline",
                      "home line", "direct line", "cell line",
+                     # "…, that's my number", "…, you can call me there": how to reach the
+                     # caller; a bare "number" could be an order's, "my number" is not
+                     "my number", "best number", "number to call", "call me", "reach me",
+                     "callback", "call back", "微信", "联系方式", "联系电话", "whatsapp",
                      # "…, that's the best way to get me": how to reach the caller
                      "best way to get me", "best way to reach me", "way to reach me")),
     Cue("bank_card", 6, ("卡号", "银行卡", "信用卡", "储蓄卡", "账号", "账户", "卡", "card",
                          "account", "visa", "mastercard")),
-    Cue("cn_id", 6, ("身份证", "证件号", "passport", "id", "id number", "license")),
+    Cue("cn_id", 6, ("身份证", "证件号", "passport", "id", "id number", "license", "social",
+                     "social security", "social security number", "ssn", "护照", "驾照")),
     # "…结尾的那个号", and 尾 alone: ASR mishears the syllable before it (捷尾, 解尾, 尖尾);
     # "4431, those are the last four".
     Cue("long_number", 4, ("尾号", "尾数", "结尾", "尾", "后四位", "后4位", "末四位", "末4位",
