@@ -57,6 +57,16 @@ class Cue:
     names_digits: bool = False
 
 
+# "last four" as an 8 kHz ASR writes it, beyond one edit: "lost for", "last fore", "last
+# floor"; "left" and "past" only after "the" ("I left for …" is a verb).
+_LAST_WORDS = ("last", "lost", "lust")
+_FOUR_WORDS = ("four", "for", "fore", "floor", "4", "foe", "far")
+LAST_FOUR_HEARD = tuple(sorted(
+    {f"{last} {four}" for last in _LAST_WORDS for four in _FOUR_WORDS
+     if (last, four) not in (("last", "four"), ("last", "4"))}
+    | {f"the {w} {four}" for w in ("left", "past") for four in _FOUR_WORDS}
+    | {"last numbers", "last few digits", "last few numbers"}))
+
 CUES = (
     Cue("cn_id", 6, ("身份证", "证件", "身份号", "护照", "居民身份证", "驾驶证", "驾照", "社保号",
                      "社保卡", "医保卡", "户口本", "id", "i.d.", "identity", "identity card",
@@ -101,6 +111,8 @@ CUES = (
                   "the left four", "the left 4", "the left for", "the left digits",
                   "the left four digits", "the left 4 digits", "left digits"),
         names_digits=True),
+    # Heard forms of "last four" that a year may follow as itself ("the past four, 2021 …").
+    Cue(TAIL, 4, LAST_FOUR_HEARD),
     # A number read back to be confirmed ("跟您核对一下…", "so that's …"): personal data
     # of a kind the words do not say.
     Cue("long_number", 6, ("核对一下", "确认一下", "复述一下", "so that's", "read that back",

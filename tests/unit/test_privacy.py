@@ -617,6 +617,8 @@ def test_extra_references_match_as_written_only():
     ("Sure, 6 1 8 go 2 2 go 7 4 1, you can call me there.", "6 1 8 go 2 2 go 7 4 1"),
     ("Sure, 3 0 9 go 5 5 go 1 2 8, is my social.", "3 0 9 go 5 5 go 1 2 8"),
     ("好的，5 2 7 嗯 1 9 走 8 8 3，那是我的微信", "5 2 7 嗯 1 9 走 8 8 3"),
+    # "last four" heard beyond one edit
+    ("it's the one lost for 8127.", "8127"), ("the card last floor 3306.", "3306"),
     # a cue word the ASR wrote as two words
     ("or the past port is 31012, one item 004, two item 00X, issued last year.",
      "31012, one item 004, two item 00X"),
@@ -640,6 +642,7 @@ def test_asr_classes_of_the_sixth_session_are_found(text, number):
     "2019, the last four years", "was it 2019 or 2020? 2021 I think",
     "the image is 1024px wide and 768px high", "I'm 150px tall",
     "Sure, 4 5 2 go 1 7 go 9 3 0, and that's my well.",
+    "in the past four years, 2021 was best", "I was lost for 20 minutes",
     "the order 12345678, call me when it ships", "I waited 30 minutes, call me back",
     "最后是2024年", "后面是1500元", "2024 ends in a week", "the fiscal year 2024 ends in March",
     # a one-digit amount followed by a written amount, not digit groups
