@@ -617,6 +617,9 @@ def test_extra_references_match_as_written_only():
     ("Sure, 6 1 8 go 2 2 go 7 4 1, you can call me there.", "6 1 8 go 2 2 go 7 4 1"),
     ("Sure, 3 0 9 go 5 5 go 1 2 8, is my social.", "3 0 9 go 5 5 go 1 2 8"),
     ("好的，5 2 7 嗯 1 9 走 8 8 3，那是我的微信", "5 2 7 嗯 1 9 走 8 8 3"),
+    # "my social" for a social security number, "my digits" for a phone number
+    ("my social is 4 5 2 go 1 7 go 9 3 0.", "4 5 2 go 1 7 go 9 3 0"),
+    ("my digits are 6 1 8 go 2 2 go 7 4 1.", "6 1 8 go 2 2 go 7 4 1"),
     # "last four" heard beyond one edit
     ("it's the one lost for 8127.", "8127"), ("the card last floor 3306.", "3306"),
     # a cue word the ASR wrote as two words
