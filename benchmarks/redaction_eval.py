@@ -16,7 +16,10 @@ apart:
   before changing the detector (``benchmarks/redaction/own4_templates.tsv``);
   ``asr_lines_heldout4.tsv``, a fourth independent author's half (now seen); and
   ``asr_lines_own5.tsv``, the ``own5`` half, phrasings the fifth session wrote and rendered
-  before changing the detector (``benchmarks/redaction/own5_templates.tsv``).
+  before changing the detector (``benchmarks/redaction/own5_templates.tsv``); the fifth
+  independent author's ``heldout5`` (now seen); and ``asr_lines_own6.tsv``, the ``own6``
+  half, the sixth session's own phrasings, mostly tails and English, rendered before its
+  detector changes (``benchmarks/redaction/own6_templates.tsv``).
 
     .venv/bin/python benchmarks/redaction_eval.py
     .venv/bin/python benchmarks/redaction_eval.py --out redaction_eval_r4.json \

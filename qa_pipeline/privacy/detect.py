@@ -31,7 +31,9 @@ from qa_pipeline.privacy.cues import (
     cue_before,
     cue_reference_far,
     cue_spans,
+    dates_a_tail,
     find_cues,
+    owns_tail,
     resolve,
     said_as_amount,
 )
@@ -43,8 +45,11 @@ from qa_pipeline.privacy.window import (
     cueless_number,
     heard_digits,
     homophones_before,
+    lead_group_before,
     number_after,
+    tokens_after,
 )
+from qa_pipeline.privacy.window import D as DIGIT_TOKEN  # a digit token of a window
 
 KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
 
@@ -89,6 +94,8 @@ _FAR_DIGITS = {"phone": 8, "bank_card": 11, "cn_id": 12}
 _FAR_DIGITS_OTHER = 10
 # Digits (two thirds of eleven) of a number after "model" that make it a misheard mobile.
 _MISHEARD_MOBILE_DIGITS = 8
+# The lengths of a card or an account number said without a cue.
+_CARD_DIGITS = (15, 19)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -197,6 +204,7 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
         m.span() for m in _WINDOW_NOT_PII.finditer(text)])
     found = _with_windows(text, window_text, cues, found, kinds)
     found = _with_cueless(text, window_text, cues, found, kinds)
+    found = [_with_lead_group(text, window_text, p) for p in found]
     if "email" in kinds:
         for m in emails:
             found.append(PiiSpan("email", m.start(), m.end(), m.group(0), "", False))
@@ -239,13 +247,18 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
             if number is not None and heard_digits(blanked, number) < _FAR_DIGITS.get(
                     hit.kind, _FAR_DIGITS_OTHER):
                 continue
-        if number is None or len(number.digits) < hit.min_digits \
-                or said_as_amount(text, number.start, number.end) \
+        if number is not None and _tail_count(blanked, number) < hit.min_digits:
+            number = _owned_tail(text, blanked, cues[:k + 1], number)
+        if number is None or len(number.digits) <= _AMOUNT_DIGITS \
+                and said_as_amount(text, number.start, number.end) \
                 or _year(hit, number.digits, text, number.end):
             continue
         begin = number.start
-        if begin == c.end and c.end > c.start and text[c.end - 1].isdigit():
-            begin -= 1  # "last 465-38": the cue's "4" is glued to the number; both are said
+        if c.end > c.start and text[c.end - 1].isdigit() \
+                and not text[c.end:begin].strip(_BETWEEN_GROUPS):
+            # "last 465-38", "the last 4, 9, 3, 2, 1": the cue's "4" is next to the number
+            # and the transcript cannot tell the count from a digit; both go
+            begin = c.start + len(text[c.start:c.end].rstrip("0123456789"))
         found, start, end, merged_kind = _absorb(found, begin, number.end)
         if merged_kind is not None:
             kind = merged_kind
@@ -258,6 +271,60 @@ def _with_windows(text: str, blanked: str, cues: list[CueMatch], found: list[Pii
     return found
 
 
+# The digits of a tail (:func:`_owned_tail`), and how many words may stand between its owner
+# and it ("on file any 8988": "ending" misheard).
+_TAIL_DIGITS = 4
+_TAIL_OWNER_GAP_TOKENS = 2
+_TAIL_MIN_REAL_DIGITS = 2
+# The words that may stand there: copulas and what "ending" becomes ("any", "N", "and in");
+# "the phone bill is 1299", "my account balance 2450" name something else.
+_TAIL_OWNER_GAP_WORDS = frozenset(("is", "was", "it's", "its", "are", "on", "file", "number",
+                                   "no", "any", "n", "and", "in", "an", "end", "ended", "at",
+                                   "是", "的", "为", "号"))
+_THOUSANDS = re.compile(r"\d,\d{3}(?!\d)")
+
+
+def _tail_count(blanked: str, number: WindowNumber) -> int:
+    """The digits a window's number holds; for a short number (a tail), the words heard for a
+    digit count too ("ending 4 for 3 1": "four" written "for"), once two real digits are in.
+    """
+    n = len(number.digits)
+    if n >= _TAIL_DIGITS or n < _TAIL_MIN_REAL_DIGITS:
+        return n
+    return heard_digits(blanked, number)
+
+
+def _owned_tail(text: str, blanked: str, cues: list[CueMatch], number: WindowNumber
+                ) -> WindowNumber | None:
+    """The tail of a thing a cue in the window of the last of ``cues`` names
+    (:data:`~qa_pipeline.privacy.cues.TAIL_OWNERS`) at the start of ``number``, or None: a
+    first group of exactly four digits ("N557O is that the one": the number's "one" is
+    prose), not a year, not written as an amount ("1,500"), at most two words after the
+    cue and none that makes it a date ("card expires 0927").
+    """
+    cue = cues[-1]
+    toks = tokens_after(blanked[:number.end], number.start)
+    first = next((k for k, t in enumerate(toks) if t.type == DIGIT_TOKEN), None)
+    if first is None:
+        return None
+    last = first
+    while last + 1 < len(toks) and toks[last + 1].type == DIGIT_TOKEN:
+        last += 1
+    digits = "".join(t.digits for t in toks[first:last + 1])
+    tail = WindowNumber(number.start, toks[last].end, digits)
+    if len(digits) != _TAIL_DIGITS or digits[:2] in ("19", "20") \
+            or _THOUSANDS.search(text, tail.start, tail.end):
+        return None
+    if not any(owns_tail(text, c) for c in cues if c.end >= cue.start - WINDOW_CHARS):
+        return None
+    between = [text[t.start:t.end].lower() for t in tokens_after(blanked, cue.end)
+               if t.end <= number.start]
+    if len(between) > _TAIL_OWNER_GAP_TOKENS or dates_a_tail(text[cue.end:number.start]) \
+            or not _TAIL_OWNER_GAP_WORDS.issuperset(between):
+        return None
+    return tail
+
+
 def _misheard_mobile(text: str, blanked: str, cue: CueMatch, found: list[PiiSpan],
                      kinds: tuple[str, ...]) -> list[PiiSpan]:
     """After "model" (how ASR writes "mobile"), a window read as after a phone cue: a
@@ -265,7 +332,7 @@ def _misheard_mobile(text: str, blanked: str, cue: CueMatch, found: list[PiiSpan
     Nable Nero 4.5.") is a phone number; model numbers are codes or shorter.
     """
     number = number_after(blanked, cue.end)
-    if number is None or len(number.digits) < _MISHEARD_MOBILE_DIGITS \
+    if number is None or heard_digits(blanked, number) < _MISHEARD_MOBILE_DIGITS \
             or number.digits[0] != "1" or "phone" not in kinds:
         return found
     found, start, end, _ = _absorb(found, number.start, number.end)
@@ -283,6 +350,23 @@ def _absorb(found: list[PiiSpan], start: int, end: int
     return ([p for p in found if p not in overlapping],
             min(start, *(p.start for p in overlapping)),
             max(end, *(p.end for p in overlapping)), overlapping[0].kind)
+
+
+# The fewest digits of a number whose cut-off first group is joined to it.
+_LEAD_GROUP_MIN_DIGITS = 6
+
+
+def _with_lead_group(text: str, blanked: str, span: PiiSpan) -> PiiSpan:
+    """``span`` widened over a short group of digits and words heard for digits that the ASR
+    cut off from its start (:func:`~qa_pipeline.privacy.window.lead_group_before`), when it
+    is a number of at least six digits.
+    """
+    if len(span.digits) < _LEAD_GROUP_MIN_DIGITS or span.kind == "email":
+        return span
+    start = lead_group_before(blanked, span.start)
+    if start == span.start:
+        return span
+    return PiiSpan(span.kind, start, span.end, text[start:span.end], span.digits, True)
 
 
 def _with_cueless(text: str, blanked: str, cues: list[CueMatch], found: list[PiiSpan],
@@ -336,6 +420,14 @@ def _cueless_reading(text: str, blanked: str, pos: int
         if after is not None and not after.is_reference and len(number.digits) >= max(
                 after.min_digits, 6):
             return number, after.kind
+    for number in cueless_number(blanked, pos, across_questions=True):
+        # "4539-048-5489? 00732": a question mark the ASR put inside a number; only a
+        # certain shape or a card's length crosses it ("2019 or 2020? 2021" does not)
+        kind = _strong(number.digits) or (
+            "long_number" if _CARD_DIGITS[0] <= len(number.digits) <= _CARD_DIGITS[1]
+            else None)
+        if kind is not None:
+            return number, kind
     return None, None
 
 
@@ -349,9 +441,11 @@ def _said_as_date(text: str, run: DigitRun) -> bool:
 def _year(cue: CueHit, digits: str, text: str, end: int) -> bool:
     """Whether a four-digit tail that no named thing owns is a year ("the quarter ending
     2024"); "card ending 2024" names its owner and stays personal data, and so does a tail
-    whose owner is named after it ("尾号1985的那张卡").
+    whose owner is named after it ("尾号1985的那张卡"), and so does one after a cue that says
+    digits follow ("the last digits are 2082").
     """
-    if cue.kind != "long_number" or len(digits) != 4 or digits[:2] not in ("19", "20"):
+    if cue.kind != "long_number" or cue.names_digits or len(digits) != 4 \
+            or digits[:2] not in ("19", "20"):
         return False
     after = cue_after(text, end)
     return after is None or after.kind == "long_number"

@@ -66,12 +66,13 @@ _EN_LONG_DIGITS = tuple(w for w in EN_DIGITS if len(w) >= 4)
 # English words an 8 kHz ASR writes for a digit word said in a number, beyond one edit of
 # it: homophones ("for", "to", "won", "ate"), mishearings of the voiced consonant ("free",
 # "tree" for three, "fix", "big" for six, "hero", "neuro", "narrow" for zero) and the radio
-# forms ("niner"). "i", "I'm", "time" and "times" stand for five or nine alike, so they
-# bridge a gap but stand for no digit.
+# forms ("niner"), "px" glued to a number for six ("one fifty six" as "150px"). "i", "I'm",
+# "time" and "times" stand for five or nine alike, and "nubble", "nuddle", "dabble" for
+# "double" with no digit of their own, so they bridge a gap but stand for no digit.
 EN_HOMOPHONES = {"for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1",
                  "niner": "9", "tree": "3", "free": "3", "fix": "6", "big": "6", "hero": "0",
-                 "neuro": "0", "narrow": "0", "i": "", "i'm": "", "im": "", "time": "",
-                 "times": ""}
+                 "neuro": "0", "narrow": "0", "neural": "0", "px": "6", "i": "", "i'm": "",
+                 "im": "", "time": "", "times": "", "nubble": "", "nuddle": "", "dabble": ""}
 # Toneless, confusion-merged pinyin of the Chinese digit characters (要 yao for 幺).
 _ZH_DIGIT_CHARS = "零一二三四五六七八九幺两"
 
@@ -224,6 +225,19 @@ def _first_digit(toks: list[Token], start_tokens: int) -> int | None:
     return None
 
 
+def _glued_deep(text: str, toks: list[Token], first: int, before_group: int,
+                group: int) -> bool:
+    """Whether the group of digits starting at token ``group`` is glued to the number's
+    earlier digits by one character, deep inside a long number ("…62885次068次": 四 and 零
+    heard as 次), so a unit or a date word after it is a digit misheard, not an amount.
+    """
+    if group == first or toks[before_group].type != D:
+        return False
+    gap = text[toks[before_group].end:toks[group].start]
+    return len(gap) == 1 and "\u4e00" <= gap <= "\u9fff" and sum(
+        len(t.digits) for t in toks[first:before_group + 1]) >= _LONG_DIGITS
+
+
 def _one_group(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is one written group ("30", "6"; not "1-6")."""
     return not any(ch in _SEPARATORS for ch in text[start:end])
@@ -258,8 +272,9 @@ def number_after(text: str, pos: int, start_tokens: int = START_TOKENS
         if t.type == D:
             if k > first and toks[k - 1].type != D:
                 group, before_group = k, last
-            if (k + 1 == len(toks) or toks[k + 1].type != D) and (said_as_amount(
-                    text, toks[group].start, t.end) or (
+            if (k + 1 == len(toks) or toks[k + 1].type != D) and not _glued_deep(
+                    text, toks, first, before_group, group) and (said_as_amount(
+                    text, toks[group].start, t.end, in_window=True) or (
                     sum(len(x.digits) for x in toks[group:k + 1]) <= _DATE_DIGITS
                     and (_DATE_WORD.match(text, t.end)
                          or _one_group(text, toks[group].start, t.end)
@@ -327,16 +342,17 @@ def _near_digit(text: str, t: Token) -> str:
     return _zh_digit_of_sound().get(pinyin_syllables(word)[0], "") if word != "叉" else ""
 
 
-def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS
-                   ) -> list[WindowNumber]:
+def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS,
+                   across_questions: bool = False) -> list[WindowNumber]:
     """Readings of the number starting at ``pos`` (a digit, or a word that sounds like
     one) when no cue announced it, longest first:
     digit groups joined across words that sound like digits (counted as the digit they
     sound like) and at most ``other_tokens`` other words, up to a stop, an amount or a
     date. Each reading ends at a digit; the caller keeps one whose shape is
-    certain (a mobile number, a card, a resident ID).
+    certain (a mobile number, a card, a resident ID). With ``across_questions``, a question
+    mark between two digits does not end the number ("4539-048-5489? 00732").
     """
-    toks = tokens_after(text, pos)
+    toks = tokens_after(text, pos, in_number=across_questions)
     if not toks or toks[0].type != D and not (toks[0].type == NEAR
                                                and _near_digit(text, toks[0])):
         return []
@@ -363,7 +379,11 @@ def cueless_number(text: str, pos: int, other_tokens: int = CUELESS_OTHER_TOKENS
             continue
         digits += d
         if t.type == D:  # a homophone after the last digit ("…20，这个是") adds no evidence
-            ends.append(WindowNumber(toks[0].start, t.end, digits))
+            end = t.end
+            if k + 1 < len(toks) and text[toks[k + 1].start:toks[k + 1].end].lower() in (
+                    "x", "ex", "叉") and toks[k + 1].start == t.end:
+                end = toks[k + 1].end  # "78x": a check character, or a digit heard as one
+            ends.append(WindowNumber(toks[0].start, end, digits))
     return ends[::-1]
 
 
@@ -417,3 +437,35 @@ def heard_digits(text: str, number: WindowNumber) -> int:
     return sum(len(t.digits) if t.type == D else bool(_near_digit(text, t))
                for t in tokens_after(text[:number.end], number.start, in_number=True)
                if t.type != OTHER)
+
+
+# How far back a number's first digits may have been cut off from it by words heard for
+# digits ("one time two, I'm 3-8-7, 8-1-0-6": 幺五二 / "one five two" with "five" heard as
+# "time"): at most this many tokens, this many digits, and this many characters.
+LEAD_GROUP_TOKENS = 5
+LEAD_GROUP_DIGITS = 4
+_LEAD_GROUP_CHARS = 40
+
+
+def lead_group_before(text: str, pos: int) -> int:
+    """Where the digits and words heard for digits right before a number at ``pos`` start
+    (``pos`` when there are none): a short group the ASR cut off from the number with a
+    homophone ("one six, I'm six, three two one, …"). The group starts with a digit or a word
+    that stands for one, holds a real digit and nothing but digits and such words.
+    """
+    lo = max(0, pos - _LEAD_GROUP_CHARS)
+    while lo < pos and text[lo - 1:lo].isalnum() if lo > 0 else False:
+        lo += 1  # start on a token boundary
+    toks = tokens_after(text[:pos], lo, CAP_TOKENS)
+    k = len(toks)
+    while k > 0 and toks[k - 1].type in (D, NEAR) and len(toks) - (k - 1) <= LEAD_GROUP_TOKENS:
+        k -= 1
+    lead = toks[k:]
+    while lead and not (lead[0].type == D or _leads(text, lead[0])):
+        lead = lead[1:]
+    digits = sum(len(t.digits) for t in lead)
+    if not any(t.type == D for t in lead) or digits > LEAD_GROUP_DIGITS or any(
+            t.type == D and (said_as_amount(text, t.start, t.end) or _DATE_WORD.match(
+                text, t.end) or _EN_DATE_WORD.match(text, t.end)) for t in lead):
+        return pos  # "等了3天，138…": a quantity or a date before the number
+    return lead[0].start

@@ -34,6 +34,7 @@ from qa_pipeline.privacy.testset import (
     ASR_LINES_HELDOUT5,
     ASR_LINES_OWN4,
     ASR_LINES_OWN5,
+    ASR_LINES_OWN6,
     DEV_SEED,
     HALVES,
     HELDOUT_SEED,
@@ -309,7 +310,7 @@ def _hits_and_false_alarms(samples):
 def test_asr_lines_halves_are_split_by_phrasing():
     rows = []
     for path in (ASR_LINES, ASR_LINES_HELDOUT2, ASR_LINES_HELDOUT3, ASR_LINES_OWN4,
-                 ASR_LINES_HELDOUT4, ASR_LINES_OWN5, ASR_LINES_HELDOUT5):
+                 ASR_LINES_HELDOUT4, ASR_LINES_OWN5, ASR_LINES_HELDOUT5, ASR_LINES_OWN6):
         with path.open(encoding="utf-8", newline="") as f:
             rows += list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     halves = {half: {r["template"] for r in rows if r["half"] == half} for half in HALVES}
@@ -318,7 +319,8 @@ def test_asr_lines_halves_are_split_by_phrasing():
     for half in HALVES:
         lines = load_asr_lines(half)
         assert {s.language for s in lines.samples} == {"zh", "en"}
-        assert sum(not s.mentions for s in lines.samples) >= 20  # negatives
+        # negatives (own6 was rendered with 6 negative phrasings x 3 lines)
+        assert sum(not s.mentions for s in lines.samples) >= (18 if half == "own6" else 20)
         assert sum(len(s.mentions) for s in lines.samples) >= 60
     with pytest.raises(ValueError, match="tune, heldout, heldout2, heldout3"):
         load_asr_lines("test")
@@ -337,11 +339,15 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # own5 (its own phrasings, rendered before those changes; its one gain, a cue word heard
 # inside the number, is a heldout2 class that was fixed after own5's misses were read).
 # heldout5 (a fifth independent author, rendered before those changes, scored once before
-# and once after them): 196 / 220 with 1 false alarm before, 206 / 220 with 1 after.
+# and once after them): 196 / 220 with 1 false alarm before, 206 / 220 with 1 after. The
+# sixth session's classes (from heldout5's misses, then own6's): 92 / 92 on heldout, 215 /
+# 222 on heldout4, 92 / 92 on own5, 216 / 220 with no false alarm on heldout5; own6 (its own
+# phrasings, rendered before those changes) 65 / 80 before, 72 / 80 after the classes read
+# from heldout5, 78 / 80 after those read from its own misses.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
-    ("tune", 88, 88, 1), ("heldout", 92, 91, 0), ("heldout2", 102, 100, 0),
-    ("heldout3", 237, 231, 0), ("own4", 98, 95, 0), ("heldout4", 222, 214, 0),
-    ("own5", 92, 91, 0), ("heldout5", 220, 206, 1)])
+    ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 100, 0),
+    ("heldout3", 237, 231, 0), ("own4", 98, 95, 0), ("heldout4", 222, 215, 0),
+    ("own5", 92, 92, 0), ("heldout5", 220, 216, 0), ("own6", 80, 78, 0)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -558,3 +564,105 @@ def test_extra_references_match_as_written_only():
     # "报给" sounds like 包裹 (a parcel): matched by sound it would make the ID a reference
     text = "郡建号码我报给您爱440305197507272046最后一位是自母"
     assert any("440305197507272046" in d.text for d in detect(text))
+
+
+# Classes of the sixth session, read from the misses of heldout5 and the earlier spent halves
+# (each case one class, not one line): a one-digit "amount" followed by more digit groups (次
+# for a digit), the count of a Chinese tail cue misheard (后肤为 for 后四位), a group glued by
+# one character deep inside a long number before a "unit", "work line" said after the
+# number, a check character glued to a cue-less number's last group ("78x"), the count
+# digit of "last 4" next to the number, "the left digits" for "the last digits" (and no year
+# after a cue that says digits follow), four digits right after the thing that owns them
+# when "ending" was misheard, a question mark inside a cue-less card number, words heard for
+# digits counted after "model" and in a tail, a tail cue said after the number.
+@pytest.mark.parametrize("text,number", [
+    ("我的手机是要五次,3821,4406,您记一下", "要五次,3821,4406"),
+    ("就是那个卡后肤为6139的那个", "6139"),
+    ("我的卡号是62284810937次152次是建设银行的", "62284810937次152"),
+    ("Five time I'm nine 4.0.2. Nine double 7.3 in my workline, but the other is better.",
+     "Five time I'm nine 4.0.2. Nine double 7.3"),
+    ("I think it's 130px, 47.52x, 66x, I'm not gonna use phone so I'm not sure.",
+     "130px, 47.52x, 66x"),
+    ("Is it the one with the last 4, 7, 1, 0, 6?", "4, 7, 1, 0, 6"),
+    ("the savings one, the left digits are 2071.", "2071"),
+    ("can you confirm the phone number on file any 6021 is it still good?", "6021"),
+    ("the card on file N557O is that the one?", "557O"),
+    ("Can you charge 6228-413-0972? 44185 instead, the other one got declined.",
+     "6228-413-0972? 44185"),
+    ("My modal is 1.3.9.2.7. Nable Nero 6.1.", "1.3.9.2.7. Nable Nero 6.1"),
+    ("the card ending 4 for 3 1.", "4 for 3 1"),
+    ("8812, those are the last four.", "8812"),
+    ("the Amex that finishes 3390", "3390"),
+    # tail cues said after the number, also right after their owner; 最后是 / 后面是
+    ("5206这个是后四位", "5206"), ("7713, that's the ending", "7713"),
+    ("3308 is what it ends with", "3308"), ("卡号最后是6604", "6604"),
+    ("0921是卡号后四位", "0921"), ("1187 is my card's last four", "1187"),
+    # words Whisper writes for digits: "px" for six glued to a number, "nubble" for double
+    ("I think it's 130px, 60px 41, 27 when the driver's outside", "130px, 60px 41, 27"),
+    ("1 3 9, nubble 4, 2 1 5, nuddle 8, 1 6 when you get in",
+     "1 3 9, nubble 4, 2 1 5, nuddle 8, 1 6"),
+    # a Chinese tail cue heard by sound after its owner (莫四尾 for 末四位), its count written
+    # as a numeral (莫4位, 最后4个号)
+    ("6021,这是我手机莫四尾", "6021"), ("8 3 1 5这是我手机莫4位", "8 3 1 5"),
+    ("您看一下最后4个号是7206的那个账户", "7206"),
+    # a number's first group cut off from it by a word heard for a digit
+    ("Okay, write this down, one time eight, I'm 4-0-2, 7-7-1-3, and that's it.",
+     "one time eight, I'm 4-0-2, 7-7-1-3"),
+    ("My work folded one six, I'm two, three two one, four four six, extension not needed.",
+     "one six, I'm two, three two one, four four six"),
+    # a short cue noun with its first letter misheard, said after the number
+    ("Sure, 4 5 2 go 1 7 go 9 3 0, and that's my bell.", "4 5 2 go 1 7 go 9 3 0"),
+    # more ways to say after the number how it reaches the caller or what it is
+    ("Sure, 4 5 2 go 1 7 go 9 3 0, that's my number.", "4 5 2 go 1 7 go 9 3 0"),
+    ("Sure, 6 1 8 go 2 2 go 7 4 1, you can call me there.", "6 1 8 go 2 2 go 7 4 1"),
+    ("Sure, 3 0 9 go 5 5 go 1 2 8, is my social.", "3 0 9 go 5 5 go 1 2 8"),
+    ("好的，5 2 7 嗯 1 9 走 8 8 3，那是我的微信", "5 2 7 嗯 1 9 走 8 8 3"),
+    # "my social" for a social security number, "my digits" for a phone number
+    ("my social is 4 5 2 go 1 7 go 9 3 0.", "4 5 2 go 1 7 go 9 3 0"),
+    ("my digits are 6 1 8 go 2 2 go 7 4 1.", "6 1 8 go 2 2 go 7 4 1"),
+    # "last four" heard beyond one edit
+    ("it's the one lost for 8127.", "8127"), ("the card last floor 3306.", "3306"),
+    # a cue word the ASR wrote as two words
+    ("or the past port is 31012, one item 004, two item 00X, issued last year.",
+     "31012, one item 004, two item 00X"),
+])
+def test_asr_classes_of_the_sixth_session_are_found(text, number):
+    start = text.index(number)
+    covered = {i for d in detect(text) for i in range(d.start, d.end)}
+    missing = {i for i in range(start, start + len(number)) if text[i] not in " ,.-，?"}
+    assert not missing - covered, detect(text)
+
+
+@pytest.mark.parametrize("text", [
+    # a charge, a payment, a balance "of" an amount: an amount whatever cue follows
+    "I see a pending charge of 9,672 on your account number",
+    "there is a balance of 1450 on the card",
+    # four digits after a card or a phone that are a date, an amount, a year or a count
+    "your card expires 0927", "the card expiry is 1128", "my phone 2019 model",
+    "the account had 1,500 in it", "my card has 2 to 3 days left",
+    "your phone bill is 1299 this month", "my account balance 2450", "手机费是1299", "卡里有2450",
+    "the card I had for 3 years, 2021 to 2024",
+    "2019, the last four years", "was it 2019 or 2020? 2021 I think",
+    "the image is 1024px wide and 768px high", "I'm 150px tall",
+    "Sure, 4 5 2 go 1 7 go 9 3 0, and that's my well.",
+    "in the past four years, 2021 was best", "I was lost for 20 minutes",
+    "the order 12345678, call me when it ships", "I waited 30 minutes, call me back",
+    "最后是2024年", "后面是1500元", "2024 ends in a week", "the fiscal year 2024 ends in March",
+    # a one-digit amount followed by a written amount, not digit groups
+    "我充了5元，再充50元",
+])
+def test_asr_classes_of_the_sixth_session_keep_dates_and_amounts(text):
+    assert detect(text) == []
+
+
+def test_a_quantity_before_a_number_stays_out_of_it():
+    # "3天" is how long the caller waited, not the mobile number's first digit
+    text = "我等了3天,13800138000"
+    assert [d.text for d in detect(text)] == ["13800138000"]
+
+
+@pytest.mark.parametrize("text", ["my pass port number is 1234567",
+                                  "my passpart number is 1234567"])
+def test_a_generic_noun_after_a_misheard_cue_belongs_to_it(text):
+    # "number" after a cue heard by sound is that cue's noun, not a phone cue of its own
+    assert [d.kind for d in detect(text)] == ["cn_id"]
