@@ -53,6 +53,19 @@ class ActTagger(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Repeated:
+    """Weaker evidence that counts when it recurs: an utterance that carries one of ``acts``
+    at ``min_probability`` or more (below the act's own threshold) counts when at least
+    ``min_count`` such utterances are among those looked at (a customer who states the same
+    grievance twice, each time garbled by ASR or worded mildly).
+    """
+
+    acts: tuple[str, ...]
+    min_probability: float
+    min_count: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class ActTrack:
     """Per-utterance act probabilities of one call, from one model.
 
@@ -124,6 +137,21 @@ class ActTrack:
                     and (found is None or p > found[1]):
                 found = (act, p)
         return found
+
+    def carriers(self, indices: Sequence[int], acts: Sequence[str],
+                 min_probability: float | None = None, repeated: Repeated | None = None
+                 ) -> list[tuple[int, str, float]]:
+        """(index, act, probability) of each of ``indices`` that carries one of ``acts`` (see
+        :meth:`best`), in the order of ``indices``; with ``repeated``, also the others that carry
+        one of its acts at its ``min_probability``, when ``min_count`` of them do.
+        """
+        found = {i: b for i in indices if (b := self.best(i, acts, min_probability)) is not None}
+        if repeated is not None:
+            weak = {i: b for i in indices if i not in found
+                    and (b := self.best(i, repeated.acts, repeated.min_probability)) is not None}
+            if len(weak) >= repeated.min_count:
+                found.update(weak)
+        return [(i, *found[i]) for i in indices if i in found]
 
     def to_dict(self, min_probability: float = 0.2) -> dict[str, Any]:
         """JSON form: per utterance, the acts at or above ``min_probability``."""

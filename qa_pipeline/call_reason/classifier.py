@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa_pipeline.call_reason.taxonomy import Taxonomy
+from qa_pipeline.emotion.trajectory import COMPLAINT_REPEATED
 from qa_pipeline.rubric.embeddings import CallEmbeddings, Embedder, default_embedder
 from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, Role, Utterance
@@ -130,13 +131,21 @@ class CallReasonClassifier:
 
     def _keyword_hits(self, utts: list[Utterance], acts: ActTrack | None) -> np.ndarray:
         hits = np.zeros((len(utts), len(self._classes)))
+        carried: list[set[int]] = [set() for _ in self._classes]
+        if acts is not None:
+            indices = [u.index for u in utts]
+            for c, cls in enumerate(self._classes):
+                if cls.acts:
+                    # A class signalled by the complaint acts reads them as the rubrics and the
+                    # emotion stage do: weaker complaint acts count when they recur.
+                    repeated = (COMPLAINT_REPEATED
+                                if set(cls.acts) & set(COMPLAINT_REPEATED.acts) else None)
+                    carried[c] = {i for i, _, _ in acts.carriers(indices, cls.acts, None,
+                                                                 repeated)}
         for r, u in enumerate(utts):
             text = normalize(u.text)
             for c, words in enumerate(self._keywords):
-                cls_acts = self._classes[c].acts
-                hits[r, c] = float(any(w in text for w in words) or (
-                    acts is not None and bool(cls_acts)
-                    and acts.best(u.index, cls_acts) is not None))
+                hits[r, c] = float(any(w in text for w in words) or u.index in carried[c])
         return hits
 
     def _embedding_scores(self, utts: list[Utterance], weights: np.ndarray,

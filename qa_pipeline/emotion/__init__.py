@@ -8,6 +8,7 @@ from qa_pipeline.emotion.acoustic import (
     prepare_acoustics,
 )
 from qa_pipeline.emotion.trajectory import (
+    COMPLAINT_REPEATED,
     DEFAULT_COMPLAINT_CUES,
     EmotionOptions,
     EmotionSummary,
@@ -17,6 +18,7 @@ from qa_pipeline.emotion.trajectory import (
 )
 
 __all__ = [
+    "COMPLAINT_REPEATED",
     "DEFAULT_COMPLAINT_CUES",
     "AcousticOptions",
     "AcousticTrack",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa_pipeline.acts.track import Repeated
 from qa_pipeline.emotion.acoustic import AcousticTrack
 from qa_pipeline.sentiment.base import SentimentTrack
 from qa_pipeline.text import normalize
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
 # The dialogue acts by which a customer complains (the rubrics' notion of a complaint).
 COMPLAINT_ACTS: tuple[str, ...] = ("complaint", "escalation_threat")
+# A customer who states a grievance twice, each time below the act's threshold (worded mildly or
+# garbled by ASR), complains too (the default rubrics' ``repeated`` block holds the same).
+COMPLAINT_REPEATED = Repeated(("complaint",), 0.25, 2)
 
 # Phrases by which a customer states an intent to complain (normalised text).
 DEFAULT_COMPLAINT_CUES: tuple[str, ...] = (
@@ -40,6 +44,8 @@ class EmotionOptions:
     agitated_arousal: float = 0.35
     consecutive_utterances: int = 2
     complaint_cues: tuple[str, ...] = DEFAULT_COMPLAINT_CUES
+    # Weaker complaint acts that count when they recur (None: only acts at their threshold).
+    complaint_repeated: Repeated | None = COMPLAINT_REPEATED
     # Without an explicit cue, this share of negative customer utterances (and at least
     # ``consecutive_utterances`` of them) reads as a probable complaint.
     complaint_negative_share: float = 0.5
@@ -106,8 +112,9 @@ def summarize_emotion(conversation: Conversation, sentiment: SentimentTrack,
     """The customer's trajectory from per-utterance sentiment (+ arousal when audio was there).
 
     With the call's dialogue ``acts``, complaint intent is the ``complaint`` or
-    ``escalation_threat`` act of the customer, or an explicit complaint cue (the notion of a
-    complaint the default rubrics use); without acts, it rests on the cues and on the share of
+    ``escalation_threat`` act of the customer (or a weaker ``complaint`` act that recurs,
+    ``options.complaint_repeated``), or an explicit complaint cue (the notion of a complaint
+    the default rubrics use); without acts, it rests on the cues and on the share of
     negative customer utterances.
     """
     opts = options or EmotionOptions()
@@ -186,8 +193,11 @@ def _complaint_acts(customer: Sequence[Utterance], acts: ActTrack, opts: Emotion
                     ) -> Finding:
     cues = [c for c in (normalize(c) for c in opts.complaint_cues) if c]
     found: list[tuple[Utterance, str, float]] = []
+    carried = {i: (act, p) for i, act, p in acts.carriers([u.index for u in customer],
+                                                          COMPLAINT_ACTS, None,
+                                                          opts.complaint_repeated)}
     for u in customer:
-        best = acts.best(u.index, COMPLAINT_ACTS)
+        best = carried.get(u.index)
         if best is not None:
             found.append((u, f"{best[0].replace('_', ' ')} (act)", best[1]))
         else:

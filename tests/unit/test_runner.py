@@ -18,6 +18,7 @@ import pytest
 import soundfile as sf
 from sqlalchemy import func, select
 
+from qa_pipeline.rubric.loader import load_rubric
 from qa_pipeline.runner import BatchRunner, RunOptions, list_sources
 from qa_pipeline.store import Store
 from qa_pipeline.store.tables import QuarantineEntry, ScorecardItemRow, ScorecardRow, StageCost
@@ -82,8 +83,10 @@ def test_new_rubric_version_rescores_from_cache_without_asr(batch, tmp_path, db_
     runner(db_url, tmp_path).run(list_sources([batch], "default"))
     asr_before = CALLS["asr"]
     rubric = tmp_path / "v9.yaml"
-    rubric.write_text((REPO / "rubrics" / "customer_service_en.yaml").read_text(
-        encoding="utf-8").replace("version: 5", "version: 9", 1), encoding="utf-8")
+    default = REPO / "rubrics" / "customer_service_en.yaml"
+    shipped = str(load_rubric(default).version)
+    rubric.write_text(default.read_text(encoding="utf-8").replace(
+        f"\nversion: {shipped}\n", "\nversion: 9\n", 1), encoding="utf-8")
     # A new configuration is new work for the planner, but the front end is a cache hit.
     r = runner(db_url, tmp_path, rubric=str(rubric)).run(list_sources([batch], "default"))
     assert len(r.processed) == 3 and all(p.cached_frontend for p in r.processed)
@@ -92,7 +95,7 @@ def test_new_rubric_version_rescores_from_cache_without_asr(batch, tmp_path, db_
     r3 = runner(db_url, tmp_path, rubric=str(rubric)).rescore("default")
     assert len(r3.processed) == 3 and CALLS["asr"] == asr_before
     versions = sorted(c["rubric_version"] for c in Store(db_url).tenant("default").scorecards())
-    assert versions == ["5", "5", "5", "9", "9", "9"]
+    assert versions == [shipped] * 3 + ["9"] * 3
 
 
 def test_unknown_tenant_in_manifest_is_reported_and_others_go_on(batch, tmp_path):

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qa_pipeline.acts.track import Repeated
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
 from qa_pipeline.rubric.rules.conditions import (
@@ -33,6 +34,20 @@ ActId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 Hit = tuple[Utterance, MatchHit]
 
 
+class RepeatedSpec(BaseModel):
+    """YAML block of an operand's ``repeated`` evidence (see :class:`Repeated`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    acts: tuple[ActId, ...] = Field(..., min_length=1)
+    min_probability: float = Field(..., ge=0.0, le=1.0)
+    min_count: int = Field(2, ge=2, description="how many utterances must carry it")
+
+    @property
+    def value(self) -> Repeated:
+        """The track's form of this block."""
+        return Repeated(self.acts, self.min_probability, self.min_count)
+
+
 class ActOperand(BaseModel):
     """Dialogue acts to look for, beside or instead of phrases."""
 
@@ -44,18 +59,26 @@ class ActOperand(BaseModel):
         description="lowest act probability that counts (default: the act model's threshold "
                     "for each act)")
 
+    repeated: RepeatedSpec | None = Field(
+        None, description="weaker evidence that counts when it recurs: utterances carrying one "
+                          "of its acts at its min_probability count when min_count of the "
+                          "utterances in scope do")
+
     def act_hits(self, utterances: Sequence[Utterance], ctx: EvaluationContext) -> list[Hit]:
-        """(utterance, act hit) for each of ``utterances`` that carries one of the acts."""
+        """(utterance, act hit) for each of ``utterances`` that carries one of the acts (or,
+        with ``repeated``, one of its acts, recurring).
+        """
         if not self.acts:
             return []
         track = ctx.acts
+        by_index = {u.index: u for u in utterances}
         found = []
-        for u in utterances:
-            best = track.best(u.index, self.acts, self.min_probability)
-            if best is not None:
-                # The sentence or clause that carried the act, when one did.
-                quote = track.quote(u.index, best[0]) or u.text
-                found.append((u, MatchHit(best[0], "act", best[1], quote)))
+        for i, act, p in track.carriers(list(by_index), self.acts, self.min_probability,
+                                        self.repeated.value if self.repeated else None):
+            u = by_index[i]
+            # The sentence or clause that carried the act, when one did.
+            quote = track.quote(i, act) or u.text
+            found.append((u, MatchHit(act, "act", p, quote)))
         return found
 
 
