@@ -136,11 +136,6 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         None, ge=0.0, le=1.0,
         description="forbid: a hit on an utterance whose speaker role is less certain does "
                     "not fail the call; it sends a passing verdict to review")
-    excuse: ActOperand | None = Field(
-        None,
-        description="forbid: an act hit whose sentence or clause carries one of these acts "
-                    "most surely too (e.g. a security question heard as an insult) does not "
-                    "fail the call; it sends a passing verdict to review. Phrase hits stand")
 
     @model_validator(mode="after")
     def _needs_acts(self) -> ActSpec:
@@ -151,32 +146,17 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         if self.review_min_probability is not None and self.mode != "forbid":
             raise ValueError("review_min_probability needs mode: forbid")
         if self.mode != "forbid" and (self.min_evidence_word_probability is not None
-                                      or self.min_role_confidence is not None
-                                      or self.excuse is not None):
-            raise ValueError("min_evidence_word_probability, min_role_confidence and excuse "
-                             "need mode: forbid")
-        if self.excuse is not None and not self.excuse.acts:
-            raise ValueError("excuse needs acts")
+                                      or self.min_role_confidence is not None):
+            raise ValueError("min_evidence_word_probability and min_role_confidence need "
+                             "mode: forbid")
         return self
 
-    def doubt(self, utterance: Utterance, hit: MatchHit, evidence: Evidence,
-              ctx: EvaluationContext) -> str:
+    def doubt(self, utterance: Utterance, evidence: Evidence) -> str:
         """Why a forbid hit is too uncertain to fail the call ('' when it is not): its words
-        were misheard too likely (a garbled line that happens to sound like an insult), the
-        line may be the other speaker's, or the part of the line that carries the act carries
-        an excuse act too.
+        were misheard too likely (a garbled line that happens to sound like an insult), or
+        the line may be the other speaker's.
         """
         reasons = []
-        # A listed phrase in the line stands whatever else the line says.
-        if self.excuse is not None and hit.method == "act" and not (
-                has_phrases(self) and self.hits((utterance,), ctx)):
-            track = ctx.acts
-            other = track.best(utterance.index, self.excuse.acts, self.excuse.min_probability)
-            # The same text must carry both: in a long ASR line that joins several turns, an
-            # excuse said in another sentence explains nothing.
-            if other is not None and (track.quote(utterance.index, other[0])
-                                      == track.quote(utterance.index, hit.pattern)):
-                reasons.append(f"the same words carry {other[0]} (p={other[1]:.2f})")
         if (self.min_evidence_word_probability is not None
                 and evidence.word_probability < self.min_evidence_word_probability):
             reasons.append(f"low ASR confidence ({evidence.word_probability:.2f})")
@@ -226,11 +206,10 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
             message = f"{spec.role} did not perform {what}{where}"
     else:
         unsure_hits: list[tuple[Utterance, MatchHit, str]] = []
-        if (spec.min_evidence_word_probability is not None or spec.min_role_confidence is not None
-                or spec.excuse is not None):
+        if spec.min_evidence_word_probability is not None or spec.min_role_confidence is not None:
             kept = []
             for u, h in hits:
-                why = spec.doubt(u, h, evidence_for(ctx, u, h), ctx)
+                why = spec.doubt(u, evidence_for(ctx, u, h))
                 if why:
                     unsure_hits.append((u, h, why))
                 else:
