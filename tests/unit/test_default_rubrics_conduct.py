@@ -1,8 +1,7 @@
 """The default rubrics (v6) do not knock a call out for abuse on a line the ASR barely heard or
 whose speaker may be the caller: such a line goes to review, provisionally pass; the same line
-heard clearly from the agent still fails. forbidden_phrases reads a refusal head refitted on
-the rubric's own examples: a curt deflection fails, an offer of help worded as a choice does
-not."""
+heard clearly from the agent still fails. forbidden_phrases fails a clear curt deflection and
+sends a refusal of middling probability (often a terse but helpful answer) to review."""
 
 from __future__ import annotations
 
@@ -43,19 +42,35 @@ def _opener(lang: str) -> tuple[str, str, float]:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_an_insult_heard_clearly_fails(lang):
+def test_an_insult_heard_clearly_fails(lang: str) -> None:
     turns = [_opener(lang), ("agent", INSULTS[lang], 0.95)]
     assert _verdict(lang, turns, "abusive_language") == ("fail", "fail")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_an_insult_the_asr_barely_heard_goes_to_review(lang):
+def test_an_insult_the_asr_barely_heard_goes_to_review(lang: str) -> None:
     turns = [_opener(lang), ("agent", INSULTS[lang], 0.45)]
     assert _verdict(lang, turns, "abusive_language") == ("pass", "needs_review")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_an_insult_on_a_line_of_uncertain_role_goes_to_review(lang):
+def test_an_insult_on_a_line_of_uncertain_role_goes_to_review(lang: str) -> None:
     turns = [_opener(lang), ("agent", INSULTS[lang], 0.95)]
     assert _verdict(lang, turns, "abusive_language", role_confidence=0.6) == (
         "pass", "needs_review")
+
+
+CURT = {"en": "Not my problem, ring the council.", "zh": "这不关我的事，你找物业去。"}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_curt_deflection_fails(lang: str) -> None:
+    turns = [_opener(lang), ("agent", CURT[lang], 0.95)]
+    assert _verdict(lang, turns, "forbidden_phrases") == ("fail", "fail")
+
+
+def test_a_terse_but_helpful_answer_goes_to_review_not_to_fail() -> None:
+    # "No, returns cost nothing": a refusal to the act model (between its threshold and the
+    # rubric's cut), a helpful answer to the caller; a human confirms.
+    turns = [("customer", "退货要收钱吗？", 0.95), ("agent", "不用，退货不收钱。", 0.95)]
+    assert _verdict("zh", turns, "forbidden_phrases") == ("pass", "needs_review")
