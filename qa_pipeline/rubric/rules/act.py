@@ -28,7 +28,7 @@ from qa_pipeline.rubric.rules.conditions import (
     first_hit,
     require_or_forbid,
 )
-from qa_pipeline.types import MatchHit, RuleOutcome, Status, Utterance
+from qa_pipeline.types import Evidence, MatchHit, RuleOutcome, Status, Utterance
 
 ActId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 Hit = tuple[Utterance, MatchHit]
@@ -151,6 +151,14 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         None, ge=0.0, le=1.0,
         description="forbid: an act at least this likely but below the cut (min_probability, "
                     "else the act's threshold) sends a passing verdict to review")
+    min_evidence_word_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="forbid: a hit whose quoted words were transcribed with a lower mean "
+                    "probability does not fail the call; it sends a passing verdict to review")
+    min_role_confidence: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="forbid: a hit on an utterance whose speaker role is less certain does "
+                    "not fail the call; it sends a passing verdict to review")
 
     @model_validator(mode="after")
     def _needs_acts(self) -> ActSpec:
@@ -160,7 +168,25 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         # min_probability and must not produce an invalid rule.
         if self.review_min_probability is not None and self.mode != "forbid":
             raise ValueError("review_min_probability needs mode: forbid")
+        if self.mode != "forbid" and (self.min_evidence_word_probability is not None
+                                      or self.min_role_confidence is not None):
+            raise ValueError("min_evidence_word_probability and min_role_confidence need "
+                             "mode: forbid")
         return self
+
+    def doubt(self, utterance: Utterance, evidence: Evidence) -> str:
+        """Why a forbid hit is too uncertain to fail the call ('' when it is not): its words
+        were misheard too likely (a garbled line that happens to sound like an insult), or
+        the line may be the other speaker's.
+        """
+        reasons = []
+        if (self.min_evidence_word_probability is not None
+                and evidence.word_probability < self.min_evidence_word_probability):
+            reasons.append(f"low ASR confidence ({evidence.word_probability:.2f})")
+        if (self.min_role_confidence is not None
+                and utterance.role_confidence < self.min_role_confidence):
+            reasons.append(f"uncertain speaker role ({utterance.role_confidence:.2f})")
+        return ", ".join(reasons)
 
 
 @register_rule("act", spec=ActSpec)
@@ -178,7 +204,9 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
     scope.
     Review (forbid, with ``review_min_probability``): no utterance counts but one carries an
     act at least ``review_min_probability`` likely (below the cut): ``pass`` provisionally, a
-    human confirms.
+    human confirms. Likewise (forbid, with ``min_evidence_word_probability`` /
+    ``min_role_confidence``) when every hit is too uncertain to fail the call: its quoted words
+    were transcribed below that probability, or its speaker role is less certain.
 
     Example YAML:
         rule: {type: act, role: agent, acts: [insult], mode: forbid}
@@ -200,8 +228,24 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
                 f" in the last {spec.last_s:g} s" if spec.last_s else "")
             message = f"{spec.role} did not perform {what}{where}"
     else:
+        unsure_hits: list[tuple[Utterance, MatchHit, str]] = []
+        if spec.min_evidence_word_probability is not None or spec.min_role_confidence is not None:
+            kept = []
+            for u, h in hits:
+                why = spec.doubt(u, evidence_for(ctx, u, h))
+                if why:
+                    unsure_hits.append((u, h, why))
+                else:
+                    kept.append((u, h))
+            hits = kept
         status, message = require_or_forbid("forbid", bool(hits), what)
         shown = hits
+        if not hits and unsure_hits:
+            reason = "uncertain evidence: " + "; ".join(
+                f"#{u.index} {h.pattern}: {why}" for u, h, why in unsure_hits)
+            evidence = tuple(evidence_for(ctx, u, h, acts_note(f"uncertain, {why}", h))
+                             for u, h, why in unsure_hits)
+            return RuleOutcome(status, evidence, message, considered, review_reason=reason)
         if hits:
             said = ", ".join(sorted({h.pattern for _, h in hits}))
             message = f"{spec.role} performed: {said}"
