@@ -36,6 +36,8 @@ def _verdict(lang: str, turns: list[tuple[str, str]], criterion: str) -> str:
 @pytest.mark.parametrize("lang,line", [
     ("zh", "放心，这个我跟您保证，明天中午之前师傅一定上门修好。"),
     ("zh", "退款的事我打包票，下周一之前全额退回。"),
+    ("zh", "下午三点之前肯定修好，我保证。"),
+    ("zh", "能能能，这个号我保证给您留着。"),
     ("en", "Don't worry, I can guarantee you a place in September whatever the results."),
     ("en", "It'll be refunded in full by Friday, you have my word."),
 ])
@@ -87,3 +89,17 @@ def test_a_weak_verification_reading_of_the_disclosing_line_does_not_count():
              ("agent", "Tom Byrne, okay, yep, got you here. balance is two thousand and twelve, "
                        "and the salary landed on Friday")]
     assert _verdict("en", turns, "identity_verification") == "fail"
+
+
+@pytest.mark.parametrize("lang,greeting", [
+    ("zh", "你好，畅行租车，功耗三三一二，我是小何，很高兴为您服务。"),
+    ("zh", "你好，幺二三四五热线，我是接线员零八号，本次通话将被录音。"),
+    ("en", "Good morning, Northgate Bank, you're through to Mark, employee number 4471."),
+])
+def test_the_agents_own_staff_number_is_no_disclosure(lang, greeting):
+    follow = {"zh": [("customer", "你好，我想问一下怎么办理。"),
+                     ("agent", "您可以在官网上提交申请。")],
+              "en": [("customer", "Hi, how do I apply?"),
+                     ("agent", "You can apply on our website.")]}[lang]
+    assert _verdict(lang, [("agent", greeting), *follow],
+                    "identity_verification") == "not_applicable"

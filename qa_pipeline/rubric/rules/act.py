@@ -112,30 +112,36 @@ def find_operand_hits(cond: Operand, ctx: EvaluationContext) -> list[Hit]:
 
 def negated(text: str, matched: str, cues: Sequence[str], window_units: int) -> bool:
     """Whether the phrase hit ``matched`` (normalised text) in ``text`` follows one of ``cues``
-    within ``window_units`` units (CJK characters and other words) of the same utterance.
+    within ``window_units`` units (CJK characters and other words) of the same clause: a
+    negation in an earlier clause ("不能改，不过我保证……", "I can't do that, but I guarantee")
+    does not reach it.
     """
-    norm = normalize(text)
-    at = norm.find(matched)
-    if at < 0:
-        return False
-    tail = _UNIT.findall(norm[:at])[-window_units:]
-    joined = " ".join(tail)
-    compact = "".join(tail)
-    for cue in cues:
-        c = normalize(cue)
-        if not c:
+    for clause in _CLAUSE_SPLIT.split(text):
+        norm = normalize(clause)
+        at = norm.find(matched) if norm else -1
+        if at < 0:
             continue
-        if _CJK.search(c):
-            if c.replace(" ", "") in compact:
+        tail = _UNIT.findall(norm[:at])[-window_units:]
+        joined = " ".join(tail)
+        compact = "".join(tail)
+        for cue in cues:
+            c = normalize(cue)
+            if not c:
+                continue
+            if _CJK.search(c):
+                if c.replace(" ", "") in compact:
+                    return True
+            elif re.search(rf"(?<![\w']){re.escape(c)}(?![\w'])", joined):
                 return True
-        elif re.search(rf"(?<![\w']){re.escape(c)}(?![\w'])", joined):
-            return True
+        return False
     return False
 
 
 # A CJK character, or a word with its contractions ("can't" is one unit).
 _UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+(?:['’][^\W\u3400-\u9fff]+)*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# Clause ends: punctuation, and a space between two CJK characters (ASR text without commas).
+_CLAUSE_SPLIT = re.compile(r"[，。！？；：、,.!?;:…]+|(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 
 
 def acts_note(label: str, hit: MatchHit) -> str:
