@@ -12,6 +12,7 @@ of the utterance that carried the act (the whole utterance when that carried it)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Literal
 
@@ -28,6 +29,7 @@ from qa_pipeline.rubric.rules.conditions import (
     first_hit,
     require_or_forbid,
 )
+from qa_pipeline.text import normalize
 from qa_pipeline.types import Evidence, MatchHit, RuleOutcome, Status, Utterance
 
 ActId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -131,6 +133,40 @@ def find_operand_hits(cond: Operand, ctx: EvaluationContext) -> list[Hit]:
     return operand_hits(cond, cond.select(ctx), ctx)
 
 
+def negated(text: str, matched: str, cues: Sequence[str], window_units: int) -> bool:
+    """Whether the phrase hit ``matched`` (normalised text) in ``text`` follows one of ``cues``
+    within ``window_units`` units (CJK characters and other words) of the same clause: a
+    negation in an earlier clause ("不能改，不过我保证……", "I can't do that, but I guarantee")
+    does not reach it.
+    """
+    for clause in _CLAUSE_SPLIT.split(text):
+        norm = normalize(clause)
+        at = norm.find(matched) if norm else -1
+        if at < 0:
+            continue
+        tail = _UNIT.findall(norm[:at])[-window_units:]
+        joined = " ".join(tail)
+        compact = "".join(tail)
+        for cue in cues:
+            c = normalize(cue)
+            if not c:
+                continue
+            if _CJK.search(c):
+                if c.replace(" ", "") in compact:
+                    return True
+            elif re.search(rf"(?<![\w']){re.escape(c)}(?![\w'])", joined):
+                return True
+        return False
+    return False
+
+
+# A CJK character, or a word with its contractions ("can't" is one unit).
+_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+(?:['’][^\W\u3400-\u9fff]+)*")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# Clause ends: punctuation, and a space between two CJK characters (ASR text without commas).
+_CLAUSE_SPLIT = re.compile(r"[，。！？；：、,.!?;:…]+|(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+
+
 def acts_note(label: str, hit: MatchHit) -> str:
     """An evidence note: ``label`` (may be empty), plus the act and its probability for an act
     hit.
@@ -159,6 +195,12 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         None, ge=0.0, le=1.0,
         description="forbid: a hit on an utterance whose speaker role is less certain does "
                     "not fail the call; it sends a passing verdict to review")
+    negations: tuple[str, ...] = Field(
+        (), description="a phrase or pattern hit preceded, within negation_window_units, by "
+                        "one of these cues does not count (我没法跟您保证, can't guarantee)")
+    negation_window_units: int = Field(
+        6, ge=1, description="how many units (CJK characters, other words) before a phrase "
+                             "hit a negation cue is looked for")
 
     @model_validator(mode="after")
     def _needs_acts(self) -> ActSpec:
@@ -217,6 +259,9 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
     if spec.mode == "forbid" and not scope:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
     hits = operand_hits(spec, scope, ctx)
+    if spec.negations:
+        hits = [(u, h) for u, h in hits if h.method == "act"
+                or not negated(u.text, h.matched_text, spec.negations, spec.negation_window_units)]
     considered = ctx.indices(scope)
     what = "/".join(spec.acts)
     if spec.mode == "require":

@@ -6,13 +6,26 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
-from qa_pipeline.rubric.rules.act import Operand, acts_note, first_operand_hit
+from qa_pipeline.rubric.rules.act import ActId, Hit, Operand, acts_note, operand_hits
 from qa_pipeline.rubric.rules.conditions import evidence_for
+from qa_pipeline.text import normalize
 from qa_pipeline.types import MatchHit, RuleOutcome, Status, Utterance
+
+
+class TargetUnless(BaseModel):
+    """Acts that make a target utterance something else (e.g. the agent's greeting with their
+    own staff number, or general information such as the documents to bring): the utterance
+    is no target when one of them is at least ``min_probability`` likely and at least as likely
+    as the target act that made it a target.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    acts: tuple[ActId, ...] = Field(..., min_length=1)
+    min_probability: float = Field(0.5, ge=0.0, le=1.0)
 
 
 class BeforeSpec(RuleSpec):
@@ -21,6 +34,24 @@ class BeforeSpec(RuleSpec):
     type: Literal["before"]
     anchor: Operand
     target: Operand
+    target_unless: TargetUnless | None = Field(
+        None, description="acts that explain a target utterance away (see TargetUnless)")
+    readback_min_overlap: float | None = Field(
+        None, gt=0.0, le=1.0,
+        description="a target utterance is a read-back, no target, when at least this share "
+                    "of its content (CJK characters and other words, digits included) was said "
+                    "by the other party in the utterances just before it")
+    readback_within_utterances: int = Field(
+        2, ge=1, description="how far back a read-back's source may be")
+    same_utterance_min_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="an anchor act in the target's own utterance counts as first only from "
+                    "this probability (default: always); phrases there count as before")
+    target_min_role_confidence: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="a target whose speaker role is less certain than this decides nothing: "
+                    "a violation resting only on such targets passes provisionally and goes "
+                    "to review")
 
     @model_validator(mode="after")
     def _matchers(self) -> BeforeSpec:
@@ -30,11 +61,59 @@ class BeforeSpec(RuleSpec):
         return self
 
 
+# Content units of a read-back: CJK characters and runs of other letters or digits.
+def _content_units(text: str) -> list[str]:
+    norm = normalize(text)
+    units: list[str] = []
+    word = ""
+    for ch in norm:
+        if "\u3400" <= ch <= "\u9fff":
+            if word:
+                units.append(word)
+                word = ""
+            units.append(ch)
+        elif ch.isalnum():
+            word += ch
+        else:
+            if word:
+                units.append(word)
+                word = ""
+    if word:
+        units.append(word)
+    return units
+
+
+# Units that say nothing about what was read back (politeness and confirmation words).
+_FILLER_UNITS = frozenset(
+    "好的的是吗对吧呢啊哦嗯您你我一下跟确认核对再说".replace("", " ").split()
+    + ["ok", "okay", "so", "that", "s", "is", "to", "read", "back", "just", "and", "right",
+       "correct", "confirm", "the", "a", "on", "at", "in", "it", "was", "that's", "yes",
+       "great", "thanks", "thank", "you", "lovely", "sure", "let", "me"])
+
+
+def readback_share(text: str, sources: list[str]) -> float:
+    """Share of the content units of ``text`` (fillers aside) that occur in ``sources``."""
+    units = [u for u in _content_units(text) if u not in _FILLER_UNITS]
+    if not units:
+        return 0.0
+    said = set()
+    for source in sources:
+        said.update(_content_units(source))
+    return sum(u in said for u in units) / len(units)
+
+
 @register_rule("before", spec=BeforeSpec)
 def before(spec: BeforeSpec, ctx: EvaluationContext) -> RuleOutcome:
     """The anchor must occur before the first target.
 
     Anchor and target may name phrases, patterns and/or dialogue acts (see the ``act`` rule).
+    Options narrow what is a target: ``target_unless`` (acts that explain it away: a greeting
+    with the agent's own staff number is no account disclosure), ``readback_min_overlap`` (the
+    agent reading back what the other party has just said discloses nothing) and
+    ``target_min_role_confidence`` (a target whose speaker is uncertain, on a mono call, sends
+    the verdict to review instead of deciding it). ``same_utterance_min_probability`` asks more
+    of an anchor act in the target's own utterance ("yes, here you are, your balance is ...":
+    a weak verification reading of the whole line does not put the verification first).
     Passes when: the target occurs and an anchor utterance starts before the first target.
     Fails when: the target occurs with no anchor before it (the target and, when present,
     the late anchor are quoted).
@@ -50,36 +129,102 @@ def before(spec: BeforeSpec, ctx: EvaluationContext) -> RuleOutcome:
           type: before
           anchor: {role: agent, acts: [verification_request, verification_confirmed]}
           target: {role: agent, acts: [account_disclosure]}
+          target_unless: {acts: [greeting], min_probability: 0.5}
+          readback_min_overlap: 0.7
     """
-    target = first_operand_hit(spec.target, ctx)
-    if target is None:
+    targets = [pair for pair in operand_hits(spec.target, spec.target.select(ctx), ctx)
+               if not _explained(spec, ctx, *pair)]
+    if not targets:
         return RuleOutcome(Status.NOT_APPLICABLE, message="target never occurs")
+    doubtful: list[Hit] = []
+    if spec.target_min_role_confidence is not None:
+        bar = spec.target_min_role_confidence
+        doubtful = [(u, h) for u, h in targets if u.role_confidence < bar]
+        targets = [(u, h) for u, h in targets if u.role_confidence >= bar]
+    anchor_scope = spec.anchor.select(ctx)
+    if not targets:
+        outcome = _judge(spec, ctx, doubtful[0], anchor_scope)
+        if outcome.status is Status.PASS:
+            return outcome
+        u = doubtful[0][0]
+        return RuleOutcome(Status.PASS, outcome.evidence, "the only target has an uncertain "
+                           "speaker role", outcome.considered,
+                           review_reason=f"uncertain speaker role of target #{u.index} "
+                                         f"({u.role_confidence:.2f})")
+    return _judge(spec, ctx, targets[0], anchor_scope)
+
+
+def _judge(spec: BeforeSpec, ctx: EvaluationContext, target: Hit,
+           anchor_scope: tuple[Utterance, ...]) -> RuleOutcome:
+    """Whether an anchor precedes ``target``."""
     first_u, target_hit = target
     target_pos = first_u.text.find(target_hit.matched_text)
 
     def precedes(u: Utterance, h: MatchHit) -> bool:
-        # An act belongs to the whole utterance and cannot be placed inside it: an anchor in
-        # the target's own utterance ("you're verified, your balance is ...") counts as first
-        # when either of the two is an act.
-        return u.start_s < first_u.start_s or (u.index == first_u.index and (
-            h.method == "act" or target_hit.method == "act"
-            or u.text.find(h.matched_text) < target_pos))
+        if u.start_s < first_u.start_s:
+            return True
+        if u.index != first_u.index:
+            return False
+        # An act belongs to the whole utterance (or to one sentence or clause of it). An
+        # anchor in the target's own utterance ("you're verified, your balance is ...") counts
+        # as first when it is a phrase or pattern found before the target, or either is an
+        # act; an anchor act there counts only from same_utterance_min_probability, when set
+        # (a weak reading such as "yes, here you are" is finding the account, not verifying).
+        if h.method != "act":
+            return target_hit.method == "act" or u.text.find(h.matched_text) < target_pos
+        bar = spec.same_utterance_min_probability
+        return bar is None or h.score >= bar
 
-    # Only the first anchor that precedes the target counts (else the first one at all), so
-    # the anchor is looked for where it could precede the target before anywhere else.
-    anchor_scope = spec.anchor.select(ctx)
-    earlier = first_operand_hit(spec.anchor, ctx, [u for u in anchor_scope if (
-        u.start_s < first_u.start_s or u.index == first_u.index)], precedes)
+    candidates = [u for u in anchor_scope if u.start_s < first_u.start_s
+                  or u.index == first_u.index]
+    earlier = next((pair for pair in _anchor_hits(spec, ctx, candidates) if precedes(*pair)),
+                   None)
     target_ev = evidence_for(ctx, first_u, target_hit, acts_note("target", target_hit))
     if earlier is not None:
         u, h = earlier
         anchor_ev = evidence_for(ctx, u, h, acts_note("anchor", h))
         return RuleOutcome(Status.PASS, (anchor_ev, target_ev), "anchor precedes target",
                            (u.index, first_u.index))
-    anchor = first_operand_hit(spec.anchor, ctx, anchor_scope)
+    anchor = next(iter(operand_hits(spec.anchor, anchor_scope, ctx)), None)
     late = () if anchor is None else (
         evidence_for(ctx, *anchor, acts_note("late anchor", anchor[1])),)
     return RuleOutcome(Status.FAIL, (target_ev, *late),
                        "target occurs before any anchor" + (" (anchor came later)" if late else ""),
                        tuple(u.index for u in ctx.conversation.utterances
                              if u.start_s <= first_u.start_s))
+
+
+def _anchor_hits(spec: BeforeSpec, ctx: EvaluationContext,
+                 utterances: list[Utterance]) -> list[Hit]:
+    """Anchor hits among ``utterances`` in call order; where an utterance has both an act and
+    a phrase hit, both (the act first): a phrase placed before the target may count where the
+    act alone does not.
+    """
+    hits = operand_hits(spec.anchor, tuple(utterances), ctx)
+    if spec.same_utterance_min_probability is None or not spec.anchor.acts \
+            or not (spec.anchor.phrases or spec.anchor.patterns):
+        return hits
+    phrases = {u.index: (u, h) for u, h in spec.anchor.hits(tuple(utterances), ctx)}
+    out: list[Hit] = []
+    for u, h in hits:
+        out.append((u, h))
+        if h.method == "act" and u.index in phrases:
+            out.append(phrases[u.index])
+    return out
+
+
+def _explained(spec: BeforeSpec, ctx: EvaluationContext, u: Utterance, h: MatchHit) -> bool:
+    """Whether a target hit is something else (``target_unless``) or a read-back."""
+    unless = spec.target_unless
+    if unless is not None:
+        bar = max(unless.min_probability, h.score if h.method == "act" else 0.0)
+        if ctx.acts.best(u.index, unless.acts, bar) is not None:
+            return True
+    if spec.readback_min_overlap is not None:
+        before_it = ctx.conversation.utterances[max(0, u.index - spec.readback_within_utterances):
+                                                u.index]
+        sources = [v.text for v in before_it if v.role is not u.role]
+        if sources and readback_share(h.matched_text if h.method == "act" else u.text,
+                                      sources) >= spec.readback_min_overlap:
+            return True
+    return False
