@@ -62,10 +62,15 @@ class LocalApi:
             of a fresh database included).
         drain_timeout_s: how long :meth:`stop` waits for the client's workers and for the
             server's consumers to finish the run's events and logs.
+        flush_every_s: how often the server's task-run recorder and event persister write
+            what they hold (Prefect's default is 5 s); they also write at the stop. A
+            process killed mid-run loses at most this much of its task-run history.
     """
 
-    def __init__(self, startup_timeout_s: float = 90.0, drain_timeout_s: float = 30.0) -> None:
+    def __init__(self, startup_timeout_s: float = 90.0, drain_timeout_s: float = 30.0,
+                 flush_every_s: float = 60.0) -> None:
         self.startup_timeout_s = startup_timeout_s
+        self.flush_every_s = flush_every_s
         self.drain_timeout_s = drain_timeout_s
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -110,8 +115,20 @@ class LocalApi:
         port = sock.getsockname()[1]
         self._server = server
         # The server's tasks read Prefect's settings from the context: the caller's (its
-        # database, its service switches), not the process's defaults.
-        context = contextvars.copy_context()
+        # database, its service switches), not the process's defaults, plus the recorders'
+        # flush interval. Stopping cancels a flush under way (Prefect logs an error and
+        # writes the batch again at shutdown), so the run's history is written every
+        # `flush_every_s` and at the stop, after the last events arrived.
+        from prefect.settings import (
+            PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL,
+            PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL,
+            temporary_settings,
+        )
+
+        with temporary_settings({
+                PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL: self.flush_every_s,
+                PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: self.flush_every_s}):
+            context = contextvars.copy_context()
         self._thread = threading.Thread(target=context.run, args=(self._serve, server, sock),
                                         name="prefect-local-api", daemon=True)
         deadline = time.monotonic() + self.startup_timeout_s

@@ -163,3 +163,38 @@ def test_the_server_starts_and_the_store_opens_one_at_a_time(monkeypatch, tmp_pa
     flows.common._StoreCache().get(f"sqlite:///{tmp_path / 'qa.db'}")
     assert held == {"server start-up": True, "store open": True}
     assert not MIGRATIONS.locked()
+
+
+def test_the_server_runs_with_the_callers_settings_and_its_flush_interval(monkeypatch) -> None:
+    from contextlib import asynccontextmanager
+
+    from prefect.settings import (
+        PREFECT_API_DATABASE_CONNECTION_URL,
+        PREFECT_API_URL,
+        get_current_settings,
+        temporary_settings,
+    )
+    from starlette.applications import Starlette
+
+    from flows.local_api import LocalApi
+
+    seen: dict[str, object] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: object):  # type: ignore[no-untyped-def]
+        # What the server's services read: the settings of the server's thread.
+        services = get_current_settings().server.services
+        seen["database"] = PREFECT_API_DATABASE_CONNECTION_URL.value()
+        seen["recorder"] = services.task_run_recorder.flush_interval
+        seen["persister"] = services.event_persister.flush_interval
+        yield
+
+    monkeypatch.setattr("prefect.server.api.server.create_app",
+                        lambda **_kw: Starlette(lifespan=lifespan))
+    url = "sqlite+aiosqlite:////nonexistent/callers.db"
+    with temporary_settings({PREFECT_API_DATABASE_CONNECTION_URL: url},
+                            restore_defaults={PREFECT_API_URL}):
+        api = LocalApi(flush_every_s=17.0)
+        api.start()
+        api.stop()
+    assert seen == {"database": url, "recorder": 17.0, "persister": 17.0}
