@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -243,7 +244,8 @@ def local_api(*, startup_timeout_s: float = 90.0) -> Iterator[str | None]:
     server = LocalApi(startup_timeout_s=startup_timeout_s)
     url = server.start()
     try:
-        with _environ("PREFECT_API_URL", url), temporary_settings({PREFECT_API_URL: url}):
+        with _environ("PREFECT_API_URL", url), temporary_settings({PREFECT_API_URL: url}), \
+                _sigterm_exits():
             try:
                 yield url
             finally:
@@ -251,6 +253,29 @@ def local_api(*, startup_timeout_s: float = 90.0) -> Iterator[str | None]:
                 server.stop()
     finally:
         server.stop()  # idempotent; here only if the settings failed to apply
+
+
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """SIGTERM ends the process through its exit path (``SystemExit``, status 143) instead
+    of at once, so that the server records what the run sent (its crashed task runs
+    included) before it stops. Prefect's flow engine marks the run crashed and then sends
+    SIGTERM again to the handler it found: this one. Only in the main thread, and only
+    where SIGTERM has its default action (an application's own handler stays).
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def exit_(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @contextmanager

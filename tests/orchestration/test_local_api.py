@@ -48,6 +48,29 @@ with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
 """
 
 
+SLOW_CHILD = """
+import atexit, gc, time
+atexit.register(gc.freeze)  # as the command line does: no seconds-long last collections
+from flows import prefect_defaults
+prefect_defaults()
+from prefect import flow, task
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from flows.local_api import local_api
+
+@task
+def slow():
+    print("started", flush=True)
+    time.sleep(600)
+
+@flow(name="terminated")
+def run():
+    slow()
+
+with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), local_api():
+    run()
+"""
+
+
 def _child_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     return {**env, "PYTHONPATH": str(REPO), "PREFECT_HOME": str(home),
@@ -198,3 +221,28 @@ def test_the_server_runs_with_the_callers_settings_and_its_flush_interval(monkey
         api.start()
         api.stop()
     assert seen == {"database": url, "recorder": 17.0, "persister": 17.0}
+
+
+def test_sigterm_records_the_crashed_run_before_the_process_ends(tmp_path) -> None:
+    import signal
+
+    home = tmp_path / "prefect"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_CHILD], env=_child_env(home),
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # Through the exit path (Prefect alone re-sends SIGTERM to the default action, which
+    # ends the process before anything is recorded, -15 here).
+    assert proc.returncode == 143, err[-3000:]
+    with sqlite3.connect(home / "prefect.db") as db:
+        flows = db.execute("SELECT state_type FROM flow_run").fetchall()
+        tasks = db.execute("SELECT name, state_type FROM task_run").fetchall()
+    assert flows == [("CRASHED",)]
+    assert [(n.split("-")[0], t) for n, t in tasks] == [("slow", "CRASHED")]
