@@ -373,8 +373,14 @@ def test_run_opens_the_store_and_prepares_the_tenant_before_the_flow(
     from qa_pipeline.runner import BatchRunner
 
     events: list[Any] = []
-    monkeypatch.setattr(flows.startup, "warm_start",
-                        lambda prepare: (events.append("warm start"), prepare()))
+
+    @contextmanager
+    def warm_start(prepare: Any) -> Iterator[None]:
+        events.append("warm start")
+        prepare()
+        yield
+
+    monkeypatch.setattr(flows.startup, "warm_start", warm_start)
     monkeypatch.setattr(BatchRunner, "prepare",
                         lambda self, tenants: events.append(("prepare", list(tenants))))
 
