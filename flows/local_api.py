@@ -225,7 +225,7 @@ class LocalApi:
 
 
 @contextmanager
-def local_api(*, startup_timeout_s: float = 90.0) -> Iterator[str | None]:
+def local_api(*, startup_timeout_s: float | None = None) -> Iterator[str | None]:
     """Serve Prefect's API in this process while the block runs, unless an API is
     configured (then nothing changes and ``None`` is yielded).
 
@@ -233,14 +233,24 @@ def local_api(*, startup_timeout_s: float = 90.0) -> Iterator[str | None]:
     settings context, and ``PREFECT_API_URL`` in the environment for threads that read
     settings afresh); both are restored on exit, after the server has stopped.
 
+    Args:
+        startup_timeout_s: how long to wait for the server; default Prefect's
+            ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``, as for its temporary server.
+
     Yields:
         The local API's URL, or None when ``PREFECT_API_URL`` was set already.
     """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
 
     if PREFECT_API_URL.value():
         yield None
         return
+    if startup_timeout_s is None:
+        startup_timeout_s = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
     server = LocalApi(startup_timeout_s=startup_timeout_s)
     url = server.start()
     try:

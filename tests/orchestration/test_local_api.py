@@ -246,3 +246,29 @@ def test_sigterm_records_the_crashed_run_before_the_process_ends(tmp_path) -> No
         tasks = db.execute("SELECT name, state_type FROM task_run").fetchall()
     assert flows == [("CRASHED",)]
     assert [(n.split("-")[0], t) for n, t in tasks] == [("slow", "CRASHED")]
+
+
+def test_the_start_up_timeout_is_prefects_ephemeral_server_setting(monkeypatch) -> None:
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    import flows.local_api
+
+    seen: dict[str, float] = {}
+
+    class Recording(flows.local_api.LocalApi):
+        def start(self) -> str:
+            seen["timeout"] = self.startup_timeout_s
+            return "http://127.0.0.1:9/api"
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(flows.local_api, "LocalApi", Recording)
+    with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 7},
+                            restore_defaults={PREFECT_API_URL}), flows.local_api.local_api():
+        pass
+    assert seen == {"timeout": 7.0}
