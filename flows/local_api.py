@@ -4,7 +4,7 @@ Without ``PREFECT_API_URL``, Prefect starts a temporary server for every process
 Python interpreter that imports Prefect's server again and runs uvicorn, while the CLI
 process imports the same server module anyway. :class:`LocalApi` serves the same application
 (:func:`prefect.server.api.server.create_app`, ephemeral services only: the task-run recorder
-and event persister that keep the run's history, no UI, scheduler or telemetry) from uvicorn
+and event persister that keep the run's history, no UI or scheduler) from uvicorn
 in a thread of this process, against the same database (``PREFECT_HOME``'s SQLite by
 default), so the runs stay visible later in ``prefect server start``'s UI.
 
