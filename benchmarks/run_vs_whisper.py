@@ -10,11 +10,13 @@ cached). Each round runs both, in alternating order, each in a fresh process:
   transcribes both channels of every file with the pipeline's ASR options (beam size, word
   timestamps, VAD and its parameters, hallucination thresholds, no conditioning on previous
   text);
-- run: ``qa-pipeline run DIR --tenant default`` against an empty store and cache (Prefect's
-  ephemeral server, plan, front end, release, scoring, store);
+- run: ``qa-pipeline run DIR --tenant default`` against an empty store and cache, with no
+  ``PREFECT_API_URL`` (the process serves Prefect's API itself, ``flows/local_api.py``; code
+  before that change started Prefect's temporary server subprocess), plan, front end,
+  release, scoring, store;
 - with ``--prefect-server``, also run-server: the same command against a Prefect server
   started once before the rounds (untimed), as on a worker of a deployment, where no
-  process starts a temporary server;
+  process serves its own API;
 - with ``--score``, also score: ``qa-pipeline score DIR --tenant default --out OUT``, the
   same runner without Prefect or a store (files only);
 - with ``--before SRC`` (a checkout of other code, e.g. ``git archive`` of an older commit
@@ -22,7 +24,7 @@ cached). Each round runs both, in alternating order, each in a fresh process:
   command with ``PYTHONPATH=SRC``, in the same rounds, so before and after see the same load.
 
 Wall from the parent's clock around each process; CPU from the children's rusage (for run,
-its temporary server's included). The load average before and after each process is
+a temporary server subprocess's included). The load average before and after each process is
 recorded: on a shared machine, wall times mean little when it is high. The
 non-ASR share per stage comes from what the run recorded: stage costs in its store and the
 scorecards' ``processing_s``. Writes benchmarks/results/run_vs_whisper.json and prints a

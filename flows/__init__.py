@@ -12,7 +12,7 @@ from pathlib import Path
 #: Offline-friendly Prefect settings for a local run (see ../shared/PREFECT.md); explicit
 #: environment settings win.
 PREFECT_DEFAULTS: dict[str, str] = {
-    # No telemetry; a longer start-up timeout for the temporary local server.
+    # No telemetry; a longer start-up timeout for the local API (flows/local_api.py).
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     # Large recorder batches keep the embedded SQLite server from answering 503 under load.

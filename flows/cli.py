@@ -67,7 +67,7 @@ def run(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the summary as JSON")
                         ] = None,
 ) -> None:
-    """Run the score_calls flow locally (ephemeral Prefect): scorecards go to the store."""
+    """Run the score_calls flow here (Prefect's API in-process unless configured)."""
     from flows.common import open_store, options_from
     from flows.score_calls import score_calls
     from flows.startup import warm_start
@@ -80,17 +80,19 @@ def run(
     with ExitStack() as stack:
         stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
-        # The store opens and the models load in a thread while Prefect's temporary server
-        # starts, and beside the flow's first calls (the tasks find them in the process's
-        # caches or wait for them); without --tenant, only the models every tenant needs.
-        # The warm-up ends before the settings above are restored.
+        # The store opens and the models load in a thread while Prefect's API starts (in
+        # this process, unless one is configured), and beside the flow's first calls (the
+        # tasks find them in the process's caches or wait for them); without --tenant, only
+        # the models every tenant needs.
+        # The warm-up ends before the settings above are restored; the local API stops
+        # first, once the run's events and logs are recorded.
         stack.callback(warmup.wait)
 
         def prepare() -> None:
             open_store()
             BatchRunner(None, options).prepare([tenant] if tenant else [])
 
-        warm_start(prepare)
+        stack.enter_context(warm_start(prepare))
         summary = score_calls(
             inputs=[str(p) for p in paths], tenant=tenant,
             out_dir=str(out) if out else None, cache_dir=str(cache_dir),
@@ -128,7 +130,7 @@ def rescore(
             open_store()
             BatchRunner(None, RunOptions(rubric=rubric)).prepare([tenant], frontend=False)
 
-        warm_start(prepare)
+        stack.enter_context(warm_start(prepare))
         summary = rescore_flow(tenant=tenant, rubric=rubric, since=since, until=until,
                                out_dir=str(out) if out else None)
     summary.setdefault("skipped", [])

@@ -77,9 +77,13 @@ class _StoreCache:
         self._lock = threading.Lock()
 
     def get(self, url: str) -> Store:
+        from flows.local_api import MIGRATIONS
+
         with self._lock:
             if url not in self._stores:
-                self._stores[url] = Store(url)
+                # Opening may upgrade the schema: never beside Prefect's own migrations.
+                with MIGRATIONS:
+                    self._stores[url] = Store(url)
             return self._stores[url]
 
 

@@ -10,6 +10,8 @@ import os
 import threading
 import time
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import pytest
@@ -134,7 +136,7 @@ def test_front_end_prepare_loads_the_asr_model() -> None:
     assert Transcriber.loads == 1
 
 
-# --- Prefect's temporary server starts beside the warm-up -------------------------------------
+# --- Prefect's local API starts beside the warm-up ---------------------------------------------
 
 def test_server_start_and_warm_up_run_side_by_side() -> None:
     from prefect.settings import (
@@ -148,12 +150,14 @@ def test_server_start_and_warm_up_run_side_by_side() -> None:
     started, prepared = threading.Event(), threading.Event()
     seen: dict[str, bool] = {}
 
-    def start_server() -> None:
+    @contextmanager
+    def start_server() -> Iterator[None]:
         # The server is configured by the caller's Prefect settings (its context).
         seen["caller's settings"] = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value() == 123
         started.set()
         # Finishes only once the warm-up ran meanwhile (10 s: a hang guard, not a timing).
         seen["prepared while starting"] = prepared.wait(10)
+        yield
 
     def prepare() -> None:
         seen["started while preparing"] = started.wait(10)
@@ -161,7 +165,8 @@ def test_server_start_and_warm_up_run_side_by_side() -> None:
 
     with temporary_settings({PREFECT_API_URL: None,
                              PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 123}):
-        warm_start(prepare, start_server)
+        with warm_start(prepare, start_server):
+            pass
     assert seen == {"caller's settings": True, "prepared while starting": True,
                     "started while preparing": True}
 
@@ -171,16 +176,20 @@ def test_a_server_that_fails_raises_and_a_failed_warm_up_does_not() -> None:
 
     from flows.startup import warm_start
 
-    def fail_server() -> None:
+    @contextmanager
+    def fail_server() -> Iterator[None]:
         raise RuntimeError("port taken")
+        yield
 
     def fail_prepare() -> None:
         raise ValueError("no such tenant")
 
     with temporary_settings({PREFECT_API_URL: None}):
-        with pytest.raises(RuntimeError, match="port taken"):
-            warm_start(lambda: None, fail_server)
-        warm_start(fail_prepare, lambda: None)  # the run meets the error later, per call
+        with pytest.raises(RuntimeError, match="port taken"), \
+                warm_start(lambda: None, fail_server):
+            pass
+        with warm_start(fail_prepare, nullcontext):  # the run meets the error later, per call
+            pass
 
 
 def test_no_temporary_server_when_an_api_is_configured() -> None:
@@ -190,9 +199,15 @@ def test_no_temporary_server_when_an_api_is_configured() -> None:
     from qa_pipeline.runner import warmup
 
     calls: list[str] = []
+
+    @contextmanager
+    def server() -> Iterator[None]:
+        calls.append("server")
+        yield
+
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
-        warm_start(lambda: calls.append("prepare"), lambda: calls.append("server"))
-        warmup.wait()
+        with warm_start(lambda: calls.append("prepare"), server):
+            warmup.wait()
     assert calls == ["prepare"]
 
 
@@ -210,9 +225,9 @@ def test_with_an_api_configured_the_flow_starts_while_the_warm_up_loads() -> Non
         seen["warm_start returned while loading"] = returned.wait(10)
 
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
-        warm_start(prepare, lambda: None)
-        returned.set()
-        warmup.wait()
+        with warm_start(prepare, nullcontext):
+            returned.set()
+            warmup.wait()
     assert seen == {"warm_start returned while loading": True}
 
 
@@ -358,8 +373,14 @@ def test_run_opens_the_store_and_prepares_the_tenant_before_the_flow(
     from qa_pipeline.runner import BatchRunner
 
     events: list[Any] = []
-    monkeypatch.setattr(flows.startup, "warm_start",
-                        lambda prepare: (events.append("warm start"), prepare()))
+
+    @contextmanager
+    def warm_start(prepare: Any) -> Iterator[None]:
+        events.append("warm start")
+        prepare()
+        yield
+
+    monkeypatch.setattr(flows.startup, "warm_start", warm_start)
     monkeypatch.setattr(BatchRunner, "prepare",
                         lambda self, tenants: events.append(("prepare", list(tenants))))
 
