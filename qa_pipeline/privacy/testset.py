@@ -248,12 +248,16 @@ ASR_LINES_OWN5 = Path(__file__).with_name("asr_lines_own5.tsv")
 # The sixth session's own phrasings (mostly tails and English), written and rendered before
 # its detector changes.
 ASR_LINES_OWN6 = Path(__file__).with_name("asr_lines_own6.tsv")
+# The sixth independent author's half, rendered by the integrator before the detector
+# changed and scored once, before and after that change.
+ASR_LINES_HELDOUT6 = Path(__file__).with_name("asr_lines_heldout6.tsv")
 HALVES = ("tune", "heldout", "heldout2", "heldout3", "own4", "heldout4", "own5", "heldout5",
-          "own6")
+          "own6", "heldout6")
 _FILE_OF_HALF = {"tune": ASR_LINES, "heldout": ASR_LINES, "heldout2": ASR_LINES_HELDOUT2,
                  "heldout3": ASR_LINES_HELDOUT3, "own4": ASR_LINES_OWN4,
                  "heldout4": ASR_LINES_HELDOUT4, "own5": ASR_LINES_OWN5,
-                 "heldout5": ASR_LINES_HELDOUT5, "own6": ASR_LINES_OWN6}
+                 "heldout5": ASR_LINES_HELDOUT5, "own6": ASR_LINES_OWN6,
+                 "heldout6": ASR_LINES_HELDOUT6}
 
 
 @dataclass(frozen=True, slots=True)
