@@ -9,6 +9,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from flows.rescore import rescore
 from flows.score_calls import _shard_cache_key, score_calls
@@ -45,14 +46,16 @@ def test_score_calls_quarantines_skips_and_rescores_without_asr(prefect_api, cou
     assert count_asr["n"] == 1
     assert t.count_scorecards() == 1 and len(t.quarantined()) == 2
 
-    rubric = tmp_path / "en_v7.yaml"
-    rubric.write_text((REPO / "rubrics" / "customer_service_en.yaml").read_text(
-        encoding="utf-8").replace("version: 5", "version: 7", 1), encoding="utf-8")
+    shipped = (REPO / "rubrics" / "customer_service_en.yaml").read_text(encoding="utf-8")
+    version = int(yaml.safe_load(shipped)["version"])  # the shipped rubric's, whatever it is
+    rubric = tmp_path / "en_next.yaml"
+    rubric.write_text(shipped.replace(f"version: {version}", f"version: {version + 1}", 1),
+                      encoding="utf-8")
     backfill = rescore(tenant="default", rubric=str(rubric))
     assert [p["call_id"] for p in backfill["processed"]] == [call_id]
     assert count_asr["n"] == 1
     versions = sorted(c["rubric_version"] for c in t.scorecards(call_id=call_id))
-    assert versions == ["5", "7"]
+    assert versions == [str(version), str(version + 1)]
     assert {c.stage for c in t.costs(call_id)} >= {"frontend", "scoring", "rescoring"}
 
 
