@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qa_pipeline.errors import QAPipelineError
 
@@ -254,7 +254,7 @@ def local_api(*, startup_timeout_s: float | None = None) -> Iterator[str | None]
     server = LocalApi(startup_timeout_s=startup_timeout_s)
     url = server.start()
     try:
-        with _environ("PREFECT_API_URL", url), temporary_settings({PREFECT_API_URL: url}), \
+        with _api_url_environ(url), temporary_settings({PREFECT_API_URL: url}), \
                 _sigterm_exits():
             try:
                 yield url
@@ -289,13 +289,16 @@ def _sigterm_exits() -> Iterator[None]:
 
 
 @contextmanager
-def _environ(name: str, value: str) -> Iterator[None]:
-    before: Any = os.environ.get(name)
-    os.environ[name] = value
+def _api_url_environ(url: str) -> Iterator[None]:
+    """``PREFECT_API_URL`` in the process environment (for subprocesses the run starts), put
+    back as it was at the end.
+    """
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(name, None)
+            os.environ.pop("PREFECT_API_URL", None)
         else:
-            os.environ[name] = before
+            os.environ["PREFECT_API_URL"] = before
