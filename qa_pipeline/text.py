@@ -49,6 +49,8 @@ def to_simplified(text: str) -> str:
 # NFKC equivalents.
 _FULL_WIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5E + 1)}, 0x3000: 0x20}
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# A CJK character, or a word with its contractions ("you're" is one word, not two).
+_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+(?:['’][^\W\u3400-\u9fff]+)*")
 _NON_WORD = re.compile(r"[^\w\u3400-\u9fff]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 
@@ -188,6 +190,13 @@ def _expand_contractions(text: str) -> str:
         if literal in text:
             text = pattern.sub(repl, text)
     return text
+
+
+def text_units(text: str) -> list[str]:
+    """The units of ``text`` that lengths and windows are counted in: CJK characters, and
+    other words (a word keeps its contractions).
+    """
+    return _UNIT.findall(text)
 
 
 def is_chinese(text: str) -> bool:

@@ -16,6 +16,7 @@ import numpy as np
 
 from qa_pipeline.alignment.speakers import join_words
 from qa_pipeline.errors import RubricError
+from qa_pipeline.text import text_units
 from qa_pipeline.types import Conversation, Utterance, Word
 
 if TYPE_CHECKING:
@@ -201,8 +202,6 @@ class TagOptions:
 
 # A sentence ends at 。！？； (no space follows in Chinese) or at . ! ? ; before a space.
 _SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+")
-# A CJK character, or a word with its contractions ("you're" is one word, not two).
-_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+(?:['’][^\W\u3400-\u9fff]+)*")
 
 
 def sentences(text: str, options: TagOptions | None = None) -> list[str]:
@@ -223,7 +222,7 @@ _TEXT_CLAUSE_END = re.compile(r"(?<=[，、；。！？])|(?<=[,;.!?])\s+")
 
 def units(text: str) -> int:
     """Length in tagging units: CJK characters plus other words."""
-    return len(_UNIT.findall(text))
+    return len(text_units(text))
 
 
 def clauses(utterance: Utterance, options: TagOptions | None = None) -> list[str]:

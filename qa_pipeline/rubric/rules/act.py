@@ -29,7 +29,7 @@ from qa_pipeline.rubric.rules.conditions import (
     first_hit,
     require_or_forbid,
 )
-from qa_pipeline.text import normalize
+from qa_pipeline.text import is_chinese, normalize, text_units
 from qa_pipeline.types import Evidence, MatchHit, RuleOutcome, Status, Utterance
 
 ActId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -144,14 +144,14 @@ def negated(text: str, matched: str, cues: Sequence[str], window_units: int) -> 
         at = norm.find(matched) if norm else -1
         if at < 0:
             continue
-        tail = _UNIT.findall(norm[:at])[-window_units:]
+        tail = text_units(norm[:at])[-window_units:]
         joined = " ".join(tail)
         compact = "".join(tail)
         for cue in cues:
             c = normalize(cue)
             if not c:
                 continue
-            if _CJK.search(c):
+            if is_chinese(c):
                 if c.replace(" ", "") in compact:
                     return True
             elif re.search(rf"(?<![\w']){re.escape(c)}(?![\w'])", joined):
@@ -160,9 +160,6 @@ def negated(text: str, matched: str, cues: Sequence[str], window_units: int) -> 
     return False
 
 
-# A CJK character, or a word with its contractions ("can't" is one unit).
-_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+(?:['’][^\W\u3400-\u9fff]+)*")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 # Clause ends: punctuation, and a space between two CJK characters (ASR text without commas).
 _CLAUSE_SPLIT = re.compile(r"[，。！？；：、,.!?;:…]+|(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 

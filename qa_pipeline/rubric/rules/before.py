@@ -12,7 +12,7 @@ from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
 from qa_pipeline.rubric.rules.act import ActId, Hit, Operand, acts_note, operand_hits
 from qa_pipeline.rubric.rules.conditions import evidence_for
-from qa_pipeline.text import normalize
+from qa_pipeline.text import normalize, text_units
 from qa_pipeline.types import MatchHit, RuleOutcome, Status, Utterance
 
 
@@ -63,24 +63,9 @@ class BeforeSpec(RuleSpec):
 
 # Content units of a read-back: CJK characters and runs of other letters or digits.
 def _content_units(text: str) -> list[str]:
-    norm = normalize(text)
-    units: list[str] = []
-    word = ""
-    for ch in norm:
-        if "\u3400" <= ch <= "\u9fff":
-            if word:
-                units.append(word)
-                word = ""
-            units.append(ch)
-        elif ch.isalnum():
-            word += ch
-        else:
-            if word:
-                units.append(word)
-                word = ""
-    if word:
-        units.append(word)
-    return units
+    # Underscores survive normalize() as word characters; here they separate, as any
+    # other non-letter does.
+    return text_units(normalize(text).replace("_", " "))
 
 
 # Units that say nothing about what was read back (politeness and confirmation words).
