@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
-from qa_pipeline.rubric.rules.act import ActId, Hit, Operand, acts_note, operand_hits
+from qa_pipeline.rubric.rules.act import (
+    ActId,
+    Hit,
+    Operand,
+    acts_note,
+    first_operand_hit,
+    operand_hits,
+)
 from qa_pipeline.rubric.rules.conditions import evidence_for
 from qa_pipeline.text import normalize, text_units
 from qa_pipeline.types import MatchHit, RuleOutcome, Status, Utterance
@@ -117,26 +124,31 @@ def before(spec: BeforeSpec, ctx: EvaluationContext) -> RuleOutcome:
           target_unless: {acts: [greeting], min_probability: 0.5}
           readback_min_overlap: 0.7
     """
-    targets = [pair for pair in operand_hits(spec.target, spec.target.select(ctx), ctx)
-               if not _explained(spec, ctx, *pair)]
-    if not targets:
+    def is_target(u: Utterance, h: MatchHit) -> bool:
+        return not _explained(spec, ctx, u, h)
+
+    # Only the first target is judged, so the first-hit search finds it (phrase operands
+    # then match only as far as that hit).
+    first = first_operand_hit(spec.target, ctx, accept=is_target)
+    if first is None:
         return RuleOutcome(Status.NOT_APPLICABLE, message="target never occurs")
-    doubtful: list[Hit] = []
-    if spec.target_min_role_confidence is not None:
-        bar = spec.target_min_role_confidence
-        doubtful = [(u, h) for u, h in targets if u.role_confidence < bar]
-        targets = [(u, h) for u, h in targets if u.role_confidence >= bar]
     anchor_scope = spec.anchor.select(ctx)
-    if not targets:
-        outcome = _judge(spec, ctx, doubtful[0], anchor_scope)
-        if outcome.status is Status.PASS:
-            return outcome
-        u = doubtful[0][0]
-        return RuleOutcome(Status.PASS, outcome.evidence, "the only target has an uncertain "
-                           "speaker role", outcome.considered,
-                           review_reason=f"uncertain speaker role of target #{u.index} "
-                                         f"({u.role_confidence:.2f})")
-    return _judge(spec, ctx, targets[0], anchor_scope)
+    bar = spec.target_min_role_confidence
+    if bar is None or first[0].role_confidence >= bar:
+        return _judge(spec, ctx, first, anchor_scope)
+    certain = first_operand_hit(spec.target, ctx, accept=lambda u, h: (
+        u.role_confidence >= bar and is_target(u, h)))
+    if certain is not None:
+        return _judge(spec, ctx, certain, anchor_scope)
+    # Every target's speaker is uncertain: the first decides nothing alone.
+    outcome = _judge(spec, ctx, first, anchor_scope)
+    if outcome.status is Status.PASS:
+        return outcome
+    u = first[0]
+    return RuleOutcome(Status.PASS, outcome.evidence, "the only target has an uncertain "
+                       "speaker role", outcome.considered,
+                       review_reason=f"uncertain speaker role of target #{u.index} "
+                                     f"({u.role_confidence:.2f})")
 
 
 def _judge(spec: BeforeSpec, ctx: EvaluationContext, target: Hit,
@@ -162,21 +174,33 @@ def _judge(spec: BeforeSpec, ctx: EvaluationContext, target: Hit,
 
     candidates = [u for u in anchor_scope if u.start_s < first_u.start_s
                   or u.index == first_u.index]
-    earlier = next((pair for pair in _anchor_hits(spec, ctx, candidates) if precedes(*pair)),
-                   None)
+    # Only the first anchor that precedes the target counts (else the first one at all).
+    if _phrase_beside_act(spec):
+        earlier = next((pair for pair in _anchor_hits(spec, ctx, candidates)
+                        if precedes(*pair)), None)
+    else:
+        earlier = first_operand_hit(spec.anchor, ctx, candidates, precedes)
     target_ev = evidence_for(ctx, first_u, target_hit, acts_note("target", target_hit))
     if earlier is not None:
         u, h = earlier
         anchor_ev = evidence_for(ctx, u, h, acts_note("anchor", h))
         return RuleOutcome(Status.PASS, (anchor_ev, target_ev), "anchor precedes target",
                            (u.index, first_u.index))
-    anchor = next(iter(operand_hits(spec.anchor, anchor_scope, ctx)), None)
+    anchor = first_operand_hit(spec.anchor, ctx, anchor_scope)
     late = () if anchor is None else (
         evidence_for(ctx, *anchor, acts_note("late anchor", anchor[1])),)
     return RuleOutcome(Status.FAIL, (target_ev, *late),
                        "target occurs before any anchor" + (" (anchor came later)" if late else ""),
                        tuple(u.index for u in ctx.conversation.utterances
                              if u.start_s <= first_u.start_s))
+
+
+def _phrase_beside_act(spec: BeforeSpec) -> bool:
+    """Whether an anchor phrase must be looked at beside an anchor act in one utterance: an
+    act there may count only from ``same_utterance_min_probability``, a phrase always.
+    """
+    return spec.same_utterance_min_probability is not None and bool(spec.anchor.acts) \
+        and bool(spec.anchor.phrases or spec.anchor.patterns)
 
 
 def _anchor_hits(spec: BeforeSpec, ctx: EvaluationContext,
@@ -186,9 +210,6 @@ def _anchor_hits(spec: BeforeSpec, ctx: EvaluationContext,
     act alone does not.
     """
     hits = operand_hits(spec.anchor, tuple(utterances), ctx)
-    if spec.same_utterance_min_probability is None or not spec.anchor.acts \
-            or not (spec.anchor.phrases or spec.anchor.patterns):
-        return hits
     phrases = {u.index: (u, h) for u, h in spec.anchor.hits(tuple(utterances), ctx)}
     out: list[Hit] = []
     for u, h in hits:
