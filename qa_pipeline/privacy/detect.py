@@ -24,6 +24,7 @@ from qa_pipeline.privacy.cues import (
     CUES,
     REFERENCE,
     TAIL,
+    UNITS_AFTER,
     WINDOW_CHARS,
     CueHit,
     CueMatch,
@@ -195,46 +196,50 @@ def detect(text: str, kinds: tuple[str, ...] = KINDS, span_model: SpanModel | No
     (:func:`learned_spans`, ``span_model`` or the shipped model) adds; a learned span that
     overlaps a rule's mention widens it.
     """
-    return with_learned(text, detect_rules(text, kinds), learned_spans(text, span_model),
-                        kinds)
+    cues = find_cues(text)
+    return with_learned(text, detect_rules(text, kinds, cues),
+                        learned_spans(text, span_model, cues), kinds, cues)
 
 
 def with_learned(text: str, found: list[PiiSpan], learned: list[tuple[int, int, str]],
-                 kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
+                 kinds: tuple[str, ...] = KINDS, cues: list[CueMatch] | None = None
+                 ) -> list[PiiSpan]:
     """The mentions ``found`` by the rules in ``text`` with the ``learned`` spans (start, end,
     digits) added: one that overlaps mentions widens them into one, a new one takes its
-    kind from :func:`_learned_kind`.
+    kind from :func:`_learned_kind` (``cues``: :func:`find_cues` of ``text``, when known).
     """
+    if learned and cues is None:
+        cues = find_cues(text)
     for start, end, digits in learned:
         found, lo, hi, kind = _absorb(found, start, end)
-        kind = kind or _learned_kind(text, start, end, digits)
+        kind = kind or _learned_kind(text, cues or [], start, end, digits)
         if kind in kinds:
             found.append(PiiSpan(kind, lo, hi, text[lo:hi], digits,
                                  any(ch.isalpha() for ch in text[lo:hi])))
     return sorted(found, key=lambda p: p.start)
 
 
-def _learned_kind(text: str, start: int, end: int, digits: str) -> str:
+def _learned_kind(text: str, cues: list[CueMatch], start: int, end: int, digits: str) -> str:
     """The kind of a learned span: its certain shape, else the kind of a personal cue before
     or after it, else a number of no named kind.
     """
     strong = _strong(digits)
     if strong is not None:
         return strong
-    cues = find_cues(text)
     for hit in (cue_before(cues, text, start), cue_after(text, end)):
         if hit is not None and hit.kind in KINDS:
             return hit.kind
     return "long_number"
 
 
-def detect_rules(text: str, kinds: tuple[str, ...] = KINDS) -> list[PiiSpan]:
+def detect_rules(text: str, kinds: tuple[str, ...] = KINDS,
+                 cues: list[CueMatch] | None = None) -> list[PiiSpan]:
     """Every mention of the requested kinds that the shape and cue rules find, in text
-    order, non-overlapping.
+    order, non-overlapping (``cues``: :func:`find_cues` of ``text``, when known).
     """
     found: list[PiiSpan] = []
     emails = list(_EMAIL.finditer(text))
-    cues = find_cues(text)
+    cues = find_cues(text) if cues is None else cues
     codes = [m.span() for m in _CODE.finditer(text) if _is_code(cues, text, m.start(), m.end())]
     blanked = _blank(text, [m.span() for m in emails] + cue_spans(cues)
                      + [m.span() for m in _NOT_PII.finditer(text)] + codes)
@@ -621,28 +626,29 @@ def _shape(c: Candidate, text: str) -> dict[str, bool]:
             "birth_year": n >= 12 and d[6:8] in ("19", "20")}
 
 
-def span_candidates(text: str) -> list[tuple[Candidate, dict[str, float]]]:
+def span_candidates(text: str, cues: list[CueMatch] | None = None
+                    ) -> list[tuple[Candidate, dict[str, float]]]:
     """The learned reading's candidates of ``text`` with their features
     (:mod:`qa_pipeline.privacy.spans`): digit stretches of ``text`` with emails, cue phrases,
     dates and clock times blanked. What the cue tables say of a candidate is no feature: the
     model reads the words themselves, listed or not.
     """
-    cues = find_cues(text)
+    cues = find_cues(text) if cues is None else cues
     blanked = _blank(text, [m.span() for m in _EMAIL.finditer(text)] + cue_spans(cues) + [
         m.span() for m in _WINDOW_NOT_PII.finditer(text)])
     return [(c, features(text, c, _shape(c, text))) for c in candidates(blanked)]
 
 
-def learned_spans(text: str, model: SpanModel | None = None) -> list[tuple[int, int, str]]:
+def learned_spans(text: str, model: SpanModel | None = None,
+                  cues: list[CueMatch] | None = None) -> list[tuple[int, int, str]]:
     """Characters ``[start, end)`` and digits of the candidates of ``text`` that ``model``
-    (default: the shipped one) reads as personal data.
+    (default: the shipped one) reads as personal data and nothing said around them marks as
+    something else (:func:`said_otherwise`).
     """
     model = model or shipped_model()
-    cands = [(c, feats) for c, feats in span_candidates(text)
+    cues = find_cues(text) if cues is None else cues
+    cands = [(c, feats) for c, feats in span_candidates(text, cues)
              if not bare(feats) and model.probability(feats) >= model.threshold]
-    if not cands:
-        return []
-    cues = find_cues(text)
     return [(c.start, c.end, c.digits) for c, _ in cands
             if not said_otherwise(text, cues, c.start, c.end, c.digits)]
 
@@ -670,6 +676,11 @@ _MEASURE_AFTER = re.compile(r"\s?(?:px|mm|cm|kg|km|gb|mb|kb|inch|inches|pixels?|
                             re.I)
 # A month and a day written with a dash or a slash ("11-23 办的"), no year.
 _MONTH_DAY = re.compile(r"(?:0?[1-9]|1[0-2])[-/](?:0?[1-9]|[12]\d|3[01])")
+# A unit one or two words after a number ("2380 reward points", "30 business days").
+_UNIT_WORDS_AFTER = re.compile(
+    r"\s+[A-Za-z]+(?:\s+[A-Za-z]+)?\s+(?:"
+    + "|".join(sorted((u for u in UNITS_AFTER if u.isascii() and u.isalpha()), key=len,
+                      reverse=True)) + r")\b", re.I)
 # "charged me 4599", "paid them 120": a verb of paying and its object before an amount.
 _AMOUNT_WITH_OBJECT = re.compile(
     r"\b(?:charged|charge|paid|pay|refunded|refund|billed|bill|owe|owed|sent|gave)\s+"
@@ -719,7 +730,7 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
         return True
     if n > _AMOUNT_DIGITS or tail:
         return False
-    if _MEASURE_AFTER.match(text, end):
+    if _MEASURE_AFTER.match(text, end) or _UNIT_WORDS_AFTER.match(text, end):
         return True
     money = _MONEY_BEFORE.search(text, max(0, start - WINDOW_CHARS), start)
     # The money noun must be the nearer word ("the phone bill is 1299", not "credit card

@@ -741,3 +741,8 @@ def test_span_model_fit_learns_from_labelled_candidates():
     model = mod.fit(rows)
     assert model.probability({"len:11": 1.0, "L:手机": 1.0}) > 0.5
     assert model.probability({"len:4": 1.0, "R:元": 1.0}) < 0.5
+
+
+def test_a_unit_two_words_after_a_number_keeps_it():
+    assert detect("you have 2380 reward points") == []
+    assert detect("it takes 30 business days") == []
