@@ -132,9 +132,9 @@ def main() -> None:
         for name, detector in (("rules", lambda t: rules[t]), ("flipped", flipped),
                                ("learned", learned_only), ("both", both)):
             r = score(samples, detector)
-            table[fold][name] = {k: r[k] for k in ("mentions", "recall", "precision",
-                                                   "false_positives", "missed", "misses",
-                                                   "false_alarms")}
+            table[fold][name] = {k: r[k] for k in (
+                "mentions", "recall", "recall_lt4_left", "precision", "false_positives",
+                "missed", "misses", "false_alarms")}
     print(f"| fold | mentions | {' | '.join(f'{d} R / P' for d in DETECTORS)}"
           " |\n|---|---:|---:|---:|---:|")
     for fold, row in table.items():
@@ -145,7 +145,10 @@ def main() -> None:
     for d in DETECTORS:
         rec = [float(str(table[f][d]["recall"])) for f in table]
         prec = [float(str(table[f][d]["precision"])) for f in table]
-        summary[d] = {"mean_recall": round(statistics.mean(rec), 4),
+        left = [float(str(table[f][d]["recall_lt4_left"])) for f in table]
+        summary[d] = {"mean_recall_lt4_left": round(statistics.mean(left), 4),
+                      "worst_recall_lt4_left": min(left),
+                      "mean_recall": round(statistics.mean(rec), 4),
                       "worst_recall": min(rec), "mean_precision": round(statistics.mean(prec), 4),
                       "worst_precision": min(prec)}
     print("| mean (worst) | | " + " | ".join(

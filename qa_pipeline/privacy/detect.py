@@ -13,6 +13,12 @@ announces is read across the words ASR writes between its digits ("4 times 3 for
 before it, a number is personal data by its shape (a mobile number, a checksummed card or
 ID; short of certainty, a card's or an ID's length) or by a cue said after it ("…, that's
 my work phone"); a reference cue up to a clause before it keeps it a reference.
+
+Cue tables do not converge: every new way of speaking brings words nobody listed. So beside
+the rules, a learned reading (:mod:`qa_pipeline.privacy.spans`) judges every stretch of digit
+groups by its shape and by whatever words are around it (:func:`learned_spans`), and the
+default is flipped: such a number is personal data unless the words around it mark it as an
+amount, a quantity, a date, a year or a business reference (:func:`said_otherwise`).
 """
 
 from __future__ import annotations

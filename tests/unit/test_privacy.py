@@ -27,7 +27,7 @@ from qa_pipeline.privacy import (
     redact_scorecard,
     redact_text,
 )
-from qa_pipeline.privacy.detect import detect_rules, learned_spans
+from qa_pipeline.privacy.detect import detect_rules, learned_spans, span_candidates
 from qa_pipeline.privacy.spans import SpanModel, candidates, shipped_model
 from qa_pipeline.privacy.testset import (
     ASR_LINES,
@@ -299,10 +299,10 @@ def test_a_cue_by_sound_needs_a_close_syllable():
     assert span.kind == "long_number" and span.digits == "22122544101"
 
 
-def _hits_and_false_alarms(samples):
+def _hits_and_false_alarms(samples, detector=detect):
     hit = false = 0
     for s in samples:
-        det = detect(s.text)
+        det = detector(s.text)
         covered = {i for d in det for i in range(d.start, d.end)}
         for m in s.mentions:
             hit += {i for i in range(m.start, m.end) if s.text[i] not in " ，,-、。."} <= covered
@@ -350,12 +350,16 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # phrasings, rendered before those changes) 65 / 80 before, 72 / 80 after the classes read
 # from heldout5, 78 / 80 after those read from its own misses. heldout6 (a sixth independent
 # author, rendered before those classes, scored once before and once after them): 177 / 204
-# with no false alarm both times (none of the classes reached its wording).
+# with no false alarm both times (none of the classes reached its wording). The seventh
+# round added the learned reading of digit stretches, whose shipped model is trained on every
+# half, so these floors are in-sample: 88, 92, 102, 237, 96 / 98, 220 / 222, 92, 218 / 220,
+# 80 and 198 / 204 with no new false alarm. What it does on an author it never saw is
+# measured leave one author out (benchmarks/redaction/span_model.py; the test below).
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
-    ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 100, 0),
-    ("heldout3", 237, 231, 0), ("own4", 98, 95, 0), ("heldout4", 222, 215, 0),
-    ("own5", 92, 92, 0), ("heldout5", 220, 216, 0), ("own6", 80, 78, 0),
-    ("heldout6", 204, 177, 0)])
+    ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
+    ("heldout3", 237, 237, 0), ("own4", 98, 96, 0), ("heldout4", 222, 220, 0),
+    ("own5", 92, 92, 0), ("heldout5", 220, 218, 0), ("own6", 80, 80, 0),
+    ("heldout6", 204, 198, 0)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -746,3 +750,20 @@ def test_span_model_fit_learns_from_labelled_candidates():
 def test_a_unit_two_words_after_a_number_keeps_it():
     assert detect("you have 2380 reward points") == []
     assert detect("it takes 30 business days") == []
+
+
+def test_span_model_fitted_without_an_author_finds_that_authors_numbers():
+    # leave one author out, the sixth independent half: the rules alone find 177 / 204 there
+    spec = importlib.util.spec_from_file_location(
+        "span_model", Path(__file__).parents[2] / "benchmarks/redaction/span_model.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    folds = mod.fold_samples()
+    rows = [r for fold, samples in folds.items() if fold != "heldout6" for s in samples
+            for r in mod.labelled(s, span_candidates(s.text))]
+    model = mod.fit(rows)
+    samples = folds["heldout6"]
+    assert sum(len(s.mentions) for s in samples) == 204
+    hit, false = _hits_and_false_alarms(samples, lambda t: detect(t, span_model=model))
+    assert hit >= 196 and false <= 1
