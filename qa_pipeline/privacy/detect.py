@@ -687,6 +687,26 @@ _UNIT_WORDS_AFTER = re.compile(
     r"\s+[A-Za-z]+(?:\s+[A-Za-z]+)?\s+(?:"
     + "|".join(sorted((u for u in UNITS_AFTER if u.isascii() and u.isalpha()), key=len,
                       reverse=True)) + r")\b", re.I)
+# Numbers said with a magnitude ("one thousand seven hundred and forty", "三千五百") are
+# amounts or quantities: personal numbers are read digit by digit or in pairs.
+_MAGNITUDE = re.compile(r"\b(?:hundred|thousand|million|billion|grand)\b|[百千万亿]", re.I)
+_MAGNITUDE_AFTER_CHARS = 10
+# Four digits or fewer said as tens or teens ("fifteen ninety-nine", "eighteen fifty",
+# "sixteen seventeen degrees"), with no word of a number's end: a price, a year, a quantity.
+_PAIR_WORD = re.compile(
+    r"\b(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|"
+    r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b", re.I)
+# The number of a role or a place, not of a caller ("agent ID 3310", "employee number 4471",
+# "room 318", "extension 204", "房间1206"): such a noun, perhaps with "ID" or "number", right
+# before the number.
+_ROLE_OR_PLACE_BEFORE = re.compile(
+    r"(?:\b(?:agent|employee|staff|operator|advisor|adviser|representative|rep|badge|room|"
+    r"extension|ext|desk|gate|platform|seat|table|suite|floor|bus|route|aisle|locker)"
+    r"(?:\s+(?:id|number|no\.?|#))?(?:\s+(?:is|was))?|房间号?|房号|座位号?|工号|客服代表|代表|站台|登机口)"
+    r"[\s:：,，]*(?:是)?\s*$", re.I)
+# Five digits starting with 1 or 9 ("12315", "95519") and no word of a number's end: a public
+# service number, not a caller's.
+_SERVICE_DIGITS = 5
 # "charged me 4599", "paid them 120": a verb of paying and its object before an amount.
 _AMOUNT_WITH_OBJECT = re.compile(
     r"\b(?:charged|charge|paid|pay|refunded|refund|billed|bill|owe|owed|sent|gave)\s+"
@@ -701,6 +721,8 @@ def _years(digits: str) -> bool:
         digits[k:k + 2] in ("19", "20") for k in range(0, len(digits), 4))
 
 
+# The fewest digits of a learned span ("the one ending in 88").
+_LEARNED_MIN_DIGITS = 2
 # The most digits of a candidate that a date word after it ("号", "日") makes a date.
 _LEARNED_DATE_DIGITS = 10
 
@@ -715,6 +737,8 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
     number of one of the ``need_tail`` lengths with no word of a number's end around it.
     """
     n = len(digits)
+    if n < _LEARNED_MIN_DIGITS:
+        return True  # one digit is a word of the prose ("一流的"), never a number
     tail = _tail_said(text, cues, start, end)
     if n <= _AMOUNT_DIGITS and (said_as_amount(text, start, end) or not tail and (
             _NOT_PII.fullmatch(text, start, end)
@@ -728,6 +752,13 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
             or n <= _TAIL_DIGITS and dates_a_tail(text[max(0, start - WINDOW_CHARS):start]):
         return True
     before = cue_before(cues, text, start)
+    if start > 0 and text[start - 1].isascii() and text[start - 1].isalpha() \
+            and (before is None or before.is_reference) and _strong(digits) is None:
+        # letters glued to the digits ("MU五幺一二", "GT4471", "KX八八二一"): a flight, a plate
+        # or a booking code, unless a personal cue is said before it or after it
+        after = cue_after(text, end)
+        if after is None or after.is_reference:
+            return True
     if before is not None and before.is_reference and _strong(digits) is None and not (
             # after "model" (how ASR writes "mobile") most of a mobile's digits
             before.or_mobile and n >= _MISHEARD_MOBILE_DIGITS and digits[0] == "1"):
@@ -736,7 +767,11 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
         return True
     if n > _AMOUNT_DIGITS or tail:
         return False
-    if _MEASURE_AFTER.match(text, end) or _UNIT_WORDS_AFTER.match(text, end):
+    if _MEASURE_AFTER.match(text, end) or _UNIT_WORDS_AFTER.match(text, end) \
+            or _MAGNITUDE.search(text, start, min(len(text), end + _MAGNITUDE_AFTER_CHARS)) \
+            or n <= _TAIL_DIGITS and _PAIR_WORD.search(text, start, end) \
+            or _ROLE_OR_PLACE_BEFORE.search(text, max(0, start - WINDOW_CHARS), start) \
+            or n == _SERVICE_DIGITS and digits[0] in "19":
         return True
     money = _MONEY_BEFORE.search(text, max(0, start - WINDOW_CHARS), start)
     # The money noun must be the nearer word ("the phone bill is 1299", not "credit card

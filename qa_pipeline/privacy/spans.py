@@ -44,6 +44,9 @@ _LONGEST_LENGTH_FEATURE = 20
 # Digits grouped in thousands ("9,435", "1,000,000") or with cents ("63.00"): how amounts are
 # written; ASR writes a number read digit by digit in groups of three or four ("138,1234").
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d{2}")
+# An amount written with thousands separators ("2,499"): never one group of a longer number
+# (ASR writes a number read digit by digit as "138,1234,5678", not in threes throughout).
+_COMMA_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
 # Lengths of the kinds of personal number: a tail, a local line, a mobile or a landline with
 # its area code, an ID or a card.
 _LENGTH_CLASSES = ((3, 5, "tail"), (6, 6, "six"), (7, 9, "local"), (10, 12, "mobile"),
@@ -88,7 +91,7 @@ def _unit_after(text: str, toks: list[Token], a: int, b: int) -> bool:
     """
     start, end = toks[a].start, toks[b - 1].end
     n = sum(len(t.digits) for t in toks[a:b])
-    if said_as_amount(text, start, end):
+    if said_as_amount(text, start, end) or _COMMA_THOUSANDS.fullmatch(text, start, end):
         return True
     one_group = not any(ch in " -.,，" for ch in text[start:end])
     return n <= 4 and (bool(_DATE_WORD.match(text, end))
@@ -206,8 +209,9 @@ def features(text: str, c: Candidate, shape: Mapping[str, bool]) -> dict[str, fl
 
 
 def bare(feats: Mapping[str, float]) -> bool:
-    """Whether a candidate has no words on either side: a number said alone, which its shape
-    decides (the rules), not its context ("一三八零零" after a long pause is no number).
+    """Whether a candidate has nothing on either side: a number said alone, which its shape
+    decides (the rules), not its context ("一三八零零" after a long pause is no number). With
+    punctuation after it ("0316。") it is an answer, and the model reads it.
     """
     return "L1:^" in feats and "R1:$" in feats
 

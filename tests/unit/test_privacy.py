@@ -709,14 +709,21 @@ def test_numbers_the_rules_keep_are_taken_when_nothing_says_otherwise(text):
     "was it 2019 or 2020? 2021 I think", "身份证上周 11-23 办的", "the image is 1024px wide",
     "your phone bill is 1299 this month", "my account balance 2450", "卡里有2450",
     "the model is 1500", "订单是2026 1123 0045", "手机价格7439元",
+    # written for this test after a probe over the call scripts of benchmarks/*/calls_*.jsonl
+    # (no labelled redaction line): magnitudes, prices said in pairs, the numbers of roles
+    # and places, public service numbers, codes glued to letters, amounts with thousands
+    "it came to two thousand four hundred and ten", "the plan is nineteen ninety-nine",
+    "hi, this is Priya, agent ID 5521", "I'm in room 714 and it's freezing",
+    "staff number 8830 took my call", "我要打12345投诉", "我那个CA幺二三四航班取消了",
+    "客服代表八八一六为您服务",
 ])
 def test_learned_spans_keep_what_the_words_around_mark(text):
     assert detect(text) == []
 
 
 def test_a_number_said_alone_is_left_to_its_shape():
-    assert learned_spans("一三八零零") == []  # no word on either side: the rules decide
-    assert learned_spans("我的是一三八零零") != []
+    assert learned_spans("三八零零九") == []  # no word on either side: the rules decide
+    assert learned_spans("我的是三八零零九") != []
 
 
 def test_span_candidates_join_groups_and_stop_at_amounts():
