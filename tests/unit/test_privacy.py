@@ -8,6 +8,7 @@ import csv
 import importlib.util
 import itertools
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from qa_pipeline.privacy import (
     redact_scorecard,
     redact_text,
 )
+from qa_pipeline.privacy.detect import detect_rules, learned_spans, span_candidates
+from qa_pipeline.privacy.spans import SpanModel, candidates, shipped_model
 from qa_pipeline.privacy.testset import (
     ASR_LINES,
     ASR_LINES_HELDOUT2,
@@ -297,10 +300,10 @@ def test_a_cue_by_sound_needs_a_close_syllable():
     assert span.kind == "long_number" and span.digits == "22122544101"
 
 
-def _hits_and_false_alarms(samples):
+def _hits_and_false_alarms(samples, detector=detect):
     hit = false = 0
     for s in samples:
-        det = detect(s.text)
+        det = detector(s.text)
         covered = {i for d in det for i in range(d.start, d.end)}
         for m in s.mentions:
             hit += {i for i in range(m.start, m.end) if s.text[i] not in " ，,-、。."} <= covered
@@ -348,14 +351,16 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # phrasings, rendered before those changes) 65 / 80 before, 72 / 80 after the classes read
 # from heldout5, 78 / 80 after those read from its own misses. heldout6 (a sixth independent
 # author, rendered before those classes, scored once before and once after them): 177 / 204
-# with no false alarm both times (none of the classes reached its wording). heldout7 (a
-# seventh independent author, rendered before the next changes): 245 / 271 with 9 false
-# alarms before them.
+# with no false alarm both times (none of the classes reached its wording). The seventh
+# round added the learned reading of digit stretches, whose shipped model is trained on every
+# half, so these floors are in-sample: 88, 92, 102, 237, 96 / 98, 220 / 222, 92, 218 / 220,
+# 80 and 198 / 204 with no new false alarm. What it does on an author it never saw is
+# measured leave one author out (benchmarks/redaction/span_model.py; the test below).
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
-    ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 100, 0),
-    ("heldout3", 237, 231, 0), ("own4", 98, 95, 0), ("heldout4", 222, 215, 0),
-    ("own5", 92, 92, 0), ("heldout5", 220, 216, 0), ("own6", 80, 78, 0),
-    ("heldout6", 204, 177, 0), ("heldout7", 271, 245, 9)])
+    ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
+    ("heldout3", 237, 237, 0), ("own4", 98, 96, 0), ("heldout4", 222, 220, 0),
+    ("own5", 92, 92, 0), ("heldout5", 220, 218, 0), ("own6", 80, 80, 0),
+    ("heldout6", 204, 198, 0), ("heldout7", 271, 245, 9)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -471,7 +476,6 @@ def test_asr_classes_of_the_spent_halves_are_found(text, number):
     "your order 2026112300451234 will reach you, I'll text the courier's phone",
     # a one-time code: its cue is a reference, and a cue far after it wants a longer number
     "验证码400013，您在手机上输入", "the verification code is 483920, type it on your phone",
-    "483920，这个是发到我手机上的",
 ])
 def test_asr_classes_keep_references_dates_and_amounts(text):
     assert detect(text) == []
@@ -654,7 +658,6 @@ def test_asr_classes_of_the_sixth_session_are_found(text, number):
     "the card I had for 3 years, 2021 to 2024",
     "2019, the last four years", "was it 2019 or 2020? 2021 I think",
     "the image is 1024px wide and 768px high", "I'm 150px tall",
-    "Sure, 4 5 2 go 1 7 go 9 3 0, and that's my well.",
     "in the past four years, 2021 was best", "I was lost for 20 minutes",
     "the order 12345678, call me when it ships", "I waited 30 minutes, call me back",
     "最后是2024年", "后面是1500元", "2024 ends in a week", "the fiscal year 2024 ends in March",
@@ -676,3 +679,99 @@ def test_a_quantity_before_a_number_stays_out_of_it():
 def test_a_generic_noun_after_a_misheard_cue_belongs_to_it(text):
     # "number" after a cue heard by sound is that cue's noun, not a phone cue of its own
     assert [d.kind for d in detect(text)] == ["cn_id"]
+
+
+# Issue 27, seventh round: the learned reading of digit stretches (qa_pipeline.privacy.spans).
+# A number is judged by its shape and by whatever words are around it, listed or not; only
+# what is said around it as money, a quantity, a date, a year or a reference keeps it.
+@pytest.mark.parametrize("text,number", [
+    # carriers no cue table lists, written for this test (not lines of any half)
+    ("我用的是4619结束的那张", "4619"), ("it's the visa that stops at 4619", "4619"),
+    ("微信绑的是四六一九那张", "四六一九"), ("the one I use most is 7 4 4 0", "7 4 4 0"),
+])
+def test_learned_spans_take_numbers_whatever_carries_them(text, number):
+    assert detect_rules(text) == []  # no listed cue, no certain shape
+    _assert_number_covered(text, number)
+
+
+# Under the flipped default a number with no word around it that says otherwise is taken:
+# the rules keep these (a code sent to a phone, digits said before a word that is no cue),
+# the learned reading redacts them; over-redaction is the safe error here.
+@pytest.mark.parametrize("text", ["483920，这个是发到我手机上的",
+                                  "Sure, 4 5 2 go 1 7 go 9 3 0, and that's my well."])
+def test_numbers_the_rules_keep_are_taken_when_nothing_says_otherwise(text):
+    assert detect_rules(text) == []
+    assert detect(text) != []
+
+
+@pytest.mark.parametrize("text", [
+    # what is said around a number marks it, whatever the model reads
+    "总共是4955人", "the fee went from 120 to 150 to 199 dollars", "you charged me 4599 twice",
+    "was it 2019 or 2020? 2021 I think", "身份证上周 11-23 办的", "the image is 1024px wide",
+    "your phone bill is 1299 this month", "my account balance 2450", "卡里有2450",
+    "the model is 1500", "订单是2026 1123 0045", "手机价格7439元",
+    # written for this test after a probe over the call scripts of benchmarks/*/calls_*.jsonl
+    # (no labelled redaction line): magnitudes, prices said in pairs, the numbers of roles
+    # and places, public service numbers, codes glued to letters, amounts with thousands
+    "it came to two thousand four hundred and ten", "the plan is nineteen ninety-nine",
+    "hi, this is Priya, agent ID 5521", "I'm in room 714 and it's freezing",
+    "staff number 8830 took my call", "我要打12345投诉", "我那个CA幺二三四航班取消了",
+    "客服代表八八一六为您服务",
+])
+def test_learned_spans_keep_what_the_words_around_mark(text):
+    assert detect(text) == []
+
+
+def test_a_number_said_alone_is_left_to_its_shape():
+    assert learned_spans("三八零零九") == []  # no word on either side: the rules decide
+    assert learned_spans("我的是三八零零九") != []
+
+
+def test_span_candidates_join_groups_and_stop_at_amounts():
+    text = "我的是一三九，要二七七，5846，退了30元"
+    spans = [(text[c.start:c.end], c.groups) for c in candidates(text)]
+    assert spans == [("一三九，要二七七，5846", (3, 3, 4)), ("30", (2,))]
+
+
+def test_span_model_round_trips_and_reads_its_weights():
+    model = SpanModel({"a": 2.0, "b": -1.0}, 0.5, 0.5)
+    again = SpanModel.from_json(model.to_json())
+    assert again == model
+    assert again.probability({"a": 1.0}) == pytest.approx(1 / (1 + math.exp(-2.5)))
+    assert again.probability({"b": 1.0}) < 0.5 < again.probability({"a": 1.0})
+    shipped = shipped_model()
+    assert shipped.weights and 0 < shipped.threshold < 1
+
+
+def test_span_model_fit_learns_from_labelled_candidates():
+    spec = importlib.util.spec_from_file_location(
+        "span_model", Path(__file__).parents[2] / "benchmarks/redaction/span_model.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = [({"len:11": 1.0, "L:手机": 1.0}, 1)] * 20 + [({"len:4": 1.0, "R:元": 1.0}, 0)] * 20
+    model = mod.fit(rows)
+    assert model.probability({"len:11": 1.0, "L:手机": 1.0}) > 0.5
+    assert model.probability({"len:4": 1.0, "R:元": 1.0}) < 0.5
+
+
+def test_a_unit_two_words_after_a_number_keeps_it():
+    assert detect("you have 2380 reward points") == []
+    assert detect("it takes 30 business days") == []
+
+
+def test_span_model_fitted_without_an_author_finds_that_authors_numbers():
+    # leave one author out, the sixth independent half: the rules alone find 177 / 204 there
+    spec = importlib.util.spec_from_file_location(
+        "span_model", Path(__file__).parents[2] / "benchmarks/redaction/span_model.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    folds = mod.fold_samples()
+    rows = [r for fold, samples in folds.items() if fold != "heldout6" for s in samples
+            for r in mod.labelled(s, span_candidates(s.text))]
+    model = mod.fit(rows)
+    samples = folds["heldout6"]
+    assert sum(len(s.mentions) for s in samples) == 204
+    hit, false = _hits_and_false_alarms(samples, lambda t: detect(t, span_model=model))
+    assert hit >= 196 and false <= 1
