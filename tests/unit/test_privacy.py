@@ -356,11 +356,13 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # half, so these floors are in-sample: 88, 92, 102, 237, 96 / 98, 220 / 222, 92, 218 / 220,
 # 80 and 198 / 204 with no new false alarm. What it does on an author it never saw is
 # measured leave one author out (benchmarks/redaction/span_model.py; the test below).
+# heldout7 (a seventh independent author, rendered before this round, never fitted on, scored
+# once before and once after it): 245 / 271 with 9 false alarms, then 261 / 271 with 10.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
     ("heldout3", 237, 237, 0), ("own4", 98, 96, 0), ("heldout4", 222, 220, 0),
     ("own5", 92, 92, 0), ("heldout5", 220, 218, 0), ("own6", 80, 80, 0),
-    ("heldout6", 204, 198, 0), ("heldout7", 271, 245, 9)])
+    ("heldout6", 204, 198, 0), ("heldout7", 271, 261, 10)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
