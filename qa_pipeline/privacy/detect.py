@@ -721,6 +721,8 @@ def _years(digits: str) -> bool:
         digits[k:k + 2] in ("19", "20") for k in range(0, len(digits), 4))
 
 
+# The fewest digits of a number whose seventh and eighth digits may be an ID's birth year.
+_BIRTH_YEAR_DIGITS = 12
 # The fewest digits of a learned span ("the one ending in 88").
 _LEARNED_MIN_DIGITS = 2
 # The most digits of a candidate that a date word after it ("号", "日") makes a date.
@@ -761,7 +763,8 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
             return True
     if before is not None and before.is_reference and _strong(digits) is None and not (
             # after "model" (how ASR writes "mobile") most of a mobile's digits
-            before.or_mobile and n >= _MISHEARD_MOBILE_DIGITS and digits[0] == "1"):
+            before.or_mobile and n >= _MISHEARD_MOBILE_DIGITS and digits[0] == "1") \
+            and not (_heard_reference(cues, text, start) and _personal_lead(digits)):
         return True
     if n in need_tail and not tail:
         return True
@@ -781,6 +784,28 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
         c.cue.kind != REFERENCE and money.start() < c.end <= start for c in cues)
 
 
+
+
+def _personal_lead(digits: str) -> bool:
+    """Whether a number of most of a mobile's digits starts like one (1, then 3-9), or a
+    long one has a birth year where an ID has it: how a personal number begins, which a
+    business reference rarely does.
+    """
+    n = len(digits)
+    return n >= _MISHEARD_MOBILE_DIGITS and digits[0] == "1" and digits[1] in "3456789" \
+        or n >= _BIRTH_YEAR_DIGITS and digits[6:8] in ("19", "20")
+
+
+def _heard_reference(cues: list[CueMatch], text: str, start: int) -> bool:
+    """Whether the reference cue that governs a number starting at ``start``
+    (:func:`~qa_pipeline.privacy.cues.cue_before`) was matched by sound only: two syllables
+    like those of 单号 or 运单 ("留的号", "云打") may be a personal noun misheard, so a
+    number that starts like a personal one (:func:`_personal_lead`) is left to the model,
+    which reads those characters, not vetoed by the cue table.
+    """
+    near = [c for c in cues if start - WINDOW_CHARS <= c.end <= start
+            and not digit_runs(text[c.end:start], min_digits=3)]
+    return bool(near) and near[-1].cue.kind == REFERENCE and near[-1].by_sound
 
 
 def _tail_said(text: str, cues: list[CueMatch], start: int, end: int) -> bool:

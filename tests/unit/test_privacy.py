@@ -725,6 +725,25 @@ def test_learned_spans_keep_what_the_words_around_mark(text):
     assert detect(text) == []
 
 
+# Issue 27, eighth round: a reference cue matched only by sound ("留的号" for 单号, "云打" for
+# 运单) vetoes no number that starts like a personal one (a mobile's 1[3-9] and most of its
+# digits, an ID's birth year): the model reads those characters and decides. An exact
+# reference cue, or a number that starts like none, stays a reference. Written for this test.
+@pytest.mark.parametrize("text,number", [
+    ("银行要我留的号就是现在用的分解158001266771", "158001266771"),
+    ("银行让我留的号，就是现在用的，嗯，幺五八零零幺二六六七七幺", "幺五八零零幺二六六七七幺"),
+    ("那个云打143503843919白天都能接", "143503843919"),
+])
+def test_a_reference_heard_by_sound_yields_to_a_personal_lead(text, number):
+    _assert_number_covered(text, number)
+
+
+@pytest.mark.parametrize("text", ["订单号是158001266772", "运单号是139021266774，明天到",
+                                  "您的顶端号120923656660"])
+def test_an_exact_reference_or_an_impersonal_lead_stays_a_reference(text):
+    assert detect(text) == []
+
+
 def test_a_number_said_alone_is_left_to_its_shape():
     assert learned_spans("三八零零九") == []  # no word on either side: the rules decide
     assert learned_spans("我的是三八零零九") != []
