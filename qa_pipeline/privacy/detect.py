@@ -629,7 +629,10 @@ def _shape(c: Candidate, text: str) -> dict[str, bool]:
                 d, "X"),
             "x": has_x, "zero_lead": d[0] == "0",
             "year": n == 4 and d[:2] in ("19", "20"),
-            "birth_year": n >= 12 and d[6:8] in ("19", "20")}
+            "birth_year": n >= 12 and d[6:8] in ("19", "20"),
+            "end_word": bool(_TAIL_STEMS.search(text, max(0, c.start - _TAIL_BEFORE_CHARS),
+                                                c.start)
+                             or _TAIL_STEMS.search(text[c.end:c.end + _TAIL_AFTER_CHARS]))}
 
 
 def span_candidates(text: str, cues: list[CueMatch] | None = None

@@ -749,6 +749,16 @@ def test_a_number_said_alone_is_left_to_its_shape():
     assert learned_spans("我的是三八零零九") != []
 
 
+def test_span_features_read_the_words_inside_a_number_and_a_word_of_its_end():
+    # eighth round: a word heard inside the stretch (a digit misheard: 次 for 四, "free" for
+    # three) and a word of a number's end around it are features of their own
+    (_, feats), = [x for x in span_candidates("我的是一五次二八八七六五")
+                   if len(x[0].digits) > 3]
+    assert feats.get("in:次") == 1.0 and "shape:end_word" not in feats
+    (_, feats), = span_candidates("the card ending one free two seven")
+    assert feats.get("in:free") == 1.0 and feats.get("shape:end_word") == 1.0
+
+
 def test_span_candidates_join_groups_and_stop_at_amounts():
     text = "我的是一三九，要二七七，5846，退了30元"
     spans = [(text[c.start:c.end], c.groups) for c in candidates(text)]
