@@ -73,12 +73,19 @@ KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
 # They are blanked before digit runs are read (offsets kept).
 _DATE_TIME = (r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[日号]?"
               r"|\d{1,2}:\d{2}(?::\d{2})?")
+# A date written day, month, year with dots ("12.02.07.2019"): small groups, then a year.
+_DOTTED_DATE = r"\d{1,2}(?:\.\d{1,2}){1,2}\.(?:19|20)\d{2}"
 _NOT_PII = re.compile(
     _DATE_TIME
     # Thousands groups or decimals only when the whole run is grouped so: ASR writes
     # "138,1234,5678" and "176. 172.11.428" for numbers read digit by digit.
     + r"|(?<![\d,])\d{1,3}(?:,\d{3}){1,3}(?:\.\d+)?(?![\d,])"
-    r"|(?<![\d.])\d+\.\d{1,2}(?!\d|\.\d)")
+    r"|(?<![\d.])\d+\.\d{1,2}(?!\d|\.\d)"
+    # Round thousands however the first group is written ("1290,000": "1,290,000" or a
+    # misheard "1297"): ASR writes a number read digit by digit in threes or fours, and a
+    # last group of three zeros after a comma is how it writes an amount.
+    r"|(?<![\d,])\d{1,4}(?:,\d{3})*,000(?![\d,])"
+    r"|(?<![\d.])" + _DOTTED_DATE + r"(?![\d.])")
 # Inside a personal cue's window only dates and clock times are blanked: there "1.0." and
 # "3i1" are pieces of the number the cue announced, not an amount or a code.
 _WINDOW_NOT_PII = re.compile(_DATE_TIME)
@@ -102,7 +109,7 @@ _BETWEEN_GROUPS = " ,，、.-"
 _WEAK = ("long_number", "phone")
 # A date the ASR wrote as digit groups: year, month and day, up to ten digits, then 号 / 日.
 _DATE_RUN_DIGITS = 10
-_DATE_AFTER = re.compile(r"\s?[日号](?![码])")
+_DATE_AFTER = re.compile(r"\s?(?:[日号](?![码])|月)")
 # Far from its cue ("the ID card I registered with, let me get it out of my wallet, okay,
 # …"), a number is taken only when it holds most (two thirds) of the digits of the kind the
 # cue names, words heard for a digit counted: short numbers there are anything.
@@ -683,6 +690,7 @@ _MONEY_BEFORE = re.compile(
     r"总共|一共|合计|金额|里有|还有|欠)[^0-9]{0,12}$", re.I)
 _MEASURE_AFTER = re.compile(r"\s?(?:px|mm|cm|kg|km|gb|mb|kb|inch|inches|pixels?|feet|ft)\b",
                             re.I)
+_DOTTED_DATE_RE = re.compile(_DOTTED_DATE)
 # A month and a day written with a dash or a slash ("11-23 办的"), no year.
 _MONTH_DAY = re.compile(r"(?:0?[1-9]|1[0-2])[-/](?:0?[1-9]|[12]\d|3[01])")
 # A unit one or two words after a number ("2380 reward points", "30 business days").
@@ -752,7 +760,8 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
             and said_as_amount(text, m.start(1), m.end(1)))):
         return True  # "分" or "次" after a longer number is a digit misheard
     if not tail and (_years(digits) and cue_after(text, end) is None
-                     or _MONTH_DAY.fullmatch(text, start, end)) \
+                     or _MONTH_DAY.fullmatch(text, start, end)
+            or _DOTTED_DATE_RE.fullmatch(text, start, end)) \
             or n <= _LEARNED_DATE_DIGITS and _DATE_AFTER.match(text, end) \
             or n <= _TAIL_DIGITS and dates_a_tail(text[max(0, start - WINDOW_CHARS):start]):
         return True

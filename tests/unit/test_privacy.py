@@ -744,6 +744,21 @@ def test_an_exact_reference_or_an_impersonal_lead_stays_a_reference(text):
     assert detect(text) == []
 
 
+# Eighth round: dates and amounts as an 8 kHz ASR writes them, with no cue (written for this
+# test): a year and month run into a month word, a date written with dots, round thousands
+# whose first group is no thousands group. The rules kept none of them.
+@pytest.mark.parametrize("text", ["您的卡是2027-0311月到期", "我是03.05.2019那天下的单",
+                                  "the balance came to 1450,000 in total"])
+def test_dates_and_round_amounts_written_by_asr_are_kept(text):
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize("text,number", [("我的手机是138,1234,5000", "138,1234,5000"),
+                                         ("卡号是6222,0212,3400,0000", "6222,0212,3400,0000")])
+def test_a_personal_number_ending_in_zeros_is_still_taken(text, number):
+    _assert_number_covered(text, number)
+
+
 def test_a_number_said_alone_is_left_to_its_shape():
     assert learned_spans("三八零零九") == []  # no word on either side: the rules decide
     assert learned_spans("我的是三八零零九") != []
