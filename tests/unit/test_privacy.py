@@ -759,6 +759,19 @@ def test_a_personal_number_ending_in_zeros_is_still_taken(text, number):
     _assert_number_covered(text, number)
 
 
+# Eighth round: a personal cue heard only by sound right after a reference cue is that
+# reference's own noun misheard (工单编号 as "公单点号", 点号 sounding like 电话); a personal
+# cue said exactly there still counts. Written for this test.
+@pytest.mark.parametrize("text", ["给您生成了一个公单点号二零三一，四八七九，三四七三，您记一下",
+                                  "给您生成了一个公单五点号203148793473您记一下"])
+def test_a_cue_heard_right_after_a_reference_is_its_noun(text):
+    assert detect(text) == []
+
+
+def test_an_exact_personal_cue_after_a_reference_still_counts():
+    _assert_number_covered("工单电话2031487934您记一下", "2031487934")
+
+
 def test_a_number_said_alone_is_left_to_its_shape():
     assert learned_spans("三八零零九") == []  # no word on either side: the rules decide
     assert learned_spans("我的是三八零零九") != []
