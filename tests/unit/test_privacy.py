@@ -358,12 +358,15 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # measured leave one author out (benchmarks/redaction/span_model.py; the test below).
 # heldout7 (a seventh independent author, rendered before this round, never fitted on, scored
 # once before and once after it): 245 / 271 with 9 false alarms, then 261 / 271 with 10;
-# it was then added to the model's folds (in-sample since: 261 / 271 with 9).
+# it was then added to the model's folds (in-sample since: 261 / 271 with 9). The eighth
+# round (a reference cue heard by sound yields to a personal lead, features of the words
+# inside a number, ASR-written dates and round thousands, a reference's misheard noun; model
+# refitted): 200 / 204 on heldout6, 264 / 271 with 4 false alarms on heldout7, in-sample.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
     ("heldout3", 237, 237, 0), ("own4", 98, 96, 0), ("heldout4", 222, 220, 0),
     ("own5", 92, 92, 0), ("heldout5", 220, 218, 0), ("own6", 80, 80, 0),
-    ("heldout6", 204, 198, 0), ("heldout7", 271, 261, 10)])
+    ("heldout6", 204, 200, 0), ("heldout7", 271, 264, 4)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -834,4 +837,4 @@ def test_span_model_fitted_without_an_author_finds_that_authors_numbers():
     samples = folds["heldout6"]
     assert sum(len(s.mentions) for s in samples) == 204
     hit, false = _hits_and_false_alarms(samples, lambda t: detect(t, span_model=model))
-    assert hit >= 196 and false <= 1
+    assert hit >= 200 and false <= 1  # 196 before the eighth round
