@@ -180,7 +180,9 @@ GENERIC_NOUNS = ("号码", "号", "码", "number", "numbers", "no.", "no", "#")
 UNITS_AFTER = ("元", "块", "角", "万", "千", "百", "分钟", "小时", "天", "个", "件", "次", "分",
                "积分", "%", "percent", "dollars", "dollar", "yuan", "rmb", "points", "minutes",
                "hours", "days", "weeks", "months", "years", "items", "gb", "mb", "bucks",
-               "cents", "euros", "euro", "pounds", "毛", "km", "kg", "miles")
+               "cents", "euros", "euro", "pounds", "毛", "km", "kg", "miles",
+               # British speech says "forty two pound sixty" in the singular
+               "pound", "pence", "quid")
 CURRENCY_BEFORE = ("￥", "¥", "$", "rmb", "usd")
 
 
