@@ -746,7 +746,8 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
     data by what is said around it, whatever the model reads: an amount or a quantity (a
     unit after it, a currency sign or a verb of paying before it, thousands separators), a
     year, a date (a date word after it, an expiry word before a four-digit number), a
-    business reference (a reference cue governs it and its shape is not certain), or a
+    business reference (a reference cue governs it and its shape is not certain; a cue
+    heard only by sound yields to a number that starts like a personal one), or a
     number of one of the ``need_tail`` lengths with no word of a number's end around it.
     """
     n = len(digits)
