@@ -11,7 +11,7 @@ misses of most folds, so their per-fold figure is not a leave-one-out one), the 
 spans alone, and both (``detect``).
 
     PYTHONPATH=. .venv/bin/python benchmarks/redaction/span_model.py \\
-        --out redaction_loho_r7.json --write-model
+        --out redaction_loho_r8.json --write-model
 
 ``--write-model`` fits the model on every fold and writes ``qa_pipeline/privacy/span_model.json``.
 """

@@ -180,7 +180,9 @@ GENERIC_NOUNS = ("号码", "号", "码", "number", "numbers", "no.", "no", "#")
 UNITS_AFTER = ("元", "块", "角", "万", "千", "百", "分钟", "小时", "天", "个", "件", "次", "分",
                "积分", "%", "percent", "dollars", "dollar", "yuan", "rmb", "points", "minutes",
                "hours", "days", "weeks", "months", "years", "items", "gb", "mb", "bucks",
-               "cents", "euros", "euro", "pounds", "毛", "km", "kg", "miles")
+               "cents", "euros", "euro", "pounds", "毛", "km", "kg", "miles",
+               # British speech says "forty two pound sixty" in the singular
+               "pound", "pence", "quid")
 CURRENCY_BEFORE = ("￥", "¥", "$", "rmb", "usd")
 
 
@@ -311,6 +313,9 @@ def find_cues(text: str) -> list[CueMatch]:
                 text[end:end + WINDOW_CHARS], min_digits=1):
             if phrase in GENERIC_NOUNS and any(0 <= start - c.end <= 1 for c in found):
                 continue  # "公单后马": the noun (号码) of the cue before it, misheard
+            if cue.kind != REFERENCE and any(0 <= start - c.end <= 1 and c.cue.kind == REFERENCE
+                                             for c in found):
+                continue  # "公单点号" (工单编号): a reference's own noun, heard as 电话
             found.append(CueMatch(start, end, cue, by_sound=True))
     found.sort(key=lambda c: c.start)
     return _nouns_joined(text, found)

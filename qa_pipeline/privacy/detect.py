@@ -73,12 +73,19 @@ KINDS = ("phone", "cn_id", "bank_card", "email", "long_number")
 # They are blanked before digit runs are read (offsets kept).
 _DATE_TIME = (r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[日号]?"
               r"|\d{1,2}:\d{2}(?::\d{2})?")
+# A date written day, month, year with dots ("12.02.07.2019"): small groups, then a year.
+_DOTTED_DATE = r"\d{1,2}(?:\.\d{1,2}){1,2}\.(?:19|20)\d{2}"
 _NOT_PII = re.compile(
     _DATE_TIME
     # Thousands groups or decimals only when the whole run is grouped so: ASR writes
     # "138,1234,5678" and "176. 172.11.428" for numbers read digit by digit.
     + r"|(?<![\d,])\d{1,3}(?:,\d{3}){1,3}(?:\.\d+)?(?![\d,])"
-    r"|(?<![\d.])\d+\.\d{1,2}(?!\d|\.\d)")
+    r"|(?<![\d.])\d+\.\d{1,2}(?!\d|\.\d)"
+    # Round thousands however the first group is written ("1290,000": "1,290,000" or a
+    # misheard "1297"): ASR writes a number read digit by digit in threes or fours, and a
+    # last group of three zeros after a comma is how it writes an amount.
+    r"|(?<![\d,])\d{1,4}(?:,\d{3})*,000(?![\d,])"
+    r"|(?<![\d.])" + _DOTTED_DATE + r"(?![\d.])")
 # Inside a personal cue's window only dates and clock times are blanked: there "1.0." and
 # "3i1" are pieces of the number the cue announced, not an amount or a code.
 _WINDOW_NOT_PII = re.compile(_DATE_TIME)
@@ -102,7 +109,7 @@ _BETWEEN_GROUPS = " ,，、.-"
 _WEAK = ("long_number", "phone")
 # A date the ASR wrote as digit groups: year, month and day, up to ten digits, then 号 / 日.
 _DATE_RUN_DIGITS = 10
-_DATE_AFTER = re.compile(r"\s?[日号](?![码])")
+_DATE_AFTER = re.compile(r"\s?(?:[日号](?![码])|月)")
 # Far from its cue ("the ID card I registered with, let me get it out of my wallet, okay,
 # …"), a number is taken only when it holds most (two thirds) of the digits of the kind the
 # cue names, words heard for a digit counted: short numbers there are anything.
@@ -629,7 +636,10 @@ def _shape(c: Candidate, text: str) -> dict[str, bool]:
                 d, "X"),
             "x": has_x, "zero_lead": d[0] == "0",
             "year": n == 4 and d[:2] in ("19", "20"),
-            "birth_year": n >= 12 and d[6:8] in ("19", "20")}
+            "birth_year": n >= 12 and d[6:8] in ("19", "20"),
+            "end_word": bool(_TAIL_STEMS.search(text, max(0, c.start - _TAIL_BEFORE_CHARS),
+                                                c.start)
+                             or _TAIL_STEMS.search(text[c.end:c.end + _TAIL_AFTER_CHARS]))}
 
 
 def span_candidates(text: str, cues: list[CueMatch] | None = None
@@ -680,6 +690,7 @@ _MONEY_BEFORE = re.compile(
     r"总共|一共|合计|金额|里有|还有|欠)[^0-9]{0,12}$", re.I)
 _MEASURE_AFTER = re.compile(r"\s?(?:px|mm|cm|kg|km|gb|mb|kb|inch|inches|pixels?|feet|ft)\b",
                             re.I)
+_DOTTED_DATE_RE = re.compile(_DOTTED_DATE)
 # A month and a day written with a dash or a slash ("11-23 办的"), no year.
 _MONTH_DAY = re.compile(r"(?:0?[1-9]|1[0-2])[-/](?:0?[1-9]|[12]\d|3[01])")
 # A unit one or two words after a number ("2380 reward points", "30 business days").
@@ -721,6 +732,8 @@ def _years(digits: str) -> bool:
         digits[k:k + 2] in ("19", "20") for k in range(0, len(digits), 4))
 
 
+# The fewest digits of a number whose seventh and eighth digits may be an ID's birth year.
+_BIRTH_YEAR_DIGITS = 12
 # The fewest digits of a learned span ("the one ending in 88").
 _LEARNED_MIN_DIGITS = 2
 # The most digits of a candidate that a date word after it ("号", "日") makes a date.
@@ -733,7 +746,8 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
     data by what is said around it, whatever the model reads: an amount or a quantity (a
     unit after it, a currency sign or a verb of paying before it, thousands separators), a
     year, a date (a date word after it, an expiry word before a four-digit number), a
-    business reference (a reference cue governs it and its shape is not certain), or a
+    business reference (a reference cue governs it and its shape is not certain; a cue
+    heard only by sound yields to a number that starts like a personal one), or a
     number of one of the ``need_tail`` lengths with no word of a number's end around it.
     """
     n = len(digits)
@@ -747,7 +761,8 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
             and said_as_amount(text, m.start(1), m.end(1)))):
         return True  # "分" or "次" after a longer number is a digit misheard
     if not tail and (_years(digits) and cue_after(text, end) is None
-                     or _MONTH_DAY.fullmatch(text, start, end)) \
+                     or _MONTH_DAY.fullmatch(text, start, end)
+            or _DOTTED_DATE_RE.fullmatch(text, start, end)) \
             or n <= _LEARNED_DATE_DIGITS and _DATE_AFTER.match(text, end) \
             or n <= _TAIL_DIGITS and dates_a_tail(text[max(0, start - WINDOW_CHARS):start]):
         return True
@@ -761,7 +776,8 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
             return True
     if before is not None and before.is_reference and _strong(digits) is None and not (
             # after "model" (how ASR writes "mobile") most of a mobile's digits
-            before.or_mobile and n >= _MISHEARD_MOBILE_DIGITS and digits[0] == "1"):
+            before.or_mobile and n >= _MISHEARD_MOBILE_DIGITS and digits[0] == "1") \
+            and not (_heard_reference(cues, text, start) and _personal_lead(digits)):
         return True
     if n in need_tail and not tail:
         return True
@@ -781,6 +797,28 @@ def said_otherwise(text: str, cues: list[CueMatch], start: int, end: int, digits
         c.cue.kind != REFERENCE and money.start() < c.end <= start for c in cues)
 
 
+
+
+def _personal_lead(digits: str) -> bool:
+    """Whether a number of most of a mobile's digits starts like one (1, then 3-9), or a
+    long one has a birth year where an ID has it: how a personal number begins, which a
+    business reference rarely does.
+    """
+    n = len(digits)
+    return n >= _MISHEARD_MOBILE_DIGITS and digits[0] == "1" and digits[1] in "3456789" \
+        or n >= _BIRTH_YEAR_DIGITS and digits[6:8] in ("19", "20")
+
+
+def _heard_reference(cues: list[CueMatch], text: str, start: int) -> bool:
+    """Whether the reference cue that governs a number starting at ``start``
+    (:func:`~qa_pipeline.privacy.cues.cue_before`) was matched by sound only: two syllables
+    like those of 单号 or 运单 ("留的号", "云打") may be a personal noun misheard, so a
+    number that starts like a personal one (:func:`_personal_lead`) is left to the model,
+    which reads those characters, not vetoed by the cue table.
+    """
+    near = [c for c in cues if start - WINDOW_CHARS <= c.end <= start
+            and not digit_runs(text[c.end:start], min_digits=3)]
+    return bool(near) and near[-1].cue.kind == REFERENCE and near[-1].by_sound
 
 
 def _tail_said(text: str, cues: list[CueMatch], start: int, end: int) -> bool:

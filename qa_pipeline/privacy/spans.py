@@ -192,6 +192,10 @@ def features(text: str, c: Candidate, shape: Mapping[str, bool]) -> dict[str, fl
                    else "words")] = 1.0
     if any("\u4e00" <= ch <= "\u9fff" for ch in text):
         f["lang:zh"] = 1.0
+    for u in _units(said):
+        if u != "#" and u.isalpha():
+            # the words heard inside the number ("次", "time", "free"): digits misheard
+            f["in:" + u] = 1.0
     left = _units(text[max(0, c.start - _CONTEXT_CHARS):c.start])[-LEFT_UNITS:]
     right = _units(text[c.end:c.end + _CONTEXT_CHARS])[:RIGHT_UNITS]
     for side, units in (("L", left), ("R", right)):

@@ -358,12 +358,15 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # measured leave one author out (benchmarks/redaction/span_model.py; the test below).
 # heldout7 (a seventh independent author, rendered before this round, never fitted on, scored
 # once before and once after it): 245 / 271 with 9 false alarms, then 261 / 271 with 10;
-# it was then added to the model's folds (in-sample since: 261 / 271 with 9).
+# it was then added to the model's folds (in-sample since: 261 / 271 with 9). The eighth
+# round (a reference cue heard by sound yields to a personal lead, features of the words
+# inside a number, ASR-written dates and round thousands, a reference's misheard noun; model
+# refitted): 200 / 204 on heldout6, 264 / 271 with 4 false alarms on heldout7, in-sample.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
     ("heldout3", 237, 237, 0), ("own4", 98, 96, 0), ("heldout4", 222, 220, 0),
     ("own5", 92, 92, 0), ("heldout5", 220, 218, 0), ("own6", 80, 80, 0),
-    ("heldout6", 204, 198, 0), ("heldout7", 271, 261, 10)])
+    ("heldout6", 204, 200, 0), ("heldout7", 271, 264, 4)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -725,9 +728,69 @@ def test_learned_spans_keep_what_the_words_around_mark(text):
     assert detect(text) == []
 
 
+# Issue 27, eighth round: a reference cue matched only by sound ("留的号" for 单号, "云打" for
+# 运单) vetoes no number that starts like a personal one (a mobile's 1[3-9] and most of its
+# digits, an ID's birth year): the model reads those characters and decides. An exact
+# reference cue, or a number that starts like none, stays a reference. Written for this test.
+@pytest.mark.parametrize("text,number", [
+    ("银行要我留的号就是现在用的分解158001266771", "158001266771"),
+    ("银行让我留的号，就是现在用的，嗯，幺五八零零幺二六六七七幺", "幺五八零零幺二六六七七幺"),
+    ("那个云打143503843919白天都能接", "143503843919"),
+])
+def test_a_reference_heard_by_sound_yields_to_a_personal_lead(text, number):
+    _assert_number_covered(text, number)
+
+
+@pytest.mark.parametrize("text", ["订单号是158001266772", "运单号是139021266774，明天到",
+                                  "您的顶端号120923656660"])
+def test_an_exact_reference_or_an_impersonal_lead_stays_a_reference(text):
+    assert detect(text) == []
+
+
+# Eighth round: dates and amounts as an 8 kHz ASR writes them, with no cue (written for this
+# test): a year and month run into a month word, a date written with dots, round thousands
+# whose first group is no thousands group. The rules kept none of them.
+@pytest.mark.parametrize("text", ["您的卡是2027-0311月到期", "我是03.05.2019那天下的单",
+                                  "the balance came to 1450,000 in total",
+                                  # British money in the singular, after a word of a
+                                  # number's end ("last"), which lifts other vetoes
+                                  "your last bill was for thirty one pound eighty"])
+def test_dates_and_round_amounts_written_by_asr_are_kept(text):
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize("text,number", [("我的手机是138,1234,5000", "138,1234,5000"),
+                                         ("卡号是6222,0212,3400,0000", "6222,0212,3400,0000")])
+def test_a_personal_number_ending_in_zeros_is_still_taken(text, number):
+    _assert_number_covered(text, number)
+
+
+# Eighth round: a personal cue heard only by sound right after a reference cue is that
+# reference's own noun misheard (工单编号 as "公单点号", 点号 sounding like 电话); a personal
+# cue said exactly there still counts. Written for this test.
+@pytest.mark.parametrize("text", ["给您生成了一个公单点号二零三一，四八七九，三四七三，您记一下",
+                                  "给您生成了一个公单五点号203148793473您记一下"])
+def test_a_cue_heard_right_after_a_reference_is_its_noun(text):
+    assert detect(text) == []
+
+
+def test_an_exact_personal_cue_after_a_reference_still_counts():
+    _assert_number_covered("工单电话2031487934您记一下", "2031487934")
+
+
 def test_a_number_said_alone_is_left_to_its_shape():
     assert learned_spans("三八零零九") == []  # no word on either side: the rules decide
     assert learned_spans("我的是三八零零九") != []
+
+
+def test_span_features_read_the_words_inside_a_number_and_a_word_of_its_end():
+    # eighth round: a word heard inside the stretch (a digit misheard: 次 for 四, "free" for
+    # three) and a word of a number's end around it are features of their own
+    (_, feats), = [x for x in span_candidates("我的是一五次二八八七六五")
+                   if len(x[0].digits) > 3]
+    assert feats.get("in:次") == 1.0 and "shape:end_word" not in feats
+    (_, feats), = span_candidates("the card ending one free two seven")
+    assert feats.get("in:free") == 1.0 and feats.get("shape:end_word") == 1.0
 
 
 def test_span_candidates_join_groups_and_stop_at_amounts():
@@ -777,4 +840,4 @@ def test_span_model_fitted_without_an_author_finds_that_authors_numbers():
     samples = folds["heldout6"]
     assert sum(len(s.mentions) for s in samples) == 204
     hit, false = _hits_and_false_alarms(samples, lambda t: detect(t, span_model=model))
-    assert hit >= 196 and false <= 1
+    assert hit >= 200 and false <= 1  # 196 before the eighth round
