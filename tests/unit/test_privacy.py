@@ -37,6 +37,7 @@ from qa_pipeline.privacy.testset import (
     ASR_LINES_HELDOUT5,
     ASR_LINES_HELDOUT6,
     ASR_LINES_HELDOUT7,
+    ASR_LINES_HELDOUT8,
     ASR_LINES_OWN4,
     ASR_LINES_OWN5,
     ASR_LINES_OWN6,
@@ -316,7 +317,7 @@ def test_asr_lines_halves_are_split_by_phrasing():
     rows = []
     for path in (ASR_LINES, ASR_LINES_HELDOUT2, ASR_LINES_HELDOUT3, ASR_LINES_OWN4,
                  ASR_LINES_HELDOUT4, ASR_LINES_OWN5, ASR_LINES_HELDOUT5, ASR_LINES_OWN6,
-                 ASR_LINES_HELDOUT6, ASR_LINES_HELDOUT7):
+                 ASR_LINES_HELDOUT6, ASR_LINES_HELDOUT7, ASR_LINES_HELDOUT8):
         with path.open(encoding="utf-8", newline="") as f:
             rows += list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     halves = {half: {r["template"] for r in rows if r["half"] == half} for half in HALVES}
@@ -362,11 +363,15 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # round (a reference cue heard by sound yields to a personal lead, features of the words
 # inside a number, ASR-written dates and round thousands, a reference's misheard noun; model
 # refitted): 200 / 204 on heldout6, 264 / 271 with 4 false alarms on heldout7, in-sample.
+# heldout8 (an eighth independent author, never fitted on, scored once with the detector of
+# the start of those two rounds and once after them): 177 / 194 with no false alarm, then
+# 187 / 194 with 2.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
     ("heldout3", 237, 237, 0), ("own4", 98, 96, 0), ("heldout4", 222, 220, 0),
     ("own5", 92, 92, 0), ("heldout5", 220, 218, 0), ("own6", 80, 80, 0),
-    ("heldout6", 204, 200, 0), ("heldout7", 271, 264, 4)])
+    ("heldout6", 204, 200, 0), ("heldout7", 271, 264, 4),
+    ("heldout8", 194, 187, 2)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
