@@ -485,7 +485,8 @@ def main() -> None:
     ap.add_argument("--per-negative", type=int, default=4)
     ap.add_argument("--set", choices=sorted(SETS), default="v1",
                     help="v1: asr_lines.tsv (tune + heldout); heldout2, heldout3, own4, "
-                         "heldout4, heldout5, own5, own6, heldout6, heldout7, heldout8: asr_lines_<set>.tsv")
+                         "heldout4, heldout5, own5, own6, heldout6, heldout7, heldout8: "
+                         "asr_lines_<set>.tsv")
     ap.add_argument("--seed", type=int, default=None, help="default: the set's own seed")
     ap.add_argument("--cpu-threads", type=int, default=2)
     ap.add_argument("--relabel", action="store_true",
