@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 from qa_pipeline.types import Conversation, Provenance, Role, Utterance, Word
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def make_conversation(rows, duration_s: float | None = None, call_id: str = "c1",
@@ -48,3 +55,22 @@ def assert_valid_conversation(conv: Conversation, *, both_roles: bool = True) ->
     if both_roles:
         roles = {u.role for u in conv.utterances}
         assert {Role.AGENT, Role.CUSTOMER} <= roles, roles
+
+
+def load_script(relative_path: str, name: str) -> ModuleType:
+    """A script of the repository that is not in a package (``benchmarks/...``), loaded by
+    path; registered in ``sys.modules`` while it runs, as dataclasses look their module up.
+    """
+    spec = importlib.util.spec_from_file_location(name, REPO / relative_path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = previous
+    return module

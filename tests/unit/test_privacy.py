@@ -5,12 +5,10 @@ timing kept), audio beeps, the CLI, and accuracy on the labelled set.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import itertools
 import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,7 +45,7 @@ from qa_pipeline.privacy.testset import (
     build_testset,
     load_asr_lines,
 )
-from tests.helpers import make_conversation
+from tests.helpers import load_script, make_conversation
 
 
 def test_checksums():
@@ -415,12 +413,8 @@ def test_broad_cues_keep_dates_money_and_references(text):
 
 
 def test_asr_label_leaves_the_phrasings_own_digit_words_out(monkeypatch):
-    spec = importlib.util.spec_from_file_location(
-        "make_asr_lines", Path(__file__).parents[2] / "benchmarks/redaction/make_asr_lines.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
+    mod = load_script("benchmarks/redaction/make_asr_lines.py", "make_asr_lines")
     monkeypatch.setitem(sys.modules, "make_asr_lines", mod)  # its dataclasses look it up
-    spec.loader.exec_module(mod)
     prose = "我再跟您确认一遍，证件号码{}，最后一位是X对吗？"
     text = "我再跟您确认一遍,证件号码110105 19900101 1234,最后一位是X对吗?"
     start, end = mod.label("110105199001011234", text, "cn_id", prose)
@@ -815,11 +809,7 @@ def test_span_model_round_trips_and_reads_its_weights():
 
 
 def test_span_model_fit_learns_from_labelled_candidates():
-    spec = importlib.util.spec_from_file_location(
-        "span_model", Path(__file__).parents[2] / "benchmarks/redaction/span_model.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("benchmarks/redaction/span_model.py", "span_model")
     rows = [({"len:11": 1.0, "L:手机": 1.0}, 1)] * 20 + [({"len:4": 1.0, "R:元": 1.0}, 0)] * 20
     model = mod.fit(rows)
     assert model.probability({"len:11": 1.0, "L:手机": 1.0}) > 0.5
@@ -833,11 +823,7 @@ def test_a_unit_two_words_after_a_number_keeps_it():
 
 def test_span_model_fitted_without_an_author_finds_that_authors_numbers():
     # leave one author out, the sixth independent half: the rules alone find 177 / 204 there
-    spec = importlib.util.spec_from_file_location(
-        "span_model", Path(__file__).parents[2] / "benchmarks/redaction/span_model.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("benchmarks/redaction/span_model.py", "span_model")
     folds = mod.fold_samples()
     rows = [r for fold, samples in folds.items() if fold != "heldout6" for s in samples
             for r in mod.labelled(s, span_candidates(s.text))]

@@ -10,8 +10,9 @@ new digest with the script (``--calls 40``) and say why in the commit.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
+
+from tests.helpers import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,12 +21,7 @@ RECORDED_SHA256 = "463e0071546f478e673c7b74c2d355078eb4f25140132a9d05d570b792004
 
 
 def _gate():
-    spec = importlib.util.spec_from_file_location(
-        "rubric_equivalence", REPO / "benchmarks" / "rubric_equivalence.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/rubric_equivalence.py", "rubric_equivalence")
 
 
 def test_verdicts_on_40_perturbed_calls_are_byte_identical_to_the_recorded_ones():
