@@ -10,6 +10,12 @@ refits a built-in act's head for one tenant or rubric (``refit``): a residual on
 head, fitted on the tenant's examples and counter-examples (e.g. QA reviews) and anchored to
 the shipped head's own answers on ordinary call sentences, so only the neighbourhood of the
 examples moves.
+
+A model may also carry a lexical head (:class:`LexicalHeads`, ``python -m
+qa_pipeline.acts.train --lexical``): a character 1-3-gram TF-IDF logistic head per act whose
+score is added, times a fixed mix weight, to the embedding head's score before the Platt
+calibration: ``P(act) = sigmoid(a * (w . x + b + mix * (u . t + d)) + c)`` with ``t`` the
+utterance's TF-IDF vector and role flags.
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ from qa_pipeline.rubric.embeddings import Embedder, default_embedder
 
 WEIGHTS_PATH = Path(__file__).with_name("weights") / "acts_e5small_head.npz"
 MODEL_NAME = "acts-e5small-head"
+LEXICAL_WEIGHTS_PATH = WEIGHTS_PATH.with_name("acts_e5small_lex.npz")
+LEXICAL_MODEL_NAME = "acts-e5small-lex"
+# Environment variable naming an act weights file to load instead of the packaged one
+# (evaluation of a candidate model without changing the default).
+ACT_MODEL_VARIABLE = "QA_PIPELINE_ACT_MODEL"
 EMBEDDING_DIM = 384
 DEFAULT_THRESHOLD = 0.5
 # Tenant heads: a role-less logistic regression on the embedding. Explicit negatives count
@@ -112,6 +123,82 @@ class ActHeads:
         )
 
 
+@dataclass(frozen=True)
+class LexicalHeads:
+    """A character n-gram TF-IDF logistic head per act, stored as plain arrays (no pickle).
+
+    The vectoriser is scikit-learn's ``TfidfVectorizer(analyzer="char_wb", lowercase=True,
+    sublinear_tf=True, norm="l2")`` fitted vocabulary and IDF: character n-grams need no
+    Mandarin word segmentation.
+
+    Attributes:
+        vocabulary: n-grams, in column order.
+        idf: ``(v,)`` inverse document frequencies.
+        weight: ``(k, v + 2)``: TF-IDF columns then is_agent, is_customer.
+        bias: ``(k,)``.
+        mix: the lexical score's weight in the sum with the embedding head's score.
+        ngram_range: (shortest, longest) n-gram length in characters.
+    """
+
+    vocabulary: tuple[str, ...]
+    idf: np.ndarray
+    weight: np.ndarray
+    bias: np.ndarray
+    mix: float
+    ngram_range: tuple[int, int] = (1, 3)
+
+    def __post_init__(self) -> None:
+        v = len(self.vocabulary)
+        if (self.idf.shape != (v,) or self.weight.ndim != 2 or self.weight.shape[1] != v + 2
+                or self.bias.shape != (self.weight.shape[0],)):
+            raise ModelUnavailableError(
+                f"lexical act heads are malformed: {v} n-grams, idf {self.idf.shape}, "
+                f"weight {self.weight.shape}, bias {self.bias.shape}")
+
+    def features(self, texts: Sequence[str], roles: Sequence[Any] | None) -> Any:
+        """Sparse ``(n, v + 2)`` rows: the texts' TF-IDF vectors, then the role flags."""
+        return tfidf_features(self.vocabulary, self.idf, self.ngram_range, texts, roles)
+
+    def scores(self, texts: Sequence[str], roles: Sequence[Any] | None) -> np.ndarray:
+        """``(n, k)`` lexical decision scores (before the mix weight)."""
+        out: np.ndarray = np.asarray(self.features(texts, roles) @ self.weight.T.astype(
+            np.float64)) + self.bias
+        return out
+
+    def without_rows(self, rows: Sequence[int], extra: int = 0) -> LexicalHeads:
+        """A copy whose ``rows`` are zero (their acts scored by the embedding head alone) and
+        with ``extra`` zero rows appended (acts that have no lexical head).
+        """
+        weight = self.weight.copy()
+        bias = self.bias.copy()
+        weight[list(rows)] = 0.0
+        bias[list(rows)] = 0.0
+        return LexicalHeads(
+            self.vocabulary, self.idf,
+            np.vstack([weight, np.zeros((extra, weight.shape[1]), dtype=weight.dtype)]),
+            np.concatenate([bias, np.zeros(extra, dtype=bias.dtype)]), self.mix,
+            self.ngram_range)
+
+
+def tfidf_features(vocabulary: Sequence[str], idf: np.ndarray, ngram_range: tuple[int, int],
+                   texts: Sequence[str], roles: Sequence[Any] | None) -> Any:
+    """Sparse ``(n, len(vocabulary) + 2)`` rows: what scikit-learn's fitted
+    ``TfidfVectorizer(analyzer="char_wb", lowercase=True, sublinear_tf=True)`` with this
+    vocabulary and IDF gives for ``texts``, then the role flags.
+    """
+    from scipy.sparse import csr_matrix, diags, hstack
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.preprocessing import normalize
+
+    counts = CountVectorizer(
+        analyzer="char_wb", ngram_range=ngram_range, lowercase=True,
+        vocabulary={g: i for i, g in enumerate(vocabulary)}).transform(list(texts))
+    counts = counts.astype(np.float64)
+    counts.data = 1.0 + np.log(counts.data)  # sublinear tf, as TfidfVectorizer's
+    tfidf = normalize(counts @ diags(np.asarray(idf, dtype=np.float64)), norm="l2")
+    return hstack([tfidf, csr_matrix(role_features(roles, len(texts)))]).tocsr()
+
+
 def role_features(roles: Sequence[Any] | None, n: int) -> np.ndarray:
     """``(n, 2)`` one-hot (is_agent, is_customer); an unknown or missing role is all zeros."""
     out = np.zeros((n, 2), dtype=np.float32)
@@ -140,18 +227,30 @@ class ActModel:
 
     def __init__(self, heads: ActHeads, *, model_id: str, embedder_id: str,
                  background: np.ndarray | None = None,
-                 embedder_factory: Callable[[], Embedder] = default_embedder) -> None:
+                 embedder_factory: Callable[[], Embedder] = default_embedder,
+                 lexical: LexicalHeads | None = None,
+                 embedding_only: ActHeads | None = None) -> None:
         """Wrap trained heads.
 
         Args:
-            heads: the calibrated heads.
+            heads: the calibrated heads (with ``lexical``: the embedding part of each act's
+                score, and the calibration and threshold of the sum).
             model_id: identifier recorded in evidence.
             embedder_id: ``model_id`` of the embedder the heads were trained on.
             background: ``(m, dim)`` embeddings of ordinary call sentences, the default
                 negatives of tenant acts.
             embedder_factory: builds the text embedder on first use.
+            lexical: optional lexical heads whose score is added to the embedding score.
+            embedding_only: with ``lexical``: the embedding heads calibrated and thresholded
+                on their own, the base of refits of built-in acts (which stay
+                embedding-only). Defaults to ``heads``.
         """
+        if lexical is not None and lexical.weight.shape[0] != len(heads.acts):
+            raise ModelUnavailableError(f"{lexical.weight.shape[0]} lexical heads for "
+                                        f"{len(heads.acts)} acts")
         self.heads = heads
+        self.lexical = lexical
+        self.embedding_only = embedding_only if embedding_only is not None else heads
         self.model_id = model_id
         self.embedder_id = embedder_id
         self.background = background
@@ -169,7 +268,19 @@ class ActModel:
         loaded under an old id), and a head refitted on one must not be read back for the other.
         """
         if self._weights_sha256 is None:
-            self._weights_sha256 = heads_sha256(self.heads, self.background, self.embedder_id)
+            digest = heads_sha256(self.heads, self.background, self.embedder_id)
+            if self.lexical is not None:
+                # Refits read the embedding-only heads: they are part of the identity too.
+                more = hashlib.sha256(digest.encode() + b"lexical")
+                for array in (self.embedding_only.calibration_scale,
+                              self.embedding_only.calibration_offset,
+                              self.embedding_only.thresholds, self.lexical.idf,
+                              self.lexical.weight, self.lexical.bias):
+                    more.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+                more.update(json.dumps([list(self.lexical.vocabulary), self.lexical.mix],
+                                       ensure_ascii=False).encode())
+                digest = more.hexdigest()
+            self._weights_sha256 = digest
         return self._weights_sha256
 
     @property
@@ -193,16 +304,21 @@ class ActModel:
         """Calibrated probabilities ``(len(texts), len(acts))`` for raw utterance texts."""
         if not texts:
             return np.zeros((0, len(self.acts)), dtype=np.float32)
-        return self.predict_embeddings(self.embedder().embed(list(texts)), roles)
+        return self.predict_embeddings(self.embedder().embed(list(texts)), roles, texts)
 
-    def predict_embeddings(self, emb: np.ndarray,
-                           roles: Sequence[Any] | None = None) -> np.ndarray:
+    def predict_embeddings(self, emb: np.ndarray, roles: Sequence[Any] | None = None,
+                           texts: Sequence[str] | None = None) -> np.ndarray:
         """Calibrated probabilities from ``(n, 384)`` unit e5 embeddings (shared with other stages).
 
         Args:
             emb: embeddings from the same embedder the heads were trained on.
             roles: per-utterance "agent" / "customer" (or ``Role`` members); None or any other
                 value means unknown, and acts restricted to one role are then not masked.
+            texts: the embedded texts; required when the model has a lexical head (ignored
+                otherwise).
+
+        Raises:
+            ValueError: malformed embeddings, or a lexical model given no (or too few) texts.
         """
         emb = np.asarray(emb, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[1] != EMBEDDING_DIM:
@@ -211,6 +327,13 @@ class ActModel:
         features = np.hstack([emb, role_features(roles, n)])
         h = self.heads
         scores = features @ h.weight.T + h.bias
+        if self.lexical is not None:
+            if texts is None or len(texts) != n:
+                raise ValueError(f"{self.model_id} has a lexical head: predict_embeddings needs "
+                                 f"the {n} embedded texts, got "
+                                 f"{'none' if texts is None else len(texts)}")
+            if n:
+                scores = scores + self.lexical.mix * self.lexical.scores(texts, roles)
         probs = _sigmoid(h.calibration_scale * scores + h.calibration_offset).astype(np.float32)
         if roles is not None and any(r is not None for r in h.roles):
             names = np.array(_role_names(roles))
@@ -284,9 +407,31 @@ class ActModel:
             thresholds=np.concatenate([thresholds, heads.thresholds[added]]),
             roles=tuple(roles) + tuple(heads.roles[i] for i in added),
         )
+        # Tenant acts and refits are embedding-only: their few examples are too few for an
+        # n-gram head, and a refit is a residual on the embedding-only head (see
+        # ``_refit_head``), so a refitted act's lexical part is switched off.
+        lexical = (self.lexical.without_rows([self._index[n] for n in refitted], len(added))
+                   if self.lexical is not None else None)
+        emb_only = self.embedding_only
         model = ActModel(combined, model_id=f"{self.model_id}+tenant:{key[:12]}",
                          embedder_id=self.embedder_id, background=self.background,
-                         embedder_factory=self._embedder_factory)
+                         embedder_factory=self._embedder_factory, lexical=lexical,
+                         embedding_only=ActHeads(
+                             acts=combined.acts,
+                             weight=combined.weight, bias=combined.bias,
+                             calibration_scale=np.concatenate([
+                                 np.where([a in refitted for a in h.acts], scale,
+                                          emb_only.calibration_scale),
+                                 heads.calibration_scale[added]]).astype(np.float32),
+                             calibration_offset=np.concatenate([
+                                 np.where([a in refitted for a in h.acts], offset,
+                                          emb_only.calibration_offset),
+                                 heads.calibration_offset[added]]).astype(np.float32),
+                             thresholds=np.concatenate([
+                                 np.where([a in refitted for a in h.acts], thresholds,
+                                          emb_only.thresholds),
+                                 heads.thresholds[added]]).astype(np.float32),
+                             roles=combined.roles) if self.lexical is not None else None)
         model._embedder = self._embedder
         return model
 
@@ -320,7 +465,9 @@ class ActModel:
         from scipy.optimize import minimize
 
         j = self._index[name]
-        h = self.heads
+        # With a lexical head, the embedding head calibrated on its own: a refit has no
+        # n-gram part (see ``with_tenant_acts``).
+        h = self.embedding_only
         background = self._background()
         pos = (self.embedder().embed(list(d.positives)) if d.positives
                else np.zeros((0, EMBEDDING_DIM), dtype=np.float32))
@@ -562,11 +709,15 @@ def _load_tenant_heads(path: Path, acts: tuple[str, ...]) -> ActHeads | None:
 
 def load_act_model(path: Path = WEIGHTS_PATH,
                    embedder_factory: Callable[[], Embedder] = default_embedder) -> ActModel:
-    """Load act heads written by ``python -m qa_pipeline.acts.train``.
+    """Load act heads written by ``python -m qa_pipeline.acts.train`` (with ``--lexical``:
+    the embedding + character n-gram ensemble; a file without the lexical arrays loads as
+    an embedding-only model).
 
     Raises:
         ModelUnavailableError: the file is missing or malformed.
     """
+    lexical: LexicalHeads | None = None
+    embedding_only: ActHeads | None = None
     try:
         with np.load(path) as data:
             acts = tuple(str(a) for a in data["acts"])
@@ -579,19 +730,46 @@ def load_act_model(path: Path = WEIGHTS_PATH,
                 roles=(None,) * len(acts))
             embedder_id = str(data["embedder_id"])
             background = data["background"].astype(np.float32)
+            if "lex_vocabulary" in data.files:
+                low, high = (int(v) for v in data["lex_ngram_range"])
+                lexical = LexicalHeads(
+                    vocabulary=tuple(str(g) for g in data["lex_vocabulary"]),
+                    idf=data["lex_idf"].astype(np.float64),
+                    weight=data["lex_weight"].astype(np.float32),
+                    bias=data["lex_bias"].astype(np.float32),
+                    mix=float(data["lex_mix"]), ngram_range=(low, high))
+                embedding_only = ActHeads(
+                    acts=acts, weight=heads.weight, bias=heads.bias,
+                    calibration_scale=data["emb_calibration_scale"].astype(np.float32),
+                    calibration_offset=data["emb_calibration_offset"].astype(np.float32),
+                    thresholds=data["emb_thresholds"].astype(np.float32),
+                    roles=(None,) * len(acts))
     except (OSError, KeyError, ValueError) as e:
         raise ModelUnavailableError(
             f"act heads {path} are missing or malformed; rebuild them with "
             f"`python -m qa_pipeline.acts.train`") from e
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    return ActModel(heads, model_id=f"{MODEL_NAME}@{digest}", embedder_id=embedder_id,
-                    background=background, embedder_factory=embedder_factory)
+    name = MODEL_NAME if lexical is None else LEXICAL_MODEL_NAME
+    return ActModel(heads, model_id=f"{name}@{digest}", embedder_id=embedder_id,
+                    background=background, embedder_factory=embedder_factory,
+                    lexical=lexical, embedding_only=embedding_only)
+
+
+def embedded_act_model_path() -> Path:
+    """The act weights the pipeline loads: the packaged file, or the file named by the
+    ``QA_PIPELINE_ACT_MODEL`` environment variable (to evaluate a candidate model, e.g.
+    ``acts_e5small_lex.npz``, without changing the default).
+    """
+    value = os.environ.get(ACT_MODEL_VARIABLE, "").strip()
+    return Path(value) if value else WEIGHTS_PATH
 
 
 @lru_cache(maxsize=1)
 def load_embedded_act_model() -> ActModel:
-    """The packaged act model (offline; loaded once per process)."""
-    model = load_act_model()
+    """The packaged act model, or the one :func:`embedded_act_model_path` names (offline;
+    loaded once per process).
+    """
+    model = load_act_model(embedded_act_model_path())
     if model.acts != ACTS:
         raise ModelUnavailableError(f"packaged act heads cover {model.acts}, expected {ACTS}")
     return model

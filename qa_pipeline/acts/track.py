@@ -39,9 +39,11 @@ class ActTagger(Protocol):
         """``(len(texts), len(acts))`` calibrated probabilities."""
         ...
 
-    def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None
-                           ) -> np.ndarray:
-        """The same, from the texts' embeddings."""
+    def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None,
+                           texts: Sequence[str] | None = None) -> np.ndarray:
+        """The same, from the texts' embeddings (``texts``: the embedded texts, which a model
+        with a lexical head also reads).
+        """
         ...
 
     def threshold(self, act: str) -> float:
@@ -312,10 +314,12 @@ def tag_conversation(conversation: Conversation, model: ActTagger,
     if not utts:
         probs = np.zeros((0, len(model.acts)), dtype=np.float32)
     elif embeddings is not None and embeddings.model_id == model.embedder_id:
-        probs = model.predict_embeddings(embeddings.vectors, roles)
+        # The shared embeddings are of the utterances' texts, in order.
+        probs = model.predict_embeddings(embeddings.vectors, roles, [u.text for u in utts])
         if parts:
+            part_texts = [s for _, s in parts]
             part_probs = model.predict_embeddings(
-                embeddings.embedder.embed([s for _, s in parts]), part_roles)
+                embeddings.embedder.embed(part_texts), part_roles, part_texts)
     else:
         probs = model.predict_texts([u.text for u in utts], roles)
         if parts:

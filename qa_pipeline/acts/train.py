@@ -15,6 +15,14 @@ without that author (``validation_by_author`` in the card). Writes
 ``weights/acts_e5small_head.npz`` and a JSON card (acts, encoder, corpus hashes, thresholds,
 validation precision / recall / F1 per act and language, calibration error). Deterministic:
 fixed fold seeds and a fixed background sample.
+
+``--lexical`` fits the embedding + character n-gram ensemble instead (issue 24; chosen in
+``benchmarks/acts_heads_compare.py`` as ``emb+lex_0.6``): per act, a logistic head on the
+embedding and one on character 1-3-gram TF-IDF (vocabulary and IDF fitted on the training
+folds' texts), whose scores are summed (the lexical one times :data:`LEXICAL_MIX`); the pair of
+inverse regularisations is chosen by the sum's out-of-fold log loss, and the Platt calibration
+and threshold are fitted on the sum's leave-one-author-out scores. Writes
+``weights/acts_e5small_lex.npz`` (the default model is not replaced).
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,11 +41,16 @@ import numpy as np
 from qa_pipeline.acts.model import (
     DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
+    LEXICAL_MODEL_NAME,
+    LEXICAL_WEIGHTS_PATH,
     MODEL_NAME,
     WEIGHTS_PATH,
     ActHeads,
+    ActModel,
+    LexicalHeads,
     fit_platt,
     role_features,
+    tfidf_features,
 )
 from qa_pipeline.acts.taxonomy import ACTS, LANGUAGES, ActExample, read_act_corpus
 from qa_pipeline.rubric.embeddings import Embedder, default_embedder
@@ -59,6 +72,13 @@ THRESHOLD_GRID = np.round(np.arange(0.15, 0.86, 0.05), 2)
 # Inverse class frequency weights or none (``--class-weight``).
 CLASS_WEIGHT = "none"
 BACKGROUND_SIZE = 600  # shipped sentences that serve as default negatives of tenant acts
+# The lexical member of the ensemble (``--lexical``): its inverse regularisation candidates,
+# character n-gram lengths, the fewest training texts an n-gram must occur in, and the weight
+# of its score in the sum (the benchmark's winning ``emb+lex_0.6``).
+LEXICAL_C_GRID = (4.0, 16.0)
+LEXICAL_NGRAMS = (1, 3)
+LEXICAL_MIN_DF = 2
+LEXICAL_MIX = 0.6
 
 
 @dataclass(frozen=True)
@@ -262,6 +282,137 @@ def fit_heads(x: np.ndarray, y: np.ndarray, acts: Sequence[str] = ACTS,
     return TrainedHeads(heads, chosen, cv_f1, oof)
 
 
+@dataclass(frozen=True)
+class TrainedEnsemble:
+    """The embedding + lexical ensemble: ``trained`` holds the embedding heads with the sum's
+    calibration and thresholds (and the sum's out-of-fold scores).
+    """
+
+    trained: TrainedHeads
+    lexical: LexicalHeads
+    embedding_only: ActHeads  # the embedding heads calibrated and thresholded alone
+    lexical_inverse_regularisation: dict[str, float]
+
+
+def fit_vocabulary(texts: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Character n-gram vocabulary (column order) and IDF fitted on ``texts``."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=LEXICAL_NGRAMS, lowercase=True,
+                          sublinear_tf=True, min_df=LEXICAL_MIN_DF)
+    vec.fit(list(texts))
+    return tuple(str(g) for g in vec.get_feature_names_out()), vec.idf_.astype(np.float64)
+
+
+def _calibrated_choice(scores: np.ndarray, yj: np.ndarray) -> tuple[float, float, float]:
+    """(log loss, Platt slope, Platt intercept) of out-of-fold scores (NaN rows skipped)."""
+    seen = ~np.isnan(scores)
+    scale, offset = fit_platt(scores[seen], yj[seen])
+    loss = _log_loss(1 / (1 + np.exp(-(scale * scores[seen] + offset))), yj[seen])
+    return loss, scale, offset
+
+
+def fit_ensemble_heads(x: np.ndarray, texts: Sequence[str], roles: Sequence[str | None],
+                       y: np.ndarray, acts: Sequence[str] = ACTS,
+                       c_grid: Sequence[float] = C_GRID,
+                       lexical_c_grid: Sequence[float] = LEXICAL_C_GRID,
+                       mix: float = LEXICAL_MIX, verbose: bool = False,
+                       groups: np.ndarray | None = None) -> TrainedEnsemble:
+    """Fit the embedding + character n-gram ensemble (see the module docstring).
+
+    Args:
+        x: feature rows ``[embedding, is_agent, is_customer]``.
+        texts: the rows' texts.
+        roles: the rows' roles.
+        y: ``(n, len(acts))`` 0/1 labels.
+        acts: the act ids, columns of ``y``.
+        c_grid: the embedding heads' inverse regularisation candidates.
+        lexical_c_grid: the lexical heads' candidates.
+        mix: weight of the lexical score in the sum.
+        verbose: print each act's choice to stderr.
+        groups: per row, its author: the cross-validation leaves one author out.
+
+    Raises:
+        ValueError: an act has fewer than two positive or negative examples.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    texts = list(texts)
+    fold_features: dict[bytes, tuple[Any, Any]] = {}
+
+    def lexical_fold(train: np.ndarray, test: np.ndarray) -> tuple[Any, Any]:
+        # The vocabulary and IDF of a fold come from its training texts only.
+        key = np.asarray(train).tobytes()
+        if key not in fold_features:
+            vocab, idf = fit_vocabulary([texts[i] for i in train])
+            fold_features[key] = (
+                tfidf_features(vocab, idf, LEXICAL_NGRAMS, [texts[i] for i in train],
+                               [roles[i] for i in train]),
+                tfidf_features(vocab, idf, LEXICAL_NGRAMS, [texts[i] for i in test],
+                               [roles[i] for i in test]))
+        return fold_features[key]
+
+    def oof(features: Callable[[np.ndarray, np.ndarray], tuple[Any, Any]], yj: np.ndarray,
+            c: float) -> np.ndarray:
+        scores = np.full(len(yj), np.nan)
+        for train, test in folds(yj, groups):
+            x_train, x_test = features(train, test)
+            clf = LogisticRegression(C=c, max_iter=5000)
+            clf.fit(x_train, yj[train])
+            scores[test] = clf.decision_function(x_test)
+        return scores
+
+    def embedding_fold(train: np.ndarray, test: np.ndarray) -> tuple[Any, Any]:
+        return x[train], x[test]
+
+    vocab, idf = fit_vocabulary(texts)
+    x_lex = tfidf_features(vocab, idf, LEXICAL_NGRAMS, texts, roles)
+    rows, emb_rows, lex_w, lex_b = [], [], [], []
+    chosen, chosen_lex, cv_f1 = {}, {}, {}
+    sum_oof = np.full(y.shape, np.nan)
+    for j, act in enumerate(acts):
+        yj = y[:, j].astype(np.int64)
+        if yj.sum() < 2 or len(yj) - yj.sum() < 2:
+            raise ValueError(f"act {act!r} needs at least two positive and two negative examples")
+        emb_scores = {c: oof(embedding_fold, yj, c) for c in c_grid}
+        lex_scores = {c: oof(lexical_fold, yj, c) for c in lexical_c_grid}
+        best: tuple[float, float, float, float, float] | None = None
+        for ce, se in emb_scores.items():
+            for cl, sl in lex_scores.items():
+                loss, scale, offset = _calibrated_choice(se + mix * sl, yj)
+                if best is None or loss < best[0] - 1e-9:
+                    best = (loss, ce, cl, scale, offset)
+        assert best is not None
+        _, ce, cl, scale, offset = best
+        summed = emb_scores[ce] + mix * lex_scores[cl]
+        sum_oof[:, j] = summed
+        seen = ~np.isnan(summed)
+        threshold, top = choose_threshold(1 / (1 + np.exp(-(scale * summed[seen] + offset))),
+                                          yj[seen])
+        # The embedding head alone, calibrated on its own scores: the base of refits.
+        _, e_scale, e_offset = _calibrated_choice(emb_scores[ce], yj)
+        e_seen = ~np.isnan(emb_scores[ce])
+        e_threshold, _ = choose_threshold(
+            1 / (1 + np.exp(-(e_scale * emb_scores[ce][e_seen] + e_offset))), yj[e_seen])
+        emb_clf = LogisticRegression(C=ce, max_iter=5000).fit(x, yj)
+        lex_clf = LogisticRegression(C=cl, max_iter=5000).fit(x_lex, yj)
+        rows.append((emb_clf.coef_[0], float(emb_clf.intercept_[0]), scale, offset, threshold))
+        emb_rows.append((emb_clf.coef_[0], float(emb_clf.intercept_[0]), e_scale, e_offset,
+                         e_threshold))
+        lex_w.append(lex_clf.coef_[0])
+        lex_b.append(float(lex_clf.intercept_[0]))
+        chosen[act], chosen_lex[act], cv_f1[act] = ce, cl, round(top, 4)
+        if verbose:
+            print(f"{act}: C={ce} lexical C={cl} threshold={threshold} cv F1={top:.3f}",
+                  file=sys.stderr)
+    none = (None,) * len(acts)
+    lexical = LexicalHeads(vocab, idf, np.array(lex_w, dtype=np.float32),
+                           np.array(lex_b, dtype=np.float32), mix, LEXICAL_NGRAMS)
+    return TrainedEnsemble(
+        TrainedHeads(ActHeads.from_rows(acts, rows, none), chosen, cv_f1, sum_oof), lexical,
+        ActHeads.from_rows(acts, emb_rows, none), chosen_lex)
+
+
 def predict(heads: ActHeads, x: np.ndarray) -> np.ndarray:
     """Calibrated probabilities of feature rows ``[embedding, is_agent, is_customer]``."""
     z = x @ heads.weight.T + heads.bias
@@ -343,12 +494,20 @@ def validation_by_author(trained: TrainedHeads, y: np.ndarray, groups: np.ndarra
 def main(argv: list[str] | None = None) -> None:
     """Train, score on the validation split, write the weights and the card."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"weights file (default {WEIGHTS_PATH.name}; with --lexical "
+                             f"{LEXICAL_WEIGHTS_PATH.name})")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--embedding-cache", type=Path, default=None,
                         help="optional .npz cache of sentence vectors (development)")
     parser.add_argument("--class-weight", choices=("none", "balanced"), default=CLASS_WEIGHT)
+    parser.add_argument("--lexical", action="store_true",
+                        help="fit the embedding + character n-gram ensemble")
     args = parser.parse_args(argv)
+    if args.lexical and args.class_weight != "none":
+        parser.error("--lexical fits without class weights")
+    if args.out is None:
+        args.out = LEXICAL_WEIGHTS_PATH if args.lexical else WEIGHTS_PATH
     class_weight = None if args.class_weight == "none" else args.class_weight
     embedder: Embedder = default_embedder()
     if args.embedding_cache is not None:
@@ -357,40 +516,73 @@ def main(argv: list[str] | None = None) -> None:
     valid = {lang: read_act_corpus(args.corpus / f"valid_{lang}.tsv") for lang in LANGUAGES}
     x, y = features(embedder, train), label_matrix(train)
     print(f"embedded {len(train)} training utterances", file=sys.stderr)
-    trained = fit_heads(x, y, verbose=True, groups=groups, class_weight=class_weight)
+    ensemble: TrainedEnsemble | None = None
+    if args.lexical:
+        ensemble = fit_ensemble_heads(x, [ex.text for ex in train], [ex.role for ex in train],
+                                      y, verbose=True, groups=groups)
+        trained = ensemble.trained
+    else:
+        trained = fit_heads(x, y, verbose=True, groups=groups, class_weight=class_weight)
     heads = trained.heads
+    fixed = embedder
+    scorer = ActModel(heads, model_id="training", embedder_id=embedder.model_id,
+                      embedder_factory=lambda: fixed,
+                      lexical=ensemble.lexical if ensemble is not None else None)
+
+    def probabilities(examples: Sequence[ActExample]) -> np.ndarray:
+        feats = features(embedder, examples)
+        return np.asarray(scorer.predict_embeddings(
+            feats[:, :EMBEDDING_DIM], [ex.role for ex in examples],
+            [ex.text for ex in examples]), dtype=np.float64)
+
     by_author = validation_by_author(trained, y, groups, [ex.lang for ex in train])
     validation = {}
     for lang, examples in valid.items():
-        validation[lang] = evaluate(predict(heads, features(embedder, examples)),
-                                    label_matrix(examples), heads.thresholds)
+        validation[lang] = evaluate(probabilities(examples), label_matrix(examples),
+                                    heads.thresholds)
     both = [ex for examples in valid.values() for ex in examples]
-    validation["all"] = evaluate(predict(heads, features(embedder, both)), label_matrix(both),
-                                 heads.thresholds)
+    validation["all"] = evaluate(probabilities(both), label_matrix(both), heads.thresholds)
     noised_valid = {key: args.corpus / name for key, name in NOISED_VALID.items()
                     if (args.corpus / name).exists()}
     for key, path in noised_valid.items():
         examples = read_act_corpus(path)
-        validation[key] = evaluate(predict(heads, features(embedder, examples)),
-                                   label_matrix(examples), heads.thresholds)
+        validation[key] = evaluate(probabilities(examples), label_matrix(examples),
+                                   heads.thresholds)
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(len(train), size=min(BACKGROUND_SIZE, len(train)),
                                 replace=False))
     background = x[sample, :EMBEDDING_DIM].astype(np.float16)
     train_hash = corpus_sha256(training_files(args.corpus))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        args.out, acts=np.array(heads.acts), weight=heads.weight, bias=heads.bias,
-        calibration_scale=heads.calibration_scale, calibration_offset=heads.calibration_offset,
-        thresholds=heads.thresholds, embedder_id=np.array(embedder.model_id),
-        background=background, corpus_sha256=np.array(train_hash))
+    extra: dict[str, np.ndarray] = {}
+    if ensemble is not None:
+        lex, emb_only = ensemble.lexical, ensemble.embedding_only
+        extra = {"lex_vocabulary": np.array(lex.vocabulary), "lex_idf": lex.idf,
+                 "lex_weight": lex.weight, "lex_bias": lex.bias,
+                 "lex_mix": np.array(lex.mix), "lex_ngram_range": np.array(lex.ngram_range),
+                 "emb_calibration_scale": emb_only.calibration_scale,
+                 "emb_calibration_offset": emb_only.calibration_offset,
+                 "emb_thresholds": emb_only.thresholds}
+    arrays: dict[str, np.ndarray] = {
+        "acts": np.array(heads.acts), "weight": heads.weight, "bias": heads.bias,
+        "calibration_scale": heads.calibration_scale,
+        "calibration_offset": heads.calibration_offset, "thresholds": heads.thresholds,
+        "embedder_id": np.array(embedder.model_id), "background": background,
+        "corpus_sha256": np.array(train_hash), **extra}
+    np.savez_compressed(args.out, allow_pickle=False, **arrays)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()[:12]
+    classifier = ("one-vs-rest logistic regression on [e5 embedding, is_agent, is_customer]"
+                  f" (class weight: {args.class_weight})")
+    if ensemble is not None:
+        classifier = (f"per act, the sum of a logistic head on [e5 embedding, is_agent, "
+                      f"is_customer] and {LEXICAL_MIX:g} x a logistic head on [character "
+                      f"{LEXICAL_NGRAMS[0]}-{LEXICAL_NGRAMS[1]}-gram TF-IDF (char_wb, "
+                      f"sublinear tf, min_df {LEXICAL_MIN_DF}), is_agent, is_customer]")
     card = {
-        "model_id": f"{MODEL_NAME}@{digest}",
+        "model_id": f"{LEXICAL_MODEL_NAME if ensemble is not None else MODEL_NAME}@{digest}",
         "acts": list(heads.acts),
         "encoder": embedder.model_id,
-        "classifier": "one-vs-rest logistic regression on [e5 embedding, is_agent, is_customer]"
-                      f" (class weight: {args.class_weight}); folds leave one author out; "
+        "classifier": classifier + "; folds leave one author out; "
                       "Platt calibration on the out-of-fold scores; per-act F1-optimal "
                       "threshold on the calibrated out-of-fold probabilities",
         "corpus_sha256": train_hash,
@@ -401,6 +593,12 @@ def main(argv: list[str] | None = None) -> None:
         "train_authors": {g: int((groups == g).sum()) for g in sorted(set(groups.tolist()))},
         "train_positives": {a: int(y[:, j].sum()) for j, a in enumerate(ACTS)},
         "inverse_regularisation": trained.inverse_regularisation,
+        **({"lexical_inverse_regularisation": ensemble.lexical_inverse_regularisation,
+            "lexical_mix": LEXICAL_MIX, "lexical_vocabulary": len(ensemble.lexical.vocabulary),
+            "embedding_only_thresholds": {
+                a: round(float(t), 2)
+                for a, t in zip(ACTS, ensemble.embedding_only.thresholds, strict=True)}}
+           if ensemble is not None else {}),
         "thresholds": {a: round(float(t), 2) for a, t in zip(ACTS, heads.thresholds,
                                                               strict=True)},
         "cv_f1": trained.cv_f1,

@@ -63,8 +63,8 @@ class PrototypeActs:
     def acts(self) -> tuple[str, ...]:
         return tuple(self.examples)
 
-    def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None
-                           ) -> np.ndarray:
+    def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None,
+                           texts: Sequence[str] | None = None) -> np.ndarray:
         self.calls.append("embeddings")
         protos = self._emb.embed(list(self.examples.values()))
         out: np.ndarray = np.clip(emb @ protos.T, 0.0, 1.0)
@@ -281,8 +281,8 @@ def test_each_sentence_of_a_longer_utterance_is_tagged_too():
 
 def test_scoring_without_act_rules_sentiment_or_call_reason_never_tags():
     class Unusable(PrototypeActs):
-        def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None
-                               ) -> np.ndarray:
+        def predict_embeddings(self, emb: np.ndarray, roles: Sequence[str] | None = None,
+                               texts: Sequence[str] | None = None) -> np.ndarray:
             raise AssertionError("tagged")
 
     rubric = load_rubric_text(RUBRIC.format(criteria=PHRASE_ONLY))
