@@ -341,6 +341,19 @@ def parse_tag_options(items: Sequence[str]) -> TagOptions:
     return TagOptions(**values)
 
 
+def use_act_model(path: Path | None) -> str:
+    """Make ``path`` (if given) the act model every stage loads (the ``act_model`` setting,
+    as ``$QA_PIPELINE_ACT_MODEL``); returns the model id that scoring will use.
+    """
+    from qa_pipeline.acts import load_embedded_act_model
+    from qa_pipeline.settings import configure
+
+    if path is not None:
+        configure(act_model=path.resolve())
+        load_embedded_act_model.cache_clear()
+    return load_embedded_act_model().model_id
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--rubric-dir", type=Path, default=REPO / "rubrics",
@@ -360,7 +373,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--tag-option", action="append", default=[], metavar="NAME=VALUE",
                     help="a TagOptions field for act tagging, e.g. clause_gap_s=0.5 or "
                          "split_clauses=false (repeatable)")
+    ap.add_argument("--act-model", type=Path, default=None,
+                    help="act weights (.npz) to score with instead of the packaged ones, e.g. "
+                         "qa_pipeline/acts/weights/acts_e5small_lex.npz")
     args = ap.parse_args(argv)
+    act_model_id = use_act_model(args.act_model)
     if args.write_bundle:
         n = write_bundle(args.audio_dir, args.write_bundle)
         print(f"wrote {n} transcribed calls into {args.write_bundle}")
@@ -368,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tag_options = parse_tag_options(args.tag_option)
     analyzers = replace(scripted_calls.default_analyzers(args.sentiment), tag_options=tag_options)
     meta = {"version": __version__, "rubric_dir": str(args.rubric_dir),
+            "act_model": act_model_id,
             "tag_options": asdict(tag_options),
             "rubric_versions": {lang: load_rubric(
                 args.rubric_dir / f"customer_service_{lang}.yaml").version

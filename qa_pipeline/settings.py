@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         secret_key_file: a file holding the session secret.
         new_password: password for ``qa-pipeline users add`` without a prompt.
         worker_name: name of this worker in run summaries (orchestrated runs).
+        act_model: dialogue-act weights (``.npz``) to load instead of the packaged ones, e.g.
+            a candidate such as ``acts_e5small_lex.npz`` under evaluation.
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore",
@@ -63,6 +65,7 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = None
     new_password: SecretStr | None = None
     worker_name: str = ""
+    act_model: Path | None = None
 
     @field_validator("config_dir", "tenants_dir")
     @classmethod

@@ -42,9 +42,6 @@ WEIGHTS_PATH = Path(__file__).with_name("weights") / "acts_e5small_head.npz"
 MODEL_NAME = "acts-e5small-head"
 LEXICAL_WEIGHTS_PATH = WEIGHTS_PATH.with_name("acts_e5small_lex.npz")
 LEXICAL_MODEL_NAME = "acts-e5small-lex"
-# Environment variable naming an act weights file to load instead of the packaged one
-# (evaluation of a candidate model without changing the default).
-ACT_MODEL_VARIABLE = "QA_PIPELINE_ACT_MODEL"
 EMBEDDING_DIM = 384
 DEFAULT_THRESHOLD = 0.5
 # Tenant heads: a role-less logistic regression on the embedding. Explicit negatives count
@@ -756,12 +753,14 @@ def load_act_model(path: Path = WEIGHTS_PATH,
 
 
 def embedded_act_model_path() -> Path:
-    """The act weights the pipeline loads: the packaged file, or the file named by the
-    ``QA_PIPELINE_ACT_MODEL`` environment variable (to evaluate a candidate model, e.g.
+    """The act weights the pipeline loads: the packaged file, or the file the ``act_model``
+    setting names (``$QA_PIPELINE_ACT_MODEL``; to evaluate a candidate model, e.g.
     ``acts_e5small_lex.npz``, without changing the default).
     """
-    value = os.environ.get(ACT_MODEL_VARIABLE, "").strip()
-    return Path(value) if value else WEIGHTS_PATH
+    from qa_pipeline.settings import get_settings
+
+    chosen = get_settings().act_model
+    return chosen if chosen is not None else WEIGHTS_PATH
 
 
 @lru_cache(maxsize=1)

@@ -159,8 +159,27 @@ def test_training_with_lexical_writes_a_loadable_deterministic_ensemble(tmp_path
     assert load_act_model(tmp_path / "plain.npz").lexical is None
 
 
-def test_the_act_model_switch_names_another_weights_file(monkeypatch, tmp_path):
-    monkeypatch.delenv(act_model.ACT_MODEL_VARIABLE, raising=False)
+def test_the_act_model_setting_names_another_weights_file(monkeypatch, tmp_path):
+    monkeypatch.delenv("QA_PIPELINE_ACT_MODEL", raising=False)
     assert act_model.embedded_act_model_path() == act_model.WEIGHTS_PATH
-    monkeypatch.setenv(act_model.ACT_MODEL_VARIABLE, str(tmp_path / "x.npz"))
+    monkeypatch.setenv("QA_PIPELINE_ACT_MODEL", str(tmp_path / "x.npz"))
     assert act_model.embedded_act_model_path() == Path(tmp_path / "x.npz")
+
+
+def test_evaluation_scripts_score_with_the_act_model_they_are_given(tmp_path):
+    from qa_pipeline.acts import load_embedded_act_model
+    from qa_pipeline.settings import reset_configuration
+    from tests.helpers import load_script
+
+    lexical = act_model.LEXICAL_WEIGHTS_PATH
+    try:
+        for script in ("heldout_eval", "labelled_eval"):
+            mod = load_script(f"benchmarks/{script}.py", f"{script}_under_test")
+            reset_configuration()
+            load_embedded_act_model.cache_clear()
+            assert mod.use_act_model(None).startswith("acts-e5small-head@")
+            assert mod.use_act_model(lexical).startswith("acts-e5small-lex@")
+            assert load_embedded_act_model().lexical is not None
+    finally:
+        reset_configuration()
+        load_embedded_act_model.cache_clear()
