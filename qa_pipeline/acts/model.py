@@ -28,7 +28,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -154,7 +154,14 @@ class LexicalHeads:
 
     def features(self, texts: Sequence[str], roles: Sequence[Any] | None) -> Any:
         """Sparse ``(n, v + 2)`` rows: the texts' TF-IDF vectors, then the role flags."""
-        return tfidf_features(self.vocabulary, self.idf, self.ngram_range, texts, roles)
+        return tfidf_features(self.vocabulary, self.idf, self.ngram_range, texts, roles,
+                              self._counter)
+
+    @cached_property
+    def _counter(self) -> Any:
+        # Building the vectoriser (a dict of the whole vocabulary, checked) costs far more
+        # than counting one call's n-grams: build it once per model.
+        return _count_vectorizer(self.vocabulary, self.ngram_range)
 
     def scores(self, texts: Sequence[str], roles: Sequence[Any] | None) -> np.ndarray:
         """``(n, k)`` lexical decision scores (before the mix weight)."""
@@ -177,19 +184,29 @@ class LexicalHeads:
             self.ngram_range)
 
 
+def _count_vectorizer(vocabulary: Sequence[str], ngram_range: tuple[int, int]) -> Any:
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    counter = CountVectorizer(analyzer="char_wb", ngram_range=ngram_range, lowercase=True,
+                              vocabulary={g: i for i, g in enumerate(vocabulary)})
+    counter.fit([""])  # a fixed vocabulary: fitting only checks it, once, not per transform
+    return counter
+
+
 def tfidf_features(vocabulary: Sequence[str], idf: np.ndarray, ngram_range: tuple[int, int],
-                   texts: Sequence[str], roles: Sequence[Any] | None) -> Any:
+                   texts: Sequence[str], roles: Sequence[Any] | None,
+                   counter: Any = None) -> Any:
     """Sparse ``(n, len(vocabulary) + 2)`` rows: what scikit-learn's fitted
     ``TfidfVectorizer(analyzer="char_wb", lowercase=True, sublinear_tf=True)`` with this
-    vocabulary and IDF gives for ``texts``, then the role flags.
+    vocabulary and IDF gives for ``texts``, then the role flags (``counter``: a
+    ``_count_vectorizer`` of this vocabulary, reused between calls).
     """
     from scipy.sparse import csr_matrix, diags, hstack
-    from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.preprocessing import normalize
 
-    counts = CountVectorizer(
-        analyzer="char_wb", ngram_range=ngram_range, lowercase=True,
-        vocabulary={g: i for i, g in enumerate(vocabulary)}).transform(list(texts))
+    if counter is None:
+        counter = _count_vectorizer(vocabulary, ngram_range)
+    counts = counter.transform(list(texts))
     counts = counts.astype(np.float64)
     counts.data = 1.0 + np.log(counts.data)  # sublinear tf, as TfidfVectorizer's
     tfidf = normalize(counts @ diags(np.asarray(idf, dtype=np.float64)), norm="l2")
