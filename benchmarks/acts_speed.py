@@ -61,7 +61,7 @@ def main() -> None:
             t0 = time.process_time()
             emb = embedder.embed(texts)
             t1 = time.process_time()
-            model.predict_embeddings(emb, roles)
+            model.predict_embeddings(emb, roles, texts)
             t2 = time.process_time()
             embed_s.append(t1 - t0)
             heads_s.append(t2 - t1)
