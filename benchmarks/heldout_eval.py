@@ -287,19 +287,6 @@ def _set_name(set_dir: Path) -> str:
         return str(set_dir)
 
 
-def use_act_model(path: Path | None) -> str:
-    """Make ``path`` (if given) the act model every stage loads (the ``act_model`` setting,
-    as ``$QA_PIPELINE_ACT_MODEL``); returns the model id that scoring will use.
-    """
-    from qa_pipeline.acts import load_embedded_act_model
-    from qa_pipeline.settings import configure
-
-    if path is not None:
-        configure(act_model=path.resolve())
-        load_embedded_act_model.cache_clear()
-    return load_embedded_act_model().model_id
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Held-out evaluation of acts and rubric verdicts.")
     ap.add_argument("--part", choices=("all", "acts", "calls"), default="all")
@@ -315,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="act weights (.npz) to score with instead of the packaged ones, e.g. "
                          "qa_pipeline/acts/weights/acts_e5small_lex.npz")
     args = ap.parse_args(argv)
+    from qa_pipeline.acts import use_act_model
+
     act_model_id = use_act_model(args.act_model)
     set_dir: Path = args.set_dir
     if not set_dir.is_dir():

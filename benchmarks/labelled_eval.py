@@ -341,19 +341,6 @@ def parse_tag_options(items: Sequence[str]) -> TagOptions:
     return TagOptions(**values)
 
 
-def use_act_model(path: Path | None) -> str:
-    """Make ``path`` (if given) the act model every stage loads (the ``act_model`` setting,
-    as ``$QA_PIPELINE_ACT_MODEL``); returns the model id that scoring will use.
-    """
-    from qa_pipeline.acts import load_embedded_act_model
-    from qa_pipeline.settings import configure
-
-    if path is not None:
-        configure(act_model=path.resolve())
-        load_embedded_act_model.cache_clear()
-    return load_embedded_act_model().model_id
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--rubric-dir", type=Path, default=REPO / "rubrics",
@@ -377,6 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="act weights (.npz) to score with instead of the packaged ones, e.g. "
                          "qa_pipeline/acts/weights/acts_e5small_lex.npz")
     args = ap.parse_args(argv)
+    from qa_pipeline.acts import use_act_model
+
     act_model_id = use_act_model(args.act_model)
     if args.write_bundle:
         n = write_bundle(args.audio_dir, args.write_bundle)

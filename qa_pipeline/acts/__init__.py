@@ -7,6 +7,7 @@ from qa_pipeline.acts.model import (
     clear_tenant_cache,
     load_act_model,
     load_embedded_act_model,
+    use_act_model,
     weights_card,
 )
 from qa_pipeline.acts.taxonomy import ACTS, ROLES, TAXONOMY, ActExample, ActInfo, read_act_corpus
@@ -23,6 +24,7 @@ __all__ = [
     "clear_tenant_cache",
     "load_act_model",
     "load_embedded_act_model",
+    "use_act_model",
     "read_act_corpus",
     "weights_card",
 ]

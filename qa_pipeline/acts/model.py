@@ -791,6 +791,19 @@ def load_embedded_act_model() -> ActModel:
     return model
 
 
+def use_act_model(path: Path | None) -> str:
+    """Make ``path`` (if given) the act model every stage of this process loads (the
+    ``act_model`` setting, as ``$QA_PIPELINE_ACT_MODEL`` would), for evaluating a candidate
+    model; returns the id of the model scoring will use.
+    """
+    from qa_pipeline.settings import configure
+
+    if path is not None:
+        configure(act_model=path.resolve())
+        load_embedded_act_model.cache_clear()
+    return load_embedded_act_model().model_id
+
+
 def weights_card(path: Path = WEIGHTS_PATH) -> dict[str, Any]:
     """The training record written next to the weights (acts, corpus hash, thresholds, scores)."""
     card = path.with_suffix(".json")

@@ -166,20 +166,18 @@ def test_the_act_model_setting_names_another_weights_file(monkeypatch, tmp_path)
     assert act_model.embedded_act_model_path() == Path(tmp_path / "x.npz")
 
 
-def test_evaluation_scripts_score_with_the_act_model_they_are_given(tmp_path):
-    from qa_pipeline.acts import load_embedded_act_model
+def test_use_act_model_makes_every_stage_load_the_given_weights():
+    # what benchmarks/heldout_eval.py and labelled_eval.py do with --act-model
+    from qa_pipeline.acts import load_embedded_act_model, use_act_model
     from qa_pipeline.settings import reset_configuration
-    from tests.helpers import load_script
 
     lexical = act_model.LEXICAL_WEIGHTS_PATH
     try:
-        for script in ("heldout_eval", "labelled_eval"):
-            mod = load_script(f"benchmarks/{script}.py", f"{script}_under_test")
-            reset_configuration()
-            load_embedded_act_model.cache_clear()
-            assert mod.use_act_model(None).startswith("acts-e5small-head@")
-            assert mod.use_act_model(lexical).startswith("acts-e5small-lex@")
-            assert load_embedded_act_model().lexical is not None
+        reset_configuration()
+        load_embedded_act_model.cache_clear()
+        assert use_act_model(None).startswith("acts-e5small-head@")
+        assert use_act_model(lexical).startswith("acts-e5small-lex@")
+        assert load_embedded_act_model().lexical is not None
     finally:
         reset_configuration()
         load_embedded_act_model.cache_clear()
