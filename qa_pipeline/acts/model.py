@@ -426,26 +426,29 @@ class ActModel:
         # ``_refit_head``), so a refitted act's lexical part is switched off.
         lexical = (self.lexical.without_rows([self._index[n] for n in refitted], len(added))
                    if self.lexical is not None else None)
-        emb_only = self.embedding_only
+        embedding_only = None
+        if self.lexical is not None:
+            # The embedding-only calibration of each act: the refit's for refitted and added
+            # acts, the model's own embedding-only one for the others.
+            is_refit = np.array([a in refitted for a in h.acts], dtype=bool)
+
+            def merged(own: np.ndarray, refit: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+                return np.concatenate([np.where(is_refit, refit, own),
+                                       fitted[added]]).astype(np.float32)
+
+            base = self.embedding_only
+            embedding_only = ActHeads(
+                acts=combined.acts, weight=combined.weight, bias=combined.bias,
+                calibration_scale=merged(base.calibration_scale, scale,
+                                         heads.calibration_scale),
+                calibration_offset=merged(base.calibration_offset, offset,
+                                          heads.calibration_offset),
+                thresholds=merged(base.thresholds, thresholds, heads.thresholds),
+                roles=combined.roles)
         model = ActModel(combined, model_id=f"{self.model_id}+tenant:{key[:12]}",
                          embedder_id=self.embedder_id, background=self.background,
                          embedder_factory=self._embedder_factory, lexical=lexical,
-                         embedding_only=ActHeads(
-                             acts=combined.acts,
-                             weight=combined.weight, bias=combined.bias,
-                             calibration_scale=np.concatenate([
-                                 np.where([a in refitted for a in h.acts], scale,
-                                          emb_only.calibration_scale),
-                                 heads.calibration_scale[added]]).astype(np.float32),
-                             calibration_offset=np.concatenate([
-                                 np.where([a in refitted for a in h.acts], offset,
-                                          emb_only.calibration_offset),
-                                 heads.calibration_offset[added]]).astype(np.float32),
-                             thresholds=np.concatenate([
-                                 np.where([a in refitted for a in h.acts], thresholds,
-                                          emb_only.thresholds),
-                                 heads.thresholds[added]]).astype(np.float32),
-                             roles=combined.roles) if self.lexical is not None else None)
+                         embedding_only=embedding_only)
         model._embedder = self._embedder
         return model
 
