@@ -157,6 +157,9 @@ HELDOUT7_TEMPLATES = Path(__file__).with_name("heldout7_templates.tsv")
 # The eighth held-out half, by an eighth independent author (``heldout8_templates.tsv``, ids
 # renamed ``zh8h-`` / ``en8h-``), rendered by the integrator before it was scored.
 HELDOUT8_TEMPLATES = Path(__file__).with_name("heldout8_templates.tsv")
+# The ninth held-out half, by a ninth independent author (``heldout9_templates.tsv``, ids
+# renamed ``zh9h-`` / ``en9h-``), rendered by the integrator before it was scored.
+HELDOUT9_TEMPLATES = Path(__file__).with_name("heldout9_templates.tsv")
 
 
 def read_templates(path: Path, half: str) -> tuple[Template, ...]:
@@ -178,7 +181,8 @@ SETS: dict[str, tuple[tuple[Template, ...] | Path, str, int]] = {
     "own6": (OWN6_TEMPLATES, "asr_lines_own6.tsv", 20261211),
     "heldout6": (HELDOUT6_TEMPLATES, "asr_lines_heldout6.tsv", 20261211),
     "heldout7": (HELDOUT7_TEMPLATES, "asr_lines_heldout7.tsv", 20261212),
-    "heldout8": (HELDOUT8_TEMPLATES, "asr_lines_heldout8.tsv", 20261213)}
+    "heldout8": (HELDOUT8_TEMPLATES, "asr_lines_heldout8.tsv", 20261213),
+    "heldout9": (HELDOUT9_TEMPLATES, "asr_lines_heldout9.tsv", 20261214)}
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -485,7 +489,7 @@ def main() -> None:
     ap.add_argument("--per-negative", type=int, default=4)
     ap.add_argument("--set", choices=sorted(SETS), default="v1",
                     help="v1: asr_lines.tsv (tune + heldout); heldout2, heldout3, own4, "
-                         "heldout4, heldout5, own5, own6, heldout6, heldout7, heldout8: "
+                         "heldout4, heldout5, own5, own6, heldout6, heldout7, heldout8, heldout9: "
                          "asr_lines_<set>.tsv")
     ap.add_argument("--seed", type=int, default=None, help="default: the set's own seed")
     ap.add_argument("--cpu-threads", type=int, default=2)
