@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from qa_pipeline.privacy.cues import (
     CUES,
+    GENERIC_NOUNS,
     REFERENCE,
     TAIL,
     UNITS_AFTER,
@@ -229,7 +230,25 @@ def with_learned(text: str, found: list[PiiSpan], learned: list[tuple[int, int, 
         if kind in kinds:
             found.append(PiiSpan(kind, lo, hi, text[lo:hi], digits,
                                  any(ch.isalpha() for ch in text[lo:hi])))
-    return sorted(found, key=lambda p: p.start)
+    return _joined_over_nouns(text, sorted(found, key=lambda p: p.start))
+
+
+def _joined_over_nouns(text: str, found: list[PiiSpan]) -> list[PiiSpan]:
+    """``found`` (in text order) with two numbers that only a generic noun separates made
+    one ("621782444 Number 4148653"): the ASR heard a cue word inside a number read in
+    parts; the first one's kind names it.
+    """
+    out: list[PiiSpan] = []
+    for p in found:
+        prev = out[-1] if out else None
+        if prev is not None and "email" not in (prev.kind, p.kind) and prev.end <= p.start \
+                and " ".join(text[prev.end:p.start].strip(_BETWEEN_GROUPS).lower().split()) \
+                in GENERIC_NOUNS:
+            out[-1] = PiiSpan(prev.kind, prev.start, p.end, text[prev.start:p.end],
+                              prev.digits + p.digits, prev.spoken or p.spoken)
+            continue
+        out.append(p)
+    return out
 
 
 def _learned_kind(text: str, cues: list[CueMatch], start: int, end: int, digits: str) -> str:

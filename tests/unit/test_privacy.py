@@ -791,6 +791,17 @@ def test_a_certain_shape_is_not_cut_at_a_misheard_unit(text, number):
     _assert_number_covered(text, number)
 
 
+# Ninth round: two numbers that only a generic noun separates are one number read in parts,
+# the cue word heard inside it ("621782444 Number 4148653"). Written for this test.
+@pytest.mark.parametrize("text,number", [
+    ("my savings account number 553219074 Number 4418026 and the sort code is on the letter",
+     "553219074 Number 4418026"),
+    ("银行卡是622848013 号码 5572019 谢谢", "622848013 号码 5572019"),
+])
+def test_a_number_read_in_parts_around_a_generic_noun_is_one(text, number):
+    assert [p.text for p in detect(text)] == [number]
+
+
 def test_amounts_with_units_are_still_cut_apart():
     assert detect("我买了135件衣服，花了620分钟，47781元") == []
     text = "退了30元3天到账"
