@@ -368,13 +368,16 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # refitted): 200 / 204 on heldout6, 264 / 271 with 4 false alarms on heldout7, in-sample.
 # heldout8 (an eighth independent author, never fitted on, scored once with the detector of
 # the start of those two rounds and once after them): 177 / 194 with no false alarm, then
-# 187 / 194 with 2.
+# 187 / 194 with 2. The ninth round (heldout8 an eleventh fold; a bare or misheard reference
+# cue yields to a sure model, a certain shape is not cut at a misheard unit, numbers read in
+# parts around a generic noun are one; model refitted on all eleven folds), in-sample:
+# own4 96 -> 97, heldout7 264 -> 265, heldout8 187 -> 191 with no false alarm.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
-    ("heldout3", 237, 237, 0), ("own4", 98, 96, 0), ("heldout4", 222, 220, 0),
+    ("heldout3", 237, 237, 0), ("own4", 98, 97, 0), ("heldout4", 222, 220, 0),
     ("own5", 92, 92, 0), ("heldout5", 220, 218, 0), ("own6", 80, 80, 0),
-    ("heldout6", 204, 200, 0), ("heldout7", 271, 264, 4),
-    ("heldout8", 194, 187, 2)])
+    ("heldout6", 204, 200, 0), ("heldout7", 271, 265, 4),
+    ("heldout8", 194, 191, 0)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
