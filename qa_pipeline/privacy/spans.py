@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -98,9 +98,11 @@ def _unit_after(text: str, toks: list[Token], a: int, b: int) -> bool:
                        or one_group and bool(_EN_DATE_WORD.match(text, end)))
 
 
-def candidates(text: str, gap_other_tokens: int = GAP_OTHER_TOKENS) -> list[Candidate]:
+def candidates(text: str, gap_other_tokens: int = GAP_OTHER_TOKENS,
+               certain: Callable[[str], bool] | None = None) -> list[Candidate]:
     """Every candidate span of ``text`` (dates, clock times and emails blanked to ``|`` by the
-    caller), in order.
+    caller), in order. A stretch whose digits have a ``certain`` shape is not cut at the
+    amounts, quantities or dates inside it.
     """
     out: list[Candidate] = []
     for toks in _segments(text):
@@ -116,18 +118,33 @@ def candidates(text: str, gap_other_tokens: int = GAP_OTHER_TOKENS) -> list[Cand
             groups.append((k, j))
             k = j
         current: list[tuple[int, int]] = []
+        cuts: list[int] = []  # where ``current`` is cut at an amount, a quantity or a date
         for g in groups:
             if current:
                 a, b = current[-1][1], g[0]
                 other = sum(t.type == OTHER for t in toks[a:b])
-                if other > gap_other_tokens or _unit_after(text, toks, *current[-1]) \
-                        or _unit_after(text, toks, *g):
-                    out.append(_candidate(text, toks, current))
-                    current = []
+                if other > gap_other_tokens:
+                    out += _cut(text, toks, current, cuts, certain)
+                    current, cuts = [], []
+                elif _unit_after(text, toks, *current[-1]) or _unit_after(text, toks, *g):
+                    cuts.append(len(current))
             current.append(g)
         if current:
-            out.append(_candidate(text, toks, current))
+            out += _cut(text, toks, current, cuts, certain)
     return out
+
+
+def _cut(text: str, toks: list[Token], groups: list[tuple[int, int]], cuts: list[int],
+         certain: Callable[[str], bool] | None) -> list[Candidate]:
+    """The candidates of a stretch of digit groups cut before the groups at ``cuts``, unless
+    the whole stretch has a shape that is ``certain`` (a mobile number or a checksummed card
+    the ASR broke with a misheard unit: "189,893分,18785").
+    """
+    if cuts and certain is not None and certain("".join(
+            t.digits for t in toks[groups[0][0]:groups[-1][1]] if t.type == D)):
+        return [_candidate(text, toks, groups)]
+    bounds = [0, *cuts, len(groups)]
+    return [_candidate(text, toks, groups[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def _candidate(text: str, toks: list[Token], groups: list[tuple[int, int]]) -> Candidate:
