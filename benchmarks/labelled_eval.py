@@ -361,8 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="a TagOptions field for act tagging, e.g. clause_gap_s=0.5 or "
                          "split_clauses=false (repeatable)")
     ap.add_argument("--act-model", type=Path, default=None,
-                    help="act weights (.npz) to score with instead of the packaged ones, e.g. "
-                         "qa_pipeline/acts/weights/acts_e5small_lex.npz")
+                    help="act weights (.npz) to score with instead of the packaged ones, e.g. the "
+                         "embedding-only qa_pipeline/acts/weights/acts_e5small_head.npz")
     args = ap.parse_args(argv)
     from qa_pipeline.acts import use_act_model
 

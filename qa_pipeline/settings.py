@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         new_password: password for ``qa-pipeline users add`` without a prompt.
         worker_name: name of this worker in run summaries (orchestrated runs).
         act_model: dialogue-act weights (``.npz``) to load instead of the packaged ones, e.g.
-            a candidate such as ``acts_e5small_lex.npz`` under evaluation.
+            the embedding-only ``acts_e5small_head.npz``, or a candidate under evaluation.
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore",

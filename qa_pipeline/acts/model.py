@@ -15,7 +15,9 @@ A model may also carry a lexical head (:class:`LexicalHeads`, ``python -m
 qa_pipeline.acts.train --lexical``): a character 1-3-gram TF-IDF logistic head per act whose
 score is added, times a fixed mix weight, to the embedding head's score before the Platt
 calibration: ``P(act) = sigmoid(a * (w . x + b + mix * (u . t + d)) + c)`` with ``t`` the
-utterance's TF-IDF vector and role flags.
+utterance's TF-IDF vector and role flags. That ensemble (:data:`LEXICAL_WEIGHTS_PATH`) is the
+packaged default (:data:`WEIGHTS_PATH`); the embedding-only heads stay selectable
+(:data:`HEAD_WEIGHTS_PATH`, through the ``act_model`` setting).
 """
 
 from __future__ import annotations
@@ -38,10 +40,13 @@ from qa_pipeline.acts.taxonomy import ACTS, ROLES
 from qa_pipeline.errors import ConfigError, ModelUnavailableError
 from qa_pipeline.rubric.embeddings import Embedder, default_embedder
 
-WEIGHTS_PATH = Path(__file__).with_name("weights") / "acts_e5small_head.npz"
+# The embedding-only heads, for those who select them (``act_model`` setting).
+HEAD_WEIGHTS_PATH = Path(__file__).with_name("weights") / "acts_e5small_head.npz"
 MODEL_NAME = "acts-e5small-head"
-LEXICAL_WEIGHTS_PATH = WEIGHTS_PATH.with_name("acts_e5small_lex.npz")
+# The embedding + character n-gram ensemble: the default model.
+LEXICAL_WEIGHTS_PATH = HEAD_WEIGHTS_PATH.with_name("acts_e5small_lex.npz")
 LEXICAL_MODEL_NAME = "acts-e5small-lex"
+WEIGHTS_PATH = LEXICAL_WEIGHTS_PATH
 EMBEDDING_DIM = 384
 DEFAULT_THRESHOLD = 0.5
 # Tenant heads: a role-less logistic regression on the embedding. Explicit negatives count
@@ -764,7 +769,8 @@ def load_act_model(path: Path = WEIGHTS_PATH,
     except (OSError, KeyError, ValueError) as e:
         raise ModelUnavailableError(
             f"act heads {path} are missing or malformed; rebuild them with "
-            f"`python -m qa_pipeline.acts.train`") from e
+            f"`python -m qa_pipeline.acts.train"
+            f"{' --lexical' if path.name == LEXICAL_WEIGHTS_PATH.name else ''}`") from e
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     name = MODEL_NAME if lexical is None else LEXICAL_MODEL_NAME
     return ActModel(heads, model_id=f"{name}@{digest}", embedder_id=embedder_id,
@@ -774,8 +780,8 @@ def load_act_model(path: Path = WEIGHTS_PATH,
 
 def embedded_act_model_path() -> Path:
     """The act weights the pipeline loads: the packaged file, or the file the ``act_model``
-    setting names (``$QA_PIPELINE_ACT_MODEL``; to evaluate a candidate model, e.g.
-    ``acts_e5small_lex.npz``, without changing the default).
+    setting names (``$QA_PIPELINE_ACT_MODEL``: the embedding-only ``acts_e5small_head.npz``,
+    or a candidate model to evaluate without changing the default).
     """
     from qa_pipeline.settings import get_settings
 

@@ -8,7 +8,7 @@ embedder, and only when a rule asks for it (:class:`EvaluationContext` builds it
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,6 +80,9 @@ class ActTrack:
         quotes: per utterance, per act, the sentence or clause of the utterance whose own
             probability is the utterance's (above the whole utterance's), or None where the
             whole utterance carries it; empty when no part was tagged.
+        tagger: the model that made the track, as ``(texts, roles) -> probabilities``, for
+            the parts of an utterance a rule asks about (which clause carries an act next to
+            a negation); None for a track given as labels.
     """
 
     model_id: str
@@ -87,7 +90,12 @@ class ActTrack:
     probabilities: tuple[tuple[float, ...], ...]
     thresholds: tuple[float, ...]
     quotes: tuple[tuple[str | None, ...], ...] = ()
+    tagger: Callable[[Sequence[str], Sequence[str]], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
     _column: dict[str, int] = field(init=False, repr=False, compare=False)
+    # (text, role) -> its row of probabilities, for the texts tag_texts was asked about.
+    _tagged: dict[tuple[str, str], tuple[float, ...]] = field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.thresholds) != len(self.acts):
@@ -98,6 +106,22 @@ class ActTrack:
                             or any(len(row) != len(self.acts) for row in self.quotes)):
             raise ValueError("quotes need one entry per utterance and act")
         object.__setattr__(self, "_column", {a: i for i, a in enumerate(self.acts)})
+        object.__setattr__(self, "_tagged", {})
+
+    def tag_texts(self, texts: Sequence[str], role: str, act: str) -> list[float] | None:
+        """P(``act``) of each of ``texts`` (parts of an utterance by ``role``) by the model that
+        made the track, each text tagged once per call; None when the track has no model
+        (given as labels).
+        """
+        if self.tagger is None:
+            return None
+        column = self.column(act)
+        todo = [t for t in dict.fromkeys(texts) if (t, role) not in self._tagged]
+        if todo:
+            rows = np.asarray(self.tagger(todo, [role] * len(todo)), dtype=np.float64)
+            for text, row in zip(todo, rows, strict=True):
+                self._tagged[(text, role)] = tuple(float(p) for p in row)
+        return [self._tagged[(t, role)][column] for t in texts]
 
     def column(self, act: str) -> int:
         """The column of ``act``.
@@ -337,7 +361,7 @@ def tag_conversation(conversation: Conversation, model: ActTagger,
     return ActTrack(model.model_id, tuple(model.acts),
                     tuple(tuple(float(p) for p in row) for row in probs),
                     tuple(float(model.threshold(a)) for a in model.acts),
-                    tuple(tuple(q) for q in quotes))
+                    tuple(tuple(q) for q in quotes), tagger=model.predict_texts)
 
 
 def track_from_labels(conversation: Conversation, labels: Mapping[int, Mapping[str, float]],

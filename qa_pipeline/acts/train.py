@@ -22,7 +22,8 @@ embedding and one on character 1-3-gram TF-IDF (vocabulary and IDF fitted on the
 folds' texts), whose scores are summed (the lexical one times :data:`LEXICAL_MIX`); the pair of
 inverse regularisations is chosen by the sum's out-of-fold log loss, and the Platt calibration
 and threshold are fitted on the sum's leave-one-author-out scores. Writes
-``weights/acts_e5small_lex.npz`` (the default model is not replaced).
+``weights/acts_e5small_lex.npz``, the packaged default model (the embedding-only heads stay
+selectable through the ``act_model`` setting).
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ import numpy as np
 from qa_pipeline.acts.model import (
     DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
+    HEAD_WEIGHTS_PATH,
     LEXICAL_MODEL_NAME,
     LEXICAL_WEIGHTS_PATH,
     MODEL_NAME,
-    WEIGHTS_PATH,
     ActHeads,
     ActModel,
     LexicalHeads,
@@ -495,7 +496,7 @@ def main(argv: list[str] | None = None) -> None:
     """Train, score on the validation split, write the weights and the card."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=None,
-                        help=f"weights file (default {WEIGHTS_PATH.name}; with --lexical "
+                        help=f"weights file (default {HEAD_WEIGHTS_PATH.name}; with --lexical "
                              f"{LEXICAL_WEIGHTS_PATH.name})")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--embedding-cache", type=Path, default=None,
@@ -507,7 +508,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.lexical and args.class_weight != "none":
         parser.error("--lexical fits without class weights")
     if args.out is None:
-        args.out = LEXICAL_WEIGHTS_PATH if args.lexical else WEIGHTS_PATH
+        args.out = LEXICAL_WEIGHTS_PATH if args.lexical else HEAD_WEIGHTS_PATH
     class_weight = None if args.class_weight == "none" else args.class_weight
     embedder: Embedder = default_embedder()
     if args.embedding_cache is not None:

@@ -175,7 +175,9 @@ def test_use_act_model_makes_every_stage_load_the_given_weights():
     try:
         reset_configuration()
         load_embedded_act_model.cache_clear()
-        assert use_act_model(None).startswith("acts-e5small-head@")
+        assert use_act_model(None).startswith("acts-e5small-lex@")
+        assert use_act_model(act_model.HEAD_WEIGHTS_PATH).startswith("acts-e5small-head@")
+        assert load_embedded_act_model().lexical is None
         assert use_act_model(lexical).startswith("acts-e5small-lex@")
         assert load_embedded_act_model().lexical is not None
     finally:

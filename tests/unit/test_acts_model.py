@@ -110,38 +110,52 @@ def test_corpus_reader_names_the_bad_line(tmp_path):
         read_act_corpus(path)
 
 
-def test_shipped_weights_match_the_corpus_they_were_trained_on():
-    card = weights_card()
+@pytest.mark.parametrize("path", [act_model.WEIGHTS_PATH, act_model.HEAD_WEIGHTS_PATH],
+                         ids=["default", "embedding-only"])
+def test_shipped_weights_match_the_corpus_they_were_trained_on(path):
+    card = weights_card(path)
     train_files = act_train.training_files(CORPUS)
     digest = act_train.corpus_sha256(train_files)
     assert card["corpus_sha256"] == digest, "retrain: python -m qa_pipeline.acts.train"
-    with np.load(act_model.WEIGHTS_PATH) as data:
+    with np.load(path) as data:
         assert str(data["corpus_sha256"]) == digest
         assert tuple(str(a) for a in data["acts"]) == ACTS
-    for path in train_files + [CORPUS / name for name in act_train.VALID_FILES]:
-        assert card["files_sha256"][path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
+    for f in train_files + [CORPUS / name for name in act_train.VALID_FILES]:
+        assert card["files_sha256"][f.name] == hashlib.sha256(f.read_bytes()).hexdigest()
     assert card["acts"] == list(ACTS)
     assert set(card["thresholds"]) == set(ACTS)
-    assert card["model_id"] == load_act_model().model_id
+    assert card["model_id"] == load_act_model(path).model_id
+
+
+def test_the_default_model_is_the_ensemble_and_the_embedding_heads_stay_selectable():
+    assert act_model.WEIGHTS_PATH == act_model.LEXICAL_WEIGHTS_PATH
+    assert load_act_model().lexical is not None
+    assert load_act_model().model_id.startswith("acts-e5small-lex@")
+    head = load_act_model(act_model.HEAD_WEIGHTS_PATH)
+    assert head.lexical is None and head.model_id.startswith("acts-e5small-head@")
 
 
 def test_shipped_model_shapes_thresholds_and_unknown_act():
     model = load_embedded_act_model()
     assert model is load_embedded_act_model()
-    assert model.acts == ACTS and model.model_id.startswith("acts-e5small-head@")
+    assert model.acts == ACTS and model.model_id.startswith("acts-e5small-lex@")
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(3, 384)).astype(np.float32)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    probs = model.predict_embeddings(emb, ["agent", "customer", "unknown"])
+    texts = ["Thanks for calling.", "我要投诉", "ok"]
+    probs = model.predict_embeddings(emb, ["agent", "customer", "unknown"], texts)
     assert probs.shape == (3, len(ACTS)) and np.all((probs >= 0) & (probs <= 1))
-    assert np.array_equal(model.predict_embeddings(emb), model.predict_embeddings(emb, None))
+    assert np.array_equal(model.predict_embeddings(emb, texts=texts),
+                          model.predict_embeddings(emb, None, texts))
+    with pytest.raises(ValueError, match="lexical head"):
+        model.predict_embeddings(emb)
     assert all(0.0 < model.threshold(act) < 1.0 for act in ACTS)
     with pytest.raises(ConfigError, match="valid: greeting"):
         model.threshold("greting")
     with pytest.raises(ValueError, match="roles"):
-        model.predict_embeddings(emb, ["agent"])
+        model.predict_embeddings(emb, ["agent"], texts)
     with pytest.raises(ValueError, match="384"):
-        model.predict_embeddings(emb[:, :10])
+        model.predict_embeddings(emb[:, :10], texts=texts)
 
 
 def test_missing_or_malformed_weights_name_the_training_command(tmp_path):

@@ -40,6 +40,9 @@ def _verdict(lang: str, turns: list[tuple[str, str]], criterion: str) -> str:
     ("zh", "能能能，这个号我保证给您留着。"),
     ("en", "Don't worry, I can guarantee you a place in September whatever the results."),
     ("en", "It'll be refunded in full by Friday, you have my word."),
+    # a negation elsewhere in the utterance does not take the guarantee back
+    ("zh", "不用担心，我保证明天给您退款。"),
+    ("en", "Don't worry, I guarantee you'll have it Friday."),
 ])
 def test_an_explicit_guarantee_is_a_promise(lang, line):
     opener = "hello, any news on my case?" if lang == "en" else "你好，我那个事怎么样了"
@@ -52,6 +55,7 @@ def test_an_explicit_guarantee_is_a_promise(lang, line):
     ("zh", "具体哪天到账我这边不敢打包票，一般三到五个工作日。"),
     ("en", "I can't guarantee the refund will be approved, but you'll get an email."),
     ("en", "I'm not able to promise a date, it depends on the inspection."),
+    ("zh", "我不能保证退款，要看审核结果。"),
 ])
 def test_a_negated_guarantee_is_no_promise(lang, line):
     opener = "hello, any news on my case?" if lang == "en" else "你好，我那个事怎么样了"

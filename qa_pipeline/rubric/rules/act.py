@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa_pipeline.acts.track import Repeated
@@ -135,11 +136,11 @@ def find_operand_hits(cond: Operand, ctx: EvaluationContext) -> list[Hit]:
 
 def negated(text: str, matched: str, cues: Sequence[str], window_units: int) -> bool:
     """Whether the phrase hit ``matched`` (normalised text) in ``text`` follows one of ``cues``
-    within ``window_units`` units (CJK characters and other words) of the same clause: a
-    negation in an earlier clause ("不能改，不过我保证……", "I can't do that, but I guarantee")
-    does not reach it.
+    within ``window_units`` units (CJK characters and other words) of the same clause (see
+    :func:`act_clauses`): a negation in an earlier clause ("不能改，不过我保证……", "I can't do
+    that but I guarantee") does not reach it.
     """
-    for clause in _CLAUSE_SPLIT.split(text):
+    for clause in act_clauses(text):
         norm = normalize(clause)
         at = norm.find(matched) if norm else -1
         if at < 0:
@@ -162,6 +163,87 @@ def negated(text: str, matched: str, cues: Sequence[str], window_units: int) -> 
 
 # Clause ends: punctuation, and a space between two CJK characters (ASR text without commas).
 _CLAUSE_SPLIT = re.compile(r"[，。！？；：、,.!?;:…]+|(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+# A contrast starts a clause of its own ("I can't promise that, but I will call you back"):
+# the negation before it does not reach past it.
+_CONTRAST = re.compile(r"\b(?:but|however)\b|但是|不过|可是", re.IGNORECASE)
+
+
+def act_clauses(text: str) -> list[str]:
+    """The clauses of ``text`` a negation can govern: split at punctuation, at a space between
+    two CJK characters and before a contrast (but, however, 但是, 不过, 可是).
+    """
+    out = []
+    for clause in _CLAUSE_SPLIT.split(text):
+        at = 0
+        for m in _CONTRAST.finditer(clause):
+            out.append(clause[at:m.start()])
+            at = m.start()
+        out.append(clause[at:])
+    return [c.strip() for c in out if normalize(c)]
+
+
+def _cue_span(units: Sequence[str], cues: Sequence[str]) -> tuple[int, int] | None:
+    """(start, end) in ``units`` of the first negation cue among them, or None."""
+    found: tuple[int, int] | None = None
+    for cue in cues:
+        c = text_units(normalize(cue))
+        if not c:
+            continue
+        for i in range(len(units) - len(c) + 1):
+            if list(units[i:i + len(c)]) == c:
+                if found is None or i < found[0]:
+                    found = (i, i + len(c))
+                break
+    return found
+
+
+def act_negated(utterance: Utterance, hit: MatchHit, cut: float, cues: Sequence[str],
+                window_units: int, ctx: EvaluationContext) -> bool:
+    """Whether an act hit is negated: every clause of the text that carried it (see
+    :func:`act_clauses`) in which the act lives is governed by one of ``cues``.
+
+    The act lives in the clauses whose own probability reaches ``cut`` (the most likely one
+    when none does alone; a one-clause text is that clause). A cue governs a clause when the
+    clause up to ``window_units`` units past the cue carries the act and the part before the
+    cue does not: "我不能保证退款" and "I can't guarantee the refund" are no promises, while
+    "I promise it's fixed, it cannot fail again" is one. A cue in another clause does not
+    reach it ("不用担心，我保证明天给您退款"). When the track has no model (given as labels),
+    every clause with a cue is governed and the act is negated only when all clauses are.
+    """
+    parts = act_clauses(hit.matched_text)
+    units = [text_units(normalize(p)) for p in parts]
+    spans = [_cue_span(u, cues) for u in units]
+    if not any(spans):
+        return False
+    track, role = ctx.acts, utterance.role.value
+    joiner = "" if is_chinese(hit.matched_text) else " "
+    asked: list[str] = list(parts) if len(parts) > 1 else []
+    probes: list[tuple[str, str] | None] = []
+    for u, span in zip(units, spans, strict=True):
+        if span is None:
+            probes.append(None)
+            continue
+        before, through = joiner.join(u[:span[0]]), joiner.join(u[:span[1] + window_units])
+        probes.append((before, through))
+        asked += [t for t in (before, through) if t]
+    probs = track.tag_texts(asked, role, hit.pattern) if asked else []
+    if probs is None:  # labels: which clause carries the act is unknown
+        return all(spans)
+    p_of = dict(zip(asked, probs, strict=True))
+    if len(parts) > 1:
+        own = [p_of[p] for p in parts]
+        living = [i for i, p in enumerate(own) if p >= cut] or [int(np.argmax(own))]
+    else:
+        living = [0]
+    for i in living:
+        probe = probes[i]
+        if probe is None:
+            return False
+        before, through = probe
+        governed = p_of.get(through, 0.0) >= cut and p_of.get(before, 0.0) < cut
+        if not governed:
+            return False
+    return True
 
 
 def acts_note(label: str, hit: MatchHit) -> str:
@@ -194,10 +276,12 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
                     "not fail the call; it sends a passing verdict to review")
     negations: tuple[str, ...] = Field(
         (), description="a phrase or pattern hit preceded, within negation_window_units, by "
-                        "one of these cues does not count (我没法跟您保证, can't guarantee)")
+                        "one of these cues does not count (我没法跟您保证, can't guarantee); "
+                        "nor does an act hit whose clause such a cue governs")
     negation_window_units: int = Field(
         6, ge=1, description="how many units (CJK characters, other words) before a phrase "
-                             "hit a negation cue is looked for")
+                             "hit a negation cue is looked for; for an act, how many units "
+                             "after the cue the act must show")
 
     @model_validator(mode="after")
     def _needs_acts(self) -> ActSpec:
@@ -212,6 +296,14 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
             raise ValueError("min_evidence_word_probability and min_role_confidence need "
                              "mode: forbid")
         return self
+
+    def cut(self, hit: MatchHit, ctx: EvaluationContext) -> float:
+        """The probability at which ``hit``'s act counts: ``min_probability``, else the act's
+        threshold (lower for a hit that counted as ``repeated`` evidence: its own).
+        """
+        base = self.min_probability if self.min_probability is not None \
+            else ctx.acts.threshold(hit.pattern)
+        return min(base, hit.score)
 
     def doubt(self, utterance: Utterance, evidence: Evidence) -> str:
         """Why a forbid hit is too uncertain to fail the call ('' when it is not): its words
@@ -257,8 +349,10 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
         return RuleOutcome(Status.NOT_APPLICABLE, message=f"no {spec.role} speech in scope")
     hits = operand_hits(spec, scope, ctx)
     if spec.negations:
-        hits = [(u, h) for u, h in hits if h.method == "act"
-                or not negated(u.text, h.matched_text, spec.negations, spec.negation_window_units)]
+        hits = [(u, h) for u, h in hits if not (
+            act_negated(u, h, spec.cut(h, ctx), spec.negations, spec.negation_window_units, ctx)
+            if h.method == "act"
+            else negated(u.text, h.matched_text, spec.negations, spec.negation_window_units))]
     considered = ctx.indices(scope)
     what = "/".join(spec.acts)
     if spec.mode == "require":
