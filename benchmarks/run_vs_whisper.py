@@ -11,9 +11,13 @@ cached). Each round runs both, in alternating order, each in a fresh process:
   timestamps, VAD and its parameters, hallucination thresholds, no conditioning on previous
   text);
 - run: ``qa-pipeline run DIR --tenant default`` against an empty store and cache, with no
-  ``PREFECT_API_URL`` (the process serves Prefect's API itself, ``flows/local_api.py``; code
-  before that change started Prefect's temporary server subprocess), plan, front end,
-  release, scoring, store;
+  ``PREFECT_API_URL``, as a user types it (``--orchestrator auto``: in-process through the
+  runner, without Prefect; code before that option served Prefect's API in the process,
+  ``flows/local_api.py``, and code before that started Prefect's temporary server
+  subprocess), plan, front end, release, scoring, store;
+- with ``--orchestrators``, also run-local and run-prefect: the same command with
+  ``--orchestrator local`` (the runner in this process, no Prefect) and ``--orchestrator
+  prefect`` (the score_calls flow, Prefect's API served in the process);
 - with ``--prefect-server``, also run-server: the same command against a Prefect server
   started once before the rounds (untimed), as on a worker of a deployment, where no
   process serves its own API;
@@ -171,6 +175,9 @@ def main() -> None:
                     help="also time run against a running Prefect server (run-server)")
     ap.add_argument("--score", action="store_true",
                     help="also time qa-pipeline score (the runner without Prefect or a store)")
+    ap.add_argument("--orchestrators", action="store_true",
+                    help="also time run --orchestrator local and --orchestrator prefect "
+                         "(run-local, run-prefect)")
     ap.add_argument("--before", type=Path, default=None,
                     help="also time each qa-pipeline mode on the code in this folder")
     ap.add_argument("--only", default="",
@@ -191,14 +198,17 @@ def main() -> None:
            "PREFECT_TASKS_REFRESH_CACHE": "true"}
     qa = str(Path(sys.executable).with_name("qa-pipeline"))
     modes: tuple[str, ...] = ("raw", "run", *(("run-server",) if args.prefect_server else ()),
-                              *(("score",) if args.score else ()))
-    if args.before is not None:
-        modes += tuple(f"{m}@before" for m in modes if m != "raw")
+                              *(("score",) if args.score else ()),
+                              *(("run-local", "run-prefect") if args.orchestrators else ()))
+    if args.before is not None:  # older code has no --orchestrator option
+        modes += tuple(f"{m}@before" for m in modes if m in ("run", "run-server", "score"))
     if args.only:
         modes = tuple(m for m in modes if m in args.only.split(","))
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     stages: dict[str, float] = {}
     costs: dict[str, dict[str, float]] = {}
+    # The stage shares come from the run that goes without Prefect when both are timed.
+    stage_mode = "run-local" if "run-local" in modes else "run"
     server = None
     server_env = env
     if args.prefect_server:
@@ -220,12 +230,14 @@ def main() -> None:
                     db = f"sqlite:///{work / f'qa-{mode}-{r}.db'}"
                     cmd = [qa, "run", str(work / "calls"), "--tenant", "default", "--db", db,
                            "--cache-dir", str(work / f"cache-{mode}-{r}")]
+                    if base in ("run-local", "run-prefect"):
+                        cmd += ["--orchestrator", base.removeprefix("run-")]
                 mode_env = server_env if base == "run-server" else env
                 if before:
                     mode_env = {**mode_env, "PYTHONPATH": str(args.before)}
                 runs[mode].append(timed(cmd, mode_env, work))
                 print(mode, r, runs[mode][-1], flush=True)
-                if mode == "run":
+                if mode == stage_mode:
                     stages, costs = stage_shares(db), stage_costs(db)
     finally:
         if server is not None:
@@ -249,6 +261,7 @@ def main() -> None:
         "ratio": ratio("run"), "ratio_server": ratio("run-server"),
         "ratio_score": ratio("score"),
         "ratios": {m: ratio(m) for m in modes if m != "raw"},
+        "stage_mode": stage_mode,
         "run_stage_wall_s_last_round": stages,
         "run_stage_costs_last_round": costs,
     }
@@ -262,7 +275,7 @@ def main() -> None:
         rel = f"{r_m['wall_s']:.2f}x | {r_m['cpu_s']:.2f}x" if r_m else " | "
         print(f"| {m} | {med[m]['wall_s']:.1f} | {med[m]['cpu_s']:.1f} | {rel} |")
     if stages:
-        print("\n| stage (run, last round) | wall s | share of ASR |\n|---|---|---|")
+        print(f"\n| stage ({stage_mode}, last round) | wall s | share of ASR |\n|---|---|---|")
         for k, v in stages.items():
             print(f"| {k} | {v:.2f} | {100 * v / asr:.1f} % |")
 

@@ -1,4 +1,5 @@
-"""``qa-pipeline`` with the orchestrated commands: ``run`` (flow ``score_calls``),
+"""``qa-pipeline`` with the orchestrated commands: ``run`` (flow ``score_calls`` when a
+Prefect API is configured, else the same stages in this process without importing Prefect),
 ``rescore`` (flow ``rescore``) and ``costs``. The other commands come from
 :mod:`qa_pipeline.cli`; :func:`cli_app` adds these to it, so the library stays free of
 Prefect. Importing this module registers nothing: the console script (:func:`main`) calls
@@ -59,26 +60,71 @@ def run(
         help="also write OUT/<call_id>/scorecard.json|html and conversation.json")] = None,
     cache_dir: Annotated[Path, typer.Option(help="front-end cache and staging")
                          ] = Path(".qa_cache"),
-    shard_size: Annotated[int, typer.Option(help="calls per task")] = 16,
+    shard_size: Annotated[int, typer.Option(help="calls per Prefect task (prefect only)")
+                          ] = 16,
     asr_model: Annotated[str | None, typer.Option(help="Whisper model override")] = None,
     diarizer: Annotated[str | None, typer.Option(help="mono diarizer override")] = None,
     sentiment: Annotated[str | None, typer.Option(help="sentiment backend override")] = None,
     rubric: Annotated[str | None, typer.Option(help="rubric YAML override")] = None,
+    orchestrator: Annotated[str | None, typer.Option(
+        help="prefect (the score_calls flow; Prefect's API in-process unless one is "
+             "configured), local (the same stages in this process, without Prefect) or auto "
+             "(prefect when a Prefect API is configured, else local); default "
+             "$QA_PIPELINE_ORCHESTRATOR or auto")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the summary as JSON")
                         ] = None,
 ) -> None:
-    """Run the score_calls flow here (Prefect's API in-process unless configured)."""
+    """Score recordings into the store: through Prefect when a Prefect API is configured,
+    else in this process (see --orchestrator).
+    """
+    from flows.startup import resolve_orchestrator
+    from qa_pipeline.settings import ORCHESTRATORS
+
+    if orchestrator is not None and orchestrator not in ORCHESTRATORS:
+        raise typer.BadParameter(f"unknown orchestrator {orchestrator!r}; valid: "
+                                 f"{', '.join(ORCHESTRATORS)}", param_hint="--orchestrator")
+    with overridden(db_url=db, orchestrator=orchestrator) as settings:
+        how = resolve_orchestrator(settings.orchestrator)
+        params: dict[str, Any] = {
+            "out_dir": str(out) if out else None, "cache_dir": str(cache_dir),
+            "asr_model": asr_model, "diarizer": diarizer, "sentiment": sentiment,
+            "rubric": rubric}
+        if how == "local":
+            summary = _run_local(paths, tenant, params)
+        else:
+            summary = _run_prefect(paths, tenant, shard_size, params)
+    _print_summary(summary, json_out)
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+def _run_local(paths: list[str], tenant: str | None, params: dict[str, Any]
+               ) -> dict[str, Any]:
+    """The flow's stages in this process, without Prefect: the same runner, store, options
+    and summary keys as :func:`flows.score_calls.score_calls`.
+    """
+    from flows.common import open_store, options_from
+    from qa_pipeline.settings import get_settings
+
+    report = base.run_batch(paths, tenant, options_from(params), open_store())
+    summary = report.to_dict()
+    return {"run_id": summary["run_id"], "worker": get_settings().worker_name,
+            "processed": summary["processed"], "skipped": summary["skipped"],
+            "failed": summary["failed"]}
+
+
+def _run_prefect(paths: list[str], tenant: str | None, shard_size: int,
+                 params: dict[str, Any]) -> dict[str, Any]:
+    """The ``score_calls`` flow (Prefect's API in this process unless one is configured)."""
     from flows.common import open_store, options_from
     from flows.score_calls import score_calls
     from flows.startup import warm_start
     from qa_pipeline.runner import BatchRunner, warmup
 
-    options = options_from({"cache_dir": str(cache_dir), "asr_model": asr_model,
-                            "diarizer": diarizer, "sentiment": sentiment, "rubric": rubric})
+    options = options_from(params)
     # The URL reaches the flow's tasks through the settings, never as a flow parameter
     # (Prefect stores and shows parameters; the URL may hold a password).
     with ExitStack() as stack:
-        stack.enter_context(overridden(db_url=db))
         _prefect_settings(stack)
         # The store opens and the models load in a thread while Prefect's API starts (in
         # this process, unless one is configured), and beside the flow's first calls (the
@@ -93,14 +139,9 @@ def run(
             BatchRunner(None, options).prepare([tenant] if tenant else [])
 
         stack.enter_context(warm_start(prepare))
-        summary = score_calls(
-            inputs=[str(p) for p in paths], tenant=tenant,
-            out_dir=str(out) if out else None, cache_dir=str(cache_dir),
-            shard_size=shard_size, asr_model=asr_model, diarizer=diarizer,
-            sentiment=sentiment, rubric=rubric)
-    _print_summary(summary, json_out)
-    if summary["failed"]:
-        raise typer.Exit(1)
+        summary: dict[str, Any] = score_calls(
+            inputs=paths, tenant=tenant, shard_size=shard_size, **params)
+    return summary
 
 
 def rescore(

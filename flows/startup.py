@@ -1,4 +1,5 @@
-"""Start-up of a local orchestrated run: Prefect's API starts beside the warm-up of the
+"""Start-up of a local orchestrated run: which orchestrator runs it
+(:func:`resolve_orchestrator`) and, with Prefect, its API starting beside the warm-up of the
 models the first calls need.
 
 Without ``PREFECT_API_URL``, the process serves Prefect's API itself
@@ -10,10 +11,20 @@ loading goes on beside the flow's first calls.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 from flows.local_api import local_api
+from qa_pipeline.errors import ConfigError
+from qa_pipeline.settings import ORCHESTRATORS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 def api_configured() -> bool:
@@ -21,6 +32,76 @@ def api_configured() -> bool:
     from prefect.settings import PREFECT_API_URL
 
     return bool(PREFECT_API_URL.value())
+
+
+def api_configured_outside_prefect() -> bool | None:
+    """Whether a Prefect API is configured, read without importing Prefect (its import costs
+    seconds of CPU that a run without Prefect should not pay).
+
+    Reads the two places where ``PREFECT_API_URL`` is usually set: the environment, and the
+    active profile of Prefect's profiles file (``$PREFECT_PROFILES_PATH``, else
+    ``$PREFECT_HOME/profiles.toml``, else ``~/.prefect/profiles.toml``).
+
+    Returns:
+        True or False where these settle it; None where only Prefect's own settings can tell:
+        a settings file in the working directory (``prefect.toml``, ``.env``,
+        ``pyproject.toml``'s ``[tool.prefect]``), Prefect's test mode, a profile that the
+        profiles file does not hold, or an unreadable profiles file.
+    """
+    env = os.environ
+    if env.get("PREFECT_API_URL", "").strip():
+        return True
+    if env.get("PREFECT_TESTING_UNIT_TEST_MODE") or env.get("PREFECT_TESTING_TEST_MODE"):
+        return None
+    if (Path("prefect.toml").is_file() or _mentions(Path(".env"), "PREFECT_")
+            or _mentions(Path("pyproject.toml"), "tool.prefect")):
+        return None
+    if env.get("PREFECT_PROFILES_PATH"):
+        path = Path(env["PREFECT_PROFILES_PATH"]).expanduser()
+    elif env.get("PREFECT_HOME"):
+        path = Path(env["PREFECT_HOME"]).expanduser() / "profiles.toml"
+    else:
+        path = Path.home() / ".prefect" / "profiles.toml"
+    if not path.is_file():
+        # Prefect's shipped profiles then apply: the default one has no API URL, but
+        # $PREFECT_PROFILE may pick one that has.
+        return None if env.get("PREFECT_PROFILE") else False
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    profiles = data.get("profiles")
+    active = env.get("PREFECT_PROFILE") or data.get("active")
+    if not isinstance(profiles, dict) or not isinstance(profiles.get(active), dict):
+        return None
+    return bool(str(profiles[active].get("PREFECT_API_URL") or "").strip())
+
+
+def _mentions(path: Path, text: str) -> bool:
+    try:
+        return path.is_file() and text in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # unreadable here: let Prefect read it
+
+
+def resolve_orchestrator(name: str) -> str:
+    """``prefect`` or ``local`` for an orchestrator setting: ``auto`` is ``prefect`` when a
+    Prefect API is configured, else ``local``.
+
+    Prefect is imported only where needed to decide: it is already loaded (its settings may
+    have been changed in this process), or :func:`api_configured_outside_prefect` cannot tell.
+
+    Raises:
+        ConfigError: an unknown name (the message lists the valid ones).
+    """
+    if name not in ORCHESTRATORS:
+        raise ConfigError(f"unknown orchestrator {name!r}; valid: {', '.join(ORCHESTRATORS)}")
+    if name != "auto":
+        return name
+    configured = None if "prefect" in sys.modules else api_configured_outside_prefect()
+    if configured is None:
+        configured = api_configured()
+    return "prefect" if configured else "local"
 
 
 @contextmanager

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,6 +23,7 @@ from qa_pipeline.version import __version__
 
 if TYPE_CHECKING:  # the runner imports the store: loaded only by the commands that run it
     from qa_pipeline.runner import RunOptions, RunReport
+    from qa_pipeline.store import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Automated QA for contact-center calls (zh + en).")
@@ -77,13 +79,25 @@ def _progress_hook() -> Iterator[StageHook]:
         yield hook
 
 
-def _run_files(paths: list[Path], tenant: str | None, options: RunOptions) -> RunReport:
-    """A batch through the runner without a store: results are the files under ``--out``."""
+def run_batch(paths: Sequence[str | os.PathLike[str]], tenant: str | None,
+              options: RunOptions, store: Store | None = None, *,
+              conversations: bool = False) -> RunReport:
+    """A batch through the runner in this process, with progress bars on standard error.
+
+    Args:
+        paths: files, folders, manifest CSVs or fsspec URLs.
+        tenant: tenant of files and folders (manifests carry theirs per row).
+        options: the run's options.
+        store: where results, costs and quarantine rows go; None for a run whose results are
+            the files under ``options.out_dir`` (``score``, ``transcribe``).
+        conversations: folders also yield their ``conversation.json`` files (scored without
+            a front end).
+    """
     from qa_pipeline.runner import BatchRunner, list_sources
 
-    sources = list_sources(paths, tenant, conversations=options.scoring)
+    sources = list_sources(paths, tenant, conversations=conversations)
     with _progress_hook() as hook:
-        return BatchRunner(None, options, hook).run(sources)
+        return BatchRunner(store, options, hook).run(sources)
 
 
 def _summarise(report: RunReport, what: str) -> None:
@@ -116,7 +130,7 @@ def transcribe(
 
     options = RunOptions(cache_dir=cache_dir, out_dir=out, scoring=False, exports=exports,
                          asr_model=asr_model, diarizer=diarizer)
-    _summarise(_run_files(paths, tenant, options), "transcribed")
+    _summarise(run_batch(paths, tenant, options), "transcribed")
 
 
 @app.command()
@@ -148,7 +162,7 @@ def score(
     options = RunOptions(cache_dir=cache_dir, out_dir=out, asr_model=asr_model,
                          diarizer=diarizer, sentiment=sentiment,
                          rubric=str(rubric) if rubric else None)
-    report = _run_files(paths, tenant, options)
+    report = run_batch(paths, tenant, options, conversations=True)
     for c in report.processed:
         console.print(f"[green]✓[/green] {c.call_id}: {c.total_score:.1f} {c.grade}"
                       f"{' FATAL' if c.has_fatal else ''}"

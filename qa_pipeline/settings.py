@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +34,12 @@ from qa_pipeline.errors import ConfigError
 ENV_PREFIX = "QA_PIPELINE_"
 #: Default embedded store: a SQLite file in the working directory.
 DEFAULT_DB_URL = "sqlite:///qa_pipeline.db"
+
+#: What runs ``qa-pipeline run``: ``prefect`` (the ``score_calls`` flow), ``local`` (the
+#: runner in this process, no Prefect), or ``auto`` (``prefect`` when a Prefect API is
+#: configured, else ``local``).
+Orchestrator = Literal["auto", "prefect", "local"]
+ORCHESTRATORS: tuple[str, ...] = get_args(Orchestrator)
 
 
 class Settings(BaseSettings):
@@ -51,6 +57,7 @@ class Settings(BaseSettings):
         worker_name: name of this worker in run summaries (orchestrated runs).
         act_model: dialogue-act weights (``.npz``) to load instead of the packaged ones, e.g.
             the embedding-only ``acts_e5small_head.npz``, or a candidate under evaluation.
+        orchestrator: what runs ``qa-pipeline run`` (:data:`Orchestrator`).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore",
@@ -66,6 +73,7 @@ class Settings(BaseSettings):
     new_password: SecretStr | None = None
     worker_name: str = ""
     act_model: Path | None = None
+    orchestrator: Orchestrator = "auto"
 
     @field_validator("config_dir", "tenants_dir")
     @classmethod

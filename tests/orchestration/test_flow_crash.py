@@ -1,5 +1,6 @@
-"""Kill ``qa-pipeline run`` (the score_calls flow) mid-batch with SIGKILL and run it again:
-no scorecard lost, none duplicated, the quarantine intact.
+"""Kill ``qa-pipeline run`` (the score_calls flow, and the same stages run in-process
+without Prefect) mid-batch with SIGKILL and run it again: no scorecard lost, none duplicated,
+the quarantine intact.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def count(store, table):
         return s.scalar(select(func.count()).select_from(table))
 
 
-def test_killed_flow_rerun_loses_and_duplicates_nothing(tmp_path):
+@pytest.mark.parametrize("orchestrator", ["prefect", "local"])
+def test_killed_flow_rerun_loses_and_duplicates_nothing(tmp_path, orchestrator):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     base, sr = sf.read(DATA_SAMPLES / "calls" / "en_good_mono_8k.wav", dtype="float32")
@@ -37,7 +39,8 @@ def test_killed_flow_rerun_loses_and_duplicates_nothing(tmp_path):
     (inbox / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
     db = f"sqlite:///{tmp_path / 'qa.db'}"
     cmd = [sys.executable, "-m", "flows.cli", "run", str(inbox), "--tenant", "default",
-           "--db", db, "--cache-dir", str(tmp_path / "cache"), "--shard-size", "1"]
+           "--db", db, "--cache-dir", str(tmp_path / "cache"), "--shard-size", "1",
+           "--orchestrator", orchestrator]
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
     store = Store(db)
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,

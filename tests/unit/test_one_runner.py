@@ -101,6 +101,22 @@ def test_score_and_transcribe_commands_apply_the_privacy_policy(tmp_path, tenant
 
 
 @pytest.mark.parametrize("tenant", ["redact_co", "vault_co"])
+def test_run_command_in_process_applies_the_privacy_policy(tmp_path, tenants, inbox,
+                                                           pii_frontend, tenant):
+    from flows.cli import cli_app
+
+    db, out, cache = tmp_path / "qa.db", tmp_path / "out", tmp_path / "cache"
+    result = CliRunner().invoke(cli_app(), [
+        "run", str(inbox), "--tenant", tenant, "--orchestrator", "local", "--db",
+        f"sqlite:///{db}", "--out", str(out), "--cache-dir", str(cache)])
+    assert result.exit_code == 0, result.output
+    assert "processed: 1," in result.output
+    [conv] = out.glob("*/conversation.json")
+    assert "[PHONE]" in conv.read_text(encoding="utf-8")
+    assert_no_plaintext_pii(out, cache, db)
+
+
+@pytest.mark.parametrize("tenant", ["redact_co", "vault_co"])
 def test_run_and_rescore_apply_the_privacy_policy(tmp_path, tenants, inbox, tenant):
     db = tmp_path / "qa.db"
     store = Store(f"sqlite:///{db}")

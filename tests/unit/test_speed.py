@@ -391,7 +391,8 @@ def test_run_opens_the_store_and_prepares_the_tenant_before_the_flow(
     monkeypatch.setattr(flows.score_calls, "score_calls", flow)
     db = f"sqlite:///{tmp_path / 'qa.db'}"
     result = CliRunner().invoke(cli_app(), ["run", str(tmp_path), "--tenant", "default",
-                                            "--db", db, "--cache-dir", str(tmp_path / "c")])
+                                            "--db", db, "--cache-dir", str(tmp_path / "c"),
+                                            "--orchestrator", "prefect"])
     assert result.exit_code == 0, result.output
     assert events == ["warm start", ("prepare", ["default"]), "flow"]
     assert db in flows.common._STORES._stores  # opened (and upgraded) before the flow
