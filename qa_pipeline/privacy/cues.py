@@ -184,6 +184,27 @@ UNITS_AFTER = ("元", "块", "角", "万", "千", "百", "分钟", "小时", "�
                # British speech says "forty two pound sixty" in the singular
                "pound", "pence", "quid")
 CURRENCY_BEFORE = ("￥", "¥", "$", "rmb", "usd")
+# A time or a count right after a word of a number's end ("the last four years", "last 3
+# months", "最后三年", "后两个月", "最后一次"): a duration or a count, not the end of a number.
+# A bare "个" is no unit here: "最后四个是3456" names four digits; nor is a number of three
+# digits or more before the unit ("尾号0315日" may still be a tail).
+_EN_COUNT_WORDS = r"(?:\d{1,2}|a|an|the|few|couple(?:\s+of)?|several|many|" + "|".join((
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "fifteen", "twenty", "thirty")) + r")"
+_TIME_UNIT_AFTER = re.compile(
+    rf"[\s,]*(?:{_EN_COUNT_WORDS}\s+){{0,2}}(?:years?|months?|weeks?|days?|hours?|minutes?|"
+    r"seconds?|nights?|quarters?|times?|visits|calls|payments|installments|items|points|"
+    r"dollars?|bucks|yuan)(?![A-Za-z])"
+    r"|\s*(?:[0-9]{1,2}|[零〇一二两三四五六七八九十几半多]*)\s*(?:个月|个星期|个礼拜|个小时|个钟头|年|月|周|星期|"
+    r"礼拜|天|日|小时|钟头|分钟|秒|次|回|遍|期|笔|元|块)", re.I)
+
+
+def unit_follows(text: str, end: int) -> bool:
+    """Whether a time or a count unit comes right after ``text[:end]`` (perhaps after a
+    number): a word of a number's end ending at ``end`` then says how long or how many
+    ("the last four years", "最后三次"), not which digits.
+    """
+    return _TIME_UNIT_AFTER.match(text, end) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +339,8 @@ def find_cues(text: str) -> list[CueMatch]:
                 continue  # "公单点号" (工单编号): a reference's own noun, heard as 电话
             found.append(CueMatch(start, end, cue, by_sound=True))
     found.sort(key=lambda c: c.start)
+    # "the last four years", "最后三年": a duration or a count, not a tail cue
+    found = [c for c in found if not (c.cue.kind == TAIL and unit_follows(text, c.end))]
     return _nouns_joined(text, found)
 
 
@@ -539,8 +562,8 @@ def _zh_tail_after(text: str, end: int) -> CueHit | None:
     segment = text[end:end + _ZH_TAIL_AFTER_CHARS]
     prefix = _ZH_TAIL_PREFIX.match(segment)
     assert prefix is not None  # the pattern matches the empty string
-    for start, _, cue, _ in _zh_by_sound(segment):
-        if cue.kind == TAIL and start == prefix.end():
+    for start, end_, cue, _ in _zh_by_sound(segment):
+        if cue.kind == TAIL and start == prefix.end() and not unit_follows(segment, end_):
             owner = next((kind for word, kind in _OWNER_KINDS if word in prefix.group(0)),
                          "long_number")
             return CueHit(owner, cue.min_digits)
@@ -549,6 +572,8 @@ def _zh_tail_after(text: str, end: int) -> CueHit | None:
 
 def _cue_after(text: str, end: int) -> CueHit | None:
     m = _AFTER_RE.match(text, end)
+    if m is not None and unit_follows(text, m.end()):
+        return None  # "2019, the last four years": a duration after the number, no cue
     if m is not None:
         cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]
         tail = _TAIL_OF_OWNER_RE.match(text, m.end()) if cue.kind != "long_number" else None
@@ -558,6 +583,8 @@ def _cue_after(text: str, end: int) -> CueHit | None:
                 tail.group("cue").lower().split())].min_digits)
         return CueHit(cue.kind, cue.min_digits)
     m = _AFTER_FAR_RE.match(text, end)
+    if m is not None and unit_follows(text, m.end()):
+        m = None
     if m is None:
         return _short_noun_after(text, end)
     cue = _AFTER_BY_PHRASE[" ".join(m.group("cue").lower().split())]

@@ -45,6 +45,7 @@ from qa_pipeline.privacy.cues import (
     owns_tail,
     resolve,
     said_as_amount,
+    unit_follows,
 )
 from qa_pipeline.privacy.digits import DigitRun, digit_runs
 from qa_pipeline.privacy.spans import (
@@ -656,9 +657,7 @@ def _shape(c: Candidate, text: str) -> dict[str, bool]:
             "x": has_x, "zero_lead": d[0] == "0",
             "year": n == 4 and d[:2] in ("19", "20"),
             "birth_year": n >= 12 and d[6:8] in ("19", "20"),
-            "end_word": bool(_TAIL_STEMS.search(text, max(0, c.start - _TAIL_BEFORE_CHARS),
-                                                c.start)
-                             or _TAIL_STEMS.search(text[c.end:c.end + _TAIL_AFTER_CHARS]))}
+            "end_word": _end_word_around(text, c.start, c.end)}
 
 
 def span_candidates(text: str, cues: list[CueMatch] | None = None
@@ -704,6 +703,18 @@ _TAIL_STEMS = re.compile(r"(?:\b(?:last|lost|end|ends|ending|ended|final|finish\
                          r"|尾|末|最后|后.{0,2}[位个]|后面|后边)", re.I)
 _TAIL_BEFORE_CHARS = 24
 _TAIL_AFTER_CHARS = 16
+
+
+def _end_word_around(text: str, start: int, end: int) -> bool:
+    """Whether a word of a number's end (:data:`_TAIL_STEMS`) is said shortly before or
+    after ``text[start:end]``, other than one a time or a count unit follows ("2019, the
+    last four years", "最后三次"): that one says how long or how many, not which digits.
+    """
+    before = _TAIL_STEMS.finditer(text, max(0, start - _TAIL_BEFORE_CHARS), start)
+    if any(not unit_follows(text, m.end()) for m in before):
+        return True
+    return any(not unit_follows(text, end + m.end())
+               for m in _TAIL_STEMS.finditer(text[end:end + _TAIL_AFTER_CHARS]))
 
 # Nouns of money before a number ("your phone bill is 1299", "卡里有2450", "手机费是1299"),
 # and units of measure right after one ("1024px wide"): an amount or a size, unless the
@@ -874,8 +885,7 @@ def _bare_reference(cues: list[CueMatch], text: str, start: int) -> bool:
 
 def _tail_said(text: str, cues: list[CueMatch], start: int, end: int) -> bool:
     """Whether the words around ``text[start:end]`` speak of the end of a number."""
-    if _TAIL_STEMS.search(text, max(0, start - _TAIL_BEFORE_CHARS), start) \
-            or _TAIL_STEMS.search(text[end:end + _TAIL_AFTER_CHARS]):
+    if _end_word_around(text, start, end):
         return True
     if any(c.cue.kind == TAIL and start - _TAIL_BEFORE_CHARS <= c.end <= start for c in cues):
         return True

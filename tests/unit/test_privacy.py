@@ -25,6 +25,7 @@ from qa_pipeline.privacy import (
     redact_scorecard,
     redact_text,
 )
+from qa_pipeline.privacy.cues import find_cues
 from qa_pipeline.privacy.detect import (
     detect_rules,
     learned_spans,
@@ -375,8 +376,9 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # parts around a generic noun are one; model refitted on all eleven folds), in-sample:
 # own4 96 -> 97, heldout7 264 -> 265, heldout8 187 -> 191 with no false alarm.
 # heldout9 (a ninth independent author, rendered at the start of that round, never fitted
-# on): 207 / 215 with 5 false alarms before it, 210 / 215 with 4 after. Not a fold yet: a
-# refit with it as a twelfth fold read "2019, the last four years" as personal.
+# on): 207 / 215 with 5 false alarms before it, 210 / 215 with 4 after. It is now the twelfth
+# fold (an end-of-number word before a time or count unit, "the last four years", no longer
+# lifts the year veto; model refitted on twelve folds): no half's count moved, in-sample.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
     ("heldout3", 237, 237, 0), ("own4", 98, 97, 0), ("heldout4", 222, 220, 0),
@@ -905,3 +907,26 @@ def test_span_model_fitted_without_an_author_finds_that_authors_numbers():
     # 196 before the eighth round, 200 after it with nine other folds; with heldout8 as a
     # tenth other fold one line ("末税好的290-80", a tail cue misheard) falls to p 0.48
     assert hit >= 199 and false <= 1
+
+
+# Issue 27, twelfth fold: a word of a number's end followed by a time or a count unit says how
+# long or how many ("the last four years", "最后三次"), so it lifts neither the year veto nor
+# the learned reading's end_word feature; the same word before digits still names a tail.
+@pytest.mark.parametrize("text,number,otherwise", [
+    ("2019, the last four years", "2019", True),
+    ("2019 for the last 3 months", "2019", True),
+    ("2020 was the last time", "2020", True),
+    ("2019，最后三年", "2019", True),
+    ("2019，最后两个月都在用", "2019", True),
+    ("最后一次是2019", "2019", True),
+    ("2019 is the last four", "2019", False),
+    ("the last four is 2019", "2019", False),
+    ("2019是后四位", "2019", False),
+    ("最后四个是2019", "2019", False),
+])
+def test_a_duration_after_an_end_word_is_no_tail(text, number, otherwise):
+    start = text.index(number)
+    end = start + len(number)
+    assert said_otherwise(text, find_cues(text), start, end, number) is otherwise
+    cands = [feats for c, feats in span_candidates(text) if c.start == start]
+    assert cands and ("shape:end_word" in cands[0]) is not otherwise
