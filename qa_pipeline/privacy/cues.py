@@ -488,14 +488,21 @@ def _en_by_sound(text: str) -> list[tuple[int, int, Cue, str]]:
     return out
 
 
-def cue_before(cues: list[CueMatch], text: str, start: int) -> CueHit | None:
-    """The nearest of ``cues`` (from :func:`find_cues`) ending at most :data:`WINDOW_CHARS`
-    before ``start`` with no other number (three or more digits) between it and ``start``;
-    None when there is none.
+def cues_before(cues: list[CueMatch], text: str, start: int) -> list[CueMatch]:
+    """Those of ``cues`` (from :func:`find_cues`, in text order) that may govern a number
+    starting at ``start``: ending at most :data:`WINDOW_CHARS` before it, with no other
+    number (three or more digits) between.
     """
     lo = start - WINDOW_CHARS
-    hits = [c.cue for c in cues if lo <= c.end <= start
+    return [c for c in cues if lo <= c.end <= start
             and not digit_runs(text[c.end:start], min_digits=3)]
+
+
+def cue_before(cues: list[CueMatch], text: str, start: int) -> CueHit | None:
+    """What the cues governing a number starting at ``start`` (:func:`cues_before`) say,
+    resolved; None when there is none.
+    """
+    hits = [c.cue for c in cues_before(cues, text, start)]
     return resolve(hits) if hits else None
 
 

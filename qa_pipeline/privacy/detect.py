@@ -40,6 +40,7 @@ from qa_pipeline.privacy.cues import (
     cue_before,
     cue_reference_far,
     cue_spans,
+    cues_before,
     dates_a_tail,
     find_cues,
     owns_tail,
@@ -865,9 +866,8 @@ def _heard_reference(cues: list[CueMatch], text: str, start: int) -> bool:
     number that starts like a personal one (:func:`_personal_lead`) is left to the model,
     which reads those characters, not vetoed by the cue table.
     """
-    near = [c for c in cues if start - WINDOW_CHARS <= c.end <= start
-            and not digit_runs(text[c.end:start], min_digits=3)]
-    return bool(near) and near[-1].cue.kind == REFERENCE and near[-1].by_sound
+    cue = _nearest_reference(cues, text, start)
+    return cue is not None and cue.by_sound
 
 
 def _bare_reference(cues: list[CueMatch], text: str, start: int) -> bool:
@@ -875,12 +875,17 @@ def _bare_reference(cues: list[CueMatch], text: str, start: int) -> bool:
     tracking", "订单") or was matched by sound only: a cue that may be another word misheard
     ("checking" as "tracking"), which a sure model overrules.
     """
-    near = [c for c in cues if start - WINDOW_CHARS <= c.end <= start
-            and not digit_runs(text[c.end:start], min_digits=3)]
-    if not near or near[-1].cue.kind != REFERENCE:
-        return False
-    cue = near[-1]
-    return cue.by_sound or not _NAMES_A_NUMBER.search(text, cue.start, cue.end)
+    cue = _nearest_reference(cues, text, start)
+    return cue is not None and (
+        cue.by_sound or not _NAMES_A_NUMBER.search(text, cue.start, cue.end))
+
+
+def _nearest_reference(cues: list[CueMatch], text: str, start: int) -> CueMatch | None:
+    """The nearest cue that may govern a number starting at ``start``
+    (:func:`~qa_pipeline.privacy.cues.cues_before`) when it is a reference cue, else None.
+    """
+    near = cues_before(cues, text, start)
+    return near[-1] if near and near[-1].cue.kind == REFERENCE else None
 
 
 def _tail_said(text: str, cues: list[CueMatch], start: int, end: int) -> bool:
