@@ -297,13 +297,18 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
                              "mode: forbid")
         return self
 
-    def cut(self, hit: MatchHit, ctx: EvaluationContext) -> float:
-        """The probability at which ``hit``'s act counts: ``min_probability``, else the act's
-        threshold (lower for a hit that counted as ``repeated`` evidence: its own).
+    def act_cut(self, act: str, ctx: EvaluationContext) -> float:
+        """The probability at which ``act`` counts: ``min_probability``, else the act's
+        threshold.
         """
-        base = self.min_probability if self.min_probability is not None \
-            else ctx.acts.threshold(hit.pattern)
-        return min(base, hit.score)
+        return self.min_probability if self.min_probability is not None \
+            else ctx.acts.threshold(act)
+
+    def cut(self, hit: MatchHit, ctx: EvaluationContext) -> float:
+        """The probability at which ``hit``'s act counts (:meth:`act_cut`; lower for a hit
+        that counted as ``repeated`` evidence: its own).
+        """
+        return min(self.act_cut(hit.pattern, ctx), hit.score)
 
     def doubt(self, utterance: Utterance, evidence: Evidence) -> str:
         """Why a forbid hit is too uncertain to fail the call ('' when it is not): its words
@@ -389,8 +394,7 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
             # below the cut (min_probability, else each act's threshold) but in the band
             unsure = spec.model_copy(update={"min_probability": spec.review_min_probability})
             doubts = [(u, h) for u, h in unsure.act_hits(scope, ctx)
-                      if h.score < (spec.min_probability if spec.min_probability is not None
-                                    else ctx.acts.threshold(h.pattern))]
+                      if h.score < spec.act_cut(h.pattern, ctx)]
             if doubts:
                 reason = "uncertain " + "; ".join(f"#{u.index} {h.pattern} (p={h.score:.2f})"
                                                   for u, h in doubts)
