@@ -160,6 +160,9 @@ HELDOUT8_TEMPLATES = Path(__file__).with_name("heldout8_templates.tsv")
 # The ninth held-out half, by a ninth independent author (``heldout9_templates.tsv``, ids
 # renamed ``zh9h-`` / ``en9h-``), rendered by the integrator before it was scored.
 HELDOUT9_TEMPLATES = Path(__file__).with_name("heldout9_templates.tsv")
+# The tenth held-out half, by a tenth independent author (``heldout10_templates.tsv``, ids
+# ``zh10h-`` / ``en10h-`` as written), rendered by the integrator before it was scored.
+HELDOUT10_TEMPLATES = Path(__file__).with_name("heldout10_templates.tsv")
 
 
 def read_templates(path: Path, half: str) -> tuple[Template, ...]:
@@ -182,7 +185,8 @@ SETS: dict[str, tuple[tuple[Template, ...] | Path, str, int]] = {
     "heldout6": (HELDOUT6_TEMPLATES, "asr_lines_heldout6.tsv", 20261211),
     "heldout7": (HELDOUT7_TEMPLATES, "asr_lines_heldout7.tsv", 20261212),
     "heldout8": (HELDOUT8_TEMPLATES, "asr_lines_heldout8.tsv", 20261213),
-    "heldout9": (HELDOUT9_TEMPLATES, "asr_lines_heldout9.tsv", 20261214)}
+    "heldout9": (HELDOUT9_TEMPLATES, "asr_lines_heldout9.tsv", 20261214),
+    "heldout10": (HELDOUT10_TEMPLATES, "asr_lines_heldout10.tsv", 20261215)}
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -489,7 +493,8 @@ def main() -> None:
     ap.add_argument("--per-negative", type=int, default=4)
     ap.add_argument("--set", choices=sorted(SETS), default="v1",
                     help="v1: asr_lines.tsv (tune + heldout); heldout2, heldout3, own4, "
-                         "heldout4, heldout5, own5, own6, heldout6, heldout7, heldout8, heldout9: "
+                         "heldout4, heldout5, own5, own6, heldout6, heldout7, heldout8, heldout9, "
+                         "heldout10: "
                          "asr_lines_<set>.tsv")
     ap.add_argument("--seed", type=int, default=None, help="default: the set's own seed")
     ap.add_argument("--cpu-threads", type=int, default=2)

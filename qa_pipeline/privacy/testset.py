@@ -260,15 +260,19 @@ ASR_LINES_HELDOUT8 = Path(__file__).with_name("asr_lines_heldout8.tsv")
 # The ninth independent author's half, rendered by the integrator at the start of the ninth
 # round and scored once with the detectors before and after it.
 ASR_LINES_HELDOUT9 = Path(__file__).with_name("asr_lines_heldout9.tsv")
+# The tenth independent author's half, rendered by the integrator at the start of the tenth
+# round and scored once with the detectors before and after it.
+ASR_LINES_HELDOUT10 = Path(__file__).with_name("asr_lines_heldout10.tsv")
 HALVES = ("tune", "heldout", "heldout2", "heldout3", "own4", "heldout4", "own5", "heldout5",
           "own6", "heldout6", "heldout7",
-          "heldout8", "heldout9")
+          "heldout8", "heldout9", "heldout10")
 _FILE_OF_HALF = {"tune": ASR_LINES, "heldout": ASR_LINES, "heldout2": ASR_LINES_HELDOUT2,
                  "heldout3": ASR_LINES_HELDOUT3, "own4": ASR_LINES_OWN4,
                  "heldout4": ASR_LINES_HELDOUT4, "own5": ASR_LINES_OWN5,
                  "heldout5": ASR_LINES_HELDOUT5, "own6": ASR_LINES_OWN6,
                  "heldout6": ASR_LINES_HELDOUT6, "heldout7": ASR_LINES_HELDOUT7,
-                 "heldout8": ASR_LINES_HELDOUT8, "heldout9": ASR_LINES_HELDOUT9}
+                 "heldout8": ASR_LINES_HELDOUT8, "heldout9": ASR_LINES_HELDOUT9,
+                 "heldout10": ASR_LINES_HELDOUT10}
 
 
 @dataclass(frozen=True, slots=True)
