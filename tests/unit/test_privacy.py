@@ -930,3 +930,42 @@ def test_a_duration_after_an_end_word_is_no_tail(text, number, otherwise):
     assert said_otherwise(text, find_cues(text), start, end, number) is otherwise
     cands = [feats for c, feats in span_candidates(text) if c.start == start]
     assert cands and ("shape:end_word" in cands[0]) is not otherwise
+
+
+# Issue 27, round 13 (written for these tests): a word of a number's end that starts within
+# reach after the number is read whole ("…, that's the last bit of it": "last" began inside
+# the window and was cut); five digits starting with 1 ("the debit one, 0456") are then a
+# tail, not a public service number.
+@pytest.mark.parametrize("text,number", [
+    ("use the savings one, 0457, that's the last bit of it.", "0457"),
+    ("the visa one, two nine two three, that is the last bit of it", "two nine two three"),
+])
+def test_an_end_word_that_starts_within_reach_after_a_number_is_read_whole(text, number):
+    _assert_number_covered(text, number)
+
+
+# Round 13: dates said with an English month name ("December 12, 2025", "October, and 2020"
+# with the day lost), and a year said after a long number's cue ("那个号码我12.026.5月8号才办的":
+# 年 lost) are dates; a date of month 95 is none ("1.1962.95. 7.1992.95" is a phone
+# number the ASR wrote as decimals). Written for these tests.
+@pytest.mark.parametrize("text", [
+    "The card was activated on March 14, 2024, so it should work.",
+    "my account number changed around June, and 2019, and 21, after the move",
+    "the card expires Oct 2027",
+    "I opened the account on the 3rd of May 2024",
+    "the card arrived on 14 February 2023",
+    "那个号码我是12.025.3月9号才开通的",
+    "那个电话1219 24年10月2号就停了",
+])
+def test_dates_with_month_names_or_after_a_cue_are_kept(text):
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize("text,number", [
+    ("you can call me at 1.2051.85. 3.1984.66 in the evening", "1.2051.85. 3.1984.66"),
+    ("this is Jan, 13812345678 is my mobile", "13812345678"),
+    ("我的手机号是13812345678，2019年办的", "13812345678"),
+])
+def test_a_number_beside_a_date_word_is_still_taken(text, number):
+    _assert_number_covered(text, number)
+
