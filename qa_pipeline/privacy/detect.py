@@ -750,7 +750,21 @@ def _end_word_around(text: str, start: int, end: int) -> bool:
     # "0456, that's the last bit of it": "last" starts in the window and ends past it.
     after = itertools.takewhile(lambda m: m.start() < end + _TAIL_AFTER_CHARS,
                                 _TAIL_STEMS.finditer(text, end))
-    return any(not unit_follows(text, m.end()) for m in after)
+    return any(not unit_follows(text, m.end()) and not _digits_follow(text, m.end())
+               for m in after)
+
+
+# How near after a word of a number's end another number makes the word that number's.
+_OWN_NUMBER_CHARS = 8
+
+
+def _digits_follow(text: str, pos: int) -> bool:
+    """Whether a number of three digits or more starts shortly after ``pos``: a word of a
+    number's end said after one number and before another names the second ("one nineteen
+    ninety-nine, on the Visa ending 0072"), not the first.
+    """
+    runs = digit_runs(text[pos:pos + _OWN_NUMBER_CHARS + 24], min_digits=3)
+    return bool(runs) and runs[0].start <= _OWN_NUMBER_CHARS
 
 # Nouns of money before a number ("your phone bill is 1299", "卡里有2450", "手机费是1299"),
 # and units of measure right after one ("1024px wide"): an amount or a size, unless the

@@ -944,6 +944,12 @@ def test_an_end_word_that_starts_within_reach_after_a_number_is_read_whole(text,
     _assert_number_covered(text, number)
 
 
+def test_an_end_word_before_another_number_is_that_numbers():
+    # "ending" after an amount names the card number after it, not the amount
+    text = "we renewed the plan at one nineteen ninety-nine, on the card ending 4471."
+    assert [p.text for p in detect(text)] == ["4471"]
+
+
 # Round 13: dates said with an English month name ("December 12, 2025", "October, and 2020"
 # with the day lost), and a year said after a long number's cue ("那个号码我12.026.5月8号才办的":
 # 年 lost) are dates; a date of month 95 is none ("1.1962.95. 7.1992.95" is a phone
