@@ -384,7 +384,7 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # lost), and English month-name dates, a date after a long number's cue and an end word read
 # whole past its window were fixed: heldout4 220 -> 221, heldout5 218 -> 218 / 219, heldout6
 # 200 -> 204, heldout7 265 -> 267 / 270, heldout8 191 -> 193, heldout9 210 -> 214 with 4 -> 0
-# false alarms (the old model; with the refit, see benchmarks/README.md).
+# false alarms (shipped model not refitted: benchmarks/README.md, round 13).
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
     ("heldout3", 237, 237, 0), ("own4", 98, 97, 0), ("heldout4", 222, 221, 0),
