@@ -68,6 +68,8 @@ def score(samples: list[Sample] | tuple[Sample, ...],
     """Recall, precision and their slices over labelled samples, as ``detector`` finds them."""
     tp = fn = fp = detected = few_left = 0
     by: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    # detected, false alarms, per TTS voice (ASR lines only)
+    by_engine: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses, false_alarms = [], []
     t0 = time.perf_counter()
     found = [detector(s.text) for s in samples]
@@ -92,7 +94,11 @@ def score(samples: list[Sample] | tuple[Sample, ...],
                               f"{left} digits left: {s.text}")
         for d in det:
             detected += 1
-            if not any(d.start < m.end and d.end > m.start for m in s.mentions):
+            false = not any(d.start < m.end and d.end > m.start for m in s.mentions)
+            if s.engine:
+                by_engine[s.engine][0] += 1
+                by_engine[s.engine][1] += false
+            if false:
                 fp += 1
                 false_alarms.append(f"{d.kind}: {s.text}")
     return {
@@ -104,6 +110,9 @@ def score(samples: list[Sample] | tuple[Sample, ...],
         "detected": detected, "false_positives": fp, "missed": fn,
         "recall_by": {k: {"recall": round(h / n, 4), "recall_lt4_left": round(f / n, 4), "n": n}
                       for k, (h, n, f) in sorted(by.items())},
+        "precision_by": {f"engine:{e}": {"precision": round((n - f) / max(n, 1), 4),
+                                         "detected": n, "false_positives": f}
+                         for e, (n, f) in sorted(by_engine.items())},
         "misses": misses, "false_alarms": false_alarms,
         "ms_per_sentence": round(1000 * elapsed / max(len(samples), 1), 3),
     }

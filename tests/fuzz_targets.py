@@ -162,7 +162,10 @@ def make_text(rng: random.Random) -> str:
     """Random mixes of digits, spoken digits, separators and words."""
     parts = ["一", "二", "三", "幺", "零", "叉", "double", "oh", "one", "five", "x", "X", " ",
              "-", "，", ",", ".", "@", "a", "单号", "order", "2026-11-23", "12:30", "9", "1", "0",
-             "\n", "١", "𝟙", "\u200b", "ｘ", "１"]
+             "\n", "١", "𝟙", "\u200b", "ｘ", "１",
+             # cue, end and date words, so the cue windows and date patterns run too
+             "card", "phone", "last", "ending", "December", "May", "3rd", "of", "and", "号码",
+             "尾号", "年", "月", "号"]
     return "".join(rng.choice(parts) for _ in range(rng.randrange(1, 120)))
 
 

