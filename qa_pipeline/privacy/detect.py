@@ -89,7 +89,10 @@ _NAMED_DATE = (
     _MONTH_NAME + r"(?:[\s,]+(?:the|and|of))*[\s,]+(?:" + _ORDINAL_DAY
     + r"(?:[\s,]+(?:and|of))*[\s,]+)?" + _YEAR
     + r"|" + _MONTH_NAME + r"\s+(?:the\s+)?" + _ORDINAL_DAY + r"(?![\s,.-]*\d)"
-    + r"|\b" + _ORDINAL_DAY + r"\s+(?:of\s+)?" + _MONTH_NAME + r"(?:,?\s+" + _YEAR + r")?")
+    # A day before the month name, unless the month has its own day after it ("9 April 3,
+    # 2020": a stray digit before "April 3, 2020", which the first form then reads whole).
+    + r"|\b" + _ORDINAL_DAY + r"\s+(?:of\s+)?" + _MONTH_NAME
+    + r"(?:,?\s+" + _YEAR + r"|(?![\s,]+\d))")
 _DATE_TIME = (r"(?:19|20)\d{2}\s*[-/.年]\s*" + _MONTH_NUMBER + r"\s*[-/.月]\s*" + _DAY_NUMBER
               + r"(?!\d)\s*[日号]?|" + _NAMED_DATE + r"|\d{1,2}:\d{2}(?::\d{2})?")
 # A date written day, month, year with dots ("12.02.07.2019"): small groups, then a year.

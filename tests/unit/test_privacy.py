@@ -387,14 +387,16 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # 200 -> 204, heldout7 265 -> 267 / 270, heldout8 191 -> 193, heldout9 210 -> 214 with 4 -> 0
 # false alarms (shipped model not refitted: benchmarks/README.md, round 13).
 # heldout10 (a tenth independent author, rendered at the start of the tenth round, never
-# fitted on): 213 / 219 with 4 false alarms before it.
+# fitted on): 213 / 219 with 4 false alarms before round 13 and after it (none of its
+# classes reached this author's wording); then spent: a day before a month name whose own
+# day follows is no date ("9 April 3, 2020"), 213 / 219 with 3.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
     ("heldout3", 237, 237, 0), ("own4", 98, 97, 0), ("heldout4", 222, 221, 0),
     ("own5", 92, 92, 0), ("heldout5", 219, 218, 0), ("own6", 80, 80, 0),
     ("heldout6", 204, 204, 0), ("heldout7", 270, 267, 4),
     ("heldout8", 194, 193, 0), ("heldout9", 215, 214, 0),
-    ("heldout10", 219, 213, 4)])
+    ("heldout10", 219, 213, 3)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -972,6 +974,9 @@ def test_an_end_word_before_another_number_is_that_numbers():
     "the card arrived on 14 February 2023",
     "那个号码我是12.025.3月9号才开通的",
     "那个电话1219 24年10月2号就停了",
+    # a stray digit before the month, whose own day follows (heldout10 after its scoring)
+    "my ID card was issued 9 April 3, 2020, so it is still valid",
+    "the ID card on file was issued 7 June 12 2019",
 ])
 def test_dates_with_month_names_or_after_a_cue_are_kept(text):
     assert detect(text) == []
