@@ -48,7 +48,8 @@ from qa_pipeline.privacy.testset import Sample, load_asr_lines  # noqa: E402
 FOLDS = {"v1": ("tune", "heldout"), "heldout2": ("heldout2",), "heldout3": ("heldout3",),
          "own4": ("own4",), "heldout4": ("heldout4",), "own5": ("own5",),
          "heldout5": ("heldout5",), "own6": ("own6",), "heldout6": ("heldout6",),
-         "heldout7": ("heldout7",), "heldout8": ("heldout8",), "heldout9": ("heldout9",)}
+         "heldout7": ("heldout7",), "heldout8": ("heldout8",), "heldout9": ("heldout9",),
+         "heldout10": ("heldout10",)}
 # L2 strength (scikit-learn's C) and the probability threshold, fixed before any fold was
 # scored; --threshold / --c measure others.
 C = 1.0
