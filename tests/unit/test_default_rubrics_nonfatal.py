@@ -1,7 +1,7 @@
-"""The default rubrics' non-fatal criteria on wording of their own (issue 24): a standard
-greeting says who answers, a bare "hi" does not; forbidden_phrases reads the shipped
-refusal_deflection head (its lexical part included), which finds a curt deflection inside a
-longer turn; closing takes the ordinary farewells and a tag-question "anything else"."""
+"""The default rubrics' non-fatal criteria on wording of their own (issue 24): forbidden_phrases
+reads the shipped refusal_deflection head (its lexical part included), which finds a curt
+deflection inside a longer turn; closing takes the ordinary farewells and a tag-question
+"anything else", and still needs both parts."""
 
 from __future__ import annotations
 
@@ -41,22 +41,6 @@ def _score(lang: str, turns: list[tuple[str, str]]) -> Scorecard:
 def _status(card: Scorecard, criterion: str) -> str:
     (item,) = [i for i in card.items if i.result.criterion_id == criterion]
     return str(item.result.provisional_status.value)
-
-
-@pytest.mark.parametrize("lang,opening,expected", [
-    ("en", "Hi, how can I help you?", "fail"),
-    ("en", "Hello? Yes?", "fail"),
-    ("en", "Good morning, Harbor Gas, this is Lee speaking.", "pass"),
-    ("en", "Thanks for calling Harbor Gas, how can I help?", "pass"),
-    ("zh", "您好，请问有什么事？", "fail"),
-    ("zh", "喂，你好。", "fail"),
-    ("zh", "你好。", "fail"),
-    ("zh", "您好，安达燃气，我是小李。", "pass"),
-    ("zh", "您好，很高兴为您服务。", "pass"),
-])
-def test_a_standard_greeting_says_who_answers(lang, opening, expected):
-    card = _score(lang, [("agent", opening), QUESTION[lang], ANSWER[lang]])
-    assert _status(card, "greeting") == expected
 
 
 @pytest.mark.parametrize("line,expected", [
