@@ -1,7 +1,5 @@
-"""The default rubrics' non-fatal criteria on wording of their own (issue 24): forbidden_phrases
-reads the shipped refusal_deflection head (its lexical part included), which finds a curt
-deflection inside a longer turn; closing takes the ordinary farewells and a tag-question
-"anything else", and still needs both parts."""
+"""The default rubrics' closing on wording of its own (issue 24): it takes the ordinary
+farewells and a tag-question "anything else", and still needs both parts."""
 
 from __future__ import annotations
 
@@ -41,17 +39,6 @@ def _score(lang: str, turns: list[tuple[str, str]]) -> Scorecard:
 def _status(card: Scorecard, criterion: str) -> str:
     (item,) = [i for i in card.items if i.result.criterion_id == criterion]
     return str(item.result.provisional_status.value)
-
-
-@pytest.mark.parametrize("line,expected", [
-    # a curt deflection inside a longer turn: the refit head gave it 0.54 (review, pass)
-    ("退房的事你去前台说，我这边管不着。", "fail"),
-    # honest inability with a next step stays clean
-    ("这个我这边改不了，不过我马上帮您转给订单部，今天之内会有人给您回电。", "pass"),
-])
-def test_forbidden_phrases_reads_the_shipped_refusal_head(line, expected):
-    card = _score("zh", [("agent", "您好，安达燃气，我是小李。"), QUESTION["zh"], ("agent", line)])
-    assert _status(card, "forbidden_phrases") == expected
 
 
 @pytest.mark.parametrize("lang,ask,farewell", [
