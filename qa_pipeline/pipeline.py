@@ -157,7 +157,7 @@ def score_conversation(
         emotion = summarize_emotion(conversation, sentiment, acoustics, an.emotion, acts())
     classifier = an.call_reasons
     reason = (timed("call_reason", lambda: classifier.classify(
-        conversation, embeddings, acts() if classifier.uses_acts else None))
+        conversation, embeddings, acts() if classifier.uses_acts else None, sentiment))
               if classifier else None)
     if rubric.names_acts:
         # Tagging (and fitting the rubric's own acts, once per process) is model work of a

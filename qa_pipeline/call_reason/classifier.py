@@ -8,20 +8,25 @@ below the taxonomy's ``min_confidence`` the call gets the fallback class (e.g. `
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qa_pipeline.call_reason.taxonomy import Taxonomy
-from qa_pipeline.emotion.trajectory import COMPLAINT_REPEATED
+from qa_pipeline.emotion.trajectory import (
+    COMPLAINT_ACTS,
+    COMPLAINT_REPEATED,
+    complaint_eligible,
+)
 from qa_pipeline.rubric.embeddings import CallEmbeddings, Embedder, default_embedder
 from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, Role, Utterance
 
 if TYPE_CHECKING:
     from qa_pipeline.acts.track import ActTrack
+    from qa_pipeline.sentiment.base import SentimentTrack
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +93,8 @@ class CallReasonClassifier:
         return any(c.acts for c in self._classes)
 
     def classify(self, conversation: Conversation, embeddings: CallEmbeddings | None = None,
-                 acts: ActTrack | None = None) -> CallReason:
+                 acts: ActTrack | None = None,
+                 sentiment: SentimentTrack | None = None) -> CallReason:
         """The call's reason with class probabilities and the utterances it rests on.
 
         Args:
@@ -97,6 +103,8 @@ class CallReasonClassifier:
                 classifier's embedder).
             acts: the call's dialogue acts; without them, classes signalled by acts rest on
                 their keywords and examples only.
+            sentiment: the call's sentiment; with it, the complaint acts count only on lines
+                it reads as negative, as in the rubrics and the emotion stage.
         """
         opts = self.options
         utts = list(conversation.by_role(Role.CUSTOMER)) or list(conversation.utterances)
@@ -106,7 +114,9 @@ class CallReasonClassifier:
             return self._fallback(names, (), "no customer speech")
         weights = np.array([opts.early_weight if k < opts.early_utterances else 1.0
                             for k in range(len(utts))])
-        kw_hits = self._keyword_hits(utts, acts)
+        labels = ({i.utterance_index: i.label for i in sentiment.items}
+                  if sentiment is not None else {})
+        kw_hits = self._keyword_hits(utts, acts, labels)
         kw = (kw_hits * weights[:, None]).sum(axis=0)
         emb = self._embedding_scores(utts, weights, embeddings)
         parts, methods = [], []
@@ -129,7 +139,8 @@ class CallReasonClassifier:
         return CallReason(names[best], float(probs[best]), probabilities, evidence,
                           self.taxonomy.ref, "+".join(methods))
 
-    def _keyword_hits(self, utts: list[Utterance], acts: ActTrack | None) -> np.ndarray:
+    def _keyword_hits(self, utts: list[Utterance], acts: ActTrack | None,
+                      labels: Mapping[int, str]) -> np.ndarray:
         hits = np.zeros((len(utts), len(self._classes)))
         carried: list[set[int]] = [set() for _ in self._classes]
         if acts is not None:
@@ -137,10 +148,13 @@ class CallReasonClassifier:
             for c, cls in enumerate(self._classes):
                 if cls.acts:
                     # A class signalled by the complaint acts reads them as the rubrics and the
-                    # emotion stage do: weaker complaint acts count when they recur.
+                    # emotion stage do: weaker complaint acts count when they recur, and only
+                    # on lines read as negative.
+                    complaint = bool(set(cls.acts) & set(COMPLAINT_ACTS))
                     repeated = (COMPLAINT_REPEATED
                                 if set(cls.acts) & set(COMPLAINT_REPEATED.acts) else None)
-                    carried[c] = {i for i, _, _ in acts.carriers(indices, cls.acts, None,
+                    eligible = complaint_eligible(indices, labels) if complaint else indices
+                    carried[c] = {i for i, _, _ in acts.carriers(eligible, cls.acts, None,
                                                                  repeated)}
         for r, u in enumerate(utts):
             text = normalize(u.text)

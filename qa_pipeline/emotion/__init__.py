@@ -9,16 +9,19 @@ from qa_pipeline.emotion.acoustic import (
 )
 from qa_pipeline.emotion.trajectory import (
     COMPLAINT_REPEATED,
+    COMPLAINT_SENTIMENT,
     DEFAULT_COMPLAINT_CUES,
     EmotionOptions,
     EmotionSummary,
     Finding,
     PhaseEmotion,
+    complaint_eligible,
     summarize_emotion,
 )
 
 __all__ = [
     "COMPLAINT_REPEATED",
+    "COMPLAINT_SENTIMENT",
     "DEFAULT_COMPLAINT_CUES",
     "AcousticOptions",
     "AcousticTrack",
@@ -27,6 +30,7 @@ __all__ = [
     "Finding",
     "PhaseEmotion",
     "UtteranceAcoustics",
+    "complaint_eligible",
     "extract_acoustics",
     "prepare_acoustics",
     "summarize_emotion",

@@ -4,7 +4,7 @@ the start, middle and end, escalation, and complaint intent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from qa_pipeline.acts.track import Repeated
 from qa_pipeline.emotion.acoustic import AcousticTrack
-from qa_pipeline.sentiment.base import SentimentTrack
+from qa_pipeline.sentiment.base import Label, SentimentTrack
 from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, Role, Utterance
 
@@ -24,6 +24,11 @@ COMPLAINT_ACTS: tuple[str, ...] = ("complaint", "escalation_threat")
 # A customer who states a grievance twice, each time below the act's threshold (worded mildly or
 # garbled by ASR), complains too (the default rubrics' ``repeated`` block holds the same).
 COMPLAINT_REPEATED = Repeated(("complaint",), 0.25, 2)
+# A complaint voices dissatisfaction: the complaint acts count only on a customer line that the
+# sentiment model reads as negative. A neutral problem description ("my card is stuck in the
+# machine"), a next step ("I'll go into the branch then") or a pleased reaction carries the
+# act's wording but no grievance (the default rubrics' ``sentiment_labels`` hold the same).
+COMPLAINT_SENTIMENT: tuple[Label, ...] = ("negative",)
 
 # Phrases by which a customer states an intent to complain (normalised text).
 DEFAULT_COMPLAINT_CUES: tuple[str, ...] = (
@@ -46,6 +51,8 @@ class EmotionOptions:
     complaint_cues: tuple[str, ...] = DEFAULT_COMPLAINT_CUES
     # Weaker complaint acts that count when they recur (None: only acts at their threshold).
     complaint_repeated: Repeated | None = COMPLAINT_REPEATED
+    # Sentiment labels of the lines on which complaint acts count (empty: every line).
+    complaint_sentiment: tuple[Label, ...] = COMPLAINT_SENTIMENT
     # Without an explicit cue, this share of negative customer utterances (and at least
     # ``consecutive_utterances`` of them) reads as a probable complaint.
     complaint_negative_share: float = 0.5
@@ -128,8 +135,21 @@ def summarize_emotion(conversation: Conversation, sentiment: SentimentTrack,
     return EmotionSummary(phases[0], phases[1], phases[2],
                           _escalation(customer, phases[0], valence, arousal, opts),
                           _complaint(customer, valence, opts) if acts is None
-                          else _complaint_acts(conversation.by_role(Role.CUSTOMER), acts, opts),
+                          else _complaint_acts(conversation.by_role(Role.CUSTOMER), acts, opts,
+                                               {i.utterance_index: i.label
+                                                for i in sentiment.items}),
                           curve)
+
+
+def complaint_eligible(indices: Sequence[int], labels: Mapping[int, str],
+                       sentiment_labels: Sequence[str] = COMPLAINT_SENTIMENT) -> list[int]:
+    """The utterances of ``indices`` on which complaint acts count: those whose sentiment label
+    (``labels``: utterance index -> label) is one of ``sentiment_labels``; an utterance without
+    a label counts, and so does every one when ``sentiment_labels`` is empty.
+    """
+    if not sentiment_labels:
+        return list(indices)
+    return [i for i in indices if i not in labels or labels[i] in sentiment_labels]
 
 
 def _thirds(utts: list[Utterance]) -> list[list[Utterance]]:
@@ -189,12 +209,12 @@ def _complaint(customer: list[Utterance], valence: dict[int, float],
     return Finding(False, 0.7 if customer else 0.3)
 
 
-def _complaint_acts(customer: Sequence[Utterance], acts: ActTrack, opts: EmotionOptions
-                    ) -> Finding:
+def _complaint_acts(customer: Sequence[Utterance], acts: ActTrack, opts: EmotionOptions,
+                    labels: Mapping[int, Label]) -> Finding:
     cues = [c for c in (normalize(c) for c in opts.complaint_cues) if c]
     found: list[tuple[Utterance, str, float]] = []
-    carried = {i: (act, p) for i, act, p in acts.carriers([u.index for u in customer],
-                                                          COMPLAINT_ACTS, None,
+    eligible = complaint_eligible([u.index for u in customer], labels, opts.complaint_sentiment)
+    carried = {i: (act, p) for i, act, p in acts.carriers(eligible, COMPLAINT_ACTS, None,
                                                           opts.complaint_repeated)}
     for u in customer:
         best = carried.get(u.index)

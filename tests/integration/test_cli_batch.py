@@ -89,7 +89,7 @@ def test_rubric_validate_cli(tmp_path):
     assert "bad.yaml:9" in result.output and "unknown rule type 'nope'" in result.output
     ok = CliRunner().invoke(app, ["rubric", "validate", str(DATA.parent / "rubrics" /
                                                              "customer_service_zh.yaml")])
-    assert ok.exit_code == 0 and "customer_service_zh@6" in ok.output
+    assert ok.exit_code == 0 and "customer_service_zh@7" in ok.output
 
 
 def test_too_long_is_quarantined_by_tenant_limit(tmp_path, monkeypatch):

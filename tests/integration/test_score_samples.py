@@ -45,7 +45,7 @@ def test_score_cli_writes_json_and_html(tmp_path):
     assert result.exit_code == 0, result.output
     card_path = next(out.glob("*/scorecard.json"))
     card = json.loads(card_path.read_text())
-    assert card["rubric"] == "customer_service_en@6"
+    assert card["rubric"] == "customer_service_en@7"
     assert card["grade"] == "E" and card["total_score"] <= 30
     html = (card_path.parent / "scorecard.html").read_text()
     assert "I guarantee" in html or "guarantee" in html

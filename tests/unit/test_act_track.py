@@ -85,7 +85,8 @@ class PrototypeActs:
 
 
 class EmbeddingSentiment:
-    """Sentiment classifier over char n-gram embeddings (always neutral); counts its inputs."""
+    """Sentiment classifier over char n-gram embeddings (always negative, so that a complaint
+    act counts as one: see ``COMPLAINT_SENTIMENT``); counts its inputs."""
 
     model_id = "test-sentiment"
     embedder_id = CharNgramEmbedder.model_id
@@ -99,7 +100,7 @@ class EmbeddingSentiment:
 
     def predict_embeddings(self, vectors: np.ndarray) -> np.ndarray:
         out = np.zeros((len(vectors), len(LABELS)))
-        out[:, 1] = 1.0
+        out[:, LABELS.index("negative")] = 1.0
         return out
 
 

@@ -28,8 +28,9 @@ def _acts(conv, p0: float, p2: float):
                              threshold=0.35)
 
 
-def _neutral(conv) -> SentimentTrack:
-    return SentimentTrack(conv.call_id, tuple(UtteranceSentiment(u.index, "neutral", 0.0)
+def _negative(conv) -> SentimentTrack:
+    # complaint acts count on lines read as negative (COMPLAINT_SENTIMENT)
+    return SentimentTrack(conv.call_id, tuple(UtteranceSentiment(u.index, "negative", -0.6)
                                               for u in conv.utterances), "test")
 
 
@@ -48,10 +49,10 @@ def test_track_counts_weak_acts_only_when_they_recur():
 @pytest.mark.parametrize("p2,detected", [(0.28, True), (0.1, False)])
 def test_emotion_complaint_intent_reads_repeated_weak_complaints(p2, detected):
     conv = make_conversation(ROWS, language="en")
-    found = summarize_emotion(conv, _neutral(conv), acts=_acts(conv, 0.3, p2)).complaint_intent
+    found = summarize_emotion(conv, _negative(conv), acts=_acts(conv, 0.3, p2)).complaint_intent
     assert found.detected is detected
     off = EmotionOptions(complaint_repeated=None)
-    assert not summarize_emotion(conv, _neutral(conv), options=off,
+    assert not summarize_emotion(conv, _negative(conv), options=off,
                                  acts=_acts(conv, 0.3, 0.28)).complaint_intent.detected
 
 

@@ -30,6 +30,7 @@ from qa_pipeline.rubric.rules.conditions import (
     first_hit,
     require_or_forbid,
 )
+from qa_pipeline.sentiment.base import Label
 from qa_pipeline.text import is_chinese, normalize, text_units
 from qa_pipeline.types import Evidence, MatchHit, RuleOutcome, Status, Utterance
 
@@ -66,13 +67,25 @@ class ActOperand(BaseModel):
         None, description="weaker evidence that counts when it recurs: utterances carrying one "
                           "of its acts at its min_probability count when min_count of the "
                           "utterances in scope do")
+    sentiment_labels: tuple[Label, ...] = Field(
+        (), description="acts count only on utterances that the call's sentiment model labels "
+                        "one of these (a complaint voices dissatisfaction: [negative]); "
+                        "without a sentiment track every utterance counts; phrases are not "
+                        "filtered")
 
     def act_hits(self, utterances: Sequence[Utterance], ctx: EvaluationContext) -> list[Hit]:
         """(utterance, act hit) for each of ``utterances`` that carries one of the acts (or,
-        with ``repeated``, one of its acts, recurring).
+        with ``repeated``, one of its acts, recurring), among those whose sentiment label is
+        one of ``sentiment_labels`` when that is set.
         """
         if not self.acts:
             return []
+        if self.sentiment_labels and ctx.sentiment is not None:
+            # Filtered before the count, so a repeated act recurs on lines that qualify; an
+            # utterance the sentiment model did not score counts.
+            labels = {i.utterance_index: i.label for i in ctx.sentiment.items}
+            utterances = [u for u in utterances
+                          if u.index not in labels or labels[u.index] in self.sentiment_labels]
         track = ctx.acts
         by_index = {u.index: u for u in utterances}
         found = []
