@@ -178,3 +178,42 @@ def test_a_number_without_a_reference_cue_is_kept():
     refs = TargetReferences(cues=("订单号",))
     assert without_references("您尾号6627的卡", refs) is None
     assert without_references("订单号是12612701153，余额3200元", refs) == "，余额3200元"
+
+
+class TableModel(ShortTextModel):
+    """A stand-in act model that gives listed texts their insult probability (else 0.05)."""
+
+    def __init__(self, insults: dict[str, float]) -> None:
+        super().__init__({})
+        self.insults = insults
+
+    def predict_texts(self, texts: Sequence[str], roles: Sequence[str] | None = None
+                      ) -> np.ndarray:
+        out = super().predict_texts(texts, roles)
+        for row, text in zip(out, texts, strict=True):
+            row[ACTS.index("insult")] = self.insults.get(text, 0.05)
+        return out
+
+
+def test_an_insult_the_whole_line_still_carries_fails_whatever_its_windows():
+    text = "Are you a pig? The bottom row. On the page, the last one."
+    rule = parse_rule({**INSULT_RULE, "confirm_in_context": True})
+    # the sentence more surely than the whole line, the line still more likely than not; the
+    # sentence read with the next one ("Are you a pig? The bottom row.") less
+    model = TableModel({"Are you a pig?": 0.99, text: 0.8})
+    out = rule.evaluate(_ctx([["agent", 0.0, 3.0, text]], model))
+    assert out.status.value == "fail" and out.review_reason == ""
+    weak = TableModel({"Are you a pig?": 0.99, text: 0.3})
+    assert rule.evaluate(_ctx([["agent", 0.0, 3.0, text]], weak)).status.value == "pass"
+
+
+def test_a_phrase_hit_on_the_same_line_is_not_taken_back_by_context():
+    rows = [["agent", 0.0, 4.0, "Bloody hell. " + OFFER]]
+    rule = {**INSULT_RULE, "confirm_in_context": True, "phrases": ["bloody hell"]}
+    out = parse_rule(rule).evaluate(_ctx(rows, FRAGMENT))
+    assert out.status.value == "fail" and out.review_reason == ""
+    unphrased = {**INSULT_RULE, "confirm_in_context": True}
+    assert parse_rule(unphrased).evaluate(_ctx(rows, FRAGMENT)).status.value == "pass"
+    negated = {**rule, "phrases": ["worry about it"], "negations": ["do not", "don't"]}
+    assert parse_rule(negated).evaluate(_ctx([["agent", 0.0, 4.0, OFFER]], FRAGMENT)
+                                        ).status.value == "pass"

@@ -280,8 +280,9 @@ def context_windows(text: str, part: str) -> list[str]:
 
 def context_probability(utterance: Utterance, hit: MatchHit, ctx: EvaluationContext
                         ) -> float | None:
-    """The lowest probability of an act hit's sentence or clause read with its neighbours in
-    the utterance (see :func:`context_windows`): an act that only a fragment carries, gone
+    """How likely an act hit's sentence or clause carries the act in context: the act's
+    probability for the whole utterance, or where higher, the lowest for the part read with
+    its neighbours (see :func:`context_windows`). An act that only a fragment carries, gone
     as soon as the words next to it are read too, may be a sentence cut from its context or
     the other speaker's words merged into the line. None when the whole utterance carried the
     act, for a phrase hit, or when the track has no model (given as labels).
@@ -291,8 +292,8 @@ def context_probability(utterance: Utterance, hit: MatchHit, ctx: EvaluationCont
     windows = context_windows(utterance.text, hit.matched_text)
     if not windows:
         return None
-    probs = ctx.acts.tag_texts(windows, utterance.role.value, hit.pattern)
-    return None if probs is None else min(probs)
+    probs = ctx.acts.tag_texts([utterance.text, *windows], utterance.role.value, hit.pattern)
+    return None if probs is None else max(probs[0], min(probs[1:]))
 
 
 def acts_note(label: str, hit: MatchHit) -> str:
@@ -372,13 +373,14 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
                 or self.min_role_confidence is not None or self.confirm_in_context)
 
     def doubt(self, utterance: Utterance, hit: MatchHit, evidence: Evidence,
-              ctx: EvaluationContext) -> str:
+              ctx: EvaluationContext, phrase_hit: bool = False) -> str:
         """Why a forbid hit is too uncertain to fail the call ('' when it is not): its words
         were misheard too likely (a garbled line that happens to sound like an insult), the
-        line may be the other speaker's, or only a fragment of it carries the act.
+        line may be the other speaker's, or only a fragment of it carries the act (unless a
+        phrase of the rule matches the utterance too: ``phrase_hit``).
         """
         reasons = []
-        if self.confirm_in_context:
+        if self.confirm_in_context and not phrase_hit:
             p = context_probability(utterance, hit, ctx)
             if p is not None and p < self.cut(hit, ctx):
                 reasons.append(f"act only out of context (p={p:.2f} with the words around it)")
@@ -439,9 +441,15 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
     else:
         unsure_hits: list[tuple[Utterance, MatchHit, str]] = []
         if spec.doubts_hits:
+            # An act quoted where a phrase matched too (operand_hits quotes the act) stands on
+            # the phrase (not negated) whatever its context.
+            phrased = {u.index for u, h in spec.hits(scope, ctx) if not (
+                spec.negations and negated(u.text, h.matched_text, spec.negations,
+                                           spec.negation_window_units))
+                       } if spec.confirm_in_context and has_phrases(spec) else set()
             kept = []
             for u, h in hits:
-                why = spec.doubt(u, h, evidence_for(ctx, u, h), ctx)
+                why = spec.doubt(u, h, evidence_for(ctx, u, h), ctx, u.index in phrased)
                 if why:
                     unsure_hits.append((u, h, why))
                 else:
