@@ -3,8 +3,9 @@
 A mono call's utterance may hold a sentence cut mid-way or the other speaker's words; its
 sentences are tagged alone too, and a sentence read out of context can carry an act the line
 does not ("don't even worry about it." of a refund offer read as an insult). ``act`` rules
-with ``confirm_in_context`` and ``before`` rules with ``target_in_context`` read such a
-fragment again with the words next to it, and send the verdict to review when the act is gone.
+with ``min_context_probability`` and ``before`` rules with
+``target_min_context_probability`` read such a fragment again with the words next to it, and
+send the verdict to review when the act is gone.
 ``target_references`` keeps an order or ticket number from counting as an account detail.
 """
 
@@ -93,7 +94,7 @@ def test_an_insult_only_a_fragment_carries_goes_to_review():
     rows = [["agent", 0.0, 4.0, OFFER]]
     plain = parse_rule(INSULT_RULE).evaluate(_ctx(rows, FRAGMENT))
     assert plain.status.value == "fail"  # the sentence alone reads as an insult
-    out = parse_rule({**INSULT_RULE, "confirm_in_context": True}).evaluate(_ctx(rows, FRAGMENT))
+    out = parse_rule({**INSULT_RULE, "min_context_probability": 0.5}).evaluate(_ctx(rows, FRAGMENT))
     assert out.status.value == "pass"
     assert "out of context" in out.review_reason
     assert [e.utterance_index for e in out.evidence] == [0]
@@ -101,7 +102,7 @@ def test_an_insult_only_a_fragment_carries_goes_to_review():
 
 def test_an_insult_that_holds_with_its_neighbours_still_fails():
     rows = [["agent", 0.0, 4.0, "I told you twice already. Are you deaf? Listen this time."]]
-    rule = parse_rule({**INSULT_RULE, "confirm_in_context": True})
+    rule = parse_rule({**INSULT_RULE, "min_context_probability": 0.5})
     out = rule.evaluate(_ctx(rows, FRAGMENT))
     assert out.status.value == "fail" and out.review_reason == ""
 
@@ -109,7 +110,7 @@ def test_an_insult_that_holds_with_its_neighbours_still_fails():
 def test_an_insult_the_whole_line_carries_is_not_read_again():
     model = ShortTextModel({"worry about it": ("insult", 6)})
     rows = [["agent", 0.0, 2.0, "Don't worry about it."]]
-    out = parse_rule({**INSULT_RULE, "confirm_in_context": True}).evaluate(_ctx(rows, model))
+    out = parse_rule({**INSULT_RULE, "min_context_probability": 0.5}).evaluate(_ctx(rows, model))
     assert out.status.value == "fail"
     assert model.asked == ["Don't worry about it."]  # one sentence: no part, no window
 
@@ -117,21 +118,22 @@ def test_an_insult_the_whole_line_carries_is_not_read_again():
 def test_one_sure_insult_fails_the_call_beside_a_fragment():
     rows = [["agent", 0.0, 4.0, OFFER], ["customer", 5.0, 6.0, "what?"],
             ["agent", 7.0, 8.0, "are you deaf"]]
-    out = parse_rule({**INSULT_RULE, "confirm_in_context": True}).evaluate(_ctx(rows, FRAGMENT))
+    out = parse_rule({**INSULT_RULE, "min_context_probability": 0.5}).evaluate(_ctx(rows, FRAGMENT))
     assert out.status.value == "fail"
     assert [e.utterance_index for e in out.evidence] == [2]
 
 
-def test_confirm_in_context_needs_forbid():
+def test_min_context_probability_needs_forbid():
     with pytest.raises((RubricError, ValueError)):
         parse_rule({"type": "act", "role": "agent", "acts": ["insult"],
-                    "confirm_in_context": True})
+                    "min_context_probability": 0.5})
 
 
 BEFORE_RULE = {"type": "before",
                "anchor": {"role": "agent", "acts": ["verification_request"]},
                "target": {"role": "agent", "acts": ["account_disclosure"]}}
 # "thursday" reads as a disclosure in a text of up to six words only.
+IN_CONTEXT = {**BEFORE_RULE, "target_min_context_probability": 0.5}
 SLOT = ShortTextModel({"thursday": ("account_disclosure", 6)})
 SLOTS = "Not with him, no. But she has Thursday at ten. Or I can book Monday at nine with him."
 
@@ -139,14 +141,14 @@ SLOTS = "Not with him, no. But she has Thursday at ten. Or I can book Monday at 
 def test_a_disclosure_only_a_fragment_carries_decides_nothing():
     rows = [["customer", 0.0, 2.0, "anything this week?"], ["agent", 3.0, 6.0, SLOTS]]
     assert parse_rule(BEFORE_RULE).evaluate(_ctx(rows, SLOT)).status.value == "fail"
-    out = parse_rule({**BEFORE_RULE, "target_in_context": True}).evaluate(_ctx(rows, SLOT))
+    out = parse_rule(IN_CONTEXT).evaluate(_ctx(rows, SLOT))
     assert out.status.value == "pass"
     assert "target #1 account_disclosure only out of context" in out.review_reason
 
 
 def test_a_later_sure_disclosure_still_decides():
     rows = [["agent", 0.0, 3.0, SLOTS], ["agent", 4.0, 5.0, "Thursday at ten, booked"]]
-    out = parse_rule({**BEFORE_RULE, "target_in_context": True}).evaluate(_ctx(rows, SLOT))
+    out = parse_rule(IN_CONTEXT).evaluate(_ctx(rows, SLOT))
     assert out.status.value == "fail" and out.review_reason == ""
     assert out.evidence[0].utterance_index == 1
 
@@ -197,7 +199,7 @@ class TableModel(ShortTextModel):
 
 def test_an_insult_the_whole_line_still_carries_fails_whatever_its_windows():
     text = "Are you a pig? The bottom row. On the page, the last one."
-    rule = parse_rule({**INSULT_RULE, "confirm_in_context": True})
+    rule = parse_rule({**INSULT_RULE, "min_context_probability": 0.5})
     # the sentence more surely than the whole line, the line still more likely than not; the
     # sentence read with the next one ("Are you a pig? The bottom row.") less
     model = TableModel({"Are you a pig?": 0.99, text: 0.8})
@@ -209,11 +211,22 @@ def test_an_insult_the_whole_line_still_carries_fails_whatever_its_windows():
 
 def test_a_phrase_hit_on_the_same_line_is_not_taken_back_by_context():
     rows = [["agent", 0.0, 4.0, "Bloody hell. " + OFFER]]
-    rule = {**INSULT_RULE, "confirm_in_context": True, "phrases": ["bloody hell"]}
+    rule = {**INSULT_RULE, "min_context_probability": 0.5, "phrases": ["bloody hell"]}
     out = parse_rule(rule).evaluate(_ctx(rows, FRAGMENT))
     assert out.status.value == "fail" and out.review_reason == ""
-    unphrased = {**INSULT_RULE, "confirm_in_context": True}
+    unphrased = {**INSULT_RULE, "min_context_probability": 0.5}
     assert parse_rule(unphrased).evaluate(_ctx(rows, FRAGMENT)).status.value == "pass"
     negated = {**rule, "phrases": ["worry about it"], "negations": ["do not", "don't"]}
     assert parse_rule(negated).evaluate(_ctx([["agent", 0.0, 4.0, OFFER]], FRAGMENT)
                                         ).status.value == "pass"
+
+
+def test_the_context_bar_may_sit_below_the_cut():
+    # Sarcasm loses some of its weight in context and still counts above a lower bar.
+    text = "It's in the policy you signed. Reading is hard, I get it."
+    model = TableModel({"Reading is hard, I get it.": 0.6, text: 0.3})
+    rows = [["agent", 0.0, 3.0, text]]
+    strict = parse_rule({**INSULT_RULE, "min_context_probability": 0.5})
+    assert strict.evaluate(_ctx(rows, model)).status.value == "pass"
+    lenient = parse_rule({**INSULT_RULE, "min_context_probability": 0.25})
+    assert lenient.evaluate(_ctx(rows, model)).status.value == "fail"

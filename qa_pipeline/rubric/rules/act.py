@@ -324,11 +324,12 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         None, ge=0.0, le=1.0,
         description="forbid: a hit on an utterance whose speaker role is less certain does "
                     "not fail the call; it sends a passing verdict to review")
-    confirm_in_context: bool = Field(
-        False, description="forbid: an act hit carried by one sentence or clause of its "
-                           "utterance, not the whole, fails the call only when the act still "
-                           "reaches its cut read with the words next to it on each side; else "
-                           "it sends a passing verdict to review")
+    min_context_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="forbid: an act hit carried by one sentence or clause of its utterance, "
+                    "not the whole, fails the call only when the act is at least this likely "
+                    "in context (the whole utterance, or the part read with the words next to "
+                    "it on each side); else it sends a passing verdict to review")
     negations: tuple[str, ...] = Field(
         (), description="a phrase or pattern hit preceded, within negation_window_units, by "
                         "one of these cues does not count (我没法跟您保证, can't guarantee); "
@@ -348,9 +349,9 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
             raise ValueError("review_min_probability needs mode: forbid")
         if self.mode != "forbid" and (self.min_evidence_word_probability is not None
                                       or self.min_role_confidence is not None
-                                      or self.confirm_in_context):
+                                      or self.min_context_probability is not None):
             raise ValueError("min_evidence_word_probability, min_role_confidence and "
-                             "confirm_in_context need mode: forbid")
+                             "min_context_probability need mode: forbid")
         return self
 
     def act_cut(self, act: str, ctx: EvaluationContext) -> float:
@@ -370,7 +371,8 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
     def doubts_hits(self) -> bool:
         """Whether any option may find a forbid hit too uncertain to fail the call."""
         return (self.min_evidence_word_probability is not None
-                or self.min_role_confidence is not None or self.confirm_in_context)
+                or self.min_role_confidence is not None
+                or self.min_context_probability is not None)
 
     def doubt(self, utterance: Utterance, hit: MatchHit, evidence: Evidence,
               ctx: EvaluationContext, phrase_hit: bool = False) -> str:
@@ -380,9 +382,9 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         phrase of the rule matches the utterance too: ``phrase_hit``).
         """
         reasons = []
-        if self.confirm_in_context and not phrase_hit:
+        if self.min_context_probability is not None and not phrase_hit:
             p = context_probability(utterance, hit, ctx)
-            if p is not None and p < self.cut(hit, ctx):
+            if p is not None and p < min(self.min_context_probability, self.cut(hit, ctx)):
                 reasons.append(f"act only out of context (p={p:.2f} with the words around it)")
         if (self.min_evidence_word_probability is not None
                 and evidence.word_probability < self.min_evidence_word_probability):
@@ -409,10 +411,10 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
     Review (forbid, with ``review_min_probability``): no utterance counts but one carries an
     act at least ``review_min_probability`` likely (below the cut): ``pass`` provisionally, a
     human confirms. Likewise (forbid, with ``min_evidence_word_probability`` /
-    ``min_role_confidence`` / ``confirm_in_context``) when every hit is too uncertain to fail
+    ``min_role_confidence`` / ``min_context_probability``) when every hit is too uncertain to fail
     the call: its quoted words were transcribed below that probability, its speaker role is
-    less certain, or the sentence or clause that carried the act loses it read with the words
-    next to it.
+    less certain, or the sentence or clause that carried the act is below that probability
+    in context.
 
     Example YAML:
         rule: {type: act, role: agent, acts: [insult], mode: forbid}
@@ -446,7 +448,8 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
             phrased = {u.index for u, h in spec.hits(scope, ctx) if not (
                 spec.negations and negated(u.text, h.matched_text, spec.negations,
                                            spec.negation_window_units))
-                       } if spec.confirm_in_context and has_phrases(spec) else set()
+                       } if spec.min_context_probability is not None and has_phrases(spec) \
+                else set()
             kept = []
             for u, h in hits:
                 why = spec.doubt(u, h, evidence_for(ctx, u, h), ctx, u.index in phrased)

@@ -73,10 +73,12 @@ class BeforeSpec(RuleSpec):
     target_references: TargetReferences | None = Field(
         None, description="numbers that are business references, no account detail (see "
                           "TargetReferences)")
-    target_in_context: bool = Field(
-        False, description="a target act carried by one sentence or clause of its utterance "
-                           "that falls below the target's cut read with the words next to it "
-                           "decides nothing, as a target of uncertain role")
+    target_min_context_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="a target act carried by one sentence or clause of its utterance, not the "
+                    "whole, that is less likely than this in context (the whole utterance, or "
+                    "the part read with the words next to it) decides nothing, as a target of "
+                    "uncertain role")
     target_min_role_confidence: float | None = Field(
         None, ge=0.0, le=1.0,
         description="a target whose speaker role is less certain than this decides nothing: "
@@ -179,9 +181,10 @@ def _target_doubt(spec: BeforeSpec, ctx: EvaluationContext, u: Utterance, h: Mat
     bar = spec.target_min_role_confidence
     if bar is not None and u.role_confidence < bar:
         reasons.append(f"uncertain speaker role of target #{u.index} ({u.role_confidence:.2f})")
-    if spec.target_in_context:
+    if spec.target_min_context_probability is not None:
         p = context_probability(u, h, ctx)
-        if p is not None and p < _target_cut(spec, ctx, h):
+        if p is not None and p < min(spec.target_min_context_probability,
+                                     _target_cut(spec, ctx, h)):
             reasons.append(f"target #{u.index} {h.pattern} only out of context "
                            f"(p={p:.2f} with the words around it)")
     return "; ".join(reasons)
