@@ -80,6 +80,10 @@ OFFER = "Oh, then don't even worry about it. I'm gonna credit you the forty-two 
      ["Not with him. No. But she has Thursday at ten.",
       "But she has Thursday at ten. Or Monday at nine with him."]),
     ("This is a joke. Okay.", "This is a joke.", ["This is a joke. Okay."]),
+    # a title's or a time's period ends no clause
+    ("But Dr. Menta has Thursday at 10.40, where I can pop you on Dr. Khan's list for Monday.",
+     "But Dr. Menta has Thursday at 10.40,",
+     ["But Dr. Menta has Thursday at 10.40, where I can pop you on Dr. Khan's list for Monday."]),
     ("我这边不能确定数字，不过可以先给您出一份试算，保单还在",
      "不过可以先给您出一份试算",
      ["我这边不能确定数字，不过可以先给您出一份试算", "不过可以先给您出一份试算，保单还在"]),

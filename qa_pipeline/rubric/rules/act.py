@@ -255,6 +255,18 @@ def _units(text: str) -> int:
     return len(text_units(normalize(text)))
 
 
+# A period that ends no clause: after a title ("Dr. Khan") or between digits ("10.40").
+_TITLE_BEFORE = re.compile(r"\b(?:dr|mr|mrs|ms|mx|st|prof|no)$", re.IGNORECASE)
+
+
+def _mid_clause(text: str, m: re.Match[str]) -> bool:
+    if m.group().strip() != ".":
+        return False
+    before, after = text[:m.start()], text[m.end():]
+    return bool(_TITLE_BEFORE.search(before)) or (
+        before[-1:].isdigit() and after[:1].isdigit())
+
+
 def context_windows(text: str, part: str) -> list[str]:
     """``part`` of ``text`` read with its neighbours: once with the nearest whole clauses
     before it, once with those after it (each side at least :data:`CONTEXT_MIN_UNITS` units,
@@ -265,7 +277,7 @@ def context_windows(text: str, part: str) -> list[str]:
     if at < 0 or not _units(text[:at]) and not _units(text[at + len(part):]):
         return []
     end = at + len(part)
-    bounds = [m.end() for m in _CLAUSE_SPLIT.finditer(text)]
+    bounds = [m.end() for m in _CLAUSE_SPLIT.finditer(text) if not _mid_clause(text, m)]
     out = []
     if _units(text[:at]):
         start = next((b for b in reversed(bounds) if b < at
