@@ -259,6 +259,68 @@ def act_negated(utterance: Utterance, hit: MatchHit, cut: float, cues: Sequence[
     return True
 
 
+# A neighbour read with a fragment has at least this many units (CJK characters, other
+# words): "No." or "Okay." beside a sentence says too little to change its reading.
+CONTEXT_MIN_UNITS = 3
+
+
+def _units(text: str) -> int:
+    return len(text_units(normalize(text)))
+
+
+# A period that ends no clause: after a title ("Dr. Khan") or between digits ("10.40").
+_TITLE_BEFORE = re.compile(r"\b(?:dr|mr|mrs|ms|mx|st|prof|no)$", re.IGNORECASE)
+
+
+def _mid_clause(text: str, m: re.Match[str]) -> bool:
+    if m.group().strip() != ".":
+        return False
+    before, after = text[:m.start()], text[m.end():]
+    return bool(_TITLE_BEFORE.search(before)) or (
+        before[-1:].isdigit() and after[:1].isdigit())
+
+
+def context_windows(text: str, part: str) -> list[str]:
+    """``part`` of ``text`` read with its neighbours: once with the nearest whole clauses
+    before it, once with those after it (each side at least :data:`CONTEXT_MIN_UNITS` units,
+    else all of that side); a side without words gives no window. None when ``part`` is not
+    in ``text`` or is all of it.
+    """
+    at = text.find(part) if part else -1
+    if at < 0 or not _units(text[:at]) and not _units(text[at + len(part):]):
+        return []
+    end = at + len(part)
+    bounds = [m.end() for m in _CLAUSE_SPLIT.finditer(text) if not _mid_clause(text, m)]
+    out = []
+    if _units(text[:at]):
+        start = next((b for b in reversed(bounds) if b < at
+                      and _units(text[b:at]) >= CONTEXT_MIN_UNITS), 0)
+        out.append(text[start:end].strip())
+    if _units(text[end:]):
+        stop = next((b for b in bounds if b > end and _units(text[end:b]) >= CONTEXT_MIN_UNITS),
+                    len(text))
+        out.append(text[at:stop].strip())
+    return out
+
+
+def context_probability(utterance: Utterance, hit: MatchHit, ctx: EvaluationContext
+                        ) -> float | None:
+    """How likely an act hit's sentence or clause carries the act in context: the act's
+    probability for the whole utterance, or where higher, the lowest for the part read with
+    its neighbours (see :func:`context_windows`). An act that only a fragment carries, gone
+    as soon as the words next to it are read too, may be a sentence cut from its context or
+    the other speaker's words merged into the line. None when the whole utterance carried the
+    act, for a phrase hit, or when the track has no model (given as labels).
+    """
+    if hit.method != "act":
+        return None
+    windows = context_windows(utterance.text, hit.matched_text)
+    if not windows:
+        return None
+    probs = ctx.acts.tag_texts([utterance.text, *windows], utterance.role.value, hit.pattern)
+    return None if probs is None else max(probs[0], min(probs[1:]))
+
+
 def acts_note(label: str, hit: MatchHit) -> str:
     """An evidence note: ``label`` (may be empty), plus the act and its probability for an act
     hit.
@@ -287,6 +349,12 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         None, ge=0.0, le=1.0,
         description="forbid: a hit on an utterance whose speaker role is less certain does "
                     "not fail the call; it sends a passing verdict to review")
+    min_context_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="forbid: an act hit carried by one sentence or clause of its utterance, "
+                    "not the whole, fails the call only when the act is at least this likely "
+                    "in context (the whole utterance, or the part read with the words next to "
+                    "it on each side); else it sends a passing verdict to review")
     negations: tuple[str, ...] = Field(
         (), description="a phrase or pattern hit preceded, within negation_window_units, by "
                         "one of these cues does not count (我没法跟您保证, can't guarantee); "
@@ -305,9 +373,10 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         if self.review_min_probability is not None and self.mode != "forbid":
             raise ValueError("review_min_probability needs mode: forbid")
         if self.mode != "forbid" and (self.min_evidence_word_probability is not None
-                                      or self.min_role_confidence is not None):
-            raise ValueError("min_evidence_word_probability and min_role_confidence need "
-                             "mode: forbid")
+                                      or self.min_role_confidence is not None
+                                      or self.min_context_probability is not None):
+            raise ValueError("min_evidence_word_probability, min_role_confidence and "
+                             "min_context_probability need mode: forbid")
         return self
 
     def act_cut(self, act: str, ctx: EvaluationContext) -> float:
@@ -323,12 +392,25 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         """
         return min(self.act_cut(hit.pattern, ctx), hit.score)
 
-    def doubt(self, utterance: Utterance, evidence: Evidence) -> str:
+    @property
+    def doubts_hits(self) -> bool:
+        """Whether any option may find a forbid hit too uncertain to fail the call."""
+        return (self.min_evidence_word_probability is not None
+                or self.min_role_confidence is not None
+                or self.min_context_probability is not None)
+
+    def doubt(self, utterance: Utterance, hit: MatchHit, evidence: Evidence,
+              ctx: EvaluationContext, phrase_hit: bool = False) -> str:
         """Why a forbid hit is too uncertain to fail the call ('' when it is not): its words
-        were misheard too likely (a garbled line that happens to sound like an insult), or
-        the line may be the other speaker's.
+        were misheard too likely (a garbled line that happens to sound like an insult), the
+        line may be the other speaker's, or only a fragment of it carries the act (unless a
+        phrase of the rule matches the utterance too: ``phrase_hit``).
         """
         reasons = []
+        if self.min_context_probability is not None and not phrase_hit:
+            p = context_probability(utterance, hit, ctx)
+            if p is not None and p < min(self.min_context_probability, self.cut(hit, ctx)):
+                reasons.append(f"act only out of context (p={p:.2f} with the words around it)")
         if (self.min_evidence_word_probability is not None
                 and evidence.word_probability < self.min_evidence_word_probability):
             reasons.append(f"low ASR confidence ({evidence.word_probability:.2f})")
@@ -354,8 +436,10 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
     Review (forbid, with ``review_min_probability``): no utterance counts but one carries an
     act at least ``review_min_probability`` likely (below the cut): ``pass`` provisionally, a
     human confirms. Likewise (forbid, with ``min_evidence_word_probability`` /
-    ``min_role_confidence``) when every hit is too uncertain to fail the call: its quoted words
-    were transcribed below that probability, or its speaker role is less certain.
+    ``min_role_confidence`` / ``min_context_probability``) when every hit is too uncertain to fail
+    the call: its quoted words were transcribed below that probability, its speaker role is
+    less certain, or the sentence or clause that carried the act is below that probability
+    in context.
 
     Example YAML:
         rule: {type: act, role: agent, acts: [insult], mode: forbid}
@@ -383,10 +467,17 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
             message = f"{spec.role} did not perform {what}{where}"
     else:
         unsure_hits: list[tuple[Utterance, MatchHit, str]] = []
-        if spec.min_evidence_word_probability is not None or spec.min_role_confidence is not None:
+        if spec.doubts_hits:
+            # An act quoted where a phrase matched too (operand_hits quotes the act) stands on
+            # the phrase (not negated) whatever its context.
+            phrased = {u.index for u, h in spec.hits(scope, ctx) if not (
+                spec.negations and negated(u.text, h.matched_text, spec.negations,
+                                           spec.negation_window_units))
+                       } if spec.min_context_probability is not None and has_phrases(spec) \
+                else set()
             kept = []
             for u, h in hits:
-                why = spec.doubt(u, evidence_for(ctx, u, h))
+                why = spec.doubt(u, h, evidence_for(ctx, u, h), ctx, u.index in phrased)
                 if why:
                     unsure_hits.append((u, h, why))
                 else:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qa_pipeline.privacy.digits import digit_runs
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.registry import RuleSpec, register_rule
 from qa_pipeline.rubric.rules.act import (
@@ -15,6 +16,7 @@ from qa_pipeline.rubric.rules.act import (
     Hit,
     Operand,
     acts_note,
+    context_probability,
     first_operand_hit,
     operand_hits,
 )
@@ -33,6 +35,20 @@ class TargetUnless(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     acts: tuple[ActId, ...] = Field(..., min_length=1)
     min_probability: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class TargetReferences(BaseModel):
+    """Business references (an order, ticket or tracking number) that disclose no account:
+    a number that follows one of ``cues`` within ``window_chars`` characters. A target whose
+    act rests on such numbers alone (the act falls below the target's cut once the numbers
+    and their cues are taken out) is no target.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    cues: tuple[str, ...] = Field(..., min_length=1, description="words that announce a "
+                                  "reference (order number, 订单号, ticket, 工单)")
+    window_chars: int = Field(4, ge=0, description="how many characters may stand between "
+                                                   "the cue and the number")
 
 
 class BeforeSpec(RuleSpec):
@@ -54,6 +70,15 @@ class BeforeSpec(RuleSpec):
         None, ge=0.0, le=1.0,
         description="an anchor act in the target's own utterance counts as first only from "
                     "this probability (default: always); phrases there count as before")
+    target_references: TargetReferences | None = Field(
+        None, description="numbers that are business references, no account detail (see "
+                          "TargetReferences)")
+    target_min_context_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="a target act carried by one sentence or clause of its utterance, not the "
+                    "whole, that is less likely than this in context (the whole utterance, or "
+                    "the part read with the words next to it) decides nothing, as a target of "
+                    "uncertain role")
     target_min_role_confidence: float | None = Field(
         None, ge=0.0, le=1.0,
         description="a target whose speaker role is less certain than this decides nothing: "
@@ -133,22 +158,42 @@ def before(spec: BeforeSpec, ctx: EvaluationContext) -> RuleOutcome:
     if first is None:
         return RuleOutcome(Status.NOT_APPLICABLE, message="target never occurs")
     anchor_scope = spec.anchor.select(ctx)
-    bar = spec.target_min_role_confidence
-    if bar is None or first[0].role_confidence >= bar:
+    why = _target_doubt(spec, ctx, *first)
+    if not why:
         return _judge(spec, ctx, first, anchor_scope)
     certain = first_operand_hit(spec.target, ctx, accept=lambda u, h: (
-        u.role_confidence >= bar and is_target(u, h)))
+        is_target(u, h) and not _target_doubt(spec, ctx, u, h)))
     if certain is not None:
         return _judge(spec, ctx, certain, anchor_scope)
-    # Every target's speaker is uncertain: the first decides nothing alone.
+    # Every target is uncertain: the first decides nothing alone.
     outcome = _judge(spec, ctx, first, anchor_scope)
     if outcome.status is Status.PASS:
         return outcome
-    u = first[0]
-    return RuleOutcome(Status.PASS, outcome.evidence, "the only target has an uncertain "
-                       "speaker role", outcome.considered,
-                       review_reason=f"uncertain speaker role of target #{u.index} "
-                                     f"({u.role_confidence:.2f})")
+    return RuleOutcome(Status.PASS, outcome.evidence, "the only target is uncertain",
+                       outcome.considered, review_reason=why)
+
+
+def _target_doubt(spec: BeforeSpec, ctx: EvaluationContext, u: Utterance, h: MatchHit) -> str:
+    """Why a target may decide nothing ('' when it may): its speaker role is uncertain, or
+    only a fragment of its utterance carries the target act.
+    """
+    reasons = []
+    bar = spec.target_min_role_confidence
+    if bar is not None and u.role_confidence < bar:
+        reasons.append(f"uncertain speaker role of target #{u.index} ({u.role_confidence:.2f})")
+    if spec.target_min_context_probability is not None:
+        p = context_probability(u, h, ctx)
+        if p is not None and p < min(spec.target_min_context_probability,
+                                     _target_cut(spec, ctx, h)):
+            reasons.append(f"target #{u.index} {h.pattern} only out of context "
+                           f"(p={p:.2f} with the words around it)")
+    return "; ".join(reasons)
+
+
+def _target_cut(spec: BeforeSpec, ctx: EvaluationContext, h: MatchHit) -> float:
+    """The probability at which the target act of ``h`` counts."""
+    return spec.target.min_probability if spec.target.min_probability is not None \
+        else ctx.acts.threshold(h.pattern)
 
 
 def _judge(spec: BeforeSpec, ctx: EvaluationContext, target: Hit,
@@ -219,8 +264,50 @@ def _anchor_hits(spec: BeforeSpec, ctx: EvaluationContext,
     return out
 
 
+def without_references(text: str, refs: TargetReferences) -> str | None:
+    """``text`` with its reference numbers and their cues taken out, or None when it has no
+    reference number (see :class:`TargetReferences`). Numbers are written or spoken digits.
+    """
+    cut: list[tuple[int, int]] = []
+    lowered = text.lower()
+    for run in digit_runs(text):
+        lead = lowered[max(0, run.start - refs.window_chars - max(map(len, refs.cues))):
+                       run.start]
+        found = [lead.rfind(c.lower()) for c in refs.cues]
+        starts = [i for i, c in zip(found, refs.cues, strict=True)
+                  if i >= 0 and len(lead) - i - len(c) <= refs.window_chars]
+        if starts:
+            cut.append((run.start - len(lead) + min(starts), run.end))
+    if not cut:
+        return None
+    out, at = [], 0
+    for start, end in cut:
+        out.append(text[at:start])
+        at = end
+    out.append(text[at:])
+    return " ".join(p.strip() for p in out if p.strip())
+
+
+def _reference_only(spec: BeforeSpec, ctx: EvaluationContext, u: Utterance, h: MatchHit
+                    ) -> bool:
+    """Whether a target act rests on business reference numbers alone."""
+    if spec.target_references is None or h.method != "act":
+        return False
+    rest = without_references(h.matched_text, spec.target_references)
+    if rest is None:
+        return False
+    if not _content_units(rest):
+        return True
+    probs = ctx.acts.tag_texts([rest], u.role.value, h.pattern)
+    return probs is not None and probs[0] < _target_cut(spec, ctx, h)
+
+
 def _explained(spec: BeforeSpec, ctx: EvaluationContext, u: Utterance, h: MatchHit) -> bool:
-    """Whether a target hit is something else (``target_unless``) or a read-back."""
+    """Whether a target hit is something else (``target_unless``), a read-back or a business
+    reference.
+    """
+    if _reference_only(spec, ctx, u, h):
+        return True
     unless = spec.target_unless
     if unless is not None:
         bar = max(unless.min_probability, h.score if h.method == "act" else 0.0)
