@@ -99,6 +99,9 @@ def test_a_weak_verification_reading_of_the_disclosing_line_does_not_count():
     ("zh", "你好，畅行租车，功耗三三一二，我是小何，很高兴为您服务。"),
     ("zh", "你好，幺二三四五热线，我是接线员零八号，本次通话将被录音。"),
     ("en", "Good morning, Northgate Bank, you're through to Mark, employee number 4471."),
+    # the id after "operator" / "badge number" is the agent's too (v7 target_references)
+    ("en", "Good morning, Ashby Council, badge number 6,120."),
+    ("en", "Good afternoon, Halden Air, operator 5,207."),
 ])
 def test_the_agents_own_staff_number_is_no_disclosure(lang, greeting):
     follow = {"zh": [("customer", "你好，我想问一下怎么办理。"),
