@@ -5,7 +5,6 @@ grievance; the act track, the emotion stage, call reason and the default rubrics
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,14 @@ from qa_pipeline.emotion import (
     complaint_eligible,
     summarize_emotion,
 )
-from qa_pipeline.pipeline import analyzers_for, score_conversation
 from qa_pipeline.rubric.context import EvaluationContext
 from qa_pipeline.rubric.embeddings import CharNgramEmbedder
 from qa_pipeline.rubric.engine import evaluate
 from qa_pipeline.rubric.loader import load_rubric, load_rubric_text
-from qa_pipeline.rubric.schema import Rubric
-from qa_pipeline.scorecard.card import Scorecard
 from qa_pipeline.sentiment import SentimentTrack, UtteranceSentiment
-from qa_pipeline.tenants import load_tenant
+from tests.helpers import criterion_status as _status
 from tests.helpers import make_conversation
+from tests.helpers import score_turns as _score
 
 RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
 ACTS = ("complaint", "escalation_threat", "apology_empathy")
@@ -126,21 +123,7 @@ OPENING = {"en": "Good morning, Harbor Gas, this is Lee.", "zh": "您好，安�
 ASK = {"en": "Which address is it about?", "zh": "请问是哪个地址？"}
 
 
-@cache
-def _rubric(lang: str) -> Rubric:
-    rubric = load_rubric(RUBRICS / f"customer_service_{lang}.yaml")
-    return rubric.model_copy(update={"time_budget_s": 3600.0})
 
-
-def _score(lang: str, turns: list[tuple[str, str]]) -> Scorecard:
-    rows = [[role, 3.0 * i, 3.0 * i + 2.5, text] for i, (role, text) in enumerate(turns)]
-    conv = make_conversation(rows, language=lang)
-    return score_conversation(conv, _rubric(lang), analyzers=analyzers_for(load_tenant("default")))
-
-
-def _status(card: Scorecard, criterion: str) -> str:
-    (item,) = [i for i in card.items if i.result.criterion_id == criterion]
-    return str(item.result.provisional_status.value)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

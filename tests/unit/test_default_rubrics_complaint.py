@@ -5,19 +5,10 @@ adds a line in between."""
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pytest
 
-from qa_pipeline.pipeline import analyzers_for, score_conversation
-from qa_pipeline.rubric.loader import load_rubric
-from qa_pipeline.rubric.schema import Rubric
-from qa_pipeline.scorecard.card import Scorecard
-from qa_pipeline.tenants import load_tenant
-from tests.helpers import make_conversation
-
-RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
+from tests.helpers import criterion_status as _status
+from tests.helpers import score_turns as _score
 
 # Written for this test: none is in the rubrics' examples or in an evaluation set.
 COMPLAINTS = {"en": "I've chased this four times now and every time I'm fobbed off, "
@@ -32,23 +23,7 @@ EMPATHY = {"en": ("agent", "I'm so sorry you've had to chase it, that's really f
            "zh": ("agent", "真的很抱歉让您跑了这么多趟，换谁都会着急。")}
 
 
-@cache
-def _rubric(lang: str) -> Rubric:
-    # Fitting the rubric's own acts happens in the first call's time budget; the verdict, not
-    # the speed, is under test.
-    rubric = load_rubric(RUBRICS / f"customer_service_{lang}.yaml")
-    return rubric.model_copy(update={"time_budget_s": 3600.0})
 
-
-def _score(lang: str, turns: list[tuple[str, str]]) -> Scorecard:
-    rows = [[role, 3.0 * i, 3.0 * i + 2.5, text] for i, (role, text) in enumerate(turns)]
-    conv = make_conversation(rows, language=lang)
-    return score_conversation(conv, _rubric(lang), analyzers=analyzers_for(load_tenant("default")))
-
-
-def _status(card: Scorecard, criterion: str) -> str:
-    (item,) = [i for i in card.items if i.result.criterion_id == criterion]
-    return str(item.result.provisional_status.value)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

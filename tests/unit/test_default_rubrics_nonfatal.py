@@ -3,19 +3,10 @@ farewells and a tag-question "anything else", and still needs both parts."""
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pytest
 
-from qa_pipeline.pipeline import analyzers_for, score_conversation
-from qa_pipeline.rubric.loader import load_rubric
-from qa_pipeline.rubric.schema import Rubric
-from qa_pipeline.scorecard.card import Scorecard
-from qa_pipeline.tenants import load_tenant
-from tests.helpers import make_conversation
-
-RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
+from tests.helpers import criterion_status as _status
+from tests.helpers import score_turns as _score
 
 # Written for this test: none is in the rubrics' examples or in an evaluation set.
 QUESTION = {"en": ("customer", "Hi, I'd like to move my delivery to Friday."),
@@ -24,21 +15,7 @@ ANSWER = {"en": ("agent", "Done, it's moved to Friday morning."),
           "zh": ("agent", "好的，已经改到周五上午了。")}
 
 
-@cache
-def _rubric(lang: str) -> Rubric:
-    rubric = load_rubric(RUBRICS / f"customer_service_{lang}.yaml")
-    return rubric.model_copy(update={"time_budget_s": 3600.0})
 
-
-def _score(lang: str, turns: list[tuple[str, str]]) -> Scorecard:
-    rows = [[role, 3.0 * i, 3.0 * i + 2.5, text] for i, (role, text) in enumerate(turns)]
-    conv = make_conversation(rows, language=lang)
-    return score_conversation(conv, _rubric(lang), analyzers=analyzers_for(load_tenant("default")))
-
-
-def _status(card: Scorecard, criterion: str) -> str:
-    (item,) = [i for i in card.items if i.result.criterion_id == criterion]
-    return str(item.result.provisional_status.value)
 
 
 @pytest.mark.parametrize("lang,ask,farewell", [
