@@ -12,7 +12,7 @@ import pytest
 from qa_pipeline.pipeline import score_conversation
 from qa_pipeline.rubric.loader import load_rubric
 from qa_pipeline.rubric.schema import Rubric
-from tests.helpers import make_conversation
+from tests.helpers import make_conversation, score_turns
 
 RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
 
@@ -104,3 +104,16 @@ def test_every_tuned_threshold_of_the_abuse_rule_is_a_valid_rule(lang):
     for site in sites:
         for value in (None, 0.05, 0.2, 0.45, 0.7, 0.95):
             parse_rule(with_min_probability(criterion.rule, site.path, value))
+
+
+@pytest.mark.parametrize("line", ["No clue.", "Couldn't tell you."])
+def test_a_curt_line_more_refusal_than_insult_is_no_knockout(line):
+    # A curt "no idea" is a forbidden phrase (non-fatal), not abuse: the act model reads it
+    # as an insult too, but more surely as a refusal, so a human confirms (v7 outranked_by).
+    turns = [("agent", "Thanks for calling Harbor Gas, Lee speaking."),
+             ("customer", "Is there parking near your office?"),
+             ("agent", line), ("customer", "Oh. Okay.")]
+    card = score_turns("en", turns)
+    (item,) = [i for i in card.items if i.result.criterion_id == "abusive_language"]
+    assert item.result.status.value == "needs_review"
+    assert item.result.provisional_status.value == "pass"

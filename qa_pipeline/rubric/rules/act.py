@@ -355,6 +355,11 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
                     "not the whole, fails the call only when the act is at least this likely "
                     "in context (the whole utterance, or the part read with the words next to "
                     "it on each side); else it sends a passing verdict to review")
+    outranked_by: tuple[str, ...] = Field(
+        (), description="forbid: an act hit on an utterance that one of these acts carries "
+                        "more surely (a curt \"don't know\" more a refusal than an insult) "
+                        "fails the call only where a phrase of the rule matched it too; else "
+                        "it sends a passing verdict to review")
     negations: tuple[str, ...] = Field(
         (), description="a phrase or pattern hit preceded, within negation_window_units, by "
                         "one of these cues does not count (我没法跟您保证, can't guarantee); "
@@ -374,9 +379,10 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
             raise ValueError("review_min_probability needs mode: forbid")
         if self.mode != "forbid" and (self.min_evidence_word_probability is not None
                                       or self.min_role_confidence is not None
-                                      or self.min_context_probability is not None):
-            raise ValueError("min_evidence_word_probability, min_role_confidence and "
-                             "min_context_probability need mode: forbid")
+                                      or self.min_context_probability is not None
+                                      or self.outranked_by):
+            raise ValueError("min_evidence_word_probability, min_role_confidence, "
+                             "min_context_probability and outranked_by need mode: forbid")
         return self
 
     def act_cut(self, act: str, ctx: EvaluationContext) -> float:
@@ -397,7 +403,16 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         """Whether any option may find a forbid hit too uncertain to fail the call."""
         return (self.min_evidence_word_probability is not None
                 or self.min_role_confidence is not None
-                or self.min_context_probability is not None)
+                or self.min_context_probability is not None
+                or bool(self.outranked_by))
+
+    @property
+    def phrase_vouches(self) -> bool:
+        """Whether a phrase of the rule matching an act hit's utterance clears the doubts that
+        read the act model again (context, a rival act).
+        """
+        return has_phrases(self) and (self.min_context_probability is not None
+                                      or bool(self.outranked_by))
 
     def doubt(self, utterance: Utterance, hit: MatchHit, evidence: Evidence,
               ctx: EvaluationContext, phrase_hit: bool = False) -> str:
@@ -407,6 +422,10 @@ class ActSpec(RuleSpec, Scope, Matching, ActOperand):
         phrase of the rule matches the utterance too: ``phrase_hit``).
         """
         reasons = []
+        if self.outranked_by and not phrase_hit and hit.method == "act":
+            rival = ctx.acts.best(utterance.index, self.outranked_by, 0.0)
+            if rival is not None and rival[1] > hit.score:
+                reasons.append(f"more {rival[0]} (p={rival[1]:.2f}) than {hit.pattern}")
         if self.min_context_probability is not None and not phrase_hit:
             p = context_probability(utterance, hit, ctx)
             if p is not None and p < min(self.min_context_probability, self.cut(hit, ctx)):
@@ -439,7 +458,7 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
     ``min_role_confidence`` / ``min_context_probability``) when every hit is too uncertain to fail
     the call: its quoted words were transcribed below that probability, its speaker role is
     less certain, or the sentence or clause that carried the act is below that probability
-    in context.
+    in context; or (``outranked_by``) the utterance carries one of those acts more surely.
 
     Example YAML:
         rule: {type: act, role: agent, acts: [insult], mode: forbid}
@@ -473,8 +492,7 @@ def act(spec: ActSpec, ctx: EvaluationContext) -> RuleOutcome:
             phrased = {u.index for u, h in spec.hits(scope, ctx) if not (
                 spec.negations and negated(u.text, h.matched_text, spec.negations,
                                            spec.negation_window_units))
-                       } if spec.min_context_probability is not None and has_phrases(spec) \
-                else set()
+                       } if spec.phrase_vouches else set()
             kept = []
             for u, h in hits:
                 why = spec.doubt(u, h, evidence_for(ctx, u, h), ctx, u.index in phrased)
