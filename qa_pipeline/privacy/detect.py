@@ -122,6 +122,9 @@ _MIN_CUED_DIGITS = min(c.min_digits for c in CUES if c.min_digits)
 # The longest weak run an order / waybill cue keeps as a reference: waybills run to 15
 # digits, and ASR adds a digit or two.
 _REFERENCE_DIGITS = 18
+# The shortest bank card number a reference cue does not take for its own number: 16 digits
+# (UnionPay, Visa, Mastercard; 17-19 for some debit cards).
+_MIN_CARD_AFTER_REFERENCE = 16
 # The most digits of a run that a unit or a verb of paying makes an amount whatever cue
 # is near; after a longer run ("1611967493分") the unit is a digit misheard.
 _AMOUNT_DIGITS = 8
@@ -613,11 +616,14 @@ def _with_cue(text: str, run: DigitRun, cue: CueHit | None
     if cue.is_reference:
         # An order or waybill number: only a shape that is certain on its own is kept, or
         # after "model" (how ASR writes "mobile") a mobile number with a digit lost or added.
+        # A Luhn check passes one number in ten, so after a reference cue a "card" shorter
+        # than a bank card's 16 digits is the waybill or order number the cue names.
         return [("phone" if cue.or_mobile and _mobile_like(p[3]) else p[0], *p[1:])
                 for p in pieces
                 if not (p[0] in _WEAK and len(p[3]) <= _REFERENCE_DIGITS
                         and _strong(p[3]) is None
-                        and not (cue.or_mobile and _mobile_like(p[3])))]
+                        and not (cue.or_mobile and _mobile_like(p[3])))
+                and not (p[0] == "bank_card" and len(p[3]) < _MIN_CARD_AFTER_REFERENCE)]
     if not pieces and len(run.digits) >= cue.min_digits \
             and not said_as_amount(text, run.start, run.end) \
             and not _year(cue, run.digits, text, run.end):

@@ -389,14 +389,15 @@ def test_asr_lines_halves_are_split_by_phrasing():
 # heldout10 (a tenth independent author, rendered at the start of the tenth round, never
 # fitted on): 213 / 219 with 4 false alarms before round 13 and after it (none of its
 # classes reached this author's wording); then spent: a day before a month name whose own
-# day follows is no date ("9 April 3, 2020"), 213 / 219 with 3.
+# day follows is no date ("9 April 3, 2020"), 213 / 219 with 3; a 13-digit Luhn-valid run
+# after 快递单号 is the waybill, not a card: 2.
 @pytest.mark.parametrize("half,mentions,min_hits,max_false", [
     ("tune", 88, 88, 1), ("heldout", 92, 92, 0), ("heldout2", 102, 102, 0),
     ("heldout3", 237, 237, 0), ("own4", 98, 97, 0), ("heldout4", 222, 221, 0),
     ("own5", 92, 92, 0), ("heldout5", 219, 218, 0), ("own6", 80, 80, 0),
     ("heldout6", 204, 204, 0), ("heldout7", 270, 267, 4),
     ("heldout8", 194, 193, 0), ("heldout9", 215, 214, 0),
-    ("heldout10", 219, 213, 3)])
+    ("heldout10", 219, 213, 2)])
 def test_asr_lines_recall_and_precision(half, mentions, min_hits, max_false):
     samples = load_asr_lines(half).samples
     assert sum(len(s.mentions) for s in samples) == mentions
@@ -989,6 +990,23 @@ def test_dates_with_month_names_or_after_a_cue_are_kept(text):
 ])
 def test_a_number_beside_a_date_word_is_still_taken(text, number):
     _assert_number_covered(text, number)
+
+
+# A Luhn check passes one number in ten: after a reference cue, a "card" of 13-15 digits is
+# the waybill or order number the cue names; a 16-digit card is still a card. Written for
+# this test (heldout10, after its scoring, had "快递单号" + 13 digits).
+@pytest.mark.parametrize("text", [
+    "快递单号30175 5289 1047 显示签收了",   # 13 digits, Luhn-valid
+    "the tracking number is 7730194421876",
+])
+def test_a_short_luhn_number_after_a_reference_cue_is_the_reference(text):
+    digits = "".join(c for c in text if c.isdigit())
+    assert luhn_ok(digits) and len(digits) == 13
+    assert detect(text) == []
+
+
+def test_a_card_after_a_reference_cue_is_still_a_card():
+    _assert_number_covered("my order number is 4539 1488 0343 6467", "4539 1488 0343 6467")
 
 
 def test_asr_label_leaves_digits_the_asr_made_of_the_prose_out(monkeypatch):
