@@ -114,8 +114,7 @@ class CallReasonClassifier:
             return self._fallback(names, (), "no customer speech")
         weights = np.array([opts.early_weight if k < opts.early_utterances else 1.0
                             for k in range(len(utts))])
-        labels = ({i.utterance_index: i.label for i in sentiment.items}
-                  if sentiment is not None else {})
+        labels = sentiment.labels() if sentiment is not None else {}
         kw_hits = self._keyword_hits(utts, acts, labels)
         kw = (kw_hits * weights[:, None]).sum(axis=0)
         emb = self._embedding_scores(utts, weights, embeddings)

@@ -12,7 +12,7 @@ import numpy as np
 
 from qa_pipeline.acts.track import Repeated
 from qa_pipeline.emotion.acoustic import AcousticTrack
-from qa_pipeline.sentiment.base import Label, SentimentTrack
+from qa_pipeline.sentiment.base import Label, SentimentTrack, labelled_among
 from qa_pipeline.text import normalize
 from qa_pipeline.types import Conversation, Role, Utterance
 
@@ -136,8 +136,7 @@ def summarize_emotion(conversation: Conversation, sentiment: SentimentTrack,
                           _escalation(customer, phases[0], valence, arousal, opts),
                           _complaint(customer, valence, opts) if acts is None
                           else _complaint_acts(conversation.by_role(Role.CUSTOMER), acts, opts,
-                                               {i.utterance_index: i.label
-                                                for i in sentiment.items}),
+                                               sentiment.labels()),
                           curve)
 
 
@@ -147,9 +146,7 @@ def complaint_eligible(indices: Sequence[int], labels: Mapping[int, str],
     (``labels``: utterance index -> label) is one of ``sentiment_labels``; an utterance without
     a label counts, and so does every one when ``sentiment_labels`` is empty.
     """
-    if not sentiment_labels:
-        return list(indices)
-    return [i for i in indices if i not in labels or labels[i] in sentiment_labels]
+    return labelled_among(indices, labels, sentiment_labels)
 
 
 def _thirds(utts: list[Utterance]) -> list[list[Utterance]]:

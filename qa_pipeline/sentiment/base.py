@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -47,6 +47,10 @@ class SentimentTrack:
     def for_indices(self, indices: set[int]) -> tuple[UtteranceSentiment, ...]:
         """Items of the given utterances, in call order."""
         return tuple(i for i in self.items if i.utterance_index in indices)
+
+    def labels(self) -> dict[int, Label]:
+        """Utterance index -> label, for the utterances the model scored."""
+        return {i.utterance_index: i.label for i in self.items}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -143,3 +147,14 @@ class ClassifierScorer:
         else:
             probs = clf.predict_proba(texts)
         return track_from_probabilities(conversation, probs, self.model_id)
+
+
+def labelled_among(indices: Sequence[int], labels: Mapping[int, str],
+                   wanted: Sequence[str]) -> list[int]:
+    """The utterances of ``indices`` whose label (``labels``: utterance index -> label) is one
+    of ``wanted``; an utterance without a label is kept, and so is every one when ``wanted``
+    is empty.
+    """
+    if not wanted:
+        return list(indices)
+    return [i for i in indices if i not in labels or labels[i] in wanted]

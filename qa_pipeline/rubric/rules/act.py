@@ -30,7 +30,7 @@ from qa_pipeline.rubric.rules.conditions import (
     first_hit,
     require_or_forbid,
 )
-from qa_pipeline.sentiment.base import Label
+from qa_pipeline.sentiment.base import Label, labelled_among
 from qa_pipeline.text import is_chinese, normalize, text_units
 from qa_pipeline.types import Evidence, MatchHit, RuleOutcome, Status, Utterance
 
@@ -83,9 +83,9 @@ class ActOperand(BaseModel):
         if self.sentiment_labels and ctx.sentiment is not None:
             # Filtered before the count, so a repeated act recurs on lines that qualify; an
             # utterance the sentiment model did not score counts.
-            labels = {i.utterance_index: i.label for i in ctx.sentiment.items}
-            utterances = [u for u in utterances
-                          if u.index not in labels or labels[u.index] in self.sentiment_labels]
+            kept = set(labelled_among([u.index for u in utterances], ctx.sentiment.labels(),
+                                      self.sentiment_labels))
+            utterances = [u for u in utterances if u.index in kept]
         track = ctx.acts
         by_index = {u.index: u for u in utterances}
         found = []
