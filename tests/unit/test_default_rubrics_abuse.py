@@ -4,17 +4,11 @@ about a refusal and a caller swearing at the situation alone."""
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pytest
 
 from qa_pipeline.pipeline import score_conversation
-from qa_pipeline.rubric.loader import load_rubric
-from qa_pipeline.rubric.schema import Rubric
+from tests.helpers import default_rubric as _rubric
 from tests.helpers import make_conversation, score_turns
-
-RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
 
 MILD_PROFANITY = {"en": ["for Christ's sake, just listen to me", "bloody hell, not this again",
                          "it's a damn simple form", "what the hell did you click on"],
@@ -25,14 +19,6 @@ LOOK_ALIKES = {"en": ["the dam on the river road is closed", "hello, how can I h
                "zh": ["您之前有病史吗", "设备有毛病我们免费修", "一共二百五十元",
                       "我靠近一点听得清楚", "这事就靠你了"]}
 
-
-@cache
-def _rubric(lang: str) -> Rubric:
-    # Loading the act model and fitting the rubric's own acts happen inside the first call's
-    # time budget; on a busy machine that would send the verdict to review, so the budget is
-    # lifted (the verdict, not the speed, is under test).
-    rubric = load_rubric(RUBRICS / f"customer_service_{lang}.yaml")
-    return rubric.model_copy(update={"time_budget_s": 3600.0})
 
 
 def _abuse(lang: str, turns: list[tuple[str, str]]) -> tuple[str, str]:

@@ -5,27 +5,14 @@ sends a refusal of middling probability (often a terse but helpful answer) to re
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pytest
 
 from qa_pipeline.pipeline import score_conversation
-from qa_pipeline.rubric.loader import load_rubric
-from qa_pipeline.rubric.schema import Rubric
+from tests.helpers import default_rubric as _rubric
 from tests.helpers import make_conversation
-
-RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
 
 INSULTS = {"en": "you idiot, what's the problem now", "zh": "笨蛋，什么问题"}
 
-
-@cache
-def _rubric(lang: str) -> Rubric:
-    # Model loading and the rubric's own act fits happen inside the first call's time budget;
-    # the verdict, not the speed, is under test.
-    rubric = load_rubric(RUBRICS / f"customer_service_{lang}.yaml")
-    return rubric.model_copy(update={"time_budget_s": 3600.0})
 
 
 def _verdict(lang: str, turns: list[tuple[str, str, float]], criterion: str,

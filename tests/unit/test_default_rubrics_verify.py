@@ -5,25 +5,11 @@ explicit guarantee counts though the act model misses it, a negated one does not
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pytest
 
 from qa_pipeline.pipeline import score_conversation
-from qa_pipeline.rubric.loader import load_rubric
-from qa_pipeline.rubric.schema import Rubric
+from tests.helpers import default_rubric as _rubric
 from tests.helpers import make_conversation
-
-RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
-
-
-@cache
-def _rubric(lang: str) -> Rubric:
-    # The act model loads inside the first call's time budget: the budget is lifted (the
-    # verdict, not the speed, is under test).
-    rubric = load_rubric(RUBRICS / f"customer_service_{lang}.yaml")
-    return rubric.model_copy(update={"time_budget_s": 3600.0})
 
 
 def _verdict(lang: str, turns: list[tuple[str, str]], criterion: str) -> str:
